@@ -1,0 +1,1 @@
+//! Media: G.711 codecs, RFC 4733 telephone-events, tone and WAV sources and sinks.

@@ -1,0 +1,1 @@
+//! The Party: a SIP user agent facade (handle_input / poll_output).

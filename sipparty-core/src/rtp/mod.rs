@@ -1,0 +1,1 @@
+//! RTP and RTCP (RFC 3550), sans-IO.

@@ -1,0 +1,1 @@
+//! A deterministic network simulator: a virtual clock, seeded loss, duplication, reordering and latency.
