@@ -1,0 +1,2 @@
+//! rtp benchmarks (filled in by the rtp work).
+fn main() {}

@@ -1,0 +1,2 @@
+//! transaction benchmarks (filled in by the transaction work).
+fn main() {}
