@@ -1,0 +1,405 @@
+//! The client side: answering 401 and 407 challenges (RFC 3261 section
+//! 22.2 and 22.3, RFC 7616 section 3.4, RFC 8760 section 2.4).
+
+use tracing::{debug, warn};
+
+use super::digest::{self, Algorithm, DigestInput, Qop};
+use super::header::{write_quoted, Challenge, DigestResponse, HeaderError};
+use super::{AuthError, AuthHeader, AuthKind, Credentials, DigestRequest};
+use crate::Random;
+
+/// Client policy.
+#[derive(Clone, Debug)]
+pub struct ClientConfig {
+    /// Choose `auth-int` when a challenge offers both `auth` and `auth-int`.
+    /// Off by default: `auth` is what every server accepts, and a proxy
+    /// that rewrites the body (SDP of a B2BUA) breaks `auth-int`.
+    pub prefer_auth_int: bool,
+    /// Accept MD5 and MD5-sess challenges. On by default since most
+    /// deployed servers still offer only MD5 (RFC 8760 keeps it for
+    /// backward compatibility).
+    pub allow_md5: bool,
+    /// How many `stale=true` retries in a row are answered for one realm
+    /// before giving up.
+    pub max_stale_retries: u8,
+    /// How many realms' nonce state is kept; the least recently used is
+    /// forgotten beyond that, so hostile peers cannot grow it.
+    pub max_realms: usize,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            prefer_auth_int: false,
+            allow_md5: true,
+            max_stale_retries: 2,
+            max_realms: 16,
+        }
+    }
+}
+
+/// What the client remembers of one realm's current nonce.
+#[derive(Clone, Debug)]
+struct Session {
+    kind: AuthKind,
+    realm: String,
+    nonce: String,
+    opaque: Option<String>,
+    algorithm: Algorithm,
+    /// Echo `algorithm=` only if the challenge named one (some old servers
+    /// choke on parameters they did not send).
+    algorithm_explicit: bool,
+    /// The qop options offered (None: RFC 2069 mode).
+    qop_offered: Option<(bool /* auth */, bool /* auth-int */)>,
+    userhash: bool,
+    /// Last nonce count sent with this nonce.
+    nc: u32,
+    /// Client nonce fixed for the nonce's lifetime with `-sess` algorithms,
+    /// whose session key depends on it (RFC 7616 section 3.4.2).
+    sess_cnonce: Option<String>,
+    stale_retries: u8,
+    last_used: u64,
+}
+
+/// Per-party digest client state: the current nonce, nonce count and
+/// client nonce of each realm that challenged us.
+///
+/// [`ClientAuth::respond`] never answers the same challenge twice and
+/// refuses a challenge to a request that already carried credentials for
+/// that realm unless the server said `stale=true`; so a caller that resends
+/// whenever it gets `Ok` terminates.
+#[derive(Debug, Default)]
+pub struct ClientAuth {
+    config: ClientConfig,
+    sessions: Vec<Session>,
+    tick: u64,
+}
+
+impl ClientAuth {
+    /// A client with the given policy.
+    pub fn new(config: ClientConfig) -> Self {
+        ClientAuth {
+            config,
+            sessions: Vec::new(),
+            tick: 0,
+        }
+    }
+
+    /// Answers a 401 or 407.
+    ///
+    /// - `challenges`: every value of the response's `WWW-Authenticate`
+    ///   (for [`AuthKind::Www`]) or `Proxy-Authenticate` headers, in order;
+    ///   one value may hold several challenges.
+    /// - `sent`: the `Authorization` / `Proxy-Authorization` values the
+    ///   challenged request carried (empty if none). This is how a refusal
+    ///   of our credentials is told apart from a first challenge.
+    /// - `request`: method, Request-URI and body of the request to resend.
+    ///
+    /// The challenge answered is the topmost usable one whose realm the
+    /// credentials match (RFC 8760 section 2.4: servers list their
+    /// preferred algorithm first). The caller replaces the request's
+    /// credentials header for [`AuthHeader::realm`] with the result, bumps
+    /// the CSeq and resends.
+    pub fn respond<'v>(
+        &mut self,
+        creds: &Credentials,
+        kind: AuthKind,
+        challenges: impl IntoIterator<Item = &'v str>,
+        sent: impl IntoIterator<Item = &'v str>,
+        request: &DigestRequest<'_>,
+        rng: &mut dyn Random,
+    ) -> Result<AuthHeader, AuthError> {
+        let values: Vec<&str> = challenges.into_iter().collect();
+        let challenge = self.select(creds, &values)?;
+        // select() only returns challenges with realm and nonce.
+        let realm = challenge.realm().unwrap_or_default().to_owned();
+        let nonce = challenge.nonce().unwrap_or_default();
+        let stale = challenge.stale();
+
+        let previous_nonce = sent
+            .into_iter()
+            .filter_map(|v| DigestResponse::parse(v).ok())
+            .find(|r| r.0.is_digest() && r.realm() == Some(realm.as_str()))
+            .map(|r| r.nonce().unwrap_or_default().to_owned());
+
+        let existing = self.position(kind, &realm);
+        if let Some(prev) = &previous_nonce {
+            // The request carried our credentials for this realm.
+            if prev == nonce {
+                warn!(%realm, "challenged again with the nonce we answered");
+                return Err(AuthError::AlreadyTried { realm });
+            }
+            if !stale {
+                warn!(%realm, "credentials rejected");
+                return Err(AuthError::Rejected { realm });
+            }
+            let retries = existing.map_or(0, |i| self.sessions[i].stale_retries);
+            if retries >= self.config.max_stale_retries {
+                warn!(%realm, retries, "too many stale nonces");
+                return Err(AuthError::TooManyStale { realm });
+            }
+        } else if let Some(i) = existing {
+            if self.sessions[i].nonce == nonce && !stale {
+                warn!(%realm, "same challenge again; not answering twice");
+                return Err(AuthError::AlreadyTried { realm });
+            }
+        }
+
+        let stale_retries = match (previous_nonce.is_some(), existing) {
+            (true, Some(i)) => self.sessions[i].stale_retries + 1,
+            (true, None) => 1,
+            (false, _) => 0,
+        };
+        let prefer_auth_int = self.config.prefer_auth_int;
+        let session = self.adopt(kind, &realm, &challenge, stale_retries);
+        debug!(%realm, nonce, stale, algorithm = %session.algorithm, "answering challenge");
+        Ok(compute(prefer_auth_int, session, creds, request, rng))
+    }
+
+    /// Credentials for a new request to the same server, reusing each
+    /// known nonce of `kind` with the next nonce count (RFC 3261 section
+    /// 22.3 allows this pre-emptive use; RFC 7616 section 3.4 requires the
+    /// count to grow). Saves a round trip on REGISTER refreshes. Only
+    /// realms the credentials match are answered.
+    pub fn preemptive(
+        &mut self,
+        creds: &Credentials,
+        kind: AuthKind,
+        request: &DigestRequest<'_>,
+        rng: &mut dyn Random,
+    ) -> Vec<AuthHeader> {
+        let prefer_auth_int = self.config.prefer_auth_int;
+        self.tick += 1;
+        let tick = self.tick;
+        self.sessions
+            .iter_mut()
+            .filter(|s| s.kind == kind && creds.matches_realm(&s.realm))
+            .map(|s| {
+                s.last_used = tick;
+                compute(prefer_auth_int, s, creds, request, rng)
+            })
+            .collect()
+    }
+
+    /// Forgets every nonce (e.g. after the user changed the password).
+    pub fn clear(&mut self) {
+        self.sessions.clear();
+    }
+
+    /// The nonce count last sent for `realm`, if it has challenged us.
+    pub fn nonce_count(&self, kind: AuthKind, realm: &str) -> Option<u32> {
+        self.position(kind, realm).map(|i| self.sessions[i].nc)
+    }
+
+    fn position(&self, kind: AuthKind, realm: &str) -> Option<usize> {
+        self.sessions
+            .iter()
+            .position(|s| s.kind == kind && s.realm == realm)
+    }
+
+    /// Picks the challenge to answer from every header value.
+    fn select<'v>(
+        &self,
+        creds: &Credentials,
+        values: &[&'v str],
+    ) -> Result<Challenge<'v>, AuthError> {
+        let mut first_error: Option<HeaderError> = None;
+        let mut any = false;
+        let mut usable_realm: Option<String> = None;
+        for v in values {
+            let list = match Challenge::parse_list(v) {
+                Ok(list) => list,
+                Err(e) => {
+                    debug!(error = %e, value = v, "skipping unreadable challenge");
+                    first_error.get_or_insert(e);
+                    continue;
+                }
+            };
+            for c in list {
+                any = true;
+                if !self.usable(&c) {
+                    continue;
+                }
+                let realm = c.realm().unwrap_or_default();
+                if creds.matches_realm(realm) {
+                    return Ok(c);
+                }
+                usable_realm.get_or_insert_with(|| realm.to_owned());
+            }
+        }
+        Err(match (usable_realm, first_error, any) {
+            (Some(realm), _, _) => AuthError::NoCredentials { realm },
+            (None, _, true) => AuthError::Unsupported,
+            (None, Some(e), false) => AuthError::Malformed(e),
+            (None, None, false) => AuthError::NoChallenge,
+        })
+    }
+
+    fn usable(&self, c: &Challenge<'_>) -> bool {
+        if !c.0.is_digest() || c.realm().is_none() || c.nonce().is_none() {
+            return false;
+        }
+        let Ok(alg) = c.algorithm() else {
+            return false;
+        };
+        if !self.config.allow_md5 && matches!(alg, Algorithm::Md5 | Algorithm::Md5Sess) {
+            return false;
+        }
+        // A qop list with neither known option cannot be answered; no qop
+        // at all is RFC 2069 mode, which RFC 3261 section 22.4 still allows.
+        match c.qop_options() {
+            Some(mut q) => q.next().is_some(),
+            None => true,
+        }
+    }
+
+    /// Makes `challenge` the realm's current nonce (or keeps the session if
+    /// the nonce is unchanged), evicting the least recently used realm if
+    /// the table is full.
+    fn adopt(
+        &mut self,
+        kind: AuthKind,
+        realm: &str,
+        challenge: &Challenge<'_>,
+        stale_retries: u8,
+    ) -> &mut Session {
+        self.tick += 1;
+        let qop_offered = challenge.qop_options().map(|opts| {
+            opts.fold((false, false), |(a, i), q| match q {
+                Qop::Auth => (true, i),
+                Qop::AuthInt => (a, true),
+            })
+        });
+        let fresh = Session {
+            kind,
+            realm: realm.to_owned(),
+            nonce: challenge.nonce().unwrap_or_default().to_owned(),
+            opaque: challenge.opaque().map(str::to_owned),
+            // usable() checked the algorithm is known.
+            algorithm: challenge.algorithm().unwrap_or(Algorithm::Md5),
+            algorithm_explicit: challenge.has_algorithm(),
+            qop_offered,
+            userhash: challenge.userhash(),
+            nc: 0,
+            sess_cnonce: None,
+            stale_retries,
+            last_used: self.tick,
+        };
+        let index = match self.position(kind, realm) {
+            Some(i) => {
+                self.sessions[i] = fresh;
+                i
+            }
+            None => {
+                if self.sessions.len() >= self.config.max_realms.max(1) {
+                    let oldest = self
+                        .sessions
+                        .iter()
+                        .enumerate()
+                        .min_by_key(|(_, s)| s.last_used)
+                        .map_or(0, |(i, _)| i);
+                    self.sessions.swap_remove(oldest);
+                }
+                self.sessions.push(fresh);
+                self.sessions.len() - 1
+            }
+        };
+        &mut self.sessions[index]
+    }
+}
+
+fn new_cnonce(rng: &mut dyn Random) -> String {
+    let mut buf = [0u8; 16];
+    rng.fill_token(&mut buf);
+    // fill_token writes only ASCII alphanumerics.
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+/// Builds the credentials value for the next use of `s`'s nonce.
+fn compute(
+    prefer_auth_int: bool,
+    s: &mut Session,
+    creds: &Credentials,
+    request: &DigestRequest<'_>,
+    rng: &mut dyn Random,
+) -> AuthHeader {
+    let qop = s.qop_offered.map(|(auth, auth_int)| {
+        if auth_int && (prefer_auth_int || !auth) {
+            Qop::AuthInt
+        } else {
+            Qop::Auth
+        }
+    });
+    // RFC 2069 mode has neither nc nor cnonce, unless -sess needs one.
+    let cnonce = if s.algorithm.is_session() {
+        Some(s.sess_cnonce.get_or_insert_with(|| new_cnonce(rng)).clone())
+    } else if qop.is_some() {
+        Some(new_cnonce(rng))
+    } else {
+        None
+    };
+    let nc = qop.map(|_| {
+        s.nc = s.nc.saturating_add(1);
+        s.nc
+    });
+    let input = DigestInput {
+        algorithm: s.algorithm,
+        username: &creds.username,
+        realm: &s.realm,
+        password: &creds.password,
+        nonce: &s.nonce,
+        cnonce: cnonce.as_deref(),
+        nc,
+        qop,
+        method: request.method,
+        uri: request.uri,
+        body: request.body,
+    };
+    let response = digest::response(&input);
+
+    let mut v = String::with_capacity(256);
+    v.push_str("Digest username=");
+    if s.userhash {
+        write_quoted(
+            &mut v,
+            &digest::userhash(s.algorithm, &creds.username, &s.realm),
+        );
+    } else {
+        write_quoted(&mut v, &creds.username);
+    }
+    v.push_str(", realm=");
+    write_quoted(&mut v, &s.realm);
+    v.push_str(", nonce=");
+    write_quoted(&mut v, &s.nonce);
+    v.push_str(", uri=");
+    write_quoted(&mut v, request.uri);
+    v.push_str(", response=\"");
+    v.push_str(&response);
+    v.push('"');
+    if s.algorithm_explicit || s.algorithm != Algorithm::Md5 {
+        v.push_str(", algorithm=");
+        v.push_str(s.algorithm.as_str());
+    }
+    if let Some(c) = &cnonce {
+        v.push_str(", cnonce=");
+        write_quoted(&mut v, c);
+    }
+    if let Some(o) = &s.opaque {
+        v.push_str(", opaque=");
+        write_quoted(&mut v, o);
+    }
+    if let (Some(q), Some(nc)) = (qop, nc) {
+        v.push_str(", qop=");
+        v.push_str(q.as_str());
+        v.push_str(", nc=");
+        v.push_str(&digest::format_nc(nc));
+    }
+    if s.userhash {
+        v.push_str(", userhash=true");
+    }
+    AuthHeader {
+        kind: s.kind,
+        realm: s.realm.clone(),
+        value: v,
+    }
+}
