@@ -518,3 +518,69 @@ fn quoted_values_are_escaped_in_the_answer() {
     assert_eq!(r.nonce(), Some("n\\1"));
     assert_eq!(r.username(), Some("o\"brien"));
 }
+
+#[test]
+fn rfc3261_section_22_3_several_proxy_realms() {
+    let a = "Digest realm=\"proxy-a\", nonce=\"a1\", qop=\"auth\"";
+    let b = "Digest realm=\"proxy-b\", nonce=\"b1\", qop=\"auth\", algorithm=SHA-256";
+    let creds = Credentials::new("alice", "pw");
+    let mut rng = SeededRandom::new(15);
+    let mut client = ClientAuth::default();
+    // A forking proxy aggregated both realms' challenges into one 407.
+    let first = client
+        .respond_all(&creds, AuthKind::Proxy, [a, b], none(), &REGISTER, &mut rng)
+        .unwrap();
+    let realms: Vec<_> = first.iter().map(|h| h.realm.as_str()).collect();
+    assert_eq!(realms, ["proxy-a", "proxy-b"]);
+    for h in &first {
+        assert_eq!(h.name(), "Proxy-Authorization");
+        assert_eq!(check_response(&h.value, "pw", &REGISTER).nc(), Some(Ok(1)));
+    }
+
+    // proxy-a accepted; proxy-b's nonce went stale. The resent request
+    // must carry both, proxy-a's with the next nonce count.
+    let b2 = "Digest realm=\"proxy-b\", nonce=\"b2\", qop=\"auth\", stale=true";
+    let sent: Vec<&str> = first.iter().map(|h| h.value.as_str()).collect();
+    let second = client
+        .respond_all(&creds, AuthKind::Proxy, [b2], sent, &REGISTER, &mut rng)
+        .unwrap();
+    assert_eq!(second.len(), 2);
+    let b_new = check_response(&second[0].value, "pw", &REGISTER);
+    assert_eq!(
+        (b_new.realm(), b_new.nonce(), b_new.nc()),
+        (Some("proxy-b"), Some("b2"), Some(Ok(1)))
+    );
+    let a_again = check_response(&second[1].value, "pw", &REGISTER);
+    assert_eq!(
+        (a_again.realm(), a_again.nonce(), a_again.nc()),
+        (Some("proxy-a"), Some("a1"), Some(Ok(2)))
+    );
+
+    // Credentials we know nothing about are passed through unchanged.
+    let foreign =
+        "Digest username=\"x\", realm=\"proxy-z\", nonce=\"z\", uri=\"sip:x\", response=\"0\"";
+    let third = client
+        .respond_all(
+            &Credentials::new("alice", "pw").with_realm("proxy-a"),
+            AuthKind::Proxy,
+            ["Digest realm=\"proxy-a\", nonce=\"a2\", qop=\"auth\""],
+            [foreign],
+            &REGISTER,
+            &mut rng,
+        )
+        .unwrap();
+    assert_eq!(third.len(), 2);
+    assert_eq!(third[0].realm, "proxy-a");
+    assert_eq!(third[1].value, foreign);
+    assert_eq!(third[1].realm, "proxy-z");
+
+    // A refusal in any realm fails the whole answer.
+    let sent: Vec<&str> = second.iter().map(|h| h.value.as_str()).collect();
+    let a3 = "Digest realm=\"proxy-a\", nonce=\"a3\", qop=\"auth\"";
+    assert_eq!(
+        client.respond_all(&creds, AuthKind::Proxy, [a3, b2], sent, &REGISTER, &mut rng),
+        Err(AuthError::Rejected {
+            realm: "proxy-a".into()
+        })
+    );
+}

@@ -110,14 +110,84 @@ impl ClientAuth {
         rng: &mut dyn Random,
     ) -> Result<AuthHeader, AuthError> {
         let values: Vec<&str> = challenges.into_iter().collect();
-        let challenge = self.select(creds, &values)?;
+        let sent: Vec<&str> = sent.into_iter().collect();
+        let chosen = self.select(creds, &values)?;
+        // select() returns at least one challenge.
+        let first = chosen.first().ok_or(AuthError::Unsupported)?;
+        self.answer(creds, kind, first, &sent, request, rng)
+    }
+
+    /// Like [`respond`](Self::respond), but answers every challenged realm
+    /// the credentials match (a forking proxy may aggregate challenges of
+    /// several realms, RFC 3261 section 22.3), and returns the complete set
+    /// of credentials headers of `kind` for the resent request: the new
+    /// answers, plus each credentials value of `sent` for a realm not
+    /// challenged this time, refreshed with the next nonce count (a strict
+    /// server would take the old count for a replay) or, if this client
+    /// does not know that realm's nonce, kept as it was. The caller
+    /// replaces all of the request's `kind` credentials headers with these.
+    pub fn respond_all<'v>(
+        &mut self,
+        creds: &Credentials,
+        kind: AuthKind,
+        challenges: impl IntoIterator<Item = &'v str>,
+        sent: impl IntoIterator<Item = &'v str>,
+        request: &DigestRequest<'_>,
+        rng: &mut dyn Random,
+    ) -> Result<Vec<AuthHeader>, AuthError> {
+        let values: Vec<&str> = challenges.into_iter().collect();
+        let sent: Vec<&str> = sent.into_iter().collect();
+        let chosen = self.select(creds, &values)?;
+        let mut out = Vec::with_capacity(chosen.len() + sent.len());
+        for c in &chosen {
+            out.push(self.answer(creds, kind, c, &sent, request, rng)?);
+        }
+        for v in &sent {
+            let parsed = DigestResponse::parse(v).ok();
+            let realm = parsed.as_ref().and_then(|r| r.realm()).unwrap_or_default();
+            if out.iter().any(|h| h.realm == realm) {
+                continue;
+            }
+            let session = self.position(kind, realm).filter(|&i| {
+                creds.matches_realm(realm)
+                    && parsed.as_ref().and_then(|r| r.nonce()) == Some(&self.sessions[i].nonce)
+            });
+            let header = match session {
+                Some(i) => {
+                    self.tick += 1;
+                    self.sessions[i].last_used = self.tick;
+                    let prefer = self.config.prefer_auth_int;
+                    compute(prefer, &mut self.sessions[i], creds, request, rng)
+                }
+                None => AuthHeader {
+                    kind,
+                    realm: realm.to_owned(),
+                    value: (*v).to_owned(),
+                },
+            };
+            out.push(header);
+        }
+        Ok(out)
+    }
+
+    /// Answers one challenge, after the checks that keep a caller from
+    /// looping.
+    fn answer(
+        &mut self,
+        creds: &Credentials,
+        kind: AuthKind,
+        challenge: &Challenge<'_>,
+        sent: &[&str],
+        request: &DigestRequest<'_>,
+        rng: &mut dyn Random,
+    ) -> Result<AuthHeader, AuthError> {
         // select() only returns challenges with realm and nonce.
         let realm = challenge.realm().unwrap_or_default().to_owned();
         let nonce = challenge.nonce().unwrap_or_default();
         let stale = challenge.stale();
 
         let previous_nonce = sent
-            .into_iter()
+            .iter()
             .filter_map(|v| DigestResponse::parse(v).ok())
             .find(|r| r.0.is_digest() && r.realm() == Some(realm.as_str()))
             .map(|r| r.nonce().unwrap_or_default().to_owned());
@@ -129,6 +199,8 @@ impl ClientAuth {
                 warn!(%realm, "challenged again with the nonce we answered");
                 return Err(AuthError::AlreadyTried { realm });
             }
+            // RFC 3261 section 22.2: refused credentials are not retried;
+            // only stale=true says they were right (RFC 7616 section 3.3).
             if !stale {
                 warn!(%realm, "credentials rejected");
                 return Err(AuthError::Rejected { realm });
@@ -151,7 +223,7 @@ impl ClientAuth {
             (false, _) => 0,
         };
         let prefer_auth_int = self.config.prefer_auth_int;
-        let session = self.adopt(kind, &realm, &challenge, stale_retries);
+        let session = self.adopt(kind, &realm, challenge, stale_retries);
         debug!(%realm, nonce, stale, algorithm = %session.algorithm, "answering challenge");
         Ok(compute(prefer_auth_int, session, creds, request, rng))
     }
@@ -197,15 +269,18 @@ impl ClientAuth {
             .position(|s| s.kind == kind && s.realm == realm)
     }
 
-    /// Picks the challenge to answer from every header value.
+    /// Picks the challenges to answer: for each realm the credentials
+    /// match, the topmost usable challenge (RFC 8760 section 2.4), in order
+    /// of appearance. Never empty on `Ok`.
     fn select<'v>(
         &self,
         creds: &Credentials,
         values: &[&'v str],
-    ) -> Result<Challenge<'v>, AuthError> {
+    ) -> Result<Vec<Challenge<'v>>, AuthError> {
         let mut first_error: Option<HeaderError> = None;
         let mut any = false;
-        let mut usable_realm: Option<String> = None;
+        let mut unmatched_realm: Option<String> = None;
+        let mut chosen: Vec<Challenge<'v>> = Vec::new();
         for v in values {
             let list = match Challenge::parse_list(v) {
                 Ok(list) => list,
@@ -221,13 +296,17 @@ impl ClientAuth {
                     continue;
                 }
                 let realm = c.realm().unwrap_or_default();
-                if creds.matches_realm(realm) {
-                    return Ok(c);
+                if !creds.matches_realm(realm) {
+                    unmatched_realm.get_or_insert_with(|| realm.to_owned());
+                } else if !chosen.iter().any(|k| k.realm() == Some(realm)) {
+                    chosen.push(c);
                 }
-                usable_realm.get_or_insert_with(|| realm.to_owned());
             }
         }
-        Err(match (usable_realm, first_error, any) {
+        if !chosen.is_empty() {
+            return Ok(chosen);
+        }
+        Err(match (unmatched_realm, first_error, any) {
             (Some(realm), _, _) => AuthError::NoCredentials { realm },
             (None, _, true) => AuthError::Unsupported,
             (None, Some(e), false) => AuthError::Malformed(e),

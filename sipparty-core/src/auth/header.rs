@@ -551,19 +551,18 @@ impl<'a> Parser<'a> {
                     let buf = owned.get_or_insert_with(|| self.s[start..self.pos].to_owned());
                     self.pos += 1;
                     // The escaped character may be multi-byte UTF-8.
-                    let Some(c) = self.s[self.pos..].chars().next() else {
+                    let Some(c) = self.s.get(self.pos..).and_then(|r| r.chars().next()) else {
                         return Err(self.err("character after '\\'"));
                     };
                     buf.push(c);
                     self.pos += c.len_utf8();
                 }
                 Some(_) => {
-                    let c = self.s[self.pos..]
-                        .chars()
-                        .next()
-                        // peek() saw a byte, and pos is on a char boundary
-                        // (it only ever moves by whole chars or ASCII bytes).
-                        .expect("non-empty remainder");
+                    // pos is on a char boundary: it only ever moves by whole
+                    // chars or stops on ASCII bytes.
+                    let Some(c) = self.s.get(self.pos..).and_then(|r| r.chars().next()) else {
+                        return Err(self.err("UTF-8 text"));
+                    };
                     if let Some(buf) = owned.as_mut() {
                         buf.push(c);
                     }
