@@ -437,3 +437,30 @@ fn a_server_that_is_always_stale_does_not_make_the_client_loop() {
     );
     assert_eq!(sent, 4);
 }
+
+#[test]
+fn stored_ha1_instead_of_password() {
+    use sipparty_core::auth::digest::ha1_base;
+    let mut config = ServerConfig::new("example.com");
+    config.algorithms = vec![Algorithm::Sha256Sess, Algorithm::Md5];
+    let (mut server, mut client, mut rng, t0) = setup(config);
+    let challenges = server.challenge(t0);
+    let value = answer(&mut client, &challenges, "wonderland", &REGISTER, &mut rng);
+    // The database holds only H(user:realm:password), per algorithm.
+    let db = |user: &str, realm: &str, alg: Algorithm| {
+        (user == "alice").then(|| ha1_base(alg, user, realm, "wonderland").to_uppercase())
+    };
+    let ok = server.verify_ha1(t0, &REGISTER, &value, db).unwrap();
+    assert_eq!(ok.algorithm, Algorithm::Sha256Sess);
+    let value = answer(
+        &mut ClientAuth::default(),
+        &challenges,
+        "guess",
+        &REGISTER,
+        &mut rng,
+    );
+    assert_eq!(
+        server.verify_ha1(t0, &REGISTER, &value, db),
+        Err(AuthFailure::BadResponse)
+    );
+}

@@ -299,6 +299,22 @@ impl ServerAuth {
         authorization: &str,
         lookup: impl FnOnce(&str, &str) -> Option<String>,
     ) -> Result<Verified, AuthFailure> {
+        self.verify_ha1(now, request, authorization, |user, realm, algorithm| {
+            lookup(user, realm).map(|password| digest::ha1_base(algorithm, user, realm, &password))
+        })
+    }
+
+    /// [`verify`](Self::verify) for a user database that stores
+    /// `H(username ":" realm ":" password)` instead of passwords (as
+    /// registrars commonly do): `lookup(username, realm, algorithm)`
+    /// returns that hash, lowercase hex, for the algorithm the client used.
+    pub fn verify_ha1(
+        &mut self,
+        now: Instant,
+        request: &DigestRequest<'_>,
+        authorization: &str,
+        lookup: impl FnOnce(&str, &str, Algorithm) -> Option<String>,
+    ) -> Result<Verified, AuthFailure> {
         let creds = DigestResponse::parse(authorization)
             .map_err(|_| AuthFailure::Malformed("credentials syntax"))?;
         if !creds.0.is_digest() {
@@ -331,13 +347,14 @@ impl ServerAuth {
         }
         let username = creds.username().ok_or(AuthFailure::Malformed("username"))?;
         let given = creds.response().ok_or(AuthFailure::Malformed("response"))?;
-        let password = lookup(username, realm).ok_or(AuthFailure::UnknownUser)?;
+        let base = lookup(username, realm, algorithm).ok_or(AuthFailure::UnknownUser)?;
+        let ha1 = digest::session_ha1(algorithm, base.to_ascii_lowercase(), nonce, Some(cnonce));
 
         let input = DigestInput {
             algorithm,
             username,
             realm,
-            password: &password,
+            password: "",
             nonce,
             cnonce: Some(cnonce),
             nc: Some(nc),
@@ -346,7 +363,7 @@ impl ServerAuth {
             uri,
             body: request.body,
         };
-        let expected = digest::response(&input);
+        let expected = digest::response_with_ha1(&input, &ha1);
         if !constant_time_eq(expected.as_bytes(), given.to_ascii_lowercase().as_bytes()) {
             debug!(username, "digest response mismatch");
             return Err(AuthFailure::BadResponse);
