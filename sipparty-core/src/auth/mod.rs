@@ -13,6 +13,23 @@
 //! The API is string-based (header values in, header values out) so it sits
 //! beside the message layer rather than on top of it.
 //!
+//! ## Answering a 401 or 407 from a user agent
+//!
+//! 1. `kind = AuthKind::from_status(status)`.
+//! 2. Collect the challenge header values **per header line**
+//!    (`kind.challenge_header()`); do not comma-split them, a Digest
+//!    challenge is itself a comma list and one line may hold several
+//!    challenges. The parser splits them correctly.
+//! 3. Collect the credentials values the challenged request carried
+//!    (`kind.credentials_header()`), also per line.
+//! 4. Call [`ClientAuth::respond_all`] (or [`ClientAuth::respond`] for one
+//!    realm). On `Ok`, replace the request's credentials headers with the
+//!    result, increment the CSeq, use a new Via branch and resend
+//!    (RFC 3261 section 22.2). On `Err`, the 401/407 is the final answer.
+//! 5. ACK for a non-2xx and CANCEL reuse the INVITE's credentials as they
+//!    are (RFC 3261 section 22.1); do not call the client for them.
+//!
+
 //! ```
 //! use std::time::{Duration, Instant};
 //! use sipparty_core::auth::{
