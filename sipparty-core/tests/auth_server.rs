@@ -464,3 +464,52 @@ fn stored_ha1_instead_of_password() {
         Err(AuthFailure::BadResponse)
     );
 }
+
+#[test]
+fn rfc7616_section_3_5_authentication_info_rspauth_and_nextnonce() {
+    for qop in [Qop::Auth, Qop::AuthInt] {
+        let mut config = ServerConfig::new("example.com");
+        config.algorithms = vec![Algorithm::Sha512_256Sess];
+        config.qop = vec![qop];
+        let (mut server, mut client, mut rng, t0) = setup(config);
+        let creds = Credentials::new("alice", "wonderland");
+        let challenges = server.challenge(t0);
+        let sent = answer(&mut client, &challenges, "wonderland", &REGISTER, &mut rng);
+        let verified = server.verify(t0, &REGISTER, &sent, alice).unwrap();
+        assert!(!format!("{verified:?}").contains("ha1"));
+
+        let body = b"response body";
+        let info = server.authentication_info(t0, &verified, body, true);
+        assert!(info.contains("rspauth=") && info.contains("nextnonce="));
+        // A server that does not know the password cannot forge rspauth,
+        // and a different response body breaks it for auth-int.
+        let impostor = Credentials::new("alice", "other");
+        assert_eq!(
+            client.handle_authentication_info(&impostor, AuthKind::Www, &sent, &info, body),
+            Err(AuthError::BadRspauth {
+                realm: "example.com".into()
+            })
+        );
+        if qop == Qop::AuthInt {
+            assert!(client
+                .handle_authentication_info(&creds, AuthKind::Www, &sent, &info, b"other")
+                .is_err());
+        }
+        client
+            .handle_authentication_info(&creds, AuthKind::Www, &sent, &info, body)
+            .unwrap();
+
+        // The next request uses the new nonce from count 1, without a
+        // challenge, and the server accepts it.
+        let next = client.preemptive(&creds, AuthKind::Www, &REGISTER, &mut rng);
+        assert_eq!(next.len(), 1);
+        let v = server.verify(t0, &REGISTER, &next[0].value, alice).unwrap();
+        assert_eq!(v.nc, 1);
+        let next_nonce = info
+            .split("nextnonce=\"")
+            .nth(1)
+            .unwrap()
+            .trim_end_matches('"');
+        assert!(next[0].value.contains(next_nonce));
+    }
+}

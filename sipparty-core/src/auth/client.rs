@@ -4,7 +4,9 @@
 use tracing::{debug, warn};
 
 use super::digest::{self, Algorithm, DigestInput, Qop};
-use super::header::{write_quoted, Challenge, DigestResponse, HeaderError};
+use super::header::{
+    find_param, parse_params, write_quoted, Challenge, DigestResponse, HeaderError,
+};
 use super::{AuthError, AuthHeader, AuthKind, Credentials, DigestRequest};
 use crate::Random;
 
@@ -251,6 +253,78 @@ impl ClientAuth {
                 compute(prefer_auth_int, s, creds, request, rng)
             })
             .collect()
+    }
+
+    /// Processes the `Authentication-Info` of a response (RFC 3261
+    /// section 20.6, RFC 7616 section 3.5) to a request that carried the
+    /// credentials value `sent`. Checks `rspauth` if present, which proves
+    /// the server knows the password, and adopts `nextnonce` for the
+    /// realm's next request (see [`preemptive`](Self::preemptive)).
+    /// `response_body` is the body of that response (hashed only for
+    /// `auth-int`).
+    pub fn handle_authentication_info(
+        &mut self,
+        creds: &Credentials,
+        kind: AuthKind,
+        sent: &str,
+        info: &str,
+        response_body: &[u8],
+    ) -> Result<(), AuthError> {
+        let sent = DigestResponse::parse(sent).map_err(AuthError::Malformed)?;
+        let params = parse_params(info).map_err(AuthError::Malformed)?;
+        let realm = sent.realm().unwrap_or_default();
+        let bad = || AuthError::BadRspauth {
+            realm: realm.to_owned(),
+        };
+        if let Some(rspauth) = find_param(&params, "rspauth") {
+            let algorithm = sent.algorithm().map_err(|_| bad())?;
+            let qop = match sent.qop() {
+                Some(Ok(q)) => q,
+                _ => return Err(bad()),
+            };
+            let nc = match sent.nc() {
+                Some(Ok(nc)) => nc,
+                _ => return Err(bad()),
+            };
+            // The server must echo the cnonce and nc it answers.
+            if find_param(&params, "cnonce").is_some_and(|c| Some(c) != sent.cnonce())
+                || find_param(&params, "nc").is_some_and(|v| digest::parse_nc(v) != Some(nc))
+            {
+                return Err(bad());
+            }
+            let input = DigestInput {
+                algorithm,
+                username: &creds.username,
+                realm,
+                password: &creds.password,
+                nonce: sent.nonce().unwrap_or_default(),
+                cnonce: sent.cnonce(),
+                nc: Some(nc),
+                qop: Some(qop),
+                // A2 = ":" digest-uri for rspauth.
+                method: "",
+                uri: sent.uri().unwrap_or_default(),
+                body: response_body,
+            };
+            let expected = digest::response(&input);
+            if !digest::constant_time_eq(
+                expected.as_bytes(),
+                rspauth.to_ascii_lowercase().as_bytes(),
+            ) {
+                warn!(%realm, "rspauth mismatch");
+                return Err(bad());
+            }
+        }
+        if let Some(next) = find_param(&params, "nextnonce") {
+            if let Some(i) = self.position(kind, realm) {
+                let s = &mut self.sessions[i];
+                s.nonce = next.to_owned();
+                s.nc = 0;
+                s.sess_cnonce = None;
+                s.stale_retries = 0;
+            }
+        }
+        Ok(())
     }
 
     /// Forgets every nonce (e.g. after the user changed the password).

@@ -99,10 +99,7 @@ impl<'a> AuthItem<'a> {
 
     /// The first parameter called `name` (case-insensitive).
     pub fn param(&self, name: &str) -> Option<&str> {
-        self.params
-            .iter()
-            .find(|p| p.name.eq_ignore_ascii_case(name))
-            .map(|p| &*p.value)
+        find_param(&self.params, name)
     }
 
     /// Writes the item in its wire form.
@@ -330,25 +327,7 @@ pub fn parse_items(value: &str) -> Result<Vec<AuthItem<'_>>, HeaderError> {
         }
         // The parameter list; returns at the end or before a new challenge.
         loop {
-            let name = p.token().ok_or(p.err("auth-param name"))?;
-            p.skip_ws();
-            if !p.eat(b'=') {
-                return Err(p.err("'='"));
-            }
-            p.skip_ws();
-            let (value, quoted) = if p.peek() == Some(b'"') {
-                (p.quoted_string()?, true)
-            } else {
-                (
-                    Cow::Borrowed(p.bare_value().ok_or(p.err("auth-param value"))?),
-                    false,
-                )
-            };
-            item.params.push(AuthParam {
-                name,
-                value,
-                quoted,
-            });
+            item.params.push(p.param()?);
             p.skip_ws();
             if p.at_end() {
                 break;
@@ -364,6 +343,36 @@ pub fn parse_items(value: &str) -> Result<Vec<AuthItem<'_>>, HeaderError> {
         items.push(item);
     }
     Ok(items)
+}
+
+/// Parses a bare parameter list, as in `Authentication-Info`
+/// (RFC 3261 section 20.6: `ainfo *(COMMA ainfo)`).
+pub fn parse_params(value: &str) -> Result<Vec<AuthParam<'_>>, HeaderError> {
+    let mut p = Parser {
+        s: value,
+        b: value.as_bytes(),
+        pos: 0,
+    };
+    let mut params = Vec::new();
+    loop {
+        p.skip_ws_and_commas();
+        if p.at_end() {
+            return Ok(params);
+        }
+        params.push(p.param()?);
+        p.skip_ws();
+        if !p.at_end() && p.peek() != Some(b',') {
+            return Err(p.err("',' or end of value"));
+        }
+    }
+}
+
+/// The first parameter called `name` (case-insensitive) of a list.
+pub fn find_param<'p>(params: &'p [AuthParam<'_>], name: &str) -> Option<&'p str> {
+    params
+        .iter()
+        .find(|p| p.name.eq_ignore_ascii_case(name))
+        .map(|p| &*p.value)
 }
 
 /// Writes `s` as a quoted string, escaping `"` and `\` (RFC 3261
@@ -493,6 +502,27 @@ impl<'a> Parser<'a> {
         } else {
             None
         }
+    }
+
+    /// `token BWS "=" BWS ( token / quoted-string )`.
+    fn param(&mut self) -> Result<AuthParam<'a>, HeaderError> {
+        let name = self.token().ok_or(self.err("auth-param name"))?;
+        self.skip_ws();
+        if !self.eat(b'=') {
+            return Err(self.err("'='"));
+        }
+        self.skip_ws();
+        let (value, quoted) = if self.peek() == Some(b'"') {
+            (self.quoted_string()?, true)
+        } else {
+            let v = self.bare_value().ok_or(self.err("auth-param value"))?;
+            (Cow::Borrowed(v), false)
+        };
+        Ok(AuthParam {
+            name,
+            value,
+            quoted,
+        })
     }
 
     /// After a comma: is the next thing `token BWS "="` (another param)?
@@ -705,6 +735,20 @@ mod tests {
     }
 
     #[test]
+    fn rfc3261_section_20_6_authentication_info() {
+        let v = "nextnonce=\"47364c23432d2e131a5fb210812c\", qop=auth, rspauth=\"ab\"";
+        let params = parse_params(v).unwrap();
+        assert_eq!(params.len(), 3);
+        assert_eq!(
+            find_param(&params, "NextNonce"),
+            Some("47364c23432d2e131a5fb210812c")
+        );
+        assert_eq!(find_param(&params, "qop"), Some("auth"));
+        assert!(parse_params("a=1 b=2").is_err());
+        assert!(parse_params("").unwrap().is_empty());
+    }
+
+    #[test]
     fn empty_list_elements_and_non_ascii() {
         let v = ", ,Digest realm=\"Zürich \\ü\",, nonce=n ,";
         let list = Challenge::parse_list(v).unwrap();
@@ -722,6 +766,7 @@ mod tests {
             fn parser_never_panics(s in "\\PC{0,80}") {
                 let _ = parse_items(&s);
                 let _ = DigestResponse::parse(&s);
+                let _ = parse_params(&s);
             }
 
             #[test]

@@ -241,6 +241,13 @@ pub enum AuthError {
         /// The realm.
         realm: String,
     },
+    /// The `rspauth` of an `Authentication-Info` is wrong: the response did
+    /// not come from a server that knows the password (RFC 7616
+    /// section 3.5).
+    BadRspauth {
+        /// The realm.
+        realm: String,
+    },
 }
 
 impl fmt::Display for AuthError {
@@ -263,6 +270,9 @@ impl fmt::Display for AuthError {
             }
             AuthError::TooManyStale { realm } => {
                 write!(f, "realm {realm:?} keeps reporting stale nonces")
+            }
+            AuthError::BadRspauth { realm } => {
+                write!(f, "server of realm {realm:?} failed mutual authentication")
             }
         }
     }

@@ -61,7 +61,7 @@ impl ServerConfig {
 }
 
 /// A request whose credentials checked out.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Verified {
     /// The authenticated user name.
     pub username: String,
@@ -73,6 +73,24 @@ pub struct Verified {
     pub qop: Qop,
     /// The nonce count of this request.
     pub nc: u32,
+    /// What `rspauth` needs (RFC 7616 section 3.5): `H(A1)` after the
+    /// `-sess` step, which is password-equivalent and so never printed.
+    ha1: String,
+    nonce: String,
+    cnonce: String,
+    uri: String,
+}
+
+impl fmt::Debug for Verified {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Verified")
+            .field("username", &self.username)
+            .field("realm", &self.realm)
+            .field("algorithm", &self.algorithm)
+            .field("qop", &self.qop)
+            .field("nc", &self.nc)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Why credentials were refused. Answer [`AuthFailure::Stale`] with
@@ -400,7 +418,56 @@ impl ServerAuth {
             algorithm,
             qop,
             nc,
+            ha1,
+            nonce: nonce.to_owned(),
+            cnonce: cnonce.to_owned(),
+            uri: uri.to_owned(),
         })
+    }
+
+    /// An `Authentication-Info` value for the response to a verified
+    /// request (RFC 3261 section 20.6, RFC 7616 section 3.5): `rspauth`
+    /// proves to the client that the server knows its password too, and
+    /// with `next_nonce` the client's following request can use a fresh
+    /// nonce without another challenge. `response_body` is the body of the
+    /// response being sent (hashed only for `auth-int`).
+    pub fn authentication_info(
+        &mut self,
+        now: Instant,
+        verified: &Verified,
+        response_body: &[u8],
+        next_nonce: bool,
+    ) -> String {
+        let input = DigestInput {
+            algorithm: verified.algorithm,
+            username: &verified.username,
+            realm: &verified.realm,
+            password: "",
+            nonce: &verified.nonce,
+            cnonce: Some(&verified.cnonce),
+            nc: Some(verified.nc),
+            qop: Some(verified.qop),
+            // A2 = ":" digest-uri for rspauth.
+            method: "",
+            uri: &verified.uri,
+            body: response_body,
+        };
+        let rspauth = digest::response_with_ha1(&input, &verified.ha1);
+        let mut v = String::with_capacity(160);
+        v.push_str("qop=");
+        v.push_str(verified.qop.as_str());
+        v.push_str(", rspauth=\"");
+        v.push_str(&rspauth);
+        v.push_str("\", cnonce=");
+        write_quoted(&mut v, &verified.cnonce);
+        v.push_str(", nc=");
+        v.push_str(&digest::format_nc(verified.nc));
+        if next_nonce {
+            v.push_str(", nextnonce=\"");
+            v.push_str(&self.new_nonce(now));
+            v.push('"');
+        }
+        v
     }
 
     /// Drops expired entries; if still full, drops the oldest and raises
