@@ -60,8 +60,15 @@ struct Session {
     /// whose session key depends on it (RFC 7616 section 3.4.2).
     sess_cnonce: Option<String>,
     stale_retries: u8,
+    /// Times this nonce was answered again for requests that carried no
+    /// credentials for the realm.
+    reuses: u8,
     last_used: u64,
 }
+
+/// See [`ClientAuth::respond`]: how often one nonce is answered again for
+/// requests that carried no credentials.
+const MAX_REUSES_WITHOUT_CREDENTIALS: u8 = 8;
 
 /// Per-party digest client state: the current nonce, nonce count and
 /// client nonce of each realm that challenged us.
@@ -94,7 +101,11 @@ impl ClientAuth {
     ///   one value may hold several challenges.
     /// - `sent`: the `Authorization` / `Proxy-Authorization` values the
     ///   challenged request carried (empty if none). This is how a refusal
-    ///   of our credentials is told apart from a first challenge.
+    ///   of our credentials is told apart from a first challenge, and what
+    ///   makes the retry loop finite: a challenge to a request that carried
+    ///   credentials for the realm is answered only with `stale=true` and a
+    ///   new nonce, at most `max_stale_retries` times in a row; the same
+    ///   nonce again is [`AuthError::AlreadyTried`].
     /// - `request`: method, Request-URI and body of the request to resend.
     ///
     /// The challenge answered is the topmost usable one whose realm the
@@ -213,8 +224,14 @@ impl ClientAuth {
                 return Err(AuthError::TooManyStale { realm });
             }
         } else if let Some(i) = existing {
-            if self.sessions[i].nonce == nonce && !stale {
-                warn!(%realm, "same challenge again; not answering twice");
+            // A request without our credentials drew a nonce we already
+            // use: servers whose nonce is a function of the current second
+            // (Kamailio) do this for requests sent close together. It is
+            // answered with the next nonce count. A caller that wrongly
+            // passes no `sent` could loop on it, so the reuse is bounded.
+            let s = &self.sessions[i];
+            if s.nonce == nonce && s.reuses >= MAX_REUSES_WITHOUT_CREDENTIALS {
+                warn!(%realm, "same challenge again and again; not answering");
                 return Err(AuthError::AlreadyTried { realm });
             }
         }
@@ -322,6 +339,7 @@ impl ClientAuth {
                 s.nc = 0;
                 s.sess_cnonce = None;
                 s.stale_retries = 0;
+                s.reuses = 0;
             }
         }
         Ok(())
@@ -423,7 +441,7 @@ impl ClientAuth {
                 Qop::AuthInt => (a, true),
             })
         });
-        let fresh = Session {
+        let mut fresh = Session {
             kind,
             realm: realm.to_owned(),
             nonce: challenge.nonce().unwrap_or_default().to_owned(),
@@ -436,10 +454,19 @@ impl ClientAuth {
             nc: 0,
             sess_cnonce: None,
             stale_retries,
+            reuses: 0,
             last_used: self.tick,
         };
         let index = match self.position(kind, realm) {
             Some(i) => {
+                let old = &self.sessions[i];
+                if old.nonce == fresh.nonce {
+                    // Same nonce: the count must keep growing (RFC 7616
+                    // section 3.4), and -sess keeps its session key.
+                    fresh.nc = old.nc;
+                    fresh.sess_cnonce = old.sess_cnonce.clone();
+                    fresh.reuses = old.reuses.saturating_add(1);
+                }
                 self.sessions[i] = fresh;
                 i
             }
