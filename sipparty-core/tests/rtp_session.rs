@@ -90,7 +90,10 @@ fn rfc3550_a3_loss_and_reorder_statistics_from_a_seeded_link() {
     }
     let expected = (max + 1) as u64;
     let lost = expected - seen.len() as u64;
-    assert!(lost > 20 && reordered > 5 && duplicates > 2, "link too kind");
+    assert!(
+        lost > 20 && reordered > 5 && duplicates > 2,
+        "link too kind"
+    );
 
     let mut played = Vec::new();
     for &(at, idx) in &arrivals {
@@ -164,14 +167,16 @@ fn rfc3550_s6_4_sender_and_receiver_reports() {
                     Component::Rtcp => {
                         assert_eq!(t.destination.port(), 40011, "RTCP goes to RTP port + 1");
                         srs.push(parse_compound(&t.bytes).unwrap());
-                        b.handle_rtcp(now, &t.bytes, addr("127.0.0.1:40001")).unwrap();
+                        b.handle_rtcp(now, &t.bytes, addr("127.0.0.1:40001"))
+                            .unwrap();
                     }
                     _ => unreachable!(),
                 }
             } else {
                 assert_eq!(t.component, Component::Rtcp, "b is on hold: no RTP");
                 rrs.push(parse_compound(&t.bytes).unwrap());
-                a.handle_rtcp(now, &t.bytes, addr("127.0.0.1:40011")).unwrap();
+                a.handle_rtcp(now, &t.bytes, addr("127.0.0.1:40011"))
+                    .unwrap();
             }
         }
         while let Some(e) = a.poll_event() {
@@ -204,12 +209,18 @@ fn rfc3550_s6_4_sender_and_receiver_reports() {
         };
         assert_eq!(sr.ssrc, a.ssrc());
         // Packet and octet counts are consistent: 160 bytes per packet.
-        assert_eq!(sr.sender_info.octet_count, sr.sender_info.packet_count * 160);
+        assert_eq!(
+            sr.sender_info.octet_count,
+            sr.sender_info.packet_count * 160
+        );
         assert!(sr.sender_info.packet_count > 0);
         let RtcpPacket::SourceDescription(chunks) = &compound[1] else {
             panic!("CNAME follows the report");
         };
-        assert_eq!(chunks[0].items[0], (SDES_CNAME, b"test3@127.0.0.1".to_vec()));
+        assert_eq!(
+            chunks[0].items[0],
+            (SDES_CNAME, b"test3@127.0.0.1".to_vec())
+        );
     }
     for compound in &rrs {
         let RtcpPacket::ReceiverReport(rr) = &compound[0] else {
@@ -299,7 +310,10 @@ fn rfc3550_s5_1_sequence_and_timestamps_on_the_wire() {
         headers.push(RtpPacket::parse(&t.bytes).unwrap().header);
     }
     assert!(headers[0].marker && !headers[1].marker);
-    assert_eq!(headers[1].sequence_number, headers[0].sequence_number.wrapping_add(1));
+    assert_eq!(
+        headers[1].sequence_number,
+        headers[0].sequence_number.wrapping_add(1)
+    );
     assert_eq!(headers[2].timestamp, headers[0].timestamp.wrapping_add(320));
     assert_eq!(headers[0].payload_type, 8);
     a.set_sending(false);
@@ -308,7 +322,10 @@ fn rfc3550_s5_1_sequence_and_timestamps_on_the_wire() {
     a.set_sending(true);
     a.send_rtp(t0, 8, false, 480, &[0xD5; 160]);
     let h = RtpPacket::parse(&drain(&mut a)[0].bytes).unwrap().header;
-    assert_eq!(h.sequence_number, headers[2].sequence_number.wrapping_add(1));
+    assert_eq!(
+        h.sequence_number,
+        headers[2].sequence_number.wrapping_add(1)
+    );
     assert_eq!(a.stats().packets_sent, 4);
     assert_eq!(a.stats().bytes_sent, 640);
     let _ = b.poll_transmit();
@@ -328,7 +345,8 @@ fn rfc3550_s6_6_bye_on_close() {
     let parts = parse_compound(&t.bytes).unwrap();
     assert!(matches!(parts[0], RtcpPacket::ReceiverReport(_)));
     assert!(matches!(parts.last(), Some(RtcpPacket::Goodbye(_))));
-    b.handle_rtcp(t0, &t.bytes, addr("127.0.0.1:40011")).unwrap();
+    b.handle_rtcp(t0, &t.bytes, addr("127.0.0.1:40011"))
+        .unwrap();
     let events: Vec<RtpEvent> = std::iter::from_fn(|| b.poll_event()).collect();
     assert!(events.contains(&RtpEvent::Goodbye {
         ssrc: a.ssrc(),

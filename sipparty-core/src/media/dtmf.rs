@@ -130,14 +130,14 @@ impl DtmfSender {
             .push_back((event, duration.clamp(1, u32::from(u16::MAX)) as u16));
     }
 
-    /// Whether an event is in progress or queued. While active, audio is
-    /// not sent (the event replaces it, RFC 4733 s.2.5.1.1).
+    /// Whether an event is in progress or queued.
     pub fn is_active(&self) -> bool {
-        self.active.is_some() || (!self.queue.is_empty() && self.pause == 0)
+        self.active.is_some() || !self.queue.is_empty()
     }
 
     /// The packet for the interval starting at media time `timestamp`, of
-    /// `frame` timestamp units, or `None` to send audio in this interval.
+    /// `frame` timestamp units, or `None` to send audio in this interval
+    /// (an event replaces the audio while it lasts, RFC 4733 s.2.5.1.1).
     pub fn next_packet(&mut self, timestamp: u32, frame: u32) -> Option<DtmfPacket> {
         let frame = frame.min(u32::from(u16::MAX)) as u16;
         let (marker, a) = match self.active.as_mut() {

@@ -356,13 +356,14 @@ impl MediaSession {
         let timestamp = self.media_clock;
         self.media_clock = self.media_clock.wrapping_add(samples);
         if let Some(pt) = self.config.telephone_event_pt {
-            if self.dtmf_tx.is_active() {
-                if let Some(p) = self.dtmf_tx.next_packet(timestamp, samples) {
-                    if self.rtp.send_rtp(now, pt, p.marker, p.timestamp, &p.payload) {
-                        self.stats.dtmf_packets_sent += 1;
-                    }
-                    return;
+            if let Some(p) = self.dtmf_tx.next_packet(timestamp, samples) {
+                if self
+                    .rtp
+                    .send_rtp(now, pt, p.marker, p.timestamp, &p.payload)
+                {
+                    self.stats.dtmf_packets_sent += 1;
                 }
+                return;
             }
         }
         if !self.config.send {

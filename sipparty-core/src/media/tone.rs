@@ -49,10 +49,7 @@ mod tests {
         g.fill(&mut buf[160..]);
         let peak = buf.iter().map(|s| s.unsigned_abs()).max().unwrap();
         assert!(peak.abs_diff(16384) <= 1, "{peak}");
-        let crossings = buf
-            .windows(2)
-            .filter(|w| (w[0] < 0) != (w[1] < 0))
-            .count();
+        let crossings = buf.windows(2).filter(|w| (w[0] < 0) != (w[1] < 0)).count();
         assert!((1998..=2000).contains(&crossings), "{crossings}");
         // Continuous across the frame boundary: same as one 8000-sample fill.
         let mut h = ToneGenerator::new(1000.0, 8000, 0.5);

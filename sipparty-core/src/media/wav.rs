@@ -37,7 +37,10 @@ impl fmt::Display for WavError {
             WavError::MissingFormat => f.write_str("WAV file has no valid fmt chunk"),
             WavError::MissingData => f.write_str("WAV file has no data chunk"),
             WavError::Unsupported { format, bits } => {
-                write!(f, "unsupported WAV format {format:#06x} with {bits} bits per sample")
+                write!(
+                    f,
+                    "unsupported WAV format {format:#06x} with {bits} bits per sample"
+                )
             }
             WavError::BadFormat => f.write_str("WAV file has zero channels or sample rate"),
         }
@@ -119,7 +122,11 @@ impl Wav {
 
     /// Mix down to mono and resample to `rate` (8000 for G.711).
     pub fn to_mono(&self, rate: u32) -> Vec<i16> {
-        resample(&downmix(&self.samples, self.channels), self.sample_rate, rate)
+        resample(
+            &downmix(&self.samples, self.channels),
+            self.sample_rate,
+            rate,
+        )
     }
 
     /// The file as bytes: 16-bit PCM.
@@ -201,8 +208,8 @@ pub fn resample(input: &[i16], from: u32, to: u32) -> Vec<i16> {
     if from == to || from == 0 || to == 0 || input.is_empty() {
         return input.to_vec();
     }
-    let out_len = ((input.len() as u64 * u64::from(to) + u64::from(from) / 2) / u64::from(from))
-        as usize;
+    let out_len =
+        ((input.len() as u64 * u64::from(to) + u64::from(from) / 2) / u64::from(from)) as usize;
     let ratio = f64::from(from) / f64::from(to);
     let last = input.len() - 1;
     let mut out = Vec::with_capacity(out_len);
@@ -252,7 +259,8 @@ impl<W: Write + Seek> WavWriter<W> {
     /// Append interleaved samples.
     pub fn write_samples(&mut self, samples: &[i16]) -> io::Result<()> {
         if !self.started {
-            self.inner.write_all(&header(self.sample_rate, self.channels, 0))?;
+            self.inner
+                .write_all(&header(self.sample_rate, self.channels, 0))?;
             self.started = true;
         }
         let mut buf = Vec::with_capacity(samples.len() * 2);
@@ -412,7 +420,10 @@ mod tests {
         adpcm[20] = 2;
         assert_eq!(
             Wav::parse(&adpcm),
-            Err(WavError::Unsupported { format: 2, bits: 16 })
+            Err(WavError::Unsupported {
+                format: 2,
+                bits: 16
+            })
         );
     }
 

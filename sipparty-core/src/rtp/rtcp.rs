@@ -472,7 +472,10 @@ mod tests {
             }),
             RtcpPacket::SourceDescription(vec![SdesChunk {
                 ssrc: 7,
-                items: vec![(SDES_CNAME, b"alice@192.0.2.1".to_vec()), (2, b"Alice".to_vec())],
+                items: vec![
+                    (SDES_CNAME, b"alice@192.0.2.1".to_vec()),
+                    (2, b"Alice".to_vec()),
+                ],
             }]),
             RtcpPacket::Goodbye(Goodbye {
                 sources: vec![7],

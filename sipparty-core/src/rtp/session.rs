@@ -388,7 +388,11 @@ impl RtpSession {
         self.stats.bytes_sent += payload.len() as u64;
         self.sent_since[0] = true;
         self.last_sent = Some((timestamp, now));
-        trace!(seq = packet.header.sequence_number, ts = timestamp, "rtp out");
+        trace!(
+            seq = packet.header.sequence_number,
+            ts = timestamp,
+            "rtp out"
+        );
         self.queue(RtpTransmit {
             destination,
             component: Component::Rtp,
@@ -449,7 +453,8 @@ impl RtpSession {
                 fresh: false,
             });
             self.stats.remote_ssrc = Some(h.ssrc);
-            self.events.push_back(RtpEvent::RemoteSource { ssrc: h.ssrc });
+            self.events
+                .push_back(RtpEvent::RemoteSource { ssrc: h.ssrc });
         }
         let clock_rate = self.config.clock_rate;
         let arrival = self.media_clock(now, clock_rate);
@@ -544,7 +549,9 @@ impl RtpSession {
             // RFC 3550 s.6.4.1: RTT = A - LSR - DLSR, in 1/65536 s.
             let round_trip = (block.last_sr != 0).then(|| {
                 let a = (self.ntp(now) >> 16) as u32;
-                let units = a.wrapping_sub(block.last_sr).wrapping_sub(block.delay_since_last_sr);
+                let units = a
+                    .wrapping_sub(block.last_sr)
+                    .wrapping_sub(block.delay_since_last_sr);
                 // A negative result (clock games, a bogus report) wraps huge; ignore it.
                 (units < 0x8000_0000)
                     .then(|| Duration::from_nanos(u64::from(units) * 1_000_000_000 >> 16))

@@ -249,7 +249,9 @@ mod tests {
     #[test]
     fn rfc3550_a3_loss_reorder_duplicates() {
         // 1..=20 with 5 and 6 lost, 10 and 11 swapped, 15 duplicated.
-        let seqs = [1, 2, 3, 4, 7, 8, 9, 11, 10, 12, 13, 14, 15, 15, 16, 17, 18, 19, 20];
+        let seqs = [
+            1, 2, 3, 4, 7, 8, 9, 11, 10, 12, 13, 14, 15, 15, 16, 17, 18, 19, 20,
+        ];
         let mut s = feed(&seqs);
         assert_eq!(s.received, 18);
         assert_eq!(s.expected(), 20);
