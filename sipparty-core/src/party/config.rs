@@ -219,12 +219,16 @@ pub(crate) fn normalize_uri(s: &str) -> Result<String, super::Error> {
         .strip_prefix('<')
         .and_then(|x| x.strip_suffix('>'))
         .unwrap_or(s);
-    if s.is_empty() || s.bytes().any(|b| b <= b' ' || b == 0x7f || b == b'<' || b == b'>') {
+    if s.is_empty()
+        || s.bytes()
+            .any(|b| b <= b' ' || b == 0x7f || b == b'<' || b == b'>')
+    {
         return Err(super::Error::InvalidUri(s.to_string()));
     }
     let lower = s.get(..5).map(|p| p.to_ascii_lowercase());
     let has_scheme = matches!(lower.as_deref(), Some("sips:"))
-        || s.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("sip:") || p.eq_ignore_ascii_case("tel:"));
+        || s.get(..4)
+            .is_some_and(|p| p.eq_ignore_ascii_case("sip:") || p.eq_ignore_ascii_case("tel:"));
     if has_scheme {
         Ok(s.to_string())
     } else {
@@ -238,9 +242,18 @@ mod tests {
 
     #[test]
     fn aor_without_scheme_is_a_sip_uri() {
-        assert_eq!(normalize_uri("alice@atlanta.com").unwrap(), "sip:alice@atlanta.com");
-        assert_eq!(normalize_uri("sip:alice@atlanta.com").unwrap(), "sip:alice@atlanta.com");
-        assert_eq!(normalize_uri("SIPS:alice@atlanta.com").unwrap(), "SIPS:alice@atlanta.com");
+        assert_eq!(
+            normalize_uri("alice@atlanta.com").unwrap(),
+            "sip:alice@atlanta.com"
+        );
+        assert_eq!(
+            normalize_uri("sip:alice@atlanta.com").unwrap(),
+            "sip:alice@atlanta.com"
+        );
+        assert_eq!(
+            normalize_uri("SIPS:alice@atlanta.com").unwrap(),
+            "SIPS:alice@atlanta.com"
+        );
         assert_eq!(normalize_uri("<sip:bob@b.com>").unwrap(), "sip:bob@b.com");
         assert!(normalize_uri("").is_err());
         assert!(normalize_uri("bob @b.com").is_err());

@@ -108,9 +108,12 @@ impl DialogHandle<'_> {
     /// Send an INFO (RFC 6086) with this body.
     pub fn send_info(self, now: Instant, content_type: &str, body: &[u8]) -> Result<(), Error> {
         self.party.touch(now);
-        let r = self
-            .party
-            .send_in_dialog_simple(now, self.id, Method::Info, Some((content_type, body)));
+        let r = self.party.send_in_dialog_simple(
+            now,
+            self.id,
+            Method::Info,
+            Some((content_type, body)),
+        );
         self.party.after_command(now);
         r
     }
@@ -118,9 +121,12 @@ impl DialogHandle<'_> {
     /// Send a MESSAGE (RFC 3428) in the dialog.
     pub fn send_message(self, now: Instant, content_type: &str, body: &[u8]) -> Result<(), Error> {
         self.party.touch(now);
-        let r = self
-            .party
-            .send_in_dialog_simple(now, self.id, Method::Message, Some((content_type, body)));
+        let r = self.party.send_in_dialog_simple(
+            now,
+            self.id,
+            Method::Message,
+            Some((content_type, body)),
+        );
         self.party.after_command(now);
         r
     }

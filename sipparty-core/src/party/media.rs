@@ -56,10 +56,6 @@ impl PortPool {
     pub(crate) fn release(&mut self, port: u16) {
         self.used.remove(&port);
     }
-
-    pub(crate) fn in_use(&self) -> usize {
-        self.used.len()
-    }
 }
 
 /// The media of one call.
@@ -92,15 +88,27 @@ impl CallMedia {
 impl Party {
     /// Pick a local RTP/RTCP port pair for a call and ask the driver to
     /// open it.
-    pub(crate) fn open_media(&mut self, id: DialogId, ip: IpAddr, caps: MediaCapabilities) -> Result<CallMedia, Error> {
-        let port = self.ports.allocate().ok_or(Error::Transaction("no free RTP port".into()))?;
+    pub(crate) fn open_media(
+        &mut self,
+        id: DialogId,
+        ip: IpAddr,
+        caps: MediaCapabilities,
+    ) -> Result<CallMedia, Error> {
+        let port = self
+            .ports
+            .allocate()
+            .ok_or(Error::Transaction("no free RTP port".into()))?;
         let rtp = SocketAddr::new(ip, port);
         let rtcp = SocketAddr::new(ip, port + 1);
         let session_id = self.rng.next_u64() >> 1;
         let negotiator = Negotiator::new(caps, ip, port, session_id);
         self.media_addrs.insert(rtp, id);
         self.media_addrs.insert(rtcp, id);
-        self.events.push_back(Event::MediaSocketOpen { dialog: id, rtp, rtcp });
+        self.events.push_back(Event::MediaSocketOpen {
+            dialog: id,
+            rtp,
+            rtcp,
+        });
         Ok(CallMedia {
             rtp,
             rtcp,
@@ -154,7 +162,12 @@ impl Party {
     }
 
     /// The peer's answer to our offer.
-    pub(crate) fn apply_answer(&mut self, now: Instant, id: DialogId, answer: &[u8]) -> Result<(), DialogError> {
+    pub(crate) fn apply_answer(
+        &mut self,
+        now: Instant,
+        id: DialogId,
+        answer: &[u8],
+    ) -> Result<(), DialogError> {
         let Some(m) = self.calls.get_mut(&id).and_then(|c| c.media.as_mut()) else {
             return Ok(());
         };
@@ -173,7 +186,12 @@ impl Party {
     }
 
     /// The peer's offer: our answer, or why it is not acceptable (488).
-    pub(crate) fn apply_offer(&mut self, _now: Instant, id: DialogId, offer: &[u8]) -> Result<Vec<u8>, DialogError> {
+    pub(crate) fn apply_offer(
+        &mut self,
+        _now: Instant,
+        id: DialogId,
+        offer: &[u8],
+    ) -> Result<Vec<u8>, DialogError> {
         let Some(m) = self.calls.get_mut(&id).and_then(|c| c.media.as_mut()) else {
             return Err(DialogError::NotAcceptable("no media configured".into()));
         };
@@ -191,20 +209,30 @@ impl Party {
 
     /// A negotiation completed: report the media as started or updated.
     pub(crate) fn media_negotiated(&mut self, _now: Instant, id: DialogId) {
-        let Some(m) = self.calls.get_mut(&id).and_then(|c| c.media.as_mut()) else { return };
+        let Some(m) = self.calls.get_mut(&id).and_then(|c| c.media.as_mut()) else {
+            return;
+        };
         let Some(info) = m.info.clone() else { return };
         if m.started {
-            self.events.push_back(Event::MediaUpdated { dialog: id, stream: info });
+            self.events.push_back(Event::MediaUpdated {
+                dialog: id,
+                stream: info,
+            });
         } else {
             m.started = true;
-            self.events.push_back(Event::MediaStarted { dialog: id, stream: info });
+            self.events.push_back(Event::MediaStarted {
+                dialog: id,
+                stream: info,
+            });
         }
     }
 
     /// The call is ending: stop media now (the sockets close when the call
     /// is forgotten).
     pub(crate) fn stop_media(&mut self, id: DialogId) {
-        let Some(m) = self.calls.get_mut(&id).and_then(|c| c.media.as_mut()) else { return };
+        let Some(m) = self.calls.get_mut(&id).and_then(|c| c.media.as_mut()) else {
+            return;
+        };
         if m.started {
             m.started = false;
             self.events.push_back(Event::MediaStopped { dialog: id });
@@ -212,11 +240,16 @@ impl Party {
     }
 
     /// RTP or RTCP arrived on a call's media address.
-    pub(crate) fn handle_media(&mut self, _now: Instant, id: DialogId, source: SocketAddr, local: SocketAddr, bytes: &[u8]) {
+    pub(crate) fn handle_media(
+        &mut self,
+        _now: Instant,
+        id: DialogId,
+        source: SocketAddr,
+        local: SocketAddr,
+        bytes: &[u8],
+    ) {
         trace!(%id, %source, %local, len = bytes.len(), "media in");
     }
-
-    pub(crate) fn media_timeout(&mut self, _now: Instant, _id: DialogId) {}
 }
 
 /// The first usable audio stream of a negotiation, as the driver needs it.
@@ -256,6 +289,6 @@ mod tests {
         assert_eq!(pool.allocate(), None, "20006 would put RTCP out of range");
         pool.release(b);
         assert_eq!(pool.allocate(), Some(20002));
-        assert_eq!(pool.in_use(), 3);
+        assert_eq!(pool.allocate(), None);
     }
 }

@@ -116,10 +116,14 @@ pub(crate) fn check_request(request: &Message) -> Option<Message> {
                 return Some(resp);
             }
         }
-        if matches!(method, Method::Invite | Method::Ack | Method::Update | Method::Prack) {
+        if matches!(
+            method,
+            Method::Invite | Method::Ack | Method::Update | Method::Prack
+        ) {
             let is_sdp = match request.content_type() {
                 Some(Ok(ct)) => {
-                    ct.type_.eq_ignore_ascii_case("application") && ct.subtype.eq_ignore_ascii_case("sdp")
+                    ct.type_.eq_ignore_ascii_case("application")
+                        && ct.subtype.eq_ignore_ascii_case("sdp")
                 }
                 // RFC 3261 section 20.15: a body without Content-Type is
                 // taken as SDP by long tradition; be liberal.
