@@ -1117,20 +1117,31 @@ impl Party {
             route = Some(format!("<{uri}>"));
             hop_uri = uri;
         }
+        if let Some(dest) = destination {
+            // The caller resolved the name: only the transport is needed.
+            return Ok((dest, uri_transport(&hop_uri)?, route));
+        }
         let (addr, transport) = resolve_uri(&hop_uri)?;
-        Ok((destination.unwrap_or(addr), transport, route))
+        Ok((addr, transport, route))
     }
+}
+
+/// The transport a URI asks for (`transport=` parameter, `sips:` means
+/// TLS, else UDP).
+pub(crate) fn uri_transport(uri: &str) -> Result<Transport, Error> {
+    let parsed = message::Uri::parse(uri).map_err(|_| Error::InvalidUri(uri.to_string()))?;
+    Ok(match parsed.transport_param().and_then(Transport::from_token) {
+        Some(t) => t,
+        None if matches!(parsed.scheme, message::Scheme::Sips) => Transport::Tls,
+        None => Transport::Udp,
+    })
 }
 
 /// Resolve a SIP URI to an address without DNS: the host must be an IP
 /// literal (`maddr` wins over the host); the port defaults by transport.
 pub(crate) fn resolve_uri(uri: &str) -> Result<(SocketAddr, Transport), Error> {
     let parsed = message::Uri::parse(uri).map_err(|_| Error::InvalidUri(uri.to_string()))?;
-    let transport = match parsed.transport_param().and_then(Transport::from_token) {
-        Some(t) => t,
-        None if matches!(parsed.scheme, message::Scheme::Sips) => Transport::Tls,
-        None => Transport::Udp,
-    };
+    let transport = uri_transport(uri)?;
     let host = parsed.maddr().unwrap_or(parsed.host);
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     let ip: IpAddr = bare
