@@ -156,6 +156,12 @@ impl Party {
         }
         req.add_header(HeaderName::Allow, ALLOW);
         req.add_header(HeaderName::Supported, SUPPORTED);
+        if let Some(se) = self.config.session_expires {
+            // RFC 4028 section 7.1: ask for a session timer, leaving the
+            // refresher to the UAS's choice.
+            let secs = se.as_secs().max(90);
+            req.add_header(HeaderName::SessionExpires, &secs.to_string());
+        }
         if let Some(s) = &options.subject {
             req.add_header(HeaderName::Other("Subject".into()), s);
         }

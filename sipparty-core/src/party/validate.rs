@@ -65,6 +65,10 @@ fn headers_of(resp: &Message) -> Vec<(HeaderName, String)> {
 /// request is refused.
 pub(crate) fn check_request(request: &Message) -> Option<Message> {
     let method = request.method()?;
+    // Section 8.2 / 21.5.7: another major or minor version.
+    if !request.version().eq_ignore_ascii_case("SIP/2.0") {
+        return Some(Message::response_to(request, 505, None));
+    }
     // 8.2.1: methods. 405 for ones we know but do not do, 501 for ones we
     // have never heard of; both list what we do (section 20.5).
     let refused = match method {
