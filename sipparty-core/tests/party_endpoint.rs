@@ -6,7 +6,9 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use sipparty_core::party::{DialogState, Endpoint, Event, InviteOptions, Party, PartyKey, SimParty};
+use sipparty_core::party::{
+    DialogState, Endpoint, Event, InviteOptions, Party, PartyKey, SimParty,
+};
 use sipparty_core::sim::Network;
 
 #[test]
@@ -23,7 +25,11 @@ fn developers_md_contract_two_parties_share_one_transport() {
     let node = net.endpoint_mut(addr);
     let call = node
         .party_at(alice)
-        .invite(now, "bob@biloxi.com", InviteOptions::default().proxy("127.0.0.1:5060"))
+        .invite(
+            now,
+            "bob@biloxi.com",
+            InviteOptions::default().proxy("127.0.0.1:5060"),
+        )
         .unwrap();
     // wait_for_state_condition(|s| s != InitiatingDialog)
     net.run_until(now + Duration::from_secs(2));
@@ -74,19 +80,34 @@ fn requests_reach_the_party_whose_aor_matches() {
     let mut endpoint = Endpoint::new();
     let mut keys = Vec::new();
     for i in 0..100 {
-        keys.push(endpoint.add(Party::no_media_simple_calls(&format!("user{i}@example.com")).unwrap()));
+        keys.push(
+            endpoint.add(Party::no_media_simple_calls(&format!("user{i}@example.com")).unwrap()),
+        );
     }
     let mut net = Network::new(12, Instant::now());
     net.add(addr, SimParty::endpoint(endpoint, addr));
-    net.add(caller, SimParty::new(Party::no_media_simple_calls("carol@example.com").unwrap(), caller));
+    net.add(
+        caller,
+        SimParty::new(
+            Party::no_media_simple_calls("carol@example.com").unwrap(),
+            caller,
+        ),
+    );
     let now = net.now();
     let call = net
         .endpoint_mut(caller)
         .party_mut()
-        .invite(now, "sip:user42@example.com", InviteOptions::default().destination(addr))
+        .invite(
+            now,
+            "sip:user42@example.com",
+            InviteOptions::default().destination(addr),
+        )
         .unwrap();
     net.run_until(now + Duration::from_secs(1));
-    assert_eq!(net.endpoint(caller).state_of(call), Some(DialogState::InDialog));
+    assert_eq!(
+        net.endpoint(caller).state_of(call),
+        Some(DialogState::InDialog)
+    );
     let got: Vec<PartyKey> = net
         .endpoint(addr)
         .events
@@ -95,8 +116,16 @@ fn requests_reach_the_party_whose_aor_matches() {
         .collect();
     assert_eq!(got, vec![keys[42]]);
     let now = net.now();
-    net.endpoint_mut(caller).party_mut().dialog(call).unwrap().terminate(now).unwrap();
+    net.endpoint_mut(caller)
+        .party_mut()
+        .dialog(call)
+        .unwrap()
+        .terminate(now)
+        .unwrap();
     net.run_until_idle(Duration::from_secs(120));
-    assert_eq!(net.endpoint(caller).state_of(call), Some(DialogState::Terminated));
+    assert_eq!(
+        net.endpoint(caller).state_of(call),
+        Some(DialogState::Terminated)
+    );
     assert!(net.endpoint_mut(addr).is_idle());
 }

@@ -106,7 +106,10 @@ fn rfc3261_8_2_1_known_but_unsupported_method_gets_405_with_allow() {
 #[test]
 fn rfc3261_8_2_2_1_unsupported_uri_scheme_gets_416() {
     let mut uas = Uas::new();
-    let text = request("OPTIONS", "", "").replace("OPTIONS sip:bob@127.0.0.1:5070", "OPTIONS http://example.com/");
+    let text = request("OPTIONS", "", "").replace(
+        "OPTIONS sip:bob@127.0.0.1:5070",
+        "OPTIONS http://example.com/",
+    );
     let (code, _) = uas.status(&text);
     assert_eq!(code, 416);
 }
@@ -122,7 +125,11 @@ fn rfc3261_8_2_2_3_unknown_require_gets_420_with_unsupported() {
 #[test]
 fn rfc3261_8_2_3_unreadable_body_gets_415_with_accept() {
     let mut uas = Uas::new();
-    let (code, resp) = uas.status(&request("INVITE", "Content-Type: application/x-foo\n", "hello"));
+    let (code, resp) = uas.status(&request(
+        "INVITE",
+        "Content-Type: application/x-foo\n",
+        "hello",
+    ));
     assert_eq!(code, 415);
     assert_eq!(resp.header(&HeaderName::Accept), Some("application/sdp"));
 }
@@ -150,7 +157,8 @@ fn rfc3261_8_2_cseq_method_mismatch_gets_400() {
 #[test]
 fn rfc3261_8_2_2_2_merged_request_gets_482() {
     let mut uas = Uas::new();
-    uas.party.set_policy(sipparty_core::party::CallPolicy::AskApplication);
+    uas.party
+        .set_policy(sipparty_core::party::CallPolicy::AskApplication);
     let first = request("INVITE", "", "");
     let out = uas.send(&first);
     assert!(out.iter().any(|m| m.status() == Some(180)));
@@ -163,7 +171,10 @@ fn rfc3261_8_2_2_2_merged_request_gets_482() {
 #[test]
 fn rfc3261_12_2_2_request_for_unknown_dialog_gets_481() {
     let mut uas = Uas::new();
-    let text = request("BYE", "", "").replace("To: <sip:bob@biloxi.com>", "To: <sip:bob@biloxi.com>;tag=zz");
+    let text = request("BYE", "", "").replace(
+        "To: <sip:bob@biloxi.com>",
+        "To: <sip:bob@biloxi.com>;tag=zz",
+    );
     let (code, _) = uas.status(&text);
     assert_eq!(code, 481);
 }
@@ -173,7 +184,10 @@ fn rfc3261_12_2_2_out_of_order_cseq_gets_500() {
     let mut uas = Uas::new();
     let invite = request("INVITE", "", "").replace("CSeq: 1 INVITE", "CSeq: 10 INVITE");
     let out = uas.send(&invite);
-    let ok = out.iter().find(|m| m.status() == Some(200)).expect("auto-answered");
+    let ok = out
+        .iter()
+        .find(|m| m.status() == Some(200))
+        .expect("auto-answered");
     let to = ok.header(&HeaderName::To).unwrap().to_string();
     let ack = request("ACK", "", "")
         .replace("To: <sip:bob@biloxi.com>", &format!("To: {to}"))
@@ -186,7 +200,9 @@ fn rfc3261_12_2_2_out_of_order_cseq_gets_500() {
         .replace("CSeq: 1 INFO", "CSeq: 5 INFO");
     let (code, _) = uas.status(&info);
     assert_eq!(code, 500);
-    let info = info.replace("CSeq: 5 INFO", "CSeq: 11 INFO").replace("z9hG4bKINFO0", "z9hG4bKINFO1");
+    let info = info
+        .replace("CSeq: 5 INFO", "CSeq: 11 INFO")
+        .replace("z9hG4bKINFO0", "z9hG4bKINFO1");
     let (code, _) = uas.status(&info);
     assert_eq!(code, 200);
 }
@@ -204,7 +220,11 @@ fn options_outside_a_dialog_lists_allow_accept_supported() {
 #[test]
 fn message_outside_a_dialog_reaches_the_application() {
     let mut uas = Uas::new();
-    let (code, _) = uas.status(&request("MESSAGE", "Content-Type: text/plain\n", "hello bob"));
+    let (code, _) = uas.status(&request(
+        "MESSAGE",
+        "Content-Type: text/plain\n",
+        "hello bob",
+    ));
     assert_eq!(code, 200);
     assert!(uas.events.iter().any(|e| matches!(
         e,
@@ -216,8 +236,11 @@ fn message_outside_a_dialog_reaches_the_application() {
 fn signalling_only_party_refuses_an_offer_with_488() {
     let mut uas = Uas::new();
     uas.party = Party::no_media_simple_calls("bob@biloxi.com").unwrap();
-    uas.party.set_local_address(Transport::Udp, LOCAL.parse().unwrap());
-    let sdp = "v=0\no=- 1 1 IN IP4 127.0.0.1\ns=-\nc=IN IP4 127.0.0.1\nt=0 0\nm=audio 4000 RTP/AVP 0\n".replace('\n', "\r\n");
+    uas.party
+        .set_local_address(Transport::Udp, LOCAL.parse().unwrap());
+    let sdp =
+        "v=0\no=- 1 1 IN IP4 127.0.0.1\ns=-\nc=IN IP4 127.0.0.1\nt=0 0\nm=audio 4000 RTP/AVP 0\n"
+            .replace('\n', "\r\n");
     let (code, _) = uas.status(&request("INVITE", "Content-Type: application/sdp\n", &sdp));
     assert_eq!(code, 488);
 }

@@ -98,6 +98,8 @@ pub(crate) struct Call {
     pub(crate) serving_reinvite: bool,
     pub(crate) bye_after_ack: bool,
     pub(crate) bye_sent: bool,
+    /// The session timer (RFC 4028): interval, and whether we refresh.
+    pub(crate) session: Option<(Duration, bool)>,
 }
 
 impl Call {
@@ -224,6 +226,7 @@ impl Party {
             serving_reinvite: false,
             bye_after_ack: false,
             bye_sent: false,
+            session: None,
         };
         self.calls.insert(id, call);
         self.by_tag.insert(tag.into(), id);
@@ -853,6 +856,7 @@ impl Party {
             serving_reinvite: false,
             bye_after_ack: false,
             bye_sent: false,
+            session: None,
         };
         self.calls.insert(id, call);
         self.by_tag.insert(tag.into(), id);
@@ -1312,6 +1316,7 @@ impl Party {
             d.refresh_remote_target(&request);
         }
         let mut resp = Message::response_to(&request, 200, None);
+        super::session_timer::answer_session_expires(&request, &mut resp);
         if !request.body().is_empty() {
             if call.media.as_ref().is_some_and(|m| m.offer_pending) {
                 let resp = Message::response_to(&request, 491, None);
@@ -1479,6 +1484,16 @@ impl Party {
         self.common_request_headers(&mut req);
         if let Some(inv) = self.calls.get(&id).and_then(|c| c.out_invite.as_ref()) {
             copy_credentials(&inv.request, &mut req);
+        }
+        if matches!(kind, TxKind::ReInvite | TxKind::Update) {
+            // RFC 4028 section 7.4: a refresh names the interval and that
+            // we, its UAC, keep refreshing.
+            if let Some((interval, true)) = self.calls.get(&id).and_then(|c| c.session) {
+                req.set_header(
+                    HeaderName::SessionExpires,
+                    &format!("{};refresher=uac", interval.as_secs()),
+                );
+            }
         }
         let dest = self.next_hop_of(id);
         self.send_request(now, req, dest, transport, Owner::Call(id), kind, 0)

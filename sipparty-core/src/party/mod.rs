@@ -1130,11 +1130,13 @@ impl Party {
 /// TLS, else UDP).
 pub(crate) fn uri_transport(uri: &str) -> Result<Transport, Error> {
     let parsed = message::Uri::parse(uri).map_err(|_| Error::InvalidUri(uri.to_string()))?;
-    Ok(match parsed.transport_param().and_then(Transport::from_token) {
-        Some(t) => t,
-        None if matches!(parsed.scheme, message::Scheme::Sips) => Transport::Tls,
-        None => Transport::Udp,
-    })
+    Ok(
+        match parsed.transport_param().and_then(Transport::from_token) {
+            Some(t) => t,
+            None if matches!(parsed.scheme, message::Scheme::Sips) => Transport::Tls,
+            None => Transport::Udp,
+        },
+    )
 }
 
 /// Resolve a SIP URI to an address without DNS: the host must be an IP

@@ -55,16 +55,22 @@ impl Party {
         msg: &Message,
         we_were_uac: bool,
     ) {
-        let Some((interval, refresher_is_uac)) = session_expires(msg) else {
+        let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
-        let Some(call) = self.calls.get(&id) else {
-            return;
+        let (interval, we_refresh) = match (session_expires(msg), call.session) {
+            (Some((interval, refresher_is_uac)), _) => {
+                let we_refresh = match refresher_is_uac {
+                    Some(uac) => uac == we_were_uac,
+                    None => call.uac,
+                };
+                (interval, we_refresh)
+            }
+            // A refresh without the header keeps the timer as it was.
+            (None, Some(current)) => current,
+            (None, None) => return,
         };
-        let we_refresh = match refresher_is_uac {
-            Some(uac) => uac == we_were_uac,
-            None => call.uac,
-        };
+        call.session = Some((interval, we_refresh));
         if we_refresh {
             self.set_call_timer(id, CallTimer::SessionRefresh, now + interval / 2);
         } else {
