@@ -118,6 +118,22 @@ impl Party {
         }
         let destination = reg.destination;
         self.common_request_headers(&mut req);
+        // Refreshes reuse the registrar's nonce with the next nonce count
+        // (RFC 3261 section 22.3), saving the 401 round trip.
+        if let Some(creds) = self.config.credentials.clone() {
+            use crate::auth::{AuthKind, DigestRequest};
+            let uri = req.request_uri().unwrap_or("").to_string();
+            for kind in [AuthKind::Www, AuthKind::Proxy] {
+                let dr = DigestRequest {
+                    method: "REGISTER",
+                    uri: &uri,
+                    body: b"",
+                };
+                for h in self.auth.preemptive(&creds, kind, &dr, &mut *self.rng) {
+                    req.add_header(HeaderName::from_bytes(h.name().as_bytes()), &h.value);
+                }
+            }
+        }
         let tx = self.send_request(
             now,
             req,
