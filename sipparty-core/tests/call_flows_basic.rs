@@ -488,6 +488,10 @@ fn calls_complete_under_30_percent_loss_with_reordering() {
             },
             true,
         );
+        // Negotiate media but do not generate 20 ms frames for 40 s.
+        for n in [alice_addr(), bob_addr()] {
+            net.endpoint_mut(n).party_mut().config_mut().run_media = false;
+        }
         net.set_link(LinkConfig {
             latency: Duration::from_millis(20),
             jitter: Duration::from_millis(10),

@@ -283,3 +283,68 @@ fn session_expires_without_refresh_ends_the_call_rfc4028_10() {
     );
     assert!(net.endpoint(a()).state_of(call).unwrap().is_final());
 }
+
+/// Carry the media packets the two nodes sent to each other (the
+/// simulator carries SIP only), in virtual time steps of 10 ms.
+fn run_with_media(net: &mut Network<SimParty>, duration: Duration) {
+    let end = net.now() + duration;
+    while net.now() < end {
+        let t = net.now() + Duration::from_millis(10);
+        net.run_until(t);
+        for (from, to) in [(a(), b()), (b(), a())] {
+            let packets: Vec<_> = std::mem::take(&mut net.endpoint_mut(from).media);
+            let now = net.now();
+            for m in packets {
+                net.endpoint_mut(to).party_mut().handle_input(
+                    sipparty_core::party::Input::Datagram {
+                        now,
+                        transport: sipparty_core::Transport::Udp,
+                        source: m.source,
+                        destination: m.destination,
+                        bytes: &m.bytes,
+                    },
+                );
+                net.endpoint_mut(to).drain();
+            }
+        }
+    }
+}
+
+#[test]
+fn rtp_flows_both_ways_and_dtmf_rides_rfc4733() {
+    let (mut net, call, bob_call) = established(26, true, |_| {});
+    run_with_media(&mut net, Duration::from_secs(1));
+    let now = net.now();
+    net.endpoint_mut(a())
+        .party_mut()
+        .dialog(call)
+        .unwrap()
+        .send_dtmf(now, "42")
+        .unwrap();
+    run_with_media(&mut net, Duration::from_secs(2));
+    for (node, id) in [(a(), call), (b(), bob_call)] {
+        let stats = net
+            .endpoint_mut(node)
+            .party_mut()
+            .dialog(id)
+            .unwrap()
+            .media()
+            .expect("G.711 stream running")
+            .stats();
+        assert!(stats.rtp.packets_sent >= 100, "{node}: {stats:?}");
+        assert!(stats.rtp.packets_received >= 100, "{node}: {stats:?}");
+    }
+    let digits: Vec<char> = net
+        .endpoint(b())
+        .events
+        .iter()
+        .filter_map(|(_, e)| match e {
+            Event::Dtmf { digit, .. } => Some(*digit),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(digits, vec!['4', '2']);
+    // No INFO was needed.
+    assert!(!net.log().iter().any(|d| d.text().starts_with("INFO")));
+    hang_up(&mut net, call);
+}

@@ -147,7 +147,7 @@ impl Party {
         req.add_header(HeaderName::Via, &via);
         req.add_header(
             HeaderName::From,
-            &format!("{};tag={tag}", self.from_value()),
+            &format!("{};tag={tag}", self.our_from()),
         );
         req.add_header(HeaderName::To, &format!("<{target}>"));
         req.add_header(HeaderName::CallId, &call_id);
@@ -869,11 +869,8 @@ impl Party {
             match result {
                 Ok(body) => sdp = Some(body),
                 Err(e) => {
-                    let mut resp = Message::response_to(
-                        &request,
-                        488,
-                        Some(&self.calls[&id].local_tag.to_string()),
-                    );
+                    let mut resp =
+                        Message::response_to(&request, 488, Some(&self.calls[&id].local_tag));
                     resp.add_header(HeaderName::Warning, "304 - \"Media type not available\"");
                     let _ = self.tx.send_response(now, tx, resp);
                     self.finish_call_silently(id, e);
@@ -1730,6 +1727,7 @@ impl Party {
                     }
                 }
             }
+            CallTimer::Media => self.media_timeout(now, id),
             CallTimer::SessionRefresh => self.session_refresh(now, id),
             CallTimer::SessionExpiry => {
                 if let Some(c) = self.calls.get_mut(&id) {

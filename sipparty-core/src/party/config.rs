@@ -67,6 +67,11 @@ pub struct PartyConfig {
     /// The media offered and accepted (None: signalling only; INVITEs carry
     /// no SDP and incoming offers are answered 488).
     pub media: Option<crate::sdp::MediaCapabilities>,
+    /// Run the RTP stream of each call in the Party (G.711 audio from a
+    /// source, silence by default; RTCP; RFC 4733 DTMF). When false the
+    /// Party only negotiates and reports `Event::MediaStarted`; the
+    /// application moves media itself.
+    pub run_media: bool,
     /// Local RTP ports are picked (even, with RTCP on the next port) from
     /// this range, inclusive.
     pub rtp_ports: (u16, u16),
@@ -99,6 +104,7 @@ impl PartyConfig {
             user_agent: Some(concat!("sipparty/", env!("CARGO_PKG_VERSION")).to_string()),
             policy: CallPolicy::AutoAnswer,
             media: None,
+            run_media: true,
             rtp_ports: (16384, 32766),
             credentials: None,
             timers: Timers::default(),

@@ -178,6 +178,9 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// (Call-ID, From tag, CSeq number) of a request without To tag.
+pub(crate) type MergeKey = (Box<str>, Box<str>, u32);
+
 /// What a client or server transaction of the Party is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum TxKind {
@@ -242,7 +245,7 @@ pub struct Party {
     pub(crate) auth: crate::auth::ClientAuth,
     /// Requests without To tag being served: (Call-ID, From tag, CSeq) to
     /// branch, to find merged requests (RFC 3261 section 8.2.2.2).
-    pub(crate) serving: HashMap<(Box<str>, Box<str>, u32), (Box<str>, TransactionId)>,
+    pub(crate) serving: HashMap<MergeKey, (Box<str>, TransactionId)>,
     pub(crate) stream_buffers: HashMap<(Transport, SocketAddr), Vec<u8>>,
     pub(crate) next_id: u64,
     pub(crate) last_now: Option<Instant>,
@@ -573,7 +576,7 @@ impl Party {
     /// left nothing behind.
     pub fn is_idle(&mut self) -> bool {
         self.calls.is_empty()
-            && self.tx.len() == 0
+            && self.tx.is_empty()
             && self.registrations.is_empty()
             && self.txs.is_empty()
             && self.events.is_empty()
@@ -658,7 +661,7 @@ impl Party {
     }
 
     /// Our From header value (without tag).
-    pub(crate) fn from_value(&self) -> String {
+    pub(crate) fn our_from(&self) -> String {
         match &self.config.display_name {
             Some(d) => format!(
                 "\"{}\" <{}>",
@@ -681,6 +684,9 @@ impl Party {
     }
 
     /// Start a client transaction for `request` (its top Via already set).
+    // Every argument is a distinct fact about the transaction; a struct
+    // would only rename them.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn send_request(
         &mut self,
         now: Instant,
@@ -884,10 +890,9 @@ impl Party {
         if (status == 401 || status == 407)
             && kind != TxKind::Cancel
             && kind != TxKind::ServerInvite
+            && self.retry_with_auth(now, id, &response)
         {
-            if self.retry_with_auth(now, id, &response) {
-                return;
-            }
+            return;
         }
         match owner {
             Owner::Call(call) => self.on_call_response(now, call, id, kind, response),
@@ -1061,7 +1066,7 @@ impl Party {
         let tag = self.new_tag();
         req.add_header(
             HeaderName::From,
-            &format!("{};tag={tag}", self.from_value()),
+            &format!("{};tag={tag}", self.our_from()),
         );
         req.add_header(HeaderName::To, &format!("<{target}>"));
         let host = self.local_for(transport)?.ip().to_string();

@@ -90,7 +90,7 @@ impl Party {
     fn send_register(&mut self, now: Instant, id: RegistrationId) -> Result<(), Error> {
         let transport = self.registrations.get(&id).ok_or(Error::Unknown)?.transport;
         let (via, _) = self.via(transport)?;
-        let from = self.from_value();
+        let from = self.our_from();
         let reg = self.registrations.get_mut(&id).ok_or(Error::Unknown)?;
         reg.cseq += 1;
         let expires = if reg.unregistering { 0 } else { reg.expires };

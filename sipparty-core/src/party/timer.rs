@@ -24,9 +24,11 @@ pub(crate) enum CallTimer {
     SessionRefresh = 4,
     /// The session expired (RFC 4028 section 10): send BYE.
     SessionExpiry = 5,
+    /// The RTP stream's next frame or RTCP report is due.
+    Media = 6,
 }
 
-pub(crate) const CALL_TIMERS: usize = 6;
+pub(crate) const CALL_TIMERS: usize = 7;
 
 /// A per-call timer table.
 #[derive(Debug, Clone, Default)]
