@@ -69,7 +69,7 @@ impl Registrar {
 
 enum Node {
     Party(SimParty),
-    Registrar(Registrar),
+    Registrar(Box<Registrar>),
 }
 
 impl Node {
@@ -190,7 +190,7 @@ fn setup(password: &str, min_expires: u32) -> Network<Node> {
     net.add(alice(), Node::Party(SimParty::new(party, alice())));
     let mut r = Registrar::new(start);
     r.min_expires = min_expires;
-    net.add(registrar(), Node::Registrar(r));
+    net.add(registrar(), Node::Registrar(Box::new(r)));
     net
 }
 
