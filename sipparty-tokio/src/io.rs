@@ -306,6 +306,9 @@ impl Io {
                     let _ = stream.set_nodelay(true);
                     debug!(%peer, "accepted connection");
                     let local = stream.local_addr().ok();
+                    // Its readiness is not registered until the
+                    // connections are polled: make sure that happens.
+                    cx.waker().wake_by_ref();
                     // A new connection from a peer we had one with
                     // replaces it.
                     self.conns.insert(
@@ -358,6 +361,7 @@ impl Io {
                 }
                 match stream.try_write(&conn.out) {
                     Ok(n) => {
+                        trace!(%peer, n, "wrote");
                         conn.out.drain(..n);
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
@@ -383,6 +387,7 @@ impl Io {
                         break;
                     }
                     Ok(len) => {
+                        trace!(%peer, len, "read");
                         let local = conn.local.unwrap_or(self.udp_local);
                         found = Some(IoEvent::Stream { peer, local, len });
                         break;

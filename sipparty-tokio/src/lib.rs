@@ -149,6 +149,13 @@ impl IntoPartyConfig for &str {
     fn into_config(self) -> Result<PartyConfig, Error> {
         let mut config = PartyConfig::new(self)?;
         config.media = Some(sipparty_core::sdp::MediaCapabilities::default_audio());
+        // The core hands out RTP ports from its range in order; parties in
+        // one process (or on one host) with the same range would collide,
+        // so each starts at a random even port of the default range.
+        let (lo, hi) = config.rtp_ports;
+        let slots = u64::from(hi.saturating_sub(lo).saturating_sub(2000) / 2).max(1);
+        let start = lo + 2 * (os_random().next_u64() % slots) as u16;
+        config.rtp_ports = (start, start.saturating_add(2000).min(hi));
         Ok(config)
     }
 }
