@@ -213,6 +213,7 @@ async fn hold_and_resume() {
     let bob = party("bob@example.com", "127.0.0.1", CallPolicy::AutoAnswer).await;
     let alice = party("alice@example.com", "127.0.0.1", CallPolicy::AutoAnswer).await;
     let mut bob_events = bob.events();
+    let mut alice_events = alice.events();
     let call = alice
         .invite(&target("bob", &bob), InviteOptions::default())
         .await
@@ -233,6 +234,9 @@ async fn hold_and_resume() {
     call.hold().await.unwrap();
     let (send, recv) = within("hold at bob", next_update(&mut bob_events)).await;
     assert!(!send && recv, "held: bob only receives (send={send}, recv={recv})");
+    // The re-INVITE completes at Alice (her answer arrives) before the next.
+    let (send, recv) = within("hold at alice", next_update(&mut alice_events)).await;
+    assert!(send && !recv, "holding: alice only sends (send={send}, recv={recv})");
     call.resume().await.unwrap();
     let (send, recv) = within("resume at bob", next_update(&mut bob_events)).await;
     assert!(send && recv, "resumed: both ways (send={send}, recv={recv})");
