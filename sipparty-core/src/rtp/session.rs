@@ -554,7 +554,7 @@ impl RtpSession {
                     .wrapping_sub(block.delay_since_last_sr);
                 // A negative result (clock games, a bogus report) wraps huge; ignore it.
                 (units < 0x8000_0000)
-                    .then(|| Duration::from_nanos(u64::from(units) * 1_000_000_000 >> 16))
+                    .then(|| Duration::from_nanos((u64::from(units) * 1_000_000_000) >> 16))
             });
             let round_trip = round_trip.flatten();
             if round_trip.is_some() {
