@@ -279,9 +279,10 @@ impl MediaSession {
             .chars()
             .map(|d| event_for_digit(d).ok_or(MediaError::BadDigit(d)))
             .collect::<Result<Vec<u8>, MediaError>>()?;
-        let units = duration.as_millis() as u64 * u64::from(self.config.clock_rate) / 1000;
+        let units = duration.as_millis() * u128::from(self.config.clock_rate) / 1000;
         for e in events {
-            self.dtmf_tx.queue(e, units.min(u64::from(u32::MAX)) as u32);
+            self.dtmf_tx
+                .queue(e, units.min(u128::from(u32::MAX)) as u32);
         }
         Ok(())
     }

@@ -752,6 +752,8 @@ impl RtpSession {
 /// RFC 3550 s.6.3.1: the interval is randomized to [0.5, 1.5] times the
 /// deterministic one so that reports from many members do not synchronize.
 fn report_interval(base: Duration, rng: &mut SeededRandom) -> Duration {
+    // Bounded: a zero interval would spin the driver, a huge one overflow.
+    let base = base.clamp(Duration::from_millis(100), Duration::from_secs(3600));
     let factor = 0.5 + (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
     base.mul_f64(factor)
 }
