@@ -360,7 +360,10 @@ impl RtpSession {
         timestamp: u32,
         payload: &[u8],
     ) -> bool {
-        let Some(destination) = self.remote_rtp.filter(|_| self.sending && !self.closed) else {
+        let Some(destination) = self
+            .remote_rtp
+            .filter(|a| self.sending && !self.closed && is_usable(*a))
+        else {
             return false;
         };
         let timestamp = self.timestamp_offset.wrapping_add(timestamp);
@@ -648,7 +651,7 @@ impl RtpSession {
     }
 
     fn send_rtcp(&mut self, packets: &[RtcpPacket]) {
-        let Some(destination) = self.remote_rtcp else {
+        let Some(destination) = self.remote_rtcp.filter(|a| is_usable(*a)) else {
             return;
         };
         let mut bytes = Vec::with_capacity(128);
@@ -747,6 +750,12 @@ impl RtpSession {
         }
         self.transmits.push_back(t);
     }
+}
+
+/// Whether datagrams can be sent to `a`: not the RFC 2543 hold address
+/// 0.0.0.0 (or ::), not port 0.
+fn is_usable(a: SocketAddr) -> bool {
+    !a.ip().is_unspecified() && a.port() != 0
 }
 
 /// RFC 3550 s.6.3.1: the interval is randomized to [0.5, 1.5] times the
