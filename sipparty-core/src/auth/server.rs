@@ -99,6 +99,8 @@ impl fmt::Debug for Verified {
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AuthFailure {
+    /// The request carries no credentials for this realm: challenge it.
+    Missing,
     /// The value is not Digest credentials, or a required parameter is
     /// missing or malformed; says which.
     Malformed(&'static str),
@@ -130,6 +132,7 @@ impl AuthFailure {
 impl fmt::Display for AuthFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            AuthFailure::Missing => f.write_str("no credentials for this realm"),
             AuthFailure::Malformed(what) => write!(f, "malformed credentials: {what}"),
             AuthFailure::RealmMismatch => f.write_str("credentials for another realm"),
             AuthFailure::Unsupported => f.write_str("algorithm or qop not offered"),
