@@ -270,3 +270,70 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod rfc3665_tests {
+    use super::*;
+    use crate::SeededRandom;
+
+    // RFC 3665 section 2.1, F1 and F2 (the challenge is folded over three
+    // lines, has an empty opaque and stale=FALSE).
+    const F1: &str = "REGISTER sips:ss2.biloxi.example.com SIP/2.0\r\n\
+        Via: SIP/2.0/TLS client.biloxi.example.com:5061;branch=z9hG4bKnashds7\r\n\
+        Max-Forwards: 70\r\n\
+        From: Bob <sips:bob@biloxi.example.com>;tag=a73kszlfl\r\n\
+        To: Bob <sips:bob@biloxi.example.com>\r\n\
+        Call-ID: 1j9FpLxk3uxtm8tn@biloxi.example.com\r\n\
+        CSeq: 1 REGISTER\r\n\
+        Contact: <sips:bob@client.biloxi.example.com>\r\n\
+        Content-Length: 0\r\n\r\n";
+    const F2: &str = "SIP/2.0 401 Unauthorized\r\n\
+        Via: SIP/2.0/TLS client.biloxi.example.com:5061;branch=z9hG4bKnashds7\r\n \
+        ;received=192.0.2.201\r\n\
+        From: Bob <sips:bob@biloxi.example.com>;tag=a73kszlfl\r\n\
+        To: Bob <sips:bob@biloxi.example.com>;tag=1410948204\r\n\
+        Call-ID: 1j9FpLxk3uxtm8tn@biloxi.example.com\r\n\
+        CSeq: 1 REGISTER\r\n\
+        WWW-Authenticate: Digest realm=\"atlanta.example.com\", qop=\"auth\",\r\n \
+        nonce=\"ea9c8e88df84f1cec4341ae6cbe5a359\",\r\n \
+        opaque=\"\", stale=FALSE, algorithm=MD5\r\n\
+        Content-Length: 0\r\n\r\n";
+
+    #[test]
+    fn rfc3665_section_2_1_f2_folded_challenge() {
+        let mut request = Message::parse(F1.as_bytes()).unwrap();
+        let challenge = Message::parse(F2.as_bytes()).unwrap();
+        let mut rng = SeededRandom::new(3665);
+        let mut client = ClientAuth::default();
+        let creds = Credentials::new("bob", "zanzibar");
+        client
+            .authorize(&creds, &mut request, &challenge, &mut rng)
+            .unwrap();
+        let value = request.header(&HeaderName::Authorization).unwrap();
+        let r = DigestResponse::parse(value).unwrap();
+        assert_eq!(r.realm(), Some("atlanta.example.com"));
+        assert_eq!(r.nonce(), Some("ea9c8e88df84f1cec4341ae6cbe5a359"));
+        assert_eq!(r.uri(), Some("sips:ss2.biloxi.example.com"));
+        // The empty opaque is echoed, the explicit algorithm too.
+        assert_eq!(r.opaque(), Some(""));
+        assert!(value.contains("opaque=\"\""));
+        assert_eq!(r.0.param("algorithm"), Some("MD5"));
+        let input = super::super::digest::DigestInput {
+            algorithm: super::super::Algorithm::Md5,
+            username: "bob",
+            realm: "atlanta.example.com",
+            password: "zanzibar",
+            nonce: "ea9c8e88df84f1cec4341ae6cbe5a359",
+            cnonce: r.cnonce(),
+            nc: Some(1),
+            qop: Some(super::super::Qop::Auth),
+            method: "REGISTER",
+            uri: "sips:ss2.biloxi.example.com",
+            body: b"",
+        };
+        assert_eq!(
+            r.response(),
+            Some(super::super::digest::response(&input).as_str())
+        );
+    }
+}

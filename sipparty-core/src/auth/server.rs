@@ -28,10 +28,11 @@ pub struct ServerConfig {
     /// 401/`WWW-Authenticate` (UAS, registrar) or 407/`Proxy-Authenticate`.
     pub kind: AuthKind,
     /// Algorithms offered, one challenge each, most preferred first
-    /// (RFC 8760 section 2.3). Credentials with others are refused.
+    /// (RFC 8760 section 2.3). Credentials with others are refused. Must
+    /// not be empty.
     pub algorithms: Vec<Algorithm>,
     /// The qop options offered; a qop is always required in answers, so
-    /// nonce counts can be checked.
+    /// nonce counts can be checked. Must not be empty.
     pub qop: Vec<Qop>,
     /// How long a nonce stays valid after it was issued.
     pub nonce_lifetime: Duration,
