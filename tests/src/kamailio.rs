@@ -80,6 +80,9 @@ pub struct ProxyTrace {
     pub source: Option<SocketAddr>,
     /// The Request-URI as received.
     pub ruri: String,
+    /// For `initial`: the Request-URI after the location lookup (the
+    /// registered Contact); empty otherwise.
+    pub target: String,
 }
 
 impl ProxyTrace {
@@ -91,6 +94,7 @@ impl ProxyTrace {
             method: String::new(),
             source: None,
             ruri: String::new(),
+            target: String::new(),
         };
         for pair in rest.split_whitespace() {
             let Some((key, value)) = pair.split_once('=') else {
@@ -101,6 +105,7 @@ impl ProxyTrace {
                 "method" => trace.method = value.to_owned(),
                 "src" => trace.source = value.parse().ok(),
                 "ruri" => trace.ruri = value.to_owned(),
+                "target" => trace.target = value.to_owned(),
                 _ => {}
             }
         }
@@ -108,7 +113,7 @@ impl ProxyTrace {
     }
 }
 
-/// A running Kamailio. Dropping it kills all its processes.
+/// A running Kamailio. Dropping it stops all its processes.
 #[derive(Debug)]
 pub struct Kamailio {
     process: PeerProcess,
@@ -239,6 +244,15 @@ impl Kamailio {
     }
 }
 
+impl Drop for Kamailio {
+    fn drop(&mut self) {
+        // SIGTERM lets the main process stop and reap its workers (a group
+        // SIGKILL would leave them as zombies for init); the kill after it
+        // covers a Kamailio that does not stop in time.
+        self.process.terminate(Duration::from_secs(2));
+    }
+}
+
 /// Fills the template: port, and the auth block with its credentials route.
 fn render_config(port: u16, auth: bool, credentials: &[(String, String)]) -> String {
     let (auth_block, creds_route) = if auth {
@@ -247,7 +261,7 @@ fn render_config(port: u16, auth: bool, credentials: &[(String, String)]) -> Str
     if (is_method("REGISTER")) {{
         route(CREDENTIALS);
         if (!pv_www_authenticate("{REALM}", "$var(password)", "0")) {{
-            xlog("L_NOTICE", "SIPPARTY-TRACE route=challenge method=$rm src=$si:$sp ruri=$ru\n");
+            xlog("L_NOTICE", "SIPPARTY-TRACE route=challenge method=$rm src=$si:$sp ruri=$ou\n");
             www_challenge("{REALM}", "0");
             exit;
         }}
@@ -255,7 +269,7 @@ fn render_config(port: u16, auth: bool, credentials: &[(String, String)]) -> Str
     }} else if (!is_method("ACK")) {{
         route(CREDENTIALS);
         if (!pv_proxy_authenticate("{REALM}", "$var(password)", "0")) {{
-            xlog("L_NOTICE", "SIPPARTY-TRACE route=challenge method=$rm src=$si:$sp ruri=$ru\n");
+            xlog("L_NOTICE", "SIPPARTY-TRACE route=challenge method=$rm src=$si:$sp ruri=$ou\n");
             proxy_challenge("{REALM}", "0");
             exit;
         }}

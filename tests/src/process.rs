@@ -254,3 +254,49 @@ impl LogFollower {
         lines
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_peer_is_named_with_the_install_hint() {
+        let err = find_binary("sipparty-test-no-such-peer").unwrap_err();
+        let text = err.to_string();
+        assert!(text.starts_with("sipparty-test-no-such-peer not found: run scripts/install-deps"), "{text}");
+        // Debug is what `cargo test` prints for a returned error.
+        assert_eq!(format!("{err:?}"), text);
+    }
+
+    #[test]
+    fn dropping_a_peer_kills_its_whole_process_group() {
+        let dir = tempfile::tempdir().unwrap();
+        // A parent that forks a child and waits, as Kamailio does.
+        let mut command = Command::new("sh");
+        command.args(["-c", "sleep 30 & echo $!; wait"]);
+        let log = dir.path().join("log");
+        let peer = PeerProcess::spawn("sh", command, &log).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let child_pid = loop {
+            if let Ok(pid) = read_lossy(&log).trim().parse::<i32>() {
+                break pid;
+            }
+            assert!(Instant::now() < deadline, "the shell did not start its child");
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let alive = |pid: i32| Path::new(&format!("/proc/{pid}")).exists() && !is_zombie(pid);
+        assert!(alive(child_pid));
+        drop(peer);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while alive(child_pid) {
+            assert!(Instant::now() < deadline, "grandchild {child_pid} survived the drop");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn is_zombie(pid: i32) -> bool {
+        // /proc/PID/stat: "pid (comm) S ..."; the state follows the last ')'.
+        let stat = read_lossy(Path::new(&format!("/proc/{pid}/stat")));
+        stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
+    }
+}
