@@ -228,8 +228,14 @@ impl Baresip {
         let binary = find_binary("baresip")?;
         for (what, value) in [("user", Some(&b.user)), ("password", b.password.as_ref())] {
             if let Some(v) = value {
-                if v.is_empty() || !v.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) {
-                    return Err(Error::Config(format!("baresip {what} {v:?}: use [A-Za-z0-9._-]")));
+                if v.is_empty()
+                    || !v
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+                {
+                    return Err(Error::Config(format!(
+                        "baresip {what} {v:?}: use [A-Za-z0-9._-]"
+                    )));
                 }
             }
         }
@@ -237,7 +243,10 @@ impl Baresip {
             return Err(Error::Config("register() needs proxy()".into()));
         }
         if !(10..=20_000).contains(&b.tone_hz) {
-            return Err(Error::Config(format!("tone {} Hz: ausine takes 10..=20000", b.tone_hz)));
+            return Err(Error::Config(format!(
+                "tone {} Hz: ausine takes 10..=20000",
+                b.tone_hz
+            )));
         }
 
         // sip_listen PORT (UDP+TCP) and PORT+1 (TLS), then the control port.
@@ -266,21 +275,32 @@ impl Baresip {
             None => format!("127.0.0.1:{sip_port}"),
         };
         let aor = format!("sip:{}@{domain}", b.user);
-        let mut account = format!("<{aor}>;answermode={}", match b.answer {
-            AnswerMode::Auto => "auto",
-            AnswerMode::Manual => "manual",
-        });
+        let mut account = format!(
+            "<{aor}>;answermode={}",
+            match b.answer {
+                AnswerMode::Auto => "auto",
+                AnswerMode::Manual => "manual",
+            }
+        );
         if let Some(pw) = &b.password {
             account.push_str(&format!(";auth_pass={pw}"));
         }
-        account.push_str(if b.register { ";regint=60" } else { ";regint=0" });
+        account.push_str(if b.register {
+            ";regint=60"
+        } else {
+            ";regint=0"
+        });
         account.push('\n');
         write(dir.path(), "config", &config)?;
         write(dir.path(), "accounts", &account)?;
         write(dir.path(), "contacts", "")?;
 
         let mut command = Command::new(binary);
-        command.arg("-f").arg(dir.path()).arg("-v").current_dir(dir.path());
+        command
+            .arg("-f")
+            .arg(dir.path())
+            .arg("-v")
+            .current_dir(dir.path());
         let name = format!("baresip {}", b.user);
         let mut process = PeerProcess::spawn(name, command, &dir.path().join("baresip.log"))?;
 
@@ -290,7 +310,9 @@ impl Baresip {
             process.ensure_running()?;
             match TcpStream::connect_timeout(&ctrl_addr, Duration::from_millis(200)) {
                 Ok(s) => break s,
-                Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+                Err(_) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(50))
+                }
                 Err(_) => return Err(process.timeout(format!("ctrl_tcp on {ctrl_addr}"))),
             }
         };
@@ -345,9 +367,15 @@ impl Baresip {
         let token = self.ctrl.send(command, params)?;
         let deadline = Instant::now() + COMMAND_TIMEOUT;
         loop {
-            let answer = self.ctrl.poll(Duration::from_millis(100), |s| s.responses.remove(&token));
+            let answer = self
+                .ctrl
+                .poll(Duration::from_millis(100), |s| s.responses.remove(&token));
             if let Some(answer) = answer {
-                let data = answer.get("data").and_then(Value::as_str).unwrap_or("").to_owned();
+                let data = answer
+                    .get("data")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_owned();
                 return if answer.get("ok").and_then(Value::as_bool) == Some(true) {
                     Ok(data)
                 } else {
@@ -359,7 +387,9 @@ impl Baresip {
             }
             self.process.ensure_running()?;
             if Instant::now() >= deadline {
-                return Err(self.process.timeout(format!("an answer to command {command}")));
+                return Err(self
+                    .process
+                    .timeout(format!("an answer to command {command}")));
             }
         }
     }
@@ -434,11 +464,16 @@ impl Baresip {
             // "> sip:alice@127.0.0.1:5060  OK" once a 200 came back (the
             // REGISTER_OK event may fire before our control connection).
             let info = self.command("reginfo", None)?;
-            if info.lines().any(|l| l.contains(&self.aor) && l.contains("OK")) {
+            if info
+                .lines()
+                .any(|l| l.contains(&self.aor) && l.contains("OK"))
+            {
                 return Ok(());
             }
             if Instant::now() >= deadline {
-                return Err(self.process.timeout(format!("registration of {} (reginfo: {info:?})", self.aor)));
+                return Err(self
+                    .process
+                    .timeout(format!("registration of {} (reginfo: {info:?})", self.aor)));
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -490,7 +525,9 @@ impl Baresip {
             }
             if Instant::now() >= deadline {
                 let seen: Vec<String> = self.events().iter().map(ToString::to_string).collect();
-                return Err(self.process.timeout(format!("event {what}; events seen: [{}]", seen.join(", "))));
+                return Err(self
+                    .process
+                    .timeout(format!("event {what}; events seen: [{}]", seen.join(", "))));
             }
         }
     }
@@ -510,7 +547,8 @@ impl Drop for Baresip {
 }
 
 fn write(dir: &Path, name: &str, contents: &str) -> Result<()> {
-    std::fs::write(dir.join(name), contents).map_err(|e| Error::io(format!("writing baresip {name}"), e))
+    std::fs::write(dir.join(name), contents)
+        .map_err(|e| Error::io(format!("writing baresip {name}"), e))
 }
 
 /// What the reader thread collects.
@@ -564,7 +602,11 @@ impl Ctrl {
 
     /// Runs `check` on the state until it returns `Some` or `slice` passed,
     /// sleeping on the condition variable between changes.
-    fn poll<T>(&self, slice: Duration, mut check: impl FnMut(&mut CtrlState) -> Option<T>) -> Option<T> {
+    fn poll<T>(
+        &self,
+        slice: Duration,
+        mut check: impl FnMut(&mut CtrlState) -> Option<T>,
+    ) -> Option<T> {
         let deadline = Instant::now() + slice;
         let mut guard = self.lock();
         loop {
@@ -626,7 +668,13 @@ fn read_loop(mut stream: TcpStream, shared: &Shared) {
             let Some(value) = value else { continue };
             let mut state = shared.state.lock().unwrap_or_else(|p| p.into_inner());
             if value.get("event").and_then(Value::as_bool) == Some(true) {
-                let field = |k: &str| value.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+                let field = |k: &str| {
+                    value
+                        .get(k)
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_owned()
+                };
                 state.events.push(BaresipEvent {
                     kind: field("type"),
                     param: field("param"),

@@ -15,7 +15,7 @@
 //! - `disable_tcp=yes` and `children=1` keep it to a handful of processes.
 
 use std::fmt::Write as _;
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -52,7 +52,8 @@ impl KamailioBuilder {
     /// Adds a user that may authenticate (implies [`Self::digest_auth`]).
     pub fn user(mut self, user: &str, password: &str) -> Self {
         self.auth = true;
-        self.credentials.push((user.to_owned(), password.to_owned()));
+        self.credentials
+            .push((user.to_owned(), password.to_owned()));
         self
     }
 
@@ -135,8 +136,14 @@ impl Kamailio {
         let binary = find_binary("kamailio")?;
         for (user, password) in &b.credentials {
             for v in [user, password] {
-                if v.is_empty() || !v.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) {
-                    return Err(Error::Config(format!("kamailio credential {v:?}: use [A-Za-z0-9._-]")));
+                if v.is_empty()
+                    || !v
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+                {
+                    return Err(Error::Config(format!(
+                        "kamailio credential {v:?}: use [A-Za-z0-9._-]"
+                    )));
                 }
             }
         }
@@ -219,7 +226,12 @@ impl Kamailio {
     ///
     /// # Errors
     /// A timeout listing the traces seen, or an exit error.
-    pub fn wait_trace(&mut self, route: &str, method: &str, timeout: Duration) -> Result<ProxyTrace> {
+    pub fn wait_trace(
+        &mut self,
+        route: &str,
+        method: &str,
+        timeout: Duration,
+    ) -> Result<ProxyTrace> {
         let deadline = Instant::now() + timeout;
         loop {
             self.refresh();
@@ -233,7 +245,11 @@ impl Kamailio {
             }
             self.process.ensure_running()?;
             if Instant::now() >= deadline {
-                let seen: Vec<String> = self.traces.iter().map(|t| format!("{} {}", t.route, t.method)).collect();
+                let seen: Vec<String> = self
+                    .traces
+                    .iter()
+                    .map(|t| format!("{} {}", t.route, t.method))
+                    .collect();
                 return Err(self.process.timeout(format!(
                     "trace route={route} method={method}; traces seen: [{}]",
                     seen.join(", ")
@@ -281,12 +297,18 @@ fn render_config(port: u16, auth: bool, credentials: &[(String, String)]) -> Str
         );
         for (user, password) in credentials {
             // Both were checked to be [A-Za-z0-9._-]: nothing to escape.
-            let _ = writeln!(route, "    if ($au == \"{user}\") {{ $var(password) = \"{password}\"; }}");
+            let _ = writeln!(
+                route,
+                "    if ($au == \"{user}\") {{ $var(password) = \"{password}\"; }}"
+            );
         }
         route.push_str("}\n");
         (block, route)
     } else {
-        ("    # Digest authentication is off.".to_owned(), String::new())
+        (
+            "    # Digest authentication is off.".to_owned(),
+            String::new(),
+        )
     };
     CONFIG_TEMPLATE
         .replace("{{SIP_PORT}}", &port.to_string())
@@ -294,35 +316,14 @@ fn render_config(port: u16, auth: bool, credentials: &[(String, String)]) -> Str
         .replace("{{CREDENTIALS_ROUTE}}", &creds_route)
 }
 
-/// Sends OPTIONS to Kamailio until it answers 200 (the config answers
+/// Waits until Kamailio answers OPTIONS with 200 (the config answers
 /// OPTIONS without a user part itself).
 fn wait_ready(process: &mut PeerProcess, addr: SocketAddr) -> Result<()> {
-    let socket = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).map_err(|e| Error::io("binding the probe socket", e))?;
-    socket
-        .set_read_timeout(Some(Duration::from_millis(100)))
-        .map_err(|e| Error::io("setting the probe timeout", e))?;
-    let local = socket.local_addr().map_err(|e| Error::io("probe address", e))?;
     let deadline = Instant::now() + START_TIMEOUT;
-    let mut seq = 0u32;
     loop {
         process.ensure_running()?;
-        seq += 1;
-        let probe = format!(
-            "OPTIONS sip:{addr} SIP/2.0\r\n\
-             Via: SIP/2.0/UDP {local};branch=z9hG4bK-harness-probe-{seq};rport\r\n\
-             Max-Forwards: 70\r\n\
-             From: <sip:harness@{local}>;tag=probe\r\n\
-             To: <sip:{addr}>\r\n\
-             Call-ID: harness-probe-{}@127.0.0.1\r\n\
-             CSeq: {seq} OPTIONS\r\n\
-             Content-Length: 0\r\n\r\n",
-            local.port()
-        );
-        // A send error just means "not up yet"; the loop retries.
-        let _ = socket.send_to(probe.as_bytes(), addr);
-        let mut buf = [0u8; 2048];
-        if let Ok((n, from)) = socket.recv_from(&mut buf) {
-            if from == addr && buf[..n].starts_with(b"SIP/2.0 200") {
+        if let Some(status) = crate::probe::options(addr, Duration::from_millis(100))? {
+            if status.starts_with("SIP/2.0 200") {
                 return Ok(());
             }
         }

@@ -39,6 +39,7 @@ mod baresip;
 mod error;
 mod kamailio;
 pub mod ports;
+pub mod probe;
 mod process;
 pub mod sipparty;
 

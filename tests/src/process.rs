@@ -13,7 +13,8 @@ use rustix::process::{kill_process_group, Pid, Signal};
 use crate::error::{Error, Result};
 
 /// What to tell a test author when a peer is missing.
-pub const INSTALL_HINT: &str = "run scripts/install-deps (installs baresip-core and kamailio from Debian's packages)";
+pub const INSTALL_HINT: &str =
+    "run scripts/install-deps (installs baresip-core and kamailio from Debian's packages)";
 
 /// Finds `name` on PATH, then in the sbin directories (kamailio lives in
 /// /usr/sbin, which is not on every user's PATH).
@@ -22,7 +23,13 @@ pub const INSTALL_HINT: &str = "run scripts/install-deps (installs baresip-core 
 /// [`Error::PeerMissing`] naming the binary.
 pub fn find_binary(name: &'static str) -> Result<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
-    let extra = ["/usr/sbin", "/sbin", "/usr/local/sbin", "/usr/bin", "/usr/local/bin"];
+    let extra = [
+        "/usr/sbin",
+        "/sbin",
+        "/usr/local/sbin",
+        "/usr/bin",
+        "/usr/local/bin",
+    ];
     std::env::split_paths(&path)
         .chain(extra.iter().map(PathBuf::from))
         .map(|dir| dir.join(name))
@@ -263,7 +270,10 @@ mod tests {
     fn a_missing_peer_is_named_with_the_install_hint() {
         let err = find_binary("sipparty-test-no-such-peer").unwrap_err();
         let text = err.to_string();
-        assert!(text.starts_with("sipparty-test-no-such-peer not found: run scripts/install-deps"), "{text}");
+        assert!(
+            text.starts_with("sipparty-test-no-such-peer not found: run scripts/install-deps"),
+            "{text}"
+        );
         // Debug is what `cargo test` prints for a returned error.
         assert_eq!(format!("{err:?}"), text);
     }
@@ -281,7 +291,10 @@ mod tests {
             if let Ok(pid) = read_lossy(&log).trim().parse::<i32>() {
                 break pid;
             }
-            assert!(Instant::now() < deadline, "the shell did not start its child");
+            assert!(
+                Instant::now() < deadline,
+                "the shell did not start its child"
+            );
             std::thread::sleep(Duration::from_millis(10));
         };
         let alive = |pid: i32| Path::new(&format!("/proc/{pid}")).exists() && !is_zombie(pid);
@@ -289,7 +302,10 @@ mod tests {
         drop(peer);
         let deadline = Instant::now() + Duration::from_secs(5);
         while alive(child_pid) {
-            assert!(Instant::now() < deadline, "grandchild {child_pid} survived the drop");
+            assert!(
+                Instant::now() < deadline,
+                "grandchild {child_pid} survived the drop"
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
     }
@@ -297,6 +313,7 @@ mod tests {
     fn is_zombie(pid: i32) -> bool {
         // /proc/PID/stat: "pid (comm) S ..."; the state follows the last ')'.
         let stat = read_lossy(Path::new(&format!("/proc/{pid}/stat")));
-        stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
+        stat.rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
     }
 }

@@ -43,7 +43,10 @@ pub fn sipparty_bin() -> Result<PathBuf> {
     BUILT
         .get_or_init(build_sipparty)
         .clone()
-        .map_err(|hint| Error::PeerMissing { peer: "sipparty", hint })
+        .map_err(|hint| Error::PeerMissing {
+            peer: "sipparty",
+            hint,
+        })
 }
 
 fn build_sipparty() -> Result<PathBuf, String> {
@@ -53,7 +56,14 @@ fn build_sipparty() -> Result<PathBuf, String> {
         .ok_or("no workspace dir")?;
     let cargo = option_env!("CARGO").unwrap_or("cargo");
     let output = Command::new(cargo)
-        .args(["build", "--quiet", "-p", "sipparty-cli", "--bin", "sipparty"])
+        .args([
+            "build",
+            "--quiet",
+            "-p",
+            "sipparty-cli",
+            "--bin",
+            "sipparty",
+        ])
         .current_dir(&workspace)
         .output()
         .map_err(|e| format!("cannot run {cargo}: {e}; set {SIPPARTY_BIN_ENV}"))?;
@@ -65,13 +75,22 @@ fn build_sipparty() -> Result<PathBuf, String> {
     }
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .map(|t| if t.is_relative() { workspace.join(t) } else { t })
+        .map(|t| {
+            if t.is_relative() {
+                workspace.join(t)
+            } else {
+                t
+            }
+        })
         .unwrap_or_else(|| workspace.join("target"));
     let bin = target.join("debug").join("sipparty");
     if bin.is_file() {
         Ok(bin)
     } else {
-        Err(format!("built, but {} is missing; set {SIPPARTY_BIN_ENV}", bin.display()))
+        Err(format!(
+            "built, but {} is missing; set {SIPPARTY_BIN_ENV}",
+            bin.display()
+        ))
     }
 }
 
@@ -108,7 +127,10 @@ impl Sipparty {
             .tempdir()
             .map_err(|e| Error::io("creating sipparty's temp dir", e))?;
         let mut command = Command::new(bin);
-        command.args(args).current_dir(dir.path()).env_remove("RUST_LOG");
+        command
+            .args(args)
+            .current_dir(dir.path())
+            .env_remove("RUST_LOG");
         let log = dir.path().join("output.log");
         let name = format!("sipparty {}", args.join(" "));
         let process = PeerProcess::spawn(name, command, &log)?;
@@ -139,7 +161,10 @@ impl Sipparty {
         let deadline = Instant::now() + timeout;
         loop {
             self.lines.extend(self.stdout.new_lines());
-            if let Some(i) = self.lines[self.cursor..].iter().position(|l| l.contains(needle)) {
+            if let Some(i) = self.lines[self.cursor..]
+                .iter()
+                .position(|l| l.contains(needle))
+            {
                 let index = self.cursor + i;
                 self.cursor = index + 1;
                 return Ok(self.lines[index].clone());
@@ -154,7 +179,9 @@ impl Sipparty {
                 self.process.ensure_running()?;
             }
             if Instant::now() >= deadline {
-                return Err(self.process.timeout(format!("a line containing {needle:?}")));
+                return Err(self
+                    .process
+                    .timeout(format!("a line containing {needle:?}")));
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -183,6 +210,14 @@ impl Sipparty {
         })
     }
 
+    /// An error (with its output) if it has exited.
+    ///
+    /// # Errors
+    /// [`Error::PeerExited`].
+    pub fn ensure_running(&mut self) -> Result<()> {
+        self.process.ensure_running()
+    }
+
     /// Stops it with SIGTERM (what Ctrl-C would do, roughly), then kills.
     pub fn interrupt(&mut self, grace: Duration) -> bool {
         self.process.terminate(grace)
@@ -193,10 +228,15 @@ impl Sipparty {
 /// assumed summary format is documented in tests/tests/interop_sipparty.rs.
 pub fn packet_counts(output: &str) -> Option<(u64, u64)> {
     let find = |keys: &[&str]| {
-        output.split(|c: char| c.is_whitespace() || c == ',' || c == ';').find_map(|token| {
-            let (k, v) = token.split_once('=')?;
-            keys.contains(&k).then(|| v.parse::<u64>().ok()).flatten()
-        })
+        output
+            .split(|c: char| c.is_whitespace() || c == ',' || c == ';')
+            .find_map(|token| {
+                let (k, v) = token.split_once('=')?;
+                keys.contains(&k).then(|| v.parse::<u64>().ok()).flatten()
+            })
     };
-    Some((find(&["sent", "rtp_sent", "tx"])?, find(&["received", "recv", "rtp_received", "rx"])?))
+    Some((
+        find(&["sent", "rtp_sent", "tx"])?,
+        find(&["received", "recv", "rtp_received", "rx"])?,
+    ))
 }

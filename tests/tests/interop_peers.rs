@@ -16,8 +16,14 @@ const TALK: Duration = Duration::from_millis(800);
 
 /// Both directions carried audio: each side sent packets and received some.
 fn assert_two_way(who: &str, stats: &RtpStats) {
-    assert!(stats.tx_packets >= 10, "{who} sent too few RTP packets: {stats:?}");
-    assert!(stats.rx_packets >= 10, "{who} received too few RTP packets: {stats:?}");
+    assert!(
+        stats.tx_packets >= 10,
+        "{who} sent too few RTP packets: {stats:?}"
+    );
+    assert!(
+        stats.rx_packets >= 10,
+        "{who} received too few RTP packets: {stats:?}"
+    );
     assert_eq!(stats.codec, "PCMU", "{who}: {stats:?}");
     assert_eq!(stats.direction, "sendrecv", "{who}: {stats:?}");
 }
@@ -31,7 +37,10 @@ fn baresip_calls_baresip_directly() -> Result<()> {
     let incoming = alice.wait_event("CALL_ESTABLISHED", EVENT)?;
     assert_eq!(incoming.peer_uri, bob.direct_uri());
     let outgoing = bob.wait_event("CALL_ESTABLISHED", EVENT)?;
-    assert_eq!(outgoing.call_id, incoming.call_id, "one dialog, one Call-ID");
+    assert_eq!(
+        outgoing.call_id, incoming.call_id,
+        "one dialog, one Call-ID"
+    );
     alice.wait_event("CALL_RTPESTAB", EVENT)?;
     bob.wait_event("CALL_RTPESTAB", EVENT)?;
 
@@ -60,7 +69,11 @@ fn hold_resume_and_dtmf_between_baresips() -> Result<()> {
     // Hold: a re-INVITE offering sendonly; alice answers recvonly and stops
     // sending (RFC 3264 s8.4).
     bob.hold()?;
-    alice.wait_event_where("re-INVITE offer", |e| e.kind == "CALL_REMOTE_SDP" && e.param == "offer", EVENT)?;
+    alice.wait_event_where(
+        "re-INVITE offer",
+        |e| e.kind == "CALL_REMOTE_SDP" && e.param == "offer",
+        EVENT,
+    )?;
     let held = alice.rtp_stats()?;
     assert_eq!(held.direction, "recvonly", "{held:?}");
     sleep(Duration::from_millis(300));
@@ -71,11 +84,18 @@ fn hold_resume_and_dtmf_between_baresips() -> Result<()> {
     );
 
     bob.resume()?;
-    alice.wait_event_where("resume offer", |e| e.kind == "CALL_REMOTE_SDP" && e.param == "offer", EVENT)?;
+    alice.wait_event_where(
+        "resume offer",
+        |e| e.kind == "CALL_REMOTE_SDP" && e.param == "offer",
+        EVENT,
+    )?;
     let resumed = alice.rtp_stats()?;
     assert_eq!(resumed.direction, "sendrecv", "{resumed:?}");
     sleep(Duration::from_millis(300));
-    assert!(alice.rtp_stats()?.tx_packets > resumed.tx_packets + 5, "alice did not resume sending");
+    assert!(
+        alice.rtp_stats()?.tx_packets > resumed.tx_packets + 5,
+        "alice did not resume sending"
+    );
 
     // DTMF as RFC 4733 telephone-events.
     bob.send_dtmf("1#")?;
@@ -135,8 +155,16 @@ fn call_through_proxy(mut proxy: Kamailio, password: Option<&str>) -> Result<()>
     assert_eq!(bye.source, Some(alice.sip_addr()));
     bob.wait_event("CALL_CLOSED", EVENT)?;
     alice.wait_event("CALL_CLOSED", EVENT)?;
-    let stray: Vec<_> = proxy.traces().iter().filter(|t| t.route == "stray").cloned().collect();
-    assert!(stray.is_empty(), "in-dialog requests that missed the route set: {stray:?}");
+    let stray: Vec<_> = proxy
+        .traces()
+        .iter()
+        .filter(|t| t.route == "stray")
+        .cloned()
+        .collect();
+    assert!(
+        stray.is_empty(),
+        "in-dialog requests that missed the route set: {stray:?}"
+    );
     Ok(())
 }
 
@@ -147,7 +175,10 @@ fn call_through_kamailio_registrar_and_record_route() -> Result<()> {
 
 #[test]
 fn call_through_kamailio_with_digest_auth() -> Result<()> {
-    let proxy = Kamailio::builder().user("alice", "s3cret").user("bob", "s3cret").start()?;
+    let proxy = Kamailio::builder()
+        .user("alice", "s3cret")
+        .user("bob", "s3cret")
+        .start()?;
     call_through_proxy(proxy, Some("s3cret"))
 }
 
