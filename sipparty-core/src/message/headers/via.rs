@@ -1,0 +1,226 @@
+//! `Via` (RFC 3261 sections 18.2.1, 20.42):
+//! ```text
+//! via-parm      = sent-protocol LWS sent-by *( SEMI via-params )
+//! sent-protocol = protocol-name SLASH protocol-version SLASH transport
+//! sent-by       = host [ COLON port ]
+//! ```
+
+use std::fmt;
+
+use crate::message::error::ParseError;
+use crate::message::lex::{run, skip_lws, token};
+use crate::message::params::{scan_header_params, Params, DEFAULT_MAX_PARAMS};
+use crate::message::tables::HOST;
+use crate::Transport;
+
+/// One `via-parm` (one element of a possibly comma-separated Via header).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Via<'a> {
+    /// `protocol-name "/" protocol-version` as written, e.g. `SIP/2.0`.
+    pub protocol: &'a str,
+    /// The transport token (`UDP`, `TCP`, `TLS`, `SCTP`, `WS` ...).
+    pub transport: &'a str,
+    /// The sent-by host: name, IPv4, or IPv6 reference with brackets.
+    pub host: &'a str,
+    /// The sent-by port, if written.
+    pub port: Option<u16>,
+    /// The via-params (`;branch=..;received=..;rport`).
+    pub params: Params<'a>,
+}
+
+/// Parse `host [ COLON port ]` at `i`; returns (host end, port, end).
+pub(crate) fn host_port(s: &[u8], i: usize) -> Result<(usize, Option<u16>, usize), ParseError> {
+    let host_end = if s.get(i) == Some(&b'[') {
+        let close = s[i..]
+            .iter()
+            .position(|&b| b == b']')
+            .ok_or(ParseError::expected(s.len(), "\"]\""))?;
+        let inner = &s[i + 1..i + close];
+        if inner.is_empty()
+            || !inner
+                .iter()
+                .all(|b| b.is_ascii_hexdigit() || *b == b':' || *b == b'.')
+        {
+            return Err(ParseError::expected(i + 1, "IPv6 address"));
+        }
+        i + close + 1
+    } else {
+        let e = run(s, i, &HOST);
+        if e == i {
+            return Err(ParseError::expected(i, "host"));
+        }
+        e
+    };
+    let j = skip_lws(s, host_end);
+    if s.get(j) == Some(&b':') {
+        let p = skip_lws(s, j + 1);
+        let e = run(s, p, &DIGITS);
+        let port = std::str::from_utf8(&s[p..e])
+            .ok()
+            .and_then(|d| d.parse::<u16>().ok())
+            .ok_or(ParseError::expected(p, "port"))?;
+        Ok((host_end, Some(port), e))
+    } else {
+        Ok((host_end, None, host_end))
+    }
+}
+
+const DIGITS: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = b'0';
+    while c <= b'9' {
+        t[c as usize] = true;
+        c += 1;
+    }
+    t
+};
+
+impl<'a> Via<'a> {
+    /// Parse one via-parm. A header value with several comma-separated
+    /// elements must be split first (see
+    /// [`Headers::vias`](crate::message::Headers::vias)).
+    pub fn parse(raw: &'a str) -> Result<Via<'a>, ParseError> {
+        let s = raw.as_bytes();
+        let p0 = skip_lws(s, 0);
+        let p1 = token(s, p0, "protocol-name")?;
+        let slash = skip_lws(s, p1);
+        if s.get(slash) != Some(&b'/') {
+            return Err(ParseError::expected(slash, "\"/\""));
+        }
+        let v0 = skip_lws(s, slash + 1);
+        let v1 = token(s, v0, "protocol-version")?;
+        let slash = skip_lws(s, v1);
+        if s.get(slash) != Some(&b'/') {
+            return Err(ParseError::expected(slash, "\"/\""));
+        }
+        let t0 = skip_lws(s, slash + 1);
+        let t1 = token(s, t0, "transport")?;
+        let h0 = skip_lws(s, t1);
+        if h0 == t1 {
+            return Err(ParseError::expected(h0, "LWS before sent-by"));
+        }
+        let (host_end, port, i) = host_port(s, h0)?;
+        let end = scan_header_params(s, i, DEFAULT_MAX_PARAMS)?;
+        let tail = skip_lws(s, end);
+        if tail != s.len() {
+            return Err(ParseError::expected(tail, "\";\" or end of Via"));
+        }
+        Ok(Via {
+            protocol: &raw[p0..v1],
+            transport: &raw[t0..t1],
+            host: &raw[h0..host_end],
+            port,
+            params: Params::new(&raw[i..end]),
+        })
+    }
+
+    /// The `branch` parameter (RFC 3261 section 8.1.1.7).
+    pub fn branch(&self) -> Option<&'a str> {
+        self.params.value("branch")
+    }
+
+    /// Whether the branch has the RFC 3261 magic cookie `z9hG4bK`.
+    pub fn is_rfc3261_branch(&self) -> bool {
+        self.branch().is_some_and(|b| b.starts_with("z9hG4bK"))
+    }
+
+    /// The `received` parameter (section 18.2.1).
+    pub fn received(&self) -> Option<&'a str> {
+        self.params.value("received")
+    }
+
+    /// The `rport` parameter (RFC 3581): `Some(None)` when present without
+    /// a value (as a client sends it), `Some(Some(port))` when filled in.
+    pub fn rport(&self) -> Option<Option<u16>> {
+        self.params
+            .get("rport")
+            .map(|v| v.and_then(|p| p.parse().ok()))
+    }
+
+    /// The `maddr` parameter.
+    pub fn maddr(&self) -> Option<&'a str> {
+        self.params.value("maddr")
+    }
+
+    /// The `ttl` parameter.
+    pub fn ttl(&self) -> Option<u8> {
+        self.params.value("ttl").and_then(|t| t.parse().ok())
+    }
+
+    /// The transport as a [`Transport`], if it is one the core knows.
+    pub fn transport_kind(&self) -> Option<Transport> {
+        Transport::from_token(self.transport)
+    }
+
+    /// Whether the protocol is SIP/2.0 (name and version compared
+    /// case-insensitively, LWS around the slash allowed).
+    pub fn is_sip_2_0(&self) -> bool {
+        let mut parts = self.protocol.split('/').map(str::trim);
+        parts.next().is_some_and(|n| n.eq_ignore_ascii_case("SIP")) && parts.next() == Some("2.0")
+    }
+}
+
+impl fmt::Debug for Via<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Via")
+            .field("protocol", &self.protocol)
+            .field("transport", &self.transport)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("params", &self.params)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// RFC 3261 section 20.42 examples.
+    #[test]
+    fn rfc3261_20_42_examples() {
+        let v = Via::parse("SIP/2.0/UDP erlang.bell-telephone.com:5060;branch=z9hG4bK87asdks7")
+            .unwrap();
+        assert_eq!(v.protocol, "SIP/2.0");
+        assert_eq!(v.transport, "UDP");
+        assert_eq!(v.host, "erlang.bell-telephone.com");
+        assert_eq!(v.port, Some(5060));
+        assert_eq!(v.branch(), Some("z9hG4bK87asdks7"));
+        assert!(v.is_rfc3261_branch());
+        let v = Via::parse(
+            "SIP/2.0/UDP 192.0.2.1:5060 ;received=192.0.2.207\r\n ;branch=z9hG4bK77asjd",
+        )
+        .unwrap();
+        assert_eq!(v.received(), Some("192.0.2.207"));
+        assert_eq!(v.branch(), Some("z9hG4bK77asjd"));
+        let v = Via::parse("SIP / 2.0 / UDP first.example.com: 4000;ttl=16\r\n ;maddr=224.2.0.1 ;branch=z9hG4bKa7c6a8dlze.1").unwrap();
+        assert!(v.is_sip_2_0());
+        assert_eq!(v.transport, "UDP");
+        assert_eq!(v.port, Some(4000));
+        assert_eq!(v.ttl(), Some(16));
+        assert_eq!(v.maddr(), Some("224.2.0.1"));
+    }
+
+    #[test]
+    fn rport_ipv6_and_errors() {
+        let v = Via::parse("SIP/2.0/TCP [2001:db8::1]:5062;rport;branch=z9hG4bKx").unwrap();
+        assert_eq!(v.host, "[2001:db8::1]");
+        assert_eq!(v.rport(), Some(None));
+        assert_eq!(v.transport_kind(), Some(Transport::Tcp));
+        let v = Via::parse("SIP/2.0/UDP h;rport=5070").unwrap();
+        assert_eq!(v.rport(), Some(Some(5070)));
+        assert_eq!(v.port, None);
+        for bad in [
+            "",
+            "SIP/2.0",
+            "SIP/2.0/UDP",
+            "SIP/2.0/UDPhost",
+            "SIP/2.0/UDP host:99999",
+            "SIP/2.0/UDP host;",
+            "SIP/2.0/UDP a, SIP/2.0/UDP b",
+            "SIP/2.0/UDP [::1",
+        ] {
+            assert!(Via::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+}

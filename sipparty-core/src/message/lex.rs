@@ -1,0 +1,202 @@
+//! Small scanners shared by the typed header decoders: linear white space,
+//! tokens, quoted strings, comments, and comma splitting that respects the
+//! grammar (RFC 3261 section 25.1).
+
+use super::error::ParseError;
+use super::tables::{LWS, TOKEN};
+
+/// Index of the first byte at or after `i` that is not LWS (SP, HTAB, or
+/// the CR LF of a folded line).
+#[inline]
+pub(crate) fn skip_lws(s: &[u8], mut i: usize) -> usize {
+    while i < s.len() && LWS[s[i] as usize] {
+        i += 1;
+    }
+    i
+}
+
+/// End of the run of bytes at `i` that are in `class`.
+#[inline]
+pub(crate) fn run(s: &[u8], mut i: usize, class: &[bool; 256]) -> usize {
+    while i < s.len() && class[s[i] as usize] {
+        i += 1;
+    }
+    i
+}
+
+/// A token at `i` (after LWS): returns its range end, or an error.
+#[inline]
+pub(crate) fn token(s: &[u8], i: usize, what: &'static str) -> Result<usize, ParseError> {
+    let end = run(s, i, &TOKEN);
+    if end == i {
+        Err(ParseError::expected(i, what))
+    } else {
+        Ok(end)
+    }
+}
+
+/// `quoted-string = SWS DQUOTE *(qdtext / quoted-pair ) DQUOTE`, with
+/// `s[i] == b'"'`. Returns the index after the closing quote.
+pub(crate) fn quoted_string(s: &[u8], i: usize) -> Result<usize, ParseError> {
+    debug_assert_eq!(s.get(i), Some(&b'"'));
+    let mut j = i + 1;
+    while j < s.len() {
+        match s[j] {
+            b'"' => return Ok(j + 1),
+            // quoted-pair = "\" (%x00-09 / %x0B-0C / %x0E-7F)
+            b'\\' => {
+                match s.get(j + 1) {
+                    Some(b'\r') | Some(b'\n') | None => {
+                        return Err(ParseError::expected(j + 1, "escaped character"))
+                    }
+                    Some(_) => {}
+                }
+                j += 2;
+            }
+            _ => j += 1,
+        }
+    }
+    Err(ParseError::expected(s.len(), "closing quote"))
+}
+
+/// `comment = LPAREN *(ctext / quoted-pair / comment) RPAREN`, with
+/// `s[i] == b'('`. Returns the index after the closing parenthesis.
+pub(crate) fn comment(s: &[u8], i: usize) -> Result<usize, ParseError> {
+    let mut depth = 0usize;
+    let mut j = i;
+    while j < s.len() {
+        match s[j] {
+            b'(' => depth += 1,
+            b')' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Ok(j + 1);
+                }
+            }
+            b'\\' => j += 1,
+            _ => {}
+        }
+        j += 1;
+    }
+    Err(ParseError::expected(s.len(), "closing parenthesis"))
+}
+
+/// Trim LWS on both sides.
+#[inline]
+pub(crate) fn trim(s: &str) -> &str {
+    s.trim_matches(|c| c == ' ' || c == '\t' || c == '\r' || c == '\n')
+}
+
+/// Splits a header value at the commas that separate list elements
+/// (`#element`), never inside a quoted string, `<...>` or a comment.
+/// Empty elements (`a,,b`) are skipped, as RFC 7230 section 7 allows.
+#[derive(Clone, Debug)]
+pub struct CommaSplit<'a> {
+    rest: &'a str,
+}
+
+impl<'a> CommaSplit<'a> {
+    /// Split `value`.
+    pub fn new(value: &'a str) -> Self {
+        Self { rest: value }
+    }
+}
+
+impl<'a> Iterator for CommaSplit<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        loop {
+            if self.rest.is_empty() {
+                return None;
+            }
+            let b = self.rest.as_bytes();
+            let mut i = 0;
+            let mut angle = false;
+            let end = loop {
+                if i >= b.len() {
+                    break b.len();
+                }
+                match b[i] {
+                    b'"' => {
+                        // An unterminated quote runs to the end; the typed
+                        // decoder reports it.
+                        i = quoted_string(b, i).unwrap_or(b.len());
+                        continue;
+                    }
+                    b'(' if !angle => {
+                        i = comment(b, i).unwrap_or(b.len());
+                        continue;
+                    }
+                    b'<' => angle = true,
+                    b'>' => angle = false,
+                    b',' if !angle => break i,
+                    _ => {}
+                }
+                i += 1;
+            };
+            let item = trim(&self.rest[..end]);
+            self.rest = if end < b.len() {
+                &self.rest[end + 1..]
+            } else {
+                ""
+            };
+            if !item.is_empty() {
+                return Some(item);
+            }
+        }
+    }
+}
+
+/// Remove the quotes of a quoted string (escapes are kept as written).
+pub(crate) fn unquote(s: &str) -> &str {
+    if s.len() >= 2 && s.starts_with('"') && s.ends_with('"') {
+        &s[1..s.len() - 1]
+    } else {
+        s
+    }
+}
+
+/// Parse a decimal number that must fit `u32` (`1*DIGIT`).
+pub(crate) fn parse_u32(s: &[u8], at: usize, what: &'static str) -> Result<u32, ParseError> {
+    if s.is_empty() || s.len() > 10 || !s.iter().all(u8::is_ascii_digit) {
+        return Err(ParseError::expected(at, what));
+    }
+    let mut v: u64 = 0;
+    for &d in s {
+        v = v * 10 + u64::from(d - b'0');
+    }
+    u32::try_from(v).map_err(|_| ParseError::expected(at, what))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn comma_split_respects_quotes_angles_and_comments() {
+        let v: Vec<_> =
+            CommaSplit::new(r#""Doe, John" <sip:a@b;x=1,2>;tag=1 , <sip:c@d> (a, comment), ,x"#)
+                .collect();
+        assert_eq!(
+            v,
+            [
+                r#""Doe, John" <sip:a@b;x=1,2>;tag=1"#,
+                "<sip:c@d> (a, comment)",
+                "x"
+            ]
+        );
+        let v: Vec<_> = CommaSplit::new(r#""a\",b", c"#).collect();
+        assert_eq!(v, [r#""a\",b""#, "c"]);
+    }
+
+    #[test]
+    fn quoted_strings_and_numbers() {
+        assert_eq!(quoted_string(br#""ab\"c" x"#, 0), Ok(7));
+        assert!(quoted_string(br#""abc"#, 0).is_err());
+        assert_eq!(parse_u32(b"4294967295", 0, "n"), Ok(u32::MAX));
+        assert!(parse_u32(b"4294967296", 0, "n").is_err());
+        assert!(parse_u32(b"", 0, "n").is_err());
+        assert!(parse_u32(b"1a", 0, "n").is_err());
+    }
+}

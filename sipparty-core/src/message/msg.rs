@@ -1,0 +1,591 @@
+//! The owned message: one text buffer with the start line and header lines
+//! exactly as parsed (new or replaced lines are appended to it), header
+//! slots pointing into it, and the body. A message nobody modified writes
+//! back byte for byte; a modified one keeps every untouched line as it was.
+
+use std::fmt;
+
+use super::error::ParseError;
+use super::headers::{CSeq, Contact, MediaType, NameAddr, Via};
+use super::method::Method;
+use super::name::HeaderName;
+use super::parse::{parse_datagram, Limits, MessageView, StartLine};
+use super::reason::reason_phrase;
+use super::section::{Headers, Slot, SplitValues, Values};
+
+const CONTENT_LENGTH: u8 = HeaderName::ContentLength.known_id();
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Start {
+    Request { method: Method, uri: (u32, u32) },
+    Response { code: u16, reason: (u32, u32) },
+}
+
+/// An owned SIP message: parsed from bytes or built, then modified and
+/// serialized. Cloning copies three buffers; serializing copies the
+/// untouched text as it is.
+///
+/// ```
+/// use sipparty_core::message::{HeaderName, Message, Method};
+/// let mut m = Message::request(Method::Options, "sip:bob@example.com");
+/// m.add_header(HeaderName::Via, "SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKabc");
+/// m.add_header(HeaderName::CSeq, "1 OPTIONS");
+/// let bytes = m.to_bytes();
+/// assert!(bytes.ends_with(b"Content-Length: 0\r\n\r\n"));
+/// let back = Message::parse(&bytes).unwrap();
+/// assert_eq!(back.cseq().unwrap().unwrap().seq, 1);
+/// assert_eq!(back.top_via().unwrap().unwrap().branch(), Some("z9hG4bKabc"));
+/// ```
+#[derive(Clone)]
+pub struct Message {
+    /// Start line, header lines (as parsed, then any appended ones).
+    text: String,
+    start: Start,
+    /// The start line in `text`, line end included.
+    start_line: (u32, u32),
+    /// The version in `text`.
+    version: (u32, u32),
+    slots: Vec<Slot>,
+    body: Vec<u8>,
+    /// The empty line after the headers was a bare LF.
+    blank_lf: bool,
+    /// Write a Content-Length even when no such header line exists (built
+    /// messages, changed bodies).
+    auto_length: bool,
+}
+
+fn span(s: usize, e: usize) -> (u32, u32) {
+    (s as u32, e as u32)
+}
+
+/// Offset of `sub` in `whole` (`sub` must be a slice of `whole`).
+fn offset_in(whole: &str, sub: &str) -> u32 {
+    (sub.as_ptr() as usize - whole.as_ptr() as usize) as u32
+}
+
+/// Values written by the application must not smuggle a line break into
+/// the message (header injection): CR and LF become spaces.
+fn push_clean(text: &mut String, value: &str) {
+    if value.bytes().any(|b| b == b'\r' || b == b'\n') {
+        text.extend(
+            value
+                .chars()
+                .map(|c| if c == '\r' || c == '\n' { ' ' } else { c }),
+        );
+    } else {
+        text.push_str(value);
+    }
+}
+
+/// Write `n` in decimal without allocating.
+fn push_decimal(out: &mut Vec<u8>, mut n: usize) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+
+impl Message {
+    /// Parse one datagram with the default [`Limits`].
+    pub fn parse(datagram: &[u8]) -> Result<Message, ParseError> {
+        Self::parse_with(datagram, &Limits::default())
+    }
+
+    /// Parse one datagram with `limits`.
+    pub fn parse_with(datagram: &[u8], limits: &Limits) -> Result<Message, ParseError> {
+        parse_datagram(datagram, limits).map(|v| Message::from_view(&v))
+    }
+
+    /// An owned copy of a parsed view.
+    pub fn from_view(view: &MessageView<'_>) -> Message {
+        let head = view.head();
+        let text = head.to_owned();
+        let start = match view.start_line() {
+            StartLine::Request { method, uri, .. } => Start::Request {
+                method: Method::from_token(method),
+                uri: {
+                    let s = offset_in(head, uri);
+                    (s, s + uri.len() as u32)
+                },
+            },
+            StartLine::Response { code, reason, .. } => Start::Response {
+                code,
+                reason: {
+                    let s = offset_in(head, reason);
+                    (s, s + reason.len() as u32)
+                },
+            },
+        };
+        let version = view.version();
+        let v = offset_in(head, version);
+        Message {
+            text,
+            start,
+            start_line: span(0, view.start_len()),
+            version: (v, v + version.len() as u32),
+            slots: view.slots().to_vec(),
+            body: view.body().to_vec(),
+            blank_lf: !head.ends_with("\r\n"),
+            auto_length: view.content_length().is_some(),
+        }
+    }
+
+    fn with_capacity(text: usize, headers: usize) -> Message {
+        Message {
+            text: String::with_capacity(text),
+            start: Start::Response {
+                code: 0,
+                reason: (0, 0),
+            },
+            start_line: (0, 0),
+            version: (0, 0),
+            slots: Vec::with_capacity(headers),
+            body: Vec::new(),
+            blank_lf: false,
+            auto_length: true,
+        }
+    }
+
+    /// A request with no headers: `METHOD request_uri SIP/2.0`.
+    pub fn request(method: Method, request_uri: &str) -> Message {
+        let mut m = Message::with_capacity(256, 10);
+        m.set_request_line(method, request_uri, "SIP/2.0");
+        m
+    }
+
+    fn set_request_line(&mut self, method: Method, uri: &str, version: &str) {
+        let t = &mut self.text;
+        let s = t.len();
+        t.push_str(method.as_str());
+        t.push(' ');
+        let u = t.len();
+        push_clean(t, uri.trim());
+        let ue = t.len();
+        t.push(' ');
+        let v = t.len();
+        t.push_str(version);
+        let ve = t.len();
+        t.push_str("\r\n");
+        self.start_line = span(s, t.len());
+        self.version = span(v, ve);
+        self.start = Start::Request {
+            method,
+            uri: span(u, ue),
+        };
+    }
+
+    /// A response with no headers: `SIP/2.0 code reason`.
+    pub fn response(code: u16, reason: &str) -> Message {
+        let mut m = Message::with_capacity(256, 8);
+        m.set_status_line(code, reason);
+        m
+    }
+
+    fn set_status_line(&mut self, code: u16, reason: &str) {
+        let mut num = Vec::with_capacity(5);
+        push_decimal(&mut num, usize::from(code));
+        let t = &mut self.text;
+        let s = t.len();
+        t.push_str("SIP/2.0 ");
+        // push_decimal writes ASCII digits only.
+        t.push_str(std::str::from_utf8(&num).unwrap_or("500"));
+        t.push(' ');
+        let r = t.len();
+        push_clean(t, reason);
+        let re = t.len();
+        t.push_str("\r\n");
+        self.start_line = span(s, t.len());
+        self.version = span(s, s + 7);
+        self.start = Start::Response {
+            code,
+            reason: span(r, re),
+        };
+    }
+
+    /// A response to `request` (RFC 3261 section 8.2.6): copies every Via
+    /// (in order), From, To, Call-ID and CSeq lines as written, and adds
+    /// `;tag=to_tag` to To when given and To has no tag yet. The reason
+    /// phrase is the standard one ([`reason_phrase`]). Record-Route (for
+    /// dialog-creating responses) is the caller's to copy.
+    pub fn response_to(request: &Message, code: u16, to_tag: Option<&str>) -> Message {
+        let mut m = Message::with_capacity(request.text.len().min(1024), 8);
+        m.set_status_line(code, reason_phrase(code));
+        const VIA: u8 = HeaderName::Via.known_id();
+        const FROM: u8 = HeaderName::From.known_id();
+        const TO: u8 = HeaderName::To.known_id();
+        const CALL_ID: u8 = HeaderName::CallId.known_id();
+        const CSEQ: u8 = HeaderName::CSeq.known_id();
+        let src = &request.text;
+        for slot in &request.slots {
+            match slot.id {
+                TO => {
+                    let value = slot.value(src);
+                    let needs_tag = to_tag.is_some()
+                        && !NameAddr::parse(value).is_ok_and(|a| a.tag().is_some());
+                    match to_tag {
+                        Some(tag) if needs_tag => {
+                            let t = &mut m.text;
+                            let ns = t.len();
+                            t.push_str(slot.name(src));
+                            let ne = t.len();
+                            t.push_str(": ");
+                            let vs = t.len();
+                            t.push_str(value);
+                            t.push_str(";tag=");
+                            push_clean(t, tag);
+                            let ve = t.len();
+                            t.push_str("\r\n");
+                            m.slots.push(Slot {
+                                name_start: ns as u32,
+                                name_end: ne as u32,
+                                value_start: vs as u32,
+                                value_end: ve as u32,
+                                line_end: t.len() as u32,
+                                id: TO,
+                            });
+                        }
+                        _ => m.copy_line(src, slot),
+                    }
+                }
+                VIA | FROM | CALL_ID | CSEQ => m.copy_line(src, slot),
+                _ => {}
+            }
+        }
+        m
+    }
+
+    /// Append a header line of another message's text, as written.
+    fn copy_line(&mut self, src: &str, slot: &Slot) {
+        let base = self.text.len() as u32;
+        self.text.push_str(slot.line(src));
+        let shift = |o: u32| o - slot.name_start + base;
+        self.slots.push(Slot {
+            name_start: base,
+            name_end: shift(slot.name_end),
+            value_start: shift(slot.value_start),
+            value_end: shift(slot.value_end),
+            line_end: shift(slot.line_end),
+            id: slot.id,
+        });
+    }
+
+    fn new_line(&mut self, name: &HeaderName, value: &str) -> Slot {
+        let t = &mut self.text;
+        let ns = t.len();
+        t.push_str(name.as_str());
+        let ne = t.len();
+        t.push_str(": ");
+        let vs = t.len();
+        push_clean(t, value.trim());
+        let ve = t.len();
+        t.push_str("\r\n");
+        Slot {
+            name_start: ns as u32,
+            name_end: ne as u32,
+            value_start: vs as u32,
+            value_end: ve as u32,
+            line_end: t.len() as u32,
+            id: name.known_id(),
+        }
+    }
+
+    /// Whether this is a request.
+    pub fn is_request(&self) -> bool {
+        matches!(self.start, Start::Request { .. })
+    }
+
+    /// The method of a request.
+    pub fn method(&self) -> Option<&Method> {
+        match &self.start {
+            Start::Request { method, .. } => Some(method),
+            Start::Response { .. } => None,
+        }
+    }
+
+    /// The Request-URI of a request, as written.
+    pub fn request_uri(&self) -> Option<&str> {
+        match self.start {
+            Start::Request { uri, .. } => Some(&self.text[uri.0 as usize..uri.1 as usize]),
+            Start::Response { .. } => None,
+        }
+    }
+
+    /// The status code of a response.
+    pub fn status(&self) -> Option<u16> {
+        match self.start {
+            Start::Response { code, .. } => Some(code),
+            Start::Request { .. } => None,
+        }
+    }
+
+    /// The reason phrase of a response.
+    pub fn reason(&self) -> Option<&str> {
+        match self.start {
+            Start::Response { reason, .. } => {
+                Some(&self.text[reason.0 as usize..reason.1 as usize])
+            }
+            Start::Request { .. } => None,
+        }
+    }
+
+    /// The SIP version as written (`SIP/2.0`).
+    pub fn version(&self) -> &str {
+        &self.text[self.version.0 as usize..self.version.1 as usize]
+    }
+
+    /// Replace the Request-URI (no effect on a response).
+    pub fn set_request_uri(&mut self, uri: &str) {
+        if let Start::Request { method, .. } = &self.start {
+            let method = method.clone();
+            let version = self.version().to_owned();
+            self.set_request_line(method, uri, &version);
+        }
+    }
+
+    /// Replace the status code and reason phrase (no effect on a request).
+    pub fn set_status(&mut self, code: u16, reason: &str) {
+        if !self.is_request() {
+            self.set_status_line(code, reason);
+        }
+    }
+
+    /// The header section: raw values and every typed header accessor
+    /// (RSeq, RAck, Session-Expires, Event, Refer-To, Reason ...).
+    pub fn header_section(&self) -> Headers<'_> {
+        Headers::new(&self.text, &self.slots)
+    }
+
+    /// The raw value of the first line named `name`.
+    pub fn header(&self, name: &HeaderName) -> Option<&str> {
+        self.header_section().get(name)
+    }
+
+    /// The raw value of every line named `name`, in order (not
+    /// comma-split).
+    pub fn headers<'s>(&'s self, name: &'s HeaderName) -> Values<'s> {
+        self.header_section().all(name)
+    }
+
+    /// Comma-separated elements across all lines of `name`, honouring
+    /// quotes, `<>` and comments; headers whose grammar is not a list
+    /// (auth headers, Date ...) yield whole values.
+    pub fn header_values<'s>(&'s self, name: &'s HeaderName) -> SplitValues<'s> {
+        self.header_section().values(name)
+    }
+
+    /// Append a header line at the end. CR and LF in `value` become spaces.
+    pub fn add_header(&mut self, name: HeaderName, value: &str) {
+        let slot = self.new_line(&name, value);
+        self.slots.push(slot);
+    }
+
+    /// Insert a header line before the first line of the same name, or at
+    /// the top if there is none (a proxy's Via, a pre-loaded Route).
+    pub fn push_front_header(&mut self, name: HeaderName, value: &str) {
+        let slot = self.new_line(&name, value);
+        let at = self
+            .slots
+            .iter()
+            .position(|s| s.is(&self.text, &name))
+            .unwrap_or(0);
+        self.slots.insert(at, slot);
+    }
+
+    /// Replace every line named `name` with one line holding `value`, at
+    /// the position of the first (or at the end if there was none).
+    pub fn set_header(&mut self, name: HeaderName, value: &str) {
+        let slot = self.new_line(&name, value);
+        match self.slots.iter().position(|s| s.is(&self.text, &name)) {
+            Some(first) => {
+                self.slots[first] = slot;
+                let text = &self.text;
+                let mut i = 0;
+                self.slots.retain(|s| {
+                    let keep = i <= first || !s.is(text, &name);
+                    i += 1;
+                    keep
+                });
+            }
+            None => self.slots.push(slot),
+        }
+    }
+
+    /// Remove every line named `name`; returns how many there were.
+    pub fn remove_header(&mut self, name: &HeaderName) -> usize {
+        let before = self.slots.len();
+        let text = &self.text;
+        self.slots.retain(|s| !s.is(text, name));
+        before - self.slots.len()
+    }
+
+    /// Remove the first line named `name` (e.g. a proxy popping its Via
+    /// when the whole line is one element); returns whether there was one.
+    pub fn remove_first_header(&mut self, name: &HeaderName) -> bool {
+        match self.slots.iter().position(|s| s.is(&self.text, name)) {
+            Some(i) => {
+                self.slots.remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The body.
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+
+    /// Replace the body. `Some(content_type)` sets Content-Type; `None`
+    /// with an empty body removes it; `None` with a body keeps the present
+    /// Content-Type. Content-Length is computed when writing.
+    pub fn set_body(&mut self, content_type: Option<&str>, body: &[u8]) {
+        match content_type {
+            Some(ct) => self.set_header(HeaderName::ContentType, ct),
+            None if body.is_empty() => {
+                self.remove_header(&HeaderName::ContentType);
+            }
+            None => {}
+        }
+        self.body.clear();
+        self.body.extend_from_slice(body);
+        self.auto_length = true;
+    }
+
+    /// Serialize into `out` (appending). Content-Length is written from the
+    /// body's length; an existing Content-Length line that already says so
+    /// is kept as written.
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        let text = self.text.as_bytes();
+        out.reserve(self.text.len() + self.body.len() + 24);
+        out.extend_from_slice(&text[self.start_line.0 as usize..self.start_line.1 as usize]);
+        let mut length_written = false;
+        for slot in &self.slots {
+            if slot.id == CONTENT_LENGTH {
+                if length_written {
+                    continue;
+                }
+                length_written = true;
+                let v = slot.value(&self.text);
+                if v.parse::<usize>().ok() != Some(self.body.len()) {
+                    out.extend_from_slice(slot.name(&self.text).as_bytes());
+                    out.extend_from_slice(b": ");
+                    push_decimal(out, self.body.len());
+                    out.extend_from_slice(b"\r\n");
+                    continue;
+                }
+            }
+            out.extend_from_slice(slot.line(&self.text).as_bytes());
+        }
+        if !length_written && self.auto_length {
+            out.extend_from_slice(b"Content-Length: ");
+            push_decimal(out, self.body.len());
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(if self.blank_lf { b"\n" } else { b"\r\n" });
+        out.extend_from_slice(&self.body);
+    }
+
+    /// Serialize into a new buffer.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.text.len() + self.body.len() + 24);
+        self.write_to(&mut out);
+        out
+    }
+
+    /// The topmost Via element.
+    pub fn top_via(&self) -> Option<Result<Via<'_>, ParseError>> {
+        self.header_section().top_via()
+    }
+
+    /// Every Via element, top first.
+    pub fn vias(&self) -> impl Iterator<Item = Result<Via<'_>, ParseError>> {
+        self.header_section().vias()
+    }
+
+    /// From.
+    pub fn from_header(&self) -> Option<Result<NameAddr<'_>, ParseError>> {
+        self.header_section().from()
+    }
+
+    /// To.
+    pub fn to_header(&self) -> Option<Result<NameAddr<'_>, ParseError>> {
+        self.header_section().to()
+    }
+
+    /// Call-ID.
+    pub fn call_id(&self) -> Option<&str> {
+        self.header_section().call_id()
+    }
+
+    /// CSeq.
+    pub fn cseq(&self) -> Option<Result<CSeq, ParseError>> {
+        self.header_section().cseq()
+    }
+
+    /// Max-Forwards.
+    pub fn max_forwards(&self) -> Option<Result<u32, ParseError>> {
+        self.header_section().max_forwards()
+    }
+
+    /// Contact elements.
+    pub fn contacts(&self) -> impl Iterator<Item = Result<Contact<'_>, ParseError>> {
+        self.header_section().contacts()
+    }
+
+    /// Route elements, top first.
+    pub fn routes(&self) -> impl Iterator<Item = Result<NameAddr<'_>, ParseError>> {
+        self.header_section().routes()
+    }
+
+    /// Record-Route elements, top first.
+    pub fn record_routes(&self) -> impl Iterator<Item = Result<NameAddr<'_>, ParseError>> {
+        self.header_section().record_routes()
+    }
+
+    /// Content-Type.
+    pub fn content_type(&self) -> Option<Result<MediaType<'_>, ParseError>> {
+        self.header_section().content_type()
+    }
+
+    /// Expires.
+    pub fn expires(&self) -> Option<Result<u32, ParseError>> {
+        self.header_section().expires()
+    }
+
+    /// Tokens of a token-list header (Allow, Supported, Require ...).
+    pub fn tokens<'s>(&'s self, name: &'s HeaderName) -> SplitValues<'s> {
+        self.header_section().tokens(name)
+    }
+}
+
+impl PartialEq for Message {
+    /// Two messages are equal when they serialize to the same bytes.
+    fn eq(&self, other: &Message) -> bool {
+        self.start == other.start && self.body == other.body && self.to_bytes() == other.to_bytes()
+    }
+}
+
+impl fmt::Debug for Message {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let start = &self.text[self.start_line.0 as usize..self.start_line.1 as usize];
+        f.debug_struct("Message")
+            .field("start_line", &start.trim_end())
+            .field("headers", &self.header_section())
+            .field("body_len", &self.body.len())
+            .finish()
+    }
+}
+
+impl fmt::Display for Message {
+    /// The serialized message, with a non-UTF-8 body shown lossily.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&String::from_utf8_lossy(&self.to_bytes()))
+    }
+}

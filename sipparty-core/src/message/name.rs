@@ -1,0 +1,370 @@
+//! Header field names (RFC 3261 section 20 and the extensions this stack
+//! reads), matched case-insensitively, with the compact forms of section 7.3.3
+//! and the IANA registry folded into their long names.
+
+use std::fmt;
+
+macro_rules! header_names {
+    ($( $(#[$doc:meta])* $variant:ident = $canonical:literal $(, $compact:literal)?; )*) => {
+        /// A header field name. Known names are variants; compact forms map
+        /// to their long name (`i` is [`HeaderName::CallId`]); any other
+        /// name is kept in [`HeaderName::Other`].
+        #[non_exhaustive]
+        #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+        pub enum HeaderName {
+            $( $(#[$doc])* $variant, )*
+            /// A header this crate has no variant for, as written.
+            Other(Box<str>),
+        }
+
+        /// Canonical spellings, indexed by `id - 1`.
+        const CANONICAL: &[&str] = &[$($canonical),*];
+
+        /// Compact forms: `(letter, id)`.
+        const COMPACT: &[(u8, u8)] = &[
+            $( $( ($compact, HeaderName::$variant.known_id()), )? )*
+        ];
+
+        impl HeaderName {
+            /// 1-based index of a known name; 0 for [`HeaderName::Other`].
+            pub(crate) const fn known_id(&self) -> u8 {
+                #[allow(unused_assignments)]
+                {
+                    let mut i = 0u8;
+                    $(
+                        i += 1;
+                        if let HeaderName::$variant = self {
+                            return i;
+                        }
+                    )*
+                    0
+                }
+            }
+
+            /// The known name with index `id` (as returned by `known_id`).
+            pub(crate) fn from_id(id: u8) -> Option<HeaderName> {
+                let mut i = 0u8;
+                $(
+                    i += 1;
+                    if i == id {
+                        return Some(HeaderName::$variant);
+                    }
+                )*
+                None
+            }
+        }
+    };
+}
+
+header_names! {
+    /// `Via`, compact `v` (RFC 3261 section 20.42).
+    Via = "Via", b'v';
+    /// `From`, compact `f` (section 20.20).
+    From = "From", b'f';
+    /// `To`, compact `t` (section 20.39).
+    To = "To", b't';
+    /// `Call-ID`, compact `i` (section 20.8).
+    CallId = "Call-ID", b'i';
+    /// `CSeq` (section 20.16).
+    CSeq = "CSeq";
+    /// `Max-Forwards` (section 20.22).
+    MaxForwards = "Max-Forwards";
+    /// `Contact`, compact `m` (section 20.10).
+    Contact = "Contact", b'm';
+    /// `Route` (section 20.34).
+    Route = "Route";
+    /// `Record-Route` (section 20.30).
+    RecordRoute = "Record-Route";
+    /// `Content-Type`, compact `c` (section 20.15).
+    ContentType = "Content-Type", b'c';
+    /// `Content-Length`, compact `l` (section 20.14).
+    ContentLength = "Content-Length", b'l';
+    /// `Content-Encoding`, compact `e` (section 20.12).
+    ContentEncoding = "Content-Encoding", b'e';
+    /// `Content-Disposition` (section 20.11).
+    ContentDisposition = "Content-Disposition";
+    /// `Content-Language` (section 20.13).
+    ContentLanguage = "Content-Language";
+    /// `Expires` (section 20.19).
+    Expires = "Expires";
+    /// `Allow` (section 20.5).
+    Allow = "Allow";
+    /// `Supported`, compact `k` (section 20.37).
+    Supported = "Supported", b'k';
+    /// `Require` (section 20.32).
+    Require = "Require";
+    /// `Proxy-Require` (section 20.29).
+    ProxyRequire = "Proxy-Require";
+    /// `Unsupported` (section 20.40).
+    Unsupported = "Unsupported";
+    /// `Accept` (section 20.1).
+    Accept = "Accept";
+    /// `Accept-Encoding` (section 20.2).
+    AcceptEncoding = "Accept-Encoding";
+    /// `Accept-Language` (section 20.3).
+    AcceptLanguage = "Accept-Language";
+    /// `Alert-Info` (section 20.4).
+    AlertInfo = "Alert-Info";
+    /// `Call-Info` (section 20.9).
+    CallInfo = "Call-Info";
+    /// `Error-Info` (section 20.18).
+    ErrorInfo = "Error-Info";
+    /// `In-Reply-To` (section 20.21).
+    InReplyTo = "In-Reply-To";
+    /// `MIME-Version` (section 20.24).
+    MimeVersion = "MIME-Version";
+    /// `Min-Expires` (section 20.23).
+    MinExpires = "Min-Expires";
+    /// `Organization` (section 20.25).
+    Organization = "Organization";
+    /// `Priority` (section 20.26).
+    Priority = "Priority";
+    /// `Reply-To` (section 20.31).
+    ReplyTo = "Reply-To";
+    /// `Subject`, compact `s` (section 20.36).
+    Subject = "Subject", b's';
+    /// `Warning` (section 20.43).
+    Warning = "Warning";
+    /// `WWW-Authenticate` (section 20.44).
+    WwwAuthenticate = "WWW-Authenticate";
+    /// `Proxy-Authenticate` (section 20.27).
+    ProxyAuthenticate = "Proxy-Authenticate";
+    /// `Authorization` (section 20.7).
+    Authorization = "Authorization";
+    /// `Proxy-Authorization` (section 20.28).
+    ProxyAuthorization = "Proxy-Authorization";
+    /// `Authentication-Info` (section 20.6).
+    AuthenticationInfo = "Authentication-Info";
+    /// `Date` (section 20.17).
+    Date = "Date";
+    /// `Retry-After` (section 20.33).
+    RetryAfter = "Retry-After";
+    /// `Timestamp` (section 20.38).
+    Timestamp = "Timestamp";
+    /// `User-Agent` (section 20.41).
+    UserAgent = "User-Agent";
+    /// `Server` (section 20.35).
+    Server = "Server";
+    /// `Reason` (RFC 3326).
+    Reason = "Reason";
+    /// `RSeq` (RFC 3262).
+    RSeq = "RSeq";
+    /// `RAck` (RFC 3262).
+    RAck = "RAck";
+    /// `Session-Expires`, compact `x` (RFC 4028).
+    SessionExpires = "Session-Expires", b'x';
+    /// `Min-SE` (RFC 4028).
+    MinSe = "Min-SE";
+    /// `Event`, compact `o` (RFC 6665).
+    Event = "Event", b'o';
+    /// `Allow-Events`, compact `u` (RFC 6665).
+    AllowEvents = "Allow-Events", b'u';
+    /// `Subscription-State` (RFC 6665).
+    SubscriptionState = "Subscription-State";
+    /// `Refer-To`, compact `r` (RFC 3515).
+    ReferTo = "Refer-To", b'r';
+    /// `Referred-By`, compact `b` (RFC 3892).
+    ReferredBy = "Referred-By", b'b';
+    /// `Replaces` (RFC 3891).
+    Replaces = "Replaces";
+    /// `Request-Disposition`, compact `d` (RFC 3841).
+    RequestDisposition = "Request-Disposition", b'd';
+    /// `Accept-Contact`, compact `a` (RFC 3841).
+    AcceptContact = "Accept-Contact", b'a';
+    /// `Reject-Contact`, compact `j` (RFC 3841).
+    RejectContact = "Reject-Contact", b'j';
+    /// `Identity`, compact `y` (RFC 8224).
+    Identity = "Identity", b'y';
+    /// `Identity-Info`, compact `n` (RFC 4474, obsolete).
+    IdentityInfo = "Identity-Info", b'n';
+    /// `Path` (RFC 3327).
+    Path = "Path";
+    /// `Service-Route` (RFC 3608).
+    ServiceRoute = "Service-Route";
+    /// `P-Asserted-Identity` (RFC 3325).
+    PAssertedIdentity = "P-Asserted-Identity";
+    /// `P-Preferred-Identity` (RFC 3325).
+    PPreferredIdentity = "P-Preferred-Identity";
+    /// `Privacy` (RFC 3323).
+    Privacy = "Privacy";
+}
+
+/// Number of known names.
+const KNOWN: usize = CANONICAL.len();
+
+/// Hash of a header name for the lookup table: folds ASCII case by OR-ing
+/// 0x20, which maps only letters onto letters (names are tokens).
+const fn name_hash(name: &[u8]) -> usize {
+    let len = name.len();
+    if len == 0 {
+        return 0;
+    }
+    let first = (name[0] | 0x20) as usize;
+    let mid = (name[len / 2] | 0x20) as usize;
+    let last = (name[len - 1] | 0x20) as usize;
+    (first * 7 + mid * 3 + last * 13 + len * 31) & (TABLE_SIZE - 1)
+}
+
+const TABLE_SIZE: usize = 256;
+
+/// Open-addressing table from [`name_hash`] to known id (0 = empty), built at
+/// compile time from the long and compact names.
+const LOOKUP: [u8; TABLE_SIZE] = {
+    let mut t = [0u8; TABLE_SIZE];
+    let mut i = 0;
+    while i < KNOWN {
+        let mut h = name_hash(CANONICAL[i].as_bytes());
+        while t[h] != 0 {
+            h = (h + 1) & (TABLE_SIZE - 1);
+        }
+        t[h] = (i + 1) as u8;
+        i += 1;
+    }
+    let mut j = 0;
+    while j < COMPACT.len() {
+        let mut h = name_hash(&[COMPACT[j].0]);
+        while t[h] != 0 {
+            h = (h + 1) & (TABLE_SIZE - 1);
+        }
+        t[h] = COMPACT[j].1;
+        j += 1;
+    }
+    t
+};
+
+/// Case-insensitive comparison of a token with a name (both ASCII tokens).
+#[inline]
+fn eq_folded(a: &[u8], b: &[u8]) -> bool {
+    a.eq_ignore_ascii_case(b)
+}
+
+/// The known id for `name` (a token), or 0.
+#[inline]
+pub(crate) fn lookup_id(name: &[u8]) -> u8 {
+    let mut h = name_hash(name);
+    loop {
+        let id = LOOKUP[h];
+        if id == 0 {
+            return 0;
+        }
+        let idx = usize::from(id - 1);
+        let hit = if name.len() == 1 {
+            COMPACT.iter().any(|&(c, i)| i == id && c == name[0] | 0x20)
+        } else {
+            eq_folded(CANONICAL[idx].as_bytes(), name)
+        };
+        if hit {
+            return id;
+        }
+        h = (h + 1) & (TABLE_SIZE - 1);
+    }
+}
+
+/// The canonical spelling of known id `id` (1-based).
+pub(crate) fn canonical(id: u8) -> Option<&'static str> {
+    CANONICAL.get(usize::from(id).wrapping_sub(1)).copied()
+}
+
+impl HeaderName {
+    /// The name written as `name` (case-insensitive; compact forms fold to
+    /// their long name). Unknown names become [`HeaderName::Other`].
+    pub fn from_bytes(name: &[u8]) -> HeaderName {
+        match HeaderName::from_id(lookup_id(name)) {
+            Some(known) => known,
+            None => HeaderName::Other(String::from_utf8_lossy(name).into()),
+        }
+    }
+
+    /// The canonical spelling (`Call-ID`, `WWW-Authenticate`), or the name
+    /// as written for [`HeaderName::Other`].
+    pub fn as_str(&self) -> &str {
+        match self {
+            HeaderName::Other(s) => s,
+            known => canonical(known.known_id()).unwrap_or(""),
+        }
+    }
+
+    /// The compact form (RFC 3261 section 7.3.3), if the name has one.
+    pub fn compact(&self) -> Option<char> {
+        let id = self.known_id();
+        COMPACT
+            .iter()
+            .find(|&&(_, i)| i == id && id != 0)
+            .map(|&(c, _)| char::from(c))
+    }
+
+    /// Whether a header line named `written` (as on the wire) is this name.
+    pub fn matches(&self, written: &str) -> bool {
+        match self {
+            HeaderName::Other(s) => s.eq_ignore_ascii_case(written),
+            known => lookup_id(written.as_bytes()) == known.known_id(),
+        }
+    }
+}
+
+impl fmt::Display for HeaderName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_canonical_name_and_compact_form_is_found() {
+        for (i, name) in CANONICAL.iter().enumerate() {
+            let id = (i + 1) as u8;
+            assert_eq!(lookup_id(name.as_bytes()), id, "{name}");
+            assert_eq!(
+                lookup_id(name.to_ascii_uppercase().as_bytes()),
+                id,
+                "{name}"
+            );
+            assert_eq!(
+                lookup_id(name.to_ascii_lowercase().as_bytes()),
+                id,
+                "{name}"
+            );
+            assert_eq!(HeaderName::from_id(id).unwrap().as_str(), *name);
+        }
+        for &(c, id) in COMPACT {
+            assert_eq!(lookup_id(&[c]), id);
+            assert_eq!(lookup_id(&[c.to_ascii_uppercase()]), id);
+        }
+    }
+
+    /// RFC 3261 section 7.3.3: compact forms are equivalent to long names.
+    #[test]
+    fn rfc3261_7_3_3_compact_forms() {
+        for (c, long) in [
+            ("i", HeaderName::CallId),
+            ("m", HeaderName::Contact),
+            ("e", HeaderName::ContentEncoding),
+            ("l", HeaderName::ContentLength),
+            ("c", HeaderName::ContentType),
+            ("f", HeaderName::From),
+            ("s", HeaderName::Subject),
+            ("k", HeaderName::Supported),
+            ("t", HeaderName::To),
+            ("v", HeaderName::Via),
+        ] {
+            assert_eq!(HeaderName::from_bytes(c.as_bytes()), long);
+            assert!(long.matches(c));
+        }
+        assert_eq!(HeaderName::Via.compact(), Some('v'));
+        assert_eq!(HeaderName::CSeq.compact(), None);
+    }
+
+    #[test]
+    fn unknown_names_are_kept_as_written() {
+        let n = HeaderName::from_bytes(b"X-Custom");
+        assert_eq!(n, HeaderName::Other("X-Custom".into()));
+        assert!(n.matches("x-custom"));
+        assert!(!n.matches("X-Other"));
+        assert_eq!(lookup_id(b"q"), 0);
+        assert_eq!(lookup_id(b"Vias"), 0);
+        assert_eq!(lookup_id(b""), 0);
+    }
+}

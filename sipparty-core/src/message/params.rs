@@ -1,0 +1,217 @@
+//! Parameters (`*( SEMI generic-param )`) of headers and URIs, kept as the
+//! raw text and decoded on access.
+
+use std::fmt;
+
+use super::error::{ParseError, ParseErrorKind};
+use super::lex::{quoted_string, run, skip_lws, trim};
+use super::tables::{GEN_VALUE, TOKEN, URI_PARAM};
+
+/// Default cap on parameters of one header element or URI
+/// ([`Limits::max_params`](super::Limits)).
+pub const DEFAULT_MAX_PARAMS: usize = 64;
+
+/// A parameter list as written, including its leading `;` (empty when there
+/// are none). Names compare case-insensitively (RFC 3261 section 7.3.1);
+/// values are returned as written (a quoted value keeps its quotes).
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Params<'a> {
+    raw: &'a str,
+}
+
+impl<'a> Params<'a> {
+    /// Wrap already-validated parameter text (`;a=b;c`).
+    pub(crate) const fn new(raw: &'a str) -> Self {
+        Self { raw }
+    }
+
+    /// No parameters.
+    pub const fn empty() -> Self {
+        Self { raw: "" }
+    }
+
+    /// The value of parameter `name`: `None` if absent, `Some(None)` for a
+    /// parameter without a value (`;lr`), `Some(Some(v))` otherwise.
+    pub fn get(&self, name: &str) -> Option<Option<&'a str>> {
+        self.iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    }
+
+    /// The value of `name` if it has one.
+    pub fn value(&self, name: &str) -> Option<&'a str> {
+        self.get(name).flatten()
+    }
+
+    /// Whether parameter `name` is present (with or without a value).
+    pub fn contains(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
+    /// The parameters in order, as `(name, value)`.
+    pub fn iter(&self) -> ParamIter<'a> {
+        ParamIter { rest: self.raw }
+    }
+
+    /// The raw text, leading `;` included.
+    pub fn as_str(&self) -> &'a str {
+        self.raw
+    }
+
+    /// Whether there are no parameters.
+    pub fn is_empty(&self) -> bool {
+        self.iter().next().is_none()
+    }
+}
+
+impl fmt::Debug for Params<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl<'a> IntoIterator for Params<'a> {
+    type Item = (&'a str, Option<&'a str>);
+    type IntoIter = ParamIter<'a>;
+    fn into_iter(self) -> ParamIter<'a> {
+        self.iter()
+    }
+}
+
+/// Iterator over [`Params`].
+#[derive(Clone, Debug)]
+pub struct ParamIter<'a> {
+    rest: &'a str,
+}
+
+impl<'a> Iterator for ParamIter<'a> {
+    type Item = (&'a str, Option<&'a str>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let b = self.rest.as_bytes();
+            // Skip to the next `;` outside quotes.
+            let mut i = 0;
+            while i < b.len() && b[i] != b';' {
+                i += 1;
+            }
+            if i >= b.len() {
+                self.rest = "";
+                return None;
+            }
+            let start = i + 1;
+            let mut j = start;
+            while j < b.len() && b[j] != b';' {
+                if b[j] == b'"' {
+                    j = quoted_string(b, j).unwrap_or(b.len());
+                } else {
+                    j += 1;
+                }
+            }
+            let item = &self.rest[start..j];
+            self.rest = &self.rest[j..];
+            let item = trim(item);
+            if item.is_empty() {
+                continue;
+            }
+            return Some(match item.find('=') {
+                Some(eq) => (trim(&item[..eq]), Some(trim(&item[eq + 1..]))),
+                None => (item, None),
+            });
+        }
+    }
+}
+
+/// Scan header parameters starting at `i`:
+/// `*( SEMI generic-param )`, `generic-param = token [ EQUAL gen-value ]`,
+/// `gen-value = token / host / quoted-string`. Returns the end of the last
+/// parameter (trailing LWS not included).
+pub(crate) fn scan_header_params(s: &[u8], mut i: usize, max: usize) -> Result<usize, ParseError> {
+    let mut count = 0;
+    loop {
+        let j = skip_lws(s, i);
+        if j >= s.len() || s[j] != b';' {
+            return Ok(i);
+        }
+        count += 1;
+        if count > max {
+            return Err(ParseError::new(j, ParseErrorKind::TooManyParams));
+        }
+        let n = skip_lws(s, j + 1);
+        let name_end = run(s, n, &TOKEN);
+        if name_end == n {
+            return Err(ParseError::expected(n, "parameter name"));
+        }
+        i = name_end;
+        let k = skip_lws(s, name_end);
+        if k < s.len() && s[k] == b'=' {
+            let v = skip_lws(s, k + 1);
+            if v < s.len() && s[v] == b'"' {
+                i = quoted_string(s, v)?;
+            } else {
+                let end = run(s, v, &GEN_VALUE);
+                if end == v {
+                    return Err(ParseError::expected(v, "parameter value"));
+                }
+                i = end;
+            }
+        }
+    }
+}
+
+/// Scan URI parameters starting at `i` (no LWS allowed inside a URI):
+/// `*( ";" uri-parameter )`, `other-param = pname [ "=" pvalue ]`.
+pub(crate) fn scan_uri_params(s: &[u8], mut i: usize, max: usize) -> Result<usize, ParseError> {
+    let mut count = 0;
+    while i < s.len() && s[i] == b';' {
+        count += 1;
+        if count > max {
+            return Err(ParseError::new(i, ParseErrorKind::TooManyParams));
+        }
+        let n = i + 1;
+        let name_end = run(s, n, &URI_PARAM);
+        if name_end == n {
+            return Err(ParseError::expected(n, "URI parameter name"));
+        }
+        i = name_end;
+        if i < s.len() && s[i] == b'=' {
+            let end = run(s, i + 1, &URI_PARAM);
+            if end == i + 1 {
+                return Err(ParseError::expected(end, "URI parameter value"));
+            }
+            i = end;
+        }
+    }
+    Ok(i)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn get_is_case_insensitive_and_distinguishes_bare_params() {
+        let p = Params::new(";branch=z9hG4bK1;RPORT; received = 192.0.2.1 ;x=\"a;b\"");
+        assert_eq!(p.get("branch"), Some(Some("z9hG4bK1")));
+        assert_eq!(p.get("rport"), Some(None));
+        assert_eq!(p.get("Received"), Some(Some("192.0.2.1")));
+        assert_eq!(p.get("x"), Some(Some("\"a;b\"")));
+        assert_eq!(p.get("maddr"), None);
+        assert_eq!(p.iter().count(), 4);
+        assert!(Params::empty().is_empty());
+    }
+
+    #[test]
+    fn scanners_stop_at_the_end_of_the_list() {
+        let s = b";a=1 ; b ;c=\"q;\" , next";
+        let end = scan_header_params(s, 0, 10).unwrap();
+        assert_eq!(&s[..end], b";a=1 ; b ;c=\"q;\"");
+        assert!(scan_header_params(b";=1", 0, 10).is_err());
+        assert_eq!(
+            scan_header_params(b";a;b;c", 0, 2).unwrap_err().kind,
+            ParseErrorKind::TooManyParams
+        );
+        let u = b";transport=tcp;lr?h=v";
+        assert_eq!(scan_uri_params(u, 0, 10).unwrap(), 17);
+    }
+}

@@ -1,0 +1,555 @@
+//! The zero-copy parser: a [`MessageView`] borrows the input and holds the
+//! start line, one slot of offsets per header line, and the body slice
+//! (httparse's shape). Typed headers are decoded later, on access.
+//!
+//! Datagram and stream framing follow RFC 3261 section 18.3: in a datagram
+//! the body is the rest of the datagram when Content-Length is absent, and
+//! octets past Content-Length are ignored; on a stream Content-Length is
+//! mandatory and a message is [`Status::Partial`] until all of it arrived.
+
+use smallvec::SmallVec;
+
+use super::error::{ParseError, ParseErrorKind};
+use super::name::{lookup_id, HeaderName};
+use super::params::DEFAULT_MAX_PARAMS;
+use super::section::{Headers, Slot};
+use super::tables::TOKEN;
+use super::uri::Uri;
+
+/// Size caps applied while parsing. Exceeding one is an error, never a
+/// panic or an unbounded allocation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest message (start line, headers and body), in bytes. Default
+    /// 65,536 (answer 413 above it).
+    pub max_message: usize,
+    /// Most header lines. Default 256.
+    pub max_headers: usize,
+    /// Longest header line including its folded continuations. Default
+    /// 8,192.
+    pub max_header_line: usize,
+    /// Longest Request-URI. Default 1,024 (answer 414 above it).
+    pub max_uri: usize,
+    /// Most parameters on one URI or header element. Default 64.
+    pub max_params: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_message: 65_536,
+            max_headers: 256,
+            max_header_line: 8_192,
+            max_uri: 1_024,
+            max_params: DEFAULT_MAX_PARAMS,
+        }
+    }
+}
+
+/// The outcome of parsing from a stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status<T> {
+    /// A whole message.
+    Complete(T),
+    /// The input ends before the message does: read more and try again.
+    Partial,
+}
+
+/// The first line of a message.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StartLine<'a> {
+    /// `Method SP Request-URI SP SIP-Version CRLF`
+    Request {
+        /// The method token (case-sensitive).
+        method: &'a str,
+        /// The Request-URI as written.
+        uri: &'a str,
+        /// The version, `SIP/2.0` for anything this stack serves.
+        version: &'a str,
+    },
+    /// `SIP-Version SP Status-Code SP Reason-Phrase CRLF`
+    Response {
+        /// The version.
+        version: &'a str,
+        /// The status code, 100 to 699.
+        code: u16,
+        /// The reason phrase (UTF-8, possibly empty).
+        reason: &'a str,
+    },
+}
+
+/// Most messages have fewer header lines than this; they parse without
+/// touching the heap.
+pub(crate) const INLINE_HEADERS: usize = 32;
+
+/// A parsed message borrowing its input. Build an owned
+/// [`Message`](super::Message) from it with
+/// [`Message::from_view`](super::Message::from_view).
+#[derive(Clone, Debug)]
+pub struct MessageView<'a> {
+    /// Start line and headers, through the empty line.
+    head: &'a str,
+    /// Offset of `head` in the input (leading CRLFs skipped).
+    offset: usize,
+    start: StartLine<'a>,
+    /// Length of the start line including its line end.
+    start_len: u32,
+    slots: SmallVec<[Slot; INLINE_HEADERS]>,
+    body: &'a [u8],
+    content_length: Option<usize>,
+}
+
+impl<'a> MessageView<'a> {
+    /// The start line.
+    pub fn start_line(&self) -> StartLine<'a> {
+        self.start
+    }
+
+    /// Whether this is a request.
+    pub fn is_request(&self) -> bool {
+        matches!(self.start, StartLine::Request { .. })
+    }
+
+    /// The request method token.
+    pub fn method(&self) -> Option<&'a str> {
+        match self.start {
+            StartLine::Request { method, .. } => Some(method),
+            StartLine::Response { .. } => None,
+        }
+    }
+
+    /// The Request-URI as written.
+    pub fn request_uri(&self) -> Option<&'a str> {
+        match self.start {
+            StartLine::Request { uri, .. } => Some(uri),
+            StartLine::Response { .. } => None,
+        }
+    }
+
+    /// The status code of a response.
+    pub fn status(&self) -> Option<u16> {
+        match self.start {
+            StartLine::Response { code, .. } => Some(code),
+            StartLine::Request { .. } => None,
+        }
+    }
+
+    /// The reason phrase of a response.
+    pub fn reason(&self) -> Option<&'a str> {
+        match self.start {
+            StartLine::Response { reason, .. } => Some(reason),
+            StartLine::Request { .. } => None,
+        }
+    }
+
+    /// The SIP version as written.
+    pub fn version(&self) -> &'a str {
+        match self.start {
+            StartLine::Request { version, .. } | StartLine::Response { version, .. } => version,
+        }
+    }
+
+    /// The header section, with raw and typed access.
+    pub fn headers(&self) -> Headers<'_> {
+        Headers::new(self.head, &self.slots)
+    }
+
+    /// Number of header lines.
+    pub fn header_count(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// The body.
+    pub fn body(&self) -> &'a [u8] {
+        self.body
+    }
+
+    /// The start line and header section as written, through the empty
+    /// line.
+    pub fn head(&self) -> &'a str {
+        self.head
+    }
+
+    /// Offset of the message in the parsed input (after skipped CRLFs).
+    pub fn offset(&self) -> usize {
+        self.offset
+    }
+
+    /// The Content-Length header's value, if present.
+    pub fn content_length(&self) -> Option<usize> {
+        self.content_length
+    }
+
+    pub(crate) fn start_len(&self) -> usize {
+        self.start_len as usize
+    }
+
+    pub(crate) fn slots(&self) -> &[Slot] {
+        &self.slots
+    }
+}
+
+/// Parse one message from a UDP datagram (RFC 3261 section 18.3): leading
+/// CRLFs are skipped; without Content-Length the body is the rest of the
+/// datagram; octets after Content-Length are ignored.
+///
+/// ```
+/// use sipparty_core::message::{parse_datagram, Limits};
+/// let raw = b"OPTIONS sip:bob@example.com SIP/2.0\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+/// let view = parse_datagram(raw, &Limits::default()).unwrap();
+/// assert_eq!(view.method(), Some("OPTIONS"));
+/// assert_eq!(view.headers().cseq().unwrap().unwrap().seq, 1);
+/// ```
+pub fn parse_datagram<'a>(buf: &'a [u8], limits: &Limits) -> Result<MessageView<'a>, ParseError> {
+    if buf.len() > limits.max_message {
+        return Err(ParseError::new(
+            limits.max_message,
+            ParseErrorKind::MessageTooLarge,
+        ));
+    }
+    match parse(buf, limits, false)? {
+        Status::Complete((view, _)) => Ok(view),
+        // Datagram parsing reports truncation as errors, never Partial.
+        Status::Partial => Err(ParseError::expected(buf.len(), "end of header section")),
+    }
+}
+
+/// Parse the next message from a byte stream (TCP, TLS). Returns the view
+/// and the number of bytes it used (leading CRLF keep-alives included), or
+/// [`Status::Partial`] if more bytes are needed. Content-Length is
+/// mandatory (RFC 3261 section 18.3).
+pub fn parse_stream<'a>(
+    buf: &'a [u8],
+    limits: &Limits,
+) -> Result<Status<(MessageView<'a>, usize)>, ParseError> {
+    parse(buf, limits, true)
+}
+
+/// The number of leading CR and LF bytes: keep-alives (RFC 5626 section
+/// 4.4.1) a stream reader may drop.
+pub fn keepalive_len(buf: &[u8]) -> usize {
+    buf.iter()
+        .take_while(|&&b| b == b'\r' || b == b'\n')
+        .count()
+}
+
+macro_rules! need_more {
+    ($stream:expr, $at:expr, $what:literal) => {
+        if $stream {
+            return Ok(Status::Partial);
+        } else {
+            return Err(ParseError::expected($at, $what));
+        }
+    };
+}
+
+fn parse<'a>(
+    buf: &'a [u8],
+    limits: &Limits,
+    stream: bool,
+) -> Result<Status<(MessageView<'a>, usize)>, ParseError> {
+    // RFC 3261 section 7.5: CRLFs before the start line are ignored.
+    let base = keepalive_len(buf);
+    if base == buf.len() {
+        need_more!(stream, base, "start line");
+    }
+    let limit_end = base.saturating_add(limits.max_message).min(buf.len());
+    let Some(nl) = memchr::memchr(b'\n', &buf[base..limit_end]) else {
+        if stream && buf.len() - base < limits.max_message {
+            return Ok(Status::Partial);
+        }
+        if stream {
+            return Err(ParseError::new(limit_end, ParseErrorKind::MessageTooLarge));
+        }
+        return Err(ParseError::expected(buf.len(), "CRLF after start line"));
+    };
+    let nl = base + nl;
+    let line_end = if nl > base && buf[nl - 1] == b'\r' {
+        nl - 1
+    } else {
+        nl
+    };
+    let start = start_line(buf, base, line_end, limits)?;
+    let start_len = (nl + 1 - base) as u32;
+
+    let mut slots: SmallVec<[Slot; INLINE_HEADERS]> = SmallVec::new();
+    let mut content_length: Option<usize> = None;
+    let mut p = nl + 1;
+    let head_end = loop {
+        if p - base > limits.max_message {
+            return Err(ParseError::new(p, ParseErrorKind::MessageTooLarge));
+        }
+        match buf.get(p) {
+            None => need_more!(stream, p, "empty line after headers"),
+            Some(b'\n') => break p + 1,
+            Some(b'\r') => match buf.get(p + 1) {
+                Some(b'\n') => break p + 2,
+                None => need_more!(stream, p + 1, "LF"),
+                Some(_) => return Err(ParseError::expected(p + 1, "LF")),
+            },
+            Some(_) => {}
+        }
+        // header-name = token, then HCOLON = *( SP / HTAB ) ":" SWS
+        let name_start = p;
+        let mut i = p;
+        while i < buf.len() && TOKEN[buf[i] as usize] {
+            i += 1;
+        }
+        if i == name_start {
+            return Err(ParseError::expected(i, "header name"));
+        }
+        let name_end = i;
+        while i < buf.len() && (buf[i] == b' ' || buf[i] == b'\t') {
+            i += 1;
+        }
+        match buf.get(i) {
+            Some(b':') => i += 1,
+            None => need_more!(stream, i, "\":\""),
+            Some(_) => return Err(ParseError::expected(i, "\":\"")),
+        }
+        // The value runs to a line end not followed by SP/HTAB (folding,
+        // RFC 3261 section 7.3.1).
+        let value_start = i;
+        let mut q = i;
+        let next = loop {
+            let Some(off) = memchr::memchr(b'\n', &buf[q..]) else {
+                if buf.len() - name_start > limits.max_header_line {
+                    return Err(ParseError::new(
+                        name_start,
+                        ParseErrorKind::HeaderLineTooLong,
+                    ));
+                }
+                need_more!(stream, buf.len(), "end of header line");
+            };
+            let after = q + off + 1;
+            match buf.get(after) {
+                Some(b' ') | Some(b'\t') => q = after,
+                Some(_) => break after,
+                None => need_more!(stream, after, "empty line after headers"),
+            }
+        };
+        if next - name_start > limits.max_header_line {
+            return Err(ParseError::new(
+                name_start,
+                ParseErrorKind::HeaderLineTooLong,
+            ));
+        }
+        if slots.len() >= limits.max_headers {
+            return Err(ParseError::new(name_start, ParseErrorKind::TooManyHeaders));
+        }
+        // Trim LWS (folds included) on both sides of the value.
+        let mut vs = value_start;
+        let mut ve = next;
+        while ve > vs && matches!(buf[ve - 1], b' ' | b'\t' | b'\r' | b'\n') {
+            ve -= 1;
+        }
+        while vs < ve && matches!(buf[vs], b' ' | b'\t' | b'\r' | b'\n') {
+            vs += 1;
+        }
+        let id = lookup_id(&buf[name_start..name_end]);
+        if id == HeaderName::ContentLength.known_id() {
+            let cl = content_length_value(&buf[vs..ve], vs, limits)?;
+            if content_length.is_some_and(|prev| prev != cl) {
+                return Err(ParseError::new(
+                    name_start,
+                    ParseErrorKind::ConflictingContentLength,
+                ));
+            }
+            content_length = Some(cl);
+        }
+        slots.push(Slot {
+            name_start: (name_start - base) as u32,
+            name_end: (name_end - base) as u32,
+            value_start: (vs - base) as u32,
+            value_end: (ve - base) as u32,
+            line_end: (next - base) as u32,
+            id,
+        });
+        p = next;
+    };
+
+    let head = std::str::from_utf8(&buf[base..head_end])
+        .map_err(|e| ParseError::new(base + e.valid_up_to(), ParseErrorKind::InvalidUtf8))?;
+    let start = start_line_str(head, start, base)?;
+
+    let (body, end) = match content_length {
+        Some(cl) => {
+            let end = head_end.saturating_add(cl);
+            if end - base > limits.max_message {
+                return Err(ParseError::new(head_end, ParseErrorKind::MessageTooLarge));
+            }
+            if end > buf.len() {
+                if stream {
+                    return Ok(Status::Partial);
+                }
+                return Err(ParseError::new(head_end, ParseErrorKind::BodyTruncated));
+            }
+            (&buf[head_end..end], end)
+        }
+        None if stream => {
+            return Err(ParseError::new(base, ParseErrorKind::MissingContentLength));
+        }
+        None => (&buf[head_end..], buf.len()),
+    };
+    Ok(Status::Complete((
+        MessageView {
+            head,
+            offset: base,
+            start,
+            start_len,
+            slots,
+            body,
+            content_length,
+        },
+        end,
+    )))
+}
+
+/// `Content-Length = 1*DIGIT`; anything above the message cap is 413.
+fn content_length_value(v: &[u8], at: usize, limits: &Limits) -> Result<usize, ParseError> {
+    if v.is_empty() || !v.iter().all(u8::is_ascii_digit) {
+        return Err(ParseError::expected(at, "Content-Length digits"));
+    }
+    let mut n: usize = 0;
+    for &d in v {
+        n = n.saturating_mul(10).saturating_add(usize::from(d - b'0'));
+    }
+    if n > limits.max_message {
+        return Err(ParseError::new(at, ParseErrorKind::MessageTooLarge));
+    }
+    Ok(n)
+}
+
+/// Start-line fields as byte ranges relative to the line start (the head
+/// is validated as UTF-8 only after the header scan).
+#[derive(Clone, Copy)]
+enum RawStart {
+    Request {
+        method: (usize, usize),
+        uri: (usize, usize),
+        version: (usize, usize),
+    },
+    Response {
+        version: (usize, usize),
+        code: u16,
+        reason: (usize, usize),
+    },
+}
+
+/// `SIP-Version = "SIP" "/" 1*DIGIT "." 1*DIGIT` ("SIP" case-insensitive).
+fn is_version(v: &[u8]) -> bool {
+    if v.len() < 7 || !v[..4].eq_ignore_ascii_case(b"SIP/") {
+        return false;
+    }
+    let rest = &v[4..];
+    let Some(dot) = rest.iter().position(|&b| b == b'.') else {
+        return false;
+    };
+    let (major, minor) = (&rest[..dot], &rest[dot + 1..]);
+    !major.is_empty()
+        && !minor.is_empty()
+        && major.iter().all(u8::is_ascii_digit)
+        && minor.iter().all(u8::is_ascii_digit)
+}
+
+fn start_line(
+    buf: &[u8],
+    base: usize,
+    end: usize,
+    limits: &Limits,
+) -> Result<RawStart, ParseError> {
+    let line = &buf[base..end];
+    let sp1 = memchr::memchr(b' ', line).ok_or(ParseError::expected(end, "SP"))?;
+    if line.len() >= 4 && line[..4].eq_ignore_ascii_case(b"SIP/") {
+        // Status-Line
+        let version = &line[..sp1];
+        if !is_version(version) {
+            return Err(ParseError::expected(base, "SIP-Version"));
+        }
+        let c = sp1 + 1;
+        let code_bytes = line
+            .get(c..c + 3)
+            .ok_or(ParseError::expected(base + c, "Status-Code"))?;
+        if !code_bytes.iter().all(u8::is_ascii_digit) || code_bytes[0] == b'0' {
+            return Err(ParseError::expected(base + c, "Status-Code"));
+        }
+        let code = code_bytes
+            .iter()
+            .fold(0u16, |a, &d| a * 10 + u16::from(d - b'0'));
+        if !(100..=699).contains(&code) {
+            return Err(ParseError::expected(base + c, "Status-Code 100-699"));
+        }
+        let reason_start = match line.get(c + 3) {
+            None => c + 3,
+            Some(b' ') => c + 4,
+            Some(_) => return Err(ParseError::expected(base + c + 3, "SP")),
+        };
+        if let Some(bad) = line[reason_start..]
+            .iter()
+            .position(|&b| b < 0x20 && b != b'\t' || b == 0x7f)
+        {
+            return Err(ParseError::expected(
+                base + reason_start + bad,
+                "Reason-Phrase",
+            ));
+        }
+        return Ok(RawStart::Response {
+            version: (0, sp1),
+            code,
+            reason: (reason_start, line.len()),
+        });
+    }
+    // Request-Line: exactly one SP between the three elements.
+    if sp1 == 0 || !line[..sp1].iter().all(|&b| TOKEN[b as usize]) {
+        return Err(ParseError::expected(base, "Method"));
+    }
+    let u = sp1 + 1;
+    let sp2 = memchr::memchr(b' ', &line[u..])
+        .map(|x| u + x)
+        .ok_or(ParseError::expected(end, "SP before SIP-Version"))?;
+    if sp2 == u {
+        return Err(ParseError::expected(base + u, "Request-URI"));
+    }
+    if sp2 - u > limits.max_uri {
+        return Err(ParseError::new(base + u, ParseErrorKind::UriTooLong));
+    }
+    let version = &line[sp2 + 1..];
+    if !is_version(version) {
+        return Err(ParseError::expected(base + sp2 + 1, "SIP-Version"));
+    }
+    Ok(RawStart::Request {
+        method: (0, sp1),
+        uri: (u, sp2),
+        version: (sp2 + 1, line.len()),
+    })
+}
+
+/// Turn the raw start line into `&str`s of the validated head and check the
+/// Request-URI's syntax.
+fn start_line_str(head: &str, raw: RawStart, base: usize) -> Result<StartLine<'_>, ParseError> {
+    Ok(match raw {
+        RawStart::Request {
+            method,
+            uri,
+            version,
+        } => {
+            let uri_str = &head[uri.0..uri.1];
+            Uri::parse(uri_str).map_err(|e| e.shifted(base + uri.0))?;
+            StartLine::Request {
+                method: &head[method.0..method.1],
+                uri: uri_str,
+                version: &head[version.0..version.1],
+            }
+        }
+        RawStart::Response {
+            version,
+            code,
+            reason,
+        } => StartLine::Response {
+            version: &head[version.0..version.1],
+            code,
+            reason: &head[reason.0..reason.1],
+        },
+    })
+}
