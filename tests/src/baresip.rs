@@ -29,7 +29,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, Shutdown, SocketAddr, SocketAddrV4, TcpStream};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -40,10 +40,44 @@ use tempfile::TempDir;
 
 use crate::error::{Error, Result};
 use crate::ports;
-use crate::process::{find_binary, PeerProcess};
+use crate::process::{find_binary, PeerProcess, INSTALL_HINT};
 
 /// The config template, with `{{...}}` placeholders.
 const CONFIG_TEMPLATE: &str = include_str!("../peers/baresip/config");
+
+/// The modules the generated config loads.
+const MODULES: [&str; 6] = [
+    "g711.so",
+    "ausine.so",
+    "aubridge.so",
+    "account.so",
+    "menu.so",
+    "ctrl_tcp.so",
+];
+
+/// Finds the directory holding baresip's modules: Debian's
+/// /usr/lib/baresip/modules, or a local build's.
+fn module_path() -> Result<PathBuf> {
+    let candidates = ["/usr/lib/baresip/modules", "/usr/local/lib/baresip/modules"];
+    let dir = candidates
+        .iter()
+        .map(PathBuf::from)
+        .find(|d| d.join("ctrl_tcp.so").is_file())
+        .ok_or_else(|| Error::PeerMissing {
+            peer: "baresip",
+            hint: format!("its module ctrl_tcp.so is in none of {candidates:?}: {INSTALL_HINT}"),
+        })?;
+    if let Some(missing) = MODULES.iter().find(|m| !dir.join(m).is_file()) {
+        return Err(Error::PeerMissing {
+            peer: "baresip",
+            hint: format!(
+                "its module {missing} is not in {}: {INSTALL_HINT}",
+                dir.display()
+            ),
+        });
+    }
+    Ok(dir)
+}
 
 /// How long a started baresip may take to open its control socket.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
@@ -226,6 +260,7 @@ impl Baresip {
 
     fn start(b: BaresipBuilder) -> Result<Self> {
         let binary = find_binary("baresip")?;
+        let modules = module_path()?;
         for (what, value) in [("user", Some(&b.user)), ("password", b.password.as_ref())] {
             if let Some(v) = value {
                 if v.is_empty()
@@ -265,7 +300,8 @@ impl Baresip {
             .replace("{{RTP_FIRST}}", &rtp_first.to_string())
             .replace("{{RTP_LAST}}", &(rtp_first + RTP_PORTS - 1).to_string())
             .replace("{{TONE_HZ}}", &b.tone_hz.to_string())
-            .replace("{{DEVICE}}", &device);
+            .replace("{{DEVICE}}", &device)
+            .replace("{{MODULE_PATH}}", &modules.display().to_string());
         for line in &b.extra_config {
             config.push_str(line);
             config.push('\n');
