@@ -105,10 +105,18 @@ pub struct BaresipBuilder {
     register: bool,
     password: Option<String>,
     tone_hz: u32,
+    tcp: bool,
     extra_config: Vec<String>,
 }
 
 impl BaresipBuilder {
+    /// Uses TCP towards the proxy: the AOR gets `;transport=tcp`, so the
+    /// REGISTER and calls to its domain go over TCP.
+    pub fn tcp(mut self) -> Self {
+        self.tcp = true;
+        self
+    }
+
     /// How incoming calls are answered (default [`AnswerMode::Auto`]).
     pub fn answer_mode(mut self, mode: AnswerMode) -> Self {
         self.answer = mode;
@@ -254,6 +262,7 @@ impl Baresip {
             register: false,
             password: None,
             tone_hz: 440,
+            tcp: false,
             extra_config: Vec::new(),
         }
     }
@@ -310,7 +319,8 @@ impl Baresip {
             Some(proxy) => proxy.to_string(),
             None => format!("127.0.0.1:{sip_port}"),
         };
-        let aor = format!("sip:{}@{domain}", b.user);
+        let transport = if b.tcp { ";transport=tcp" } else { "" };
+        let aor = format!("sip:{}@{domain}{transport}", b.user);
         let mut account = format!(
             "<{aor}>;answermode={}",
             match b.answer {
@@ -500,10 +510,9 @@ impl Baresip {
             // "> sip:alice@127.0.0.1:5060  OK" once a 200 came back (the
             // REGISTER_OK event may fire before our control connection).
             let info = self.command("reginfo", None)?;
-            if info
-                .lines()
-                .any(|l| l.contains(&self.aor) && l.contains("OK"))
-            {
+            // reginfo prints the AOR without its URI parameters.
+            let aor = self.aor.split(';').next().unwrap_or(&self.aor);
+            if info.lines().any(|l| l.contains(aor) && l.contains("OK")) {
                 return Ok(());
             }
             if Instant::now() >= deadline {

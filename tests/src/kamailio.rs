@@ -39,6 +39,7 @@ pub const REALM: &str = "sipparty";
 pub struct KamailioBuilder {
     credentials: Vec<(String, String)>,
     auth: bool,
+    tcp: bool,
 }
 
 impl KamailioBuilder {
@@ -54,6 +55,12 @@ impl KamailioBuilder {
         self.auth = true;
         self.credentials
             .push((user.to_owned(), password.to_owned()));
+        self
+    }
+
+    /// Also listens on TCP, on the same port as UDP.
+    pub fn tcp(mut self) -> Self {
+        self.tcp = true;
         self
     }
 
@@ -77,6 +84,8 @@ pub struct ProxyTrace {
     pub route: String,
     /// The request method.
     pub method: String,
+    /// The transport it came over: `udp` or `tcp` (`$pr`).
+    pub transport: String,
     /// Where the request came from (`$si:$sp`).
     pub source: Option<SocketAddr>,
     /// The Request-URI as received.
@@ -93,6 +102,7 @@ impl ProxyTrace {
         let mut trace = Self {
             route: String::new(),
             method: String::new(),
+            transport: String::new(),
             source: None,
             ruri: String::new(),
             target: String::new(),
@@ -104,6 +114,7 @@ impl ProxyTrace {
             match key {
                 "route" => trace.route = value.to_owned(),
                 "method" => trace.method = value.to_owned(),
+                "proto" => trace.transport = value.to_owned(),
                 "src" => trace.source = value.parse().ok(),
                 "ruri" => trace.ruri = value.to_owned(),
                 "target" => trace.target = value.to_owned(),
@@ -149,7 +160,7 @@ impl Kamailio {
         }
         let port = ports::free_port("kamailio")?;
         let addr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port));
-        let config = render_config(port, b.auth, &b.credentials);
+        let config = render_config(port, b.tcp, b.auth, &b.credentials);
         let dir = tempfile::Builder::new()
             .prefix("kamailio-")
             .tempdir()
@@ -181,7 +192,7 @@ impl Kamailio {
         })
     }
 
-    /// Where Kamailio listens (UDP).
+    /// Where Kamailio listens (UDP, and TCP if asked for).
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
@@ -270,14 +281,14 @@ impl Drop for Kamailio {
 }
 
 /// Fills the template: port, and the auth block with its credentials route.
-fn render_config(port: u16, auth: bool, credentials: &[(String, String)]) -> String {
+fn render_config(port: u16, tcp: bool, auth: bool, credentials: &[(String, String)]) -> String {
     let (auth_block, creds_route) = if auth {
         let block = format!(
             r#"    # Digest authentication (RFC 3261 s22): 401 for REGISTER, 407 otherwise.
     if (is_method("REGISTER")) {{
         route(CREDENTIALS);
         if (!pv_www_authenticate("{REALM}", "$var(password)", "0")) {{
-            xlog("L_NOTICE", "SIPPARTY-TRACE route=challenge method=$rm src=$si:$sp ruri=$ou\n");
+            xlog("L_NOTICE", "SIPPARTY-TRACE route=challenge method=$rm proto=$pr src=$si:$sp ruri=$ou\n");
             www_challenge("{REALM}", "0");
             exit;
         }}
@@ -285,7 +296,7 @@ fn render_config(port: u16, auth: bool, credentials: &[(String, String)]) -> Str
     }} else if (!is_method("ACK")) {{
         route(CREDENTIALS);
         if (!pv_proxy_authenticate("{REALM}", "$var(password)", "0")) {{
-            xlog("L_NOTICE", "SIPPARTY-TRACE route=challenge method=$rm src=$si:$sp ruri=$ou\n");
+            xlog("L_NOTICE", "SIPPARTY-TRACE route=challenge method=$rm proto=$pr src=$si:$sp ruri=$ou\n");
             proxy_challenge("{REALM}", "0");
             exit;
         }}
@@ -311,6 +322,15 @@ fn render_config(port: u16, auth: bool, credentials: &[(String, String)]) -> Str
         )
     };
     CONFIG_TEMPLATE
+        .replace(
+            "{{TCP_LISTEN}}",
+            &if tcp {
+                format!("listen=tcp:127.0.0.1:{port}")
+            } else {
+                String::new()
+            },
+        )
+        .replace("{{DISABLE_TCP}}", if tcp { "no" } else { "yes" })
         .replace("{{SIP_PORT}}", &port.to_string())
         .replace("{{AUTH_BLOCK}}", &auth_block)
         .replace("{{CREDENTIALS_ROUTE}}", &creds_route)
@@ -339,10 +359,11 @@ mod tests {
 
     #[test]
     fn trace_lines_are_parsed() {
-        let line = " 1(12574) NOTICE: <script>: SIPPARTY-TRACE route=loose method=BYE src=127.0.0.1:5075 ruri=sip:bob-0x55@127.0.0.1:5071";
+        let line = " 1(12574) NOTICE: <script>: SIPPARTY-TRACE route=loose method=BYE proto=udp src=127.0.0.1:5075 ruri=sip:bob-0x55@127.0.0.1:5071";
         let t = ProxyTrace::parse(line).unwrap();
         assert_eq!(t.route, "loose");
         assert_eq!(t.method, "BYE");
+        assert_eq!(t.transport, "udp");
         assert_eq!(t.source, Some("127.0.0.1:5075".parse().unwrap()));
         assert_eq!(t.ruri, "sip:bob-0x55@127.0.0.1:5071");
         assert_eq!(ProxyTrace::parse("INFO: <core> listening"), None);
@@ -351,9 +372,10 @@ mod tests {
     #[test]
     fn config_has_no_placeholders_left() {
         for auth in [false, true] {
-            let cfg = render_config(5090, auth, &[("alice".into(), "pw".into())]);
+            let cfg = render_config(5090, auth, auth, &[("alice".into(), "pw".into())]);
             assert!(!cfg.contains("{{"), "unfilled placeholder in:\n{cfg}");
             assert!(cfg.contains("listen=udp:127.0.0.1:5090"));
+            assert_eq!(cfg.contains("listen=tcp:127.0.0.1:5090"), auth);
             assert_eq!(cfg.contains("pv_www_authenticate"), auth);
             assert_eq!(cfg.contains(r#"$var(password) = "pw""#), auth);
         }

@@ -209,3 +209,29 @@ fn kamailio_answers_404_for_an_unregistered_aor() -> Result<()> {
     assert!(closed.param.contains("404"), "{closed:?}");
     Ok(())
 }
+
+#[test]
+fn call_through_kamailio_over_tcp() -> Result<()> {
+    let mut proxy = Kamailio::builder().tcp().start()?;
+    let mut alice = Baresip::builder("alice")
+        .proxy(proxy.addr())
+        .tcp()
+        .register()
+        .start()?;
+    let mut bob = Baresip::builder("bob").proxy(proxy.addr()).tcp().start()?;
+    let reg = proxy.wait_trace("register", "REGISTER", EVENT)?;
+    assert_eq!(reg.transport, "tcp", "{reg:?}");
+    bob.dial(&format!("{};transport=tcp", proxy.aor("alice")))?;
+    let invite = proxy.wait_trace("initial", "INVITE", EVENT)?;
+    assert!(
+        invite.target.contains("transport=tcp"),
+        "alice's Contact should be a TCP one: {invite:?}"
+    );
+    alice.wait_event("CALL_ESTABLISHED", EVENT)?;
+    bob.wait_event("CALL_ESTABLISHED", EVENT)?;
+    bob.hangup()?;
+    let bye = proxy.wait_trace("loose", "BYE", EVENT)?;
+    assert_eq!(bye.transport, "tcp", "{bye:?}");
+    alice.wait_event("CALL_CLOSED", EVENT)?;
+    Ok(())
+}
