@@ -416,3 +416,46 @@ fn sipparty_options_to_kamailio_and_baresip() -> Result<()> {
     assert!(out.contains("INVITE"), "{out}");
     Ok(())
 }
+
+#[test]
+#[ignore = "needs sipparty call --transport tcp (issue 7)"]
+fn sipparty_calls_through_kamailio_over_tcp() -> Result<()> {
+    let mut proxy = Kamailio::builder().tcp().start()?;
+    let mut alice = Baresip::builder("alice")
+        .proxy(proxy.addr())
+        .tcp()
+        .register()
+        .start()?;
+    let target = format!("{};transport=tcp", proxy.aor("alice"));
+    let from = proxy.aor("bob");
+    let route = format!("{};transport=tcp", proxy.uri());
+    let bind = free_addr()?.to_string();
+    let args = [
+        "call",
+        &target,
+        "--from",
+        &from,
+        "--proxy",
+        &route,
+        "--transport",
+        "tcp",
+        "--bind",
+        &bind,
+        "--duration",
+        "1",
+    ];
+    let mut call = Sipparty::spawn(&args)?;
+    let invite = proxy.wait_trace("initial", "INVITE", EVENT)?;
+    assert_eq!(invite.transport, "tcp", "{invite:?}");
+    alice.wait_event("CALL_ESTABLISHED", EVENT)?;
+    let bye = proxy.wait_trace("loose", "BYE", EVENT)?;
+    assert_eq!(bye.transport, "tcp", "{bye:?}");
+    alice.wait_event("CALL_CLOSED", EVENT)?;
+    let out = call.wait(CALL_EXIT)?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    Ok(())
+}
