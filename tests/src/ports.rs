@@ -68,6 +68,63 @@ pub fn free_port(what: &str) -> Result<u16> {
     reserve(1, what)
 }
 
+/// The transport of a socket to look for in [`is_bound`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Proto {
+    /// A bound UDP socket.
+    Udp,
+    /// A listening TCP socket.
+    Tcp,
+}
+
+/// True if some process has a UDP socket bound to, or a TCP socket listening
+/// on, `port` at 127.0.0.1 or 0.0.0.0.
+///
+/// Reads /proc/net/{udp,tcp} rather than trying to bind, so it cannot race
+/// with the process it watches (a probe bind could make that process's own
+/// bind fail). Linux only; false elsewhere.
+pub fn is_bound(proto: Proto, port: u16) -> bool {
+    let (table, listen_state) = match proto {
+        Proto::Udp => ("/proc/net/udp", None),
+        Proto::Tcp => ("/proc/net/tcp", Some("0A")),
+    };
+    let Ok(text) = std::fs::read_to_string(table) else {
+        return false;
+    };
+    // "  sl  local_address rem_address   st ..." then
+    // "   0: 0100007F:66A0 00000000:0000 07 ...": address in hex, host order.
+    let wanted = [
+        format!("0100007F:{port:04X}"),
+        format!("00000000:{port:04X}"),
+    ];
+    text.lines().skip(1).any(|line| {
+        let mut fields = line.split_whitespace().skip(1);
+        let local = fields.next().unwrap_or("");
+        let state = fields.nth(1).unwrap_or("");
+        wanted.iter().any(|w| w == local) && listen_state.is_none_or(|s| s == state)
+    })
+}
+
+/// Waits until [`is_bound`] holds.
+///
+/// # Errors
+/// [`Error::Timeout`] naming `peer`.
+pub fn wait_bound(peer: &str, proto: Proto, port: u16, timeout: std::time::Duration) -> Result<()> {
+    let deadline = std::time::Instant::now() + timeout;
+    while !is_bound(proto, port) {
+        if std::time::Instant::now() >= deadline {
+            return Err(Error::Timeout {
+                peer: peer.to_owned(),
+                waited_for: format!("a {proto:?} socket on 127.0.0.1:{port}"),
+                log_tail: String::new(),
+            });
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -80,6 +137,21 @@ mod tests {
         for p in a..a + 4 {
             assert!(is_free(p), "port {p} was handed out but is busy");
         }
+    }
+
+    #[test]
+    fn bound_sockets_are_seen_in_proc() {
+        let port = reserve(1, "test").unwrap();
+        assert!(!is_bound(Proto::Udp, port));
+        let udp = UdpSocket::bind((Ipv4Addr::LOCALHOST, port)).unwrap();
+        assert!(is_bound(Proto::Udp, port));
+        assert!(
+            !is_bound(Proto::Tcp, port),
+            "a UDP socket is not a TCP listener"
+        );
+        drop(udp);
+        let _tcp = TcpListener::bind((Ipv4Addr::LOCALHOST, port)).unwrap();
+        assert!(is_bound(Proto::Tcp, port));
     }
 
     #[test]

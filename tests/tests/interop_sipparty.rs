@@ -29,8 +29,9 @@ use std::net::SocketAddr;
 use std::thread::sleep;
 use std::time::Duration;
 
+use sipparty_tests::ports::Proto;
 use sipparty_tests::sipparty::{self, packet_counts, Sipparty};
-use sipparty_tests::{ports, probe, AnswerMode, Baresip, Kamailio, Result, RtpStats};
+use sipparty_tests::{ports, AnswerMode, Baresip, Kamailio, Result, RtpStats};
 
 const EVENT: Duration = Duration::from_secs(5);
 /// A `sipparty call --duration 2` must be over well within this.
@@ -44,12 +45,17 @@ fn free_addr() -> Result<SocketAddr> {
     )))
 }
 
-/// Waits until `sipparty listen` on `addr` answers OPTIONS (any status).
+/// Waits until `sipparty listen` has bound its UDP socket on `addr`
+/// (datagrams sent from then on wait in its socket buffer).
 fn wait_listening(party: &mut Sipparty, addr: SocketAddr) -> Result<()> {
-    probe::wait_for_sip("sipparty listen", addr, Duration::from_secs(5))
-        .map(drop)
-        // Prefer sipparty's own words when it died (e.g. on its arguments).
-        .map_err(|e| party.ensure_running().err().unwrap_or(e))
+    ports::wait_bound(
+        "sipparty listen",
+        Proto::Udp,
+        addr.port(),
+        Duration::from_secs(5),
+    )
+    // Prefer sipparty's own words when it died (e.g. on its arguments).
+    .map_err(|e| party.ensure_running().err().unwrap_or(e))
 }
 
 /// The peer's counters show audio both ways.
