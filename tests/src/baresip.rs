@@ -38,6 +38,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tempfile::TempDir;
 
+use crate::audio::Wav;
 use crate::error::{Error, Result};
 use crate::ports;
 use crate::process::{find_binary, PeerProcess, INSTALL_HINT};
@@ -106,10 +107,19 @@ pub struct BaresipBuilder {
     password: Option<String>,
     tone_hz: u32,
     tcp: bool,
+    record: bool,
     extra_config: Vec<String>,
 }
 
 impl BaresipBuilder {
+    /// Records each call's audio with the `sndfile` module: what was
+    /// decoded from the peer and what was sent, as 8 kHz 16-bit WAV files
+    /// (see [`Baresip::received_audio`]).
+    pub fn record(mut self) -> Self {
+        self.record = true;
+        self
+    }
+
     /// Uses TCP towards the proxy: the AOR gets `;transport=tcp`, so the
     /// REGISTER and calls to its domain go over TCP.
     pub fn tcp(mut self) -> Self {
@@ -249,6 +259,7 @@ pub struct Baresip {
     aor: String,
     sip_addr: SocketAddr,
     cursor: usize,
+    snd_dir: Option<PathBuf>,
     _dir: TempDir,
 }
 
@@ -263,6 +274,7 @@ impl Baresip {
             password: None,
             tone_hz: 440,
             tcp: false,
+            record: false,
             extra_config: Vec::new(),
         }
     }
@@ -311,6 +323,16 @@ impl Baresip {
             .replace("{{TONE_HZ}}", &b.tone_hz.to_string())
             .replace("{{DEVICE}}", &device)
             .replace("{{MODULE_PATH}}", &modules.display().to_string());
+        let snd_dir = dir.path().join("audio");
+        if b.record {
+            std::fs::create_dir(&snd_dir)
+                .map_err(|e| Error::io("creating the audio dump dir", e))?;
+            // An audio filter: "dump-TIMESTAMP-enc.wav" / "-dec.wav" per call.
+            config.push_str(&format!(
+                "module\t\t\tsndfile.so\nsnd_path\t\t{}\n",
+                snd_dir.display()
+            ));
+        }
         for line in &b.extra_config {
             config.push_str(line);
             config.push('\n');
@@ -370,6 +392,7 @@ impl Baresip {
             aor,
             sip_addr: SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, sip_port)),
             cursor: 0,
+            snd_dir: b.record.then_some(snd_dir),
             _dir: dir,
         };
         if b.register {
@@ -575,6 +598,44 @@ impl Baresip {
                     .timeout(format!("event {what}; events seen: [{}]", seen.join(", "))));
             }
         }
+    }
+
+    /// The audio baresip decoded from its peer in the latest call (needs
+    /// [`BaresipBuilder::record`]). Complete once `CALL_CLOSED` was seen;
+    /// during the call it holds what was written so far.
+    ///
+    /// # Errors
+    /// [`Error::Config`] without `record()`, [`Error::Peer`] if no call was
+    /// recorded.
+    pub fn received_audio(&self) -> Result<Wav> {
+        self.recorded("dec")
+    }
+
+    /// The audio baresip sent in the latest call (see
+    /// [`Baresip::received_audio`]).
+    ///
+    /// # Errors
+    /// As for [`Baresip::received_audio`].
+    pub fn sent_audio(&self) -> Result<Wav> {
+        self.recorded("enc")
+    }
+
+    fn recorded(&self, which: &str) -> Result<Wav> {
+        let dir = self.snd_dir.as_ref().ok_or_else(|| {
+            Error::Config("recorded audio needs Baresip::builder(..).record()".into())
+        })?;
+        let suffix = format!("-{which}.wav");
+        let newest = std::fs::read_dir(dir)
+            .map_err(|e| Error::io(format!("listing {}", dir.display()), e))?
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|p| p.to_string_lossy().ends_with(&suffix))
+            // The names carry a timestamp to the second: the largest is newest.
+            .max()
+            .ok_or_else(|| Error::Peer {
+                peer: self.process.name().to_owned(),
+                message: format!("no *{suffix} in {} (no call yet?)", dir.display()),
+            })?;
+        Wav::read(&newest)
     }
 
     /// Stops baresip with SIGTERM (it hangs up and unregisters), waiting

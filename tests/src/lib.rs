@@ -35,6 +35,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod audio;
 mod baresip;
 mod error;
 mod kamailio;

@@ -8,6 +8,7 @@
 use std::thread::sleep;
 use std::time::Duration;
 
+use sipparty_tests::audio::Wav;
 use sipparty_tests::{probe, Baresip, Kamailio, Result, RtpStats};
 
 const EVENT: Duration = Duration::from_secs(5);
@@ -28,10 +29,20 @@ fn assert_two_way(who: &str, stats: &RtpStats) {
     assert_eq!(stats.direction, "sendrecv", "{who}: {stats:?}");
 }
 
+/// `wav` carries mostly the tone at `hz`, and not the one at `not_hz`.
+fn assert_tone(who: &str, wav: &Wav, hz: f64, not_hz: f64) {
+    let (at, not_at) = (wav.tone_fraction(hz), wav.tone_fraction(not_hz));
+    assert!(
+        at > 0.5 && not_at < 0.05,
+        "{who} received {:.2} s of audio with {at:.3} of its energy at {hz} Hz and {not_at:.3} at {not_hz} Hz",
+        wav.seconds()
+    );
+}
+
 #[test]
 fn baresip_calls_baresip_directly() -> Result<()> {
-    let mut alice = Baresip::builder("alice").start()?;
-    let mut bob = Baresip::builder("bob").start()?;
+    let mut alice = Baresip::builder("alice").tone_hz(440).record().start()?;
+    let mut bob = Baresip::builder("bob").tone_hz(1000).record().start()?;
     // The OPTIONS probe the sipparty tests use to see that a UA is up gets
     // an answer (404 from baresip 1.0: the probe's URI has no user).
     let status = probe::options(alice.sip_addr(), EVENT)?.unwrap_or_default();
@@ -62,6 +73,16 @@ fn baresip_calls_baresip_directly() -> Result<()> {
     let closed = alice.wait_event("CALL_CLOSED", EVENT)?;
     assert_eq!(closed.param, "Connection reset by peer");
     bob.wait_event("CALL_CLOSED", EVENT)?;
+
+    // Real sound went both ways: each side decoded the other's tone.
+    let heard_by_alice = alice.received_audio()?;
+    assert!(
+        heard_by_alice.seconds() > 0.5,
+        "{} s",
+        heard_by_alice.seconds()
+    );
+    assert_tone("alice", &heard_by_alice, 1000.0, 440.0);
+    assert_tone("bob", &bob.received_audio()?, 440.0, 1000.0);
     Ok(())
 }
 

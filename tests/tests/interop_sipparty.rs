@@ -29,6 +29,7 @@ use std::net::SocketAddr;
 use std::thread::sleep;
 use std::time::Duration;
 
+use sipparty_tests::audio::Wav;
 use sipparty_tests::ports::Proto;
 use sipparty_tests::sipparty::{self, packet_counts, Sipparty};
 use sipparty_tests::{ports, AnswerMode, Baresip, Kamailio, Result, RtpStats};
@@ -71,6 +72,16 @@ fn assert_two_way(who: &str, stats: &RtpStats) {
     assert_eq!(stats.direction, "sendrecv", "{who}: {stats:?}");
 }
 
+/// `wav` carries mostly the tone at `hz`, and not the one at `not_hz`.
+fn assert_tone(who: &str, wav: &Wav, hz: f64, not_hz: f64) {
+    let (at, not_at) = (wav.tone_fraction(hz), wav.tone_fraction(not_hz));
+    assert!(
+        wav.seconds() > 0.5 && at > 0.5 && not_at < 0.05,
+        "{who} received {:.2} s of audio with {at:.3} of its energy at {hz} Hz and {not_at:.3} at {not_hz} Hz",
+        wav.seconds()
+    );
+}
+
 /// sipparty's summary shows packets counted both ways.
 fn assert_sipparty_counted(output: &str) {
     let (sent, received) = packet_counts(output).unwrap_or_else(|| {
@@ -105,7 +116,7 @@ fn sipparty_binary_is_found_and_runs() -> Result<()> {
 #[test]
 #[ignore = "needs sipparty call/listen (issue 7)"]
 fn sipparty_calls_baresip() -> Result<()> {
-    let mut bob = Baresip::builder("bob").start()?;
+    let mut bob = Baresip::builder("bob").tone_hz(440).record().start()?;
     let bind = free_addr()?;
     let mut call = Sipparty::spawn(&[
         "call",
@@ -117,7 +128,9 @@ fn sipparty_calls_baresip() -> Result<()> {
         "--duration",
         "2",
         "--tone",
-        "440",
+        "1000",
+        "--record",
+        "received.wav",
     ])?;
     let established = bob.wait_event("CALL_ESTABLISHED", EVENT)?;
     assert!(established.peer_uri.contains("alice"), "{established:?}");
@@ -138,6 +151,14 @@ fn sipparty_calls_baresip() -> Result<()> {
         out.status
     );
     assert_sipparty_counted(&text);
+    // Sound both ways: each side decoded the other's tone.
+    assert_tone("baresip", &bob.received_audio()?, 1000.0, 440.0);
+    assert_tone(
+        "sipparty",
+        &Wav::read(&call.dir().join("received.wav"))?,
+        440.0,
+        1000.0,
+    );
     Ok(())
 }
 
@@ -154,10 +175,12 @@ fn baresip_calls_sipparty_listen() -> Result<()> {
         "--calls",
         "1",
         "--tone",
-        "440",
+        "1000",
+        "--record",
+        "received.wav",
     ])?;
     wait_listening(&mut listen, bind)?;
-    let mut bob = Baresip::builder("bob").start()?;
+    let mut bob = Baresip::builder("bob").tone_hz(440).record().start()?;
     bob.dial(&format!("sip:alice@{bind}"))?;
     bob.wait_event("CALL_ESTABLISHED", EVENT)?;
     sleep(Duration::from_millis(1000));
@@ -173,6 +196,13 @@ fn baresip_calls_sipparty_listen() -> Result<()> {
         out.status
     );
     assert_sipparty_counted(&text);
+    assert_tone("baresip", &bob.received_audio()?, 1000.0, 440.0);
+    assert_tone(
+        "sipparty",
+        &Wav::read(&listen.dir().join("received.wav"))?,
+        440.0,
+        1000.0,
+    );
     Ok(())
 }
 
