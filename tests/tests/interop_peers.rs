@@ -9,7 +9,7 @@ use std::thread::sleep;
 use std::time::Duration;
 
 use sipparty_tests::audio::Wav;
-use sipparty_tests::{probe, Baresip, Kamailio, Result, RtpStats};
+use sipparty_tests::{probe, AnswerMode, Baresip, Kamailio, Result, RtpStats};
 
 const EVENT: Duration = Duration::from_secs(5);
 /// Long enough for a few dozen 20 ms packets each way.
@@ -254,5 +254,33 @@ fn call_through_kamailio_over_tcp() -> Result<()> {
     let bye = proxy.wait_trace("loose", "BYE", EVENT)?;
     assert_eq!(bye.transport, "tcp", "{bye:?}");
     alice.wait_event("CALL_CLOSED", EVENT)?;
+    Ok(())
+}
+
+#[test]
+fn manual_answer_and_reject() -> Result<()> {
+    let mut alice = Baresip::builder("alice").start()?;
+    let mut bob = Baresip::builder("bob")
+        .answer_mode(AnswerMode::Manual)
+        .start()?;
+
+    alice.dial(&bob.direct_uri())?;
+    bob.wait_event("CALL_INCOMING", EVENT)?;
+    alice.wait_event("CALL_RINGING", EVENT)?;
+    bob.answer()?;
+    alice.wait_event("CALL_ESTABLISHED", EVENT)?;
+    alice.hangup()?;
+    alice.wait_event("CALL_CLOSED", EVENT)?;
+    bob.wait_event("CALL_CLOSED", EVENT)?;
+
+    // Hanging up a ringing call rejects it.
+    alice.dial(&bob.direct_uri())?;
+    bob.wait_event("CALL_INCOMING", EVENT)?;
+    bob.hangup()?;
+    let closed = alice.wait_event("CALL_CLOSED", EVENT)?;
+    assert_eq!(
+        closed.param, "486 Rejected",
+        "baresip 1.0 rejects a ringing call it hangs up with 486"
+    );
     Ok(())
 }

@@ -208,6 +208,38 @@ fn baresip_calls_sipparty_listen() -> Result<()> {
 
 #[test]
 #[ignore = "needs sipparty call/listen (issue 7)"]
+fn sipparty_call_rejected_by_baresip_fails_with_the_status() -> Result<()> {
+    let mut bob = Baresip::builder("bob")
+        .answer_mode(AnswerMode::Manual)
+        .start()?;
+    let bind = free_addr()?.to_string();
+    let mut call = Sipparty::spawn(&[
+        "call",
+        &bob.direct_uri(),
+        "--bind",
+        &bind,
+        "--duration",
+        "1",
+    ])?;
+    bob.wait_event("CALL_INCOMING", EVENT)?;
+    // baresip rejects a ringing call it hangs up with "486 Rejected".
+    bob.hangup()?;
+    let out = call.wait(CALL_EXIT)?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a rejected call must exit 1:\n{text}"
+    );
+    assert!(
+        text.contains("error: 486"),
+        "the reason should be printed as `error: 486 ...`:\n{text}"
+    );
+    Ok(())
+}
+
+#[test]
+#[ignore = "needs sipparty call/listen (issue 7)"]
 fn baresip_holds_and_resumes_sipparty() -> Result<()> {
     let bind = free_addr()?;
     let mut listen = Sipparty::spawn(&["listen", "--bind", &bind.to_string(), "--calls", "1"])?;
