@@ -14,12 +14,14 @@
 //!   `reginfo`, `listcalls`, `callstat`; while a call is active also `hold`,
 //!   `resume`, `sndcode DIGITS` (RFC 4733 telephone-event) and `audio_debug`
 //!   (RTP counters: `TX: packets=N`, per remote source `rcvd=N`, and the
-//!   media direction `audio dir=sendrecv`).
+//!   media direction `audio dir=sendrecv`; the counters restart at each
+//!   re-INVITE).
 //! - Event types seen in a call: `CALL_INCOMING`, `CALL_RINGING`,
 //!   `CALL_LOCAL_SDP`/`CALL_REMOTE_SDP` (param `offer`/`answer`, also on
 //!   re-INVITE), `CALL_ESTABLISHED`, `CALL_RTPESTAB` (first RTP received),
 //!   `CALL_RTCP`, `CALL_DTMF_START` (param = digit), `CALL_DTMF_END`,
-//!   `CALL_CLOSED` (param = reason, e.g. "Connection reset by peer"),
+//!   `CALL_CLOSED` (param = reason: "Connection reset by peer" after a BYE,
+//!   "486 Rejected" when the callee hung up while ringing),
 //!   `REGISTER_OK`/`REGISTER_FAIL`.
 //! - `sip_listen` must be a fixed port, and baresip also binds SIP/TLS on the
 //!   port above it; `net_interface 127.0.0.1` keeps every address it
