@@ -41,6 +41,7 @@ mod reason;
 mod section;
 mod tables;
 mod uri;
+mod validate;
 
 pub use error::{ParseError, ParseErrorKind};
 pub use headers::{CSeq, Contact, MediaType, NameAddr, RAck, Via};
