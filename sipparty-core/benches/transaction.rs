@@ -1,2 +1,226 @@
-//! transaction benchmarks (filled in by the transaction work).
-fn main() {}
+//! Transaction layer benchmarks.
+//!
+//! - `non_invite_server/*`: one non-INVITE server transaction on the server
+//!   side — request in (already parsed), `Request` event out, 200 sent,
+//!   transaction terminated — excluding parsing and the TU's building of
+//!   the response. Over TCP it terminates when the response goes (Timer J
+//!   is zero); over UDP the bench also fires Timer J.
+//! - `invite_client/*`: an INVITE client transaction from send to a 486 and
+//!   its ACK.
+//! - Memory per live transaction: printed before the timings, measured with
+//!   a counting global allocator as live heap bytes with N transactions
+//!   open, divided by N, minus the message each retains.
+//!
+//! Run: `cargo bench -p sipparty-core --bench transaction -- --warm-up-time 1 --measurement-time 3`
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use criterion::{black_box, criterion_group, BatchSize, Criterion};
+use sipparty_core::message::Message;
+use sipparty_core::transaction::{TransactionConfig, TransactionEvent, TransactionLayer};
+use sipparty_core::Transport;
+
+struct Counting;
+
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY-free forwarding: this bench crate is not `forbid(unsafe_code)`; the
+// allocator only counts and delegates to `System`.
+#[allow(unsafe_code)]
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        LIVE.fetch_add(
+            new_size as isize - layout.size() as isize,
+            Ordering::Relaxed,
+        );
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn source() -> SocketAddr {
+    "127.0.0.1:5070".parse().unwrap()
+}
+
+fn request(method: &str, n: usize) -> Message {
+    let text = format!(
+        "{method} sip:bob@127.0.0.1:5060 SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK74bf9{n:08}\r\n\
+         Max-Forwards: 70\r\n\
+         From: \"Alice\" <sip:alice@127.0.0.1>;tag=9fxced76sl\r\n\
+         To: <sip:bob@127.0.0.1>\r\n\
+         Call-ID: 3848276298220188511@127.0.0.1\r\n\
+         CSeq: 1 {method}\r\n\
+         Contact: <sip:alice@127.0.0.1:5070>\r\n\
+         Content-Length: 0\r\n\r\n"
+    );
+    Message::parse(text.as_bytes()).unwrap()
+}
+
+/// One server transaction, start to end.
+fn server_round(
+    layer: &mut TransactionLayer,
+    now: Instant,
+    req: Message,
+    ok: Message,
+    transport: Transport,
+) {
+    layer.handle_message(now, req, source(), transport);
+    let Some(TransactionEvent::Request { id, .. }) = layer.poll_event() else {
+        unreachable!("a new request yields a Request event")
+    };
+    layer.send_response(now, id, ok).unwrap();
+    black_box(layer.poll_transmit());
+    if transport == Transport::Udp {
+        layer.handle_timeout(now + Duration::from_secs(32));
+    }
+    let Some(TransactionEvent::Terminated { .. }) = layer.poll_event() else {
+        unreachable!("the transaction terminated")
+    };
+}
+
+fn bench_server(c: &mut Criterion) {
+    let req = request("OPTIONS", 1);
+    let ok = Message::response_to(&req, 200, Some("bobtag"));
+    let now = Instant::now();
+    let mut group = c.benchmark_group("non_invite_server");
+    for transport in [Transport::Tcp, Transport::Udp] {
+        let mut layer = TransactionLayer::new(TransactionConfig::default());
+        group.bench_function(format!("{transport}"), |b| {
+            b.iter_batched(
+                || (req.clone(), ok.clone()),
+                |(req, ok)| server_round(&mut layer, now, req, ok, transport),
+                BatchSize::SmallInput,
+            )
+        });
+    }
+    group.finish();
+
+    // Allocations per server transaction (outside criterion's timing).
+    let mut layer = TransactionLayer::new(TransactionConfig::default());
+    for transport in [Transport::Tcp, Transport::Udp] {
+        // Warm the tables' capacity first.
+        server_round(&mut layer, now, req.clone(), ok.clone(), transport);
+        let (r, o) = (req.clone(), ok.clone());
+        let before = ALLOCS.load(Ordering::Relaxed);
+        server_round(&mut layer, now, r, o, transport);
+        let after = ALLOCS.load(Ordering::Relaxed);
+        println!(
+            "non_invite_server/{transport}: {} heap allocations per transaction",
+            after - before
+        );
+    }
+}
+
+fn bench_client(c: &mut Criterion) {
+    let invite = request("INVITE", 2);
+    let busy = Message::response_to(&invite, 486, Some("bobtag"));
+    let now = Instant::now();
+    let mut layer = TransactionLayer::new(TransactionConfig::default());
+    c.bench_function("invite_client/udp_486_ack", |b| {
+        b.iter_batched(
+            || (invite.clone(), busy.clone()),
+            |(invite, busy)| {
+                let id = layer
+                    .send_request(now, invite, source(), Transport::Udp)
+                    .unwrap();
+                black_box(layer.poll_transmit());
+                layer.handle_message(now, busy, source(), Transport::Udp);
+                black_box(layer.poll_transmit()); // the ACK
+                layer.handle_timeout(now + Duration::from_secs(32));
+                while let Some(e) = layer.poll_event() {
+                    black_box(e);
+                }
+                debug_assert!(!layer.contains(id));
+            },
+            BatchSize::SmallInput,
+        )
+    });
+}
+
+/// Live heap bytes per transaction with `n` open, minus what each retains
+/// of its message.
+fn memory_report() {
+    const N: usize = 10_000;
+    let now = Instant::now();
+
+    // Non-INVITE server transactions in Completed (holding the final
+    // response for retransmission).
+    let requests: Vec<Message> = (0..N).map(|n| request("OPTIONS", n)).collect();
+    let responses: Vec<Message> = requests
+        .iter()
+        .map(|r| Message::response_to(r, 200, Some("bobtag")))
+        .collect();
+    let retained: usize = responses.iter().map(|r| r.to_bytes().len()).sum::<usize>() / N;
+    let mut layer = TransactionLayer::new(TransactionConfig {
+        max_transactions: N,
+        ..TransactionConfig::default()
+    });
+    let before = LIVE.load(Ordering::Relaxed);
+    // Clones, so the input vectors stay allocated across the measurement.
+    for (req, ok) in requests.iter().cloned().zip(responses.iter().cloned()) {
+        layer.handle_message(now, req, source(), Transport::Udp);
+        let Some(TransactionEvent::Request { id, .. }) = layer.poll_event() else {
+            unreachable!()
+        };
+        layer.send_response(now, id, ok).unwrap();
+        black_box(layer.poll_transmit());
+    }
+    let per = (LIVE.load(Ordering::Relaxed) - before) as usize / N;
+    println!(
+        "memory: non-INVITE server in Completed: {per} bytes per transaction, \
+         of which {retained} retained response, {} overhead",
+        per.saturating_sub(retained)
+    );
+    assert_eq!(layer.len(), N);
+    drop(layer);
+
+    // INVITE client transactions in Calling (holding the INVITE).
+    let invites: Vec<Message> = (0..N).map(|n| request("INVITE", n)).collect();
+    let retained: usize = invites.iter().map(|r| r.to_bytes().len()).sum::<usize>() / N;
+    let mut layer = TransactionLayer::new(TransactionConfig {
+        max_transactions: N,
+        ..TransactionConfig::default()
+    });
+    let before = LIVE.load(Ordering::Relaxed);
+    for invite in invites.iter().cloned() {
+        layer
+            .send_request(now, invite, source(), Transport::Udp)
+            .unwrap();
+        black_box(layer.poll_transmit());
+    }
+    let per = (LIVE.load(Ordering::Relaxed) - before) as usize / N;
+    println!(
+        "memory: INVITE client in Calling: {per} bytes per transaction, \
+         of which {retained} retained request, {} overhead",
+        per.saturating_sub(retained)
+    );
+    assert_eq!(layer.len(), N);
+}
+
+criterion_group!(benches, bench_server, bench_client);
+
+fn main() {
+    memory_report();
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -1,1 +1,21 @@
-//! Media: G.711 codecs, RFC 4733 telephone-events, tone and WAV sources and sinks.
+//! Media: G.711 codecs, RFC 4733 telephone-events, tone and WAV sources
+//! and sinks, and [`MediaSession`], which ties them to an
+//! [`RtpSession`](crate::rtp::RtpSession) for one call.
+//!
+//! With no source set a session sends silence, so RTP flows both ways for
+//! the whole call (NAT bindings stay open, the peer's media timeout stays quiet).
+pub mod dtmf;
+pub mod g711;
+mod session;
+pub mod sink;
+pub mod source;
+pub mod tone;
+pub mod wav;
+
+pub use dtmf::ReceivedDtmf;
+pub use g711::G711;
+pub use session::{MediaConfig, MediaError, MediaEvent, MediaSession, MediaStats};
+pub use sink::{Discard, Sink, WavRecorder};
+pub use source::{Silence, Source, ToneSource, WavSource};
+pub use tone::ToneGenerator;
+pub use wav::{Wav, WavError, WavWriter};

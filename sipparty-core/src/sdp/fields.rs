@@ -1,0 +1,306 @@
+//! Typed values of the structural SDP lines (RFC 8866 s.5): o=, c=, m=, b=,
+//! t=. They borrow from the line they were decoded from.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use super::error::{SdpError, SdpErrorKind};
+
+/// Parses ASCII decimal digits into a `u64`, refusing empty input, signs,
+/// anything that is not a digit and values that overflow.
+pub(crate) fn parse_u64(s: &str) -> Option<u64> {
+    if s.is_empty() {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &b in s.as_bytes() {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+    }
+    Some(v)
+}
+
+/// Like [`parse_u64`], narrowed to `u32`.
+pub(crate) fn parse_u32(s: &str) -> Option<u32> {
+    parse_u64(s).and_then(|v| u32::try_from(v).ok())
+}
+
+/// Like [`parse_u64`], narrowed to `u16` (ports).
+pub(crate) fn parse_u16(s: &str) -> Option<u16> {
+    parse_u64(s).and_then(|v| u16::try_from(v).ok())
+}
+
+/// Like [`parse_u64`], narrowed to `u8`.
+pub(crate) fn parse_u8(s: &str) -> Option<u8> {
+    parse_u64(s).and_then(|v| u8::try_from(v).ok())
+}
+
+/// An RTP payload type: 0..=127 (RFC 3550 s.5.1, seven bits).
+pub(crate) fn parse_payload_type(s: &str) -> Result<u8, SdpErrorKind> {
+    match parse_u64(s) {
+        Some(v) if v <= 127 => Ok(v as u8),
+        Some(_) => Err(SdpErrorKind::InvalidPayloadType),
+        None => Err(SdpErrorKind::InvalidNumber),
+    }
+}
+
+fn field<'a>(it: &mut std::str::SplitAsciiWhitespace<'a>, kind: u8) -> Result<&'a str, SdpError> {
+    it.next()
+        .ok_or(SdpError::new(0, SdpErrorKind::InvalidField(kind)))
+}
+
+fn number<T>(s: &str, f: impl Fn(&str) -> Option<T>) -> Result<T, SdpError> {
+    f(s).ok_or(SdpError::new(0, SdpErrorKind::InvalidNumber))
+}
+
+/// The `o=` line (RFC 8866 s.5.2): who made the description, and its
+/// session id and version.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Origin<'a> {
+    /// The originator's login, or `-`.
+    pub username: &'a str,
+    /// The session id.
+    pub session_id: u64,
+    /// The session version, incremented when the description changes
+    /// (RFC 3264 s.8).
+    pub session_version: u64,
+    /// The network type, `IN`.
+    pub nettype: &'a str,
+    /// The address type, `IP4` or `IP6`.
+    pub addrtype: &'a str,
+    /// The originating host: an address or a fully qualified domain name.
+    pub address: &'a str,
+}
+
+impl<'a> Origin<'a> {
+    /// Decodes the value of an `o=` line.
+    pub fn parse(value: &'a str) -> Result<Self, SdpError> {
+        let mut it = value.split_ascii_whitespace();
+        let o = Origin {
+            username: field(&mut it, b'o')?,
+            session_id: number(field(&mut it, b'o')?, parse_u64)?,
+            session_version: number(field(&mut it, b'o')?, parse_u64)?,
+            nettype: field(&mut it, b'o')?,
+            addrtype: field(&mut it, b'o')?,
+            address: field(&mut it, b'o')?,
+        };
+        if it.next().is_some() {
+            return Err(SdpError::new(0, SdpErrorKind::InvalidField(b'o')));
+        }
+        Ok(o)
+    }
+}
+
+/// The `c=` line (RFC 8866 s.5.7).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Connection<'a> {
+    /// The network type, `IN`.
+    pub nettype: &'a str,
+    /// The address type, `IP4` or `IP6`.
+    pub addrtype: &'a str,
+    /// The address without the multicast suffixes: an IP address or an FQDN.
+    pub address: &'a str,
+    /// The IPv4 multicast TTL (`/ttl`).
+    pub ttl: Option<u8>,
+    /// The number of consecutive multicast addresses (`/count`).
+    pub count: Option<u32>,
+}
+
+impl<'a> Connection<'a> {
+    /// Decodes the value of a `c=` line.
+    pub fn parse(value: &'a str) -> Result<Self, SdpError> {
+        let mut it = value.split_ascii_whitespace();
+        let nettype = field(&mut it, b'c')?;
+        let addrtype = field(&mut it, b'c')?;
+        let full = field(&mut it, b'c')?;
+        if it.next().is_some() {
+            return Err(SdpError::new(0, SdpErrorKind::InvalidField(b'c')));
+        }
+        let mut parts = full.split('/');
+        // split() always yields at least one item.
+        let address = parts.next().unwrap_or(full);
+        if address.is_empty() {
+            return Err(SdpError::new(0, SdpErrorKind::InvalidField(b'c')));
+        }
+        let first = parts.next();
+        let second = parts.next();
+        if parts.next().is_some() {
+            return Err(SdpError::new(0, SdpErrorKind::InvalidField(b'c')));
+        }
+        // RFC 8866 s.5.7: IPv4 multicast is addr/ttl[/count]; IPv6 has no
+        // TTL, so its single suffix is the count.
+        let (ttl, count) = if addrtype.eq_ignore_ascii_case("IP6") {
+            if second.is_some() {
+                return Err(SdpError::new(0, SdpErrorKind::InvalidField(b'c')));
+            }
+            (None, first.map(|c| number(c, parse_u32)).transpose()?)
+        } else {
+            (
+                first.map(|t| number(t, parse_u8)).transpose()?,
+                second.map(|c| number(c, parse_u32)).transpose()?,
+            )
+        };
+        Ok(Connection {
+            nettype,
+            addrtype,
+            address,
+            ttl,
+            count,
+        })
+    }
+
+    /// The address as an IP address; `None` for an FQDN.
+    pub fn ip(&self) -> Option<IpAddr> {
+        if self.addrtype.eq_ignore_ascii_case("IP6") {
+            self.address.parse::<Ipv6Addr>().ok().map(IpAddr::V6)
+        } else {
+            self.address.parse::<Ipv4Addr>().ok().map(IpAddr::V4)
+        }
+    }
+
+    /// `c=IN IP4 0.0.0.0`: the RFC 2543 way of putting a call on hold
+    /// (RFC 3264 s.8.4).
+    pub fn is_hold_address(&self) -> bool {
+        self.address == "0.0.0.0"
+    }
+}
+
+/// The `m=` line (RFC 8866 s.5.14).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MediaLine<'a> {
+    /// The media type: `audio`, `video`, `text`, `application`, `message`...
+    pub media: &'a str,
+    /// The transport port; 0 rejects or disables the stream (RFC 3264 s.6).
+    pub port: u16,
+    /// The number of ports (`port/count`).
+    pub port_count: Option<u32>,
+    /// The transport protocol: `RTP/AVP`, `RTP/SAVPF`, `UDP/TLS/RTP/SAVPF`, `udp`...
+    pub proto: &'a str,
+    /// The formats, space separated (payload types for RTP).
+    pub formats: &'a str,
+}
+
+impl<'a> MediaLine<'a> {
+    /// Decodes the value of an `m=` line.
+    pub fn parse(value: &'a str) -> Result<Self, SdpError> {
+        let value = value.trim_end_matches([' ', '\t']);
+        let mut it = value.split_ascii_whitespace();
+        let media = field(&mut it, b'm')?;
+        let port_field = field(&mut it, b'm')?;
+        let proto = field(&mut it, b'm')?;
+        let (port, port_count) = match port_field.split_once('/') {
+            Some((p, c)) => (number(p, parse_u16)?, Some(number(c, parse_u32)?)),
+            None => (number(port_field, parse_u16)?, None),
+        };
+        // The formats are the rest of the line after the proto token.
+        let rest = it.next().map(|first| {
+            // `first` is a subslice of `value`; take everything from it on.
+            let start = first.as_ptr() as usize - value.as_ptr() as usize;
+            &value[start..]
+        });
+        let formats = rest.ok_or(SdpError::new(0, SdpErrorKind::InvalidField(b'm')))?;
+        Ok(MediaLine {
+            media,
+            port,
+            port_count,
+            proto,
+            formats,
+        })
+    }
+
+    /// The formats, one by one.
+    pub fn formats(&self) -> impl Iterator<Item = &'a str> + 'a {
+        self.formats.split_ascii_whitespace()
+    }
+
+    /// Whether the proto is RTP-based (`RTP/...` or `.../RTP/...`), so the
+    /// formats are payload types.
+    pub fn is_rtp(&self) -> bool {
+        self.proto
+            .split('/')
+            .any(|p| p.eq_ignore_ascii_case("RTP"))
+    }
+}
+
+/// The `b=` line (RFC 8866 s.5.8).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Bandwidth<'a> {
+    /// `CT`, `AS`, `TIAS`, `RR`, `RS`...
+    pub bwtype: &'a str,
+    /// The bandwidth in kbit/s (bit/s for TIAS).
+    pub bandwidth: u64,
+}
+
+impl<'a> Bandwidth<'a> {
+    /// Decodes the value of a `b=` line.
+    pub fn parse(value: &'a str) -> Result<Self, SdpError> {
+        let (t, v) = value
+            .trim()
+            .split_once(':')
+            .ok_or(SdpError::new(0, SdpErrorKind::InvalidField(b'b')))?;
+        if t.is_empty() {
+            return Err(SdpError::new(0, SdpErrorKind::InvalidField(b'b')));
+        }
+        Ok(Bandwidth {
+            bwtype: t,
+            bandwidth: number(v, parse_u64)?,
+        })
+    }
+}
+
+/// The `t=` line (RFC 8866 s.5.9): NTP start and stop times, 0 for unbounded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timing {
+    /// Start time (NTP seconds), 0 if unbounded.
+    pub start: u64,
+    /// Stop time (NTP seconds), 0 if unbounded.
+    pub stop: u64,
+}
+
+impl Timing {
+    /// Decodes the value of a `t=` line.
+    pub fn parse(value: &str) -> Result<Self, SdpError> {
+        let mut it = value.split_ascii_whitespace();
+        let t = Timing {
+            start: number(field(&mut it, b't')?, parse_u64)?,
+            stop: number(field(&mut it, b't')?, parse_u64)?,
+        };
+        if it.next().is_some() {
+            return Err(SdpError::new(0, SdpErrorKind::InvalidField(b't')));
+        }
+        Ok(t)
+    }
+}
+
+/// Checks an `r=` or `z=` value: non-empty fields of digits with an
+/// optional `d`/`h`/`m`/`s` unit and, for `z=`, a sign on offsets.
+pub(crate) fn check_repeat_or_zone(value: &str, kind: u8) -> Result<(), SdpError> {
+    let mut n = 0;
+    for f in value.split_ascii_whitespace() {
+        n += 1;
+        let f = f.strip_prefix('-').unwrap_or(f);
+        let f = f.strip_suffix(['d', 'h', 'm', 's']).unwrap_or(f);
+        if parse_u64(f).is_none() {
+            return Err(SdpError::new(0, SdpErrorKind::InvalidField(kind)));
+        }
+    }
+    // r= has at least interval, duration and one offset; z= pairs.
+    let ok = match kind {
+        b'r' => n >= 3,
+        _ => n >= 2 && n % 2 == 0,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(SdpError::new(0, SdpErrorKind::InvalidField(kind)))
+    }
+}
+
+/// The `addrtype` token for an address.
+pub(crate) fn addrtype(ip: IpAddr) -> &'static str {
+    match ip {
+        IpAddr::V4(_) => "IP4",
+        IpAddr::V6(_) => "IP6",
+    }
+}

@@ -1,0 +1,743 @@
+//! The borrowed, zero-copy view of a session description (httparse's way).
+//!
+//! [`parse`] checks the RFC 8866 s.9 grammar in one pass over the bytes and
+//! records where each line and each media section is. Structural lines
+//! (o=, c=, m=, b=, t=, r=, z=) are validated on the way, so errors carry
+//! their line number; attributes are only decoded when asked for. For a
+//! description of up to 32 lines and 4 media sections nothing is allocated.
+
+use smallvec::SmallVec;
+
+use super::attributes::{Attribute, Direction, Fmtp, Rtcp, RtpMap, TypedAttribute};
+use super::error::{SdpError, SdpErrorKind, SdpLimits};
+use super::fields::{
+    check_repeat_or_zone, Bandwidth, Connection, MediaLine, Origin, Timing,
+};
+
+/// How a line ended in the input, kept so an unmodified description is
+/// written back byte for byte.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum LineEnding {
+    /// `\r\n`, as RFC 8866 requires.
+    #[default]
+    CrLf,
+    /// A bare `\n` (lenient mode).
+    Lf,
+    /// Nothing: the last line of an input without a final line end (lenient mode).
+    None,
+}
+
+impl LineEnding {
+    /// The bytes of the line ending.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::CrLf => "\r\n",
+            Self::Lf => "\n",
+            Self::None => "",
+        }
+    }
+}
+
+/// One line: its type letter, the raw value after `=`, and how it ended.
+/// Blank lines (lenient mode only) have type `0` and an empty value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Line<'a> {
+    /// The type letter (`b'v'`, `b'o'`, ... `b'a'`), or 0 for a blank line.
+    pub kind: u8,
+    /// The value after `=`, exactly as written (trailing blanks included).
+    pub value: &'a str,
+    /// The line ending.
+    pub ending: LineEnding,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct MediaSlot<'a> {
+    /// Index of the m= line in `lines`.
+    start: u32,
+    line: MediaLine<'a>,
+}
+
+/// A parsed session description borrowing the input.
+#[derive(Clone, Debug)]
+pub struct SessionDescription<'a> {
+    raw: &'a str,
+    lines: SmallVec<[Line<'a>; 32]>,
+    media: SmallVec<[MediaSlot<'a>; 4]>,
+    origin: Origin<'a>,
+}
+
+/// Parses a session description with the given limits (strict by default;
+/// see [`SdpLimits::lenient`]).
+///
+/// ```
+/// use sipparty_core::sdp::{parse, SdpLimits, Direction};
+/// let text = "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n\
+///             m=audio 49170 RTP/AVP 0\r\na=sendonly\r\n";
+/// let sdp = parse(text.as_bytes(), &SdpLimits::default()).unwrap();
+/// let audio = sdp.media().next().unwrap();
+/// assert_eq!(audio.port(), 49170);
+/// assert_eq!(audio.direction(), Some(Direction::SendOnly));
+/// assert_eq!(sdp.as_str(), text); // nothing was copied
+/// ```
+pub fn parse<'a>(input: &'a [u8], limits: &SdpLimits) -> Result<SessionDescription<'a>, SdpError> {
+    if input.len() > limits.max_size {
+        return Err(SdpError::new(0, SdpErrorKind::TooLarge));
+    }
+    if input.is_empty() {
+        return Err(SdpError::new(0, SdpErrorKind::Empty));
+    }
+    let raw = match std::str::from_utf8(input) {
+        Ok(s) => s,
+        Err(e) => {
+            let line = input[..e.valid_up_to()].iter().filter(|&&b| b == b'\n').count() + 1;
+            return Err(SdpError::new(line as u32, SdpErrorKind::InvalidUtf8));
+        }
+    };
+    Parser::new(raw, limits).run()
+}
+
+/// Where in the grammar the parser is (RFC 8866 s.9), for ordering checks.
+fn session_rank(kind: u8) -> Option<(u8, bool)> {
+    // (rank, may repeat)
+    Some(match kind {
+        b'v' => (0, false),
+        b'o' => (1, false),
+        b's' => (2, false),
+        b'i' => (3, false),
+        b'u' => (4, false),
+        b'e' => (5, true),
+        b'p' => (6, true),
+        b'c' => (7, false),
+        b'b' => (8, true),
+        b't' | b'r' => (9, true),
+        b'z' => (10, false),
+        b'k' => (11, false),
+        b'a' => (12, true),
+        _ => return None,
+    })
+}
+
+fn media_rank(kind: u8) -> Option<(u8, bool)> {
+    Some(match kind {
+        b'm' => (0, false),
+        b'i' => (1, false),
+        // Several c= lines are allowed in a media section (multicast layers).
+        b'c' => (2, true),
+        b'b' => (3, true),
+        b'k' => (4, false),
+        b'a' => (5, true),
+        _ => return None,
+    })
+}
+
+/// Structural lines are space-separated fields: strict mode wants exactly one
+/// SP between fields and none at either end.
+fn strict_fields_ok(value: &str) -> bool {
+    let b = value.as_bytes();
+    !b.is_empty()
+        && b[0] != b' '
+        && b[b.len() - 1] != b' '
+        && !b.contains(&b'\t')
+        && !b.windows(2).any(|w| w == b"  ")
+}
+
+struct Parser<'a, 'l> {
+    raw: &'a str,
+    limits: &'l SdpLimits,
+    lines: SmallVec<[Line<'a>; 32]>,
+    media: SmallVec<[MediaSlot<'a>; 4]>,
+    origin: Option<Origin<'a>>,
+    seen_s: bool,
+    seen_t: bool,
+    session_c: bool,
+    media_c: bool,
+    rank: u8,
+    attributes: usize,
+}
+
+impl<'a, 'l> Parser<'a, 'l> {
+    fn new(raw: &'a str, limits: &'l SdpLimits) -> Self {
+        Self {
+            raw,
+            limits,
+            lines: SmallVec::new(),
+            media: SmallVec::new(),
+            origin: None,
+            seen_s: false,
+            seen_t: false,
+            session_c: false,
+            media_c: false,
+            rank: 0,
+            attributes: 0,
+        }
+    }
+
+    fn run(mut self) -> Result<SessionDescription<'a>, SdpError> {
+        let raw = self.raw;
+        let bytes = raw.as_bytes();
+        let strict = !self.limits.lenient;
+        let mut pos = 0;
+        while pos < bytes.len() {
+            let line_no = self.lines.len() as u32 + 1;
+            let err = |kind| SdpError::new(line_no, kind);
+            if self.lines.len() >= self.limits.max_lines {
+                return Err(err(SdpErrorKind::TooManyLines));
+            }
+            let (content, ending, next) = match memchr::memchr(b'\n', &bytes[pos..]) {
+                Some(i) => {
+                    let end = pos + i;
+                    if end > pos && bytes[end - 1] == b'\r' {
+                        (&raw[pos..end - 1], LineEnding::CrLf, end + 1)
+                    } else {
+                        (&raw[pos..end], LineEnding::Lf, end + 1)
+                    }
+                }
+                None => (&raw[pos..], LineEnding::None, bytes.len()),
+            };
+            pos = next;
+            if strict {
+                match ending {
+                    LineEnding::Lf => return Err(err(SdpErrorKind::BareLineFeed)),
+                    LineEnding::None => return Err(err(SdpErrorKind::MissingLineEnding)),
+                    LineEnding::CrLf => {}
+                }
+            }
+            let cb = content.as_bytes();
+            if cb.is_empty() && !strict && !self.lines.is_empty() {
+                // Blank lines (typically an extra CRLF at the end) are kept
+                // for the round trip and otherwise ignored.
+                self.lines.push(Line {
+                    kind: 0,
+                    value: "",
+                    ending,
+                });
+                continue;
+            }
+            if cb.len() < 2 || !cb[0].is_ascii_lowercase() || cb[1] != b'=' {
+                return Err(err(SdpErrorKind::MalformedLine));
+            }
+            let kind = cb[0];
+            let value = &content[2..];
+            if value.bytes().any(|b| b == 0 || b == b'\r') {
+                return Err(err(SdpErrorKind::InvalidCharacter));
+            }
+            self.line(kind, value, strict).map_err(|e| e.at(line_no))?;
+            self.lines.push(Line {
+                kind,
+                value,
+                ending,
+            });
+        }
+        self.finish_media()?;
+        let origin = self
+            .origin
+            .ok_or(SdpError::new(0, SdpErrorKind::MissingLine(b'o')))?;
+        if strict {
+            if !self.seen_s {
+                return Err(SdpError::new(0, SdpErrorKind::MissingLine(b's')));
+            }
+            if !self.seen_t {
+                return Err(SdpError::new(0, SdpErrorKind::MissingLine(b't')));
+            }
+        }
+        Ok(SessionDescription {
+            raw,
+            lines: self.lines,
+            media: self.media,
+            origin,
+        })
+    }
+
+    /// Checks the c= rule for the media section that just ended.
+    fn finish_media(&self) -> Result<(), SdpError> {
+        if let Some(m) = self.media.last() {
+            if !self.limits.lenient && !self.session_c && !self.media_c {
+                return Err(SdpError::new(m.start + 1, SdpErrorKind::MissingConnection));
+            }
+        }
+        Ok(())
+    }
+
+    fn line(&mut self, kind: u8, value: &'a str, strict: bool) -> Result<(), SdpError> {
+        let e = |k| SdpError::new(0, k);
+        let in_media = !self.media.is_empty();
+        if self.lines.is_empty() {
+            // v=0 must come first, in both modes: it is how SDP is recognised.
+            let v = if strict { value } else { value.trim() };
+            return if kind == b'v' && v == "0" {
+                Ok(())
+            } else {
+                Err(e(SdpErrorKind::BadVersion))
+            };
+        }
+        if strict && matches!(kind, b'o' | b'c' | b'm' | b'b' | b't' | b'r' | b'z') && !strict_fields_ok(value) {
+            let trailing = value.ends_with([' ', '\t']);
+            return Err(e(if trailing {
+                SdpErrorKind::TrailingWhitespace
+            } else {
+                SdpErrorKind::InvalidField(kind)
+            }));
+        }
+        if kind == b'm' {
+            self.finish_media()?;
+            if self.media.len() >= self.limits.max_media {
+                return Err(e(SdpErrorKind::TooManyMedia));
+            }
+            if self.origin.is_none() {
+                return Err(e(SdpErrorKind::MissingLine(b'o')));
+            }
+            let line = MediaLine::parse(value)?;
+            if line.formats().nth(self.limits.max_formats).is_some() {
+                return Err(e(SdpErrorKind::TooManyFormats));
+            }
+            self.media.push(MediaSlot {
+                start: self.lines.len() as u32,
+                line,
+            });
+            self.rank = 0;
+            self.attributes = 0;
+            self.media_c = false;
+            return Ok(());
+        }
+        // Grammar order (RFC 8866 s.9), enforced in strict mode only.
+        let rank = if in_media { media_rank(kind) } else { session_rank(kind) };
+        match rank {
+            Some((r, repeat)) => {
+                let out_of_order = r < self.rank || (r == self.rank && !repeat);
+                if strict && out_of_order {
+                    return Err(e(SdpErrorKind::UnexpectedLine(kind)));
+                }
+                if r > self.rank {
+                    self.rank = r;
+                }
+            }
+            // v= again, or a session-only line in a media section.
+            None if matches!(kind, b'v' | b'o' | b's' | b'u' | b'e' | b'p' | b't' | b'r' | b'z') => {
+                if strict || kind == b'v' || kind == b'o' {
+                    return Err(e(SdpErrorKind::UnexpectedLine(kind)));
+                }
+            }
+            // Unknown type letters are kept as they are (RFC 8866 s.5 asks
+            // parsers to ignore them; we keep them for the round trip).
+            None => {}
+        }
+        match kind {
+            b'o' => {
+                if self.origin.is_some() {
+                    return Err(e(SdpErrorKind::UnexpectedLine(b'o')));
+                }
+                self.origin = Some(Origin::parse(value)?);
+            }
+            b's' => {
+                if strict && value.is_empty() {
+                    // RFC 8866 s.5.3: s= must not be empty (use "s= " or "s=-").
+                    return Err(e(SdpErrorKind::InvalidField(b's')));
+                }
+                self.seen_s = true;
+            }
+            b'c' => {
+                Connection::parse(value)?;
+                if in_media {
+                    self.media_c = true;
+                } else {
+                    self.session_c = true;
+                }
+            }
+            b'b' => {
+                Bandwidth::parse(value)?;
+            }
+            b't' => {
+                Timing::parse(value)?;
+                self.seen_t = true;
+            }
+            b'r' | b'z' => {
+                if kind == b'r' && !self.seen_t {
+                    return Err(e(SdpErrorKind::UnexpectedLine(b'r')));
+                }
+                check_repeat_or_zone(value, kind)?;
+            }
+            b'a' => {
+                self.attributes += 1;
+                if self.attributes > self.limits.max_attributes {
+                    return Err(e(SdpErrorKind::TooManyAttributes));
+                }
+                let name = value.split(':').next().unwrap_or("");
+                if name.is_empty() || name.bytes().any(|b| b == b' ') {
+                    return Err(e(SdpErrorKind::InvalidField(b'a')));
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+impl<'a> SessionDescription<'a> {
+    /// The whole description as it was given.
+    pub fn as_str(&self) -> &'a str {
+        self.raw
+    }
+
+    /// Every line, in order.
+    pub fn lines(&self) -> &[Line<'a>] {
+        &self.lines
+    }
+
+    /// The session-level lines (before the first m=).
+    pub fn session_lines(&self) -> &[Line<'a>] {
+        let end = self.media.first().map_or(self.lines.len(), |m| m.start as usize);
+        &self.lines[..end]
+    }
+
+    /// The o= line.
+    pub fn origin(&self) -> Origin<'a> {
+        self.origin
+    }
+
+    fn session_value(&self, kind: u8) -> Option<&'a str> {
+        self.session_lines()
+            .iter()
+            .find(|l| l.kind == kind)
+            .map(|l| l.value)
+    }
+
+    /// The s= value (absent only from lenient parses).
+    pub fn session_name(&self) -> Option<&'a str> {
+        self.session_value(b's')
+    }
+
+    /// The session-level c= line.
+    pub fn connection(&self) -> Option<Connection<'a>> {
+        self.session_value(b'c').and_then(|v| Connection::parse(v).ok())
+    }
+
+    /// The first t= line.
+    pub fn timing(&self) -> Option<Timing> {
+        self.session_value(b't').and_then(|v| Timing::parse(v).ok())
+    }
+
+    /// The session-level b= lines.
+    pub fn bandwidths(&self) -> impl Iterator<Item = Bandwidth<'a>> + '_ {
+        self.session_lines()
+            .iter()
+            .filter(|l| l.kind == b'b')
+            .filter_map(|l| Bandwidth::parse(l.value).ok())
+    }
+
+    /// The session-level attributes.
+    pub fn attributes(&self) -> impl Iterator<Item = Attribute<'a>> + '_ {
+        attributes_of(self.session_lines(), 1)
+    }
+
+    /// The session-level direction attribute, if any.
+    pub fn direction(&self) -> Option<Direction> {
+        direction_of(self.attributes())
+    }
+
+    /// The number of media sections.
+    pub fn media_count(&self) -> usize {
+        self.media.len()
+    }
+
+    /// The media sections, in order.
+    pub fn media(&self) -> impl Iterator<Item = MediaView<'_, 'a>> + '_ {
+        (0..self.media.len()).map(move |i| self.media_view(i))
+    }
+
+    /// The media section at `index`.
+    pub fn media_at(&self, index: usize) -> Option<MediaView<'_, 'a>> {
+        (index < self.media.len()).then(|| self.media_view(index))
+    }
+
+    fn media_view(&self, i: usize) -> MediaView<'_, 'a> {
+        let slot = &self.media[i];
+        let end = self
+            .media
+            .get(i + 1)
+            .map_or(self.lines.len(), |n| n.start as usize);
+        MediaView {
+            lines: &self.lines[slot.start as usize..end],
+            first_line: slot.start + 1,
+            media_line: slot.line,
+            session: self,
+        }
+    }
+
+    /// Writes the description from its lines; byte for byte the input.
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        for l in &self.lines {
+            if l.kind != 0 {
+                out.push(l.kind);
+                out.push(b'=');
+            }
+            out.extend_from_slice(l.value.as_bytes());
+            out.extend_from_slice(l.ending.as_str().as_bytes());
+        }
+    }
+}
+
+pub(crate) fn attributes_of<'s, 'a>(
+    lines: &'s [Line<'a>],
+    first_line: u32,
+) -> impl Iterator<Item = Attribute<'a>> + 's {
+    lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.kind == b'a')
+        .map(move |(i, l)| Attribute::from_line(l.value, first_line + i as u32))
+}
+
+pub(crate) fn direction_of<'a>(mut attrs: impl Iterator<Item = Attribute<'a>>) -> Option<Direction> {
+    attrs.find_map(|a| {
+        if a.value.is_none() {
+            Direction::from_name(a.name)
+        } else {
+            None
+        }
+    })
+}
+
+/// Typed lookups shared by the borrowed and the owned media sections.
+macro_rules! media_accessors {
+    ($l:lifetime) => {
+        /// The attribute named `name` (first one, case-insensitive).
+        pub fn attribute(&self, name: &str) -> Option<Attribute<$l>> {
+            self.attributes().find(|a| a.is(name))
+        }
+
+        /// Whether a flag attribute such as `rtcp-mux` is present.
+        pub fn has_attribute(&self, name: &str) -> bool {
+            self.attribute(name).is_some()
+        }
+
+        /// The rtpmap for payload type `pt`; malformed rtpmaps are skipped.
+        pub fn rtpmap(&self, pt: u8) -> Option<RtpMap<$l>> {
+            self.attributes()
+                .filter(|a| a.is("rtpmap"))
+                .filter_map(|a| a.value.and_then(|v| RtpMap::parse(v).ok()))
+                .find(|r| r.payload_type == pt)
+        }
+
+        /// The fmtp for format `fmt` (a payload type for RTP).
+        pub fn fmtp(&self, fmt: &str) -> Option<Fmtp<$l>> {
+            self.attributes()
+                .filter(|a| a.is("fmtp"))
+                .filter_map(|a| a.value.and_then(|v| Fmtp::parse(v).ok()))
+                .find(|f| f.format == fmt)
+        }
+
+        /// The media-level direction attribute, if any.
+        pub fn direction(&self) -> Option<Direction> {
+            direction_of(self.attributes())
+        }
+
+        /// `a=ptime`, if present and well formed.
+        pub fn ptime(&self) -> Option<u32> {
+            self.typed_attribute("ptime").and_then(|t| match t {
+                TypedAttribute::Ptime(p) => Some(p),
+                _ => None,
+            })
+        }
+
+        /// `a=maxptime`, if present and well formed.
+        pub fn maxptime(&self) -> Option<u32> {
+            self.typed_attribute("maxptime").and_then(|t| match t {
+                TypedAttribute::MaxPtime(p) => Some(p),
+                _ => None,
+            })
+        }
+
+        /// `a=rtcp`, if present and well formed.
+        pub fn rtcp(&self) -> Option<Rtcp<$l>> {
+            self.typed_attribute("rtcp").and_then(|t| match t {
+                TypedAttribute::Rtcp(r) => Some(r),
+                _ => None,
+            })
+        }
+
+        /// `a=mid`, if present.
+        pub fn mid(&self) -> Option<&$l str> {
+            self.attribute("mid").and_then(|a| a.value).map(str::trim)
+        }
+
+        /// The first well-formed attribute named `name`, decoded.
+        pub fn typed_attribute(&self, name: &str) -> Option<TypedAttribute<$l>> {
+            self.attributes()
+                .filter(|a| a.is(name))
+                .find_map(|a| a.typed().ok())
+        }
+
+        /// Every attribute decoded; malformed known attributes are errors
+        /// with their line number.
+        pub fn typed_attributes(
+            &self,
+        ) -> impl Iterator<Item = Result<TypedAttribute<$l>, SdpError>> + '_ {
+            self.attributes().map(|a| a.typed())
+        }
+    };
+}
+pub(crate) use media_accessors;
+
+/// One media section of a [`SessionDescription`].
+#[derive(Clone, Copy, Debug)]
+pub struct MediaView<'s, 'a> {
+    lines: &'s [Line<'a>],
+    first_line: u32,
+    media_line: MediaLine<'a>,
+    session: &'s SessionDescription<'a>,
+}
+
+impl<'s, 'a> MediaView<'s, 'a> {
+    /// The decoded m= line.
+    pub fn media_line(&self) -> MediaLine<'a> {
+        self.media_line
+    }
+
+    /// The media type (`audio`, `video`...).
+    pub fn media(&self) -> &'a str {
+        self.media_line.media
+    }
+
+    /// The port (0: rejected or disabled).
+    pub fn port(&self) -> u16 {
+        self.media_line.port
+    }
+
+    /// The transport protocol.
+    pub fn proto(&self) -> &'a str {
+        self.media_line.proto
+    }
+
+    /// The formats.
+    pub fn formats(&self) -> impl Iterator<Item = &'a str> + 'a {
+        self.media_line.formats()
+    }
+
+    /// The lines of this section, starting with m=.
+    pub fn lines(&self) -> &'s [Line<'a>] {
+        self.lines
+    }
+
+    /// The 1-based line number of the m= line.
+    pub fn line_number(&self) -> u32 {
+        self.first_line
+    }
+
+    /// The media-level c= line, falling back to the session-level one.
+    pub fn connection(&self) -> Option<Connection<'a>> {
+        self.lines
+            .iter()
+            .find(|l| l.kind == b'c')
+            .and_then(|l| Connection::parse(l.value).ok())
+            .or_else(|| self.session.connection())
+    }
+
+    /// The media-level b= lines.
+    pub fn bandwidths(&self) -> impl Iterator<Item = Bandwidth<'a>> + 's {
+        self.lines
+            .iter()
+            .filter(|l| l.kind == b'b')
+            .filter_map(|l| Bandwidth::parse(l.value).ok())
+    }
+
+    /// The media-level attributes.
+    pub fn attributes(&self) -> impl Iterator<Item = Attribute<'a>> + 's {
+        attributes_of(self.lines, self.first_line)
+    }
+
+    /// The direction: media-level, else session-level, else sendrecv
+    /// (RFC 8866 s.6.7).
+    pub fn effective_direction(&self) -> Direction {
+        self.direction()
+            .or_else(|| self.session.direction())
+            .unwrap_or_default()
+    }
+
+    media_accessors!('a);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: &str = "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\nm=audio 49170 RTP/AVP 0\r\n";
+
+    fn strict(s: &str) -> Result<SessionDescription<'_>, SdpError> {
+        parse(s.as_bytes(), &SdpLimits::default())
+    }
+
+    fn lenient(s: &str) -> Result<SessionDescription<'_>, SdpError> {
+        parse(s.as_bytes(), &SdpLimits::lenient())
+    }
+
+    #[test]
+    fn errors_carry_line_numbers() {
+        let cases = [
+            ("v=1\r\n", 1, SdpErrorKind::BadVersion),
+            ("v=0\r\no=- x 1 IN IP4 h\r\n", 2, SdpErrorKind::InvalidNumber),
+            ("v=0\r\no=- 1 1 IN IP4 h\r\ns=-\r\nt=0 0\r\nm=audio 65536 RTP/AVP 0\r\n", 5, SdpErrorKind::InvalidNumber),
+            ("v=0\r\no=- 1 1 IN IP4 h\r\ns=-\r\nt=0 0\r\nc=IN IP4 h\r\n", 5, SdpErrorKind::UnexpectedLine(b'c')),
+            ("v=0\r\no=- 1 1 IN IP4 h\r\ns=-\r\nt=0 0\r\nm=audio 1 RTP/AVP 0\r\n", 5, SdpErrorKind::MissingConnection),
+            ("v=0\r\no=- 1 1 IN IP4 h\r\ns=- \r\nt=0 0 \r\n", 4, SdpErrorKind::TrailingWhitespace),
+            ("v=0\no=- 1 1 IN IP4 h\n", 1, SdpErrorKind::BareLineFeed),
+            ("v=0\r\nbogus\r\n", 2, SdpErrorKind::MalformedLine),
+            ("v=0\r\no=- 1 1 IN IP4 h\r\ns=-\r\nt=0 0\r\na=x\0\r\n", 5, SdpErrorKind::InvalidCharacter),
+        ];
+        for (text, line, kind) in cases {
+            let e = strict(text).unwrap_err();
+            assert_eq!((e.line, e.kind), (line, kind), "{text:?}");
+        }
+        assert_eq!(strict(&S[..S.len() - 2]).unwrap_err().kind, SdpErrorKind::MissingLineEnding);
+        let no_s = "v=0\r\no=- 1 1 IN IP4 h\r\nc=IN IP4 h\r\nt=0 0\r\n";
+        assert_eq!(strict(no_s).unwrap_err().kind, SdpErrorKind::MissingLine(b's'));
+        assert!(lenient(no_s).is_ok());
+    }
+
+    #[test]
+    fn lenient_mode_round_trips_sloppy_input() {
+        let sloppy = "v=0\no=- 1 1 IN IP4 h \nc=IN IP4 192.0.2.9\nm=audio 4000 RTP/AVP 0 \na=sendrecv\n\n";
+        let d = lenient(sloppy).unwrap();
+        let mut out = Vec::new();
+        d.write_to(&mut out);
+        assert_eq!(out, sloppy.as_bytes());
+        assert_eq!(d.media_at(0).unwrap().formats().collect::<Vec<_>>(), ["0"]);
+        assert!(strict(sloppy).is_err());
+        // The same, without a final newline.
+        let d = lenient("v=0\r\no=- 1 1 IN IP4 h\r\nm=audio 1 RTP/AVP 8").unwrap();
+        assert_eq!(d.lines().last().unwrap().ending, LineEnding::None);
+    }
+
+    #[test]
+    fn limits_are_enforced() {
+        let mut l = SdpLimits::default();
+        l.max_size = 10;
+        assert_eq!(parse(S.as_bytes(), &l).unwrap_err().kind, SdpErrorKind::TooLarge);
+        let mut l = SdpLimits::default();
+        l.max_media = 0;
+        assert_eq!(parse(S.as_bytes(), &l).unwrap_err().kind, SdpErrorKind::TooManyMedia);
+        let mut l = SdpLimits::default();
+        l.max_formats = 1;
+        let two = S.replace("RTP/AVP 0", "RTP/AVP 0 8");
+        assert_eq!(parse(two.as_bytes(), &l).unwrap_err().kind, SdpErrorKind::TooManyFormats);
+        let mut l = SdpLimits::default();
+        l.max_lines = 3;
+        assert_eq!(parse(S.as_bytes(), &l).unwrap_err().kind, SdpErrorKind::TooManyLines);
+        let mut l = SdpLimits::default();
+        l.max_attributes = 1;
+        let attrs = format!("{S}a=sendrecv\r\na=ptime:20\r\n");
+        assert_eq!(parse(attrs.as_bytes(), &l).unwrap_err().kind, SdpErrorKind::TooManyAttributes);
+    }
+
+    #[test]
+    fn connection_forms_rfc8866_s5_7() {
+        let c = Connection::parse("IN IP4 233.252.0.1/127/3").unwrap();
+        assert_eq!((c.ttl, c.count), (Some(127), Some(3)));
+        let c = Connection::parse("IN IP6 ff00::db8:0:101/3").unwrap();
+        assert_eq!((c.ttl, c.count), (None, Some(3)));
+        assert!(c.ip().is_some());
+        let c = Connection::parse("IN IP4 host.atlanta.example.com").unwrap();
+        assert_eq!(c.ip(), None);
+        assert!(Connection::parse("IN IP4 233.252.0.1/300").is_err());
+        assert!(Connection::parse("IN IP4").is_err());
+    }
+}

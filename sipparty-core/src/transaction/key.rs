@@ -1,0 +1,194 @@
+//! Transaction matching keys (RFC 3261 sections 17.1.3 and 17.2.3).
+
+use crate::message::{HeaderName, Message, Method};
+
+/// The RFC 3261 branch prefix: a branch that starts with it was built by
+/// an RFC 3261 element and is unique per transaction (section 8.1.1.7).
+pub(crate) const MAGIC_COOKIE: &str = "z9hG4bK";
+
+/// What a transaction is found by. Client and server keys live in one map;
+/// the variant keeps them apart (a UA talking to itself through a loop must
+/// not match its own request with its own client transaction).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) enum Key {
+    /// Section 17.1.3: the top Via branch and the CSeq method of the
+    /// response.
+    Client { branch: Box<str>, method: Method },
+    /// Section 17.2.3: the top Via branch, its sent-by (host lower-cased,
+    /// port defaulted) and the method, where ACK stands for INVITE.
+    Server {
+        branch: Box<str>,
+        sent_by: Box<str>,
+        method: Method,
+    },
+    /// Section 17.2.3's RFC 2543 fallback for a branch without the magic
+    /// cookie: Request-URI, From tag, Call-ID, CSeq number and the whole top
+    /// Via, with ACK standing for INVITE. (The To tag is left out: it is the
+    /// one field in which an ACK legitimately differs from its INVITE.)
+    Rfc2543 { fields: Box<str>, method: Method },
+}
+
+/// The method a request is matched under: ACK finds its INVITE.
+fn match_method(method: &Method) -> Method {
+    match method {
+        Method::Ack => Method::Invite,
+        m => m.clone(),
+    }
+}
+
+impl Key {
+    /// The key of a client transaction or of a response to one; `None` if
+    /// the top Via has no branch or the CSeq is missing.
+    pub(crate) fn client(msg: &Message) -> Option<Key> {
+        let via = msg.top_via()?.ok()?;
+        let branch = via.branch()?;
+        let method = msg.cseq()?.ok()?.method;
+        Some(Key::Client {
+            branch: branch.into(),
+            method,
+        })
+    }
+
+    /// The key of a request arriving at a server, under `method` (pass the
+    /// request's own method, or INVITE to find what a CANCEL cancels).
+    pub(crate) fn server(request: &Message, method: &Method) -> Option<Key> {
+        let via = request.top_via()?.ok()?;
+        let method = match_method(method);
+        match via.branch() {
+            Some(branch) if branch.starts_with(MAGIC_COOKIE) => {
+                let port = via.port.unwrap_or_else(|| default_port(via.transport));
+                let mut sent_by = String::with_capacity(via.host.len() + 6);
+                for c in via.host.chars() {
+                    sent_by.push(c.to_ascii_lowercase());
+                }
+                sent_by.push(':');
+                sent_by.push_str(itoa(port.into()).as_str());
+                Some(Key::Server {
+                    branch: branch.into(),
+                    sent_by: sent_by.into(),
+                    method,
+                })
+            }
+            _ => {
+                let from_tag = request
+                    .from_header()
+                    .and_then(Result::ok)
+                    .and_then(|f| f.tag().map(str::to_owned))
+                    .unwrap_or_default();
+                let seq = request.cseq()?.ok()?.seq;
+                let fields = [
+                    request.request_uri()?,
+                    &from_tag,
+                    request.call_id()?,
+                    itoa(seq).as_str(),
+                    request.header_values(&HeaderName::Via).next()?,
+                ]
+                .join("\n");
+                Some(Key::Rfc2543 {
+                    fields: fields.into(),
+                    method,
+                })
+            }
+        }
+    }
+}
+
+fn default_port(transport: &str) -> u16 {
+    if transport.eq_ignore_ascii_case("tls") {
+        5061
+    } else {
+        5060
+    }
+}
+
+/// Decimal text of a number without going through `format!`.
+fn itoa(mut n: u32) -> String {
+    let mut buf = [0u8; 10];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    buf[i..].iter().map(|&b| b as char).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(text: &str) -> Message {
+        Message::parse(text.replace('\n', "\r\n").as_bytes()).expect("test message parses")
+    }
+
+    const INVITE: &str = "INVITE sip:bob@127.0.0.1 SIP/2.0\n\
+        Via: SIP/2.0/UDP Host.Example:5060;branch=z9hG4bK776\n\
+        From: <sip:alice@127.0.0.1>;tag=1928\n\
+        To: <sip:bob@127.0.0.1>\n\
+        Call-ID: a84b4c76e66710\n\
+        CSeq: 314159 INVITE\n\
+        Max-Forwards: 70\n\
+        Content-Length: 0\n\n";
+
+    #[test]
+    fn rfc3261_17_2_3_ack_and_cancel_match_their_invite() {
+        let invite = msg(INVITE);
+        let ack = msg(&INVITE
+            .replace("INVITE sip", "ACK sip")
+            .replace("314159 INVITE", "314159 ACK")
+            .replace("To: <sip:bob@127.0.0.1>", "To: <sip:bob@127.0.0.1>;tag=x")
+            .replace("Host.Example:5060", "host.example"));
+        let cancel = msg(&INVITE
+            .replace("INVITE sip", "CANCEL sip")
+            .replace("314159 INVITE", "314159 CANCEL"));
+        let k = Key::server(&invite, &Method::Invite).unwrap();
+        assert_eq!(
+            Key::server(&ack, &Method::Ack).unwrap(),
+            k,
+            "sent-by compared case-insensitively, port defaulted"
+        );
+        assert_ne!(Key::server(&cancel, &Method::Cancel).unwrap(), k);
+        assert_eq!(Key::server(&cancel, &Method::Invite).unwrap(), k);
+        let other_sender = msg(&INVITE.replace("Host.Example:5060", "host.example:5070"));
+        assert_ne!(Key::server(&other_sender, &Method::Invite).unwrap(), k);
+    }
+
+    #[test]
+    fn rfc3261_17_2_3_rfc2543_fallback() {
+        let old = INVITE.replace(";branch=z9hG4bK776", ";branch=1234");
+        let invite = msg(&old);
+        let k = Key::server(&invite, &Method::Invite).unwrap();
+        assert!(matches!(k, Key::Rfc2543 { .. }));
+        let ack = msg(&old
+            .replace("INVITE sip", "ACK sip")
+            .replace("314159 INVITE", "314159 ACK")
+            .replace("To: <sip:bob@127.0.0.1>", "To: <sip:bob@127.0.0.1>;tag=x"));
+        assert_eq!(Key::server(&ack, &Method::Ack).unwrap(), k);
+        let next = msg(&old.replace("314159 INVITE", "314160 INVITE"));
+        assert_ne!(Key::server(&next, &Method::Invite).unwrap(), k);
+        let no_branch = msg(&INVITE.replace(";branch=z9hG4bK776", ""));
+        assert!(matches!(
+            Key::server(&no_branch, &Method::Invite),
+            Some(Key::Rfc2543 { .. })
+        ));
+    }
+
+    #[test]
+    fn rfc3261_17_1_3_response_key_is_branch_and_cseq_method() {
+        let invite = msg(INVITE);
+        let ok = Message::response_to(&invite, 200, Some("t"));
+        assert_eq!(Key::client(&ok), Key::client(&invite));
+        assert_eq!(
+            Key::client(&ok),
+            Some(Key::Client {
+                branch: "z9hG4bK776".into(),
+                method: Method::Invite
+            })
+        );
+        assert_eq!(itoa(0), "0");
+        assert_eq!(itoa(4_294_967_295), "4294967295");
+    }
+}

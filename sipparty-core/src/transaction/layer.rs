@@ -1,0 +1,758 @@
+//! The transaction table: matches arriving messages to the four machines,
+//! runs their timers, and queues what they send and report.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use tracing::{debug, trace, warn};
+
+use super::invite_client::{self, InviteClient};
+use super::invite_server::{self, InviteServer};
+use super::key::Key;
+use super::non_invite_client::NonInviteClient;
+use super::non_invite_server::NonInviteServer;
+use super::stateless::{make_response, response_destination, stamp_via};
+use super::timer::Timer;
+use super::{
+    Ctx, Matched, Peer, TransactionConfig, TransactionError, TransactionEvent, TransactionId,
+};
+use crate::message::{HeaderName, Message, Method};
+use crate::transport::{Transmit, Transport};
+
+/// One of the four machines.
+#[derive(Debug)]
+enum Machine {
+    InviteClient(InviteClient),
+    NonInviteClient(NonInviteClient),
+    InviteServer(InviteServer),
+    NonInviteServer(NonInviteServer),
+}
+
+impl Machine {
+    fn next_deadline(&self) -> Option<Instant> {
+        match self {
+            Machine::InviteClient(m) => m.timers.next_deadline(),
+            Machine::NonInviteClient(m) => m.timers.next_deadline(),
+            Machine::InviteServer(m) => m.timers.next_deadline(),
+            Machine::NonInviteServer(m) => m.timers.next_deadline(),
+        }
+    }
+
+    fn pop_expired(&mut self, now: Instant) -> Option<Timer> {
+        match self {
+            Machine::InviteClient(m) => m.timers.pop_expired(now),
+            Machine::NonInviteClient(m) => m.timers.pop_expired(now),
+            Machine::InviteServer(m) => m.timers.pop_expired(now),
+            Machine::NonInviteServer(m) => m.timers.pop_expired(now),
+        }
+    }
+
+    fn handle_timer(&mut self, ctx: &mut Ctx<'_>, timer: Timer) {
+        match self {
+            Machine::InviteClient(m) => m.handle_timer(ctx, timer),
+            Machine::NonInviteClient(m) => m.handle_timer(ctx, timer),
+            Machine::InviteServer(m) => m.handle_timer(ctx, timer),
+            Machine::NonInviteServer(m) => m.handle_timer(ctx, timer),
+        }
+    }
+
+    fn transport_error(&mut self, ctx: &mut Ctx<'_>) {
+        match self {
+            Machine::InviteClient(m) => m.transport_error(ctx),
+            Machine::NonInviteClient(m) => m.transport_error(ctx),
+            Machine::InviteServer(m) => m.transport_error(ctx),
+            Machine::NonInviteServer(m) => m.transport_error(ctx),
+        }
+    }
+
+    fn is_terminated(&self) -> bool {
+        match self {
+            Machine::InviteClient(m) => m.is_terminated(),
+            Machine::NonInviteClient(m) => m.is_terminated(),
+            Machine::InviteServer(m) => m.is_terminated(),
+            Machine::NonInviteServer(m) => m.is_terminated(),
+        }
+    }
+
+    fn peer(&self) -> Peer {
+        match self {
+            Machine::InviteClient(m) => m.peer,
+            Machine::NonInviteClient(m) => m.peer,
+            Machine::InviteServer(m) => m.peer,
+            Machine::NonInviteServer(m) => m.peer,
+        }
+    }
+}
+
+/// A live transaction.
+#[derive(Debug)]
+struct Entry {
+    key: Key,
+    machine: Machine,
+    /// The deadline registered in `TransactionLayer::timers` for it.
+    scheduled: Option<Instant>,
+    /// A CANCEL asked for before any provisional response: RFC 3261 section
+    /// 9.1 holds it until one arrives. Holds the id promised to the TU.
+    pending_cancel: Option<TransactionId>,
+}
+
+/// The transaction table of one endpoint (RFC 3261 section 17): every live
+/// client and server transaction, keyed by the matching rules of sections
+/// 17.1.3 and 17.2.3, capped at [`TransactionConfig::max_transactions`].
+///
+/// See the [module documentation](super) for the calling pattern.
+#[derive(Debug)]
+pub struct TransactionLayer {
+    config: TransactionConfig,
+    next_id: u64,
+    entries: HashMap<TransactionId, Entry>,
+    keys: HashMap<Key, TransactionId>,
+    /// Every entry's next deadline, so the earliest is `first()`.
+    timers: BTreeSet<(Instant, TransactionId)>,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<TransactionEvent>,
+}
+
+impl TransactionLayer {
+    /// An empty table.
+    pub fn new(config: TransactionConfig) -> Self {
+        Self {
+            config,
+            next_id: 0,
+            entries: HashMap::new(),
+            keys: HashMap::new(),
+            timers: BTreeSet::new(),
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &TransactionConfig {
+        &self.config
+    }
+
+    /// How many transactions are live.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether no transaction is live.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Whether transaction `id` is live.
+    pub fn contains(&self, id: TransactionId) -> bool {
+        self.entries.contains_key(&id)
+    }
+
+    fn allocate_id(&mut self) -> TransactionId {
+        self.next_id += 1;
+        TransactionId(self.next_id)
+    }
+
+    /// A message arrived from `source` over `transport`. Requests are
+    /// matched to server transactions (section 17.2.3) or start one;
+    /// responses are matched to client transactions (section 17.1.3).
+    /// What follows is queued for [`Self::poll_event`] and
+    /// [`Self::poll_transmit`].
+    pub fn handle_message(
+        &mut self,
+        now: Instant,
+        msg: Message,
+        source: SocketAddr,
+        transport: Transport,
+    ) -> Matched {
+        if msg.is_request() {
+            self.handle_request(now, msg, source, transport)
+        } else {
+            self.handle_response(now, msg, source, transport)
+        }
+    }
+
+    fn handle_response(
+        &mut self,
+        now: Instant,
+        response: Message,
+        source: SocketAddr,
+        transport: Transport,
+    ) -> Matched {
+        let Some(status) = response.status() else {
+            return Matched::Dropped;
+        };
+        // Section 18.1.2: a response with more than one Via is not ours.
+        if response.header_values(&HeaderName::Via).nth(1).is_some() {
+            warn!(%source, status, "response with several Via values discarded");
+            return Matched::Dropped;
+        }
+        let Some(key) = Key::client(&response) else {
+            warn!(%source, status, "response without branch or CSeq discarded");
+            return Matched::Dropped;
+        };
+        let Some(&id) = self.keys.get(&key) else {
+            // RFC 6026 section 7.2: a 2xx to INVITE after its transaction is
+            // gone still matters to the TU (it must be ACKed); other strays
+            // are discarded.
+            let is_invite = matches!(
+                &key,
+                Key::Client {
+                    method: Method::Invite,
+                    ..
+                }
+            );
+            if is_invite && (200..300).contains(&status) {
+                debug!(%source, status, "stray 2xx to INVITE passed to the TU");
+                self.events.push_back(TransactionEvent::Stray {
+                    message: response,
+                    source,
+                    transport,
+                });
+                return Matched::Stray;
+            }
+            debug!(%source, status, "response matches no transaction, discarded");
+            return Matched::Dropped;
+        };
+        let mut create_cancel = None;
+        {
+            let Some(entry) = self.entries.get_mut(&id) else {
+                return Matched::Dropped;
+            };
+            let mut ctx = Ctx {
+                now,
+                config: &self.config,
+                id,
+                transmits: &mut self.transmits,
+                events: &mut self.events,
+            };
+            match &mut entry.machine {
+                Machine::InviteClient(m) => {
+                    m.handle_response(&mut ctx, response, status);
+                    // Section 9.1: a CANCEL held back until a provisional
+                    // response goes now; once the INVITE is answered finally
+                    // there is nothing left to cancel.
+                    if let Some(cancel_id) = entry.pending_cancel {
+                        if m.state == invite_client::State::Proceeding {
+                            entry.pending_cancel = None;
+                            create_cancel = Some((cancel_id, m.request.clone(), m.peer));
+                        } else if m.state != invite_client::State::Calling {
+                            entry.pending_cancel = None;
+                            ctx.event(TransactionEvent::Terminated { id: cancel_id });
+                        }
+                    }
+                }
+                Machine::NonInviteClient(m) => m.handle_response(&mut ctx, response, status),
+                // Keys keep client and server apart.
+                Machine::InviteServer(_) | Machine::NonInviteServer(_) => return Matched::Dropped,
+            }
+        }
+        self.settle(id);
+        if let Some((cancel_id, invite, peer)) = create_cancel {
+            self.start_cancel(now, cancel_id, &invite, peer);
+        }
+        Matched::Existing(id)
+    }
+
+    fn handle_request(
+        &mut self,
+        now: Instant,
+        mut request: Message,
+        source: SocketAddr,
+        transport: Transport,
+    ) -> Matched {
+        let Some(method) = request.method().cloned() else {
+            return Matched::Dropped;
+        };
+        if !matches!(request.top_via(), Some(Ok(_))) {
+            // No Via: nowhere to send even a 400 (section 18.2.2).
+            warn!(%source, %method, "request without a valid Via discarded");
+            return Matched::Dropped;
+        }
+        stamp_via(&mut request, source);
+        let cseq_ok = request
+            .cseq()
+            .and_then(Result::ok)
+            .is_some_and(|c| c.method == method);
+        let complete = cseq_ok
+            && request.call_id().is_some()
+            && matches!(request.from_header(), Some(Ok(_)))
+            && matches!(request.to_header(), Some(Ok(_)));
+        let key = complete.then(|| Key::server(&request, &method)).flatten();
+        let Some(key) = key else {
+            if method == Method::Ack {
+                return Matched::Dropped;
+            }
+            warn!(%source, %method, "request missing CSeq/Call-ID/From/To, 400 sent");
+            let response = make_response(&request, 400, None);
+            self.send_stateless_response(source, transport, response);
+            return Matched::Rejected(400);
+        };
+
+        if let Some(&id) = self.keys.get(&key) {
+            self.handle_matched_request(now, id, request, &method, source, transport);
+            return Matched::Existing(id);
+        }
+
+        if method == Method::Ack {
+            // Section 17.2.3 found no INVITE transaction: an ACK for a 2xx
+            // (its own branch), which belongs to the TU.
+            self.events.push_back(TransactionEvent::Stray {
+                message: request,
+                source,
+                transport,
+            });
+            return Matched::Stray;
+        }
+        if self.entries.len() >= self.config.max_transactions {
+            warn!(%source, %method, len = self.entries.len(), "transaction table full, 503 sent");
+            let mut response = make_response(&request, 503, None);
+            response.add_header(HeaderName::RetryAfter, &self.config.retry_after.to_string());
+            self.send_stateless_response(source, transport, response);
+            return Matched::Rejected(503);
+        }
+
+        let peer = Peer {
+            destination: response_destination(&request, source, transport),
+            transport,
+        };
+        let id = self.allocate_id();
+        if method == Method::Cancel {
+            return self.handle_cancel(now, id, key, request, peer);
+        }
+        let mut ctx = Ctx {
+            now,
+            config: &self.config,
+            id,
+            transmits: &mut self.transmits,
+            events: &mut self.events,
+        };
+        let machine = if method == Method::Invite {
+            let trying = make_response(&request, 100, None).to_bytes();
+            Machine::InviteServer(InviteServer::start(&mut ctx, peer, trying))
+        } else {
+            Machine::NonInviteServer(NonInviteServer::start(peer))
+        };
+        trace!(%id, %method, %source, "new server transaction");
+        self.insert(id, key, machine);
+        self.events.push_back(TransactionEvent::Request {
+            id,
+            request,
+            source,
+            transport,
+        });
+        self.settle(id);
+        Matched::New(id)
+    }
+
+    /// A request matched live transaction `id`: an ACK, or a
+    /// retransmission.
+    fn handle_matched_request(
+        &mut self,
+        now: Instant,
+        id: TransactionId,
+        request: Message,
+        method: &Method,
+        source: SocketAddr,
+        transport: Transport,
+    ) {
+        let Some(entry) = self.entries.get_mut(&id) else {
+            return;
+        };
+        let mut ctx = Ctx {
+            now,
+            config: &self.config,
+            id,
+            transmits: &mut self.transmits,
+            events: &mut self.events,
+        };
+        match (&mut entry.machine, method) {
+            (Machine::InviteServer(m), Method::Ack) => {
+                m.handle_ack(&mut ctx, request, source, transport)
+            }
+            (Machine::InviteServer(m), _) => m.handle_retransmission(&mut ctx),
+            (Machine::NonInviteServer(m), _) => m.handle_retransmission(&mut ctx),
+            (Machine::InviteClient(_) | Machine::NonInviteClient(_), _) => {}
+        }
+        self.settle(id);
+    }
+
+    /// A new CANCEL (RFC 3261 section 9.2): its own non-INVITE server
+    /// transaction, answered here — 200 if it matches an INVITE server
+    /// transaction, 481 otherwise — and the TU told if that INVITE is still
+    /// unanswered.
+    fn handle_cancel(
+        &mut self,
+        now: Instant,
+        id: TransactionId,
+        key: Key,
+        cancel: Message,
+        peer: Peer,
+    ) -> Matched {
+        let invite = Key::server(&cancel, &Method::Invite)
+            .and_then(|k| self.keys.get(&k).copied())
+            .filter(|i| {
+                matches!(
+                    self.entries.get(i).map(|e| &e.machine),
+                    Some(Machine::InviteServer(_))
+                )
+            });
+        let (status, tag, notify) = match invite.and_then(|i| self.entries.get(&i)) {
+            Some(Entry {
+                machine: Machine::InviteServer(m),
+                ..
+            }) => (
+                200,
+                m.to_tag.as_deref().map(str::to_owned),
+                m.state == invite_server::State::Proceeding,
+            ),
+            _ => (481, None, false),
+        };
+        let response = make_response(&cancel, status, tag.as_deref());
+        let mut machine = NonInviteServer::start(peer);
+        let mut ctx = Ctx {
+            now,
+            config: &self.config,
+            id,
+            transmits: &mut self.transmits,
+            events: &mut self.events,
+        };
+        // A fresh machine in Trying always accepts a final response.
+        let _ = machine.send_response(&mut ctx, status, response.to_bytes());
+        debug!(%id, status, ?invite, "CANCEL answered");
+        if let (true, Some(invite)) = (notify, invite) {
+            ctx.event(TransactionEvent::Cancelled { id: invite, cancel });
+        }
+        self.insert(id, key, Machine::NonInviteServer(machine));
+        self.settle(id);
+        Matched::Cancel { cancel: id, invite }
+    }
+
+    fn insert(&mut self, id: TransactionId, key: Key, machine: Machine) {
+        self.keys.insert(key.clone(), id);
+        self.entries.insert(
+            id,
+            Entry {
+                key,
+                machine,
+                scheduled: None,
+                pending_cancel: None,
+            },
+        );
+    }
+
+    /// After a machine ran: drop it if it terminated, else re-register its
+    /// next deadline.
+    fn settle(&mut self, id: TransactionId) {
+        let Some(entry) = self.entries.get_mut(&id) else {
+            return;
+        };
+        if entry.machine.is_terminated() {
+            if let Some(at) = entry.scheduled {
+                self.timers.remove(&(at, id));
+            }
+            // The entry exists: it was just borrowed above.
+            let entry = self.entries.remove(&id).expect("entry present");
+            if self.keys.get(&entry.key) == Some(&id) {
+                self.keys.remove(&entry.key);
+            }
+            if let Some(cancel_id) = entry.pending_cancel {
+                self.events
+                    .push_back(TransactionEvent::Terminated { id: cancel_id });
+            }
+            trace!(%id, "transaction terminated");
+            self.events.push_back(TransactionEvent::Terminated { id });
+            return;
+        }
+        let next = entry.machine.next_deadline();
+        if next != entry.scheduled {
+            if let Some(at) = entry.scheduled {
+                self.timers.remove(&(at, id));
+            }
+            if let Some(at) = next {
+                self.timers.insert((at, id));
+            }
+            entry.scheduled = next;
+        }
+    }
+
+    /// Start a client transaction for `request`, which already carries its
+    /// top Via with a fresh branch (`message::new_branch`), and send it to
+    /// `destination` over `transport`. INVITE gets the INVITE machine; ACK
+    /// is refused (see [`TransactionError::AckNeedsNoTransaction`]).
+    pub fn send_request(
+        &mut self,
+        now: Instant,
+        request: Message,
+        destination: SocketAddr,
+        transport: Transport,
+    ) -> Result<TransactionId, TransactionError> {
+        let Some(method) = request.method().cloned() else {
+            return Err(TransactionError::WrongKind);
+        };
+        if method == Method::Ack {
+            return Err(TransactionError::AckNeedsNoTransaction);
+        }
+        let branch = match request.top_via() {
+            Some(Ok(via)) => via.branch().map(Box::<str>::from),
+            _ => None,
+        };
+        let Some(branch) = branch else {
+            return Err(TransactionError::NoBranch);
+        };
+        let key = Key::Client {
+            branch,
+            method: method.clone(),
+        };
+        if self.keys.contains_key(&key) {
+            return Err(TransactionError::Duplicate);
+        }
+        if self.entries.len() >= self.config.max_transactions {
+            return Err(TransactionError::Full);
+        }
+        let id = self.allocate_id();
+        self.start_client(
+            now,
+            id,
+            key,
+            &method,
+            request.to_bytes(),
+            Peer {
+                destination,
+                transport,
+            },
+        );
+        Ok(id)
+    }
+
+    fn start_client(
+        &mut self,
+        now: Instant,
+        id: TransactionId,
+        key: Key,
+        method: &Method,
+        bytes: Vec<u8>,
+        peer: Peer,
+    ) {
+        let mut ctx = Ctx {
+            now,
+            config: &self.config,
+            id,
+            transmits: &mut self.transmits,
+            events: &mut self.events,
+        };
+        let machine = if *method == Method::Invite {
+            Machine::InviteClient(InviteClient::start(&mut ctx, bytes, peer))
+        } else {
+            Machine::NonInviteClient(NonInviteClient::start(&mut ctx, bytes, peer))
+        };
+        trace!(%id, %method, destination = %peer.destination, "new client transaction");
+        self.insert(id, key, machine);
+        self.settle(id);
+    }
+
+    /// Cancel the INVITE of client transaction `invite` (RFC 3261 section
+    /// 9.1): build the CANCEL from the INVITE and send it in a client
+    /// transaction of its own, whose id is returned. If no provisional
+    /// response has arrived yet the CANCEL waits for one, as section 9.1
+    /// requires; if the INVITE then completes without one, the promised id
+    /// is reported [`TransactionEvent::Terminated`] without ever being sent.
+    pub fn cancel(
+        &mut self,
+        now: Instant,
+        invite: TransactionId,
+    ) -> Result<TransactionId, TransactionError> {
+        let Some(entry) = self.entries.get(&invite) else {
+            return Err(TransactionError::UnknownTransaction);
+        };
+        let Machine::InviteClient(m) = &entry.machine else {
+            return Err(TransactionError::WrongSide);
+        };
+        if entry.pending_cancel.is_some() {
+            return Err(TransactionError::Duplicate);
+        }
+        let state = m.state;
+        let (request, peer) = (m.request.clone(), m.peer);
+        match state {
+            invite_client::State::Calling => {
+                let id = self.allocate_id();
+                if let Some(entry) = self.entries.get_mut(&invite) {
+                    entry.pending_cancel = Some(id);
+                }
+                Ok(id)
+            }
+            invite_client::State::Proceeding => {
+                let id = self.allocate_id();
+                self.start_cancel(now, id, &request, peer);
+                Ok(id)
+            }
+            _ => Err(TransactionError::InvalidState),
+        }
+    }
+
+    fn start_cancel(&mut self, now: Instant, id: TransactionId, invite: &[u8], peer: Peer) {
+        let cancel = invite_client::build_cancel(invite);
+        let key = cancel.as_ref().and_then(Key::client);
+        match (cancel, key) {
+            (Some(cancel), Some(key)) if !self.keys.contains_key(&key) => {
+                self.start_client(now, id, key, &Method::Cancel, cancel.to_bytes(), peer);
+            }
+            _ => {
+                // Our own INVITE always yields a CANCEL; a second CANCEL of
+                // it is refused by `cancel`. Report the id as finished.
+                warn!(%id, "could not build CANCEL");
+                self.events.push_back(TransactionEvent::Terminated { id });
+            }
+        }
+    }
+
+    /// Respond within server transaction `id`. A 100-199 keeps the
+    /// transaction open; a final response completes it. A 2xx to INVITE
+    /// moves it to Accepted, where further 2xx (the TU's retransmissions,
+    /// section 13.3.1.4) are still sent.
+    pub fn send_response(
+        &mut self,
+        now: Instant,
+        id: TransactionId,
+        response: Message,
+    ) -> Result<(), TransactionError> {
+        let Some(status) = response.status() else {
+            return Err(TransactionError::WrongKind);
+        };
+        let Some(entry) = self.entries.get_mut(&id) else {
+            return Err(TransactionError::UnknownTransaction);
+        };
+        let mut ctx = Ctx {
+            now,
+            config: &self.config,
+            id,
+            transmits: &mut self.transmits,
+            events: &mut self.events,
+        };
+        let result = match &mut entry.machine {
+            Machine::InviteServer(m) => {
+                if m.to_tag.is_none() && status > 100 {
+                    m.to_tag = response
+                        .to_header()
+                        .and_then(Result::ok)
+                        .and_then(|to| to.tag().map(Box::from));
+                }
+                m.send_response(&mut ctx, status, response.to_bytes())
+            }
+            Machine::NonInviteServer(m) => m.send_response(&mut ctx, status, response.to_bytes()),
+            Machine::InviteClient(_) | Machine::NonInviteClient(_) => {
+                Err(TransactionError::WrongSide)
+            }
+        };
+        self.settle(id);
+        result
+    }
+
+    /// Send `response` with no transaction, to where RFC 3261 section
+    /// 18.2.2 says for a request that came from `request_source` over
+    /// `transport` (see [`super::response_destination`]).
+    pub fn send_stateless_response(
+        &mut self,
+        request_source: SocketAddr,
+        transport: Transport,
+        response: Message,
+    ) {
+        let destination = response_destination(&response, request_source, transport);
+        self.transmits.push_back(Transmit {
+            transport,
+            destination,
+            bytes: response.to_bytes(),
+        });
+    }
+
+    /// Send `request` with no transaction: the ACK for a 2xx (section
+    /// 13.2.2.4), which the TU retransmits itself for each 2xx.
+    pub fn send_stateless_request(
+        &mut self,
+        request: Message,
+        destination: SocketAddr,
+        transport: Transport,
+    ) {
+        self.transmits.push_back(Transmit {
+            transport,
+            destination,
+            bytes: request.to_bytes(),
+        });
+    }
+
+    /// The driver could not send to `destination` over `transport` (ICMP
+    /// unreachable, connection refused or reset). Every transaction using
+    /// that next hop fails (section 17.1.4, 17.2.4) and the TU is told.
+    pub fn transport_error(&mut self, now: Instant, destination: SocketAddr, transport: Transport) {
+        let mut ids: Vec<TransactionId> = self
+            .entries
+            .iter()
+            .filter(|(_, e)| {
+                e.machine.peer()
+                    == Peer {
+                        destination,
+                        transport,
+                    }
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        ids.sort_unstable();
+        for id in ids {
+            if let Some(entry) = self.entries.get_mut(&id) {
+                let mut ctx = Ctx {
+                    now,
+                    config: &self.config,
+                    id,
+                    transmits: &mut self.transmits,
+                    events: &mut self.events,
+                };
+                entry.machine.transport_error(&mut ctx);
+            }
+            self.settle(id);
+        }
+    }
+
+    /// Fire every timer due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(&(at, id)) = self.timers.first() {
+            if at > now {
+                break;
+            }
+            self.timers.remove(&(at, id));
+            let Some(entry) = self.entries.get_mut(&id) else {
+                continue;
+            };
+            entry.scheduled = None;
+            let mut ctx = Ctx {
+                now,
+                config: &self.config,
+                id,
+                transmits: &mut self.transmits,
+                events: &mut self.events,
+            };
+            while let Some(timer) = entry.machine.pop_expired(now) {
+                trace!(%id, ?timer, "timer fired");
+                entry.machine.handle_timer(&mut ctx, timer);
+                if entry.machine.is_terminated() {
+                    break;
+                }
+            }
+            self.settle(id);
+        }
+    }
+
+    /// When [`Self::handle_timeout`] should next be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.first().map(|(at, _)| *at)
+    }
+
+    /// The next message to send.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    /// The next event for the transaction user.
+    pub fn poll_event(&mut self) -> Option<TransactionEvent> {
+        self.events.pop_front()
+    }
+}

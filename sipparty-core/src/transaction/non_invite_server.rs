@@ -1,0 +1,116 @@
+//! The non-INVITE server transaction (RFC 3261 section 17.2.2, figure 8).
+//!
+//! ```text
+//!   request: Trying --1xx from TU--> Proceeding --1xx--> Proceeding
+//!              |                        |
+//!         200-699 from TU          200-699 from TU
+//!              +--> Completed (Timer J) --J--> Terminated
+//!   transport error --> Terminated (TU told)
+//! ```
+
+use tracing::trace;
+
+use super::timer::{Timer, TimerTable};
+use super::{Ctx, Peer, TransactionError, TransactionEvent};
+
+/// States of figure 8.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum State {
+    Trying,
+    Proceeding,
+    Completed,
+    Terminated,
+}
+
+/// A non-INVITE server transaction.
+#[derive(Debug)]
+pub(crate) struct NonInviteServer {
+    pub(crate) state: State,
+    pub(crate) timers: TimerTable,
+    /// Where responses go (section 18.2.2).
+    pub(crate) peer: Peer,
+    /// The last response sent, resent for a retransmitted request (empty
+    /// in Trying).
+    last_response: Vec<u8>,
+}
+
+impl NonInviteServer {
+    /// A new request: enter Trying (the TU is told by the layer).
+    pub(crate) fn start(peer: Peer) -> Self {
+        Self {
+            state: State::Trying,
+            timers: TimerTable::default(),
+            peer,
+            last_response: Vec::new(),
+        }
+    }
+
+    /// The TU responds (`bytes` is the serialized `status` response).
+    pub(crate) fn send_response(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        status: u16,
+        bytes: Vec<u8>,
+    ) -> Result<(), TransactionError> {
+        match (self.state, status) {
+            (State::Trying | State::Proceeding, 100..=199) => {
+                self.state = State::Proceeding;
+                ctx.send(self.peer, bytes.clone());
+                self.last_response = bytes;
+            }
+            (State::Trying | State::Proceeding, 200..=699) => {
+                let wait = ctx.timers().timer_j(self.peer.transport.is_reliable());
+                if wait.is_zero() {
+                    // Over TCP/TLS nothing will be retransmitted to us, so
+                    // the response need not be kept.
+                    self.state = State::Terminated;
+                    ctx.send(self.peer, bytes);
+                } else {
+                    self.state = State::Completed;
+                    self.timers.set(Timer::J, ctx.now + wait);
+                    ctx.send(self.peer, bytes.clone());
+                    self.last_response = bytes;
+                }
+            }
+            _ => return Err(TransactionError::InvalidState),
+        }
+        Ok(())
+    }
+
+    /// The request arrived again (section 17.2.2): silence in Trying, the
+    /// last response otherwise.
+    pub(crate) fn handle_retransmission(&mut self, ctx: &mut Ctx<'_>) {
+        match self.state {
+            State::Proceeding | State::Completed => {
+                ctx.send(self.peer, self.last_response.clone());
+            }
+            State::Trying | State::Terminated => {
+                trace!(id = %ctx.id, "request retransmission absorbed");
+            }
+        }
+    }
+
+    pub(crate) fn handle_timer(&mut self, ctx: &mut Ctx<'_>, timer: Timer) {
+        match (self.state, timer) {
+            (State::Completed, Timer::J) => self.terminate(),
+            (state, timer) => trace!(id = %ctx.id, ?state, ?timer, "stale timer ignored"),
+        }
+    }
+
+    pub(crate) fn transport_error(&mut self, ctx: &mut Ctx<'_>) {
+        if matches!(self.state, State::Trying | State::Proceeding) {
+            ctx.event(TransactionEvent::TransportError { id: ctx.id });
+        }
+        self.terminate();
+    }
+
+    pub(crate) fn is_terminated(&self) -> bool {
+        self.state == State::Terminated
+    }
+
+    fn terminate(&mut self) {
+        self.state = State::Terminated;
+        self.timers.stop_all();
+        self.last_response = Vec::new();
+    }
+}

@@ -1,0 +1,273 @@
+//! Server transport rules that apply with or without a transaction: the
+//! `received`/`rport` stamp on an arriving request (RFC 3261 section
+//! 18.2.1, RFC 3581 section 4) and where a response goes (section 18.2.2,
+//! RFC 3581 section 4).
+
+use std::net::{IpAddr, SocketAddr};
+
+use tracing::warn;
+
+use crate::message::{HeaderName, Message};
+use crate::transport::Transport;
+
+/// Where a response to a request from `source` over `transport` is sent,
+/// reading the response's (or the request's) top Via (RFC 3261 section
+/// 18.2.2 with RFC 3581):
+///
+/// - reliable transports answer on the connection the request came on, so
+///   `source`;
+/// - over UDP a `maddr` IP wins (port from sent-by, default 5060);
+/// - otherwise the `received` IP (or `source`'s IP), at the `rport` port if
+///   it has a value, else the sent-by port, else 5060.
+///
+/// A core without a resolver cannot follow a `maddr` that is a host name;
+/// such a response goes to `source` as the section 18.2.2 fallback does.
+pub fn response_destination(
+    message: &Message,
+    source: SocketAddr,
+    transport: Transport,
+) -> SocketAddr {
+    if transport.is_reliable() {
+        return source;
+    }
+    let Some(Ok(via)) = message.top_via() else {
+        return source;
+    };
+    let port = via.port.unwrap_or(transport.default_port());
+    if let Some(ip) = via.maddr().and_then(parse_ip) {
+        return SocketAddr::new(ip, port);
+    }
+    let ip = via.received().and_then(parse_ip).unwrap_or(source.ip());
+    let port = match via.rport() {
+        Some(Some(rport)) => rport,
+        _ => port,
+    };
+    SocketAddr::new(ip, port)
+}
+
+fn parse_ip(host: &str) -> Option<IpAddr> {
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    host.parse().ok()
+}
+
+/// Stamp the top Via of a request that arrived from `source` (section
+/// 18.2.1): add `received` when sent-by is not `source`'s IP, and fill a
+/// bare `rport` with `source`'s port, which RFC 3581 pairs with an
+/// unconditional `received`. Returns whether the Via changed.
+pub(crate) fn stamp_via(request: &mut Message, source: SocketAddr) -> bool {
+    let Some(Ok(via)) = request.top_via() else {
+        return false;
+    };
+    let wants_rport = via.rport() == Some(None);
+    let same_ip = parse_ip(via.host) == Some(source.ip());
+    if same_ip && !wants_rport {
+        return false;
+    }
+    // Rebuild the first Via value: protocol, transport, sent-by, then the
+    // parameters with `rport` filled in and `received` (re)set.
+    let mut value = String::with_capacity(96);
+    value.push_str(via.protocol);
+    value.push('/');
+    value.push_str(via.transport);
+    value.push(' ');
+    value.push_str(via.host);
+    if let Some(port) = via.port {
+        value.push(':');
+        value.push_str(&port.to_string());
+    }
+    for (name, v) in via.params.iter() {
+        if name.eq_ignore_ascii_case("received") {
+            continue;
+        }
+        value.push(';');
+        value.push_str(name);
+        if name.eq_ignore_ascii_case("rport") && v.is_none() {
+            value.push('=');
+            value.push_str(&source.port().to_string());
+        } else if let Some(v) = v {
+            value.push('=');
+            value.push_str(v);
+        }
+    }
+    value.push_str(";received=");
+    match source.ip() {
+        // RFC 3261 section 25.1: an IPv6 reference in `received` is bare.
+        ip => value.push_str(&ip.to_string()),
+    }
+    replace_top_via(request, &value);
+    true
+}
+
+/// Replace the first Via value, keeping any further values that share its
+/// header line.
+fn replace_top_via(request: &mut Message, value: &str) {
+    let Some(line) = request.headers(&HeaderName::Via).next() else {
+        return;
+    };
+    let rest = match first_comma(line) {
+        Some(i) => line[i..].to_owned(),
+        None => String::new(),
+    };
+    let new_line = format!("{value}{rest}");
+    if !request.remove_first_header(&HeaderName::Via) {
+        warn!("top Via vanished while stamping it");
+        return;
+    }
+    request.push_front_header(HeaderName::Via, &new_line);
+}
+
+/// Index of the first comma outside a quoted string.
+fn first_comma(line: &str) -> Option<usize> {
+    let mut quoted = false;
+    let mut escaped = false;
+    for (i, b) in line.bytes().enumerate() {
+        match b {
+            _ if escaped => escaped = false,
+            b'\\' if quoted => escaped = true,
+            b'"' => quoted = !quoted,
+            b',' if !quoted => return Some(i),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// A To tag derived from `seed` (the branch), for responses the layer
+/// makes itself (503, 481, the 200 to a CANCEL) when no TU tag is known.
+/// Section 8.2.6.2 wants a tag; deriving it keeps retransmitted requests
+/// answered with the same one, and needs no randomness source.
+pub(crate) fn derived_tag(seed: &str) -> String {
+    // FNV-1a: stable across runs and platforms, unlike `DefaultHasher`.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in seed.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+/// A response the layer makes on its own: `Message::response_to` with a
+/// derived To tag (unless the request's To already has one), plus the
+/// Timestamp echo of section 8.2.6.1 for 100 Trying.
+pub(crate) fn make_response(request: &Message, status: u16, tag: Option<&str>) -> Message {
+    let has_tag = request
+        .to_header()
+        .and_then(Result::ok)
+        .is_some_and(|to| to.tag().is_some());
+    let derived;
+    let tag = match (status, has_tag, tag) {
+        (100, _, _) | (_, true, _) => None,
+        (_, false, Some(t)) => Some(t),
+        (_, false, None) => {
+            let seed = request
+                .top_via()
+                .and_then(Result::ok)
+                .and_then(|v| v.branch().map(str::to_owned))
+                .unwrap_or_default();
+            derived = derived_tag(&format!("{seed}{}", request.call_id().unwrap_or("")));
+            Some(derived.as_str())
+        }
+    };
+    let mut response = Message::response_to(request, status, tag);
+    if status == 100 {
+        if let Some(ts) = request.header(&HeaderName::Timestamp) {
+            let ts = ts.to_owned();
+            response.add_header(HeaderName::Timestamp, &ts);
+        }
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(via: &str) -> Message {
+        let text = format!(
+            "OPTIONS sip:bob@127.0.0.1 SIP/2.0\r\nVia: {via}\r\nFrom: <sip:a@127.0.0.1>;tag=1\r\n\
+             To: <sip:b@127.0.0.1>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\n\
+             Content-Length: 0\r\n\r\n"
+        );
+        Message::parse(text.as_bytes()).expect("test message parses")
+    }
+
+    fn addr(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn rfc3261_18_2_1_received_added_when_sent_by_differs() {
+        let mut r = request("SIP/2.0/UDP client.example:5070;branch=z9hG4bK1");
+        assert!(stamp_via(&mut r, addr("127.0.0.2:5070")));
+        let via = r.top_via().unwrap().unwrap();
+        assert_eq!(via.received(), Some("127.0.0.2"));
+        assert_eq!(via.branch(), Some("z9hG4bK1"));
+        assert_eq!(
+            response_destination(&r, addr("127.0.0.2:5070"), Transport::Udp),
+            addr("127.0.0.2:5070")
+        );
+
+        let mut same = request("SIP/2.0/UDP 127.0.0.2:5070;branch=z9hG4bK1");
+        assert!(
+            !stamp_via(&mut same, addr("127.0.0.2:5070")),
+            "sent-by is the source: untouched"
+        );
+        assert_eq!(same.top_via().unwrap().unwrap().received(), None);
+    }
+
+    #[test]
+    fn rfc3581_4_rport_filled_and_used() {
+        let mut r =
+            request("SIP/2.0/UDP 127.0.0.2:5070;rport;branch=z9hG4bK1, SIP/2.0/UDP 127.0.0.9");
+        assert!(stamp_via(&mut r, addr("127.0.0.3:40000")));
+        let via = r.top_via().unwrap().unwrap();
+        assert_eq!(via.rport(), Some(Some(40000)));
+        assert_eq!(via.received(), Some("127.0.0.3"));
+        assert_eq!(
+            r.vias().count(),
+            2,
+            "the second Via value on the line survives"
+        );
+        let resp = Message::response_to(&r, 200, Some("x"));
+        assert_eq!(
+            response_destination(&resp, addr("127.0.0.3:40000"), Transport::Udp),
+            addr("127.0.0.3:40000")
+        );
+    }
+
+    #[test]
+    fn rfc3261_18_2_2_maddr_and_reliable_transports() {
+        let r = request("SIP/2.0/UDP 127.0.0.2:5070;maddr=127.0.0.7;branch=z9hG4bK1");
+        assert_eq!(
+            response_destination(&r, addr("127.0.0.2:5070"), Transport::Udp),
+            addr("127.0.0.7:5070")
+        );
+        let plain = request("SIP/2.0/UDP 127.0.0.2;branch=z9hG4bK1");
+        assert_eq!(
+            response_destination(&plain, addr("127.0.0.2:6000"), Transport::Udp),
+            addr("127.0.0.2:5060"),
+            "no rport: the sent-by port (default 5060), not the source port"
+        );
+        assert_eq!(
+            response_destination(&plain, addr("127.0.0.2:6000"), Transport::Tcp),
+            addr("127.0.0.2:6000"),
+            "reliable: back on the connection"
+        );
+    }
+
+    #[test]
+    fn rfc3261_8_2_6_layer_made_responses_carry_a_stable_tag() {
+        let r = request("SIP/2.0/UDP 127.0.0.2;branch=z9hG4bK1");
+        let a = make_response(&r, 503, None);
+        let b = make_response(&r, 503, None);
+        let tag_a = a.to_header().unwrap().unwrap().tag().map(str::to_owned);
+        assert!(tag_a.is_some());
+        assert_eq!(tag_a.as_deref(), b.to_header().unwrap().unwrap().tag());
+        let trying = make_response(&r, 100, None);
+        assert_eq!(trying.to_header().unwrap().unwrap().tag(), None);
+        assert_eq!(first_comma("a;x=\"1,2\", b"), Some(9));
+    }
+}
