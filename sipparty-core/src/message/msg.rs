@@ -457,6 +457,19 @@ impl Message {
         &self.body
     }
 
+    /// The parts of a `multipart/*` body (RFC 2046), or `None` if the body
+    /// is not multipart.
+    pub fn body_parts(&self) -> Option<Result<super::Multipart<'_>, ParseError>> {
+        let ct = self.content_type()?;
+        match ct {
+            Ok(ct) if ct.is_multipart() => {
+                Some(super::Multipart::from_content_type(&ct, &self.body))
+            }
+            Ok(_) => None,
+            Err(e) => Some(Err(e)),
+        }
+    }
+
     /// Replace the body. `Some(content_type)` sets Content-Type; `None`
     /// with an empty body removes it; `None` with a body keeps the present
     /// Content-Type. Content-Length is computed when writing.
