@@ -181,6 +181,17 @@ impl<'a> MessageView<'a> {
         self.content_length
     }
 
+    /// The semantic checks of [`Message::validate`](super::Message::validate);
+    /// error offsets point into the parsed input.
+    pub fn validate(&self) -> Result<(), ParseError> {
+        let info = super::validate::StartInfo {
+            method: self.method(),
+            request_uri: self.request_uri(),
+            version: self.version(),
+        };
+        super::validate::validate(&info, &self.headers(), self.offset)
+    }
+
     pub(crate) fn start_len(&self) -> usize {
         self.start_len as usize
     }
@@ -338,14 +349,18 @@ fn parse<'a>(
         if slots.len() >= limits.max_headers {
             return Err(ParseError::new(name_start, ParseErrorKind::TooManyHeaders));
         }
-        // Trim LWS (folds included) on both sides of the value.
-        let mut vs = value_start;
-        let mut ve = next;
-        while ve > vs && matches!(buf[ve - 1], b' ' | b'\t' | b'\r' | b'\n') {
+        // Trim LWS (folds included) on both sides of the value: the line
+        // terminator first, then any white space.
+        let mut ve = next - 1;
+        if ve > value_start && buf[ve - 1] == b'\r' {
             ve -= 1;
         }
+        let mut vs = value_start;
         while vs < ve && matches!(buf[vs], b' ' | b'\t' | b'\r' | b'\n') {
             vs += 1;
+        }
+        while ve > vs && matches!(buf[ve - 1], b' ' | b'\t' | b'\r' | b'\n') {
+            ve -= 1;
         }
         let id = lookup_id(&buf[name_start..name_end]);
         if id == HeaderName::ContentLength.known_id() {
