@@ -69,13 +69,16 @@ fn first_line(t: &Transmit) -> String {
         .to_owned()
 }
 
+/// Things that happened, with their time relative to the start.
+type Timed<T> = Vec<(Duration, T)>;
+
 /// Run the layer's timers up to `until`, returning every transmit and
 /// event with its time relative to `start`.
 fn run(
     layer: &mut TransactionLayer,
     start: Instant,
     until: Duration,
-) -> (Vec<(Duration, Transmit)>, Vec<(Duration, TransactionEvent)>) {
+) -> (Timed<Transmit>, Timed<TransactionEvent>) {
     let mut sent = Vec::new();
     let mut evs = Vec::new();
     while let Some(at) = layer.poll_timeout() {

@@ -1,6 +1,6 @@
 //! Transaction matching keys (RFC 3261 sections 17.1.3 and 17.2.3).
 
-use crate::message::{HeaderName, Message, Method};
+use crate::message::{HeaderName, Message, Method, Via};
 
 /// The RFC 3261 branch prefix: a branch that starts with it was built by
 /// an RFC 3261 element and is unique per transaction (section 8.1.1.7).
@@ -41,6 +41,11 @@ impl Key {
     /// the top Via has no branch or the CSeq is missing.
     pub(crate) fn client(msg: &Message) -> Option<Key> {
         let via = msg.top_via()?.ok()?;
+        Self::client_from_via(&via, msg)
+    }
+
+    /// [`Key::client`] with the top Via already decoded.
+    pub(crate) fn client_from_via(via: &Via<'_>, msg: &Message) -> Option<Key> {
         let branch = via.branch()?;
         let method = msg.cseq()?.ok()?.method;
         Some(Key::Client {
@@ -51,8 +56,18 @@ impl Key {
 
     /// The key of a request arriving at a server, under `method` (pass the
     /// request's own method, or INVITE to find what a CANCEL cancels).
+    #[cfg(test)]
     pub(crate) fn server(request: &Message, method: &Method) -> Option<Key> {
         let via = request.top_via()?.ok()?;
+        Self::server_from_via(&via, request, method)
+    }
+
+    /// [`Key::server`] with the top Via already decoded.
+    pub(crate) fn server_from_via(
+        via: &Via<'_>,
+        request: &Message,
+        method: &Method,
+    ) -> Option<Key> {
         let method = match_method(method);
         match via.branch() {
             Some(branch) if branch.starts_with(MAGIC_COOKIE) => {

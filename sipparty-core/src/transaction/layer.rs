@@ -1,10 +1,13 @@
 //! The transaction table: matches arriving messages to the four machines,
 //! runs their timers, and queues what they send and report.
 
+use std::collections::hash_map::RandomState;
 use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::hash::BuildHasher;
 use std::net::SocketAddr;
 use std::time::Instant;
 
+use smallvec::SmallVec;
 use tracing::{debug, trace, warn};
 
 use super::invite_client::{self, InviteClient};
@@ -12,12 +15,14 @@ use super::invite_server::{self, InviteServer};
 use super::key::Key;
 use super::non_invite_client::NonInviteClient;
 use super::non_invite_server::NonInviteServer;
-use super::stateless::{make_response, response_destination, stamp_via};
+use super::stateless::{
+    destination_from_via, make_response, needs_stamp, response_destination, stamp_via,
+};
 use super::timer::Timer;
 use super::{
     Ctx, Matched, Peer, TransactionConfig, TransactionError, TransactionEvent, TransactionId,
 };
-use crate::message::{HeaderName, Message, Method};
+use crate::message::{HeaderName, Message, Method, Via};
 use crate::transport::{Transmit, Transport};
 
 /// One of the four machines.
@@ -106,8 +111,15 @@ struct Entry {
 pub struct TransactionLayer {
     config: TransactionConfig,
     next_id: u64,
-    entries: HashMap<TransactionId, Entry>,
-    keys: HashMap<Key, TransactionId>,
+    /// Live transactions. Boxed: the map's spare capacity then costs a
+    /// pointer per slot, not a whole machine.
+    entries: HashMap<TransactionId, Box<Entry>>,
+    /// Matching index: the keyed hash of each entry's [`Key`] to the ids
+    /// with that hash (almost always one). The key itself lives only in
+    /// the entry, so it is stored once.
+    index: HashMap<u64, SmallVec<[TransactionId; 1]>>,
+    /// Keyed (SipHash) so a peer choosing branches cannot aim collisions.
+    hasher: RandomState,
     /// Every entry's next deadline, so the earliest is `first()`.
     timers: BTreeSet<(Instant, TransactionId)>,
     transmits: VecDeque<Transmit>,
@@ -121,7 +133,8 @@ impl TransactionLayer {
             config,
             next_id: 0,
             entries: HashMap::new(),
-            keys: HashMap::new(),
+            index: HashMap::new(),
+            hasher: RandomState::new(),
             timers: BTreeSet::new(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
@@ -146,6 +159,14 @@ impl TransactionLayer {
     /// Whether transaction `id` is live.
     pub fn contains(&self, id: TransactionId) -> bool {
         self.entries.contains_key(&id)
+    }
+
+    /// The live transaction matching `key`.
+    fn find(&self, key: &Key) -> Option<TransactionId> {
+        let ids = self.index.get(&self.hasher.hash_one(key))?;
+        ids.iter()
+            .copied()
+            .find(|id| self.entries.get(id).is_some_and(|e| e.key == *key))
     }
 
     fn allocate_id(&mut self) -> TransactionId {
@@ -182,8 +203,16 @@ impl TransactionLayer {
         let Some(status) = response.status() else {
             return Matched::Dropped;
         };
-        // Section 18.1.2: a response with more than one Via is not ours.
-        if response.header_values(&HeaderName::Via).nth(1).is_some() {
+        // Section 18.1.2: a response with more than one Via value is not
+        // ours. (Checked on the raw lines: a second line, or a comma in
+        // the first, without splitting every value.)
+        let mut lines = response.headers(&HeaderName::Via);
+        let several = match (lines.next(), lines.next()) {
+            (Some(first), None) => super::stateless::first_comma(first).is_some(),
+            (Some(_), Some(_)) => true,
+            (None, _) => false,
+        };
+        if several {
             warn!(%source, status, "response with several Via values discarded");
             return Matched::Dropped;
         }
@@ -191,7 +220,7 @@ impl TransactionLayer {
             warn!(%source, status, "response without branch or CSeq discarded");
             return Matched::Dropped;
         };
-        let Some(&id) = self.keys.get(&key) else {
+        let Some(id) = self.find(&key) else {
             // RFC 6026 section 7.2: a 2xx to INVITE after its transaction is
             // gone still matters to the TU (it must be ACKed); other strays
             // are discarded.
@@ -264,21 +293,44 @@ impl TransactionLayer {
         let Some(method) = request.method().cloned() else {
             return Matched::Dropped;
         };
-        if !matches!(request.top_via(), Some(Ok(_))) {
-            // No Via: nowhere to send even a 400 (section 18.2.2).
-            warn!(%source, %method, "request without a valid Via discarded");
-            return Matched::Dropped;
-        }
-        stamp_via(&mut request, source);
+        // The complete request check is on presence only: a malformed
+        // From or To is the TU's to reject, and decoding them here would
+        // double the cost of every request.
         let cseq_ok = request
             .cseq()
             .and_then(Result::ok)
             .is_some_and(|c| c.method == method);
         let complete = cseq_ok
             && request.call_id().is_some()
-            && matches!(request.from_header(), Some(Ok(_)))
-            && matches!(request.to_header(), Some(Ok(_)));
-        let key = complete.then(|| Key::server(&request, &method)).flatten();
+            && request.header(&HeaderName::From).is_some()
+            && request.header(&HeaderName::To).is_some();
+        // The top Via is decoded once on the common path; only a request
+        // that needs `received`/`rport` stamped (section 18.2.1, RFC 3581)
+        // is decoded again after the stamp.
+        let facts = |via: &Via<'_>, request: &Message| {
+            let key = complete
+                .then(|| Key::server_from_via(via, request, &method))
+                .flatten();
+            (key, destination_from_via(via, source, transport))
+        };
+        let unstamped = match request.top_via() {
+            Some(Ok(via)) => (!needs_stamp(&via, source)).then(|| facts(&via, &request)),
+            _ => {
+                // No Via: nowhere to send even a 400 (section 18.2.2).
+                warn!(%source, %method, "request without a valid Via discarded");
+                return Matched::Dropped;
+            }
+        };
+        let (key, destination) = match unstamped {
+            Some(facts) => facts,
+            None => {
+                stamp_via(&mut request, source);
+                match request.top_via() {
+                    Some(Ok(via)) => facts(&via, &request),
+                    _ => return Matched::Dropped,
+                }
+            }
+        };
         let Some(key) = key else {
             if method == Method::Ack {
                 return Matched::Dropped;
@@ -289,7 +341,7 @@ impl TransactionLayer {
             return Matched::Rejected(400);
         };
 
-        if let Some(&id) = self.keys.get(&key) {
+        if let Some(id) = self.find(&key) {
             self.handle_matched_request(now, id, request, &method, source, transport);
             return Matched::Existing(id);
         }
@@ -313,7 +365,7 @@ impl TransactionLayer {
         }
 
         let peer = Peer {
-            destination: response_destination(&request, source, transport),
+            destination,
             transport,
         };
         let id = self.allocate_id();
@@ -389,15 +441,17 @@ impl TransactionLayer {
         cancel: Message,
         peer: Peer,
     ) -> Matched {
-        let invite = Key::server(&cancel, &Method::Invite)
-            .and_then(|k| self.keys.get(&k).copied())
-            .filter(|i| {
-                matches!(
-                    self.entries.get(i).map(|e| &e.machine),
-                    Some(Machine::InviteServer(_))
-                )
-            });
-        let (status, tag, notify) = match invite.and_then(|i| self.entries.get(&i)) {
+        let invite = match cancel.top_via() {
+            Some(Ok(via)) => Key::server_from_via(&via, &cancel, &Method::Invite),
+            _ => None,
+        };
+        let invite = invite.and_then(|k| self.find(&k)).filter(|i| {
+            matches!(
+                self.entries.get(i).map(|e| &e.machine),
+                Some(Machine::InviteServer(_))
+            )
+        });
+        let (status, tag, notify) = match invite.and_then(|i| self.entries.get(&i)).map(|e| &**e) {
             Some(Entry {
                 machine: Machine::InviteServer(m),
                 ..
@@ -429,15 +483,18 @@ impl TransactionLayer {
     }
 
     fn insert(&mut self, id: TransactionId, key: Key, machine: Machine) {
-        self.keys.insert(key.clone(), id);
+        self.index
+            .entry(self.hasher.hash_one(&key))
+            .or_default()
+            .push(id);
         self.entries.insert(
             id,
-            Entry {
+            Box::new(Entry {
                 key,
                 machine,
                 scheduled: None,
                 pending_cancel: None,
-            },
+            }),
         );
     }
 
@@ -453,8 +510,12 @@ impl TransactionLayer {
             }
             // The entry exists: it was just borrowed above.
             let entry = self.entries.remove(&id).expect("entry present");
-            if self.keys.get(&entry.key) == Some(&id) {
-                self.keys.remove(&entry.key);
+            let hash = self.hasher.hash_one(&entry.key);
+            if let Some(ids) = self.index.get_mut(&hash) {
+                ids.retain(|i| *i != id);
+                if ids.is_empty() {
+                    self.index.remove(&hash);
+                }
             }
             if let Some(cancel_id) = entry.pending_cancel {
                 self.events
@@ -504,7 +565,7 @@ impl TransactionLayer {
             branch,
             method: method.clone(),
         };
-        if self.keys.contains_key(&key) {
+        if self.find(&key).is_some() {
             return Err(TransactionError::Duplicate);
         }
         if self.entries.len() >= self.config.max_transactions {
@@ -594,7 +655,7 @@ impl TransactionLayer {
         let cancel = invite_client::build_cancel(invite);
         let key = cancel.as_ref().and_then(Key::client);
         match (cancel, key) {
-            (Some(cancel), Some(key)) if !self.keys.contains_key(&key) => {
+            (Some(cancel), Some(key)) if self.find(&key).is_none() => {
                 self.start_client(now, id, key, &Method::Cancel, cancel.to_bytes(), peer);
             }
             _ => {

@@ -7,7 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use tracing::warn;
 
-use crate::message::{HeaderName, Message};
+use crate::message::{HeaderName, Message, Via};
 use crate::transport::Transport;
 
 /// Where a response to a request from `source` over `transport` is sent,
@@ -30,9 +30,21 @@ pub fn response_destination(
     if transport.is_reliable() {
         return source;
     }
-    let Some(Ok(via)) = message.top_via() else {
+    match message.top_via() {
+        Some(Ok(via)) => destination_from_via(&via, source, transport),
+        _ => source,
+    }
+}
+
+/// [`response_destination`] with the top Via already decoded.
+pub(crate) fn destination_from_via(
+    via: &Via<'_>,
+    source: SocketAddr,
+    transport: Transport,
+) -> SocketAddr {
+    if transport.is_reliable() {
         return source;
-    };
+    }
     let port = via.port.unwrap_or(transport.default_port());
     if let Some(ip) = via.maddr().and_then(parse_ip) {
         return SocketAddr::new(ip, port);
@@ -61,9 +73,7 @@ pub(crate) fn stamp_via(request: &mut Message, source: SocketAddr) -> bool {
     let Some(Ok(via)) = request.top_via() else {
         return false;
     };
-    let wants_rport = via.rport() == Some(None);
-    let same_ip = parse_ip(via.host) == Some(source.ip());
-    if same_ip && !wants_rport {
+    if !needs_stamp(&via, source) {
         return false;
     }
     // Rebuild the first Via value: protocol, transport, sent-by, then the
@@ -92,13 +102,17 @@ pub(crate) fn stamp_via(request: &mut Message, source: SocketAddr) -> bool {
             value.push_str(v);
         }
     }
+    // RFC 3261 section 18.2.1: `received` holds the bare address (an IPv6
+    // one without brackets, as `IpAddr`'s Display writes it).
     value.push_str(";received=");
-    match source.ip() {
-        // RFC 3261 section 25.1: an IPv6 reference in `received` is bare.
-        ip => value.push_str(&ip.to_string()),
-    }
+    value.push_str(&source.ip().to_string());
     replace_top_via(request, &value);
     true
+}
+
+/// Whether [`stamp_via`] would change this top Via.
+pub(crate) fn needs_stamp(via: &Via<'_>, source: SocketAddr) -> bool {
+    via.rport() == Some(None) || parse_ip(via.host) != Some(source.ip())
 }
 
 /// Replace the first Via value, keeping any further values that share its
@@ -120,7 +134,7 @@ fn replace_top_via(request: &mut Message, value: &str) {
 }
 
 /// Index of the first comma outside a quoted string.
-fn first_comma(line: &str) -> Option<usize> {
+pub(crate) fn first_comma(line: &str) -> Option<usize> {
     let mut quoted = false;
     let mut escaped = false;
     for (i, b) in line.bytes().enumerate() {
