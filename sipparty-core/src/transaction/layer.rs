@@ -3,7 +3,7 @@
 
 use std::collections::hash_map::RandomState;
 use std::collections::{BTreeSet, HashMap, VecDeque};
-use std::hash::BuildHasher;
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -24,6 +24,32 @@ use super::{
 };
 use crate::message::{HeaderName, Message, Method, Via};
 use crate::transport::{Transmit, Transport};
+
+/// A multiplicative hasher for keys that are already well spread or not
+/// chosen by peers: transaction ids (our own counter) and the keyed SipHash
+/// values of the matching index. Keeps SipHash to one pass per message.
+#[derive(Debug, Default, Clone, Copy)]
+struct MixHasher(u64);
+
+impl Hasher for MixHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        // Fibonacci hashing: good high bits, which hashbrown's control bytes
+        // use.
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type Mix = BuildHasherDefault<MixHasher>;
 
 /// One of the four machines.
 #[derive(Debug)]
@@ -94,6 +120,8 @@ impl Machine {
 #[derive(Debug)]
 struct Entry {
     key: Key,
+    /// `key`'s keyed hash, its place in `TransactionLayer::index`.
+    hash: u64,
     machine: Machine,
     /// The deadline registered in `TransactionLayer::timers` for it.
     scheduled: Option<Instant>,
@@ -113,11 +141,11 @@ pub struct TransactionLayer {
     next_id: u64,
     /// Live transactions. Boxed: the map's spare capacity then costs a
     /// pointer per slot, not a whole machine.
-    entries: HashMap<TransactionId, Box<Entry>>,
+    entries: HashMap<TransactionId, Box<Entry>, Mix>,
     /// Matching index: the keyed hash of each entry's [`Key`] to the ids
     /// with that hash (almost always one). The key itself lives only in
     /// the entry, so it is stored once.
-    index: HashMap<u64, SmallVec<[TransactionId; 1]>>,
+    index: HashMap<u64, SmallVec<[TransactionId; 1]>, Mix>,
     /// Keyed (SipHash) so a peer choosing branches cannot aim collisions.
     hasher: RandomState,
     /// Every entry's next deadline, so the earliest is `first()`.
@@ -132,8 +160,8 @@ impl TransactionLayer {
         Self {
             config,
             next_id: 0,
-            entries: HashMap::new(),
-            index: HashMap::new(),
+            entries: HashMap::default(),
+            index: HashMap::default(),
             hasher: RandomState::new(),
             timers: BTreeSet::new(),
             transmits: VecDeque::new(),
@@ -161,12 +189,16 @@ impl TransactionLayer {
         self.entries.contains_key(&id)
     }
 
-    /// The live transaction matching `key`.
-    fn find(&self, key: &Key) -> Option<TransactionId> {
-        let ids = self.index.get(&self.hasher.hash_one(key))?;
+    /// The live transaction matching `key`, whose hash is `hash`.
+    fn find_hashed(&self, key: &Key, hash: u64) -> Option<TransactionId> {
+        let ids = self.index.get(&hash)?;
         ids.iter()
             .copied()
             .find(|id| self.entries.get(id).is_some_and(|e| e.key == *key))
+    }
+
+    fn find(&self, key: &Key) -> Option<TransactionId> {
+        self.find_hashed(key, self.hasher.hash_one(key))
     }
 
     fn allocate_id(&mut self) -> TransactionId {
@@ -341,7 +373,8 @@ impl TransactionLayer {
             return Matched::Rejected(400);
         };
 
-        if let Some(id) = self.find(&key) {
+        let hash = self.hasher.hash_one(&key);
+        if let Some(id) = self.find_hashed(&key, hash) {
             self.handle_matched_request(now, id, request, &method, source, transport);
             return Matched::Existing(id);
         }
@@ -370,7 +403,7 @@ impl TransactionLayer {
         };
         let id = self.allocate_id();
         if method == Method::Cancel {
-            return self.handle_cancel(now, id, key, request, peer);
+            return self.handle_cancel(now, id, key, hash, request, peer);
         }
         let mut ctx = Ctx {
             now,
@@ -386,7 +419,7 @@ impl TransactionLayer {
             Machine::NonInviteServer(NonInviteServer::start(peer))
         };
         trace!(%id, %method, %source, "new server transaction");
-        self.insert(id, key, machine);
+        self.insert(id, key, hash, machine);
         self.events.push_back(TransactionEvent::Request {
             id,
             request,
@@ -438,6 +471,7 @@ impl TransactionLayer {
         now: Instant,
         id: TransactionId,
         key: Key,
+        hash: u64,
         cancel: Message,
         peer: Peer,
     ) -> Matched {
@@ -477,20 +511,18 @@ impl TransactionLayer {
         if let (true, Some(invite)) = (notify, invite) {
             ctx.event(TransactionEvent::Cancelled { id: invite, cancel });
         }
-        self.insert(id, key, Machine::NonInviteServer(machine));
+        self.insert(id, key, hash, Machine::NonInviteServer(machine));
         self.settle(id);
         Matched::Cancel { cancel: id, invite }
     }
 
-    fn insert(&mut self, id: TransactionId, key: Key, machine: Machine) {
-        self.index
-            .entry(self.hasher.hash_one(&key))
-            .or_default()
-            .push(id);
+    fn insert(&mut self, id: TransactionId, key: Key, hash: u64, machine: Machine) {
+        self.index.entry(hash).or_default().push(id);
         self.entries.insert(
             id,
             Box::new(Entry {
                 key,
+                hash,
                 machine,
                 scheduled: None,
                 pending_cancel: None,
@@ -510,11 +542,10 @@ impl TransactionLayer {
             }
             // The entry exists: it was just borrowed above.
             let entry = self.entries.remove(&id).expect("entry present");
-            let hash = self.hasher.hash_one(&entry.key);
-            if let Some(ids) = self.index.get_mut(&hash) {
+            if let Some(ids) = self.index.get_mut(&entry.hash) {
                 ids.retain(|i| *i != id);
                 if ids.is_empty() {
-                    self.index.remove(&hash);
+                    self.index.remove(&entry.hash);
                 }
             }
             if let Some(cancel_id) = entry.pending_cancel {
@@ -565,7 +596,8 @@ impl TransactionLayer {
             branch,
             method: method.clone(),
         };
-        if self.find(&key).is_some() {
+        let hash = self.hasher.hash_one(&key);
+        if self.find_hashed(&key, hash).is_some() {
             return Err(TransactionError::Duplicate);
         }
         if self.entries.len() >= self.config.max_transactions {
@@ -576,6 +608,7 @@ impl TransactionLayer {
             now,
             id,
             key,
+            hash,
             &method,
             request.to_bytes(),
             Peer {
@@ -591,6 +624,7 @@ impl TransactionLayer {
         now: Instant,
         id: TransactionId,
         key: Key,
+        hash: u64,
         method: &Method,
         bytes: Vec<u8>,
         peer: Peer,
@@ -608,7 +642,7 @@ impl TransactionLayer {
             Machine::NonInviteClient(NonInviteClient::start(&mut ctx, bytes, peer))
         };
         trace!(%id, %method, destination = %peer.destination, "new client transaction");
-        self.insert(id, key, machine);
+        self.insert(id, key, hash, machine);
         self.settle(id);
     }
 
@@ -656,7 +690,8 @@ impl TransactionLayer {
         let key = cancel.as_ref().and_then(Key::client);
         match (cancel, key) {
             (Some(cancel), Some(key)) if self.find(&key).is_none() => {
-                self.start_client(now, id, key, &Method::Cancel, cancel.to_bytes(), peer);
+                let hash = self.hasher.hash_one(&key);
+                self.start_client(now, id, key, hash, &Method::Cancel, cancel.to_bytes(), peer);
             }
             _ => {
                 // Our own INVITE always yields a CANCEL; a second CANCEL of
