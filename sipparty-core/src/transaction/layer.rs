@@ -609,7 +609,6 @@ impl TransactionLayer {
             id,
             key,
             hash,
-            &method,
             request.to_bytes(),
             Peer {
                 destination,
@@ -625,10 +624,16 @@ impl TransactionLayer {
         id: TransactionId,
         key: Key,
         hash: u64,
-        method: &Method,
         bytes: Vec<u8>,
         peer: Peer,
     ) {
+        let invite = matches!(
+            &key,
+            Key::Client {
+                method: Method::Invite,
+                ..
+            }
+        );
         let mut ctx = Ctx {
             now,
             config: &self.config,
@@ -636,12 +641,12 @@ impl TransactionLayer {
             transmits: &mut self.transmits,
             events: &mut self.events,
         };
-        let machine = if *method == Method::Invite {
+        let machine = if invite {
             Machine::InviteClient(InviteClient::start(&mut ctx, bytes, peer))
         } else {
             Machine::NonInviteClient(NonInviteClient::start(&mut ctx, bytes, peer))
         };
-        trace!(%id, %method, destination = %peer.destination, "new client transaction");
+        trace!(%id, invite, destination = %peer.destination, "new client transaction");
         self.insert(id, key, hash, machine);
         self.settle(id);
     }
@@ -691,7 +696,7 @@ impl TransactionLayer {
         match (cancel, key) {
             (Some(cancel), Some(key)) if self.find(&key).is_none() => {
                 let hash = self.hasher.hash_one(&key);
-                self.start_client(now, id, key, hash, &Method::Cancel, cancel.to_bytes(), peer);
+                self.start_client(now, id, key, hash, cancel.to_bytes(), peer);
             }
             _ => {
                 // Our own INVITE always yields a CANCEL; a second CANCEL of
