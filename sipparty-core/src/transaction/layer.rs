@@ -156,7 +156,13 @@ pub struct TransactionLayer {
 
 impl TransactionLayer {
     /// An empty table.
-    pub fn new(config: TransactionConfig) -> Self {
+    ///
+    /// T1 below 1 ms is raised to 1 ms (a zero T1 would retransmit in a
+    /// loop without the clock moving), and T2 is raised to at least T1.
+    pub fn new(mut config: TransactionConfig) -> Self {
+        let t = &mut config.timers;
+        t.t1 = t.t1.max(std::time::Duration::from_millis(1));
+        t.t2 = t.t2.max(t.t1);
         Self {
             config,
             next_id: 0,
