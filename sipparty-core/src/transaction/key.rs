@@ -1,5 +1,6 @@
 //! Transaction matching keys (RFC 3261 sections 17.1.3 and 17.2.3).
 
+use super::stateless::TopVia;
 use crate::message::{HeaderName, Message, Method, Via};
 
 /// The RFC 3261 branch prefix: a branch that starts with it was built by
@@ -59,17 +60,18 @@ impl Key {
     #[cfg(test)]
     pub(crate) fn server(request: &Message, method: &Method) -> Option<Key> {
         let via = request.top_via()?.ok()?;
-        Self::server_from_via(&via, request, method)
+        Self::server_from_via(&super::stateless::TopVia::new(via), request, method)
     }
 
     /// [`Key::server`] with the top Via already decoded.
     pub(crate) fn server_from_via(
-        via: &Via<'_>,
+        top: &TopVia<'_>,
         request: &Message,
         method: &Method,
     ) -> Option<Key> {
         let method = match_method(method);
-        match via.branch() {
+        let via = &top.via;
+        match top.branch {
             Some(branch) if branch.starts_with(MAGIC_COOKIE) => {
                 let port = via.port.unwrap_or_else(|| default_port(via.transport));
                 let mut digits = [0u8; 5];

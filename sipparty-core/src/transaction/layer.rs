@@ -16,13 +16,13 @@ use super::key::Key;
 use super::non_invite_client::NonInviteClient;
 use super::non_invite_server::NonInviteServer;
 use super::stateless::{
-    destination_from_via, make_response, needs_stamp, response_destination, stamp_via,
+    destination_from_via, make_response, needs_stamp, response_destination, stamp_via, TopVia,
 };
 use super::timer::Timer;
 use super::{
     Ctx, Matched, Peer, TransactionConfig, TransactionError, TransactionEvent, TransactionId,
 };
-use crate::message::{HeaderName, Message, Method, Via};
+use crate::message::{HeaderName, Message, Method};
 use crate::transport::{Transmit, Transport};
 
 /// A multiplicative hasher for keys that are already well spread or not
@@ -345,14 +345,17 @@ impl TransactionLayer {
         // The top Via is decoded once on the common path; only a request
         // that needs `received`/`rport` stamped (section 18.2.1, RFC 3581)
         // is decoded again after the stamp.
-        let facts = |via: &Via<'_>, request: &Message| {
+        let facts = |via: &TopVia<'_>, request: &Message| {
             let key = complete
                 .then(|| Key::server_from_via(via, request, &method))
                 .flatten();
             (key, destination_from_via(via, source, transport))
         };
         let unstamped = match request.top_via() {
-            Some(Ok(via)) => (!needs_stamp(&via, source)).then(|| facts(&via, &request)),
+            Some(Ok(via)) => {
+                let top = TopVia::new(via);
+                (!needs_stamp(&top, source)).then(|| facts(&top, &request))
+            }
             _ => {
                 // No Via: nowhere to send even a 400 (section 18.2.2).
                 warn!(%source, %method, "request without a valid Via discarded");
@@ -364,7 +367,7 @@ impl TransactionLayer {
             None => {
                 stamp_via(&mut request, source);
                 match request.top_via() {
-                    Some(Ok(via)) => facts(&via, &request),
+                    Some(Ok(via)) => facts(&TopVia::new(via), &request),
                     _ => return Matched::Dropped,
                 }
             }
@@ -482,7 +485,7 @@ impl TransactionLayer {
         peer: Peer,
     ) -> Matched {
         let invite = match cancel.top_via() {
-            Some(Ok(via)) => Key::server_from_via(&via, &cancel, &Method::Invite),
+            Some(Ok(via)) => Key::server_from_via(&TopVia::new(via), &cancel, &Method::Invite),
             _ => None,
         };
         let invite = invite.and_then(|k| self.find(&k)).filter(|i| {
