@@ -2,6 +2,7 @@
 //! framing of SIP messages on a byte stream. Sockets live in the drivers.
 
 pub mod resolve;
+pub mod stream;
 
 use std::fmt;
 use std::net::SocketAddr;
