@@ -151,7 +151,11 @@ impl Driver {
     /// The loop. Ends when every [`Party`](crate::Party) handle is gone
     /// and the calls it ended are over (or [`SHUTDOWN_GRACE`] passed).
     pub(crate) async fn run(mut self) {
-        debug!(aor = self.party.aor(), v6 = self.local_ip_family_v6, "endpoint task started");
+        debug!(
+            aor = self.party.aor(),
+            v6 = self.local_ip_family_v6,
+            "endpoint task started"
+        );
         let mut closing: Option<tokio::time::Instant> = None;
         loop {
             self.drain();

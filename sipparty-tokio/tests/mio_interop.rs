@@ -57,10 +57,16 @@ async fn tokio_calls_mio(ip: &str, rtp: u16, tcp: bool) {
     } else {
         format!("sip:bob@{}", host(bob_addr))
     };
-    let call = alice.invite(&target, InviteOptions::default()).await.unwrap();
-    within("tokio caller in dialog", call.wait_for(|s| s == DialogState::InDialog))
+    let call = alice
+        .invite(&target, InviteOptions::default())
         .await
         .unwrap();
+    within(
+        "tokio caller in dialog",
+        call.wait_for(|s| s == DialogState::InDialog),
+    )
+    .await
+    .unwrap();
     let bob2 = bob.clone();
     let incoming = blocking(move || bob2.next_incoming(Some(Duration::from_secs(10))))
         .await
@@ -110,9 +116,12 @@ async fn mio_calls_tokio(ip: &str, rtp: u16) {
     .await;
     let incoming = within("tokio callee's call", bob.incoming()).await.unwrap();
     assert!(incoming.from.contains("alice@mio.example"));
-    within("tokio callee in dialog", incoming.dialog.wait_for(|s| s == DialogState::InDialog))
-        .await
-        .unwrap();
+    within(
+        "tokio callee in dialog",
+        incoming.dialog.wait_for(|s| s == DialogState::InDialog),
+    )
+    .await
+    .unwrap();
     // The tokio side hangs up.
     incoming.dialog.terminate().await.unwrap();
     let (_alice, d) = dialog;

@@ -69,9 +69,12 @@ async fn rfc3263_s4_3_srv_targets_in_priority_order_fail_over_on_503() {
         .invite("sip:bob@example.test", InviteOptions::default())
         .await
         .unwrap();
-    let state = within("call answered by the backup", call.wait_for(|s| s != DialogState::InitiatingDialog && s != DialogState::Early))
-        .await
-        .unwrap();
+    let state = within(
+        "call answered by the backup",
+        call.wait_for(|s| s != DialogState::InitiatingDialog && s != DialogState::Early),
+    )
+    .await
+    .unwrap();
     assert_eq!(state, DialogState::InDialog, "{:?}", call.last_error());
     // The primary saw the INVITE first and refused it.
     let refused = within("primary's call", carol.incoming()).await.unwrap();
@@ -86,7 +89,9 @@ async fn rfc3263_s4_3_srv_targets_in_priority_order_fail_over_on_503() {
     assert!(asked.iter().any(|q| q.name == "primary.example.test"));
 
     call.terminate().await.unwrap();
-    within("end", call.wait_for(|s| s.is_final())).await.unwrap();
+    within("end", call.wait_for(|s| s.is_final()))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -121,17 +126,25 @@ async fn rfc3263_s4_3_fail_over_when_the_connection_is_refused() {
         .await
         .unwrap();
     let call = alice
-        .invite("sip:bob@example.test;transport=tcp", InviteOptions::default())
+        .invite(
+            "sip:bob@example.test;transport=tcp",
+            InviteOptions::default(),
+        )
         .await
         .unwrap();
-    let state = within("answered after failover", call.wait_for(|s| s.is_final() || s == DialogState::InDialog))
-        .await
-        .unwrap();
+    let state = within(
+        "answered after failover",
+        call.wait_for(|s| s.is_final() || s == DialogState::InDialog),
+    )
+    .await
+    .unwrap();
     assert_eq!(state, DialogState::InDialog, "{:?}", call.last_error());
     // An explicit transport skips NAPTR (RFC 3263 section 4.1).
     assert_eq!(dns.asked()[0].name, "_sip._tcp.example.test");
     call.terminate().await.unwrap();
-    within("end", call.wait_for(|s| s.is_final())).await.unwrap();
+    within("end", call.wait_for(|s| s.is_final()))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -155,7 +168,10 @@ async fn unresolvable_names_fail_the_invite() {
         .invite(&format!("sip:bob@{addr}"), InviteOptions::default())
         .await
         .unwrap();
-    within("literal call", call.wait_for(|s| s == DialogState::InDialog))
-        .await
-        .unwrap();
+    within(
+        "literal call",
+        call.wait_for(|s| s == DialogState::InDialog),
+    )
+    .await
+    .unwrap();
 }
