@@ -441,3 +441,45 @@ async fn a_dropped_invite_future_leaves_no_call_behind() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_concurrent_calls_through_one_driver() {
+    let signalling = |aor: &str| {
+        let mut c = PartyConfig::new(aor).unwrap();
+        c.policy = CallPolicy::AutoAnswer;
+        c
+    };
+    let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let bob = Party::bind(signalling("bob@example.com"), addr).await.unwrap();
+    let alice = Party::bind(signalling("alice@example.com"), addr)
+        .await
+        .unwrap();
+    let to = target("bob", &bob);
+    let mut calls = Vec::new();
+    for _ in 0..1000 {
+        calls.push(alice.invite(&to, InviteOptions::default()).await.unwrap());
+    }
+    for c in &calls {
+        let s = within("every call answered", c.wait_for(|s| s.is_final() || s == DialogState::InDialog))
+            .await
+            .unwrap();
+        assert_eq!(s, DialogState::InDialog, "{:?}", c.last_error());
+    }
+    assert_eq!(alice.stats().await.unwrap().dialogs, 1000);
+    assert_eq!(bob.stats().await.unwrap().dialogs, 1000);
+    for c in &calls {
+        c.terminate().await.unwrap();
+    }
+    for c in &calls {
+        let s = within("every call ended", c.wait_for(|s| s.is_final()))
+            .await
+            .unwrap();
+        assert_eq!(s, DialogState::Terminated);
+    }
+    within("bob's dialogs gone", async {
+        while bob.stats().await.unwrap().dialogs != 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+}
