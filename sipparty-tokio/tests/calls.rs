@@ -450,7 +450,9 @@ async fn a_thousand_concurrent_calls_through_one_driver() {
         c
     };
     let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
-    let bob = Party::bind(signalling("bob@example.com"), addr).await.unwrap();
+    let bob = Party::bind(signalling("bob@example.com"), addr)
+        .await
+        .unwrap();
     let alice = Party::bind(signalling("alice@example.com"), addr)
         .await
         .unwrap();
@@ -460,9 +462,12 @@ async fn a_thousand_concurrent_calls_through_one_driver() {
         calls.push(alice.invite(&to, InviteOptions::default()).await.unwrap());
     }
     for c in &calls {
-        let s = within("every call answered", c.wait_for(|s| s.is_final() || s == DialogState::InDialog))
-            .await
-            .unwrap();
+        let s = within(
+            "every call answered",
+            c.wait_for(|s| s.is_final() || s == DialogState::InDialog),
+        )
+        .await
+        .unwrap();
         assert_eq!(s, DialogState::InDialog, "{:?}", c.last_error());
     }
     assert_eq!(alice.stats().await.unwrap().dialogs, 1000);
