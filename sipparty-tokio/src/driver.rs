@@ -112,11 +112,16 @@ pub(crate) struct Driver {
     requests: HashMap<RequestId, oneshot::Sender<Result<RequestOutcome, Error>>>,
     deadline: Option<Instant>,
     local_ip_family_v6: bool,
+    /// Close TCP connections idle this long.
+    pub(crate) idle_timeout: Duration,
 }
 
 /// How long a stopping endpoint keeps running to finish the calls it
 /// ended (a CANCEL waits for a provisional response, a BYE for its 200).
 pub(crate) const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+/// How long a TCP connection may carry nothing before it is closed.
+pub(crate) const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 
 fn now() -> Instant {
     tokio::time::Instant::now().into_std()
@@ -145,6 +150,7 @@ impl Driver {
             requests: HashMap::new(),
             deadline: None,
             local_ip_family_v6: v6,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
         }
     }
 
@@ -158,6 +164,9 @@ impl Driver {
         );
         let mut closing: Option<tokio::time::Instant> = None;
         let mut immediate = 0u32;
+        let mut housekeeping =
+            tokio::time::interval(self.idle_timeout.max(Duration::from_millis(10)) / 2);
+        housekeeping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             self.drain();
             // A deadline already due (the core answering "at once" by a
@@ -198,6 +207,7 @@ impl Driver {
                 () = tokio::time::sleep_until(deadline) => {
                     self.party.handle_input(Input::Timeout(now()));
                 }
+                _ = housekeeping.tick() => self.io.close_idle(self.idle_timeout),
             }
         }
         info!(
