@@ -81,14 +81,17 @@ async fn call(seconds: u64, in_flight: usize) -> Result<(), Box<dyn std::error::
     let done = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
+    let latencies = Arc::new(std::sync::Mutex::new(Vec::<Duration>::new()));
     let cpu_start = cpu_time();
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..in_flight {
         let (alice, target) = (alice.clone(), target.clone());
         let (done, failed, stop) = (done.clone(), failed.clone(), stop.clone());
+        let latencies = latencies.clone();
         tasks.push(tokio::spawn(async move {
             while !stop.load(Ordering::Relaxed) {
+                let began = Instant::now();
                 let outcome = async {
                     let d = alice
                         .invite(&target, InviteOptions::default())
@@ -113,6 +116,9 @@ async fn call(seconds: u64, in_flight: usize) -> Result<(), Box<dyn std::error::
                     }
                 }
                 .await;
+                if let Ok(mut l) = latencies.lock() {
+                    l.push(began.elapsed());
+                }
                 match outcome {
                     Ok(()) => done.fetch_add(1, Ordering::Relaxed),
                     Err(why) => {
@@ -151,6 +157,20 @@ async fn call(seconds: u64, in_flight: usize) -> Result<(), Box<dyn std::error::
     let callee_cpu = Duration::from_micros(line.trim().parse().unwrap_or(0));
     child.wait()?;
 
+    let mut l = latencies.lock().map(|l| l.clone()).unwrap_or_default();
+    l.sort();
+    let pct = |p: f64| {
+        l.get(((l.len() as f64 - 1.0) * p) as usize)
+            .copied()
+            .unwrap_or_default()
+    };
+    println!(
+        "call duration (INVITE to 200 of BYE): p50 {:?}, p90 {:?}, p99 {:?}, max {:?}",
+        pct(0.5),
+        pct(0.9),
+        pct(0.99),
+        pct(1.0)
+    );
     let done = done.load(Ordering::Relaxed);
     let failed = failed.load(Ordering::Relaxed);
     let per = |cpu: Duration| cpu.as_secs_f64() * 1e6 / done.max(1) as f64;
