@@ -16,7 +16,7 @@
 
 use std::fmt;
 
-use crate::message::{HeaderName, Message, Method, NameAddr, Uri};
+use crate::message::{HeaderName, Message, Method, NameAddr};
 
 /// Whether a dialog is early (created by a provisional response) or
 /// confirmed (by a 2xx), RFC 3261 section 12.
@@ -225,10 +225,11 @@ impl Dialog {
                 self.local_seq
             }
         };
-        let strict_first = self
-            .route_set
-            .first()
-            .and_then(|r| NameAddr::parse(r).ok().map(|na| (!na.uri.lr(), na.uri.raw.to_string())));
+        let strict_first = self.route_set.first().and_then(|r| {
+            NameAddr::parse(r)
+                .ok()
+                .map(|na| (!na.uri.lr(), na.uri.raw.to_string()))
+        });
         let mut msg;
         match strict_first {
             Some((true, first_uri)) => {
@@ -356,11 +357,6 @@ pub(crate) fn strip_name_addr(value: &str) -> &str {
         (Some(a), Some(b)) if a < b => &value[a + 1..b],
         _ => value.trim(),
     }
-}
-
-/// Parse the URI of a Route-style value.
-pub(crate) fn route_uri(value: &str) -> Option<Uri<'_>> {
-    Uri::parse(strip_name_addr(value)).ok()
 }
 
 #[cfg(test)]

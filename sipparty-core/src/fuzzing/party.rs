@@ -30,11 +30,15 @@ const TEMPLATES: &[&str] = &[
 pub fn sequence(data: &[u8]) {
     let local: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 5070));
     let peer: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 5060));
-    let Ok(mut party) = Party::single_rtp_session_simple("bob@b.com") else { return };
+    let Ok(mut party) = Party::single_rtp_session_simple("bob@b.com") else {
+        return;
+    };
     party.set_local_address(Transport::Udp, local);
     let policy = match data.first().copied().unwrap_or(0) % 4 {
         0 => CallPolicy::AutoAnswer,
-        1 => CallPolicy::RingThenAnswer { delay: Duration::from_millis(100) },
+        1 => CallPolicy::RingThenAnswer {
+            delay: Duration::from_millis(100),
+        },
         2 => CallPolicy::Reject { code: 486 },
         _ => CallPolicy::AskApplication,
     };
@@ -91,7 +95,11 @@ pub fn sequence(data: &[u8]) {
                         };
                     }
                     if let Some(inc) = party.incoming(*id) {
-                        let _ = if arg % 2 == 0 { inc.accept(now) } else { inc.reject(now, 486) };
+                        let _ = if arg % 2 == 0 {
+                            inc.accept(now)
+                        } else {
+                            inc.reject(now, 486)
+                        };
                     }
                 }
             }
@@ -121,7 +129,10 @@ pub fn sequence(data: &[u8]) {
     // The party must still work.
     let before = party.dialog_count();
     let id = party.invite(now, "dave@127.0.0.1:5090", InviteOptions::default());
-    assert!(id.is_ok() || before >= party.config().max_dialogs, "cannot place a call: {id:?}");
+    assert!(
+        id.is_ok() || before >= party.config().max_dialogs,
+        "cannot place a call: {id:?}"
+    );
 }
 
 #[cfg(test)]

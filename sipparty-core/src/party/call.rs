@@ -11,8 +11,8 @@ use super::event::{DialogError, DialogId, DialogState, Event};
 use super::media::CallMedia;
 use super::timer::{CallTimer, TimerTable};
 use super::{
-    config, resolve_uri, validate, CallPolicy, Error, InviteOptions, Owner, Party, TxKind,
-    ACCEPT, ALLOW, SUPPORTED,
+    config, resolve_uri, validate, CallPolicy, Error, InviteOptions, Owner, Party, TxKind, ACCEPT,
+    ALLOW, SUPPORTED,
 };
 use crate::dialog::{tag_of, Dialog, Phase};
 use crate::message::{self, HeaderName, Message, Method};
@@ -98,12 +98,17 @@ pub(crate) struct Call {
     pub(crate) serving_reinvite: bool,
     pub(crate) bye_after_ack: bool,
     pub(crate) bye_sent: bool,
+    /// The session timer (RFC 4028): interval, and whether we refresh.
+    pub(crate) session: Option<(Duration, bool)>,
 }
 
 impl Call {
     pub(crate) fn awaiting_decision(&self) -> bool {
         self.in_invite.as_ref().is_some_and(|u| u.needs_decision)
-            && matches!(self.state, DialogState::InitiatingDialog | DialogState::Early)
+            && matches!(
+                self.state,
+                DialogState::InitiatingDialog | DialogState::Early
+            )
     }
 
     /// A CSeq we used outside `Dialog::create_request` (auth retry,
@@ -113,13 +118,6 @@ impl Call {
             d.local_seq = d.local_seq.max(seq);
         }
     }
-
-    /// Approximate heap bytes of the call state (for the memory figures).
-    pub(crate) fn heap_size(&self) -> usize {
-        self.local_tag.len()
-            + self.dialog.as_ref().map_or(0, |d| d.heap_size())
-            + self.media.as_ref().map_or(0, |_| std::mem::size_of::<CallMedia>())
-    }
 }
 
 impl Party {
@@ -127,7 +125,12 @@ impl Party {
     // UAC: placing a call
     // ------------------------------------------------------------------
 
-    pub(crate) fn start_call(&mut self, now: Instant, target: &str, options: InviteOptions) -> Result<DialogId, Error> {
+    pub(crate) fn start_call(
+        &mut self,
+        now: Instant,
+        target: &str,
+        options: InviteOptions,
+    ) -> Result<DialogId, Error> {
         if self.calls.len() >= self.config.max_dialogs {
             return Err(Error::TooManyDialogs);
         }
@@ -142,7 +145,10 @@ impl Party {
         let mut req = Message::request(Method::Invite, &target);
         let (via, _) = self.via(transport)?;
         req.add_header(HeaderName::Via, &via);
-        req.add_header(HeaderName::From, &format!("{};tag={tag}", self.from_value()));
+        req.add_header(
+            HeaderName::From,
+            &format!("{};tag={tag}", self.our_from()),
+        );
         req.add_header(HeaderName::To, &format!("<{target}>"));
         req.add_header(HeaderName::CallId, &call_id);
         req.add_header(HeaderName::CSeq, "1 INVITE");
@@ -152,6 +158,12 @@ impl Party {
         }
         req.add_header(HeaderName::Allow, ALLOW);
         req.add_header(HeaderName::Supported, SUPPORTED);
+        if let Some(se) = self.config.session_expires {
+            // RFC 4028 section 7.1: ask for a session timer, leaving the
+            // refresher to the UAS's choice.
+            let secs = se.as_secs().max(90);
+            req.add_header(HeaderName::SessionExpires, &secs.to_string());
+        }
         if let Some(s) = &options.subject {
             req.add_header(HeaderName::Other("Subject".into()), s);
         }
@@ -171,7 +183,15 @@ impl Party {
             }
         }
         let offered = media.is_some();
-        let tx = match self.send_request(now, req.clone(), destination, transport, Owner::Call(id), TxKind::Invite, 0) {
+        let tx = match self.send_request(
+            now,
+            req.clone(),
+            destination,
+            transport,
+            Owner::Call(id),
+            TxKind::Invite,
+            0,
+        ) {
             Ok(tx) => tx,
             Err(e) => {
                 if let Some(m) = media {
@@ -206,6 +226,7 @@ impl Party {
             serving_reinvite: false,
             bye_after_ack: false,
             bye_sent: false,
+            session: None,
         };
         self.calls.insert(id, call);
         self.by_tag.insert(tag.into(), id);
@@ -226,7 +247,9 @@ impl Party {
         kind: TxKind,
         response: Message,
     ) {
-        let Some(status) = response.status() else { return };
+        let Some(status) = response.status() else {
+            return;
+        };
         match kind {
             TxKind::Invite => self.on_invite_response(now, id, tx, status, response),
             TxKind::ReInvite => self.on_reinvite_response(now, id, status, response),
@@ -240,8 +263,17 @@ impl Party {
         }
     }
 
-    fn on_invite_response(&mut self, now: Instant, id: DialogId, tx: TransactionId, status: u16, response: Message) {
-        let Some(call) = self.calls.get_mut(&id) else { return };
+    fn on_invite_response(
+        &mut self,
+        now: Instant,
+        id: DialogId,
+        tx: TransactionId,
+        status: u16,
+        response: Message,
+    ) {
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
         let Some(out) = call.out_invite.as_mut() else {
             // The INVITE was replaced (auth retry, redirect): this is the
             // old transaction, unless it is a 2xx (handled below).
@@ -287,7 +319,10 @@ impl Party {
                         now,
                         id,
                         DialogState::Error,
-                        Some(DialogError::AuthenticationFailed { code: status, realm }),
+                        Some(DialogError::AuthenticationFailed {
+                            code: status,
+                            realm,
+                        }),
                     );
                 } else {
                     self.fail_with_response(now, id, status, &response);
@@ -306,13 +341,20 @@ impl Party {
             now,
             id,
             DialogState::Error,
-            Some(DialogError::Rejected { code: status, reason }),
+            Some(DialogError::Rejected {
+                code: status,
+                reason,
+            }),
         );
     }
 
     fn on_provisional(&mut self, now: Instant, id: DialogId, status: u16, response: &Message) {
-        let Some(call) = self.calls.get_mut(&id) else { return };
-        let Some(out) = call.out_invite.as_ref() else { return };
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let Some(out) = call.out_invite.as_ref() else {
+            return;
+        };
         // A provisional with a To tag creates an early dialog (RFC 3261
         // section 12.1.2); we follow the first one the application sees.
         if call.dialog.is_none() && tag_of(response.to_header()).is_some() {
@@ -323,12 +365,17 @@ impl Party {
         }
         // Early media: a 1xx may carry the answer (RFC 3264, RFC 3261
         // section 13.2.1).
-        let early_answer = !response.body().is_empty()
-            && call.media.as_ref().is_some_and(|m| m.offer_pending);
+        let early_answer =
+            !response.body().is_empty() && call.media.as_ref().is_some_and(|m| m.offer_pending);
         if early_answer {
-            self.apply_answer(now, id, response.body());
+            if let Err(e) = self.apply_answer(now, id, response.body()) {
+                // The 2xx may still carry a usable answer.
+                debug!(%id, error = %e, "early media answer refused");
+            }
         }
-        let Some(call) = self.calls.get_mut(&id) else { return };
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
         if call.state == DialogState::InitiatingDialog && call.dialog.is_some() {
             self.set_state(id, DialogState::Early);
         }
@@ -355,16 +402,27 @@ impl Party {
         if !reliable {
             return;
         }
-        let Some(cseq) = response.cseq().and_then(Result::ok) else { return };
-        let Some(call) = self.calls.get_mut(&id) else { return };
-        let Some(dialog) = call.dialog.as_mut() else { return };
+        let Some(cseq) = response.cseq().and_then(Result::ok) else {
+            return;
+        };
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let Some(dialog) = call.dialog.as_mut() else {
+            return;
+        };
         let mut prack = dialog.create_request(Method::Prack, None);
-        prack.add_header(HeaderName::RAck, &format!("{rseq} {} {}", cseq.seq, cseq.method));
+        prack.add_header(
+            HeaderName::RAck,
+            &format!("{rseq} {} {}", cseq.seq, cseq.method),
+        );
         let _ = self.send_in_dialog(now, id, prack, TxKind::Prack);
     }
 
     fn on_invite_2xx(&mut self, now: Instant, id: DialogId, response: Message) {
-        let Some(call) = self.calls.get_mut(&id) else { return };
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
         let remote_tag = tag_of(response.to_header()).unwrap_or("").to_string();
         let confirmed_tag = call
             .dialog
@@ -377,7 +435,8 @@ impl Party {
                 if let Some(ack) = call.ack.as_deref().cloned() {
                     let dest = self.next_hop_of(id);
                     trace!(%id, "2xx retransmission, ACK again");
-                    self.tx.send_stateless_request(ack, dest, call_transport(self, id));
+                    self.tx
+                        .send_stateless_request(ack, dest, call_transport(self, id));
                 }
                 return;
             }
@@ -389,7 +448,9 @@ impl Party {
             }
             None => {}
         }
-        let Some(out) = call.out_invite.as_ref() else { return };
+        let Some(out) = call.out_invite.as_ref() else {
+            return;
+        };
         let request = out.request.clone();
         let cancelled = out.cancel != Cancel::No;
         let offered = out.offered;
@@ -402,7 +463,12 @@ impl Party {
                 Ok(d) => d,
                 Err(e) => {
                     warn!(%id, error = %e, "2xx cannot create a dialog");
-                    self.finish_call(now, id, DialogState::Error, Some(DialogError::Protocol(e.to_string())));
+                    self.finish_call(
+                        now,
+                        id,
+                        DialogState::Error,
+                        Some(DialogError::Protocol(e.to_string())),
+                    );
                     return;
                 }
             },
@@ -427,9 +493,17 @@ impl Party {
                 }
             }
         }
-        let Some(call) = self.calls.get_mut(&id) else { return };
-        let Some(dialog) = call.dialog.as_mut() else { return };
-        let cseq = request.cseq().and_then(Result::ok).map(|c| c.seq).unwrap_or(1);
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let Some(dialog) = call.dialog.as_mut() else {
+            return;
+        };
+        let cseq = request
+            .cseq()
+            .and_then(Result::ok)
+            .map(|c| c.seq)
+            .unwrap_or(1);
         let mut ack = dialog.create_request(Method::Ack, Some(cseq));
         copy_credentials(&request, &mut ack);
         if let Some(b) = &ack_body {
@@ -460,7 +534,12 @@ impl Party {
 
     /// Add Via and Max-Forwards to an ACK built from the dialog, send it
     /// outside any transaction, and keep it for retransmitted 2xx.
-    fn finish_ack(&mut self, id: DialogId, ack: &mut Message, transport: Transport) -> Result<(), Error> {
+    fn finish_ack(
+        &mut self,
+        id: DialogId,
+        ack: &mut Message,
+        transport: Transport,
+    ) -> Result<(), Error> {
         let (via, _) = self.via(transport)?;
         ack.push_front_header(HeaderName::Via, &via);
         self.common_request_headers(ack);
@@ -473,16 +552,20 @@ impl Party {
     }
 
     fn ack_and_bye_fork(&mut self, now: Instant, id: DialogId, response: &Message) {
-        let Some(call) = self.calls.get(&id) else { return };
-        let Some(out) = call.out_invite.as_ref() else { return };
+        let Some(call) = self.calls.get(&id) else {
+            return;
+        };
+        let Some(out) = call.out_invite.as_ref() else {
+            return;
+        };
         let transport = call.transport;
-        let Ok(mut fork) = Dialog::from_uac_response(&out.request, response) else { return };
+        let Ok(mut fork) = Dialog::from_uac_response(&out.request, response) else {
+            return;
+        };
         let cseq = fork.local_seq;
         let mut ack = fork.create_request(Method::Ack, Some(cseq));
         let mut bye = fork.create_request(Method::Bye, None);
-        let dest = self
-            .dialog_hop(&fork)
-            .unwrap_or(out.destination);
+        let dest = self.dialog_hop(&fork).unwrap_or(out.destination);
         if let Ok((via, _)) = self.via(transport) {
             ack.push_front_header(HeaderName::Via, &via);
             self.common_request_headers(&mut ack);
@@ -500,8 +583,12 @@ impl Party {
     /// higher, new branch (RFC 3261 section 8.1.3.4).
     fn redirect(&mut self, now: Instant, id: DialogId, target: &str) -> Result<(), Error> {
         let (addr, transport) = resolve_uri(target)?;
-        let Some(call) = self.calls.get_mut(&id) else { return Ok(()) };
-        let Some(out) = call.out_invite.as_mut() else { return Ok(()) };
+        let Some(call) = self.calls.get_mut(&id) else {
+            return Ok(());
+        };
+        let Some(out) = call.out_invite.as_mut() else {
+            return Ok(());
+        };
         let mut req = out.request.clone();
         req.set_request_uri(target);
         req.remove_header(&HeaderName::Route);
@@ -510,7 +597,15 @@ impl Party {
         let (via, _) = self.via(transport)?;
         req.remove_first_header(&HeaderName::Via);
         req.push_front_header(HeaderName::Via, &via);
-        let tx = self.send_request(now, req.clone(), addr, transport, Owner::Call(id), TxKind::Invite, 0)?;
+        let tx = self.send_request(
+            now,
+            req.clone(),
+            addr,
+            transport,
+            Owner::Call(id),
+            TxKind::Invite,
+            0,
+        )?;
         if let Some(out) = self.calls.get_mut(&id).and_then(|c| c.out_invite.as_mut()) {
             out.tx = tx;
             out.request = req;
@@ -527,8 +622,15 @@ impl Party {
     }
 
     /// After a digest retry the call follows the new transaction.
-    pub(crate) fn retarget_call_tx(&mut self, id: DialogId, old: TransactionId, new: TransactionId) {
-        let Some(call) = self.calls.get_mut(&id) else { return };
+    pub(crate) fn retarget_call_tx(
+        &mut self,
+        id: DialogId,
+        old: TransactionId,
+        new: TransactionId,
+    ) {
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
         if let Some(out) = call.out_invite.as_mut() {
             if out.tx == old {
                 out.tx = new;
@@ -545,8 +647,12 @@ impl Party {
     }
 
     fn send_cancel(&mut self, now: Instant, id: DialogId) {
-        let Some(call) = self.calls.get_mut(&id) else { return };
-        let Some(out) = call.out_invite.as_mut() else { return };
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let Some(out) = call.out_invite.as_mut() else {
+            return;
+        };
         out.cancel = Cancel::Sent;
         let invite = &out.request;
         // RFC 3261 section 9.1: same Request-URI, Call-ID, To, From, CSeq
@@ -560,7 +666,11 @@ impl Party {
                 cancel.add_header(name, v);
             }
         }
-        let seq = invite.cseq().and_then(Result::ok).map(|c| c.seq).unwrap_or(1);
+        let seq = invite
+            .cseq()
+            .and_then(Result::ok)
+            .map(|c| c.seq)
+            .unwrap_or(1);
         cancel.add_header(HeaderName::CSeq, &format!("{seq} CANCEL"));
         for r in invite.headers(&HeaderName::Route) {
             cancel.add_header(HeaderName::Route, r);
@@ -568,7 +678,15 @@ impl Party {
         let (dest, transport) = (out.destination, call.transport);
         self.common_request_headers(&mut cancel);
         debug!(%id, "CANCEL sent");
-        let _ = self.send_request(now, cancel, dest, transport, Owner::Call(id), TxKind::Cancel, 0);
+        let _ = self.send_request(
+            now,
+            cancel,
+            dest,
+            transport,
+            Owner::Call(id),
+            TxKind::Cancel,
+            0,
+        );
     }
 
     // ------------------------------------------------------------------
@@ -576,13 +694,25 @@ impl Party {
     // ------------------------------------------------------------------
 
     /// A new request arrived in a new server transaction.
-    pub(crate) fn on_request(&mut self, now: Instant, tx: TransactionId, request: Message, source: SocketAddr, transport: Transport) {
+    pub(crate) fn on_request(
+        &mut self,
+        now: Instant,
+        tx: TransactionId,
+        request: Message,
+        source: SocketAddr,
+        transport: Transport,
+    ) {
         if let Some(resp) = validate::check_request(&request) {
-            debug!(status = resp.status(), "request refused by section 8.2 checks");
+            debug!(
+                status = resp.status(),
+                "request refused by section 8.2 checks"
+            );
             let _ = self.tx.send_response(now, tx, resp);
             return;
         }
-        let Some(method) = request.method().cloned() else { return };
+        let Some(method) = request.method().cloned() else {
+            return;
+        };
         if let Some(to_tag) = tag_of(request.to_header()) {
             let call = self.by_tag.get(to_tag).copied().filter(|id| {
                 self.calls
@@ -660,7 +790,14 @@ impl Party {
         resp
     }
 
-    fn on_new_invite(&mut self, now: Instant, tx: TransactionId, request: Message, source: SocketAddr, transport: Transport) {
+    fn on_new_invite(
+        &mut self,
+        now: Instant,
+        tx: TransactionId,
+        request: Message,
+        source: SocketAddr,
+        transport: Transport,
+    ) {
         if self.calls.len() >= self.config.max_dialogs {
             let mut resp = Message::response_to(&request, 503, None);
             resp.add_header(HeaderName::RetryAfter, "5");
@@ -719,6 +856,7 @@ impl Party {
             serving_reinvite: false,
             bye_after_ack: false,
             bye_sent: false,
+            session: None,
         };
         self.calls.insert(id, call);
         self.by_tag.insert(tag.into(), id);
@@ -731,7 +869,8 @@ impl Party {
             match result {
                 Ok(body) => sdp = Some(body),
                 Err(e) => {
-                    let mut resp = Message::response_to(&request, 488, Some(&self.calls[&id].local_tag.to_string()));
+                    let mut resp =
+                        Message::response_to(&request, 488, Some(&self.calls[&id].local_tag));
                     resp.add_header(HeaderName::Warning, "304 - \"Media type not available\"");
                     let _ = self.tx.send_response(now, tx, resp);
                     self.finish_call_silently(id, e);
@@ -795,19 +934,38 @@ impl Party {
     }
 
     pub(crate) fn send_provisional(&mut self, now: Instant, id: DialogId, code: u16) {
-        let Some(resp) = self.invite_response(id, code) else { return };
-        let Some(tx) = self.calls.get(&id).and_then(|c| c.in_invite.as_ref()).map(|u| u.tx) else { return };
+        let Some(resp) = self.invite_response(id, code) else {
+            return;
+        };
+        let Some(tx) = self
+            .calls
+            .get(&id)
+            .and_then(|c| c.in_invite.as_ref())
+            .map(|u| u.tx)
+        else {
+            return;
+        };
         let _ = self.tx.send_response(now, tx, resp);
-        if self.calls.get(&id).is_some_and(|c| c.state == DialogState::InitiatingDialog) {
+        if self
+            .calls
+            .get(&id)
+            .is_some_and(|c| c.state == DialogState::InitiatingDialog)
+        {
             self.set_state(id, DialogState::Early);
         }
     }
 
     /// Answer the incoming call with 200 and our SDP.
     pub(crate) fn answer(&mut self, now: Instant, id: DialogId) {
-        let Some(mut resp) = self.invite_response(id, 200) else { return };
-        let Some(call) = self.calls.get_mut(&id) else { return };
-        let Some(uas) = call.in_invite.take() else { return };
+        let Some(mut resp) = self.invite_response(id, 200) else {
+            return;
+        };
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let Some(uas) = call.in_invite.take() else {
+            return;
+        };
         call.timers.stop(CallTimer::Answer);
         resp.add_header(HeaderName::Allow, ALLOW);
         resp.add_header(HeaderName::Supported, SUPPORTED);
@@ -822,7 +980,12 @@ impl Party {
         if let Some(d) = call.dialog.as_mut() {
             d.phase = Phase::Confirmed;
         }
-        let cseq = uas.request.cseq().and_then(Result::ok).map(|c| c.seq).unwrap_or(0);
+        let cseq = uas
+            .request
+            .cseq()
+            .and_then(Result::ok)
+            .map(|c| c.seq)
+            .unwrap_or(0);
         let _ = self.tx.send_response(now, uas.tx, resp.clone());
         self.await_ack(now, id, resp, cseq, offer_in_2xx);
         self.set_state(id, DialogState::InDialog);
@@ -834,9 +997,18 @@ impl Party {
 
     /// Keep the 2xx and retransmit it until the ACK (RFC 3261 section
     /// 13.3.1.4): T1, doubling up to T2, for 64*T1.
-    fn await_ack(&mut self, now: Instant, id: DialogId, response: Message, cseq: u32, offer_in_2xx: bool) {
+    fn await_ack(
+        &mut self,
+        now: Instant,
+        id: DialogId,
+        response: Message,
+        cseq: u32,
+        offer_in_2xx: bool,
+    ) {
         let t1 = self.config.timers.t1;
-        let Some(call) = self.calls.get_mut(&id) else { return };
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
         call.pending_2xx = Some(Box::new(Pending2xx {
             response,
             cseq,
@@ -851,9 +1023,17 @@ impl Party {
 
     /// Reject the incoming call with `code`.
     pub(crate) fn reject(&mut self, now: Instant, id: DialogId, code: u16) {
-        let code = if (300..700).contains(&code) { code } else { 603 };
-        let Some(resp) = self.invite_response(id, code) else { return };
-        let Some(uas) = self.calls.get_mut(&id).and_then(|c| c.in_invite.take()) else { return };
+        let code = if (300..700).contains(&code) {
+            code
+        } else {
+            603
+        };
+        let Some(resp) = self.invite_response(id, code) else {
+            return;
+        };
+        let Some(uas) = self.calls.get_mut(&id).and_then(|c| c.in_invite.take()) else {
+            return;
+        };
         let _ = self.tx.send_response(now, uas.tx, resp);
         self.finish_call(now, id, DialogState::Terminated, None);
     }
@@ -882,7 +1062,13 @@ impl Party {
     }
 
     /// ACKs for 2xx and retransmitted 2xx travel outside transactions.
-    pub(crate) fn on_stray(&mut self, now: Instant, msg: Message, _source: SocketAddr, _transport: Transport) {
+    pub(crate) fn on_stray(
+        &mut self,
+        now: Instant,
+        msg: Message,
+        _source: SocketAddr,
+        _transport: Transport,
+    ) {
         if msg.is_request() {
             if msg.method() != Some(&Method::Ack) {
                 return;
@@ -897,7 +1083,10 @@ impl Party {
                 .cseq()
                 .and_then(Result::ok)
                 .is_some_and(|c| c.method == Method::Invite);
-            let Some(id) = tag_of(msg.from_header()).and_then(|t| self.by_tag.get(t).copied()) else { return };
+            let Some(id) = tag_of(msg.from_header()).and_then(|t| self.by_tag.get(t).copied())
+            else {
+                return;
+            };
             if !is_invite {
                 return;
             }
@@ -916,9 +1105,13 @@ impl Party {
     }
 
     fn on_ack(&mut self, now: Instant, id: DialogId, ack: &Message) {
-        let Some(call) = self.calls.get_mut(&id) else { return };
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
         let cseq = ack.cseq().and_then(Result::ok).map(|c| c.seq);
-        let Some(pending) = call.pending_2xx.as_ref() else { return };
+        let Some(pending) = call.pending_2xx.as_ref() else {
+            return;
+        };
         if cseq != Some(pending.cseq) {
             return;
         }
@@ -951,9 +1144,21 @@ impl Party {
     // Inside a call
     // ------------------------------------------------------------------
 
-    fn on_in_dialog_request(&mut self, now: Instant, id: DialogId, tx: TransactionId, method: Method, request: Message, source: SocketAddr) {
-        let Some(call) = self.calls.get_mut(&id) else { return };
-        let Some(dialog) = call.dialog.as_mut() else { return };
+    fn on_in_dialog_request(
+        &mut self,
+        now: Instant,
+        id: DialogId,
+        tx: TransactionId,
+        method: Method,
+        request: Message,
+        source: SocketAddr,
+    ) {
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let Some(dialog) = call.dialog.as_mut() else {
+            return;
+        };
         if let Err(e) = dialog.check_remote_cseq(&request) {
             // RFC 3261 section 12.2.2: out of order.
             debug!(%id, error = %e, "refusing in-dialog request");
@@ -970,7 +1175,8 @@ impl Party {
                     // BYE on an early dialog: the INVITE gets 487
                     // (RFC 3261 section 15.1.2).
                     if let Some(resp) = self.invite_response(id, 487) {
-                        if let Some(uas) = self.calls.get_mut(&id).and_then(|c| c.in_invite.take()) {
+                        if let Some(uas) = self.calls.get_mut(&id).and_then(|c| c.in_invite.take())
+                        {
                             let _ = self.tx.send_response(now, uas.tx, resp);
                         }
                     }
@@ -984,8 +1190,13 @@ impl Party {
                 let resp = Message::response_to(&request, 200, None);
                 let _ = self.tx.send_response(now, tx, resp);
                 let content_type = request.header(&HeaderName::ContentType).map(str::to_string);
-                if let Some((digit, duration)) = dtmf_relay(content_type.as_deref(), request.body()) {
-                    self.events.push_back(Event::Dtmf { dialog: id, digit, duration });
+                if let Some((digit, duration)) = dtmf_relay(content_type.as_deref(), request.body())
+                {
+                    self.events.push_back(Event::Dtmf {
+                        dialog: id,
+                        digit,
+                        duration,
+                    });
                 }
                 self.events.push_back(Event::InfoReceived {
                     dialog: id,
@@ -1021,8 +1232,12 @@ impl Party {
 
     /// A re-INVITE from the peer (RFC 3261 section 14.2).
     fn on_reinvite(&mut self, now: Instant, id: DialogId, tx: TransactionId, request: Message) {
-        let Some(call) = self.calls.get_mut(&id) else { return };
-        if call.reinvite.is_some_and(|(_, t)| t.is_some()) || call.media.as_ref().is_some_and(|m| m.offer_pending) {
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        if call.reinvite.is_some_and(|(_, t)| t.is_some())
+            || call.media.as_ref().is_some_and(|m| m.offer_pending)
+        {
             // Glare: our own offer is outstanding.
             let resp = Message::response_to(&request, 491, None);
             let _ = self.tx.send_response(now, tx, resp);
@@ -1061,7 +1276,9 @@ impl Party {
         } else {
             Some(self.create_offer(id))
         };
-        let Some(call) = self.calls.get_mut(&id) else { return };
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
         call.serving_reinvite = true;
         let mut resp = Message::response_to(&request, 200, None);
         let transport = call.transport;
@@ -1074,7 +1291,11 @@ impl Party {
             resp.set_body(Some("application/sdp"), b);
         }
         super::session_timer::answer_session_expires(&request, &mut resp);
-        let cseq = request.cseq().and_then(Result::ok).map(|c| c.seq).unwrap_or(0);
+        let cseq = request
+            .cseq()
+            .and_then(Result::ok)
+            .map(|c| c.seq)
+            .unwrap_or(0);
         let _ = self.tx.send_response(now, tx, resp.clone());
         self.await_ack(now, id, resp, cseq, !has_body && sdp.is_some());
         self.refresh_session_timer(now, id, &request, false);
@@ -1085,11 +1306,14 @@ impl Party {
 
     /// UPDATE from the peer (RFC 3311): an offer answered in its 200.
     fn on_update(&mut self, now: Instant, id: DialogId, tx: TransactionId, request: Message) {
-        let Some(call) = self.calls.get_mut(&id) else { return };
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
         if let Some(d) = call.dialog.as_mut() {
             d.refresh_remote_target(&request);
         }
         let mut resp = Message::response_to(&request, 200, None);
+        super::session_timer::answer_session_expires(&request, &mut resp);
         if !request.body().is_empty() {
             if call.media.as_ref().is_some_and(|m| m.offer_pending) {
                 let resp = Message::response_to(&request, 491, None);
@@ -1132,16 +1356,28 @@ impl Party {
 
     /// Put the call on hold (`hold = true`) or take it off, with a
     /// re-INVITE carrying the new direction (RFC 3264 section 8.4).
-    pub(crate) fn start_reinvite(&mut self, now: Instant, id: DialogId, what: Reinvite) -> Result<(), Error> {
+    pub(crate) fn start_reinvite(
+        &mut self,
+        now: Instant,
+        id: DialogId,
+        what: Reinvite,
+    ) -> Result<(), Error> {
         let call = self.calls.get_mut(&id).ok_or(Error::Unknown)?;
         if call.state != DialogState::InDialog {
             return Err(Error::InvalidState {
                 state: call.state,
-                action: if what == Reinvite::Hold { "hold" } else { "resume" },
+                action: if what == Reinvite::Hold {
+                    "hold"
+                } else {
+                    "resume"
+                },
             });
         }
         let media = call.media.as_mut().ok_or(Error::NoMedia)?;
-        if call.reinvite.is_some_and(|(_, t)| t.is_some()) || call.serving_reinvite || call.pending_2xx.is_some() {
+        if call.reinvite.is_some_and(|(_, t)| t.is_some())
+            || call.serving_reinvite
+            || call.pending_2xx.is_some()
+        {
             // Section 14.1: no re-INVITE while another INVITE is in
             // progress; retry once it is done.
             call.reinvite = Some((what, None));
@@ -1170,15 +1406,23 @@ impl Party {
         if status < 200 {
             return;
         }
-        let Some(call) = self.calls.get_mut(&id) else { return };
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
         let what = call.reinvite.map(|(w, _)| w);
         if (200..300).contains(&status) {
             call.reinvite = None;
             if let Some(d) = call.dialog.as_mut() {
                 d.refresh_remote_target(&response);
             }
-            let Some(dialog) = call.dialog.as_mut() else { return };
-            let cseq = response.cseq().and_then(Result::ok).map(|c| c.seq).unwrap_or(dialog.local_seq);
+            let Some(dialog) = call.dialog.as_mut() else {
+                return;
+            };
+            let cseq = response
+                .cseq()
+                .and_then(Result::ok)
+                .map(|c| c.seq)
+                .unwrap_or(dialog.local_seq);
             let mut ack = dialog.create_request(Method::Ack, Some(cseq));
             let transport = call.transport;
             let _ = self.finish_ack(id, &mut ack, transport);
@@ -1224,13 +1468,29 @@ impl Party {
     }
 
     /// Build, route and send an in-dialog request in a client transaction.
-    pub(crate) fn send_in_dialog(&mut self, now: Instant, id: DialogId, mut req: Message, kind: TxKind) -> Result<TransactionId, Error> {
+    pub(crate) fn send_in_dialog(
+        &mut self,
+        now: Instant,
+        id: DialogId,
+        mut req: Message,
+        kind: TxKind,
+    ) -> Result<TransactionId, Error> {
         let transport = self.calls.get(&id).ok_or(Error::Unknown)?.transport;
         let (via, _) = self.via(transport)?;
         req.push_front_header(HeaderName::Via, &via);
         self.common_request_headers(&mut req);
         if let Some(inv) = self.calls.get(&id).and_then(|c| c.out_invite.as_ref()) {
             copy_credentials(&inv.request, &mut req);
+        }
+        if matches!(kind, TxKind::ReInvite | TxKind::Update) {
+            // RFC 4028 section 7.4: a refresh names the interval and that
+            // we, its UAC, keep refreshing.
+            if let Some((interval, true)) = self.calls.get(&id).and_then(|c| c.session) {
+                req.set_header(
+                    HeaderName::SessionExpires,
+                    &format!("{};refresher=uac", interval.as_secs()),
+                );
+            }
         }
         let dest = self.next_hop_of(id);
         self.send_request(now, req, dest, transport, Owner::Call(id), kind, 0)
@@ -1293,7 +1553,12 @@ impl Party {
                 Ok(())
             }
             _ => {
-                if call.pending_2xx.is_some() && !call.uac && call.in_invite.is_none() && call.dialog.as_ref().is_some_and(|d| d.remote_seq.is_some()) && !call.serving_reinvite {
+                if call.pending_2xx.is_some()
+                    && !call.uac
+                    && call.in_invite.is_none()
+                    && call.dialog.as_ref().is_some_and(|d| d.remote_seq.is_some())
+                    && !call.serving_reinvite
+                {
                     // Section 15: the callee waits for the ACK before BYE.
                     call.bye_after_ack = true;
                     self.set_state(id, DialogState::TerminatingDialog);
@@ -1308,7 +1573,9 @@ impl Party {
     /// Send BYE and enter TerminatingDialog; the BYE's final response (or
     /// its failure) ends the call.
     pub(crate) fn send_bye(&mut self, now: Instant, id: DialogId) {
-        let Some(call) = self.calls.get_mut(&id) else { return };
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
         if call.bye_sent {
             return;
         }
@@ -1328,14 +1595,25 @@ impl Party {
         if let Err(e) = self.send_in_dialog(now, id, bye, TxKind::Bye) {
             warn!(%id, error = %e, "cannot send BYE");
             let err = self.calls.get(&id).and_then(|c| c.last_error.clone());
-            let state = if err.is_some() { DialogState::Error } else { DialogState::Terminated };
+            let state = if err.is_some() {
+                DialogState::Error
+            } else {
+                DialogState::Terminated
+            };
             self.finish_call(now, id, state, err);
         }
         debug!(%id, "BYE sent");
     }
 
     /// A client transaction of the call failed (timeout, transport error).
-    pub(crate) fn on_call_tx_failure(&mut self, now: Instant, id: DialogId, tx: TransactionId, kind: TxKind, error: DialogError) {
+    pub(crate) fn on_call_tx_failure(
+        &mut self,
+        now: Instant,
+        id: DialogId,
+        tx: TransactionId,
+        kind: TxKind,
+        error: DialogError,
+    ) {
         match kind {
             TxKind::Invite => {
                 let current = self
@@ -1344,14 +1622,20 @@ impl Party {
                     .and_then(|c| c.out_invite.as_ref())
                     .map(|o| (o.tx == tx, o.cancel));
                 match current {
-                    Some((true, Cancel::No)) => self.finish_call(now, id, DialogState::Error, Some(error)),
+                    Some((true, Cancel::No)) => {
+                        self.finish_call(now, id, DialogState::Error, Some(error))
+                    }
                     Some((true, _)) => self.finish_call(now, id, DialogState::Terminated, None),
                     _ => {}
                 }
             }
             TxKind::Bye => {
                 let err = self.calls.get(&id).and_then(|c| c.last_error.clone());
-                let state = if err.is_some() { DialogState::Error } else { DialogState::Terminated };
+                let state = if err.is_some() {
+                    DialogState::Error
+                } else {
+                    DialogState::Terminated
+                };
                 self.finish_call(now, id, state, err);
             }
             TxKind::ReInvite => {
@@ -1369,7 +1653,10 @@ impl Party {
     /// The INVITE client transaction is over: forget what only it needed.
     pub(crate) fn on_invite_tx_gone(&mut self, id: DialogId, tx: TransactionId) {
         if let Some(c) = self.calls.get_mut(&id) {
-            if c.out_invite.as_ref().is_some_and(|o| o.tx == tx) && c.state != DialogState::InitiatingDialog && c.state != DialogState::Early {
+            if c.out_invite.as_ref().is_some_and(|o| o.tx == tx)
+                && c.state != DialogState::InitiatingDialog
+                && c.state != DialogState::Early
+            {
                 c.out_invite = None;
                 c.ack = None;
             }
@@ -1379,14 +1666,17 @@ impl Party {
     pub(crate) fn on_call_timer(&mut self, now: Instant, id: DialogId, t: CallTimer) {
         match t {
             CallTimer::Answer => {
-                let Some(call) = self.calls.get(&id) else { return };
+                let Some(call) = self.calls.get(&id) else {
+                    return;
+                };
                 if call.in_invite.is_none() {
                     return;
                 }
                 if call.in_invite.as_ref().is_some_and(|u| u.needs_decision) {
                     // The application never decided.
                     if let Some(resp) = self.invite_response(id, 480) {
-                        if let Some(uas) = self.calls.get_mut(&id).and_then(|c| c.in_invite.take()) {
+                        if let Some(uas) = self.calls.get_mut(&id).and_then(|c| c.in_invite.take())
+                        {
                             let _ = self.tx.send_response(now, uas.tx, resp);
                         }
                     }
@@ -1397,8 +1687,12 @@ impl Party {
             }
             CallTimer::Retransmit2xx => {
                 let t2 = self.config.timers.t2;
-                let Some(call) = self.calls.get_mut(&id) else { return };
-                let Some(p) = call.pending_2xx.as_mut() else { return };
+                let Some(call) = self.calls.get_mut(&id) else {
+                    return;
+                };
+                let Some(p) = call.pending_2xx.as_mut() else {
+                    return;
+                };
                 p.interval = (p.interval * 2).min(t2);
                 let next = now + p.interval;
                 let resp = p.response.clone();
@@ -1408,7 +1702,9 @@ impl Party {
                 self.set_call_timer(id, CallTimer::Retransmit2xx, next);
             }
             CallTimer::AckWait => {
-                let Some(call) = self.calls.get_mut(&id) else { return };
+                let Some(call) = self.calls.get_mut(&id) else {
+                    return;
+                };
                 if call.pending_2xx.take().is_none() {
                     return;
                 }
@@ -1420,13 +1716,18 @@ impl Party {
                 self.send_bye(now, id);
             }
             CallTimer::Glare => {
-                let what = self.calls.get_mut(&id).and_then(|c| c.reinvite.take()).map(|(w, _)| w);
+                let what = self
+                    .calls
+                    .get_mut(&id)
+                    .and_then(|c| c.reinvite.take())
+                    .map(|(w, _)| w);
                 if let Some(w) = what {
                     if let Err(e) = self.start_reinvite(now, id, w) {
                         debug!(%id, error = %e, "re-INVITE retry abandoned");
                     }
                 }
             }
+            CallTimer::Media => self.media_timeout(now, id),
             CallTimer::SessionRefresh => self.session_refresh(now, id),
             CallTimer::SessionExpiry => {
                 if let Some(c) = self.calls.get_mut(&id) {
@@ -1434,7 +1735,6 @@ impl Party {
                 }
                 self.send_bye(now, id);
             }
-            CallTimer::Media => self.media_timeout(now, id),
         }
     }
 
@@ -1443,32 +1743,43 @@ impl Party {
         if let Some(c) = self.calls.get_mut(&id) {
             if c.state != state {
                 c.state = state;
-                self.events.push_back(Event::DialogStateChanged { id, state });
+                self.events
+                    .push_back(Event::DialogStateChanged { id, state });
             }
         }
     }
 
     /// The call is over: report its final state, release its media and
     /// forget it (its transactions finish on their own).
-    pub(crate) fn finish_call(&mut self, _now: Instant, id: DialogId, state: DialogState, error: Option<DialogError>) {
-        let Some(mut call) = self.calls.remove(&id) else { return };
+    pub(crate) fn finish_call(
+        &mut self,
+        _now: Instant,
+        id: DialogId,
+        state: DialogState,
+        error: Option<DialogError>,
+    ) {
+        let Some(mut call) = self.calls.remove(&id) else {
+            return;
+        };
         if error.is_some() {
             call.last_error = error;
         }
         if let Some(e) = &call.last_error {
             debug!(%id, error = %e, "call failed");
         }
-        let state = if state == DialogState::Terminated && call.last_error.is_some() && call.bye_sent {
-            DialogState::Error
-        } else {
-            state
-        };
+        let state =
+            if state == DialogState::Terminated && call.last_error.is_some() && call.bye_sent {
+                DialogState::Error
+            } else {
+                state
+            };
         self.by_tag.remove(&call.local_tag);
         if let Some(m) = call.media.take() {
             self.release_media(id, *m);
         }
         if call.state != state {
-            self.events.push_back(Event::DialogStateChanged { id, state });
+            self.events
+                .push_back(Event::DialogStateChanged { id, state });
         }
         self.finished.push_back((id, state, call.last_error.take()));
         while self.finished.len() > super::FINISHED_KEPT {
@@ -1549,14 +1860,20 @@ fn merge_key(request: &Message) -> Option<(Box<str>, Box<str>, u32)> {
 /// `Duration=160`).
 fn dtmf_relay(content_type: Option<&str>, body: &[u8]) -> Option<(char, Duration)> {
     let ct = content_type?;
-    if !ct.trim().to_ascii_lowercase().starts_with("application/dtmf-relay") {
+    if !ct
+        .trim()
+        .to_ascii_lowercase()
+        .starts_with("application/dtmf-relay")
+    {
         return None;
     }
     let text = std::str::from_utf8(body).ok()?;
     let mut digit = None;
     let mut ms = 250;
     for line in text.lines() {
-        let Some((k, v)) = line.split_once('=') else { continue };
+        let Some((k, v)) = line.split_once('=') else {
+            continue;
+        };
         match k.trim().to_ascii_lowercase().as_str() {
             "signal" => digit = v.trim().chars().next().map(|c| c.to_ascii_uppercase()),
             "duration" => ms = v.trim().parse().unwrap_or(250),
@@ -1574,11 +1891,17 @@ mod tests {
     #[test]
     fn dtmf_relay_bodies_rfc_draft_kaplan() {
         assert_eq!(
-            dtmf_relay(Some("application/dtmf-relay"), b"Signal=5\r\nDuration=160\r\n"),
+            dtmf_relay(
+                Some("application/dtmf-relay"),
+                b"Signal=5\r\nDuration=160\r\n"
+            ),
             Some(('5', Duration::from_millis(160)))
         );
         assert_eq!(dtmf_relay(Some("text/plain"), b"Signal=5"), None);
-        assert_eq!(dtmf_relay(Some("application/dtmf-relay"), b"Signal=x"), None);
+        assert_eq!(
+            dtmf_relay(Some("application/dtmf-relay"), b"Signal=x"),
+            None
+        );
     }
 
     #[test]

@@ -67,6 +67,11 @@ pub struct PartyConfig {
     /// The media offered and accepted (None: signalling only; INVITEs carry
     /// no SDP and incoming offers are answered 488).
     pub media: Option<crate::sdp::MediaCapabilities>,
+    /// Run the RTP stream of each call in the Party (G.711 audio from a
+    /// source, silence by default; RTCP; RFC 4733 DTMF). When false the
+    /// Party only negotiates and reports `Event::MediaStarted`; the
+    /// application moves media itself.
+    pub run_media: bool,
     /// Local RTP ports are picked (even, with RTCP on the next port) from
     /// this range, inclusive.
     pub rtp_ports: (u16, u16),
@@ -99,6 +104,7 @@ impl PartyConfig {
             user_agent: Some(concat!("sipparty/", env!("CARGO_PKG_VERSION")).to_string()),
             policy: CallPolicy::AutoAnswer,
             media: None,
+            run_media: true,
             rtp_ports: (16384, 32766),
             credentials: None,
             timers: Timers::default(),
@@ -219,12 +225,16 @@ pub(crate) fn normalize_uri(s: &str) -> Result<String, super::Error> {
         .strip_prefix('<')
         .and_then(|x| x.strip_suffix('>'))
         .unwrap_or(s);
-    if s.is_empty() || s.bytes().any(|b| b <= b' ' || b == 0x7f || b == b'<' || b == b'>') {
+    if s.is_empty()
+        || s.bytes()
+            .any(|b| b <= b' ' || b == 0x7f || b == b'<' || b == b'>')
+    {
         return Err(super::Error::InvalidUri(s.to_string()));
     }
     let lower = s.get(..5).map(|p| p.to_ascii_lowercase());
     let has_scheme = matches!(lower.as_deref(), Some("sips:"))
-        || s.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("sip:") || p.eq_ignore_ascii_case("tel:"));
+        || s.get(..4)
+            .is_some_and(|p| p.eq_ignore_ascii_case("sip:") || p.eq_ignore_ascii_case("tel:"));
     if has_scheme {
         Ok(s.to_string())
     } else {
@@ -238,9 +248,18 @@ mod tests {
 
     #[test]
     fn aor_without_scheme_is_a_sip_uri() {
-        assert_eq!(normalize_uri("alice@atlanta.com").unwrap(), "sip:alice@atlanta.com");
-        assert_eq!(normalize_uri("sip:alice@atlanta.com").unwrap(), "sip:alice@atlanta.com");
-        assert_eq!(normalize_uri("SIPS:alice@atlanta.com").unwrap(), "SIPS:alice@atlanta.com");
+        assert_eq!(
+            normalize_uri("alice@atlanta.com").unwrap(),
+            "sip:alice@atlanta.com"
+        );
+        assert_eq!(
+            normalize_uri("sip:alice@atlanta.com").unwrap(),
+            "sip:alice@atlanta.com"
+        );
+        assert_eq!(
+            normalize_uri("SIPS:alice@atlanta.com").unwrap(),
+            "SIPS:alice@atlanta.com"
+        );
         assert_eq!(normalize_uri("<sip:bob@b.com>").unwrap(), "sip:bob@b.com");
         assert!(normalize_uri("").is_err());
         assert!(normalize_uri("bob @b.com").is_err());

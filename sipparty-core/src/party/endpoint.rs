@@ -193,7 +193,9 @@ impl Endpoint {
         let host = u.host;
         let mut user_only = None;
         for (i, p) in self.parties.iter().enumerate() {
-            let Ok(a) = Uri::parse(&p.config.aor) else { continue };
+            let Ok(a) = Uri::parse(&p.config.aor) else {
+                continue;
+            };
             if a.user.unwrap_or("") == user {
                 if a.host.eq_ignore_ascii_case(host) {
                     return i;

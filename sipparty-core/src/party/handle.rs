@@ -84,15 +84,23 @@ impl DialogHandle<'_> {
         r
     }
 
-    /// Send DTMF digits (`0-9*#A-D`) as INFO requests with
+    /// Send DTMF digits (`0-9*#A-D`): as RFC 4733 telephone-events in the
+    /// RTP stream when they were negotiated, else as INFO requests with
     /// `application/dtmf-relay` bodies, one per digit.
     pub fn send_dtmf(self, now: Instant, digits: &str) -> Result<(), Error> {
         self.party.touch(now);
+        if let Some(d) = digits
+            .chars()
+            .map(|d| d.to_ascii_uppercase())
+            .find(|d| !(d.is_ascii_digit() || matches!(d, '*' | '#' | 'A'..='D')))
+        {
+            return Err(Error::InvalidUri(format!("not a DTMF digit: {d:?}")));
+        }
+        if self.party.send_rtp_dtmf(self.id, digits) {
+            return Ok(());
+        }
         for d in digits.chars() {
             let d = d.to_ascii_uppercase();
-            if !(d.is_ascii_digit() || matches!(d, '*' | '#' | 'A'..='D')) {
-                return Err(Error::InvalidUri(format!("not a DTMF digit: {d:?}")));
-            }
             let body = format!("Signal={d}\r\nDuration=160\r\n");
             self.party.send_in_dialog_simple(
                 now,
@@ -105,12 +113,21 @@ impl DialogHandle<'_> {
         Ok(())
     }
 
+    /// The call's RTP stream (once media started and the codec is G.711):
+    /// set its source (tone, WAV) and sink (recorder), read its statistics.
+    pub fn media(&mut self) -> Option<&mut crate::media::MediaSession> {
+        self.party.media_session(self.id)
+    }
+
     /// Send an INFO (RFC 6086) with this body.
     pub fn send_info(self, now: Instant, content_type: &str, body: &[u8]) -> Result<(), Error> {
         self.party.touch(now);
-        let r = self
-            .party
-            .send_in_dialog_simple(now, self.id, Method::Info, Some((content_type, body)));
+        let r = self.party.send_in_dialog_simple(
+            now,
+            self.id,
+            Method::Info,
+            Some((content_type, body)),
+        );
         self.party.after_command(now);
         r
     }
@@ -118,9 +135,12 @@ impl DialogHandle<'_> {
     /// Send a MESSAGE (RFC 3428) in the dialog.
     pub fn send_message(self, now: Instant, content_type: &str, body: &[u8]) -> Result<(), Error> {
         self.party.touch(now);
-        let r = self
-            .party
-            .send_in_dialog_simple(now, self.id, Method::Message, Some((content_type, body)));
+        let r = self.party.send_in_dialog_simple(
+            now,
+            self.id,
+            Method::Message,
+            Some((content_type, body)),
+        );
         self.party.after_command(now);
         r
     }

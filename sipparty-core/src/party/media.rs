@@ -4,12 +4,15 @@
 
 use std::collections::BTreeSet;
 use std::net::{IpAddr, SocketAddr};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tracing::{debug, trace};
 
-use super::event::{DialogError, DialogId, Event, MediaInfo};
+use super::event::{DialogError, DialogId, Event, MediaInfo, MediaTransmit};
+use super::timer::CallTimer;
 use super::{Error, Party};
+use crate::media::{MediaConfig, MediaEvent, MediaSession, G711};
+use crate::rtp::Component;
 use crate::sdp::{Direction, MediaCapabilities, NegotiatedSession, Negotiator};
 
 /// Even RTP ports (RTCP on the next one, RFC 3550 section 11) handed out
@@ -56,10 +59,6 @@ impl PortPool {
     pub(crate) fn release(&mut self, port: u16) {
         self.used.remove(&port);
     }
-
-    pub(crate) fn in_use(&self) -> usize {
-        self.used.len()
-    }
 }
 
 /// The media of one call.
@@ -74,6 +73,8 @@ pub(crate) struct CallMedia {
     pub(crate) info: Option<MediaInfo>,
     pub(crate) started: bool,
     pub(crate) hold: bool,
+    /// The RTP stream, once negotiated on a codec we can encode (G.711).
+    pub(crate) session: Option<Box<MediaSession>>,
 }
 
 impl CallMedia {
@@ -92,15 +93,27 @@ impl CallMedia {
 impl Party {
     /// Pick a local RTP/RTCP port pair for a call and ask the driver to
     /// open it.
-    pub(crate) fn open_media(&mut self, id: DialogId, ip: IpAddr, caps: MediaCapabilities) -> Result<CallMedia, Error> {
-        let port = self.ports.allocate().ok_or(Error::Transaction("no free RTP port".into()))?;
+    pub(crate) fn open_media(
+        &mut self,
+        id: DialogId,
+        ip: IpAddr,
+        caps: MediaCapabilities,
+    ) -> Result<CallMedia, Error> {
+        let port = self
+            .ports
+            .allocate()
+            .ok_or(Error::Transaction("no free RTP port".into()))?;
         let rtp = SocketAddr::new(ip, port);
         let rtcp = SocketAddr::new(ip, port + 1);
         let session_id = self.rng.next_u64() >> 1;
         let negotiator = Negotiator::new(caps, ip, port, session_id);
         self.media_addrs.insert(rtp, id);
         self.media_addrs.insert(rtcp, id);
-        self.events.push_back(Event::MediaSocketOpen { dialog: id, rtp, rtcp });
+        self.events.push_back(Event::MediaSocketOpen {
+            dialog: id,
+            rtp,
+            rtcp,
+        });
         Ok(CallMedia {
             rtp,
             rtcp,
@@ -109,11 +122,19 @@ impl Party {
             info: None,
             started: false,
             hold: false,
+            session: None,
         })
     }
 
     /// Give back a call's ports and tell the driver to close them.
-    pub(crate) fn release_media(&mut self, id: DialogId, media: CallMedia) {
+    pub(crate) fn release_media(&mut self, id: DialogId, mut media: CallMedia) {
+        if let Some(mut s) = media.session.take() {
+            // RTCP BYE (RFC 3550 section 6.6) on the way out.
+            if let Some(now) = self.last_now {
+                let _ = s.close(now);
+            }
+            self.drain_media_session(id, media.rtp, media.rtcp, &mut s);
+        }
         if media.started {
             self.events.push_back(Event::MediaStopped { dialog: id });
         }
@@ -154,7 +175,12 @@ impl Party {
     }
 
     /// The peer's answer to our offer.
-    pub(crate) fn apply_answer(&mut self, now: Instant, id: DialogId, answer: &[u8]) -> Result<(), DialogError> {
+    pub(crate) fn apply_answer(
+        &mut self,
+        now: Instant,
+        id: DialogId,
+        answer: &[u8],
+    ) -> Result<(), DialogError> {
         let Some(m) = self.calls.get_mut(&id).and_then(|c| c.media.as_mut()) else {
             return Ok(());
         };
@@ -173,7 +199,12 @@ impl Party {
     }
 
     /// The peer's offer: our answer, or why it is not acceptable (488).
-    pub(crate) fn apply_offer(&mut self, _now: Instant, id: DialogId, offer: &[u8]) -> Result<Vec<u8>, DialogError> {
+    pub(crate) fn apply_offer(
+        &mut self,
+        _now: Instant,
+        id: DialogId,
+        offer: &[u8],
+    ) -> Result<Vec<u8>, DialogError> {
         let Some(m) = self.calls.get_mut(&id).and_then(|c| c.media.as_mut()) else {
             return Err(DialogError::NotAcceptable("no media configured".into()));
         };
@@ -189,22 +220,66 @@ impl Party {
         }
     }
 
-    /// A negotiation completed: report the media as started or updated.
-    pub(crate) fn media_negotiated(&mut self, _now: Instant, id: DialogId) {
-        let Some(m) = self.calls.get_mut(&id).and_then(|c| c.media.as_mut()) else { return };
+    /// A negotiation completed: report the media as started or updated,
+    /// and start or update the RTP stream.
+    pub(crate) fn media_negotiated(&mut self, now: Instant, id: DialogId) {
+        let run = self.config.run_media;
+        let Some(m) = self.calls.get_mut(&id).and_then(|c| c.media.as_mut()) else {
+            return;
+        };
         let Some(info) = m.info.clone() else { return };
+        if run {
+            let codec = G711::from_name(&info.codec);
+            match (&mut m.session, codec, info.remote_rtp) {
+                (Some(s), Some(codec), remote) => {
+                    let remote = remote.unwrap_or(s.config().remote_rtp);
+                    s.update(media_config(&info, codec, remote));
+                }
+                (None, Some(codec), Some(remote)) => {
+                    let config = media_config(&info, codec, remote);
+                    m.session = Some(Box::new(MediaSession::new(config, now, &mut *self.rng)));
+                }
+                (None, None, _) => {
+                    debug!(%id, codec = %info.codec, "no RTP stream: codec not G.711")
+                }
+                _ => {}
+            }
+            self.arm_media_timer(id);
+        }
+        let Some(m) = self.calls.get_mut(&id).and_then(|c| c.media.as_mut()) else {
+            return;
+        };
         if m.started {
-            self.events.push_back(Event::MediaUpdated { dialog: id, stream: info });
+            self.events.push_back(Event::MediaUpdated {
+                dialog: id,
+                stream: info,
+            });
         } else {
             m.started = true;
-            self.events.push_back(Event::MediaStarted { dialog: id, stream: info });
+            self.events.push_back(Event::MediaStarted {
+                dialog: id,
+                stream: info,
+            });
         }
     }
 
     /// The call is ending: stop media now (the sockets close when the call
     /// is forgotten).
     pub(crate) fn stop_media(&mut self, id: DialogId) {
-        let Some(m) = self.calls.get_mut(&id).and_then(|c| c.media.as_mut()) else { return };
+        let Some(m) = self.calls.get_mut(&id).and_then(|c| c.media.as_mut()) else {
+            return;
+        };
+        if let Some(mut s) = m.session.take() {
+            let (rtp, rtcp) = (m.rtp, m.rtcp);
+            if let Some(now) = self.last_now {
+                let _ = s.close(now);
+            }
+            self.drain_media_session(id, rtp, rtcp, &mut s);
+        }
+        self.stop_call_timer(id, CallTimer::Media);
+        let Some(m) = self.calls.get_mut(&id).and_then(|c| c.media.as_mut()) else {
+            return;
+        };
         if m.started {
             m.started = false;
             self.events.push_back(Event::MediaStopped { dialog: id });
@@ -212,11 +287,147 @@ impl Party {
     }
 
     /// RTP or RTCP arrived on a call's media address.
-    pub(crate) fn handle_media(&mut self, _now: Instant, id: DialogId, source: SocketAddr, local: SocketAddr, bytes: &[u8]) {
+    pub(crate) fn handle_media(
+        &mut self,
+        now: Instant,
+        id: DialogId,
+        source: SocketAddr,
+        local: SocketAddr,
+        bytes: &[u8],
+    ) {
         trace!(%id, %source, %local, len = bytes.len(), "media in");
+        let Some(m) = self.calls.get_mut(&id).and_then(|c| c.media.as_mut()) else {
+            return;
+        };
+        let (rtp, rtcp) = (m.rtp, m.rtcp);
+        let Some(mut s) = m.session.take() else {
+            return;
+        };
+        let r = if local == rtcp {
+            s.handle_rtcp(now, bytes, source)
+        } else {
+            s.handle_datagram(now, bytes, source)
+        };
+        if let Err(e) = r {
+            trace!(%id, error = %e, "media packet dropped");
+        }
+        self.drain_media_session(id, rtp, rtcp, &mut s);
+        if let Some(m) = self.calls.get_mut(&id).and_then(|c| c.media.as_mut()) {
+            m.session = Some(s);
+        }
+        self.arm_media_timer(id);
     }
 
-    pub(crate) fn media_timeout(&mut self, _now: Instant, _id: DialogId) {}
+    /// The media stream's timer: frames and RTCP are due.
+    pub(crate) fn media_timeout(&mut self, now: Instant, id: DialogId) {
+        let Some(m) = self.calls.get_mut(&id).and_then(|c| c.media.as_mut()) else {
+            return;
+        };
+        let (rtp, rtcp) = (m.rtp, m.rtcp);
+        let Some(mut s) = m.session.take() else {
+            return;
+        };
+        s.handle_timeout(now);
+        self.drain_media_session(id, rtp, rtcp, &mut s);
+        if let Some(m) = self.calls.get_mut(&id).and_then(|c| c.media.as_mut()) {
+            m.session = Some(s);
+        }
+        self.arm_media_timer(id);
+    }
+
+    fn arm_media_timer(&mut self, id: DialogId) {
+        let next = self
+            .calls
+            .get(&id)
+            .and_then(|c| c.media.as_ref())
+            .and_then(|m| m.session.as_ref())
+            .and_then(|s| s.poll_timeout());
+        match next {
+            Some(at) => {
+                let current = self
+                    .calls
+                    .get(&id)
+                    .and_then(|c| c.timers.get(CallTimer::Media));
+                if current != Some(at) {
+                    self.set_call_timer(id, CallTimer::Media, at);
+                }
+            }
+            None => self.stop_call_timer(id, CallTimer::Media),
+        }
+    }
+
+    /// Move a media stream's packets and events out to the driver.
+    fn drain_media_session(
+        &mut self,
+        id: DialogId,
+        rtp: SocketAddr,
+        rtcp: SocketAddr,
+        s: &mut MediaSession,
+    ) {
+        while let Some(t) = s.poll_transmit() {
+            let source = if t.component == Component::Rtcp {
+                rtcp
+            } else {
+                rtp
+            };
+            self.media_out.push_back(MediaTransmit {
+                source,
+                destination: t.destination,
+                bytes: t.bytes,
+            });
+        }
+        let rate = u64::from(s.config().clock_rate.max(1));
+        while let Some(e) = s.poll_event() {
+            if let MediaEvent::Dtmf(d) = e {
+                // Events 0-15 are digits; others (flash...) are not reported.
+                let Some(digit) = d.digit else { continue };
+                self.events.push_back(Event::Dtmf {
+                    dialog: id,
+                    digit,
+                    duration: Duration::from_millis(u64::from(d.duration) * 1000 / rate),
+                });
+            }
+        }
+    }
+
+    /// Send DTMF as RFC 4733 telephone-events when the stream has them.
+    /// Returns false when it does not (the caller falls back to INFO).
+    pub(crate) fn send_rtp_dtmf(&mut self, id: DialogId, digits: &str) -> bool {
+        let Some(s) = self
+            .calls
+            .get_mut(&id)
+            .and_then(|c| c.media.as_mut())
+            .and_then(|m| m.session.as_mut())
+        else {
+            return false;
+        };
+        s.send_dtmf(digits, Duration::from_millis(160)).is_ok()
+    }
+
+    /// The RTP stream of a call, to set its source and sink or read its
+    /// statistics.
+    pub(crate) fn media_session(&mut self, id: DialogId) -> Option<&mut MediaSession> {
+        self.calls
+            .get_mut(&id)?
+            .media
+            .as_mut()?
+            .session
+            .as_deref_mut()
+    }
+}
+
+fn media_config(info: &MediaInfo, codec: G711, remote: SocketAddr) -> MediaConfig {
+    MediaConfig {
+        remote_rtp: remote,
+        remote_rtcp: info.remote_rtcp,
+        payload_type: info.payload_type,
+        codec,
+        clock_rate: info.clock_rate,
+        ptime: if info.ptime == 0 { 20 } else { info.ptime },
+        telephone_event_pt: info.telephone_event_pt,
+        send: info.send,
+        receive: info.recv,
+    }
 }
 
 /// The first usable audio stream of a negotiation, as the driver needs it.
@@ -256,6 +467,6 @@ mod tests {
         assert_eq!(pool.allocate(), None, "20006 would put RTCP out of range");
         pool.release(b);
         assert_eq!(pool.allocate(), Some(20002));
-        assert_eq!(pool.in_use(), 3);
+        assert_eq!(pool.allocate(), None);
     }
 }

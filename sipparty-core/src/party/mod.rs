@@ -81,7 +81,6 @@ mod sim_node;
 mod timer;
 mod validate;
 
-
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
@@ -94,8 +93,8 @@ use crate::random::{Random, SeededRandom};
 use crate::transaction::{TransactionConfig, TransactionEvent, TransactionId, TransactionLayer};
 use crate::transport::Transport;
 
-pub use config::{CallPolicy, InviteOptions, PartyConfig, RegisterOptions, Timers};
 pub use crate::auth::Credentials;
+pub use config::{CallPolicy, InviteOptions, PartyConfig, RegisterOptions, Timers};
 pub use endpoint::{Endpoint, EndpointOutput, PartyKey};
 pub use event::{
     DialogError, DialogId, DialogState, Event, Input, MediaInfo, MediaTransmit, Output,
@@ -161,7 +160,10 @@ impl fmt::Display for Error {
             Error::InvalidUri(u) => write!(f, "invalid URI: {u:?}"),
             Error::NoLocalAddress(t) => write!(f, "no local {t} address set"),
             Error::Unresolvable(h) => {
-                write!(f, "cannot resolve host {h:?} (give an IP address or a destination)")
+                write!(
+                    f,
+                    "cannot resolve host {h:?} (give an IP address or a destination)"
+                )
             }
             Error::TooManyDialogs => f.write_str("too many dialogs"),
             Error::Unknown => f.write_str("no such dialog or request"),
@@ -175,6 +177,9 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// (Call-ID, From tag, CSeq number) of a request without To tag.
+pub(crate) type MergeKey = (Box<str>, Box<str>, u32);
 
 /// What a client or server transaction of the Party is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -240,7 +245,7 @@ pub struct Party {
     pub(crate) auth: crate::auth::ClientAuth,
     /// Requests without To tag being served: (Call-ID, From tag, CSeq) to
     /// branch, to find merged requests (RFC 3261 section 8.2.2.2).
-    pub(crate) serving: HashMap<(Box<str>, Box<str>, u32), (Box<str>, TransactionId)>,
+    pub(crate) serving: HashMap<MergeKey, (Box<str>, TransactionId)>,
     pub(crate) stream_buffers: HashMap<(Transport, SocketAddr), Vec<u8>>,
     pub(crate) next_id: u64,
     pub(crate) last_now: Option<Instant>,
@@ -436,7 +441,12 @@ impl Party {
     /// Place a call to `target` (`bob@biloxi.com`, `sip:bob@192.0.2.4:5060`).
     /// Returns at once; the call progresses through
     /// [`Event::DialogStateChanged`].
-    pub fn invite(&mut self, now: Instant, target: &str, options: InviteOptions) -> Result<DialogId, Error> {
+    pub fn invite(
+        &mut self,
+        now: Instant,
+        target: &str,
+        options: InviteOptions,
+    ) -> Result<DialogId, Error> {
         self.touch(now);
         let id = self.start_call(now, target, options)?;
         self.after_command(now);
@@ -513,7 +523,12 @@ impl Party {
     }
 
     /// OPTIONS with the routing options of an INVITE (proxy, destination).
-    pub fn options_with(&mut self, now: Instant, target: &str, options: InviteOptions) -> Result<RequestId, Error> {
+    pub fn options_with(
+        &mut self,
+        now: Instant,
+        target: &str,
+        options: InviteOptions,
+    ) -> Result<RequestId, Error> {
         self.touch(now);
         let id = self.send_out_of_dialog(now, Method::Options, target, &options, None)?;
         self.after_command(now);
@@ -530,7 +545,13 @@ impl Party {
         options: InviteOptions,
     ) -> Result<RequestId, Error> {
         self.touch(now);
-        let id = self.send_out_of_dialog(now, Method::Message, target, &options, Some((content_type, body)))?;
+        let id = self.send_out_of_dialog(
+            now,
+            Method::Message,
+            target,
+            &options,
+            Some((content_type, body)),
+        )?;
         self.after_command(now);
         Ok(id)
     }
@@ -555,7 +576,7 @@ impl Party {
     /// left nothing behind.
     pub fn is_idle(&mut self) -> bool {
         self.calls.is_empty()
-            && self.tx.len() == 0
+            && self.tx.is_empty()
             && self.registrations.is_empty()
             && self.txs.is_empty()
             && self.events.is_empty()
@@ -609,7 +630,12 @@ impl Party {
         let local = self.local_for(transport)?;
         let branch = self.new_branch();
         Ok((
-            format!("SIP/2.0/{} {};branch={};rport", transport.via_token(), host_port(local), branch),
+            format!(
+                "SIP/2.0/{} {};branch={};rport",
+                transport.via_token(),
+                host_port(local),
+                branch
+            ),
             branch,
         ))
     }
@@ -623,7 +649,11 @@ impl Party {
             Transport::Tcp => ";transport=tcp",
             _ => ";transport=tls",
         };
-        let scheme = if transport == Transport::Tls { "sips" } else { "sip" };
+        let scheme = if transport == Transport::Tls {
+            "sips"
+        } else {
+            "sip"
+        };
         Ok(match user {
             Some(u) => format!("<{scheme}:{u}@{}{tp}>", host_port(local)),
             None => format!("<{scheme}:{}{tp}>", host_port(local)),
@@ -631,22 +661,32 @@ impl Party {
     }
 
     /// Our From header value (without tag).
-    pub(crate) fn from_value(&self) -> String {
+    pub(crate) fn our_from(&self) -> String {
         match &self.config.display_name {
-            Some(d) => format!("\"{}\" <{}>", d.replace('\\', "\\\\").replace('"', "\\\""), self.config.aor),
+            Some(d) => format!(
+                "\"{}\" <{}>",
+                d.replace('\\', "\\\\").replace('"', "\\\""),
+                self.config.aor
+            ),
             None => format!("<{}>", self.config.aor),
         }
     }
 
     /// Headers every request we originate carries.
     pub(crate) fn common_request_headers(&self, msg: &mut Message) {
-        msg.set_header(HeaderName::MaxForwards, &self.config.max_forwards.to_string());
+        msg.set_header(
+            HeaderName::MaxForwards,
+            &self.config.max_forwards.to_string(),
+        );
         if let Some(ua) = &self.config.user_agent {
             msg.set_header(HeaderName::UserAgent, ua);
         }
     }
 
     /// Start a client transaction for `request` (its top Via already set).
+    // Every argument is a distinct fact about the transaction; a struct
+    // would only rename them.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn send_request(
         &mut self,
         now: Instant,
@@ -733,7 +773,13 @@ impl Party {
     }
 
     /// A parsed SIP message arrived.
-    pub(crate) fn handle_message(&mut self, now: Instant, msg: Message, source: SocketAddr, transport: Transport) {
+    pub(crate) fn handle_message(
+        &mut self,
+        now: Instant,
+        msg: Message,
+        source: SocketAddr,
+        transport: Transport,
+    ) {
         self.touch(now);
         if msg.is_request() {
             // RFC 3261 section 8.2: a request we cannot even match to a
@@ -749,14 +795,23 @@ impl Party {
         self.drain_tx_events(now);
     }
 
-    fn handle_stream(&mut self, now: Instant, transport: Transport, source: SocketAddr, bytes: &[u8]) {
+    fn handle_stream(
+        &mut self,
+        now: Instant,
+        transport: Transport,
+        source: SocketAddr,
+        bytes: &[u8],
+    ) {
         let key = (transport, source);
         let mut buf = self.stream_buffers.remove(&key).unwrap_or_default();
         buf.extend_from_slice(bytes);
         let limits = message::Limits::default();
         loop {
             // Keep-alive pings (RFC 5626 section 4.4.1) are bare CRLFs.
-            let skip = buf.iter().take_while(|b| **b == b'\r' || **b == b'\n').count();
+            let skip = buf
+                .iter()
+                .take_while(|b| **b == b'\r' || **b == b'\n')
+                .count();
             if skip > 0 {
                 buf.drain(..skip);
             }
@@ -799,18 +854,24 @@ impl Party {
                     transport,
                 } => self.on_stray(now, message, source, transport),
                 TransactionEvent::Cancelled { id, cancel } => self.on_cancelled(now, id, cancel),
-                TransactionEvent::Timeout { id } => self.on_tx_failure(now, id, DialogError::Timeout),
+                TransactionEvent::Timeout { id } => {
+                    self.on_tx_failure(now, id, DialogError::Timeout)
+                }
                 TransactionEvent::TransportError { id } => {
                     self.on_tx_failure(now, id, DialogError::TransportError)
                 }
                 TransactionEvent::Terminated { id } => self.on_tx_terminated(id),
-                _ => {}
             }
         }
     }
 
     fn on_tx_terminated(&mut self, id: TransactionId) {
-        if let Some(TxUse { owner: Owner::Call(call), kind: TxKind::Invite, .. }) = self.txs.remove(&id) {
+        if let Some(TxUse {
+            owner: Owner::Call(call),
+            kind: TxKind::Invite,
+            ..
+        }) = self.txs.remove(&id)
+        {
             self.on_invite_tx_gone(call, id);
         }
         self.serving.retain(|_, (_, t)| *t != id);
@@ -818,17 +879,20 @@ impl Party {
 
     /// A response within one of our client transactions.
     fn on_response(&mut self, now: Instant, id: TransactionId, response: Message) {
-        let Some(status) = response.status() else { return };
+        let Some(status) = response.status() else {
+            return;
+        };
         let Some(tx) = self.txs.get(&id) else {
             trace!(status, "response for a transaction nobody owns");
             return;
         };
         let (owner, kind) = (tx.owner, tx.kind);
-        if (status == 401 || status == 407) && kind != TxKind::Cancel && kind != TxKind::ServerInvite
+        if (status == 401 || status == 407)
+            && kind != TxKind::Cancel
+            && kind != TxKind::ServerInvite
+            && self.retry_with_auth(now, id, &response)
         {
-            if self.retry_with_auth(now, id, &response) {
-                return;
-            }
+            return;
         }
         match owner {
             Owner::Call(call) => self.on_call_response(now, call, id, kind, response),
@@ -848,19 +912,35 @@ impl Party {
     /// the response should be handled as a failure instead.
     fn retry_with_auth(&mut self, now: Instant, id: TransactionId, response: &Message) -> bool {
         use crate::auth::{AuthKind, DigestRequest};
-        let Some(creds) = self.config.credentials.clone() else { return false };
-        let Some(kind) = response.status().and_then(AuthKind::from_status) else { return false };
-        let Some(tx) = self.txs.get_mut(&id) else { return false };
+        let Some(creds) = self.config.credentials.clone() else {
+            return false;
+        };
+        let Some(kind) = response.status().and_then(AuthKind::from_status) else {
+            return false;
+        };
+        let Some(tx) = self.txs.get_mut(&id) else {
+            return false;
+        };
         // A hard cap as well, in case a server keeps inventing realms.
         if tx.auth_rounds >= 4 {
             return false;
         }
-        let Some(mut request) = tx.request.take().map(|b| *b) else { return false };
-        let (owner, tx_kind, destination, transport, rounds) =
-            (tx.owner, tx.kind, tx.destination, tx.transport, tx.auth_rounds);
+        let Some(mut request) = tx.request.take().map(|b| *b) else {
+            return false;
+        };
+        let (owner, tx_kind, destination, transport, rounds) = (
+            tx.owner,
+            tx.kind,
+            tx.destination,
+            tx.transport,
+            tx.auth_rounds,
+        );
         let challenge_name = HeaderName::from_bytes(kind.challenge_header().as_bytes());
         let credentials_name = HeaderName::from_bytes(kind.credentials_header().as_bytes());
-        let method = request.method().map(|m| m.as_str().to_string()).unwrap_or_default();
+        let method = request
+            .method()
+            .map(|m| m.as_str().to_string())
+            .unwrap_or_default();
         let uri = request.request_uri().unwrap_or("").to_string();
         let answer = {
             let challenges = response.headers(&challenge_name);
@@ -870,8 +950,14 @@ impl Party {
                 uri: &uri,
                 body: request.body(),
             };
-            self.auth
-                .respond(&creds, kind, challenges, sent, &digest_request, &mut *self.rng)
+            self.auth.respond(
+                &creds,
+                kind,
+                challenges,
+                sent,
+                &digest_request,
+                &mut *self.rng,
+            )
         };
         let answer = match answer {
             Ok(a) => a,
@@ -897,7 +983,9 @@ impl Party {
         }
         request.add_header(credentials_name, &answer.value);
         // A new transaction: new branch, CSeq one higher (section 8.1.3.5).
-        let Ok((via, _)) = self.via(transport) else { return false };
+        let Ok((via, _)) = self.via(transport) else {
+            return false;
+        };
         request.remove_first_header(&HeaderName::Via);
         request.push_front_header(HeaderName::Via, &via);
         let new_seq = match request.cseq().and_then(Result::ok) {
@@ -913,7 +1001,15 @@ impl Party {
                 c.note_local_cseq(new_seq);
             }
         }
-        match self.send_request(now, request, destination, transport, owner, tx_kind, rounds + 1) {
+        match self.send_request(
+            now,
+            request,
+            destination,
+            transport,
+            owner,
+            tx_kind,
+            rounds + 1,
+        ) {
             Ok(new_id) => {
                 if let Owner::Call(call) = owner {
                     self.retarget_call_tx(call, id, new_id);
@@ -962,12 +1058,16 @@ impl Party {
         body: Option<(&str, &[u8])>,
     ) -> Result<RequestId, Error> {
         let target = config::normalize_uri(target)?;
-        let (destination, transport, route) = self.route_for(&target, options.proxy.as_deref(), options.destination)?;
+        let (destination, transport, route) =
+            self.route_for(&target, options.proxy.as_deref(), options.destination)?;
         let mut req = Message::request(method.clone(), &target);
         let (via, _) = self.via(transport)?;
         req.add_header(HeaderName::Via, &via);
         let tag = self.new_tag();
-        req.add_header(HeaderName::From, &format!("{};tag={tag}", self.from_value()));
+        req.add_header(
+            HeaderName::From,
+            &format!("{};tag={tag}", self.our_from()),
+        );
         req.add_header(HeaderName::To, &format!("<{target}>"));
         let host = self.local_for(transport)?.ip().to_string();
         let call_id = message::new_call_id(&mut *self.rng, &host);
@@ -984,8 +1084,20 @@ impl Party {
             req.set_body(Some(ct), b);
         }
         let id = RequestId(self.new_id());
-        let kind = if method == Method::Options { TxKind::Options } else { TxKind::Message };
-        self.send_request(now, req, destination, transport, Owner::Request(id), kind, 0)?;
+        let kind = if method == Method::Options {
+            TxKind::Options
+        } else {
+            TxKind::Message
+        };
+        self.send_request(
+            now,
+            req,
+            destination,
+            transport,
+            Owner::Request(id),
+            kind,
+            0,
+        )?;
         Ok(id)
     }
 
@@ -1010,23 +1122,38 @@ impl Party {
             route = Some(format!("<{uri}>"));
             hop_uri = uri;
         }
+        if let Some(dest) = destination {
+            // The caller resolved the name: only the transport is needed.
+            return Ok((dest, uri_transport(&hop_uri)?, route));
+        }
         let (addr, transport) = resolve_uri(&hop_uri)?;
-        Ok((destination.unwrap_or(addr), transport, route))
+        Ok((addr, transport, route))
     }
+}
+
+/// The transport a URI asks for (`transport=` parameter, `sips:` means
+/// TLS, else UDP).
+pub(crate) fn uri_transport(uri: &str) -> Result<Transport, Error> {
+    let parsed = message::Uri::parse(uri).map_err(|_| Error::InvalidUri(uri.to_string()))?;
+    Ok(
+        match parsed.transport_param().and_then(Transport::from_token) {
+            Some(t) => t,
+            None if matches!(parsed.scheme, message::Scheme::Sips) => Transport::Tls,
+            None => Transport::Udp,
+        },
+    )
 }
 
 /// Resolve a SIP URI to an address without DNS: the host must be an IP
 /// literal (`maddr` wins over the host); the port defaults by transport.
 pub(crate) fn resolve_uri(uri: &str) -> Result<(SocketAddr, Transport), Error> {
     let parsed = message::Uri::parse(uri).map_err(|_| Error::InvalidUri(uri.to_string()))?;
-    let transport = match parsed.transport_param().and_then(Transport::from_token) {
-        Some(t) => t,
-        None if matches!(parsed.scheme, message::Scheme::Sips) => Transport::Tls,
-        None => Transport::Udp,
-    };
+    let transport = uri_transport(uri)?;
     let host = parsed.maddr().unwrap_or(parsed.host);
     let bare = host.trim_start_matches('[').trim_end_matches(']');
-    let ip: IpAddr = bare.parse().map_err(|_| Error::Unresolvable(host.to_string()))?;
+    let ip: IpAddr = bare
+        .parse()
+        .map_err(|_| Error::Unresolvable(host.to_string()))?;
     let port = parsed.port.unwrap_or_else(|| transport.default_port());
     Ok((SocketAddr::new(ip, port), transport))
 }

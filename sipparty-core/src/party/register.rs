@@ -35,7 +35,12 @@ pub(crate) struct Registration {
 }
 
 impl Party {
-    pub(crate) fn start_registration(&mut self, now: Instant, registrar: &str, options: RegisterOptions) -> Result<RegistrationId, Error> {
+    pub(crate) fn start_registration(
+        &mut self,
+        now: Instant,
+        registrar: &str,
+        options: RegisterOptions,
+    ) -> Result<RegistrationId, Error> {
         let registrar = config::normalize_uri(registrar)?;
         let (destination, transport, route) =
             self.route_for(&registrar, options.proxy.as_deref(), options.destination)?;
@@ -85,7 +90,7 @@ impl Party {
     fn send_register(&mut self, now: Instant, id: RegistrationId) -> Result<(), Error> {
         let transport = self.registrations.get(&id).ok_or(Error::Unknown)?.transport;
         let (via, _) = self.via(transport)?;
-        let from = self.from_value();
+        let from = self.our_from();
         let reg = self.registrations.get_mut(&id).ok_or(Error::Unknown)?;
         reg.cseq += 1;
         let expires = if reg.unregistering { 0 } else { reg.expires };
@@ -97,7 +102,10 @@ impl Party {
         } else {
             format!("<{}>", reg.aor)
         };
-        req.add_header(HeaderName::From, &format!("{from_value};tag={}", reg.from_tag));
+        req.add_header(
+            HeaderName::From,
+            &format!("{from_value};tag={}", reg.from_tag),
+        );
         req.add_header(HeaderName::To, &format!("<{}>", reg.aor));
         req.add_header(HeaderName::CallId, &reg.call_id);
         req.add_header(HeaderName::CSeq, &format!("{} REGISTER", reg.cseq));
@@ -110,19 +118,53 @@ impl Party {
         }
         let destination = reg.destination;
         self.common_request_headers(&mut req);
-        let tx = self.send_request(now, req, destination, transport, Owner::Registration(id), TxKind::Register, 0)?;
+        // Refreshes reuse the registrar's nonce with the next nonce count
+        // (RFC 3261 section 22.3), saving the 401 round trip.
+        if let Some(creds) = self.config.credentials.clone() {
+            use crate::auth::{AuthKind, DigestRequest};
+            let uri = req.request_uri().unwrap_or("").to_string();
+            for kind in [AuthKind::Www, AuthKind::Proxy] {
+                let dr = DigestRequest {
+                    method: "REGISTER",
+                    uri: &uri,
+                    body: b"",
+                };
+                for h in self.auth.preemptive(&creds, kind, &dr, &mut *self.rng) {
+                    req.add_header(HeaderName::from_bytes(h.name().as_bytes()), &h.value);
+                }
+            }
+        }
+        let tx = self.send_request(
+            now,
+            req,
+            destination,
+            transport,
+            Owner::Registration(id),
+            TxKind::Register,
+            0,
+        )?;
         if let Some(reg) = self.registrations.get_mut(&id) {
             reg.tx = Some(tx);
         }
         Ok(())
     }
 
-    pub(crate) fn on_register_response(&mut self, now: Instant, id: RegistrationId, _tx: TransactionId, response: Message) {
-        let Some(status) = response.status() else { return };
+    pub(crate) fn on_register_response(
+        &mut self,
+        now: Instant,
+        id: RegistrationId,
+        _tx: TransactionId,
+        response: Message,
+    ) {
+        let Some(status) = response.status() else {
+            return;
+        };
         if status < 200 {
             return;
         }
-        let Some(reg) = self.registrations.get_mut(&id) else { return };
+        let Some(reg) = self.registrations.get_mut(&id) else {
+            return;
+        };
         reg.tx = None;
         match status {
             200..=299 if reg.unregistering => {
@@ -167,7 +209,13 @@ impl Party {
                         reg.expires = m;
                         if let Err(e) = self.send_register(now, id) {
                             debug!(%id, error = %e, "cannot resend REGISTER");
-                            self.registration_failed(id, DialogError::Rejected { code: 423, reason: "Interval Too Brief".into() });
+                            self.registration_failed(
+                                id,
+                                DialogError::Rejected {
+                                    code: 423,
+                                    reason: "Interval Too Brief".into(),
+                                },
+                            );
                         }
                     }
                     _ => self.registration_failed(
@@ -186,16 +234,33 @@ impl Party {
                     .and_then(|h| h.split("realm=\"").nth(1))
                     .and_then(|r| r.split('"').next())
                     .map(str::to_string);
-                self.registration_failed(id, DialogError::AuthenticationFailed { code: status, realm });
+                self.registration_failed(
+                    id,
+                    DialogError::AuthenticationFailed {
+                        code: status,
+                        realm,
+                    },
+                );
             }
             _ => {
                 let reason = response.reason().unwrap_or("").to_string();
-                self.registration_failed(id, DialogError::Rejected { code: status, reason });
+                self.registration_failed(
+                    id,
+                    DialogError::Rejected {
+                        code: status,
+                        reason,
+                    },
+                );
             }
         }
     }
 
-    pub(crate) fn on_register_failure(&mut self, _now: Instant, id: RegistrationId, error: DialogError) {
+    pub(crate) fn on_register_failure(
+        &mut self,
+        _now: Instant,
+        id: RegistrationId,
+        error: DialogError,
+    ) {
         self.registration_failed(id, error);
     }
 
@@ -233,7 +298,12 @@ impl Party {
     }
 
     /// A digest retry replaced the REGISTER transaction.
-    pub(crate) fn registration_retargeted(&mut self, id: RegistrationId, tx: TransactionId, cseq: u32) {
+    pub(crate) fn registration_retargeted(
+        &mut self,
+        id: RegistrationId,
+        tx: TransactionId,
+        cseq: u32,
+    ) {
         if let Some(r) = self.registrations.get_mut(&id) {
             r.tx = Some(tx);
             r.cseq = cseq;

@@ -36,19 +36,41 @@ pub(crate) fn session_expires(msg: &Message) -> Option<(Duration, Option<bool>)>
 impl Party {
     /// Arm the session timer from the 2xx we received to our INVITE, or
     /// from the INVITE we answered (then `msg` is our 2xx).
-    pub(crate) fn start_session_timer(&mut self, now: Instant, id: DialogId, msg: &Message, we_were_uac: bool) {
+    pub(crate) fn start_session_timer(
+        &mut self,
+        now: Instant,
+        id: DialogId,
+        msg: &Message,
+        we_were_uac: bool,
+    ) {
         self.refresh_session_timer(now, id, msg, we_were_uac);
     }
 
     /// A refresh (re-INVITE or UPDATE and its 2xx) passed: restart the
     /// timers (RFC 4028 section 10).
-    pub(crate) fn refresh_session_timer(&mut self, now: Instant, id: DialogId, msg: &Message, we_were_uac: bool) {
-        let Some((interval, refresher_is_uac)) = session_expires(msg) else { return };
-        let Some(call) = self.calls.get(&id) else { return };
-        let we_refresh = match refresher_is_uac {
-            Some(uac) => uac == we_were_uac,
-            None => call.uac,
+    pub(crate) fn refresh_session_timer(
+        &mut self,
+        now: Instant,
+        id: DialogId,
+        msg: &Message,
+        we_were_uac: bool,
+    ) {
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
         };
+        let (interval, we_refresh) = match (session_expires(msg), call.session) {
+            (Some((interval, refresher_is_uac)), _) => {
+                let we_refresh = match refresher_is_uac {
+                    Some(uac) => uac == we_were_uac,
+                    None => call.uac,
+                };
+                (interval, we_refresh)
+            }
+            // A refresh without the header keeps the timer as it was.
+            (None, Some(current)) => current,
+            (None, None) => return,
+        };
+        call.session = Some((interval, we_refresh));
         if we_refresh {
             self.set_call_timer(id, CallTimer::SessionRefresh, now + interval / 2);
         } else {
@@ -61,7 +83,9 @@ impl Party {
 
     /// Our turn to refresh: a re-INVITE keeping the current direction.
     pub(crate) fn session_refresh(&mut self, now: Instant, id: DialogId) {
-        let Some(call) = self.calls.get(&id) else { return };
+        let Some(call) = self.calls.get(&id) else {
+            return;
+        };
         let what = if call.media.as_ref().is_some_and(|m| m.hold) {
             Reinvite::Hold
         } else {
@@ -70,7 +94,9 @@ impl Party {
         if call.media.is_none() {
             // Without media a refresh is an UPDATE without body (RFC 4028
             // section 9 allows either).
-            if let Err(e) = self.send_in_dialog_simple(now, id, crate::message::Method::Update, None) {
+            if let Err(e) =
+                self.send_in_dialog_simple(now, id, crate::message::Method::Update, None)
+            {
                 debug!(%id, error = %e, "session refresh failed");
             }
             return;

@@ -81,7 +81,9 @@ impl SimParty {
     pub fn party_at(&mut self, key: PartyKey) -> &mut Party {
         match &mut self.inner {
             Inner::One(p) => p,
-            Inner::Many(e) => e.party_mut(key).expect("test asked for a party that exists"),
+            Inner::Many(e) => e
+                .party_mut(key)
+                .expect("test asked for a party that exists"),
         }
     }
 
@@ -142,7 +144,9 @@ impl SimParty {
         self.drain();
         match &mut self.inner {
             Inner::One(p) => p.is_idle(),
-            Inner::Many(e) => (0..e.len()).all(|i| e.party_mut(PartyKey(i)).is_some_and(|p| p.is_idle())),
+            Inner::Many(e) => {
+                (0..e.len()).all(|i| e.party_mut(PartyKey(i)).is_some_and(|p| p.is_idle()))
+            }
         }
     }
 
@@ -186,7 +190,13 @@ impl SimParty {
 }
 
 impl crate::sim::Endpoint for SimParty {
-    fn handle_datagram(&mut self, now: Instant, source: SocketAddr, destination: SocketAddr, bytes: &[u8]) {
+    fn handle_datagram(
+        &mut self,
+        now: Instant,
+        source: SocketAddr,
+        destination: SocketAddr,
+        bytes: &[u8],
+    ) {
         self.feed(Input::Datagram {
             now,
             transport: Transport::Udp,

@@ -24,7 +24,7 @@ pub(crate) enum CallTimer {
     SessionRefresh = 4,
     /// The session expired (RFC 4028 section 10): send BYE.
     SessionExpiry = 5,
-    /// Media (RTP session) wants attention.
+    /// The RTP stream's next frame or RTCP report is due.
     Media = 6,
 }
 
@@ -43,10 +43,6 @@ impl TimerTable {
 
     pub(crate) fn stop(&mut self, t: CallTimer) {
         self.slots[t as usize] = None;
-    }
-
-    pub(crate) fn clear(&mut self) {
-        self.slots = [None; CALL_TIMERS];
     }
 }
 
@@ -67,7 +63,13 @@ pub(crate) struct TimerHeap {
 
 impl TimerHeap {
     /// Arm `t` of a call at `at` (replacing any earlier setting).
-    pub(crate) fn set_call(&mut self, table: &mut TimerTable, id: DialogId, t: CallTimer, at: Instant) {
+    pub(crate) fn set_call(
+        &mut self,
+        table: &mut TimerTable,
+        id: DialogId,
+        t: CallTimer,
+        at: Instant,
+    ) {
         table.slots[t as usize] = Some(at);
         self.heap.push(Reverse((at, TimerOwner::Call(id, t))));
     }
@@ -83,13 +85,5 @@ impl TimerHeap {
 
     pub(crate) fn pop(&mut self) -> Option<(Instant, TimerOwner)> {
         self.heap.pop().map(|Reverse(e)| e)
-    }
-
-    pub(crate) fn len(&self) -> usize {
-        self.heap.len()
-    }
-
-    pub(crate) fn clear(&mut self) {
-        self.heap.clear();
     }
 }

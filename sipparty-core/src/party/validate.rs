@@ -65,6 +65,10 @@ fn headers_of(resp: &Message) -> Vec<(HeaderName, String)> {
 /// request is refused.
 pub(crate) fn check_request(request: &Message) -> Option<Message> {
     let method = request.method()?;
+    // Section 8.2 / 21.5.7: another major or minor version.
+    if !request.version().eq_ignore_ascii_case("SIP/2.0") {
+        return Some(Message::response_to(request, 505, None));
+    }
     // 8.2.1: methods. 405 for ones we know but do not do, 501 for ones we
     // have never heard of; both list what we do (section 20.5).
     let refused = match method {
@@ -116,10 +120,14 @@ pub(crate) fn check_request(request: &Message) -> Option<Message> {
                 return Some(resp);
             }
         }
-        if matches!(method, Method::Invite | Method::Ack | Method::Update | Method::Prack) {
+        if matches!(
+            method,
+            Method::Invite | Method::Ack | Method::Update | Method::Prack
+        ) {
             let is_sdp = match request.content_type() {
                 Some(Ok(ct)) => {
-                    ct.type_.eq_ignore_ascii_case("application") && ct.subtype.eq_ignore_ascii_case("sdp")
+                    ct.type_.eq_ignore_ascii_case("application")
+                        && ct.subtype.eq_ignore_ascii_case("sdp")
                 }
                 // RFC 3261 section 20.15: a body without Content-Type is
                 // taken as SDP by long tradition; be liberal.
