@@ -67,6 +67,10 @@ pub(crate) struct Core {
     pub(crate) dialogs: HashMap<(PartyKey, DialogId), Arc<DialogShared>>,
     pub(crate) registrations: HashMap<(PartyKey, RegistrationId), Arc<RegShared>>,
     pub(crate) requests: HashMap<(PartyKey, RequestId), SyncSender<Response>>,
+    /// Answers to blocking commands, sent once the command's outputs are
+    /// drained, so that what the command did (a state change, a request on
+    /// the wire) is visible when the caller wakes up.
+    pub(crate) replies: Vec<Box<dyn FnOnce() + Send>>,
     pub(crate) shutdown: bool,
 }
 
@@ -165,6 +169,7 @@ impl Driver {
                 dialogs: HashMap::new(),
                 registrations: HashMap::new(),
                 requests: HashMap::new(),
+                replies: Vec::new(),
                 shutdown: false,
             },
             commands,
@@ -329,6 +334,12 @@ impl Driver {
                 }
             }
         }
+        if !self.core.replies.is_empty() {
+            self.drain();
+            for reply in self.core.replies.drain(..) {
+                reply();
+            }
+        }
     }
 
     /// Drain the core's outputs; returns its next deadline.
@@ -355,7 +366,7 @@ impl Driver {
     // ---- sending ----
 
     fn send_sip(&mut self, t: Transmit) {
-        trace!(transport = %t.transport, destination = %t.destination, len = t.bytes.len(), "sip out");
+        trace!(transport = %t.transport, destination = %t.destination, first_line = first_line(&t.bytes), "sip out");
         match t.transport {
             Transport::Udp => self.send_udp(t.destination, t.bytes),
             Transport::Tcp | Transport::Tls => self.send_stream(t.transport, t.destination, &t.bytes),
@@ -621,7 +632,7 @@ impl Driver {
             };
             match s.recv_from(&mut self.buf) {
                 Ok((len, source)) => {
-                    trace!(%source, len, "sip in");
+                    trace!(%source, first_line = first_line(&self.buf[..len]), "sip in");
                     let now = Instant::now();
                     self.core.endpoint.handle_input(Input::Datagram {
                         now,
@@ -1086,4 +1097,17 @@ pub(crate) fn log_bound(locals: &[(Transport, SocketAddr)]) {
     for (t, a) in locals {
         info!(transport = %t, address = %a, "listening");
     }
+}
+
+/// The start line of a message, for logs.
+fn first_line(bytes: &[u8]) -> &str {
+    let end = memchr_newline(bytes);
+    std::str::from_utf8(&bytes[..end]).unwrap_or("<binary>")
+}
+
+fn memchr_newline(bytes: &[u8]) -> usize {
+    bytes
+        .iter()
+        .position(|b| *b == b'\r' || *b == b'\n')
+        .unwrap_or(bytes.len().min(80))
 }

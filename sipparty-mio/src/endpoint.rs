@@ -282,7 +282,10 @@ impl Endpoint {
         }
         let (tx, rx) = mpsc::sync_channel(1);
         self.post(Box::new(move |core, now| {
-            let _ = tx.send(f(core, now));
+            let r = f(core, now);
+            core.replies.push(Box::new(move || {
+                let _ = tx.send(r);
+            }));
         }))?;
         rx.recv().map_err(|_| Error::Shutdown)
     }
