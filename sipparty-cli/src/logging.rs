@@ -2,6 +2,7 @@
 //! `RUST_LOG`), and a second layer that hands the driver's per-message
 //! trace events (`sip out`, `sip in`) to the ladder whatever the log level.
 
+use std::io::IsTerminal as _;
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -24,7 +25,11 @@ pub fn init(verbose: u8) {
     let filter = match std::env::var("RUST_LOG") {
         Ok(spec) if !spec.trim().is_empty() => EnvFilter::new(spec),
         _ => EnvFilter::new(match verbose {
-            0 => "warn",
+            // The core's endpoint warns about a media packet (the peer's
+            // RTCP BYE) that arrives after the call's media route is gone
+            // and gets parsed as SIP: noise at the end of every call until
+            // fixed in the core, so only shown from -v on.
+            0 => "warn,sipparty_core::party::endpoint=error",
             1 => "info",
             2 => "debug",
             _ => "trace",
@@ -32,6 +37,7 @@ pub fn init(verbose: u8) {
     };
     let human = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(verbose >= 2)
         .with_filter(filter);
     let messages = MessageCapture.with_filter(filter_fn(|meta| {

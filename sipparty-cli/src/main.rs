@@ -38,7 +38,7 @@ overrides both.";
 
 /// sipparty: a SIP user agent for calls with real audio on the command line.
 #[derive(Debug, Parser)]
-#[command(name = "sipparty", version, about, after_help = EXAMPLES)]
+#[command(name = "sipparty", version, after_help = EXAMPLES)]
 struct Cli {
     /// More output: -v call progress and live packet counts, -vv debug
     /// logs, -vvv traces of every layer (RUST_LOG takes precedence).

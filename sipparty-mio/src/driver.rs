@@ -973,7 +973,15 @@ impl Driver {
                 }
             }
             Event::MediaSocketOpen { dialog, rtp, rtcp } => {
-                let shared = self.core.dialogs.get(&(key, dialog)).cloned();
+                // An incoming call's sockets open before its IncomingCall
+                // event: make its shared state now so packets are counted.
+                let shared = Some(
+                    self.core
+                        .dialogs
+                        .entry((key, dialog))
+                        .or_insert_with(|| DialogShared::new(false))
+                        .clone(),
+                );
                 for addr in [rtp, rtcp] {
                     self.open_media(addr, shared.clone());
                 }
