@@ -7,11 +7,10 @@ use sipparty_mio::{CallPolicy, Endpoint, EndpointConfig, Party, Transport};
 
 use crate::args::{Auth, SipUri, TransportArg};
 
-/// A Party listening on an endpoint of its own.
+/// A Party listening on an endpoint of its own (the Party keeps the
+/// endpoint alive).
 #[derive(Debug)]
 pub struct Agent {
-    /// The bound sockets (kept alive as long as the agent).
-    pub endpoint: Endpoint,
     /// The user agent.
     pub party: Party,
     /// The SIP address it advertises for the chosen transport.
@@ -70,8 +69,13 @@ impl AgentSpec<'_> {
         let party = SingleRtpSessionSimpleParty::new(&aor)
             .map_err(|e| format!("bad address of record {aor}: {e}"))?
             .into_party();
+        let rtp_ports = free_rtp_block(local.ip())?;
+        let policy = self.policy;
         party
-            .set_call_policy(self.policy)
+            .configure(move |c| {
+                c.policy = policy;
+                c.rtp_ports = rtp_ports;
+            })
             .map_err(|e| e.to_string())?;
         if let Some(a) = self.auth {
             party
@@ -80,11 +84,46 @@ impl AgentSpec<'_> {
         }
         party.attach(&endpoint).map_err(|e| e.to_string())?;
         Ok(Agent {
-            endpoint,
             party,
             local,
         })
     }
+}
+
+/// How many RTP ports (pairs with RTCP) a CLI party reserves.
+const RTP_BLOCK: u16 = 20;
+
+/// A block of [`RTP_BLOCK`] consecutive UDP ports, starting even, all free
+/// on `ip` right now.
+///
+/// The Party hands out RTP ports from its configured range without
+/// knowing what else runs on the machine, and every process starts at the
+/// bottom of the default range: two `sipparty` processes (or one and a
+/// baresip) would pick the same ports. Probing a randomly placed block
+/// keeps them apart (a port taken between the probe and the call is
+/// still possible, just unlikely).
+fn free_rtp_block(ip: std::net::IpAddr) -> Result<(u16, u16), String> {
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos())
+        ^ std::process::id().wrapping_mul(2_654_435_761);
+    // 20000..=59980: above the usual ephemeral-port floor of some systems
+    // and below Linux's default ephemeral range (32768..60999) overlap is
+    // acceptable since every port is probed.
+    let slots = (60_000 - 20_000) / u32::from(RTP_BLOCK);
+    for attempt in 0..64u32 {
+        let slot = seed.wrapping_add(attempt.wrapping_mul(7919)) % slots;
+        let first = 20_000 + (slot * u32::from(RTP_BLOCK)) as u16;
+        let last = first + RTP_BLOCK - 1;
+        let all_free = (first..=last)
+            .map(|port| std::net::UdpSocket::bind((ip, port)))
+            .collect::<Result<Vec<_>, _>>()
+            .is_ok();
+        if all_free {
+            return Ok((first, last));
+        }
+    }
+    Err(format!("no free block of {RTP_BLOCK} UDP ports for RTP on {ip}"))
 }
 
 /// `udp`, `tcp`, `tls`.

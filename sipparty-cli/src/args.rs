@@ -33,6 +33,18 @@ impl SipUri {
             .ok()
     }
 
+    /// The address a request to this URI goes to when its host is an IP
+    /// (port 5060 when absent; RFC 3263 lookups are the core's business).
+    pub fn socket_addr(&self) -> Option<SocketAddr> {
+        let port = Uri::parse(&self.0).ok()?.port.unwrap_or(5060);
+        Some(SocketAddr::new(self.ip()?, port))
+    }
+
+    /// The user part, if any.
+    pub fn user(&self) -> Option<String> {
+        Uri::parse(&self.0).ok()?.user.map(str::to_string)
+    }
+
     /// The `transport` URI parameter, lower-cased.
     pub fn transport_param(&self) -> Option<String> {
         let uri = Uri::parse(&self.0).ok()?;

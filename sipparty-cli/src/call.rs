@@ -97,7 +97,19 @@ pub fn run(args: &CallArgs, verbose: u8) -> ExitCode {
         Err(e) => return report::fail(e),
     };
     let start = Instant::now();
-    ladder::start(Ladder::new(start).local("sipparty", agent.local));
+    let mut ladder = Ladder::new(start).local("sipparty", agent.local);
+    match (&args.proxy, args.target.socket_addr()) {
+        (Some(p), _) => {
+            if let Some(addr) = p.socket_addr() {
+                ladder = ladder.peer("proxy", addr);
+            }
+        }
+        (None, Some(addr)) => {
+            ladder = ladder.peer(&args.target.user().unwrap_or_default(), addr);
+        }
+        (None, None) => {}
+    }
+    ladder::start(ladder);
 
     let target = match &args.proxy {
         Some(_) => args.target.0.clone(),
@@ -118,7 +130,7 @@ pub fn run(args: &CallArgs, verbose: u8) -> ExitCode {
             name: "sipparty",
             plan: &plan,
             record: plan.record.clone(),
-            started: start,
+            started: Some(start),
             hang_up_after: Some(args.duration),
             dtmf: args.dtmf.as_deref(),
             verbose,
@@ -144,8 +156,9 @@ pub struct FollowSpec<'a> {
     pub plan: &'a AudioPlan,
     /// Where to record, if anywhere.
     pub record: Option<PathBuf>,
-    /// When the call started (INVITE sent or received), for the setup time.
-    pub started: Instant,
+    /// When the INVITE was sent, for the setup time (None for calls we
+    /// receive: their setup is the caller's to measure).
+    pub started: Option<Instant>,
     /// Hang up this long after the call is established (None: wait for the
     /// peer to hang up).
     pub hang_up_after: Option<Duration>,
@@ -169,7 +182,7 @@ pub struct Outcome {
 pub fn follow_call(dialog: &Dialog, spec: &FollowSpec<'_>) -> Outcome {
     let state = dialog.wait_for_state_condition(|s| s == DialogState::InDialog || s.is_final());
     let established = state == DialogState::InDialog;
-    let setup = established.then(|| spec.started.elapsed());
+    let setup = spec.started.filter(|_| established).map(|s| s.elapsed());
     let mut talk = None;
     let mut recording: Option<Recording> = None;
     let mut local_error = None;

@@ -96,7 +96,6 @@ pub fn run(args: &ListenArgs, verbose: u8) -> ExitCode {
                 }
             };
             n += 1;
-            let started = Instant::now();
             report::progress(format!(
                 "call {n}: incoming from {} ({})",
                 incoming.from(),
@@ -116,7 +115,7 @@ pub fn run(args: &ListenArgs, verbose: u8) -> ExitCode {
                         name: &name,
                         plan: &plan,
                         record: plan.record_path(n),
-                        started,
+                        started: None,
                         hang_up_after: None,
                         dtmf: None,
                         verbose,

@@ -171,12 +171,14 @@ pub fn attach(
                 })
                 .map_err(|e| format!("cannot reach the call's media: {e}"))?;
             if attached.is_some() {
+                tracing::debug!(rate, "audio source and sink attached");
                 return Ok(recording);
             }
         }
         if dialog.state().is_final() || Instant::now() >= deadline {
             // No stream (no G.711, or the call ended): nothing to play or
             // record; the summary says what happened.
+            tracing::warn!(state = %dialog.state(), "the call has no RTP stream to attach audio to");
             return Ok(recording);
         }
         thread::sleep(Duration::from_millis(5));
