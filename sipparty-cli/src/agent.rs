@@ -43,11 +43,9 @@ impl AgentSpec<'_> {
             // so that the peer can open connections back to our Contact.
             TransportArg::Tcp => EndpointConfig::udp(self.bind).with_tcp(self.bind),
             TransportArg::Tls => {
-                return Err(
-                    "--transport tls is not available in the command line yet \
+                return Err("--transport tls is not available in the command line yet \
                      (it needs certificate options); use udp or tcp"
-                        .into(),
-                )
+                    .into())
             }
         };
         let endpoint = Endpoint::bind_with(config).map_err(|e| {
@@ -83,10 +81,7 @@ impl AgentSpec<'_> {
                 .map_err(|e| e.to_string())?;
         }
         party.attach(&endpoint).map_err(|e| e.to_string())?;
-        Ok(Agent {
-            party,
-            local,
-        })
+        Ok(Agent { party, local })
     }
 }
 
@@ -123,7 +118,9 @@ fn free_rtp_block(ip: std::net::IpAddr) -> Result<(u16, u16), String> {
             return Ok((first, last));
         }
     }
-    Err(format!("no free block of {RTP_BLOCK} UDP ports for RTP on {ip}"))
+    Err(format!(
+        "no free block of {RTP_BLOCK} UDP ports for RTP on {ip}"
+    ))
 }
 
 /// `udp`, `tcp`, `tls`.

@@ -321,7 +321,9 @@ mod tests {
             Ok(AnswerMode::Ring(Duration::from_millis(1500)))
         );
         assert_eq!(parse_answer("reject:486"), Ok(AnswerMode::Reject(486)));
-        assert!(parse_answer("reject:200").unwrap_err().contains("300 to 699"));
+        assert!(parse_answer("reject:200")
+            .unwrap_err()
+            .contains("300 to 699"));
         assert!(parse_answer("ring:-1").is_err());
         assert!(parse_answer("maybe").unwrap_err().contains("ring:SECS"));
     }

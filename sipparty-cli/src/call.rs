@@ -139,7 +139,10 @@ pub fn run(args: &CallArgs, verbose: u8) -> ExitCode {
     let _ = watcher.join();
     ladder::stop();
     println!();
-    print!("{}", report::summary(std::slice::from_ref(&outcome.summary)));
+    print!(
+        "{}",
+        report::summary(std::slice::from_ref(&outcome.summary))
+    );
     match (&outcome.summary.error, outcome.established) {
         (None, true) => ExitCode::SUCCESS,
         (Some(e), _) => report::fail(e),

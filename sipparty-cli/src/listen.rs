@@ -131,7 +131,10 @@ pub fn run(args: &ListenArgs, verbose: u8) -> ExitCode {
     let mut failed = 0u64;
     while let Ok(outcome) = done_rx.recv() {
         ended += 1;
-        print!("{}", report::summary(std::slice::from_ref(&outcome.summary)));
+        print!(
+            "{}",
+            report::summary(std::slice::from_ref(&outcome.summary))
+        );
         // A call we rejected on purpose is not a failure of ours.
         if outcome.summary.error.is_some() && !rejecting {
             failed += 1;

@@ -9,9 +9,7 @@ use clap::Args;
 use sipparty_mio::{CallPolicy, InviteOptions};
 
 use crate::agent::{with_transport, AgentSpec};
-use crate::args::{
-    default_bind_towards, parse_bind, parse_sip_uri, Bind, SipUri, TransportArg,
-};
+use crate::args::{default_bind_towards, parse_bind, parse_sip_uri, Bind, SipUri, TransportArg};
 use crate::ladder::{self, Ladder};
 use crate::report;
 

@@ -10,8 +10,7 @@ use sipparty_mio::{CallPolicy, RegisterOptions, RegistrationState};
 
 use crate::agent::{with_transport, AgentSpec};
 use crate::args::{
-    default_bind_towards, parse_auth, parse_bind, parse_sip_uri, Auth, Bind, SipUri,
-    TransportArg,
+    default_bind_towards, parse_auth, parse_bind, parse_sip_uri, Auth, Bind, SipUri, TransportArg,
 };
 use crate::ladder::{self, Ladder};
 use crate::report;

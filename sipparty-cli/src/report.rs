@@ -71,7 +71,11 @@ impl CallSummary {
             let _ = write!(s, ", talk {:.2} s", talk.as_secs_f64());
         }
         if !self.dtmf.is_empty() {
-            let _ = write!(s, ", DTMF received {}", self.dtmf.iter().collect::<String>());
+            let _ = write!(
+                s,
+                ", DTMF received {}",
+                self.dtmf.iter().collect::<String>()
+            );
         }
         if let Some((secs, path)) = &self.recorded {
             let _ = write!(s, ", recorded {secs:.2} s to {path}");
@@ -168,7 +172,10 @@ mod tests {
     #[test]
     fn summary_line_carries_the_counts_the_harness_reads() {
         let line = side(None).line();
-        assert!(line.starts_with("alice: sent=0 received=0 packets"), "{line}");
+        assert!(
+            line.starts_with("alice: sent=0 received=0 packets"),
+            "{line}"
+        );
         assert!(line.contains("setup 12.5 ms"), "{line}");
         assert!(line.contains("talk 2.00 s"), "{line}");
         assert!(line.contains("DTMF received 1#"), "{line}");
