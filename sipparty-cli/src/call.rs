@@ -17,6 +17,7 @@ use crate::args::{
     default_bind_towards, parse_auth, parse_bind, parse_dtmf, parse_seconds, parse_sip_uri, Auth,
     Bind, MediaArgs, SipUri, TransportArg,
 };
+use crate::interrupt;
 use crate::ladder::{self, Ladder};
 use crate::media::{self, AudioPlan, Recording, RATE};
 use crate::report::{self, CallSummary};
@@ -78,6 +79,7 @@ pub fn run(args: &CallArgs, verbose: u8) -> ExitCode {
         Ok(p) => p,
         Err(e) => return report::fail(e),
     };
+    interrupt::install();
     let next_hop = args.proxy.as_ref().unwrap_or(&args.target);
     let bind = args
         .bind
@@ -183,8 +185,7 @@ pub struct Outcome {
 /// Wait for the call to be established, attach the audio, keep it up,
 /// hang up (or wait for the peer to), and report.
 pub fn follow_call(dialog: &Dialog, spec: &FollowSpec<'_>) -> Outcome {
-    let state = dialog.wait_for_state_condition(|s| s == DialogState::InDialog || s.is_final());
-    let established = state == DialogState::InDialog;
+    let established = wait_established(dialog);
     let setup = spec.started.filter(|_| established).map(|s| s.elapsed());
     let mut talk = None;
     let mut recording: Option<Recording> = None;
@@ -235,16 +236,44 @@ pub fn follow_call(dialog: &Dialog, spec: &FollowSpec<'_>) -> Outcome {
     }
 }
 
-/// Stay in the call until `until` (None: for ever) or the call ends.
-/// Returns whether it ended (the peer hung up or it failed).
+/// How often waits look at the interrupt flag.
+const TICK: Duration = Duration::from_millis(100);
+
+/// Wait until the call is established or over; an interrupt meanwhile
+/// cancels it. Returns whether it was established.
+fn wait_established(dialog: &Dialog) -> bool {
+    let mut established = false;
+    let mut cancelled = false;
+    loop {
+        let done = dialog.wait_for_state_condition_timeout(
+            |s| {
+                established |= s == DialogState::InDialog;
+                s == DialogState::InDialog || s.is_final()
+            },
+            TICK,
+        );
+        if done {
+            return established;
+        }
+        if interrupt::interrupted() && !cancelled {
+            cancelled = true;
+            // CANCEL for a call we placed, a decline for one we ring.
+            let _ = dialog.terminate();
+        }
+    }
+}
+
+/// Stay in the call until `until` (None: for ever), an interrupt, or the
+/// call ends. Returns whether it ended (the peer hung up or it failed).
 fn stay(dialog: &Dialog, until: Option<Instant>, verbose: u8) -> bool {
+    let mut next_report = Instant::now() + Duration::from_secs(1);
     loop {
         let slice = match until {
             Some(u) => u.saturating_duration_since(Instant::now()),
-            None => Duration::from_secs(1),
+            None => TICK,
         }
-        .min(Duration::from_secs(1));
-        if slice.is_zero() {
+        .min(TICK);
+        if slice.is_zero() || interrupt::interrupted() {
             return false;
         }
         let over = |s: DialogState| s == DialogState::TerminatingDialog || s.is_final();
@@ -253,7 +282,8 @@ fn stay(dialog: &Dialog, until: Option<Instant>, verbose: u8) -> bool {
             dialog.wait_for_state_condition_timeout(|s| s.is_final(), HANGUP_WAIT);
             return true;
         }
-        if verbose > 0 {
+        if verbose > 0 && Instant::now() >= next_report {
+            next_report += Duration::from_secs(1);
             let s = dialog.media_stats();
             // Not `sent=`: the summary's tokens are what scripts read.
             report::progress(format!(

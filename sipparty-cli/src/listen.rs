@@ -3,9 +3,10 @@
 //! recording what arrives, until interrupted or after `--calls N`.
 
 use std::process::ExitCode;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
 use std::thread;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use clap::Args;
 
@@ -14,6 +15,7 @@ use crate::args::{
     parse_answer, parse_auth, parse_bind, AnswerMode, Auth, Bind, MediaArgs, TransportArg,
 };
 use crate::call::{follow_call, watch_states, FollowSpec, Outcome};
+use crate::interrupt;
 use crate::ladder::{self, Ladder};
 use crate::media::AudioPlan;
 use crate::report;
@@ -51,12 +53,16 @@ pub struct ListenArgs {
     pub calls: Option<u64>,
 }
 
+/// After Ctrl-C, how long to wait for the calls to hang up.
+const DRAIN: Duration = Duration::from_secs(10);
+
 /// Run `sipparty listen`.
 pub fn run(args: &ListenArgs, verbose: u8) -> ExitCode {
     let plan = match AudioPlan::from_args(&args.media) {
         Ok(p) => p,
         Err(e) => return report::fail(e),
     };
+    interrupt::install();
     let agent = match (AgentSpec {
         bind: args.bind.addr(5060),
         transport: args.transport,
@@ -79,6 +85,9 @@ pub fn run(args: &ListenArgs, verbose: u8) -> ExitCode {
     ladder::start(Ladder::new(Instant::now()).local("sipparty", agent.local));
 
     let (done_tx, done_rx) = mpsc::channel::<Outcome>();
+    // Calls taken so far, to know when all have reported after Ctrl-C.
+    let taken = Arc::new(AtomicU64::new(0));
+    let taken_by_acceptor = taken.clone();
     let party = agent.party.clone();
     let accept_plan = plan.clone();
     let rejecting = matches!(args.answer, AnswerMode::Reject(_));
@@ -96,6 +105,7 @@ pub fn run(args: &ListenArgs, verbose: u8) -> ExitCode {
                 }
             };
             n += 1;
+            taken_by_acceptor.fetch_add(1, Ordering::SeqCst);
             report::progress(format!(
                 "call {n}: incoming from {} ({})",
                 incoming.from(),
@@ -129,7 +139,23 @@ pub fn run(args: &ListenArgs, verbose: u8) -> ExitCode {
 
     let mut ended = 0u64;
     let mut failed = 0u64;
-    while let Ok(outcome) = done_rx.recv() {
+    let mut interrupted_at: Option<Instant> = None;
+    loop {
+        let outcome = match done_rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(o) => o,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                if interrupt::interrupted() {
+                    // Each call's thread hangs up by itself; wait for them
+                    // to report, within reason.
+                    let since = *interrupted_at.get_or_insert_with(Instant::now);
+                    if taken.load(Ordering::SeqCst) <= ended || since.elapsed() > DRAIN {
+                        break;
+                    }
+                }
+                continue;
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        };
         ended += 1;
         print!(
             "{}",

@@ -13,6 +13,7 @@ mod agent;
 mod args;
 mod call;
 mod demo;
+mod interrupt;
 mod ladder;
 mod listen;
 mod logging;

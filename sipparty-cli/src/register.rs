@@ -6,12 +6,13 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Args;
-use sipparty_mio::{CallPolicy, RegisterOptions, RegistrationState};
+use sipparty_mio::{CallPolicy, RegisterOptions, Registration, RegistrationState};
 
 use crate::agent::{with_transport, AgentSpec};
 use crate::args::{
     default_bind_towards, parse_auth, parse_bind, parse_sip_uri, Auth, Bind, SipUri, TransportArg,
 };
+use crate::interrupt;
 use crate::ladder::{self, Ladder};
 use crate::report;
 
@@ -56,8 +57,41 @@ pub struct RegisterArgs {
 /// Longer than a REGISTER transaction can last (Timer F, 64*T1 = 32 s).
 const REGISTER_WAIT: Duration = Duration::from_secs(40);
 
+/// How often `--stay` looks at the interrupt flag.
+const TICK: Duration = Duration::from_millis(100);
+
+/// Remove the binding (Ctrl-C with `--stay`) and wait for the answer.
+fn unregister(registration: &Registration, registrar: &str) -> ExitCode {
+    if let Err(e) = registration.unregister() {
+        ladder::stop();
+        return report::fail(format!("cannot unregister: {e}"));
+    }
+    let done = registration.wait_for_state_condition_timeout(
+        |s| {
+            matches!(
+                s,
+                RegistrationState::Unregistered | RegistrationState::Failed(_)
+            )
+        },
+        REGISTER_WAIT,
+    );
+    ladder::stop();
+    match registration.state() {
+        RegistrationState::Unregistered => {
+            report::progress(format!("unregistered from {registrar}"));
+            ExitCode::SUCCESS
+        }
+        RegistrationState::Failed(e) => report::fail(format!("unregister failed: {e}")),
+        _ if !done => report::fail(format!("no answer from {registrar} to the unregister")),
+        other => report::fail(format!("unregister ended in {other:?}")),
+    }
+}
+
 /// Run `sipparty register`.
 pub fn run(args: &RegisterArgs) -> ExitCode {
+    if args.stay {
+        interrupt::install();
+    }
     let bind = args
         .bind
         .unwrap_or_else(|| default_bind_towards(args.registrar.ip()))
@@ -119,7 +153,15 @@ pub fn run(args: &RegisterArgs) -> ExitCode {
         }
         // Refreshes go through Registering and back; print each outcome.
         let last = state.clone();
-        state = registration.wait_for_state_condition(|s| settled(s) && *s != last);
+        loop {
+            if interrupt::interrupted() {
+                return unregister(&registration, &registrar);
+            }
+            if registration.wait_for_state_condition_timeout(|s| settled(s) && *s != last, TICK) {
+                break;
+            }
+        }
+        state = registration.state();
     }
     ladder::stop();
     ExitCode::SUCCESS
