@@ -3,9 +3,9 @@
 use std::net::SocketAddr;
 
 use sipparty_mio::parties::SingleRtpSessionSimpleParty;
-use sipparty_mio::{CallPolicy, Endpoint, EndpointConfig, Party, Transport};
+use sipparty_mio::{CallPolicy, Endpoint, EndpointConfig, Party, TlsConfig, Transport};
 
-use crate::args::{Auth, SipUri, TransportArg};
+use crate::args::{Auth, SipUri, TlsArgs, TransportArg};
 
 /// A Party listening on an endpoint of its own (the Party keeps the
 /// endpoint alive).
@@ -32,6 +32,8 @@ pub struct AgentSpec<'a> {
     pub auth: Option<&'a Auth>,
     /// What to do with incoming calls.
     pub policy: CallPolicy,
+    /// Certificates, for `--transport tls`.
+    pub tls: &'a TlsArgs,
 }
 
 impl AgentSpec<'_> {
@@ -43,9 +45,12 @@ impl AgentSpec<'_> {
             // so that the peer can open connections back to our Contact.
             TransportArg::Tcp => EndpointConfig::udp(self.bind).with_tcp(self.bind),
             TransportArg::Tls => {
-                return Err("--transport tls is not available in the command line yet \
-                     (it needs certificate options); use udp or tcp"
-                    .into())
+                let tls = tls_config(self.tls)?;
+                if self.tls.tls_cert.is_some() {
+                    EndpointConfig::udp(self.bind).with_tls(self.bind, tls)
+                } else {
+                    EndpointConfig::udp(self.bind).with_tls_client(tls)
+                }
             }
         };
         let endpoint = Endpoint::bind_with(config).map_err(|e| {
@@ -83,6 +88,66 @@ impl AgentSpec<'_> {
         party.attach(&endpoint).map_err(|e| e.to_string())?;
         Ok(Agent { party, local })
     }
+}
+
+/// The TLS configuration the options ask for: a server certificate and
+/// key (to accept connections) and the certificates to trust (to open
+/// them). Without anything to trust no server can be verified, so that is
+/// an error rather than a certain handshake failure later.
+fn tls_config(args: &TlsArgs) -> Result<TlsConfig, String> {
+    let mut trusted = Vec::new();
+    for path in &args.tls_trust {
+        trusted.extend(read_certs(path)?);
+    }
+    match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => {
+            let chain = read_certs(cert)?;
+            // Our own certificate is trusted too, so two sipparty
+            // processes sharing one certificate reach each other.
+            trusted.extend(chain.iter().cloned());
+            let key = read_key(key)?;
+            TlsConfig::with_certificate(chain, key, &trusted)
+                .map_err(|e| format!("TLS certificate {}: {e}", cert.display()))
+        }
+        _ if trusted.is_empty() => Err("--transport tls needs --tls-trust FILE (the certificate \
+             of the peer or of its CA) to open connections, and --tls-cert FILE --tls-key FILE \
+             to accept them"
+            .into()),
+        _ => TlsConfig::client_trusting(&trusted).map_err(|e| format!("TLS trust: {e}")),
+    }
+}
+
+/// The certificates in a PEM file, or the file itself as one DER
+/// certificate.
+fn read_certs(path: &std::path::Path) -> Result<Vec<Vec<u8>>, String> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::CertificateDer;
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if !bytes.starts_with(b"-----BEGIN") {
+        return Ok(vec![bytes]);
+    }
+    let certs = CertificateDer::pem_slice_iter(&bytes)
+        .map(|c| c.map(|c| c.to_vec()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("{}: bad PEM: {e}", path.display()))?;
+    if certs.is_empty() {
+        return Err(format!("{}: no CERTIFICATE in it", path.display()));
+    }
+    Ok(certs)
+}
+
+/// The private key in a PEM file (PKCS#8, PKCS#1 or SEC1), or the file
+/// itself as DER.
+fn read_key(path: &std::path::Path) -> Result<Vec<u8>, String> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::PrivateKeyDer;
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if !bytes.starts_with(b"-----BEGIN") {
+        return Ok(bytes);
+    }
+    PrivateKeyDer::from_pem_slice(&bytes)
+        .map(|k| k.secret_der().to_vec())
+        .map_err(|e| format!("{}: no usable private key: {e}", path.display()))
 }
 
 /// How many RTP ports (pairs with RTCP) a CLI party reserves.

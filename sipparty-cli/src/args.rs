@@ -277,6 +277,22 @@ pub struct MediaArgs {
     pub record: Option<PathBuf>,
 }
 
+/// Certificates for `--transport tls`.
+#[derive(Debug, Clone, Args, Default)]
+pub struct TlsArgs {
+    /// Our certificate chain (PEM, or one DER certificate), for accepting
+    /// TLS connections.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM or DER).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// A certificate to trust when connecting over TLS (PEM or DER; the
+    /// peer's own or its CA's). May be repeated.
+    #[arg(long, value_name = "FILE")]
+    pub tls_trust: Vec<PathBuf>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,7 +15,7 @@ use sipparty_mio::{CallPolicy, Dialog, DialogState, InviteOptions};
 use crate::agent::{with_transport, AgentSpec};
 use crate::args::{
     default_bind_towards, parse_auth, parse_bind, parse_dtmf, parse_seconds, parse_sip_uri, Auth,
-    Bind, MediaArgs, SipUri, TransportArg,
+    Bind, MediaArgs, SipUri, TlsArgs, TransportArg,
 };
 use crate::interrupt;
 use crate::ladder::{self, Ladder};
@@ -53,6 +53,8 @@ pub struct CallArgs {
     /// SIP transport.
     #[arg(long, value_enum, default_value_t = TransportArg::Udp)]
     pub transport: TransportArg,
+    #[command(flatten)]
+    pub tls: TlsArgs,
     /// Seconds to stay in the call once established before hanging up.
     #[arg(long, value_name = "SECS", value_parser = parse_seconds, default_value = "5")]
     pub duration: Duration,
@@ -91,6 +93,7 @@ pub fn run(args: &CallArgs, verbose: u8) -> ExitCode {
         aor: args.from.as_ref(),
         user: "sipparty",
         auth: args.auth.as_ref(),
+        tls: &args.tls,
         policy: CallPolicy::Reject { code: 486 },
     })
     .start()

@@ -13,7 +13,7 @@ use clap::Args;
 use sipparty_mio::{CallPolicy, InviteOptions};
 
 use crate::agent::{Agent, AgentSpec};
-use crate::args::{SipUri, TransportArg};
+use crate::args::{SipUri, TlsArgs, TransportArg};
 use crate::call::{follow_call, watch_states, FollowSpec};
 use crate::ladder::{self, Ladder};
 use crate::media::AudioPlan;
@@ -40,6 +40,7 @@ fn party(user: &str, policy: CallPolicy) -> Result<Agent, String> {
         aor: None,
         user,
         auth: None,
+        tls: &TlsArgs::default(),
         policy,
     }
     .start()

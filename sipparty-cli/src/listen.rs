@@ -12,7 +12,7 @@ use clap::Args;
 
 use crate::agent::{transport_name, AgentSpec};
 use crate::args::{
-    parse_answer, parse_auth, parse_bind, AnswerMode, Auth, Bind, MediaArgs, TransportArg,
+    parse_answer, parse_auth, parse_bind, AnswerMode, Auth, Bind, MediaArgs, TlsArgs, TransportArg,
 };
 use crate::call::{follow_call, watch_states, FollowSpec, Outcome};
 use crate::interrupt;
@@ -37,6 +37,8 @@ pub struct ListenArgs {
     /// SIP transport to listen on (UDP is always on).
     #[arg(long, value_enum, default_value_t = TransportArg::Udp)]
     pub transport: TransportArg,
+    #[command(flatten)]
+    pub tls: TlsArgs,
     /// What to do with a call: `auto` (answer at once), `ring:SECS`
     /// (180 Ringing, then answer), `reject:CODE` (e.g. reject:486).
     #[arg(long, value_name = "MODE", value_parser = parse_answer, default_value = "auto")]
@@ -69,6 +71,7 @@ pub fn run(args: &ListenArgs, verbose: u8) -> ExitCode {
         aor: None,
         user: "sipparty",
         auth: args.auth.as_ref(),
+        tls: &args.tls,
         policy: args.answer.policy(),
     })
     .start()

@@ -7,9 +7,9 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use tracing::field::{Field, Visit};
-use tracing::{Event, Level, Subscriber};
+use tracing::{Event, Level, Metadata, Subscriber};
 use tracing_subscriber::filter::{filter_fn, EnvFilter};
-use tracing_subscriber::layer::{Context, SubscriberExt};
+use tracing_subscriber::layer::{Context, Filter, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{Layer, Registry};
 
@@ -25,11 +25,7 @@ pub fn init(verbose: u8) {
     let filter = match std::env::var("RUST_LOG") {
         Ok(spec) if !spec.trim().is_empty() => EnvFilter::new(spec),
         _ => EnvFilter::new(match verbose {
-            // The core's endpoint warns about a media packet (the peer's
-            // RTCP BYE) that arrives after the call's media route is gone
-            // and gets parsed as SIP: noise at the end of every call until
-            // fixed in the core, so only shown from -v on.
-            0 => "warn,sipparty_core::party::endpoint=error",
+            0 => "warn",
             1 => "info",
             2 => "debug",
             _ => "trace",
@@ -39,13 +35,42 @@ pub fn init(verbose: u8) {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .with_target(verbose >= 2)
-        .with_filter(filter);
+        .with_filter(filter)
+        .with_filter(EndOfCallNoise { verbose });
     let messages = MessageCapture.with_filter(filter_fn(|meta| {
         meta.target() == DRIVER_TARGET && *meta.level() == Level::TRACE
     }));
     // A subscriber set earlier (never, in the binary) wins; logging is
     // not worth failing over.
     let _ = Registry::default().with(human).with(messages).try_init();
+}
+
+/// Hides, at the default verbosity, the core's warning about a media
+/// packet (the peer's RTCP BYE, RFC 3550 section 6.6) that arrives after
+/// the call's media route is gone and is then parsed as SIP: it ends every
+/// call until the core drops such packets quietly.
+struct EndOfCallNoise {
+    verbose: u8,
+}
+
+impl<S: Subscriber> Filter<S> for EndOfCallNoise {
+    fn enabled(&self, _meta: &Metadata<'_>, _cx: &Context<'_, S>) -> bool {
+        true
+    }
+
+    fn event_enabled(&self, event: &Event<'_>, _cx: &Context<'_, S>) -> bool {
+        if self.verbose > 0
+            || !event
+                .metadata()
+                .target()
+                .starts_with("sipparty_core::party")
+        {
+            return true;
+        }
+        let mut fields = Fields::default();
+        event.record(&mut fields);
+        fields.message.as_deref() != Some("dropping unparseable datagram")
+    }
 }
 
 /// Turns the driver's `sip out` / `sip in` events into [`SipTrace`]s.

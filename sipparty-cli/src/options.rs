@@ -9,7 +9,9 @@ use clap::Args;
 use sipparty_mio::{CallPolicy, InviteOptions};
 
 use crate::agent::{with_transport, AgentSpec};
-use crate::args::{default_bind_towards, parse_bind, parse_sip_uri, Bind, SipUri, TransportArg};
+use crate::args::{
+    default_bind_towards, parse_bind, parse_sip_uri, Bind, SipUri, TlsArgs, TransportArg,
+};
 use crate::ladder::{self, Ladder};
 use crate::report;
 
@@ -36,6 +38,8 @@ pub struct OptionsArgs {
     /// SIP transport.
     #[arg(long, value_enum, default_value_t = TransportArg::Udp)]
     pub transport: TransportArg,
+    #[command(flatten)]
+    pub tls: TlsArgs,
 }
 
 /// Run `sipparty options`.
@@ -51,6 +55,7 @@ pub fn run(args: &OptionsArgs) -> ExitCode {
         aor: None,
         user: "sipparty",
         auth: None,
+        tls: &args.tls,
         policy: CallPolicy::Reject { code: 480 },
     })
     .start()

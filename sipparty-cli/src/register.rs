@@ -10,7 +10,8 @@ use sipparty_mio::{CallPolicy, RegisterOptions, Registration, RegistrationState}
 
 use crate::agent::{with_transport, AgentSpec};
 use crate::args::{
-    default_bind_towards, parse_auth, parse_bind, parse_sip_uri, Auth, Bind, SipUri, TransportArg,
+    default_bind_towards, parse_auth, parse_bind, parse_sip_uri, Auth, Bind, SipUri, TlsArgs,
+    TransportArg,
 };
 use crate::interrupt;
 use crate::ladder::{self, Ladder};
@@ -52,6 +53,8 @@ pub struct RegisterArgs {
     /// SIP transport.
     #[arg(long, value_enum, default_value_t = TransportArg::Udp)]
     pub transport: TransportArg,
+    #[command(flatten)]
+    pub tls: TlsArgs,
 }
 
 /// Longer than a REGISTER transaction can last (Timer F, 64*T1 = 32 s).
@@ -102,6 +105,7 @@ pub fn run(args: &RegisterArgs) -> ExitCode {
         aor: Some(&args.aor),
         user: "sipparty",
         auth: args.auth.as_ref(),
+        tls: &args.tls,
         policy: CallPolicy::Reject { code: 480 },
     })
     .start()

@@ -112,7 +112,7 @@ impl Listener {
             seen: Vec::new(),
             addr: "0.0.0.0:0".parse().unwrap(),
         };
-        let line = l.wait_line("listening on udp ");
+        let line = l.wait_line("listening on ");
         let addr = line
             .split_whitespace()
             .nth(4)
@@ -375,4 +375,53 @@ fn help_shows_examples() {
             "{args:?}:\n{help}"
         );
     }
+}
+
+#[test]
+fn tls_call_to_listen_with_a_certificate_in_pem_files() {
+    let dir = scratch("tls");
+    let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
+    std::fs::write(dir.join("cert.pem"), cert.cert.pem()).unwrap();
+    std::fs::write(dir.join("key.pem"), cert.key_pair.serialize_pem()).unwrap();
+    let listen = Listener::start(
+        &[
+            "--transport",
+            "tls",
+            "--tls-cert",
+            "cert.pem",
+            "--tls-key",
+            "key.pem",
+            "--calls",
+            "1",
+        ],
+        &dir,
+    );
+    let target = format!("sip:bob@{}", listen.addr);
+    // Without anything to trust, the call is refused up front.
+    let out = sipparty(&["call", &target, "--transport", "tls"], &dir);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("--tls-trust"), "{}", text(&out));
+
+    let out = sipparty(
+        &[
+            "call",
+            &target,
+            "--transport",
+            "tls",
+            "--tls-trust",
+            "cert.pem",
+            "--duration",
+            "0.5",
+        ],
+        &dir,
+    );
+    let all = text(&out);
+    assert!(out.status.success(), "{all}");
+    assert!(all.contains(" INVITE (TLS) "), "{all}");
+    assert!(
+        counts(&all, "sipparty").is_some_and(|(s, r)| s > 0 && r > 0),
+        "{all}"
+    );
+    let (code, heard) = listen.finish();
+    assert_eq!(code, Some(0), "{heard}");
 }
