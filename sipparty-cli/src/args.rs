@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use sipparty_core::message::Uri;
+use sipparty_core::message::{Scheme, Uri};
 use sipparty_mio::{CallPolicy, Transport};
 
 /// A SIP URI given on the command line, checked with the message layer's
@@ -38,6 +38,32 @@ impl SipUri {
     pub fn socket_addr(&self) -> Option<SocketAddr> {
         let port = Uri::parse(&self.0).ok()?.port.unwrap_or(5060);
         Some(SocketAddr::new(self.ip()?, port))
+    }
+
+    /// Where a request to this URI goes when its host is a name: the first
+    /// address the system resolver gives (IPv4 first), at the URI's port
+    /// or the transport's default. None when the host is an IP literal (the
+    /// Party routes those itself). Only A/AAAA lookups: no RFC 3263
+    /// NAPTR/SRV.
+    pub fn resolve(&self, transport: TransportArg) -> Result<Option<SocketAddr>, String> {
+        use std::net::ToSocketAddrs as _;
+        if self.ip().is_some() {
+            return Ok(None);
+        }
+        let uri = Uri::parse(&self.0).map_err(|e| format!("{}: {e}", self.0))?;
+        let tls = transport == TransportArg::Tls || matches!(uri.scheme, Scheme::Sips);
+        let port = uri.port.unwrap_or(if tls { 5061 } else { 5060 });
+        let found: Vec<SocketAddr> = (uri.host, port)
+            .to_socket_addrs()
+            .map_err(|e| format!("cannot resolve {}: {e}", uri.host))?
+            .collect();
+        found
+            .iter()
+            .find(|a| a.is_ipv4())
+            .or(found.first())
+            .copied()
+            .map(Some)
+            .ok_or_else(|| format!("{} has no address", uri.host))
     }
 
     /// The user part, if any.

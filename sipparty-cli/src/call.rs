@@ -83,9 +83,13 @@ pub fn run(args: &CallArgs, verbose: u8) -> ExitCode {
     };
     interrupt::install();
     let next_hop = args.proxy.as_ref().unwrap_or(&args.target);
+    let resolved = match next_hop.resolve(args.transport) {
+        Ok(r) => r,
+        Err(e) => return report::fail(e),
+    };
     let bind = args
         .bind
-        .unwrap_or_else(|| default_bind_towards(next_hop.ip()))
+        .unwrap_or_else(|| default_bind_towards(resolved.map(|a| a.ip()).or(next_hop.ip())))
         .addr(0);
     let agent = match (AgentSpec {
         bind,
@@ -103,16 +107,12 @@ pub fn run(args: &CallArgs, verbose: u8) -> ExitCode {
     };
     let start = Instant::now();
     let mut ladder = Ladder::new(start).local("sipparty", agent.local);
-    match (&args.proxy, args.target.socket_addr()) {
-        (Some(p), _) => {
-            if let Some(addr) = p.socket_addr() {
-                ladder = ladder.peer("proxy", addr);
-            }
-        }
-        (None, Some(addr)) => {
-            ladder = ladder.peer(&args.target.user().unwrap_or_default(), addr);
-        }
-        (None, None) => {}
+    if let Some(addr) = resolved.or_else(|| next_hop.socket_addr()) {
+        let name = match &args.proxy {
+            Some(_) => "proxy".to_string(),
+            None => args.target.user().unwrap_or_default(),
+        };
+        ladder = ladder.peer(&name, addr);
     }
     ladder::start(ladder);
 
@@ -124,6 +124,10 @@ pub fn run(args: &CallArgs, verbose: u8) -> ExitCode {
     if let Some(p) = &args.proxy {
         options = options.proxy(&with_transport(p, args.transport));
     }
+    if let Some(addr) = resolved {
+        options = options.destination(addr);
+    }
+    report::progress(format!("calling {target} as {}", agent.party.aor()));
     let dialog = match agent.party.invite(&target, options) {
         Ok(d) => d,
         Err(e) => return report::fail(format!("cannot call {target}: {e}")),
@@ -210,7 +214,7 @@ pub fn follow_call(dialog: &Dialog, spec: &FollowSpec<'_>) -> Outcome {
             }
         }
         let until = spec.hang_up_after.map(|d| since + d);
-        let ended_by_peer = stay(dialog, until, spec.verbose);
+        let ended_by_peer = stay(dialog, spec.name, until, spec.verbose);
         if !ended_by_peer {
             if let Err(e) = dialog.terminate() {
                 local_error.get_or_insert(format!("cannot hang up: {e}"));
@@ -267,10 +271,18 @@ fn wait_established(dialog: &Dialog) -> bool {
 }
 
 /// Stay in the call until `until` (None: for ever), an interrupt, or the
-/// call ends. Returns whether it ended (the peer hung up or it failed).
-fn stay(dialog: &Dialog, until: Option<Instant>, verbose: u8) -> bool {
+/// call ends, printing DTMF as it arrives (and packet counts with -v).
+/// Returns whether it ended (the peer hung up or it failed).
+fn stay(dialog: &Dialog, name: &str, until: Option<Instant>, verbose: u8) -> bool {
     let mut next_report = Instant::now() + Duration::from_secs(1);
+    let mut digits_seen = 0;
     loop {
+        let digits = dialog.dtmf_received();
+        if digits.len() > digits_seen {
+            let new: String = digits[digits_seen..].iter().collect();
+            report::progress(format!("{name}: DTMF received {new}"));
+            digits_seen = digits.len();
+        }
         let slice = match until {
             Some(u) => u.saturating_duration_since(Instant::now()),
             None => TICK,
@@ -290,7 +302,7 @@ fn stay(dialog: &Dialog, until: Option<Instant>, verbose: u8) -> bool {
             let s = dialog.media_stats();
             // Not `sent=`: the summary's tokens are what scripts read.
             report::progress(format!(
-                "rtp packets out {} in {}",
+                "{name}: media packets out {} in {}",
                 s.packets_sent, s.packets_received
             ));
         }
@@ -301,6 +313,10 @@ fn stay(dialog: &Dialog, until: Option<Instant>, verbose: u8) -> bool {
 pub fn watch_states(dialog: Dialog, who: String) -> thread::JoinHandle<()> {
     thread::spawn(move || {
         let mut last = dialog.state();
+        // A call answered by the policy may be up before we look.
+        if last != DialogState::InitiatingDialog {
+            report::progress(format!("{who}: {}", report::state_words(last)));
+        }
         loop {
             let now = dialog.wait_for_state_condition(|s| s != last);
             if now == last {

@@ -45,9 +45,13 @@ pub struct OptionsArgs {
 /// Run `sipparty options`.
 pub fn run(args: &OptionsArgs) -> ExitCode {
     let next_hop = args.proxy.as_ref().unwrap_or(&args.target);
+    let resolved = match next_hop.resolve(args.transport) {
+        Ok(r) => r,
+        Err(e) => return report::fail(e),
+    };
     let bind = args
         .bind
-        .unwrap_or_else(|| default_bind_towards(next_hop.ip()))
+        .unwrap_or_else(|| default_bind_towards(resolved.map(|a| a.ip()).or(next_hop.ip())))
         .addr(0);
     let agent = match (AgentSpec {
         bind,
@@ -72,6 +76,9 @@ pub fn run(args: &OptionsArgs) -> ExitCode {
         }
         None => with_transport(&args.target, args.transport),
     };
+    if let Some(addr) = resolved {
+        options = options.destination(addr);
+    }
     let response = agent.party.options_with(&target, options);
     ladder::stop();
     let response = match response {

@@ -95,9 +95,13 @@ pub fn run(args: &RegisterArgs) -> ExitCode {
     if args.stay {
         interrupt::install();
     }
+    let resolved = match args.registrar.resolve(args.transport) {
+        Ok(r) => r,
+        Err(e) => return report::fail(e),
+    };
     let bind = args
         .bind
-        .unwrap_or_else(|| default_bind_towards(args.registrar.ip()))
+        .unwrap_or_else(|| default_bind_towards(resolved.map(|a| a.ip()).or(args.registrar.ip())))
         .addr(0);
     let agent = match (AgentSpec {
         bind,
@@ -120,6 +124,9 @@ pub fn run(args: &RegisterArgs) -> ExitCode {
     }
     if let Some(e) = args.expires {
         options = options.expires(e);
+    }
+    if let Some(addr) = resolved {
+        options = options.destination(addr);
     }
     let registrar = with_transport(&args.registrar, args.transport);
     let registration = match agent.party.register(&registrar, options) {

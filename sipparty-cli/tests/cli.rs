@@ -225,6 +225,8 @@ fn call_to_listen_carries_each_tone_and_ends_cleanly() {
             "440",
             "--record",
             "heard-by-call.wav",
+            "--dtmf",
+            "4#",
         ],
         &dir,
     );
@@ -232,6 +234,8 @@ fn call_to_listen_carries_each_tone_and_ends_cleanly() {
     assert!(out.status.success(), "call failed:\n{call}");
     let (sent, received) = counts(&call, "sipparty").expect("summary");
     assert!(sent >= 25 && received >= 25, "{call}");
+    listen.wait_line("call 1: DTMF received 4");
+    listen.wait_line("call 1: DTMF received #");
     listen.wait_line("call 1: ended");
     let (code, heard) = listen.finish();
     assert_eq!(code, Some(0), "listen --calls 1 should exit 0:\n{heard}");
