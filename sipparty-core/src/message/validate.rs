@@ -127,7 +127,41 @@ pub(crate) fn validate(
         parse_call_id(v).map_err(at(HeaderName::CallId.known_id()))?;
     }
     if let Some(v) = h.get(&HeaderName::MaxForwards) {
-        parse_number(v, "Max-Forwards").map_err(at(HeaderName::MaxForwards.known_id()))?;
+        // Max-Forwards counts hops from at most 255 (RFC 4475 3.1.2.4).
+        let n = parse_number(v, "Max-Forwards").map_err(at(HeaderName::MaxForwards.known_id()))?;
+        if n > 255 {
+            return Err(ParseError::expected(
+                offset_of(HeaderName::MaxForwards.known_id()),
+                "Max-Forwards 0 to 255",
+            ));
+        }
+    }
+    if let Some(v) = h.get(&HeaderName::Expires) {
+        parse_number(v, "Expires").map_err(at(HeaderName::Expires.known_id()))?;
+    }
+    if let Some(r) = h.retry_after() {
+        r.map_err(at(HeaderName::RetryAfter.known_id()))?;
+    }
+    for c in h.contacts() {
+        c.map_err(at(HeaderName::Contact.known_id()))?;
+    }
+    if let Some(d) = h.date() {
+        if !is_rfc1123_date(d) {
+            return Err(ParseError::expected(
+                offset_of(HeaderName::Date.known_id()),
+                "rfc1123-date in GMT",
+            ));
+        }
+    }
+    for w in h.values(&HeaderName::Warning) {
+        // warning-value = warn-code SP warn-agent SP warn-text; 3DIGIT code.
+        let b = w.as_bytes();
+        if b.len() < 4 || !b[..3].iter().all(u8::is_ascii_digit) || b[3] != b' ' {
+            return Err(ParseError::expected(
+                offset_of(HeaderName::Warning.known_id()),
+                "warn-code (3 digits)",
+            ));
+        }
     }
     if let Some(v) = h.get(&HeaderName::ContentType) {
         super::headers::MediaType::parse(v).map_err(at(HeaderName::ContentType.known_id()))?;
@@ -148,11 +182,42 @@ pub(crate) fn validate(
     }
     if let Some(uri) = start.request_uri {
         // RFC 3261 section 8.2.2.1: 416 for a scheme we do not serve.
-        let ok = Uri::parse(uri)
-            .is_ok_and(|u| matches!(u.scheme, Scheme::Sip | Scheme::Sips | Scheme::Tel));
-        if !ok {
-            return Err(ParseError::new(0, ParseErrorKind::UnsupportedScheme));
+        let parsed = Uri::parse(uri).map_err(|e| e.shifted(base))?;
+        if !matches!(parsed.scheme, Scheme::Sip | Scheme::Sips | Scheme::Tel) {
+            return Err(ParseError::new(base, ParseErrorKind::UnsupportedScheme));
+        }
+        // RFC 3261 section 19.1.1: headers are not allowed in a Request-URI.
+        if parsed.headers.is_some() {
+            return Err(ParseError::expected(base, "Request-URI without headers"));
         }
     }
     Ok(())
+}
+
+/// `rfc1123-date = wkday "," SP date1 SP time SP "GMT"` (RFC 3261 section
+/// 20.17), e.g. `Sat, 13 Nov 2010 23:29:00 GMT`.
+fn is_rfc1123_date(d: &str) -> bool {
+    const WKDAY: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+    const MONTH: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let b = d.as_bytes();
+    let digits =
+        |r: std::ops::Range<usize>| b.get(r).is_some_and(|s| s.iter().all(u8::is_ascii_digit));
+    d.is_ascii()
+        && b.len() == 29
+        && WKDAY.contains(&&d[..3])
+        && &d[3..5] == ", "
+        && digits(5..7)
+        && b[7] == b' '
+        && MONTH.contains(&&d[8..11])
+        && b[11] == b' '
+        && digits(12..16)
+        && b[16] == b' '
+        && digits(17..19)
+        && b[19] == b':'
+        && digits(20..22)
+        && b[22] == b':'
+        && digits(23..25)
+        && &d[25..] == " GMT"
 }
