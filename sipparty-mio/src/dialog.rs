@@ -38,6 +38,9 @@ pub(crate) struct DialogInner {
     pub(crate) media: Option<MediaInfo>,
     pub(crate) dtmf: Vec<char>,
     pub(crate) last_progress: Option<(u16, String)>,
+    /// Threads blocked in a wait: the event loop skips the wake-up system
+    /// call when there are none (most state changes nobody waits for).
+    pub(crate) waiters: usize,
 }
 
 /// The state of one dialog shared between the event loop and the handles.
@@ -62,6 +65,7 @@ impl DialogShared {
                 media: None,
                 dtmf: Vec::new(),
                 last_progress: None,
+                waiters: 0,
             }),
             changed: Condvar::new(),
             outgoing,
@@ -90,14 +94,22 @@ impl DialogShared {
                 inner.history.push(state);
             }
         }
+        let wake = inner.waiters > 0;
         drop(inner);
-        self.changed.notify_all();
+        if wake {
+            self.changed.notify_all();
+        }
     }
 
     /// Change something other than the state and wake waiters.
     pub(crate) fn update(&self, f: impl FnOnce(&mut DialogInner)) {
-        f(&mut self.lock());
-        self.changed.notify_all();
+        let mut inner = self.lock();
+        f(&mut inner);
+        let wake = inner.waiters > 0;
+        drop(inner);
+        if wake {
+            self.changed.notify_all();
+        }
     }
 
     pub(crate) fn count_sent(&self, bytes: usize) {
@@ -130,19 +142,21 @@ impl DialogShared {
             if inner.state.is_final() {
                 return (false, inner.state);
             }
-            inner = match deadline {
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            if left.is_some_and(|l| l.is_zero()) {
+                return (false, inner.state);
+            }
+            inner.waiters += 1;
+            inner = match left {
                 None => self.changed.wait(inner).unwrap_or_else(|p| p.into_inner()),
-                Some(d) => {
-                    let left = d.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        return (false, inner.state);
-                    }
+                Some(left) => {
                     self.changed
                         .wait_timeout(inner, left)
                         .unwrap_or_else(|p| p.into_inner())
                         .0
                 }
             };
+            inner.waiters -= 1;
         }
     }
 }

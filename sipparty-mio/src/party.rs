@@ -61,6 +61,8 @@ struct Queues {
     incoming: VecDeque<PendingIncoming>,
     messages: VecDeque<ReceivedMessage>,
     closed: bool,
+    /// Threads blocked on the queues (no wake-up call without one).
+    waiters: usize,
 }
 
 /// What the event loop shares with a Party's handles.
@@ -85,8 +87,11 @@ impl PartyShared {
             trace!(id = ?dropped.map(|d| d.id), "incoming queue full, oldest dropped");
         }
         q.incoming.push_back(call);
+        let wake = q.waiters > 0;
         drop(q);
-        self.changed.notify_all();
+        if wake {
+            self.changed.notify_all();
+        }
     }
 
     pub(crate) fn push_message(&self, from: String, content_type: Option<String>, body: Vec<u8>) {
@@ -102,8 +107,11 @@ impl PartyShared {
             content_type,
             body,
         });
+        let wake = q.waiters > 0;
         drop(q);
-        self.changed.notify_all();
+        if wake {
+            self.changed.notify_all();
+        }
     }
 
     /// No more incoming calls will come (the endpoint stopped or the last
@@ -428,13 +436,14 @@ impl Party {
             if q.closed {
                 return Err(Error::Shutdown);
             }
-            q = match deadline {
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            if left.is_some_and(|l| l.is_zero()) {
+                return Ok(None);
+            }
+            q.waiters += 1;
+            q = match left {
                 None => shared.changed.wait(q).unwrap_or_else(|p| p.into_inner()),
-                Some(d) => {
-                    let left = d.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        return Ok(None);
-                    }
+                Some(left) => {
                     shared
                         .changed
                         .wait_timeout(q, left)
@@ -442,6 +451,7 @@ impl Party {
                         .0
                 }
             };
+            q.waiters -= 1;
         }
     }
 
@@ -486,11 +496,13 @@ impl Party {
                         if q.closed || weak.strong_count() == 0 {
                             break None;
                         }
+                        q.waiters += 1;
                         q = shared
                             .changed
                             .wait_timeout(q, Duration::from_millis(500))
                             .unwrap_or_else(|p| p.into_inner())
                             .0;
+                        q.waiters -= 1;
                     }
                 };
                 match next {
@@ -514,11 +526,13 @@ impl Party {
             if left.is_zero() || q.closed {
                 return None;
             }
+            q.waiters += 1;
             q = shared
                 .changed
                 .wait_timeout(q, left)
                 .unwrap_or_else(|p| p.into_inner())
                 .0;
+            q.waiters -= 1;
         }
     }
 
