@@ -182,7 +182,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for s in 1..=seconds {
         std::thread::sleep(Duration::from_secs(1));
         let n = done.load(Ordering::Relaxed);
-        eprintln!("{s:>3} s: {:>6} calls/s, {} failed", n - last, failed.load(Ordering::Relaxed));
+        eprintln!(
+            "{s:>3} s: {:>6} calls/s, {} failed",
+            n - last,
+            failed.load(Ordering::Relaxed)
+        );
         last = n;
     }
     let measured = start.elapsed();
@@ -202,7 +206,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let _ = child.wait();
 
     let rate = completed_in_window as f64 / measured.as_secs_f64();
-    println!("completed calls: {total} ({failures} failed) in {:.1} s", measured.as_secs_f64());
+    println!(
+        "completed calls: {total} ({failures} failed) in {:.1} s",
+        measured.as_secs_f64()
+    );
     println!("rate: {rate:.0} calls/s");
     println!(
         "caller CPU: {:.2} s ({:.1} us/call); callee CPU: {:.2} s ({:.1} us/call)",

@@ -119,7 +119,8 @@ impl DialogShared {
 
     pub(crate) fn count_received(&self, bytes: usize) {
         self.packets_received.fetch_add(1, Ordering::Relaxed);
-        self.bytes_received.fetch_add(bytes as u64, Ordering::Relaxed);
+        self.bytes_received
+            .fetch_add(bytes as u64, Ordering::Relaxed);
     }
 
     /// Wait until `pred` holds for a state the dialog is in or passed
@@ -210,7 +211,9 @@ impl Dialog {
         predicate: impl FnMut(DialogState) -> bool,
         timeout: Duration,
     ) -> bool {
-        self.shared.wait(predicate, Some(Instant::now() + timeout)).0
+        self.shared
+            .wait(predicate, Some(Instant::now() + timeout))
+            .0
     }
 
     /// Why the call failed (set with the `Error` state), if it did.
@@ -277,6 +280,29 @@ impl Dialog {
         let (ct, body) = (content_type.to_string(), body.to_vec());
         self.command("send MESSAGE on", move |d, now| {
             d.send_message(now, &ct, &body)
+        })
+    }
+
+    /// Run `f` on the call's media session in the event loop (once media
+    /// started): set its source (tone, WAV file) or sink (recorder), send
+    /// RFC 4733 DTMF, read RTP statistics. `Ok(None)` if the call has no
+    /// running media session (not started yet, ended, or no media).
+    ///
+    /// ```no_run
+    /// # fn f(dialog: &sipparty_mio::Dialog) -> Result<(), sipparty_mio::Error> {
+    /// let jitter = dialog.with_media(|m| m.stats())?;
+    /// # Ok(()) }
+    /// ```
+    pub fn with_media<R, F>(&self, f: F) -> Result<Option<R>, Error>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut sipparty_core::media::MediaSession) -> R + Send + 'static,
+    {
+        let (key, id) = (self.key, self.id);
+        self.endpoint.call(move |core, _| {
+            let party = core.endpoint.party_mut(key)?;
+            let mut d = party.dialog(id)?;
+            d.media().map(f)
         })
     }
 

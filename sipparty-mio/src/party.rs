@@ -219,6 +219,29 @@ impl Party {
         }
     }
 
+    /// Run `f` on the core Party (in the event loop once attached) and
+    /// return its result: the escape hatch to everything the core offers
+    /// that this API does not wrap.
+    pub fn with_core<R, F>(&self, f: F) -> Result<R, Error>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut CoreParty, Instant) -> R + Send + 'static,
+    {
+        let mut slot = self.slot();
+        match &mut *slot {
+            Slot::Detached(p) => Ok(f(p, Instant::now())),
+            Slot::Attached { endpoint, key } => {
+                let key = *key;
+                let endpoint = endpoint.clone();
+                drop(slot);
+                endpoint
+                    .call(move |core, now| core.endpoint.party_mut(key).map(|p| f(p, now)))?
+                    .ok_or(Error::Shutdown)
+            }
+            Slot::Lost => Err(Error::Shutdown),
+        }
+    }
+
     /// What to do with incoming calls (answer, ring then answer, reject,
     /// or ask the application through [`Party::next_incoming`]).
     pub fn set_call_policy(&self, policy: CallPolicy) -> Result<(), Error> {
@@ -268,7 +291,8 @@ impl Party {
         let party = match std::mem::replace(&mut *slot, Slot::Lost) {
             Slot::Detached(p) => p,
             other => {
-                let same = matches!(&other, Slot::Attached { endpoint: e, .. } if e.same_as(endpoint));
+                let same =
+                    matches!(&other, Slot::Attached { endpoint: e, .. } if e.same_as(endpoint));
                 *slot = other;
                 return if same { Ok(()) } else { Err(Error::Shutdown) };
             }
@@ -404,7 +428,8 @@ impl Party {
         F: FnOnce(
                 &mut CoreParty,
                 Instant,
-            ) -> Result<sipparty_core::party::RequestId, sipparty_core::party::Error>
+            )
+                -> Result<sipparty_core::party::RequestId, sipparty_core::party::Error>
             + Send
             + 'static,
     {
