@@ -48,7 +48,6 @@ mod dialog;
 mod driver;
 mod endpoint;
 mod error;
-mod media_access;
 mod party;
 mod random;
 mod registration;
