@@ -290,9 +290,7 @@ fn offer_media(caps: &MediaCapabilities, kind: &str, port: u16, proto: &str, dir
     }
     if with_te {
         m.push_rtpmap(caps.telephone_event_pt, "telephone-event", 8000, None);
-        let mut ev = String::with_capacity(8);
-        caps.telephone_events.write_to(&mut ev);
-        m.push_fmtp(caps.telephone_event_pt, &ev);
+        m.push_fmtp_with(caps.telephone_event_pt, |s| caps.telephone_events.write_to(s));
     }
     if let Some(p) = caps.ptime {
         m.push_ptime(p);
@@ -423,9 +421,7 @@ fn answer_media(
     }
     if let Some((pt, rate, events)) = te_answer {
         media.push_rtpmap(pt, "telephone-event", rate, None);
-        let mut ev = String::with_capacity(8);
-        events.write_to(&mut ev);
-        media.push_fmtp(pt, &ev);
+        media.push_fmtp_with(pt, |s| events.write_to(s));
     }
     if let Some(p) = caps.ptime {
         media.push_ptime(p);
