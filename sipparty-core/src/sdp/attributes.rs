@@ -107,10 +107,11 @@ fn bad(line: u32) -> SdpError {
 impl<'a> Attribute<'a> {
     /// Splits the value of an `a=` line.
     pub fn from_line(value: &'a str, line: u32) -> Self {
-        match value.split_once(':') {
-            Some((name, v)) => Attribute {
-                name,
-                value: Some(v),
+        match memchr::memchr(b':', value.as_bytes()) {
+            // ':' is ASCII, so both sides are on char boundaries.
+            Some(i) => Attribute {
+                name: &value[..i],
+                value: Some(&value[i + 1..]),
                 line,
             },
             None => Attribute {
@@ -633,6 +634,21 @@ impl EventSet {
         Some(set)
     }
 
+    /// The first event >= `from` that is (`member`) or is not in the set.
+    fn next_from(&self, from: u16, member: bool) -> Option<u16> {
+        let mut i = from;
+        while i < 256 {
+            let w = usize::from(i / 64);
+            let word = if member { self.0[w] } else { !self.0[w] };
+            let bits = word >> (i % 64);
+            if bits != 0 {
+                return Some(i + bits.trailing_zeros() as u16);
+            }
+            i = (i / 64 + 1) * 64;
+        }
+        None
+    }
+
     /// Adds an event.
     pub fn insert(&mut self, e: u8) {
         self.0[usize::from(e / 64)] |= 1 << (e % 64);
@@ -662,14 +678,10 @@ impl EventSet {
         let mut first = true;
         let mut e: u16 = 0;
         while e < 256 {
-            if !self.contains(e as u8) {
-                e += 1;
-                continue;
-            }
-            let start = e;
-            while e < 256 && self.contains(e as u8) {
-                e += 1;
-            }
+            // Skip to the next member, then to the end of its run, a word
+            // at a time.
+            let Some(start) = self.next_from(e, true) else { break };
+            e = self.next_from(start, false).unwrap_or(256);
             if !first {
                 out.push(',');
             }
@@ -696,9 +708,8 @@ pub(crate) fn push_u64(out: &mut String, mut v: u64) {
             break;
         }
     }
-    for &b in &buf[i..] {
-        out.push(b as char);
-    }
+    // Only ASCII digits were written, so this is always valid UTF-8.
+    out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or("0"));
 }
 
 #[cfg(test)]

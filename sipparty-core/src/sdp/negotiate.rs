@@ -11,7 +11,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use smallvec::SmallVec;
 use tracing::{debug, warn};
 
-use super::attributes::{Direction, EventSet};
+use super::attributes::{Direction, EventSet, Fmtp, Rtcp, RtpMap, TypedAttribute};
 use super::caps::{static_payload_type, Codec, MediaCapabilities};
 use super::error::{SdpError, SdpLimits};
 use super::fields::parse_payload_type;
@@ -156,24 +156,80 @@ fn plain_rtp(proto: &str) -> bool {
     proto.eq_ignore_ascii_case("RTP/AVP") || proto.eq_ignore_ascii_case("RTP/AVPF")
 }
 
-/// Name, clock rate and channels of payload type `pt` in a media section:
-/// its rtpmap, else the RFC 3551 static assignment.
-fn describe<'a>(m: &MediaView<'_, 'a>, pt: u8) -> Option<(&'a str, u32, u8)> {
-    match m.rtpmap(pt) {
-        Some(r) => Some((r.encoding, r.clock_rate, r.channels.unwrap_or(1))),
-        None => static_payload_type(pt),
-    }
+/// The attributes of one media section that negotiation looks at,
+/// collected in one pass (lookups by payload type would otherwise rescan
+/// every attribute for every format).
+struct MediaInfo<'a> {
+    rtpmaps: SmallVec<[RtpMap<'a>; 16]>,
+    fmtps: SmallVec<[(u8, &'a str); 8]>,
+    ptime: Option<u32>,
+    direction: Direction,
+    rtcp: Option<Rtcp<'a>>,
+    rtcp_mux: bool,
 }
 
-fn codec_of(m: &MediaView<'_, '_>, pt: u8) -> Codec {
-    let mut fmt = [0u8; 3];
-    let (name, rate, ch) = describe(m, pt).unwrap_or(("", 0, 1));
-    let mut c = Codec::new(name, rate, ch, pt);
-    c.fmtp = m
-        .fmtp(pt_str(pt, &mut fmt))
-        .filter(|f| !f.params.is_empty())
-        .map(|f| f.params.to_owned());
-    c
+impl<'a> MediaInfo<'a> {
+    fn new(m: &MediaView<'_, 'a>) -> Self {
+        let mut info = MediaInfo {
+            rtpmaps: SmallVec::new(),
+            fmtps: SmallVec::new(),
+            ptime: None,
+            direction: Direction::SendRecv,
+            rtcp: None,
+            rtcp_mux: false,
+        };
+        let mut direction = None;
+        for a in m.attributes() {
+            match (a.name.len(), a.value) {
+                (6, Some(v)) if a.is("rtpmap") => {
+                    if let Ok(r) = RtpMap::parse(v) {
+                        info.rtpmaps.push(r);
+                    }
+                }
+                (4, Some(v)) if a.is("fmtp") => {
+                    if let Some((pt, f)) = Fmtp::parse(v).ok().and_then(|f| Some((f.payload_type()?, f))) {
+                        info.fmtps.push((pt, f.params));
+                    }
+                }
+                (5, Some(_)) if a.is("ptime") => {
+                    if let Ok(TypedAttribute::Ptime(p)) = a.typed() {
+                        info.ptime = Some(p);
+                    }
+                }
+                (4, Some(v)) if a.is("rtcp") => info.rtcp = Rtcp::parse(v).ok(),
+                (8, None) if a.is("rtcp-mux") => info.rtcp_mux = true,
+                (8, None) => direction = direction.or(Direction::from_name(a.name)),
+                _ => {}
+            }
+        }
+        // RFC 8866 s.6.7: a media-level direction overrides the session's.
+        info.direction = direction.unwrap_or_else(|| m.effective_direction());
+        info
+    }
+
+    /// Name, clock rate and channels of payload type `pt`: its rtpmap, else
+    /// the RFC 3551 static assignment.
+    fn describe(&self, pt: u8) -> Option<(&'a str, u32, u8)> {
+        match self.rtpmaps.iter().find(|r| r.payload_type == pt) {
+            Some(r) => Some((r.encoding, r.clock_rate, r.channels.unwrap_or(1))),
+            None => static_payload_type(pt),
+        }
+    }
+
+    fn fmtp(&self, pt: u8) -> Option<&'a str> {
+        self.fmtps
+            .iter()
+            .find(|f| f.0 == pt)
+            .map(|f| f.1)
+            .filter(|p| !p.is_empty())
+    }
+
+    fn codec(&self, pt: u8) -> Codec {
+        let (name, rate, ch) = self.describe(pt).unwrap_or(("", 0, 1));
+        let mut c = Codec::new(name, rate, ch, pt);
+        c.fmtp = self.fmtp(pt).map(str::to_owned);
+        c
+    }
 }
 
 fn pt_str(pt: u8, buf: &mut [u8; 3]) -> &str {
@@ -196,7 +252,7 @@ fn rejected_codec(m: &MediaView<'_, '_>) -> Codec {
     m.formats()
         .next()
         .and_then(|f| parse_payload_type(f).ok())
-        .map(|pt| codec_of(m, pt))
+        .map(|pt| MediaInfo::new(m).codec(pt))
         .unwrap_or_else(|| Codec::new("", 0, 1, 0))
 }
 
@@ -222,7 +278,7 @@ fn rejected_media(m: &MediaView<'_, '_>) -> Media {
 }
 
 /// The peer's RTP and RTCP addresses for a media section.
-fn remote_addresses(m: &MediaView<'_, '_>) -> (Option<SocketAddr>, Option<SocketAddr>) {
+fn remote_addresses(m: &MediaView<'_, '_>, info: &MediaInfo<'_>) -> (Option<SocketAddr>, Option<SocketAddr>) {
     let ip = m
         .connection()
         .filter(|c| !c.is_hold_address())
@@ -230,12 +286,12 @@ fn remote_addresses(m: &MediaView<'_, '_>) -> (Option<SocketAddr>, Option<Socket
         .filter(|ip| !ip.is_unspecified());
     let Some(ip) = ip else { return (None, None) };
     let rtp = SocketAddr::new(ip, m.port());
-    let rtcp = match m.rtcp() {
+    let rtcp = match info.rtcp {
         Some(r) => {
             let rip = r.address.and_then(|a| a.parse::<IpAddr>().ok()).unwrap_or(ip);
             Some(SocketAddr::new(rip, r.port))
         }
-        None if m.has_attribute("rtcp-mux") => Some(rtp),
+        None if info.rtcp_mux => Some(rtp),
         None => m.port().checked_add(1).map(|p| SocketAddr::new(ip, p)),
     };
     (Some(rtp), rtcp)
@@ -243,8 +299,8 @@ fn remote_addresses(m: &MediaView<'_, '_>) -> (Option<SocketAddr>, Option<Socket
 
 /// The direction the peer declared for a media section, with RFC 2543 hold
 /// (`c=0.0.0.0`) read as "do not send to me" (RFC 3264 s.8.4).
-fn declared_direction(m: &MediaView<'_, '_>) -> Direction {
-    let d = m.effective_direction();
+fn declared_direction(m: &MediaView<'_, '_>, info: &MediaInfo<'_>) -> Direction {
+    let d = info.direction;
     if m.connection().is_some_and(|c| c.is_hold_address()) {
         Direction::from_flags(d.sends(), false)
     } else {
@@ -368,12 +424,13 @@ fn answer_media(
         return None;
     }
     let is_audio = m.media().eq_ignore_ascii_case("audio");
+    let info = MediaInfo::new(m);
     // (offered pt, index of our codec), in the offerer's order.
     let mut matched: SmallVec<[(u8, usize); 8]> = SmallVec::new();
     let mut te: SmallVec<[(u8, u32); 2]> = SmallVec::new();
     for fmt in m.formats() {
         let Ok(pt) = parse_payload_type(fmt) else { continue };
-        let Some((name, rate, channels)) = describe(m, pt) else { continue };
+        let Some((name, rate, channels)) = info.describe(pt) else { continue };
         if is_telephone_event(name) {
             te.push((pt, rate));
         } else if let Some(ci) = codecs.iter().position(|c| c.matches(name, rate, channels)) {
@@ -394,10 +451,11 @@ fn answer_media(
             .find(|t| t.1 == first_rate)
             .or_else(|| te.iter().find(|t| t.1 == 8000));
         if let Some(&(pt, rate)) = pick {
-            let mut b = [0u8; 3];
-            let offered = m
-                .fmtp(pt_str(pt, &mut b))
-                .map(|f| EventSet::parse(f.params).unwrap_or_default())
+            let offered = info
+                .fmtps
+                .iter()
+                .find(|f| f.0 == pt)
+                .map(|f| EventSet::parse(f.1).unwrap_or_default())
                 .unwrap_or(EventSet::DEFAULT_DTMF);
             let common = offered.intersect(&caps.telephone_events);
             if !common.is_empty() {
@@ -428,17 +486,13 @@ fn answer_media(
     }
     // RFC 3264 s.6.1: sendonly is answered recvonly, recvonly sendonly,
     // inactive inactive; and we never do more than we want ourselves.
-    let ours = declared_direction(m).reverse().intersect(direction);
+    let ours = declared_direction(m, &info).reverse().intersect(direction);
     media.set_direction(ours);
 
-    let (remote_rtp, remote_rtcp) = remote_addresses(m);
+    let (remote_rtp, remote_rtcp) = remote_addresses(m, &info);
     let c = &codecs[first_ci];
     let mut codec = Codec::new(&c.name, c.clock_rate, c.channels, first_pt);
-    let mut b = [0u8; 3];
-    codec.fmtp = m
-        .fmtp(pt_str(first_pt, &mut b))
-        .filter(|f| !f.params.is_empty())
-        .map(|f| f.params.to_owned());
+    codec.fmtp = info.fmtp(first_pt).map(str::to_owned);
     let stream = NegotiatedStream {
         media: m.media().to_owned(),
         remote_rtp,
@@ -446,7 +500,7 @@ fn answer_media(
         local_port,
         codec,
         telephone_event_pt: te_answer.map(|t| t.0),
-        ptime: m.ptime().or(caps.ptime).unwrap_or(20),
+        ptime: info.ptime.or(caps.ptime).unwrap_or(20),
         direction: ours,
         rejected: false,
     };
@@ -477,6 +531,8 @@ pub fn process_answer(
             streams.push(rejected_stream(&om, 0));
             continue;
         }
+        let oi = MediaInfo::new(&om);
+        let ai = MediaInfo::new(&am);
         let offered = |pt: u8| om.formats().any(|f| parse_payload_type(f) == Ok(pt));
         let mut chosen = None;
         let mut te_pt = None;
@@ -486,7 +542,7 @@ pub fn process_answer(
                 warn!(pt, "answer lists a payload type that was not offered; ignored");
                 continue;
             }
-            let name = describe(&om, pt).or_else(|| describe(&am, pt)).map(|d| d.0);
+            let name = oi.describe(pt).or_else(|| ai.describe(pt)).map(|d| d.0);
             if name.is_some_and(is_telephone_event) {
                 te_pt = te_pt.or(Some(pt));
             } else if chosen.is_none() && name.is_some() {
@@ -498,14 +554,10 @@ pub fn process_answer(
             streams.push(rejected_stream(&om, 0));
             continue;
         };
-        let mut codec = codec_of(&om, pt);
-        let mut b = [0u8; 3];
-        codec.fmtp = am
-            .fmtp(pt_str(pt, &mut b))
-            .filter(|f| !f.params.is_empty())
-            .map(|f| f.params.to_owned());
-        let ours = om.effective_direction().intersect(declared_direction(&am).reverse());
-        let (remote_rtp, remote_rtcp) = remote_addresses(&am);
+        let mut codec = oi.codec(pt);
+        codec.fmtp = ai.fmtp(pt).map(str::to_owned);
+        let ours = oi.direction.intersect(declared_direction(&am, &ai).reverse());
+        let (remote_rtp, remote_rtcp) = remote_addresses(&am, &ai);
         streams.push(NegotiatedStream {
             media: om.media().to_owned(),
             remote_rtp,
@@ -513,7 +565,7 @@ pub fn process_answer(
             local_port,
             codec,
             telephone_event_pt: te_pt,
-            ptime: am.ptime().or(om.ptime()).unwrap_or(20),
+            ptime: ai.ptime.or(oi.ptime).unwrap_or(20),
             direction: ours,
             rejected: false,
         });

@@ -134,11 +134,14 @@ fn media_rank(kind: u8) -> Option<(u8, bool)> {
 /// SP between fields and none at either end.
 fn strict_fields_ok(value: &str) -> bool {
     let b = value.as_bytes();
-    !b.is_empty()
-        && b[0] != b' '
-        && b[b.len() - 1] != b' '
-        && !b.contains(&b'\t')
-        && !b.windows(2).any(|w| w == b"  ")
+    let mut prev_space = true; // no leading space
+    for &c in b {
+        if c == b'\t' || (c == b' ' && prev_space) {
+            return false;
+        }
+        prev_space = c == b' ';
+    }
+    !prev_space
 }
 
 struct Parser<'a, 'l> {
@@ -183,16 +186,21 @@ impl<'a, 'l> Parser<'a, 'l> {
             if self.lines.len() >= self.limits.max_lines {
                 return Err(err(SdpErrorKind::TooManyLines));
             }
-            let (content, ending, next) = match memchr::memchr(b'\n', &bytes[pos..]) {
-                Some(i) => {
-                    let end = pos + i;
-                    if end > pos && bytes[end - 1] == b'\r' {
-                        (&raw[pos..end - 1], LineEnding::CrLf, end + 1)
-                    } else {
-                        (&raw[pos..end], LineEnding::Lf, end + 1)
+            // One scan per line finds its end and any NUL or stray CR.
+            let (content, ending, next) = loop {
+                match memchr::memchr3(b'\n', b'\r', 0, &bytes[pos..]) {
+                    Some(i) => {
+                        let at = pos + i;
+                        match bytes[at] {
+                            b'\n' => break (&raw[pos..at], LineEnding::Lf, at + 1),
+                            b'\r' if bytes.get(at + 1) == Some(&b'\n') => {
+                                break (&raw[pos..at], LineEnding::CrLf, at + 2)
+                            }
+                            _ => return Err(err(SdpErrorKind::InvalidCharacter)),
+                        }
                     }
+                    None => break (&raw[pos..], LineEnding::None, bytes.len()),
                 }
-                None => (&raw[pos..], LineEnding::None, bytes.len()),
             };
             pos = next;
             if strict {
@@ -218,9 +226,6 @@ impl<'a, 'l> Parser<'a, 'l> {
             }
             let kind = cb[0];
             let value = &content[2..];
-            if value.bytes().any(|b| b == 0 || b == b'\r') {
-                return Err(err(SdpErrorKind::InvalidCharacter));
-            }
             self.line(kind, value, strict).map_err(|e| e.at(line_no))?;
             self.lines.push(Line {
                 kind,
@@ -361,8 +366,16 @@ impl<'a, 'l> Parser<'a, 'l> {
                 if self.attributes > self.limits.max_attributes {
                     return Err(e(SdpErrorKind::TooManyAttributes));
                 }
-                let name = value.split(':').next().unwrap_or("");
-                if name.is_empty() || name.bytes().any(|b| b == b' ') {
+                // att-field is a token: non-empty, no blanks, up to the ':'.
+                let name = value.as_bytes().iter().take_while(|&&b| b != b':');
+                let mut n = 0;
+                for &b in name {
+                    if b == b' ' || b == b'\t' {
+                        return Err(e(SdpErrorKind::InvalidField(b'a')));
+                    }
+                    n += 1;
+                }
+                if n == 0 {
                     return Err(e(SdpErrorKind::InvalidField(b'a')));
                 }
             }
