@@ -384,9 +384,13 @@ pub fn create_answer(
 ) -> Result<(Sdp, NegotiatedSession), NegotiationError> {
     let mut sdp = Sdp::new(local.session_id, local.session_version, local.addr);
     // RFC 3264 s.6: the t= line of the answer equals the offer's.
-    if let Some(t) = offer.session_lines().iter().find(|l| l.kind == b't') {
-        if t.value != "0 0" {
-            sdp.set_timing_raw(t.value.trim());
+    if let Some(t) = offer.timing() {
+        if (t.start, t.stop) != (0, 0) {
+            let mut v = String::with_capacity(24);
+            super::attributes::push_u64(&mut v, t.start);
+            v.push(' ');
+            super::attributes::push_u64(&mut v, t.stop);
+            sdp.set_timing_raw(&v);
         }
     }
     let mut streams = Vec::with_capacity(offer.media_count());
