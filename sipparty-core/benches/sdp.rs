@@ -91,8 +91,12 @@ fn bench(c: &mut Criterion) {
     g.bench_function("parse_borrowed_320B", |b| {
         b.iter(|| parse(black_box(OFFER), &limits).map(|d| d.media_count()))
     });
-    g.bench_function("parse_owned_320B", |b| b.iter(|| Sdp::parse(black_box(OFFER))));
-    g.bench_function("serialize_owned_320B", |b| b.iter(|| black_box(&owned).to_bytes()));
+    g.bench_function("parse_owned_320B", |b| {
+        b.iter(|| Sdp::parse(black_box(OFFER)))
+    });
+    g.bench_function("serialize_owned_320B", |b| {
+        b.iter(|| black_box(&owned).to_bytes())
+    });
     g.bench_function("create_answer_parsed_320B", |b| {
         b.iter(|| create_answer(black_box(&view), &caps, caps.direction, &local()))
     });
@@ -104,7 +108,10 @@ fn bench(c: &mut Criterion) {
     });
     g.bench_function("negotiator_accept_offer_320B", |b| {
         let mut n = Negotiator::new(caps.clone(), local().addr, 6000, 77);
-        b.iter(|| n.accept_offer(black_box(OFFER)).map(|(s, _)| s.media().len()))
+        b.iter(|| {
+            n.accept_offer(black_box(OFFER))
+                .map(|(s, _)| s.media().len())
+        })
     });
     g.bench_function("negotiator_create_offer", |b| {
         let mut n = Negotiator::new(caps.clone(), local().addr, 6000, 77);

@@ -6,8 +6,8 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use sipparty_core::sdp::{
-    parse, Candidate, Direction, MediaCapabilities, NegotiationError, Negotiator, Sdp, SdpErrorKind,
-    SdpLimits, Setup, TypedAttribute,
+    parse, Candidate, Direction, MediaCapabilities, NegotiationError, Negotiator, Sdp,
+    SdpErrorKind, SdpLimits, Setup, TypedAttribute,
 };
 
 fn data(name: &str) -> Vec<u8> {
@@ -57,12 +57,25 @@ fn baresip_opus_offer() {
     let (answer, session) = bob().accept_offer(&offer).unwrap();
     let s = &session.streams[0];
     // opus first in the offer, under baresip's payload type 96.
-    assert_eq!((s.codec.name.as_str(), s.codec.payload_type, s.codec.channels), ("opus", 96, 2));
+    assert_eq!(
+        (
+            s.codec.name.as_str(),
+            s.codec.payload_type,
+            s.codec.channels
+        ),
+        ("opus", 96, 2)
+    );
     assert_eq!(s.codec.fmtp.as_deref(), Some("stereo=1;sprop-stereo=1"));
     assert_eq!(s.telephone_event_pt, Some(101));
-    assert_eq!(s.remote_rtp, Some(SocketAddr::from(([192, 0, 2, 55], 10006))));
+    assert_eq!(
+        s.remote_rtp,
+        Some(SocketAddr::from(([192, 0, 2, 55], 10006)))
+    );
     let text = answer_text(&answer);
-    assert!(text.contains("m=audio 40000 RTP/AVP 96 0 8 101\r\n"), "{text}");
+    assert!(
+        text.contains("m=audio 40000 RTP/AVP 96 0 8 101\r\n"),
+        "{text}"
+    );
     assert!(text.contains("a=fmtp:101 0-15\r\n"), "{text}");
 }
 
@@ -93,28 +106,47 @@ fn pjsip_offer_with_media_level_connection_and_rtcp() {
     let offer = round_trip("pjsip_offer.sdp", SdpLimits::default());
     let view = parse(&offer, &SdpLimits::default()).unwrap();
     assert_eq!(view.connection(), None);
-    assert_eq!(view.bandwidths().next().map(|b| (b.bwtype, b.bandwidth)), Some(("AS", 84)));
+    assert_eq!(
+        view.bandwidths().next().map(|b| (b.bwtype, b.bandwidth)),
+        Some(("AS", 84))
+    );
     let (_, session) = bob().accept_offer(&offer).unwrap();
     let s = &session.streams[0];
     // speex is not ours; G722 is the first common codec.
     assert_eq!((s.codec.name.as_str(), s.codec.payload_type), ("G722", 9));
     // telephone-event at G722's RTP clock (8000), not the 16000 one.
     assert_eq!(s.telephone_event_pt, Some(102));
-    assert_eq!(s.remote_rtp, Some(SocketAddr::from(([192, 0, 2, 40], 4000))));
-    assert_eq!(s.remote_rtcp, Some(SocketAddr::from(([192, 0, 2, 40], 4001))));
+    assert_eq!(
+        s.remote_rtp,
+        Some(SocketAddr::from(([192, 0, 2, 40], 4000)))
+    );
+    assert_eq!(
+        s.remote_rtcp,
+        Some(SocketAddr::from(([192, 0, 2, 40], 4001)))
+    );
 }
 
 #[test]
 fn webrtc_browser_offer_is_parsed_and_refused() {
     let offer = round_trip("webrtc_browser_offer.sdp", SdpLimits::default());
     let view = parse(&offer, &SdpLimits::default()).unwrap();
-    let group = view.attributes().find(|a| a.is("group")).unwrap().typed().unwrap();
-    assert!(matches!(group, TypedAttribute::Group(g) if g.semantics == "BUNDLE" && g.mids().eq(["0", "1"])));
+    let group = view
+        .attributes()
+        .find(|a| a.is("group"))
+        .unwrap()
+        .typed()
+        .unwrap();
+    assert!(
+        matches!(group, TypedAttribute::Group(g) if g.semantics == "BUNDLE" && g.mids().eq(["0", "1"]))
+    );
     let audio = view.media_at(0).unwrap();
     assert_eq!(audio.proto(), "UDP/TLS/RTP/SAVPF");
     assert_eq!(audio.mid(), Some("0"));
     assert!(audio.has_attribute("rtcp-mux"));
-    assert_eq!(audio.typed_attribute("setup"), Some(TypedAttribute::Setup(Setup::ActPass)));
+    assert_eq!(
+        audio.typed_attribute("setup"),
+        Some(TypedAttribute::Setup(Setup::ActPass))
+    );
     let candidates: Vec<Candidate<'_>> = audio
         .typed_attributes()
         .filter_map(|t| match t {
@@ -123,9 +155,19 @@ fn webrtc_browser_offer_is_parsed_and_refused() {
         })
         .collect();
     assert_eq!(candidates.len(), 2);
-    assert_eq!((candidates[1].typ, candidates[1].related_port), ("srflx", Some(46243)));
-    assert!(matches!(audio.typed_attribute("extmap"), Some(TypedAttribute::ExtMap(e)) if e.id == 1));
-    assert_eq!(audio.rtpmap(111).map(|r| (r.encoding, r.clock_rate, r.channels)), Some(("opus", 48000, Some(2))));
+    assert_eq!(
+        (candidates[1].typ, candidates[1].related_port),
+        ("srflx", Some(46243))
+    );
+    assert!(
+        matches!(audio.typed_attribute("extmap"), Some(TypedAttribute::ExtMap(e)) if e.id == 1)
+    );
+    assert_eq!(
+        audio
+            .rtpmap(111)
+            .map(|r| (r.encoding, r.clock_rate, r.channels)),
+        Some(("opus", 48000, Some(2)))
+    );
     let video = view.media_at(1).unwrap();
     assert_eq!(video.fmtp("97").and_then(|f| f.param("apt")), Some("96"));
     // DTLS-SRTP is not something a plain RTP party can do: 488.
@@ -138,7 +180,9 @@ fn sdes_srtp_offer_is_refused() {
     let offer = round_trip("sdes_srtp_offer.sdp", SdpLimits::default());
     let view = parse(&offer, &SdpLimits::default()).unwrap();
     let crypto = view.media_at(0).unwrap().typed_attribute("crypto");
-    assert!(matches!(crypto, Some(TypedAttribute::Crypto(c)) if c.suite == "AES_CM_128_HMAC_SHA1_80"));
+    assert!(
+        matches!(crypto, Some(TypedAttribute::Crypto(c)) if c.suite == "AES_CM_128_HMAC_SHA1_80")
+    );
     assert_eq!(bob().accept_offer(&offer).unwrap_err().status(), 488);
 }
 

@@ -39,15 +39,28 @@ fn shape(b: &[u8]) -> Shape {
             (
                 m.media().to_owned(),
                 accepted,
-                if accepted { m.formats().map(str::to_owned).collect() } else { Vec::new() },
-                if accepted { m.effective_direction() } else { Direction::Inactive },
+                if accepted {
+                    m.formats().map(str::to_owned).collect()
+                } else {
+                    Vec::new()
+                },
+                if accepted {
+                    m.effective_direction()
+                } else {
+                    Direction::Inactive
+                },
             )
         })
         .collect()
 }
 
 fn local(ip: Ipv4Addr, port: u16) -> LocalMedia {
-    LocalMedia { addr: IpAddr::V4(ip), rtp_port: port, session_id: 1, session_version: 1 }
+    LocalMedia {
+        addr: IpAddr::V4(ip),
+        rtp_port: port,
+        session_id: 1,
+        session_version: 1,
+    }
 }
 
 fn caps(audio: Vec<Codec>, video: Vec<Codec>) -> MediaCapabilities {
@@ -79,11 +92,20 @@ fn addr(ip: Ipv4Addr, port: u16) -> Option<SocketAddr> {
 /// Runs one exchange from both sides: Bob's answer from `bob_caps` must have
 /// the RFC answer's shape, and Alice's reading of the RFC answer is returned.
 fn both_sides(offer: &[u8], rfc_answer: &[u8], bob_caps: &MediaCapabilities) -> NegotiatedSession {
-    let (ours, bob_view) =
-        create_answer(&view(offer), bob_caps, Direction::SendRecv, &local(BOB, 49170))
-            .expect("Bob accepts");
+    let (ours, bob_view) = create_answer(
+        &view(offer),
+        bob_caps,
+        Direction::SendRecv,
+        &local(BOB, 49170),
+    )
+    .expect("Bob accepts");
     let ours = ours.to_bytes();
-    assert_eq!(shape(&ours), shape(rfc_answer), "Bob's answer:\n{}", String::from_utf8_lossy(&ours));
+    assert_eq!(
+        shape(&ours),
+        shape(rfc_answer),
+        "Bob's answer:\n{}",
+        String::from_utf8_lossy(&ours)
+    );
     assert_eq!(bob_view.streams.len(), view(offer).media_count());
     process_answer(&view(offer), &view(rfc_answer), &local(ALICE, 49170)).expect("Alice accepts")
 }
@@ -91,26 +113,52 @@ fn both_sides(offer: &[u8], rfc_answer: &[u8], bob_caps: &MediaCapabilities) -> 
 #[test]
 fn rfc4317_s2_1_audio_and_video_1() {
     let offer = sdp(&[
-        "v=0", "o=alice 2890844526 2890844526 IN IP4 192.0.2.101", "s= ", "c=IN IP4 192.0.2.101",
-        "t=0 0", "m=audio 49170 RTP/AVP 0 8 97", "a=rtpmap:0 PCMU/8000", "a=rtpmap:8 PCMA/8000",
-        "a=rtpmap:97 iLBC/8000", "m=video 51372 RTP/AVP 31 32", "a=rtpmap:31 H261/90000",
+        "v=0",
+        "o=alice 2890844526 2890844526 IN IP4 192.0.2.101",
+        "s= ",
+        "c=IN IP4 192.0.2.101",
+        "t=0 0",
+        "m=audio 49170 RTP/AVP 0 8 97",
+        "a=rtpmap:0 PCMU/8000",
+        "a=rtpmap:8 PCMA/8000",
+        "a=rtpmap:97 iLBC/8000",
+        "m=video 51372 RTP/AVP 31 32",
+        "a=rtpmap:31 H261/90000",
         "a=rtpmap:32 MPV/90000",
     ]);
     let answer = sdp(&[
-        "v=0", "o=bob 2808844564 2808844564 IN IP4 192.0.2.201", "s= ", "c=IN IP4 192.0.2.201",
-        "t=0 0", "m=audio 49174 RTP/AVP 0", "a=rtpmap:0 PCMU/8000", "m=video 49170 RTP/AVP 32",
+        "v=0",
+        "o=bob 2808844564 2808844564 IN IP4 192.0.2.201",
+        "s= ",
+        "c=IN IP4 192.0.2.201",
+        "t=0 0",
+        "m=audio 49174 RTP/AVP 0",
+        "a=rtpmap:0 PCMU/8000",
+        "m=video 49170 RTP/AVP 32",
         "a=rtpmap:32 MPV/90000",
     ]);
     let alice = both_sides(&offer, &answer, &caps(vec![Codec::pcmu()], vec![mpv()]));
-    let [audio, video] = &alice.streams[..] else { panic!("two streams") };
-    assert_eq!((audio.codec.name.as_str(), audio.codec.payload_type), ("PCMU", 0));
+    let [audio, video] = &alice.streams[..] else {
+        panic!("two streams")
+    };
+    assert_eq!(
+        (audio.codec.name.as_str(), audio.codec.payload_type),
+        ("PCMU", 0)
+    );
     assert_eq!(audio.remote_rtp, addr(BOB, 49174));
     assert_eq!(audio.remote_rtcp, addr(BOB, 49175));
-    assert_eq!((video.codec.name.as_str(), video.codec.payload_type), ("MPV", 32));
+    assert_eq!(
+        (video.codec.name.as_str(), video.codec.payload_type),
+        ("MPV", 32)
+    );
     assert_eq!(video.remote_rtp, addr(BOB, 49170));
     // From Alice's side, her own offer is what create_offer makes from her codecs.
-    let alice_caps = caps(vec![Codec::pcmu(), Codec::pcma(), ilbc()], vec![h261(), mpv()]);
-    let made = sipparty_core::sdp::create_offer(&alice_caps, Direction::SendRecv, &local(ALICE, 49170));
+    let alice_caps = caps(
+        vec![Codec::pcmu(), Codec::pcma(), ilbc()],
+        vec![h261(), mpv()],
+    );
+    let made =
+        sipparty_core::sdp::create_offer(&alice_caps, Direction::SendRecv, &local(ALICE, 49170));
     let mut expected = shape(&offer);
     for s in &mut expected {
         s.3 = Direction::SendRecv;
@@ -121,32 +169,67 @@ fn rfc4317_s2_1_audio_and_video_1() {
 #[test]
 fn rfc4317_s2_2_audio_and_video_2_video_rejected_then_one_codec() {
     let offer = sdp(&[
-        "v=0", "o=alice 2890844526 2890844526 IN IP4 192.0.2.101", "s= ", "c=IN IP4 192.0.2.101",
-        "t=0 0", "m=audio 49170 RTP/AVP 0 8 97", "a=rtpmap:0 PCMU/8000", "a=rtpmap:8 PCMA/8000",
-        "a=rtpmap:97 iLBC/8000", "m=video 51372 RTP/AVP 31 32", "a=rtpmap:31 H261/90000",
+        "v=0",
+        "o=alice 2890844526 2890844526 IN IP4 192.0.2.101",
+        "s= ",
+        "c=IN IP4 192.0.2.101",
+        "t=0 0",
+        "m=audio 49170 RTP/AVP 0 8 97",
+        "a=rtpmap:0 PCMU/8000",
+        "a=rtpmap:8 PCMA/8000",
+        "a=rtpmap:97 iLBC/8000",
+        "m=video 51372 RTP/AVP 31 32",
+        "a=rtpmap:31 H261/90000",
         "a=rtpmap:32 MPV/90000",
     ]);
     // Bob has no video: the video stream is answered with port 0.
     let answer = sdp(&[
-        "v=0", "o=bob 2808844564 2808844564 IN IP4 192.0.2.201", "s= ", "c=IN IP4 192.0.2.201",
-        "t=0 0", "m=audio 49172 RTP/AVP 0 8", "a=rtpmap:0 PCMU/8000", "a=rtpmap:8 PCMA/8000",
-        "m=video 0 RTP/AVP 31", "a=rtpmap:31 H261/90000",
+        "v=0",
+        "o=bob 2808844564 2808844564 IN IP4 192.0.2.201",
+        "s= ",
+        "c=IN IP4 192.0.2.201",
+        "t=0 0",
+        "m=audio 49172 RTP/AVP 0 8",
+        "a=rtpmap:0 PCMU/8000",
+        "a=rtpmap:8 PCMA/8000",
+        "m=video 0 RTP/AVP 31",
+        "a=rtpmap:31 H261/90000",
     ]);
-    let alice = both_sides(&offer, &answer, &caps(vec![Codec::pcmu(), Codec::pcma()], vec![]));
+    let alice = both_sides(
+        &offer,
+        &answer,
+        &caps(vec![Codec::pcmu(), Codec::pcma()], vec![]),
+    );
     assert_eq!(alice.streams[0].codec.name, "PCMU");
     assert!(alice.streams[1].rejected);
     assert_eq!(alice.streams[1].remote_rtp, None);
     // Alice settles on one codec in a second offer; the m=video line stays, port 0.
     let offer2 = sdp(&[
-        "v=0", "o=alice 2890844526 2890844527 IN IP4 192.0.2.101", "s= ", "c=IN IP4 192.0.2.101",
-        "t=0 0", "m=audio 49170 RTP/AVP 8", "a=rtpmap:8 PCMA/8000", "m=video 0 RTP/AVP 31",
+        "v=0",
+        "o=alice 2890844526 2890844527 IN IP4 192.0.2.101",
+        "s= ",
+        "c=IN IP4 192.0.2.101",
+        "t=0 0",
+        "m=audio 49170 RTP/AVP 8",
+        "a=rtpmap:8 PCMA/8000",
+        "m=video 0 RTP/AVP 31",
         "a=rtpmap:31 H261/90000",
     ]);
     let answer2 = sdp(&[
-        "v=0", "o=bob 2808844564 2808844565 IN IP4 192.0.2.201", "s= ", "c=IN IP4 192.0.2.201",
-        "t=0 0", "m=audio 49172 RTP/AVP 8", "a=rtpmap:8 PCMA/8000", "m=video 0 RTP/AVP 31",
+        "v=0",
+        "o=bob 2808844564 2808844565 IN IP4 192.0.2.201",
+        "s= ",
+        "c=IN IP4 192.0.2.201",
+        "t=0 0",
+        "m=audio 49172 RTP/AVP 8",
+        "a=rtpmap:8 PCMA/8000",
+        "m=video 0 RTP/AVP 31",
     ]);
-    let alice = both_sides(&offer2, &answer2, &caps(vec![Codec::pcmu(), Codec::pcma()], vec![]));
+    let alice = both_sides(
+        &offer2,
+        &answer2,
+        &caps(vec![Codec::pcmu(), Codec::pcma()], vec![]),
+    );
     assert_eq!(alice.streams[0].codec.payload_type, 8);
 }
 
@@ -154,13 +237,27 @@ fn rfc4317_s2_2_audio_and_video_2_video_rejected_then_one_codec() {
 fn rfc4317_s2_3_audio_and_video_3_audio_rejected() {
     // Bob only does video: the audio stream is rejected, video accepted.
     let offer = sdp(&[
-        "v=0", "o=alice 2890844526 2890844526 IN IP4 192.0.2.101", "s= ", "c=IN IP4 192.0.2.101",
-        "t=0 0", "m=audio 49170 RTP/AVP 0 97", "a=rtpmap:0 PCMU/8000", "a=rtpmap:97 iLBC/8000",
-        "m=video 51372 RTP/AVP 31 32", "a=rtpmap:31 H261/90000", "a=rtpmap:32 MPV/90000",
+        "v=0",
+        "o=alice 2890844526 2890844526 IN IP4 192.0.2.101",
+        "s= ",
+        "c=IN IP4 192.0.2.101",
+        "t=0 0",
+        "m=audio 49170 RTP/AVP 0 97",
+        "a=rtpmap:0 PCMU/8000",
+        "a=rtpmap:97 iLBC/8000",
+        "m=video 51372 RTP/AVP 31 32",
+        "a=rtpmap:31 H261/90000",
+        "a=rtpmap:32 MPV/90000",
     ]);
     let answer = sdp(&[
-        "v=0", "o=bob 2808844564 2808844564 IN IP4 192.0.2.201", "s= ", "c=IN IP4 192.0.2.201",
-        "t=0 0", "m=audio 0 RTP/AVP 0", "a=rtpmap:0 PCMU/8000", "m=video 49168 RTP/AVP 31",
+        "v=0",
+        "o=bob 2808844564 2808844564 IN IP4 192.0.2.201",
+        "s= ",
+        "c=IN IP4 192.0.2.201",
+        "t=0 0",
+        "m=audio 0 RTP/AVP 0",
+        "a=rtpmap:0 PCMU/8000",
+        "m=video 49168 RTP/AVP 31",
         "a=rtpmap:31 H261/90000",
     ]);
     let alice = both_sides(&offer, &answer, &caps(vec![], vec![h261()]));
@@ -172,13 +269,25 @@ fn rfc4317_s2_3_audio_and_video_3_audio_rejected() {
 #[test]
 fn rfc4317_s2_4_two_audio_streams() {
     let offer = sdp(&[
-        "v=0", "o=alice 2890844526 2890844526 IN IP4 192.0.2.101", "s= ", "c=IN IP4 192.0.2.101",
-        "t=0 0", "m=audio 49170 RTP/AVP 0", "a=rtpmap:0 PCMU/8000", "m=audio 49172 RTP/AVP 97",
+        "v=0",
+        "o=alice 2890844526 2890844526 IN IP4 192.0.2.101",
+        "s= ",
+        "c=IN IP4 192.0.2.101",
+        "t=0 0",
+        "m=audio 49170 RTP/AVP 0",
+        "a=rtpmap:0 PCMU/8000",
+        "m=audio 49172 RTP/AVP 97",
         "a=rtpmap:97 iLBC/8000",
     ]);
     let answer = sdp(&[
-        "v=0", "o=bob 2808844564 2808844564 IN IP4 192.0.2.201", "s= ", "c=IN IP4 192.0.2.201",
-        "t=0 0", "m=audio 49172 RTP/AVP 0", "a=rtpmap:0 PCMU/8000", "m=audio 49174 RTP/AVP 97",
+        "v=0",
+        "o=bob 2808844564 2808844564 IN IP4 192.0.2.201",
+        "s= ",
+        "c=IN IP4 192.0.2.201",
+        "t=0 0",
+        "m=audio 49172 RTP/AVP 0",
+        "a=rtpmap:0 PCMU/8000",
+        "m=audio 49174 RTP/AVP 97",
         "a=rtpmap:97 iLBC/8000",
     ]);
     let alice = both_sides(&offer, &answer, &caps(vec![Codec::pcmu(), ilbc()], vec![]));
@@ -186,8 +295,17 @@ fn rfc4317_s2_4_two_audio_streams() {
     assert_eq!(alice.streams[1].remote_rtp, addr(BOB, 49174));
     assert_eq!(alice.streams[1].codec.name, "iLBC");
     // Bob's two streams get two local ports (m= index i uses base + 2i).
-    let (_, bob) = create_answer(&view(&offer), &caps(vec![Codec::pcmu(), ilbc()], vec![]), Direction::SendRecv, &local(BOB, 6000)).unwrap();
-    assert_eq!((bob.streams[0].local_port, bob.streams[1].local_port), (6000, 6002));
+    let (_, bob) = create_answer(
+        &view(&offer),
+        &caps(vec![Codec::pcmu(), ilbc()], vec![]),
+        Direction::SendRecv,
+        &local(BOB, 6000),
+    )
+    .unwrap();
+    assert_eq!(
+        (bob.streams[0].local_port, bob.streams[1].local_port),
+        (6000, 6002)
+    );
 }
 
 #[test]
@@ -195,17 +313,33 @@ fn rfc4317_s2_5_audio_and_video_4_dynamic_payload_types_kept() {
     // The offerer's dynamic payload type numbers are kept by the answerer,
     // even where the answerer would have used another number itself.
     let offer = sdp(&[
-        "v=0", "o=alice 2890844526 2890844526 IN IP4 192.0.2.101", "s= ", "c=IN IP4 192.0.2.101",
-        "t=0 0", "m=audio 49170 RTP/AVP 0 97", "a=rtpmap:0 PCMU/8000", "a=rtpmap:97 iLBC/8000",
-        "m=video 51372 RTP/AVP 98", "a=rtpmap:98 H263-1998/90000",
+        "v=0",
+        "o=alice 2890844526 2890844526 IN IP4 192.0.2.101",
+        "s= ",
+        "c=IN IP4 192.0.2.101",
+        "t=0 0",
+        "m=audio 49170 RTP/AVP 0 97",
+        "a=rtpmap:0 PCMU/8000",
+        "a=rtpmap:97 iLBC/8000",
+        "m=video 51372 RTP/AVP 98",
+        "a=rtpmap:98 H263-1998/90000",
     ]);
     let answer = sdp(&[
-        "v=0", "o=bob 2808844564 2808844564 IN IP4 192.0.2.201", "s= ", "c=IN IP4 192.0.2.201",
-        "t=0 0", "m=audio 49174 RTP/AVP 97", "a=rtpmap:97 iLBC/8000", "m=video 49170 RTP/AVP 98",
+        "v=0",
+        "o=bob 2808844564 2808844564 IN IP4 192.0.2.201",
+        "s= ",
+        "c=IN IP4 192.0.2.201",
+        "t=0 0",
+        "m=audio 49174 RTP/AVP 97",
+        "a=rtpmap:97 iLBC/8000",
+        "m=video 49170 RTP/AVP 98",
         "a=rtpmap:98 H263-1998/90000",
     ]);
     // Bob numbers iLBC 102 and H263-1998 120 himself.
-    let bob_caps = caps(vec![Codec::new("ILBC", 8000, 1, 102)], vec![Codec::new("h263-1998", 90000, 1, 120)]);
+    let bob_caps = caps(
+        vec![Codec::new("ILBC", 8000, 1, 102)],
+        vec![Codec::new("h263-1998", 90000, 1, 120)],
+    );
     let alice = both_sides(&offer, &answer, &bob_caps);
     assert_eq!(alice.streams[0].codec.payload_type, 97);
     assert_eq!(alice.streams[1].codec.payload_type, 98);
@@ -214,21 +348,45 @@ fn rfc4317_s2_5_audio_and_video_4_dynamic_payload_types_kept() {
 #[test]
 fn rfc4317_s2_6_audio_only_1_telephone_event() {
     let offer = sdp(&[
-        "v=0", "o=alice 2890844526 2890844526 IN IP4 192.0.2.101", "s= ", "c=IN IP4 192.0.2.101",
-        "t=0 0", "m=audio 49170 RTP/AVP 0 8 97 101", "a=rtpmap:0 PCMU/8000", "a=rtpmap:8 PCMA/8000",
-        "a=rtpmap:97 iLBC/8000", "a=rtpmap:101 telephone-event/8000", "a=fmtp:101 0-11",
+        "v=0",
+        "o=alice 2890844526 2890844526 IN IP4 192.0.2.101",
+        "s= ",
+        "c=IN IP4 192.0.2.101",
+        "t=0 0",
+        "m=audio 49170 RTP/AVP 0 8 97 101",
+        "a=rtpmap:0 PCMU/8000",
+        "a=rtpmap:8 PCMA/8000",
+        "a=rtpmap:97 iLBC/8000",
+        "a=rtpmap:101 telephone-event/8000",
+        "a=fmtp:101 0-11",
     ]);
     let answer = sdp(&[
-        "v=0", "o=bob 2808844564 2808844564 IN IP4 192.0.2.201", "s= ", "c=IN IP4 192.0.2.201",
-        "t=0 0", "m=audio 49172 RTP/AVP 97 101", "a=rtpmap:97 iLBC/8000",
-        "a=rtpmap:101 telephone-event/8000", "a=fmtp:101 0-11",
+        "v=0",
+        "o=bob 2808844564 2808844564 IN IP4 192.0.2.201",
+        "s= ",
+        "c=IN IP4 192.0.2.201",
+        "t=0 0",
+        "m=audio 49172 RTP/AVP 97 101",
+        "a=rtpmap:97 iLBC/8000",
+        "a=rtpmap:101 telephone-event/8000",
+        "a=fmtp:101 0-11",
     ]);
     let mut bob_caps = caps(vec![ilbc()], vec![]);
     bob_caps.telephone_event = true;
-    let (ours, _) = create_answer(&view(&offer), &bob_caps, Direction::SendRecv, &local(BOB, 49172)).unwrap();
+    let (ours, _) = create_answer(
+        &view(&offer),
+        &bob_caps,
+        Direction::SendRecv,
+        &local(BOB, 49172),
+    )
+    .unwrap();
     let ours = ours.to_bytes();
     // RFC 4733 s.7.1.1: the answer's events are the intersection (0-11 of 0-16).
-    assert!(view(&ours).media_at(0).unwrap().fmtp("101").is_some_and(|f| f.params == "0-11"));
+    assert!(view(&ours)
+        .media_at(0)
+        .unwrap()
+        .fmtp("101")
+        .is_some_and(|f| f.params == "0-11"));
     let alice = both_sides(&offer, &answer, &bob_caps);
     assert_eq!(alice.streams[0].codec.name, "iLBC");
     assert_eq!(alice.streams[0].telephone_event_pt, Some(101));
@@ -238,14 +396,28 @@ fn rfc4317_s2_6_audio_only_1_telephone_event() {
 fn rfc4317_s2_7_audio_and_video_5_one_way_video() {
     // Alice only wants to receive video: Bob's answer sends it.
     let offer = sdp(&[
-        "v=0", "o=alice 2890844526 2890844526 IN IP4 192.0.2.101", "s= ", "c=IN IP4 192.0.2.101",
-        "t=0 0", "m=audio 49170 RTP/AVP 0", "a=rtpmap:0 PCMU/8000", "m=video 51372 RTP/AVP 31",
-        "a=rtpmap:31 H261/90000", "a=recvonly",
+        "v=0",
+        "o=alice 2890844526 2890844526 IN IP4 192.0.2.101",
+        "s= ",
+        "c=IN IP4 192.0.2.101",
+        "t=0 0",
+        "m=audio 49170 RTP/AVP 0",
+        "a=rtpmap:0 PCMU/8000",
+        "m=video 51372 RTP/AVP 31",
+        "a=rtpmap:31 H261/90000",
+        "a=recvonly",
     ]);
     let answer = sdp(&[
-        "v=0", "o=bob 2808844564 2808844564 IN IP4 192.0.2.201", "s= ", "c=IN IP4 192.0.2.201",
-        "t=0 0", "m=audio 49174 RTP/AVP 0", "a=rtpmap:0 PCMU/8000", "m=video 49170 RTP/AVP 31",
-        "a=rtpmap:31 H261/90000", "a=sendonly",
+        "v=0",
+        "o=bob 2808844564 2808844564 IN IP4 192.0.2.201",
+        "s= ",
+        "c=IN IP4 192.0.2.201",
+        "t=0 0",
+        "m=audio 49174 RTP/AVP 0",
+        "a=rtpmap:0 PCMU/8000",
+        "m=video 49170 RTP/AVP 31",
+        "a=rtpmap:31 H261/90000",
+        "a=sendonly",
     ]);
     let alice = both_sides(&offer, &answer, &caps(vec![Codec::pcmu()], vec![h261()]));
     assert_eq!(alice.streams[0].direction, Direction::SendRecv);
@@ -255,14 +427,28 @@ fn rfc4317_s2_7_audio_and_video_5_one_way_video() {
 #[test]
 fn rfc4317_s2_8_audio_and_video_6_inactive_video() {
     let offer = sdp(&[
-        "v=0", "o=alice 2890844526 2890844526 IN IP4 192.0.2.101", "s= ", "c=IN IP4 192.0.2.101",
-        "t=0 0", "m=audio 49170 RTP/AVP 0", "a=rtpmap:0 PCMU/8000", "m=video 51372 RTP/AVP 31",
-        "a=rtpmap:31 H261/90000", "a=inactive",
+        "v=0",
+        "o=alice 2890844526 2890844526 IN IP4 192.0.2.101",
+        "s= ",
+        "c=IN IP4 192.0.2.101",
+        "t=0 0",
+        "m=audio 49170 RTP/AVP 0",
+        "a=rtpmap:0 PCMU/8000",
+        "m=video 51372 RTP/AVP 31",
+        "a=rtpmap:31 H261/90000",
+        "a=inactive",
     ]);
     let answer = sdp(&[
-        "v=0", "o=bob 2808844564 2808844564 IN IP4 192.0.2.201", "s= ", "c=IN IP4 192.0.2.201",
-        "t=0 0", "m=audio 49174 RTP/AVP 0", "a=rtpmap:0 PCMU/8000", "m=video 49170 RTP/AVP 31",
-        "a=rtpmap:31 H261/90000", "a=inactive",
+        "v=0",
+        "o=bob 2808844564 2808844564 IN IP4 192.0.2.201",
+        "s= ",
+        "c=IN IP4 192.0.2.201",
+        "t=0 0",
+        "m=audio 49174 RTP/AVP 0",
+        "a=rtpmap:0 PCMU/8000",
+        "m=video 49170 RTP/AVP 31",
+        "a=rtpmap:31 H261/90000",
+        "a=inactive",
     ]);
     let alice = both_sides(&offer, &answer, &caps(vec![Codec::pcmu()], vec![h261()]));
     assert_eq!(alice.streams[1].direction, Direction::Inactive);
@@ -277,7 +463,10 @@ fn pair(alice_caps: MediaCapabilities, bob_caps: MediaCapabilities) -> (Negotiat
 }
 
 /// One exchange, Alice offering; returns (offer, answer, alice's view, bob's view).
-fn exchange(alice: &mut Negotiator, bob: &mut Negotiator) -> (Vec<u8>, Vec<u8>, NegotiatedSession, NegotiatedSession) {
+fn exchange(
+    alice: &mut Negotiator,
+    bob: &mut Negotiator,
+) -> (Vec<u8>, Vec<u8>, NegotiatedSession, NegotiatedSession) {
     let offer = alice.create_offer().to_bytes();
     let (answer, bob_view) = bob.accept_offer(&offer).expect("Bob answers");
     let answer = answer.to_bytes();
@@ -305,7 +494,9 @@ fn rfc4317_s3_1_hold_and_unhold_1() {
     assert_eq!(version(&o2), version(&o1) + 1);
     assert_eq!(version(&a2), version(&a1) + 1);
     // Resume.
-    let o3 = alice.create_offer_with_direction(Direction::SendRecv).to_bytes();
+    let o3 = alice
+        .create_offer_with_direction(Direction::SendRecv)
+        .to_bytes();
     let (a3, bob_view) = bob.accept_offer(&o3).unwrap();
     let alice_view = alice.accept_answer(&a3.to_bytes()).unwrap();
     assert_eq!(shape(&a3.to_bytes())[0].3, Direction::SendRecv);
@@ -323,27 +514,56 @@ fn rfc4317_s3_2_hold_with_two_streams() {
     let (o, a, alice_view, bob_view) = exchange(&mut alice, &mut bob);
     assert!(shape(&o).iter().all(|s| s.3 == Direction::SendOnly));
     assert!(shape(&a).iter().all(|s| s.3 == Direction::RecvOnly));
-    assert!(alice_view.streams.iter().all(|s| s.direction == Direction::SendOnly));
-    assert!(bob_view.streams.iter().all(|s| s.direction == Direction::RecvOnly));
+    assert!(alice_view
+        .streams
+        .iter()
+        .all(|s| s.direction == Direction::SendOnly));
+    assert!(bob_view
+        .streams
+        .iter()
+        .all(|s| s.direction == Direction::RecvOnly));
 }
 
 #[test]
 fn rfc4317_s4_1_second_audio_stream_added() {
     // Alice's re-offer adds a second audio stream; Bob accepts both.
     let o1 = sdp(&[
-        "v=0", "o=alice 2890844526 2890844526 IN IP4 192.0.2.101", "s= ", "c=IN IP4 192.0.2.101",
-        "t=0 0", "m=audio 49170 RTP/AVP 0", "a=rtpmap:0 PCMU/8000",
+        "v=0",
+        "o=alice 2890844526 2890844526 IN IP4 192.0.2.101",
+        "s= ",
+        "c=IN IP4 192.0.2.101",
+        "t=0 0",
+        "m=audio 49170 RTP/AVP 0",
+        "a=rtpmap:0 PCMU/8000",
     ]);
     let o2 = sdp(&[
-        "v=0", "o=alice 2890844526 2890844527 IN IP4 192.0.2.101", "s= ", "c=IN IP4 192.0.2.101",
-        "t=0 0", "m=audio 49170 RTP/AVP 0", "a=rtpmap:0 PCMU/8000", "m=audio 48282 RTP/AVP 98",
-        "a=rtpmap:98 telephone-event/8000", "a=sendonly",
+        "v=0",
+        "o=alice 2890844526 2890844527 IN IP4 192.0.2.101",
+        "s= ",
+        "c=IN IP4 192.0.2.101",
+        "t=0 0",
+        "m=audio 49170 RTP/AVP 0",
+        "a=rtpmap:0 PCMU/8000",
+        "m=audio 48282 RTP/AVP 98",
+        "a=rtpmap:98 telephone-event/8000",
+        "a=sendonly",
     ]);
     let a2 = sdp(&[
-        "v=0", "o=bob 2808844564 2808844565 IN IP4 192.0.2.201", "s= ", "c=IN IP4 192.0.2.201",
-        "t=0 0", "m=audio 49172 RTP/AVP 0", "a=rtpmap:0 PCMU/8000", "m=audio 0 RTP/AVP 98",
+        "v=0",
+        "o=bob 2808844564 2808844565 IN IP4 192.0.2.201",
+        "s= ",
+        "c=IN IP4 192.0.2.201",
+        "t=0 0",
+        "m=audio 49172 RTP/AVP 0",
+        "a=rtpmap:0 PCMU/8000",
+        "m=audio 0 RTP/AVP 98",
     ]);
-    let mut bob = Negotiator::new(caps(vec![Codec::pcmu()], vec![]), IpAddr::V4(BOB), 49172, 2808844564);
+    let mut bob = Negotiator::new(
+        caps(vec![Codec::pcmu()], vec![]),
+        IpAddr::V4(BOB),
+        49172,
+        2808844564,
+    );
     let (a1, _) = bob.accept_offer(&o1).unwrap();
     let (ours, bob_view) = bob.accept_offer(&o2).unwrap();
     let ours = ours.to_bytes();
@@ -359,12 +579,18 @@ fn rfc4317_s4_1_second_audio_stream_added() {
 
 #[test]
 fn rfc4317_s4_2_audio_then_video_added() {
-    let (mut alice, mut bob) = pair(caps(vec![Codec::pcmu()], vec![]), caps(vec![Codec::pcmu()], vec![h261()]));
+    let (mut alice, mut bob) = pair(
+        caps(vec![Codec::pcmu()], vec![]),
+        caps(vec![Codec::pcmu()], vec![h261()]),
+    );
     let (o1, _, _, _) = exchange(&mut alice, &mut bob);
     assert_eq!(view(&o1).media_count(), 1);
     alice.set_capabilities(caps(vec![Codec::pcmu()], vec![h261()]));
     let (o2, a2, alice_view, bob_view) = exchange(&mut alice, &mut bob);
-    assert_eq!(shape(&o2).iter().map(|s| s.0.as_str()).collect::<Vec<_>>(), ["audio", "video"]);
+    assert_eq!(
+        shape(&o2).iter().map(|s| s.0.as_str()).collect::<Vec<_>>(),
+        ["audio", "video"]
+    );
     assert!(shape(&a2).iter().all(|s| s.1));
     assert_eq!(alice_view.streams[1].codec.name, "H261");
     assert_eq!(bob_view.streams[1].remote_rtp, addr(ALICE, 49172));
@@ -392,15 +618,29 @@ fn rfc4317_s4_3_audio_and_video_then_video_deleted() {
 #[test]
 fn rfc3264_s10_1_basic_exchange() {
     let offer = sdp(&[
-        "v=0", "o=carol 28908764872 28908764872 IN IP4 192.0.2.101", "s= ",
-        "c=IN IP4 192.0.2.101", "t=0 0", "m=audio 49170 RTP/AVP 0", "a=rtpmap:0 PCMU/8000",
-        "m=video 51372 RTP/AVP 31", "a=rtpmap:31 H261/90000", "m=video 53000 RTP/AVP 32",
+        "v=0",
+        "o=carol 28908764872 28908764872 IN IP4 192.0.2.101",
+        "s= ",
+        "c=IN IP4 192.0.2.101",
+        "t=0 0",
+        "m=audio 49170 RTP/AVP 0",
+        "a=rtpmap:0 PCMU/8000",
+        "m=video 51372 RTP/AVP 31",
+        "a=rtpmap:31 H261/90000",
+        "m=video 53000 RTP/AVP 32",
         "a=rtpmap:32 MPV/90000",
     ]);
     let answer = sdp(&[
-        "v=0", "o=bob 2808844564 2808844564 IN IP4 192.0.2.201", "s= ", "c=IN IP4 192.0.2.201",
-        "t=0 0", "m=audio 49920 RTP/AVP 0", "a=rtpmap:0 PCMU/8000", "m=video 0 RTP/AVP 31",
-        "m=video 53000 RTP/AVP 32", "a=rtpmap:32 MPV/90000",
+        "v=0",
+        "o=bob 2808844564 2808844564 IN IP4 192.0.2.201",
+        "s= ",
+        "c=IN IP4 192.0.2.201",
+        "t=0 0",
+        "m=audio 49920 RTP/AVP 0",
+        "a=rtpmap:0 PCMU/8000",
+        "m=video 0 RTP/AVP 31",
+        "m=video 53000 RTP/AVP 32",
+        "a=rtpmap:32 MPV/90000",
     ]);
     // Bob does not do H.261, so the first video stream is rejected.
     let alice = both_sides(&offer, &answer, &caps(vec![Codec::pcmu()], vec![mpv()]));
@@ -410,18 +650,40 @@ fn rfc3264_s10_1_basic_exchange() {
     // Bob's re-offer: new audio port, and a fourth stream (receive-only
     // telephone-event, which Alice, with no codec for it, rejects).
     let reoffer = sdp(&[
-        "v=0", "o=bob 2808844564 2808844565 IN IP4 192.0.2.201", "s= ", "c=IN IP4 192.0.2.201",
-        "t=0 0", "m=audio 65422 RTP/AVP 0", "a=rtpmap:0 PCMU/8000", "m=video 0 RTP/AVP 31",
-        "m=video 53000 RTP/AVP 32", "a=rtpmap:32 MPV/90000", "m=audio 51434 RTP/AVP 110",
-        "a=rtpmap:110 PCMA/8000", "a=recvonly",
+        "v=0",
+        "o=bob 2808844564 2808844565 IN IP4 192.0.2.201",
+        "s= ",
+        "c=IN IP4 192.0.2.201",
+        "t=0 0",
+        "m=audio 65422 RTP/AVP 0",
+        "a=rtpmap:0 PCMU/8000",
+        "m=video 0 RTP/AVP 31",
+        "m=video 53000 RTP/AVP 32",
+        "a=rtpmap:32 MPV/90000",
+        "m=audio 51434 RTP/AVP 110",
+        "a=rtpmap:110 PCMA/8000",
+        "a=recvonly",
     ]);
     let reanswer = sdp(&[
-        "v=0", "o=alice 2890844526 2890844527 IN IP4 192.0.2.101", "s= ", "c=IN IP4 192.0.2.101",
-        "t=0 0", "m=audio 49170 RTP/AVP 0", "a=rtpmap:0 PCMU/8000", "m=video 0 RTP/AVP 31",
-        "m=video 53000 RTP/AVP 32", "a=rtpmap:32 MPV/90000", "m=audio 53122 RTP/AVP 110",
-        "a=rtpmap:110 PCMA/8000", "a=sendonly",
+        "v=0",
+        "o=alice 2890844526 2890844527 IN IP4 192.0.2.101",
+        "s= ",
+        "c=IN IP4 192.0.2.101",
+        "t=0 0",
+        "m=audio 49170 RTP/AVP 0",
+        "a=rtpmap:0 PCMU/8000",
+        "m=video 0 RTP/AVP 31",
+        "m=video 53000 RTP/AVP 32",
+        "a=rtpmap:32 MPV/90000",
+        "m=audio 53122 RTP/AVP 110",
+        "a=rtpmap:110 PCMA/8000",
+        "a=sendonly",
     ]);
-    let bob = both_sides(&reoffer, &reanswer, &caps(vec![Codec::pcmu(), Codec::pcma()], vec![mpv()]));
+    let bob = both_sides(
+        &reoffer,
+        &reanswer,
+        &caps(vec![Codec::pcmu(), Codec::pcma()], vec![mpv()]),
+    );
     assert_eq!(bob.streams[0].remote_rtp, addr(ALICE, 49170));
     assert_eq!(bob.streams[3].direction, Direction::RecvOnly);
     assert_eq!(bob.streams[3].codec.payload_type, 110);
@@ -430,36 +692,81 @@ fn rfc3264_s10_1_basic_exchange() {
 #[test]
 fn rfc3264_s10_2_one_of_n_codec_selection() {
     let offer = sdp(&[
-        "v=0", "o=alice 2890844526 2890844526 IN IP4 192.0.2.101", "s= ", "c=IN IP4 192.0.2.101",
-        "t=0 0", "m=audio 62986 RTP/AVP 0 4 18", "a=rtpmap:0 PCMU/8000", "a=rtpmap:4 G723/8000",
-        "a=rtpmap:18 G729/8000", "a=inactive",
+        "v=0",
+        "o=alice 2890844526 2890844526 IN IP4 192.0.2.101",
+        "s= ",
+        "c=IN IP4 192.0.2.101",
+        "t=0 0",
+        "m=audio 62986 RTP/AVP 0 4 18",
+        "a=rtpmap:0 PCMU/8000",
+        "a=rtpmap:4 G723/8000",
+        "a=rtpmap:18 G729/8000",
+        "a=inactive",
     ]);
     let answer = sdp(&[
-        "v=0", "o=bob 2808844564 2808844564 IN IP4 192.0.2.201", "s= ", "c=IN IP4 192.0.2.201",
-        "t=0 0", "m=audio 54520 RTP/AVP 0 4 18", "a=rtpmap:0 PCMU/8000", "a=rtpmap:4 G723/8000",
-        "a=rtpmap:18 G729/8000", "a=inactive",
+        "v=0",
+        "o=bob 2808844564 2808844564 IN IP4 192.0.2.201",
+        "s= ",
+        "c=IN IP4 192.0.2.201",
+        "t=0 0",
+        "m=audio 54520 RTP/AVP 0 4 18",
+        "a=rtpmap:0 PCMU/8000",
+        "a=rtpmap:4 G723/8000",
+        "a=rtpmap:18 G729/8000",
+        "a=inactive",
     ]);
-    let all = || caps(vec![Codec::pcmu(), Codec::new("G723", 8000, 1, 4), Codec::new("G729", 8000, 1, 18)], vec![]);
+    let all = || {
+        caps(
+            vec![
+                Codec::pcmu(),
+                Codec::new("G723", 8000, 1, 4),
+                Codec::new("G729", 8000, 1, 18),
+            ],
+            vec![],
+        )
+    };
     let alice = both_sides(&offer, &answer, &all());
     assert_eq!(alice.streams[0].direction, Direction::Inactive);
     // Then Alice picks one, and the stream goes sendrecv.
     let offer2 = sdp(&[
-        "v=0", "o=alice 2890844526 2890844527 IN IP4 192.0.2.101", "s= ", "c=IN IP4 192.0.2.101",
-        "t=0 0", "m=audio 62986 RTP/AVP 4", "a=rtpmap:4 G723/8000", "a=sendrecv",
+        "v=0",
+        "o=alice 2890844526 2890844527 IN IP4 192.0.2.101",
+        "s= ",
+        "c=IN IP4 192.0.2.101",
+        "t=0 0",
+        "m=audio 62986 RTP/AVP 4",
+        "a=rtpmap:4 G723/8000",
+        "a=sendrecv",
     ]);
     let answer2 = sdp(&[
-        "v=0", "o=bob 2808844564 2808844565 IN IP4 192.0.2.201", "s= ", "c=IN IP4 192.0.2.201",
-        "t=0 0", "m=audio 54520 RTP/AVP 4", "a=rtpmap:4 G723/8000", "a=sendrecv",
+        "v=0",
+        "o=bob 2808844564 2808844565 IN IP4 192.0.2.201",
+        "s= ",
+        "c=IN IP4 192.0.2.201",
+        "t=0 0",
+        "m=audio 54520 RTP/AVP 4",
+        "a=rtpmap:4 G723/8000",
+        "a=sendrecv",
     ]);
     let alice = both_sides(&offer2, &answer2, &all());
-    assert_eq!((alice.streams[0].codec.name.as_str(), alice.streams[0].direction), ("G723", Direction::SendRecv));
+    assert_eq!(
+        (
+            alice.streams[0].codec.name.as_str(),
+            alice.streams[0].direction
+        ),
+        ("G723", Direction::SendRecv)
+    );
 }
 
 #[test]
 fn rfc3264_s8_4_hold_with_connection_address_zero() {
     // An RFC 2543 peer holds with c=0.0.0.0: we must not send, and answer recvonly.
     let offer = sdp(&[
-        "v=0", "o=old 1 2 IN IP4 192.0.2.101", "s=-", "c=IN IP4 0.0.0.0", "t=0 0",
+        "v=0",
+        "o=old 1 2 IN IP4 192.0.2.101",
+        "s=-",
+        "c=IN IP4 0.0.0.0",
+        "t=0 0",
         "m=audio 49170 RTP/AVP 0",
     ]);
     let mut bob = Negotiator::new(MediaCapabilities::default_audio(), IpAddr::V4(BOB), 6000, 5);
@@ -472,8 +779,14 @@ fn rfc3264_s8_4_hold_with_connection_address_zero() {
 #[test]
 fn rfc3264_s6_no_common_codec_is_488() {
     let offer = sdp(&[
-        "v=0", "o=x 1 1 IN IP4 192.0.2.101", "s=-", "c=IN IP4 192.0.2.101", "t=0 0",
-        "m=audio 49170 RTP/AVP 18", "a=rtpmap:18 G729/8000", "m=video 0 RTP/AVP 31",
+        "v=0",
+        "o=x 1 1 IN IP4 192.0.2.101",
+        "s=-",
+        "c=IN IP4 192.0.2.101",
+        "t=0 0",
+        "m=audio 49170 RTP/AVP 18",
+        "a=rtpmap:18 G729/8000",
+        "m=video 0 RTP/AVP 31",
     ]);
     let mut bob = Negotiator::new(MediaCapabilities::default_audio(), IpAddr::V4(BOB), 6000, 5);
     let e = bob.accept_offer(&offer).unwrap_err();

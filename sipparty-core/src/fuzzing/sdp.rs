@@ -8,7 +8,9 @@ use crate::sdp::{self, MediaCapabilities, Negotiator, SdpLimits};
 /// lossless round trip of everything that parses.
 pub fn parse(data: &[u8]) {
     for limits in [SdpLimits::default(), SdpLimits::lenient()] {
-        let Ok(view) = sdp::parse(data, &limits) else { continue };
+        let Ok(view) = sdp::parse(data, &limits) else {
+            continue;
+        };
         let mut out = Vec::with_capacity(data.len());
         view.write_to(&mut out);
         assert_eq!(out, data, "borrowed round trip");
@@ -33,10 +35,13 @@ pub fn parse(data: &[u8]) {
 pub fn negotiate(data: &[u8]) {
     let ip = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2));
     let mut bob = Negotiator::new(MediaCapabilities::default_audio(), ip, 40000, 1);
-    let Ok((answer, session)) = bob.accept_offer(data) else { return };
+    let Ok((answer, session)) = bob.accept_offer(data) else {
+        return;
+    };
     let bytes = answer.to_bytes();
     // Our answer must parse strictly and keep the offer's m= line count.
-    let answer_view = sdp::parse(&bytes, &SdpLimits::default()).expect("our answer parses strictly");
+    let answer_view =
+        sdp::parse(&bytes, &SdpLimits::default()).expect("our answer parses strictly");
     let offer_view = sdp::parse(data, &SdpLimits::lenient()).expect("the offer parsed before");
     assert_eq!(answer_view.media_count(), offer_view.media_count());
     assert_eq!(session.streams.len(), offer_view.media_count());

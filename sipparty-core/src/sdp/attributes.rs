@@ -471,8 +471,7 @@ impl<'a> Candidate<'a> {
         let mut related_address = None;
         let mut related_port = None;
         let mut extensions = "";
-        loop {
-            let Some(name) = it.next() else { break };
+        while let Some(name) = it.next() {
             match name {
                 "raddr" => related_address = Some(it.next().ok_or(bad(0))?),
                 "rport" => related_port = Some(it.next().and_then(parse_u16).ok_or(bad(0))?),
@@ -590,7 +589,9 @@ impl<'a> ExtMap<'a> {
             Some((i, d)) => (i, Some(Direction::from_name(d).ok_or(bad(0))?)),
             None => (head, None),
         };
-        let id = parse_u16(id).filter(|i| (1..=4095).contains(i)).ok_or(bad(0))?;
+        let id = parse_u16(id)
+            .filter(|i| (1..=4095).contains(i))
+            .ok_or(bad(0))?;
         let rest = rest.trim();
         let (uri, attributes) = rest.split_once(' ').unwrap_or((rest, ""));
         if uri.is_empty() {
@@ -680,7 +681,9 @@ impl EventSet {
         while e < 256 {
             // Skip to the next member, then to the end of its run, a word
             // at a time.
-            let Some(start) = self.next_from(e, true) else { break };
+            let Some(start) = self.next_from(e, true) else {
+                break;
+            };
             e = self.next_from(start, false).unwrap_or(256);
             if !first {
                 out.push(',');
@@ -719,13 +722,18 @@ mod tests {
     #[test]
     fn rtpmap_rfc8866_s6_6() {
         let r = RtpMap::parse("98 L16/16000/2").unwrap();
-        assert_eq!((r.payload_type, r.encoding, r.clock_rate, r.channels), (98, "L16", 16000, Some(2)));
+        assert_eq!(
+            (r.payload_type, r.encoding, r.clock_rate, r.channels),
+            (98, "L16", 16000, Some(2))
+        );
         assert_eq!(
             RtpMap::parse("4294967296 PCMU/8000").unwrap_err().kind,
             SdpErrorKind::InvalidPayloadType
         );
         assert_eq!(
-            RtpMap::parse("99999999999999999999999 PCMU/8000").unwrap_err().kind,
+            RtpMap::parse("99999999999999999999999 PCMU/8000")
+                .unwrap_err()
+                .kind,
             SdpErrorKind::InvalidNumber
         );
         assert_eq!(
@@ -760,7 +768,8 @@ mod tests {
 
     #[test]
     fn typed_attributes_decode() {
-        let cases: &[(&str, fn(&TypedAttribute<'_>) -> bool)] = &[
+        type Check = fn(&TypedAttribute<'_>) -> bool;
+        let cases: &[(&str, Check)] = &[
             ("ptime:20", |t| *t == TypedAttribute::Ptime(20)),
             ("maxptime:40.0", |t| *t == TypedAttribute::MaxPtime(40)),
             ("recvonly", |t| *t == TypedAttribute::Direction(Direction::RecvOnly)),
@@ -790,7 +799,15 @@ mod tests {
             let t = Attribute::from_line(raw, 7).typed().unwrap();
             assert!(check(&t), "{raw}: {t:?}");
         }
-        for raw in ["ptime:x", "rtcp:70000", "ssrc:4294967296 cname:a", "setup:sideways", "extmap:0 urn:x", "candidate:1 1 UDP 1 a 1 host", "fingerprint:sha-256 zz"] {
+        for raw in [
+            "ptime:x",
+            "rtcp:70000",
+            "ssrc:4294967296 cname:a",
+            "setup:sideways",
+            "extmap:0 urn:x",
+            "candidate:1 1 UDP 1 a 1 host",
+            "fingerprint:sha-256 zz",
+        ] {
             let e = Attribute::from_line(raw, 9).typed().unwrap_err();
             assert_eq!(e.line, 9, "{raw}");
         }

@@ -60,7 +60,10 @@ impl<'a> Fields<'a> {
     /// What is left, from the next field on.
     pub(crate) fn remainder(&mut self) -> &'a str {
         let b = self.rest.as_bytes();
-        let start = b.iter().position(|&c| c != b' ' && c != b'\t').unwrap_or(b.len());
+        let start = b
+            .iter()
+            .position(|&c| c != b' ' && c != b'\t')
+            .unwrap_or(b.len());
         &self.rest[start..]
     }
 }
@@ -75,7 +78,10 @@ impl<'a> Iterator for Fields<'a> {
             return None;
         }
         let b = rest.as_bytes();
-        let end = b.iter().position(|&c| c == b' ' || c == b'\t').unwrap_or(b.len());
+        let end = b
+            .iter()
+            .position(|&c| c == b' ' || c == b'\t')
+            .unwrap_or(b.len());
         self.rest = &rest[end..];
         Some(&rest[..end])
     }
@@ -251,9 +257,7 @@ impl<'a> MediaLine<'a> {
     /// Whether the proto is RTP-based (`RTP/...` or `.../RTP/...`), so the
     /// formats are payload types.
     pub fn is_rtp(&self) -> bool {
-        self.proto
-            .split('/')
-            .any(|p| p.eq_ignore_ascii_case("RTP"))
+        self.proto.split('/').any(|p| p.eq_ignore_ascii_case("RTP"))
     }
 }
 

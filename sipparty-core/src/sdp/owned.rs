@@ -188,9 +188,9 @@ impl Lines {
     }
 
     fn remove_directions(&mut self) {
-        while let Some(i) = (0..self.spans.len()).find(|&i| {
-            self.spans[i].kind == b'a' && Direction::from_name(self.value(i)).is_some()
-        }) {
+        while let Some(i) = (0..self.spans.len())
+            .find(|&i| self.spans[i].kind == b'a' && Direction::from_name(self.value(i)).is_some())
+        {
             self.remove(i);
         }
     }
@@ -291,7 +291,8 @@ impl Sdp {
 
     /// Serializes the description into a new buffer.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let len = self.session.text.len() + self.media.iter().map(|m| m.lines.text.len()).sum::<usize>();
+        let len =
+            self.session.text.len() + self.media.iter().map(|m| m.lines.text.len()).sum::<usize>();
         let mut out = Vec::with_capacity(len);
         self.write_to(&mut out);
         out
@@ -304,7 +305,9 @@ impl Sdp {
 
     /// The o= line; `None` if it was replaced by something malformed.
     pub fn origin(&self) -> Option<Origin<'_>> {
-        self.session.find_value(b'o').and_then(|v| Origin::parse(v).ok())
+        self.session
+            .find_value(b'o')
+            .and_then(|v| Origin::parse(v).ok())
     }
 
     /// Rewrites the o= line with a new session version (RFC 3264 s.8: the
@@ -336,7 +339,9 @@ impl Sdp {
 
     /// The session-level c= line.
     pub fn connection(&self) -> Option<Connection<'_>> {
-        self.session.find_value(b'c').and_then(|v| Connection::parse(v).ok())
+        self.session
+            .find_value(b'c')
+            .and_then(|v| Connection::parse(v).ok())
     }
 
     /// Sets the session-level c= line to a unicast address
@@ -349,7 +354,9 @@ impl Sdp {
 
     /// The first t= line.
     pub fn timing(&self) -> Option<Timing> {
-        self.session.find_value(b't').and_then(|v| Timing::parse(v).ok())
+        self.session
+            .find_value(b't')
+            .and_then(|v| Timing::parse(v).ok())
     }
 
     /// Sets the t= line as written (RFC 3264 s.6: an answer copies the offer's).
@@ -369,7 +376,8 @@ impl Sdp {
 
     /// Appends a session-level attribute.
     pub fn push_attribute(&mut self, name: &str, value: Option<&str>) {
-        self.session.push_with(b'a', |t| push_attribute(t, name, value));
+        self.session
+            .push_with(b'a', |t| push_attribute(t, name, value));
     }
 
     /// Appends a raw session-level line of any type but m= (kept as given;
@@ -399,7 +407,9 @@ impl Sdp {
     /// with the same body differ only in their origin (RFC 3264 s.8: the
     /// version goes up only when something changed).
     pub fn body_without_origin(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.session.text.len() + self.media.iter().map(|m| m.lines.text.len()).sum::<usize>());
+        let mut out = Vec::with_capacity(
+            self.session.text.len() + self.media.iter().map(|m| m.lines.text.len()).sum::<usize>(),
+        );
         match self.session.find(b'o') {
             Some(i) => {
                 let s = self.session.spans[i];
@@ -497,7 +507,9 @@ impl Media {
 
     /// The media-level c= line (no session fallback here).
     pub fn connection(&self) -> Option<Connection<'_>> {
-        self.lines.find_value(b'c').and_then(|v| Connection::parse(v).ok())
+        self.lines
+            .find_value(b'c')
+            .and_then(|v| Connection::parse(v).ok())
     }
 
     /// Sets the media-level c= line.
@@ -514,7 +526,8 @@ impl Media {
 
     /// Appends an attribute.
     pub fn push_attribute(&mut self, name: &str, value: Option<&str>) {
-        self.lines.push_with(b'a', |t| push_attribute(t, name, value));
+        self.lines
+            .push_with(b'a', |t| push_attribute(t, name, value));
     }
 
     /// Appends `a=rtpmap:<pt> <name>/<rate>[/<channels>]`.
