@@ -711,8 +711,10 @@ pub(crate) fn push_u64(out: &mut String, mut v: u64) {
             break;
         }
     }
-    // Only ASCII digits were written, so this is always valid UTF-8.
-    out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or("0"));
+    out.reserve(buf.len() - i);
+    for &b in &buf[i..] {
+        out.push(char::from(b));
+    }
 }
 
 #[cfg(test)]

@@ -160,7 +160,7 @@ fn plain_rtp(proto: &str) -> bool {
 /// collected in one pass (lookups by payload type would otherwise rescan
 /// every attribute for every format).
 struct MediaInfo<'a> {
-    rtpmaps: SmallVec<[RtpMap<'a>; 16]>,
+    rtpmaps: SmallVec<[RtpMap<'a>; 8]>,
     fmtps: SmallVec<[(u8, &'a str); 8]>,
     ptime: Option<u32>,
     direction: Direction,

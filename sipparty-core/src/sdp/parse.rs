@@ -295,7 +295,11 @@ impl<'a, 'l> Parser<'a, 'l> {
                 return Err(e(SdpErrorKind::MissingLine(b'o')));
             }
             let line = MediaLine::parse(value)?;
-            if line.formats().nth(self.limits.max_formats).is_some() {
+            // Each format takes at least two bytes with its separator, so
+            // short lines need no count.
+            if line.formats.len() >= self.limits.max_formats.saturating_mul(2)
+                && line.formats().nth(self.limits.max_formats).is_some()
+            {
                 return Err(e(SdpErrorKind::TooManyFormats));
             }
             self.media.push(MediaSlot {
