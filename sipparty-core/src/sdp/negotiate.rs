@@ -741,6 +741,12 @@ impl Negotiator {
         self.current.as_ref()
     }
 
+    /// The (session id, version) of the peer's last description: an offer
+    /// with the same pair as before is a session refresh (RFC 3264 s.8).
+    pub fn remote_origin(&self) -> Option<(u64, u64)> {
+        self.remote_origin
+    }
+
     /// Whether an offer of ours awaits its answer.
     pub fn has_pending_offer(&self) -> bool {
         self.pending.is_some()
