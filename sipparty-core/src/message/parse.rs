@@ -255,6 +255,7 @@ macro_rules! need_more {
     };
 }
 
+#[inline(always)]
 fn parse<'a>(
     buf: &'a [u8],
     limits: &Limits,
