@@ -50,7 +50,8 @@ fn hex_escapes_ok(s: &[u8], base: usize) -> Result<(), ParseError> {
     let mut i = 0;
     while i < s.len() {
         if s[i] == b'%' {
-            let ok = s.len() > i + 2 && s[i + 1].is_ascii_hexdigit() && s[i + 2].is_ascii_hexdigit();
+            let ok =
+                s.len() > i + 2 && s[i + 1].is_ascii_hexdigit() && s[i + 2].is_ascii_hexdigit();
             if !ok {
                 return Err(ParseError::expected(base + i, "escaped octet (%HH)"));
             }
