@@ -1,1 +1,1198 @@
-//! The Party: a SIP user agent facade (handle_input / poll_output).
+//! The Party: a SIP user agent (RFC 3261 UAC and UAS) as one sans-IO
+//! facade.
+//!
+//! A [`Party`] places and takes calls, registers, answers OPTIONS and
+//! passes MESSAGE and INFO to the application. It owns the transaction
+//! layer, the dialogs, the SDP offer/answer of each call and its RTP
+//! session; the driver owns the sockets and the clock. The whole contract
+//! with a driver is this loop (str0m's): feed what happened with
+//! [`Party::handle_input`], then drain [`Party::poll_output`] until it
+//! returns [`Output::Timeout`], and sleep until that instant or the next
+//! datagram.
+//!
+//! ```
+//! use sipparty_core::party::{DialogState, Event, Input, InviteOptions, Output, Party};
+//! use sipparty_core::Transport;
+//! use std::time::{Duration, Instant};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let mut alice = Party::no_media_simple_calls("alice@atlanta.com")?;
+//! // The driver binds its SIP socket and tells the Party where it is:
+//! // Via and Contact headers advertise this address.
+//! alice.set_local_address(Transport::Udp, "127.0.0.1:5060".parse()?);
+//!
+//! let mut now = Instant::now();
+//! let call = alice.invite(now, "bob@127.0.0.1:5070", InviteOptions::default())?;
+//!
+//! // The driver's loop. Here nobody answers, so the INVITE is
+//! // retransmitted (Timer A) until Timer B gives up after 64*T1.
+//! let mut sent = 0;
+//! loop {
+//!     match alice.poll_output() {
+//!         // socket.send_to(&t.bytes, t.destination)
+//!         Output::Transmit(t) => sent += 1,
+//!         // media_sockets[&m.source].send_to(&m.bytes, m.destination)
+//!         Output::MediaTransmit(_m) => {}
+//!         Output::Event(Event::DialogStateChanged { id, state }) if id == call => {
+//!             if state == DialogState::Error {
+//!                 let error = alice.last_error(call).expect("an Error state has a reason");
+//!                 assert!(error.to_string().contains("timeout"));
+//!                 break;
+//!             }
+//!         }
+//!         Output::Event(_other) => {}
+//!         Output::Timeout(at) => {
+//!             // Wait for a datagram (feed Input::Datagram) or until `at`.
+//!             now = at;
+//!             alice.handle_input(Input::Timeout(now));
+//!         }
+//!         _ => break,
+//!     }
+//! }
+//! assert!(sent >= 7, "INVITE retransmitted by Timer A");
+//! # Ok(()) }
+//! ```
+//!
+//! Commands go through short-lived handles that borrow the Party:
+//! `party.dialog(id)?.terminate(now)`, `party.incoming(id)?.accept(now)`.
+//! Everything the application needs to know comes back as an [`Event`].
+//!
+//! Media: when a call needs a local RTP address the Party picks a port
+//! pair from [`PartyConfig::rtp_ports`] on the local IP and asks the driver
+//! to open it ([`Event::MediaSocketOpen`]); RTP and RTCP arriving there are
+//! fed back through [`Input::Datagram`] (with that local address as
+//! `destination`), and packets to send come out as
+//! [`Output::MediaTransmit`] naming the local source address.
+//!
+//! Many parties can share one transport through an [`Endpoint`], which
+//! routes requests by Request-URI and responses and in-dialog requests by
+//! tag.
+
+mod call;
+mod config;
+mod endpoint;
+mod event;
+mod handle;
+mod media;
+mod register;
+mod session_timer;
+#[cfg(any(test, feature = "sim"))]
+mod sim_node;
+mod timer;
+mod validate;
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use tracing::{debug, trace, warn};
+
+use crate::message::{self, HeaderName, Message, Method};
+use crate::random::{Random, SeededRandom};
+use crate::transaction::{TransactionConfig, TransactionEvent, TransactionId, TransactionLayer};
+use crate::transport::Transport;
+
+pub use crate::auth::Credentials;
+pub use config::{CallPolicy, InviteOptions, PartyConfig, RegisterOptions, Timers};
+pub use endpoint::{Endpoint, EndpointOutput, PartyKey};
+pub use event::{
+    DialogError, DialogId, DialogState, Event, Input, MediaInfo, MediaTransmit, Output,
+    RegistrationId, RegistrationState, RequestId,
+};
+pub use handle::{DialogHandle, Incoming, RegistrationHandle};
+#[cfg(any(test, feature = "sim"))]
+pub use sim_node::SimParty;
+
+use call::Call;
+use media::PortPool;
+use register::Registration;
+use timer::{CallTimer, TimerHeap, TimerOwner};
+
+/// Methods this user agent handles (the Allow header, RFC 3261 section
+/// 20.5).
+pub(crate) const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, MESSAGE, UPDATE, PRACK";
+/// Option tags we support (Supported, RFC 3261 section 20.37).
+pub(crate) const SUPPORTED: &str = "timer, 100rel";
+/// Bodies we read (Accept, RFC 3261 section 20.1).
+pub(crate) const ACCEPT: &str = "application/sdp";
+
+/// How many ended dialogs [`Party::dialog_state`] and [`Party::last_error`]
+/// still answer for.
+pub const FINISHED_KEPT: usize = 256;
+
+/// How long a Party with nothing scheduled asks to be woken anyway.
+const IDLE: Duration = Duration::from_secs(3600);
+
+/// Why a command failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    /// A URI (target, address of record, proxy) could not be understood.
+    InvalidUri(String),
+    /// No local address is known for this transport: call
+    /// [`Party::set_local_address`] first.
+    NoLocalAddress(Transport),
+    /// The host is a name, not an IP address, and no destination was given
+    /// (resolve it and pass [`InviteOptions::destination`]).
+    Unresolvable(String),
+    /// The dialog limit ([`PartyConfig::max_dialogs`]) is reached.
+    TooManyDialogs,
+    /// No dialog, incoming call or registration with that id (it may have
+    /// ended).
+    Unknown,
+    /// The command does not apply in the dialog's current state.
+    InvalidState {
+        /// The state the dialog is in.
+        state: DialogState,
+        /// What was asked.
+        action: &'static str,
+    },
+    /// The transaction layer refused the request (limit reached).
+    Transaction(String),
+    /// The Party has no media (signalling only) and the command needs it.
+    NoMedia,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::InvalidUri(u) => write!(f, "invalid URI: {u:?}"),
+            Error::NoLocalAddress(t) => write!(f, "no local {t} address set"),
+            Error::Unresolvable(h) => {
+                write!(
+                    f,
+                    "cannot resolve host {h:?} (give an IP address or a destination)"
+                )
+            }
+            Error::TooManyDialogs => f.write_str("too many dialogs"),
+            Error::Unknown => f.write_str("no such dialog or request"),
+            Error::InvalidState { state, action } => {
+                write!(f, "cannot {action} a dialog that is {state}")
+            }
+            Error::Transaction(why) => write!(f, "transaction layer: {why}"),
+            Error::NoMedia => f.write_str("this party has no media"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// (Call-ID, From tag, CSeq number) of a request without To tag.
+pub(crate) type MergeKey = (Box<str>, Box<str>, u32);
+
+/// What a client or server transaction of the Party is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TxKind {
+    Invite,
+    ReInvite,
+    Cancel,
+    Bye,
+    Update,
+    Prack,
+    Info,
+    Message,
+    Options,
+    Register,
+    /// An INVITE we received (initial or re-INVITE).
+    ServerInvite,
+}
+
+/// Who a transaction belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Owner {
+    Call(DialogId),
+    Registration(RegistrationId),
+    Request(RequestId),
+    /// Fire and forget (BYE of a stray fork, a merged request's answer...).
+    Nobody,
+}
+
+/// A transaction the Party started or is serving.
+#[derive(Debug)]
+pub(crate) struct TxUse {
+    pub(crate) owner: Owner,
+    pub(crate) kind: TxKind,
+    /// Client transactions: the request, kept to answer a digest challenge
+    /// or to build a CANCEL (RFC 3261 section 9.1).
+    pub(crate) request: Option<Box<Message>>,
+    pub(crate) destination: SocketAddr,
+    pub(crate) transport: Transport,
+    /// How many challenges this request (and its predecessors) answered.
+    pub(crate) auth_rounds: u8,
+}
+
+/// The SIP user agent. See the [module documentation](self) for the loop
+/// that drives it.
+pub struct Party {
+    pub(crate) config: PartyConfig,
+    pub(crate) rng: Box<dyn Random>,
+    /// Prepended to every tag we generate, so an [`Endpoint`] can route
+    /// responses and in-dialog requests back to this Party.
+    pub(crate) tag_prefix: Box<str>,
+    pub(crate) locals: Vec<(Transport, SocketAddr)>,
+    pub(crate) tx: TransactionLayer,
+    pub(crate) txs: HashMap<TransactionId, TxUse>,
+    pub(crate) calls: HashMap<DialogId, Call>,
+    /// Our tag of each call (From tag as UAC, To tag as UAS).
+    pub(crate) by_tag: HashMap<Box<str>, DialogId>,
+    pub(crate) registrations: HashMap<RegistrationId, Registration>,
+    pub(crate) timers: TimerHeap,
+    pub(crate) events: VecDeque<Event>,
+    pub(crate) media_out: VecDeque<MediaTransmit>,
+    pub(crate) media_addrs: HashMap<SocketAddr, DialogId>,
+    pub(crate) ports: PortPool,
+    pub(crate) auth: crate::auth::ClientAuth,
+    /// Requests without To tag being served: (Call-ID, From tag, CSeq) to
+    /// branch, to find merged requests (RFC 3261 section 8.2.2.2).
+    pub(crate) serving: HashMap<MergeKey, (Box<str>, TransactionId)>,
+    pub(crate) stream_buffers: HashMap<(Transport, SocketAddr), Vec<u8>>,
+    pub(crate) next_id: u64,
+    pub(crate) last_now: Option<Instant>,
+    /// Final states of the last calls, so `last_error` still answers
+    /// after a call is forgotten (bounded).
+    pub(crate) finished: VecDeque<(DialogId, DialogState, Option<DialogError>)>,
+}
+
+impl fmt::Debug for Party {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Party")
+            .field("aor", &self.config.aor)
+            .field("calls", &self.calls.len())
+            .field("transactions", &self.tx.len())
+            .field("registrations", &self.registrations.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Party {
+    /// A Party made of `config`, taking identifiers (tags, branches,
+    /// Call-IDs) from `random`. Drivers seed `random` from the OS.
+    pub fn new(config: PartyConfig, random: Box<dyn Random>) -> Party {
+        let tx_config = TransactionConfig {
+            timers: crate::transaction::TimerConfig {
+                t1: config.timers.t1,
+                t2: config.timers.t2,
+                t4: config.timers.t4,
+            },
+            ..TransactionConfig::default()
+        };
+        let ports = PortPool::new(config.rtp_ports);
+        Party {
+            config,
+            rng: random,
+            tag_prefix: "".into(),
+            locals: Vec::new(),
+            tx: TransactionLayer::new(tx_config),
+            txs: HashMap::new(),
+            calls: HashMap::new(),
+            by_tag: HashMap::new(),
+            registrations: HashMap::new(),
+            timers: TimerHeap::default(),
+            events: VecDeque::new(),
+            media_out: VecDeque::new(),
+            media_addrs: HashMap::new(),
+            ports,
+            auth: crate::auth::ClientAuth::default(),
+            serving: HashMap::new(),
+            stream_buffers: HashMap::new(),
+            next_id: 1,
+            last_now: None,
+            finished: VecDeque::new(),
+        }
+    }
+
+    /// A signalling-only Party for `aor` that answers calls at once (the
+    /// original library's `NoMediaSimpleCallsParty`). Its identifiers come
+    /// from a generator seeded with the AOR: give it a random source with
+    /// [`Party::set_random`] before use on a real network.
+    pub fn no_media_simple_calls(aor: &str) -> Result<Party, Error> {
+        let config = PartyConfig::new(aor)?;
+        let seed = seed_from(&config.aor);
+        Ok(Party::new(config, Box::new(SeededRandom::new(seed))))
+    }
+
+    /// A Party for `aor` with one audio stream (the default codecs) that
+    /// answers calls at once (the original library's
+    /// `SingleRtpSessionSimpleParty`). See [`Party::no_media_simple_calls`]
+    /// about the random source.
+    pub fn single_rtp_session_simple(aor: &str) -> Result<Party, Error> {
+        let mut config = PartyConfig::new(aor)?;
+        config.media = Some(crate::sdp::MediaCapabilities::default_audio());
+        let seed = seed_from(&config.aor);
+        Ok(Party::new(config, Box::new(SeededRandom::new(seed))))
+    }
+
+    /// Replace the random source (tags, branches, Call-IDs, SSRCs).
+    pub fn set_random(&mut self, random: Box<dyn Random>) {
+        self.rng = random;
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &PartyConfig {
+        &self.config
+    }
+
+    /// Change the configuration (policy, media, credentials...). Applies to
+    /// calls started afterwards.
+    pub fn config_mut(&mut self) -> &mut PartyConfig {
+        &mut self.config
+    }
+
+    /// Set the call policy.
+    pub fn set_policy(&mut self, policy: CallPolicy) {
+        self.config.policy = policy;
+    }
+
+    /// Tell the Party the local address of its socket for `transport`
+    /// (after binding; never 0.0.0.0: Via and Contact advertise it).
+    pub fn set_local_address(&mut self, transport: Transport, addr: SocketAddr) {
+        self.locals.retain(|(t, _)| *t != transport);
+        self.locals.push((transport, addr));
+    }
+
+    /// The local address set for `transport`.
+    pub fn local_address(&self, transport: Transport) -> Option<SocketAddr> {
+        self.locals
+            .iter()
+            .find(|(t, _)| *t == transport)
+            .map(|(_, a)| *a)
+    }
+
+    /// The address of record (`sip:alice@atlanta.com`).
+    pub fn aor(&self) -> &str {
+        &self.config.aor
+    }
+
+    /// Feed something that happened: a datagram, stream bytes, a transport
+    /// error, or the passing of time. Then drain [`Party::poll_output`].
+    pub fn handle_input(&mut self, input: Input<'_>) {
+        let now = input.now();
+        self.touch(now);
+        match input {
+            Input::Datagram {
+                transport,
+                source,
+                destination,
+                bytes,
+                ..
+            } => {
+                if let Some(&id) = self.media_addrs.get(&destination) {
+                    self.handle_media(now, id, source, destination, bytes);
+                } else {
+                    match Message::parse(bytes) {
+                        Ok(msg) => self.handle_message(now, msg, source, transport),
+                        Err(e) => {
+                            warn!(%source, error = ?e, "dropping unparseable datagram")
+                        }
+                    }
+                }
+            }
+            Input::StreamData {
+                transport,
+                source,
+                bytes,
+                ..
+            } => self.handle_stream(now, transport, source, bytes),
+            Input::TransportError {
+                transport,
+                destination,
+                ..
+            } => self.tx.transport_error(now, destination, transport),
+            Input::Timeout(_) => {}
+        }
+        self.handle_timeout(now);
+    }
+
+    /// The next thing to do: transmit, report an event, or wait.
+    pub fn poll_output(&mut self) -> Output {
+        if let Some(t) = self.tx.poll_transmit() {
+            return Output::Transmit(t);
+        }
+        if let Some(m) = self.media_out.pop_front() {
+            return Output::MediaTransmit(m);
+        }
+        if let Some(e) = self.events.pop_front() {
+            return Output::Event(e);
+        }
+        match (self.poll_timeout(), self.last_now) {
+            (Some(t), _) => Output::Timeout(t),
+            (None, Some(now)) => Output::Timeout(now + IDLE),
+            (None, None) => Output::Idle,
+        }
+    }
+
+    /// The next deadline, if anything is scheduled.
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
+        // Drop stale heap entries so the answer is exact.
+        while let Some((at, owner)) = self.timers.peek() {
+            if self.timer_is_live(at, owner) {
+                break;
+            }
+            self.timers.pop();
+        }
+        let mine = self.timers.peek().map(|(at, _)| at);
+        match (mine, self.tx.poll_timeout()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Place a call to `target` (`bob@biloxi.com`, `sip:bob@192.0.2.4:5060`).
+    /// Returns at once; the call progresses through
+    /// [`Event::DialogStateChanged`].
+    pub fn invite(
+        &mut self,
+        now: Instant,
+        target: &str,
+        options: InviteOptions,
+    ) -> Result<DialogId, Error> {
+        self.touch(now);
+        let id = self.start_call(now, target, options)?;
+        self.after_command(now);
+        Ok(id)
+    }
+
+    /// A handle on a dialog, if it is still alive.
+    pub fn dialog(&mut self, id: DialogId) -> Option<DialogHandle<'_>> {
+        if self.calls.contains_key(&id) {
+            Some(DialogHandle { party: self, id })
+        } else {
+            None
+        }
+    }
+
+    /// An incoming call still waiting for a decision (accept or reject).
+    pub fn incoming(&mut self, id: DialogId) -> Option<Incoming<'_>> {
+        match self.calls.get(&id) {
+            Some(c) if c.awaiting_decision() => Some(Incoming { party: self, id }),
+            _ => None,
+        }
+    }
+
+    /// The state of a dialog, if it is still alive (ended dialogs are
+    /// forgotten once their final state was reported).
+    pub fn dialog_state(&self, id: DialogId) -> Option<DialogState> {
+        match self.calls.get(&id) {
+            Some(c) => Some(c.state),
+            None => self.finished.iter().find(|f| f.0 == id).map(|f| f.1),
+        }
+    }
+
+    /// Why a dialog failed. Answers for live dialogs and for the last
+    /// [`FINISHED_KEPT`] that ended.
+    pub fn last_error(&self, id: DialogId) -> Option<&DialogError> {
+        match self.calls.get(&id) {
+            Some(c) => c.last_error.as_ref(),
+            None => self
+                .finished
+                .iter()
+                .find(|f| f.0 == id)
+                .and_then(|f| f.2.as_ref()),
+        }
+    }
+
+    /// Register with `registrar` (`sip:registrar.biloxi.com`,
+    /// `127.0.0.1:5060`), refreshing before the granted expiry until
+    /// [`RegistrationHandle::unregister`].
+    pub fn register(
+        &mut self,
+        now: Instant,
+        registrar: &str,
+        options: RegisterOptions,
+    ) -> Result<RegistrationId, Error> {
+        self.touch(now);
+        let id = self.start_registration(now, registrar, options)?;
+        self.after_command(now);
+        Ok(id)
+    }
+
+    /// A handle on a registration.
+    pub fn registration(&mut self, id: RegistrationId) -> Option<RegistrationHandle<'_>> {
+        if self.registrations.contains_key(&id) {
+            Some(RegistrationHandle { party: self, id })
+        } else {
+            None
+        }
+    }
+
+    /// Send OPTIONS to `target` outside any dialog; the answer comes as
+    /// [`Event::RequestCompleted`].
+    pub fn options(&mut self, now: Instant, target: &str) -> Result<RequestId, Error> {
+        self.options_with(now, target, InviteOptions::default())
+    }
+
+    /// OPTIONS with the routing options of an INVITE (proxy, destination).
+    pub fn options_with(
+        &mut self,
+        now: Instant,
+        target: &str,
+        options: InviteOptions,
+    ) -> Result<RequestId, Error> {
+        self.touch(now);
+        let id = self.send_out_of_dialog(now, Method::Options, target, &options, None)?;
+        self.after_command(now);
+        Ok(id)
+    }
+
+    /// Send a MESSAGE (RFC 3428) to `target` outside any dialog.
+    pub fn message(
+        &mut self,
+        now: Instant,
+        target: &str,
+        content_type: &str,
+        body: &[u8],
+        options: InviteOptions,
+    ) -> Result<RequestId, Error> {
+        self.touch(now);
+        let id = self.send_out_of_dialog(
+            now,
+            Method::Message,
+            target,
+            &options,
+            Some((content_type, body)),
+        )?;
+        self.after_command(now);
+        Ok(id)
+    }
+
+    /// Live dialogs.
+    pub fn dialog_count(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// Live transactions (client and server).
+    pub fn transaction_count(&self) -> usize {
+        self.tx.len()
+    }
+
+    /// Ids of the live dialogs.
+    pub fn dialog_ids(&self) -> impl Iterator<Item = DialogId> + '_ {
+        self.calls.keys().copied()
+    }
+
+    /// Whether nothing at all is pending: no dialog, transaction,
+    /// registration, timer or queued output. Tests use it to prove a call
+    /// left nothing behind.
+    pub fn is_idle(&mut self) -> bool {
+        self.calls.is_empty()
+            && self.tx.is_empty()
+            && self.registrations.is_empty()
+            && self.txs.is_empty()
+            && self.events.is_empty()
+            && self.media_out.is_empty()
+            && self.media_addrs.is_empty()
+            && self.serving.is_empty()
+            && self.poll_timeout().is_none()
+    }
+
+    // ---- internals shared by the submodules ----
+
+    pub(crate) fn touch(&mut self, now: Instant) {
+        self.last_now = Some(match self.last_now {
+            Some(prev) if prev > now => prev,
+            _ => now,
+        });
+    }
+
+    /// After a command: the transaction layer may have events already.
+    pub(crate) fn after_command(&mut self, now: Instant) {
+        self.drain_tx_events(now);
+    }
+
+    pub(crate) fn new_id(&mut self) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        id
+    }
+
+    pub(crate) fn new_tag(&mut self) -> String {
+        let tag = message::new_tag(&mut *self.rng);
+        if self.tag_prefix.is_empty() {
+            tag
+        } else {
+            format!("{}{}", self.tag_prefix, tag)
+        }
+    }
+
+    pub(crate) fn new_branch(&mut self) -> String {
+        message::new_branch(&mut *self.rng)
+    }
+
+    pub(crate) fn local_for(&self, transport: Transport) -> Result<SocketAddr, Error> {
+        self.local_address(transport)
+            .ok_or(Error::NoLocalAddress(transport))
+    }
+
+    /// A top Via for a request we send (RFC 3261 section 8.1.1.7, with
+    /// `rport` of RFC 3581 so responses come back through NATs).
+    pub(crate) fn via(&mut self, transport: Transport) -> Result<(String, String), Error> {
+        let local = self.local_for(transport)?;
+        let branch = self.new_branch();
+        Ok((
+            format!(
+                "SIP/2.0/{} {};branch={};rport",
+                transport.via_token(),
+                host_port(local),
+                branch
+            ),
+            branch,
+        ))
+    }
+
+    /// Our Contact header value for `transport`.
+    pub(crate) fn contact(&self, transport: Transport) -> Result<String, Error> {
+        let local = self.local_for(transport)?;
+        let user = aor_user(&self.config.aor);
+        let tp = match transport {
+            Transport::Udp => "",
+            Transport::Tcp => ";transport=tcp",
+            _ => ";transport=tls",
+        };
+        let scheme = if transport == Transport::Tls {
+            "sips"
+        } else {
+            "sip"
+        };
+        Ok(match user {
+            Some(u) => format!("<{scheme}:{u}@{}{tp}>", host_port(local)),
+            None => format!("<{scheme}:{}{tp}>", host_port(local)),
+        })
+    }
+
+    /// Our From header value (without tag).
+    pub(crate) fn our_from(&self) -> String {
+        match &self.config.display_name {
+            Some(d) => format!(
+                "\"{}\" <{}>",
+                d.replace('\\', "\\\\").replace('"', "\\\""),
+                self.config.aor
+            ),
+            None => format!("<{}>", self.config.aor),
+        }
+    }
+
+    /// Headers every request we originate carries.
+    pub(crate) fn common_request_headers(&self, msg: &mut Message) {
+        msg.set_header(
+            HeaderName::MaxForwards,
+            &self.config.max_forwards.to_string(),
+        );
+        if let Some(ua) = &self.config.user_agent {
+            msg.set_header(HeaderName::UserAgent, ua);
+        }
+    }
+
+    /// Start a client transaction for `request` (its top Via already set).
+    // Every argument is a distinct fact about the transaction; a struct
+    // would only rename them.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn send_request(
+        &mut self,
+        now: Instant,
+        request: Message,
+        destination: SocketAddr,
+        transport: Transport,
+        owner: Owner,
+        kind: TxKind,
+        auth_rounds: u8,
+    ) -> Result<TransactionId, Error> {
+        let keep = Box::new(request.clone());
+        let id = self
+            .tx
+            .send_request(now, request, destination, transport)
+            .map_err(|e| Error::Transaction(e.to_string()))?;
+        self.txs.insert(
+            id,
+            TxUse {
+                owner,
+                kind,
+                request: Some(keep),
+                destination,
+                transport,
+                auth_rounds,
+            },
+        );
+        Ok(id)
+    }
+
+    /// Run due timers of the Party and of the transaction layer, then
+    /// dispatch what the transaction layer reported.
+    fn handle_timeout(&mut self, now: Instant) {
+        self.tx.handle_timeout(now);
+        self.drain_tx_events(now);
+        while let Some((at, owner)) = self.timers.peek() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            if !self.timer_is_live(at, owner) {
+                continue;
+            }
+            match owner {
+                TimerOwner::Call(id, t) => {
+                    if let Some(c) = self.calls.get_mut(&id) {
+                        c.timers.stop(t);
+                    }
+                    self.on_call_timer(now, id, t);
+                }
+                TimerOwner::Registration(id) => {
+                    if let Some(r) = self.registrations.get_mut(&id) {
+                        r.timer = None;
+                    }
+                    self.on_registration_timer(now, id);
+                }
+            }
+            self.drain_tx_events(now);
+        }
+    }
+
+    fn timer_is_live(&self, at: Instant, owner: TimerOwner) -> bool {
+        match owner {
+            TimerOwner::Call(id, t) => self
+                .calls
+                .get(&id)
+                .is_some_and(|c| c.timers.get(t) == Some(at)),
+            TimerOwner::Registration(id) => self
+                .registrations
+                .get(&id)
+                .is_some_and(|r| r.timer == Some(at)),
+        }
+    }
+
+    pub(crate) fn set_call_timer(&mut self, id: DialogId, t: CallTimer, at: Instant) {
+        if let Some(c) = self.calls.get_mut(&id) {
+            self.timers.set_call(&mut c.timers, id, t, at);
+        }
+    }
+
+    pub(crate) fn stop_call_timer(&mut self, id: DialogId, t: CallTimer) {
+        if let Some(c) = self.calls.get_mut(&id) {
+            c.timers.stop(t);
+        }
+    }
+
+    /// A parsed SIP message arrived.
+    pub(crate) fn handle_message(
+        &mut self,
+        now: Instant,
+        msg: Message,
+        source: SocketAddr,
+        transport: Transport,
+    ) {
+        self.touch(now);
+        if msg.is_request() {
+            // RFC 3261 section 8.2: a request we cannot even match to a
+            // transaction is answered 400 statelessly when it has a Via.
+            if let Some(resp) = validate::check_mandatory(&msg) {
+                debug!(%source, status = resp.status(), "bad request, answered statelessly");
+                self.tx.send_stateless_response(source, transport, resp);
+                return;
+            }
+        }
+        trace!(%source, "message in");
+        let _ = self.tx.handle_message(now, msg, source, transport);
+        self.drain_tx_events(now);
+    }
+
+    fn handle_stream(
+        &mut self,
+        now: Instant,
+        transport: Transport,
+        source: SocketAddr,
+        bytes: &[u8],
+    ) {
+        let key = (transport, source);
+        let mut buf = self.stream_buffers.remove(&key).unwrap_or_default();
+        buf.extend_from_slice(bytes);
+        let limits = message::Limits::default();
+        loop {
+            // Keep-alive pings (RFC 5626 section 4.4.1) are bare CRLFs.
+            let skip = buf
+                .iter()
+                .take_while(|b| **b == b'\r' || **b == b'\n')
+                .count();
+            if skip > 0 {
+                buf.drain(..skip);
+            }
+            if buf.is_empty() {
+                break;
+            }
+            match message::parse_stream(&buf, &limits) {
+                Ok(message::Status::Complete((view, used))) => {
+                    let msg = Message::from_view(&view);
+                    buf.drain(..used);
+                    self.handle_message(now, msg, source, transport);
+                }
+                Ok(message::Status::Partial) => break,
+                Err(e) => {
+                    warn!(%source, error = ?e, "unparseable stream data, dropping buffer");
+                    buf.clear();
+                    break;
+                }
+            }
+        }
+        if !buf.is_empty() {
+            self.stream_buffers.insert(key, buf);
+        }
+    }
+
+    /// Dispatch everything the transaction layer has to say.
+    pub(crate) fn drain_tx_events(&mut self, now: Instant) {
+        while let Some(ev) = self.tx.poll_event() {
+            match ev {
+                TransactionEvent::Request {
+                    id,
+                    request,
+                    source,
+                    transport,
+                } => self.on_request(now, id, request, source, transport),
+                TransactionEvent::Response { id, response } => self.on_response(now, id, response),
+                TransactionEvent::Stray {
+                    message,
+                    source,
+                    transport,
+                } => self.on_stray(now, message, source, transport),
+                TransactionEvent::Cancelled { id, cancel } => self.on_cancelled(now, id, cancel),
+                TransactionEvent::Timeout { id } => {
+                    self.on_tx_failure(now, id, DialogError::Timeout)
+                }
+                TransactionEvent::TransportError { id } => {
+                    self.on_tx_failure(now, id, DialogError::TransportError)
+                }
+                TransactionEvent::Terminated { id } => self.on_tx_terminated(id),
+            }
+        }
+    }
+
+    fn on_tx_terminated(&mut self, id: TransactionId) {
+        if let Some(TxUse {
+            owner: Owner::Call(call),
+            kind: TxKind::Invite,
+            ..
+        }) = self.txs.remove(&id)
+        {
+            self.on_invite_tx_gone(call, id);
+        }
+        self.serving.retain(|_, (_, t)| *t != id);
+    }
+
+    /// A response within one of our client transactions.
+    fn on_response(&mut self, now: Instant, id: TransactionId, response: Message) {
+        let Some(status) = response.status() else {
+            return;
+        };
+        let Some(tx) = self.txs.get(&id) else {
+            trace!(status, "response for a transaction nobody owns");
+            return;
+        };
+        let (owner, kind) = (tx.owner, tx.kind);
+        if (status == 401 || status == 407)
+            && kind != TxKind::Cancel
+            && kind != TxKind::ServerInvite
+            && self.retry_with_auth(now, id, &response)
+        {
+            return;
+        }
+        match owner {
+            Owner::Call(call) => self.on_call_response(now, call, id, kind, response),
+            Owner::Registration(reg) => self.on_register_response(now, reg, id, response),
+            Owner::Request(req) => {
+                if status >= 200 {
+                    self.events.push_back(request_completed(req, &response));
+                }
+            }
+            Owner::Nobody => {}
+        }
+    }
+
+    /// Answer a 401/407 with credentials (RFC 3261 section 22.2). The
+    /// digest client refuses to answer the same challenge twice or to
+    /// retry refused credentials, so this never loops. Returns false when
+    /// the response should be handled as a failure instead.
+    fn retry_with_auth(&mut self, now: Instant, id: TransactionId, response: &Message) -> bool {
+        use crate::auth::{AuthKind, DigestRequest};
+        let Some(creds) = self.config.credentials.clone() else {
+            return false;
+        };
+        let Some(kind) = response.status().and_then(AuthKind::from_status) else {
+            return false;
+        };
+        let Some(tx) = self.txs.get_mut(&id) else {
+            return false;
+        };
+        // A hard cap as well, in case a server keeps inventing realms.
+        if tx.auth_rounds >= 4 {
+            return false;
+        }
+        let Some(mut request) = tx.request.take().map(|b| *b) else {
+            return false;
+        };
+        let (owner, tx_kind, destination, transport, rounds) = (
+            tx.owner,
+            tx.kind,
+            tx.destination,
+            tx.transport,
+            tx.auth_rounds,
+        );
+        let challenge_name = HeaderName::from_bytes(kind.challenge_header().as_bytes());
+        let credentials_name = HeaderName::from_bytes(kind.credentials_header().as_bytes());
+        let method = request
+            .method()
+            .map(|m| m.as_str().to_string())
+            .unwrap_or_default();
+        let uri = request.request_uri().unwrap_or("").to_string();
+        let answer = {
+            let challenges = response.headers(&challenge_name);
+            let sent = request.headers(&credentials_name);
+            let digest_request = DigestRequest {
+                method: &method,
+                uri: &uri,
+                body: request.body(),
+            };
+            self.auth.respond(
+                &creds,
+                kind,
+                challenges,
+                sent,
+                &digest_request,
+                &mut *self.rng,
+            )
+        };
+        let answer = match answer {
+            Ok(a) => a,
+            Err(e) => {
+                debug!(error = %e, "not answering challenge");
+                if let Some(tx) = self.txs.get_mut(&id) {
+                    tx.request = Some(Box::new(request));
+                }
+                return false;
+            }
+        };
+        // One credentials header per realm: replace the one for this
+        // realm, keep the others (RFC 3261 section 22.3).
+        let realm_param = format!("realm=\"{}\"", answer.realm);
+        let keep: Vec<String> = request
+            .headers(&credentials_name)
+            .filter(|v| !v.contains(&realm_param))
+            .map(str::to_string)
+            .collect();
+        request.remove_header(&credentials_name);
+        for v in keep {
+            request.add_header(credentials_name.clone(), &v);
+        }
+        request.add_header(credentials_name, &answer.value);
+        // A new transaction: new branch, CSeq one higher (section 8.1.3.5).
+        let Ok((via, _)) = self.via(transport) else {
+            return false;
+        };
+        request.remove_first_header(&HeaderName::Via);
+        request.push_front_header(HeaderName::Via, &via);
+        let new_seq = match request.cseq().and_then(Result::ok) {
+            Some(c) => {
+                let seq = c.seq.wrapping_add(1);
+                request.set_header(HeaderName::CSeq, &format!("{seq} {}", c.method));
+                seq
+            }
+            None => return false,
+        };
+        if let Owner::Call(call) = owner {
+            if let Some(c) = self.calls.get_mut(&call) {
+                c.note_local_cseq(new_seq);
+            }
+        }
+        match self.send_request(
+            now,
+            request,
+            destination,
+            transport,
+            owner,
+            tx_kind,
+            rounds + 1,
+        ) {
+            Ok(new_id) => {
+                if let Owner::Call(call) = owner {
+                    self.retarget_call_tx(call, id, new_id);
+                }
+                if let Owner::Registration(reg) = owner {
+                    self.registration_retargeted(reg, new_id, new_seq);
+                }
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// A client transaction timed out or could not be sent.
+    fn on_tx_failure(&mut self, now: Instant, id: TransactionId, error: DialogError) {
+        let Some(tx) = self.txs.get(&id) else { return };
+        let (owner, kind) = (tx.owner, tx.kind);
+        match owner {
+            Owner::Call(call) => self.on_call_tx_failure(now, call, id, kind, error),
+            Owner::Registration(reg) => self.on_register_failure(now, reg, error),
+            Owner::Request(req) => {
+                let (code, reason) = match error {
+                    DialogError::Timeout => (408, "Request Timeout"),
+                    _ => (503, "Service Unavailable"),
+                };
+                self.events.push_back(Event::RequestCompleted {
+                    id: req,
+                    code,
+                    reason: reason.into(),
+                    allow: Vec::new(),
+                    supported: Vec::new(),
+                    accept: Vec::new(),
+                });
+            }
+            Owner::Nobody => {}
+        }
+    }
+
+    /// OPTIONS or MESSAGE outside a dialog.
+    fn send_out_of_dialog(
+        &mut self,
+        now: Instant,
+        method: Method,
+        target: &str,
+        options: &InviteOptions,
+        body: Option<(&str, &[u8])>,
+    ) -> Result<RequestId, Error> {
+        let target = config::normalize_uri(target)?;
+        let (destination, transport, route) =
+            self.route_for(&target, options.proxy.as_deref(), options.destination)?;
+        let mut req = Message::request(method.clone(), &target);
+        let (via, _) = self.via(transport)?;
+        req.add_header(HeaderName::Via, &via);
+        let tag = self.new_tag();
+        req.add_header(
+            HeaderName::From,
+            &format!("{};tag={tag}", self.our_from()),
+        );
+        req.add_header(HeaderName::To, &format!("<{target}>"));
+        let host = self.local_for(transport)?.ip().to_string();
+        let call_id = message::new_call_id(&mut *self.rng, &host);
+        req.add_header(HeaderName::CallId, &call_id);
+        req.add_header(HeaderName::CSeq, &format!("1 {method}"));
+        if let Some(r) = route {
+            req.add_header(HeaderName::Route, &r);
+        }
+        self.common_request_headers(&mut req);
+        if method == Method::Options {
+            req.add_header(HeaderName::Accept, ACCEPT);
+        }
+        if let Some((ct, b)) = body {
+            req.set_body(Some(ct), b);
+        }
+        let id = RequestId(self.new_id());
+        let kind = if method == Method::Options {
+            TxKind::Options
+        } else {
+            TxKind::Message
+        };
+        self.send_request(
+            now,
+            req,
+            destination,
+            transport,
+            Owner::Request(id),
+            kind,
+            0,
+        )?;
+        Ok(id)
+    }
+
+    /// Next hop for a new request: an explicit destination, else the
+    /// outbound proxy (which also becomes a pre-loaded Route, RFC 3261
+    /// section 8.1.2), else the Request-URI's host.
+    pub(crate) fn route_for(
+        &self,
+        target: &str,
+        proxy: Option<&str>,
+        destination: Option<SocketAddr>,
+    ) -> Result<(SocketAddr, Transport, Option<String>), Error> {
+        let mut route = None;
+        let mut hop_uri = target.to_string();
+        if let Some(p) = proxy {
+            let uri = config::normalize_uri(p)?;
+            let uri = if message::Uri::parse(&uri).map(|u| u.lr()).unwrap_or(false) {
+                uri
+            } else {
+                format!("{uri};lr")
+            };
+            route = Some(format!("<{uri}>"));
+            hop_uri = uri;
+        }
+        if let Some(dest) = destination {
+            // The caller resolved the name: only the transport is needed.
+            return Ok((dest, uri_transport(&hop_uri)?, route));
+        }
+        let (addr, transport) = resolve_uri(&hop_uri)?;
+        Ok((addr, transport, route))
+    }
+}
+
+/// The transport a URI asks for (`transport=` parameter, `sips:` means
+/// TLS, else UDP).
+pub(crate) fn uri_transport(uri: &str) -> Result<Transport, Error> {
+    let parsed = message::Uri::parse(uri).map_err(|_| Error::InvalidUri(uri.to_string()))?;
+    Ok(
+        match parsed.transport_param().and_then(Transport::from_token) {
+            Some(t) => t,
+            None if matches!(parsed.scheme, message::Scheme::Sips) => Transport::Tls,
+            None => Transport::Udp,
+        },
+    )
+}
+
+/// Resolve a SIP URI to an address without DNS: the host must be an IP
+/// literal (`maddr` wins over the host); the port defaults by transport.
+pub(crate) fn resolve_uri(uri: &str) -> Result<(SocketAddr, Transport), Error> {
+    let parsed = message::Uri::parse(uri).map_err(|_| Error::InvalidUri(uri.to_string()))?;
+    let transport = uri_transport(uri)?;
+    let host = parsed.maddr().unwrap_or(parsed.host);
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let ip: IpAddr = bare
+        .parse()
+        .map_err(|_| Error::Unresolvable(host.to_string()))?;
+    let port = parsed.port.unwrap_or_else(|| transport.default_port());
+    Ok((SocketAddr::new(ip, port), transport))
+}
+
+/// `host:port` with IPv6 in brackets.
+pub(crate) fn host_port(addr: SocketAddr) -> String {
+    match addr {
+        SocketAddr::V4(a) => a.to_string(),
+        SocketAddr::V6(a) => format!("[{}]:{}", a.ip(), a.port()),
+    }
+}
+
+/// The user part of a `sip:user@host` AOR.
+pub(crate) fn aor_user(aor: &str) -> Option<&str> {
+    let rest = aor.split_once(':').map(|(_, r)| r).unwrap_or(aor);
+    rest.split_once('@').map(|(u, _)| u)
+}
+
+/// A stable seed from the AOR (FNV-1a), so tests are repeatable; drivers
+/// replace the generator.
+fn seed_from(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+fn request_completed(id: RequestId, response: &Message) -> Event {
+    let list = |name: HeaderName| -> Vec<String> {
+        response
+            .header_values(&name)
+            .map(|s| s.trim().to_string())
+            .collect()
+    };
+    Event::RequestCompleted {
+        id,
+        code: response.status().unwrap_or(0),
+        reason: response.reason().unwrap_or("").to_string(),
+        allow: list(HeaderName::Allow),
+        supported: list(HeaderName::Supported),
+        accept: list(HeaderName::Accept),
+    }
+}

@@ -589,7 +589,9 @@ impl<'a> ExtMap<'a> {
             Some((i, d)) => (i, Some(Direction::from_name(d).ok_or(bad(0))?)),
             None => (head, None),
         };
-        let id = parse_u16(id).filter(|i| (1..=4095).contains(i)).ok_or(bad(0))?;
+        let id = parse_u16(id)
+            .filter(|i| (1..=4095).contains(i))
+            .ok_or(bad(0))?;
         let rest = rest.trim();
         let (uri, attributes) = rest.split_once(' ').unwrap_or((rest, ""));
         if uri.is_empty() {
@@ -708,13 +710,18 @@ mod tests {
     #[test]
     fn rtpmap_rfc8866_s6_6() {
         let r = RtpMap::parse("98 L16/16000/2").unwrap();
-        assert_eq!((r.payload_type, r.encoding, r.clock_rate, r.channels), (98, "L16", 16000, Some(2)));
+        assert_eq!(
+            (r.payload_type, r.encoding, r.clock_rate, r.channels),
+            (98, "L16", 16000, Some(2))
+        );
         assert_eq!(
             RtpMap::parse("4294967296 PCMU/8000").unwrap_err().kind,
             SdpErrorKind::InvalidPayloadType
         );
         assert_eq!(
-            RtpMap::parse("99999999999999999999999 PCMU/8000").unwrap_err().kind,
+            RtpMap::parse("99999999999999999999999 PCMU/8000")
+                .unwrap_err()
+                .kind,
             SdpErrorKind::InvalidNumber
         );
         assert_eq!(
@@ -779,7 +786,15 @@ mod tests {
             let t = Attribute::from_line(raw, 7).typed().unwrap();
             assert!(check(&t), "{raw}: {t:?}");
         }
-        for raw in ["ptime:x", "rtcp:70000", "ssrc:4294967296 cname:a", "setup:sideways", "extmap:0 urn:x", "candidate:1 1 UDP 1 a 1 host", "fingerprint:sha-256 zz"] {
+        for raw in [
+            "ptime:x",
+            "rtcp:70000",
+            "ssrc:4294967296 cname:a",
+            "setup:sideways",
+            "extmap:0 urn:x",
+            "candidate:1 1 UDP 1 a 1 host",
+            "fingerprint:sha-256 zz",
+        ] {
             let e = Attribute::from_line(raw, 9).typed().unwrap_err();
             assert_eq!(e.line, 9, "{raw}");
         }

@@ -70,7 +70,10 @@ impl SdpError {
 
     /// The same error pointing at `line`.
     pub(crate) const fn at(self, line: u32) -> Self {
-        Self { line, kind: self.kind }
+        Self {
+            line,
+            kind: self.kind,
+        }
     }
 
     /// The SIP status a server should answer when the body of a request

@@ -217,9 +217,7 @@ impl<'a> MediaLine<'a> {
     /// Whether the proto is RTP-based (`RTP/...` or `.../RTP/...`), so the
     /// formats are payload types.
     pub fn is_rtp(&self) -> bool {
-        self.proto
-            .split('/')
-            .any(|p| p.eq_ignore_ascii_case("RTP"))
+        self.proto.split('/').any(|p| p.eq_ignore_ascii_case("RTP"))
     }
 }
 

@@ -232,7 +232,10 @@ fn remote_addresses(m: &MediaView<'_, '_>) -> (Option<SocketAddr>, Option<Socket
     let rtp = SocketAddr::new(ip, m.port());
     let rtcp = match m.rtcp() {
         Some(r) => {
-            let rip = r.address.and_then(|a| a.parse::<IpAddr>().ok()).unwrap_or(ip);
+            let rip = r
+                .address
+                .and_then(|a| a.parse::<IpAddr>().ok())
+                .unwrap_or(ip);
             Some(SocketAddr::new(rip, r.port))
         }
         None if m.has_attribute("rtcp-mux") => Some(rtp),
@@ -270,7 +273,13 @@ pub fn create_offer(caps: &MediaCapabilities, direction: Direction, local: &Loca
 }
 
 /// One offered media section with all our codecs of that type.
-fn offer_media(caps: &MediaCapabilities, kind: &str, port: u16, proto: &str, direction: Direction) -> Media {
+fn offer_media(
+    caps: &MediaCapabilities,
+    kind: &str,
+    port: u16,
+    proto: &str,
+    direction: Direction,
+) -> Media {
     let codecs = caps.codecs_for(kind);
     let with_te = caps.telephone_event && kind.eq_ignore_ascii_case("audio");
     let mut fmts: SmallVec<[[u8; 3]; 8]> = SmallVec::new();
@@ -283,7 +292,12 @@ fn offer_media(caps: &MediaCapabilities, kind: &str, port: u16, proto: &str, dir
     let fmt_strs: SmallVec<[&str; 8]> = fmts.iter().map(|b| trim_pt(b)).collect();
     let mut m = Media::new(kind, port, proto, &fmt_strs);
     for c in codecs {
-        m.push_rtpmap(c.payload_type, &c.name, c.clock_rate, (c.channels != 1).then_some(c.channels));
+        m.push_rtpmap(
+            c.payload_type,
+            &c.name,
+            c.clock_rate,
+            (c.channels != 1).then_some(c.channels),
+        );
         if let Some(f) = &c.fmtp {
             m.push_fmtp(c.payload_type, f);
         }
@@ -374,8 +388,12 @@ fn answer_media(
     let mut matched: SmallVec<[(u8, usize); 8]> = SmallVec::new();
     let mut te: SmallVec<[(u8, u32); 2]> = SmallVec::new();
     for fmt in m.formats() {
-        let Ok(pt) = parse_payload_type(fmt) else { continue };
-        let Some((name, rate, channels)) = describe(m, pt) else { continue };
+        let Ok(pt) = parse_payload_type(fmt) else {
+            continue;
+        };
+        let Some((name, rate, channels)) = describe(m, pt) else {
+            continue;
+        };
         if is_telephone_event(name) {
             te.push((pt, rate));
         } else if let Some(ci) = codecs.iter().position(|c| c.matches(name, rate, channels)) {
@@ -416,7 +434,12 @@ fn answer_media(
     let mut media = Media::new(m.media(), local_port, m.proto(), &fmt_strs);
     for &(pt, ci) in &matched {
         let c = &codecs[ci];
-        media.push_rtpmap(pt, &c.name, c.clock_rate, (c.channels != 1).then_some(c.channels));
+        media.push_rtpmap(
+            pt,
+            &c.name,
+            c.clock_rate,
+            (c.channels != 1).then_some(c.channels),
+        );
         if let Some(f) = &c.fmtp {
             media.push_fmtp(pt, f);
         }
@@ -476,7 +499,11 @@ pub fn process_answer(
         if !om.media().eq_ignore_ascii_case(am.media()) {
             return Err(NegotiationError::MediaKindMismatch { index: i });
         }
-        let local_port = if om.port() == 0 { 0 } else { local.port_for(i).unwrap_or(0) };
+        let local_port = if om.port() == 0 {
+            0
+        } else {
+            local.port_for(i).unwrap_or(0)
+        };
         if om.port() == 0 || am.port() == 0 {
             streams.push(rejected_stream(&om, 0));
             continue;
@@ -485,9 +512,14 @@ pub fn process_answer(
         let mut chosen = None;
         let mut te_pt = None;
         for fmt in am.formats() {
-            let Ok(pt) = parse_payload_type(fmt) else { continue };
+            let Ok(pt) = parse_payload_type(fmt) else {
+                continue;
+            };
             if !offered(pt) {
-                warn!(pt, "answer lists a payload type that was not offered; ignored");
+                warn!(
+                    pt,
+                    "answer lists a payload type that was not offered; ignored"
+                );
                 continue;
             }
             let name = describe(&om, pt).or_else(|| describe(&am, pt)).map(|d| d.0);
@@ -508,7 +540,9 @@ pub fn process_answer(
             .fmtp(pt_str(pt, &mut b))
             .filter(|f| !f.params.is_empty())
             .map(|f| f.params.to_owned());
-        let ours = om.effective_direction().intersect(declared_direction(&am).reverse());
+        let ours = om
+            .effective_direction()
+            .intersect(declared_direction(&am).reverse());
         let (remote_rtp, remote_rtcp) = remote_addresses(&am);
         streams.push(NegotiatedStream {
             media: om.media().to_owned(),
@@ -587,7 +621,12 @@ impl Negotiator {
     /// A negotiator for one session. `rng_session_id` becomes the o= session
     /// id and first version (kept below 2^62 so peers that read it as a
     /// signed 64-bit number cope).
-    pub fn new(caps: MediaCapabilities, local_addr: IpAddr, rtp_port: u16, rng_session_id: u64) -> Self {
+    pub fn new(
+        caps: MediaCapabilities,
+        local_addr: IpAddr,
+        rtp_port: u16,
+        rng_session_id: u64,
+    ) -> Self {
         let id = rng_session_id & 0x3FFF_FFFF_FFFF_FFFF;
         let direction = caps.direction;
         Negotiator {
@@ -704,16 +743,30 @@ impl Negotiator {
     }
 
     fn reoffer(&self) -> Sdp {
-        let mut sdp = Sdp::new(self.local.session_id, self.local.session_version, self.local.addr);
+        let mut sdp = Sdp::new(
+            self.local.session_id,
+            self.local.session_version,
+            self.local.addr,
+        );
         let mut placed: SmallVec<[&str; 2]> = SmallVec::new();
         let wanted = |kind: &str| !self.caps.codecs_for(kind).is_empty();
         let mut sections: Vec<Option<Media>> = vec![None; self.slots.len()];
         // Active streams stay where they are.
         for (i, s) in self.slots.iter().enumerate() {
-            let kind = if s.media.eq_ignore_ascii_case("audio") { "audio" } else { "video" };
+            let kind = if s.media.eq_ignore_ascii_case("audio") {
+                "audio"
+            } else {
+                "video"
+            };
             if s.active && wanted(&s.media) && plain_rtp(&s.proto) && !placed.contains(&kind) {
                 if let Some(port) = self.local.port_for(i) {
-                    sections[i] = Some(offer_media(&self.caps, kind, port, &s.proto, self.direction));
+                    sections[i] = Some(offer_media(
+                        &self.caps,
+                        kind,
+                        port,
+                        &s.proto,
+                        self.direction,
+                    ));
                     placed.push(kind);
                 }
             }
@@ -725,13 +778,13 @@ impl Negotiator {
             if !wanted(kind) || placed.contains(&kind) {
                 continue;
             }
-            let reuse = self
-                .slots
-                .iter()
-                .enumerate()
-                .position(|(i, s)| sections[i].is_none() && s.media.eq_ignore_ascii_case(kind) && plain_rtp(&s.proto));
+            let reuse = self.slots.iter().enumerate().position(|(i, s)| {
+                sections[i].is_none() && s.media.eq_ignore_ascii_case(kind) && plain_rtp(&s.proto)
+            });
             let index = reuse.unwrap_or(self.slots.len() + extra.len());
-            let Some(port) = self.local.port_for(index) else { continue };
+            let Some(port) = self.local.port_for(index) else {
+                continue;
+            };
             let m = offer_media(&self.caps, kind, port, "RTP/AVP", self.direction);
             match reuse {
                 Some(i) => sections[i] = Some(m),
@@ -765,7 +818,11 @@ impl Negotiator {
         result
     }
 
-    fn finish_offer(&mut self, pending: &Pending, answer: &[u8]) -> Result<NegotiatedSession, NegotiationError> {
+    fn finish_offer(
+        &mut self,
+        pending: &Pending,
+        answer: &[u8],
+    ) -> Result<NegotiatedSession, NegotiationError> {
         let answer_view = parse(answer, &self.limits)?;
         // Our own offer was written by us and parses strictly; lenient is
         // used only so a caller-modified offer cannot wedge the session.
@@ -782,7 +839,10 @@ impl Negotiator {
     /// Answers a remote offer (initial or re-offer). On error nothing
     /// changes, and the caller answers with [`NegotiationError::status`]
     /// (488, or 491 when our own offer is pending).
-    pub fn accept_offer(&mut self, offer: &[u8]) -> Result<(Sdp, NegotiatedSession), NegotiationError> {
+    pub fn accept_offer(
+        &mut self,
+        offer: &[u8],
+    ) -> Result<(Sdp, NegotiatedSession), NegotiationError> {
         if self.pending.is_some() {
             return Err(NegotiationError::OfferPending);
         }
@@ -832,4 +892,3 @@ fn slots_from(desc: &SessionDescription<'_>, session: &NegotiatedSession) -> Vec
 pub fn is_hold_address(addr: IpAddr) -> bool {
     addr == IpAddr::V4(Ipv4Addr::UNSPECIFIED)
 }
-

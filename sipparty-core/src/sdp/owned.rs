@@ -77,7 +77,10 @@ pub struct Media {
 }
 
 fn line_value<'s>(lines: &'s [OwnedLine], kind: u8) -> Option<&'s str> {
-    lines.iter().find(|l| l.kind == kind).map(|l| l.value.as_str())
+    lines
+        .iter()
+        .find(|l| l.kind == kind)
+        .map(|l| l.value.as_str())
 }
 
 fn set_line(lines: &mut Vec<OwnedLine>, kind: u8, value: String, before: &[u8]) {
@@ -247,7 +250,8 @@ impl Sdp {
 
     /// Appends a session-level attribute.
     pub fn push_attribute(&mut self, name: &str, value: Option<&str>) {
-        self.session.push(OwnedLine::new(b'a', attribute_value(name, value)));
+        self.session
+            .push(OwnedLine::new(b'a', attribute_value(name, value)));
     }
 
     /// Appends a raw session-level line of any type (kept as given).
@@ -391,7 +395,8 @@ impl Media {
 
     /// Appends an attribute.
     pub fn push_attribute(&mut self, name: &str, value: Option<&str>) {
-        self.lines.push(OwnedLine::new(b'a', attribute_value(name, value)));
+        self.lines
+            .push(OwnedLine::new(b'a', attribute_value(name, value)));
     }
 
     /// Appends `a=rtpmap:<pt> <name>/<rate>[/<channels>]`.

@@ -10,9 +10,7 @@ use smallvec::SmallVec;
 
 use super::attributes::{Attribute, Direction, Fmtp, Rtcp, RtpMap, TypedAttribute};
 use super::error::{SdpError, SdpErrorKind, SdpLimits};
-use super::fields::{
-    check_repeat_or_zone, Bandwidth, Connection, MediaLine, Origin, Timing,
-};
+use super::fields::{check_repeat_or_zone, Bandwidth, Connection, MediaLine, Origin, Timing};
 
 /// How a line ended in the input, kept so an unmodified description is
 /// written back byte for byte.
@@ -89,7 +87,11 @@ pub fn parse<'a>(input: &'a [u8], limits: &SdpLimits) -> Result<SessionDescripti
     let raw = match std::str::from_utf8(input) {
         Ok(s) => s,
         Err(e) => {
-            let line = input[..e.valid_up_to()].iter().filter(|&&b| b == b'\n').count() + 1;
+            let line = input[..e.valid_up_to()]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count()
+                + 1;
             return Err(SdpError::new(line as u32, SdpErrorKind::InvalidUtf8));
         }
     };
@@ -270,7 +272,10 @@ impl<'a, 'l> Parser<'a, 'l> {
                 Err(e(SdpErrorKind::BadVersion))
             };
         }
-        if strict && matches!(kind, b'o' | b'c' | b'm' | b'b' | b't' | b'r' | b'z') && !strict_fields_ok(value) {
+        if strict
+            && matches!(kind, b'o' | b'c' | b'm' | b'b' | b't' | b'r' | b'z')
+            && !strict_fields_ok(value)
+        {
             let trailing = value.ends_with([' ', '\t']);
             return Err(e(if trailing {
                 SdpErrorKind::TrailingWhitespace
@@ -300,7 +305,11 @@ impl<'a, 'l> Parser<'a, 'l> {
             return Ok(());
         }
         // Grammar order (RFC 8866 s.9), enforced in strict mode only.
-        let rank = if in_media { media_rank(kind) } else { session_rank(kind) };
+        let rank = if in_media {
+            media_rank(kind)
+        } else {
+            session_rank(kind)
+        };
         match rank {
             Some((r, repeat)) => {
                 let out_of_order = r < self.rank || (r == self.rank && !repeat);
@@ -312,7 +321,11 @@ impl<'a, 'l> Parser<'a, 'l> {
                 }
             }
             // v= again, or a session-only line in a media section.
-            None if matches!(kind, b'v' | b'o' | b's' | b'u' | b'e' | b'p' | b't' | b'r' | b'z') => {
+            None if matches!(
+                kind,
+                b'v' | b'o' | b's' | b'u' | b'e' | b'p' | b't' | b'r' | b'z'
+            ) =>
+            {
                 if strict || kind == b'v' || kind == b'o' {
                     return Err(e(SdpErrorKind::UnexpectedLine(kind)));
                 }
@@ -385,7 +398,10 @@ impl<'a> SessionDescription<'a> {
 
     /// The session-level lines (before the first m=).
     pub fn session_lines(&self) -> &[Line<'a>] {
-        let end = self.media.first().map_or(self.lines.len(), |m| m.start as usize);
+        let end = self
+            .media
+            .first()
+            .map_or(self.lines.len(), |m| m.start as usize);
         &self.lines[..end]
     }
 
@@ -408,7 +424,8 @@ impl<'a> SessionDescription<'a> {
 
     /// The session-level c= line.
     pub fn connection(&self) -> Option<Connection<'a>> {
-        self.session_value(b'c').and_then(|v| Connection::parse(v).ok())
+        self.session_value(b'c')
+            .and_then(|v| Connection::parse(v).ok())
     }
 
     /// The first t= line.
@@ -487,7 +504,9 @@ pub(crate) fn attributes_of<'s, 'a>(
         .map(move |(i, l)| Attribute::from_line(l.value, first_line + i as u32))
 }
 
-pub(crate) fn direction_of<'a>(mut attrs: impl Iterator<Item = Attribute<'a>>) -> Option<Direction> {
+pub(crate) fn direction_of<'a>(
+    mut attrs: impl Iterator<Item = Attribute<'a>>,
+) -> Option<Direction> {
     attrs.find_map(|a| {
         if a.value.is_none() {
             Direction::from_name(a.name)
@@ -674,28 +693,59 @@ mod tests {
     fn errors_carry_line_numbers() {
         let cases = [
             ("v=1\r\n", 1, SdpErrorKind::BadVersion),
-            ("v=0\r\no=- x 1 IN IP4 h\r\n", 2, SdpErrorKind::InvalidNumber),
-            ("v=0\r\no=- 1 1 IN IP4 h\r\ns=-\r\nt=0 0\r\nm=audio 65536 RTP/AVP 0\r\n", 5, SdpErrorKind::InvalidNumber),
-            ("v=0\r\no=- 1 1 IN IP4 h\r\ns=-\r\nt=0 0\r\nc=IN IP4 h\r\n", 5, SdpErrorKind::UnexpectedLine(b'c')),
-            ("v=0\r\no=- 1 1 IN IP4 h\r\ns=-\r\nt=0 0\r\nm=audio 1 RTP/AVP 0\r\n", 5, SdpErrorKind::MissingConnection),
-            ("v=0\r\no=- 1 1 IN IP4 h\r\ns=- \r\nt=0 0 \r\n", 4, SdpErrorKind::TrailingWhitespace),
+            (
+                "v=0\r\no=- x 1 IN IP4 h\r\n",
+                2,
+                SdpErrorKind::InvalidNumber,
+            ),
+            (
+                "v=0\r\no=- 1 1 IN IP4 h\r\ns=-\r\nt=0 0\r\nm=audio 65536 RTP/AVP 0\r\n",
+                5,
+                SdpErrorKind::InvalidNumber,
+            ),
+            (
+                "v=0\r\no=- 1 1 IN IP4 h\r\ns=-\r\nt=0 0\r\nc=IN IP4 h\r\n",
+                5,
+                SdpErrorKind::UnexpectedLine(b'c'),
+            ),
+            (
+                "v=0\r\no=- 1 1 IN IP4 h\r\ns=-\r\nt=0 0\r\nm=audio 1 RTP/AVP 0\r\n",
+                5,
+                SdpErrorKind::MissingConnection,
+            ),
+            (
+                "v=0\r\no=- 1 1 IN IP4 h\r\ns=- \r\nt=0 0 \r\n",
+                4,
+                SdpErrorKind::TrailingWhitespace,
+            ),
             ("v=0\no=- 1 1 IN IP4 h\n", 1, SdpErrorKind::BareLineFeed),
             ("v=0\r\nbogus\r\n", 2, SdpErrorKind::MalformedLine),
-            ("v=0\r\no=- 1 1 IN IP4 h\r\ns=-\r\nt=0 0\r\na=x\0\r\n", 5, SdpErrorKind::InvalidCharacter),
+            (
+                "v=0\r\no=- 1 1 IN IP4 h\r\ns=-\r\nt=0 0\r\na=x\0\r\n",
+                5,
+                SdpErrorKind::InvalidCharacter,
+            ),
         ];
         for (text, line, kind) in cases {
             let e = strict(text).unwrap_err();
             assert_eq!((e.line, e.kind), (line, kind), "{text:?}");
         }
-        assert_eq!(strict(&S[..S.len() - 2]).unwrap_err().kind, SdpErrorKind::MissingLineEnding);
+        assert_eq!(
+            strict(&S[..S.len() - 2]).unwrap_err().kind,
+            SdpErrorKind::MissingLineEnding
+        );
         let no_s = "v=0\r\no=- 1 1 IN IP4 h\r\nc=IN IP4 h\r\nt=0 0\r\n";
-        assert_eq!(strict(no_s).unwrap_err().kind, SdpErrorKind::MissingLine(b's'));
+        assert_eq!(
+            strict(no_s).unwrap_err().kind,
+            SdpErrorKind::MissingLine(b's')
+        );
         assert!(lenient(no_s).is_ok());
     }
 
     #[test]
     fn lenient_mode_round_trips_sloppy_input() {
-        let sloppy = "v=0\no=- 1 1 IN IP4 h \nc=IN IP4 192.0.2.9\nm=audio 4000 RTP/AVP 0 \na=sendrecv\n\n";
+        let sloppy =
+            "v=0\no=- 1 1 IN IP4 h \nc=IN IP4 192.0.2.9\nm=audio 4000 RTP/AVP 0 \na=sendrecv\n\n";
         let d = lenient(sloppy).unwrap();
         let mut out = Vec::new();
         d.write_to(&mut out);
@@ -711,21 +761,36 @@ mod tests {
     fn limits_are_enforced() {
         let mut l = SdpLimits::default();
         l.max_size = 10;
-        assert_eq!(parse(S.as_bytes(), &l).unwrap_err().kind, SdpErrorKind::TooLarge);
+        assert_eq!(
+            parse(S.as_bytes(), &l).unwrap_err().kind,
+            SdpErrorKind::TooLarge
+        );
         let mut l = SdpLimits::default();
         l.max_media = 0;
-        assert_eq!(parse(S.as_bytes(), &l).unwrap_err().kind, SdpErrorKind::TooManyMedia);
+        assert_eq!(
+            parse(S.as_bytes(), &l).unwrap_err().kind,
+            SdpErrorKind::TooManyMedia
+        );
         let mut l = SdpLimits::default();
         l.max_formats = 1;
         let two = S.replace("RTP/AVP 0", "RTP/AVP 0 8");
-        assert_eq!(parse(two.as_bytes(), &l).unwrap_err().kind, SdpErrorKind::TooManyFormats);
+        assert_eq!(
+            parse(two.as_bytes(), &l).unwrap_err().kind,
+            SdpErrorKind::TooManyFormats
+        );
         let mut l = SdpLimits::default();
         l.max_lines = 3;
-        assert_eq!(parse(S.as_bytes(), &l).unwrap_err().kind, SdpErrorKind::TooManyLines);
+        assert_eq!(
+            parse(S.as_bytes(), &l).unwrap_err().kind,
+            SdpErrorKind::TooManyLines
+        );
         let mut l = SdpLimits::default();
         l.max_attributes = 1;
         let attrs = format!("{S}a=sendrecv\r\na=ptime:20\r\n");
-        assert_eq!(parse(attrs.as_bytes(), &l).unwrap_err().kind, SdpErrorKind::TooManyAttributes);
+        assert_eq!(
+            parse(attrs.as_bytes(), &l).unwrap_err().kind,
+            SdpErrorKind::TooManyAttributes
+        );
     }
 
     #[test]

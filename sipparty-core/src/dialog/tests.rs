@@ -1,0 +1,164 @@
+use super::*;
+
+fn invite() -> Message {
+    Message::parse(
+        b"INVITE sip:bob@biloxi.example.com SIP/2.0\r\n\
+Via: SIP/2.0/UDP client.atlanta.example.com:5060;branch=z9hG4bK74bf9\r\n\
+Max-Forwards: 70\r\n\
+From: \"Alice\" <sip:alice@atlanta.example.com>;tag=9fxced76sl\r\n\
+To: Bob <sip:bob@biloxi.example.com>\r\n\
+Call-ID: 3848276298220188511@atlanta.example.com\r\n\
+CSeq: 1 INVITE\r\n\
+Record-Route: <sip:p2.biloxi.example.com;lr>, <sip:p1.atlanta.example.com;lr>\r\n\
+Contact: <sip:alice@client.atlanta.example.com;transport=udp>\r\n\
+Content-Length: 0\r\n\r\n",
+    )
+    .unwrap()
+}
+
+fn ok_200() -> Message {
+    Message::parse(
+        b"SIP/2.0 200 OK\r\n\
+Via: SIP/2.0/UDP client.atlanta.example.com:5060;branch=z9hG4bK74bf9\r\n\
+Record-Route: <sip:p2.biloxi.example.com;lr>\r\n\
+Record-Route: <sip:p1.atlanta.example.com;lr>\r\n\
+From: \"Alice\" <sip:alice@atlanta.example.com>;tag=9fxced76sl\r\n\
+To: Bob <sip:bob@biloxi.example.com>;tag=314159\r\n\
+Call-ID: 3848276298220188511@atlanta.example.com\r\n\
+CSeq: 1 INVITE\r\n\
+Contact: <sip:bob@client.biloxi.example.com>\r\n\
+Content-Length: 0\r\n\r\n",
+    )
+    .unwrap()
+}
+
+#[test]
+fn rfc3261_12_1_2_uac_dialog_reverses_record_route() {
+    let d = Dialog::from_uac_response(&invite(), &ok_200()).unwrap();
+    assert_eq!(&*d.call_id, "3848276298220188511@atlanta.example.com");
+    assert_eq!(&*d.local_tag, "9fxced76sl");
+    assert_eq!(&*d.remote_tag, "314159");
+    assert_eq!(&*d.remote_target, "sip:bob@client.biloxi.example.com");
+    assert_eq!(
+        d.route_set.iter().map(|r| &**r).collect::<Vec<_>>(),
+        [
+            "<sip:p1.atlanta.example.com;lr>",
+            "<sip:p2.biloxi.example.com;lr>"
+        ]
+    );
+    assert_eq!(d.local_seq, 1);
+    assert_eq!(d.remote_seq, None);
+    assert_eq!(d.phase, Phase::Confirmed);
+}
+
+#[test]
+fn rfc3261_12_1_1_uas_dialog_keeps_record_route_order() {
+    let d = Dialog::from_uas_request(&invite(), "314159").unwrap();
+    assert_eq!(&*d.local_tag, "314159");
+    assert_eq!(&*d.remote_tag, "9fxced76sl");
+    assert_eq!(d.remote_seq, Some(1));
+    assert_eq!(d.local_seq, 0);
+    assert_eq!(
+        &*d.remote_target,
+        "sip:alice@client.atlanta.example.com;transport=udp"
+    );
+    assert_eq!(
+        d.route_set.iter().map(|r| &**r).collect::<Vec<_>>(),
+        [
+            "<sip:p2.biloxi.example.com;lr>",
+            "<sip:p1.atlanta.example.com;lr>"
+        ]
+    );
+    assert_eq!(
+        &*d.local_header,
+        "Bob <sip:bob@biloxi.example.com>;tag=314159"
+    );
+    assert_eq!(d.phase, Phase::Early);
+}
+
+#[test]
+fn rfc3261_12_2_1_1_loose_routing_keeps_remote_target_in_request_uri() {
+    let mut d = Dialog::from_uac_response(&invite(), &ok_200()).unwrap();
+    let bye = d.create_request(Method::Bye, None);
+    assert_eq!(bye.request_uri(), Some("sip:bob@client.biloxi.example.com"));
+    let routes: Vec<&str> = bye.headers(&HeaderName::Route).collect();
+    assert_eq!(
+        routes,
+        [
+            "<sip:p1.atlanta.example.com;lr>",
+            "<sip:p2.biloxi.example.com;lr>"
+        ]
+    );
+    assert_eq!(bye.header(&HeaderName::CSeq), Some("2 BYE"));
+    assert_eq!(bye.to_header().unwrap().unwrap().tag(), Some("314159"));
+    assert_eq!(
+        bye.from_header().unwrap().unwrap().tag(),
+        Some("9fxced76sl")
+    );
+    assert_eq!(d.next_hop(), "sip:p1.atlanta.example.com;lr");
+    // ACK reuses the INVITE's CSeq number (section 13.2.2.4).
+    let ack = d.create_request(Method::Ack, Some(1));
+    assert_eq!(ack.header(&HeaderName::CSeq), Some("1 ACK"));
+    assert_eq!(d.local_seq, 2);
+}
+
+#[test]
+fn rfc3261_12_2_1_1_strict_router_goes_in_the_request_uri() {
+    let mut d = Dialog::from_uac_response(&invite(), &ok_200()).unwrap();
+    d.route_set = vec![
+        "<sip:strict.example.com>".into(),
+        "<sip:p2.example.com;lr>".into(),
+    ];
+    let bye = d.create_request(Method::Bye, None);
+    assert_eq!(bye.request_uri(), Some("sip:strict.example.com"));
+    let routes: Vec<&str> = bye.headers(&HeaderName::Route).collect();
+    assert_eq!(
+        routes,
+        [
+            "<sip:p2.example.com;lr>",
+            "<sip:bob@client.biloxi.example.com>"
+        ]
+    );
+}
+
+#[test]
+fn rfc3261_12_2_2_lower_cseq_is_refused_with_500() {
+    let mut d = Dialog::from_uas_request(&invite(), "314159").unwrap();
+    let mut req = Message::request(Method::Bye, "sip:bob@biloxi.example.com");
+    req.add_header(HeaderName::CSeq, "1 BYE");
+    let err = d.check_remote_cseq(&req).unwrap_err();
+    assert_eq!(err.status(), 500);
+    req.set_header(HeaderName::CSeq, "2 BYE");
+    assert!(d.check_remote_cseq(&req).is_ok());
+    assert_eq!(d.remote_seq, Some(2));
+    // ACK carries the INVITE's number and is never refused.
+    req.set_header(HeaderName::CSeq, "1 ACK");
+    assert!(d.check_remote_cseq(&req).is_ok());
+}
+
+#[test]
+fn rfc3261_12_2_target_refresh_takes_the_new_contact() {
+    let mut d = Dialog::from_uac_response(&invite(), &ok_200()).unwrap();
+    let mut reinvite = Message::request(Method::Invite, "sip:alice@client.atlanta.example.com");
+    reinvite.add_header(HeaderName::Contact, "<sip:bob@192.0.2.99:5062>");
+    d.refresh_remote_target(&reinvite);
+    assert_eq!(&*d.remote_target, "sip:bob@192.0.2.99:5062");
+}
+
+#[test]
+fn dialog_matches_its_in_dialog_requests_only() {
+    let d = Dialog::from_uas_request(&invite(), "314159").unwrap();
+    let mut bye = Message::request(Method::Bye, "sip:bob@biloxi.example.com");
+    bye.add_header(
+        HeaderName::From,
+        "<sip:alice@atlanta.example.com>;tag=9fxced76sl",
+    );
+    bye.add_header(HeaderName::To, "<sip:bob@biloxi.example.com>;tag=314159");
+    bye.add_header(
+        HeaderName::CallId,
+        "3848276298220188511@atlanta.example.com",
+    );
+    assert!(d.matches_request(&bye));
+    bye.set_header(HeaderName::To, "<sip:bob@biloxi.example.com>;tag=other");
+    assert!(!d.matches_request(&bye));
+}

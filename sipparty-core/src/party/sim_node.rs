@@ -1,0 +1,222 @@
+//! A Party (or an [`Endpoint`] of parties) as a node of the network
+//! simulator (`crate::sim`), collecting the events it reports, so call
+//! flows run end to end in virtual time.
+//!
+//! ```
+//! use sipparty_core::party::{DialogState, InviteOptions, Party, SimParty};
+//! use sipparty_core::sim::Network;
+//! use std::time::{Duration, Instant};
+//!
+//! let a = "127.0.0.1:5060".parse().unwrap();
+//! let b = "127.0.0.1:5070".parse().unwrap();
+//! let mut net = Network::new(7, Instant::now());
+//! net.add(a, SimParty::new(Party::no_media_simple_calls("alice@atlanta.com").unwrap(), a));
+//! net.add(b, SimParty::new(Party::no_media_simple_calls("bob@biloxi.com").unwrap(), b));
+//! let now = net.now();
+//! let call = net.endpoint_mut(a).party_mut().invite(now, "bob@127.0.0.1:5070", InviteOptions::default()).unwrap();
+//! net.run_until(now + Duration::from_secs(1));
+//! assert_eq!(net.endpoint(a).state_of(call), Some(DialogState::InDialog));
+//! ```
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use super::endpoint::{Endpoint, EndpointOutput, PartyKey};
+use super::event::{DialogId, DialogState, Event, Input, MediaTransmit, Output};
+use super::Party;
+use crate::transport::{Transmit, Transport};
+
+#[derive(Debug)]
+enum Inner {
+    One(Box<Party>),
+    Many(Box<Endpoint>),
+}
+
+/// A simulator node: one Party, or several behind an [`Endpoint`].
+#[derive(Debug)]
+pub struct SimParty {
+    inner: Inner,
+    out: VecDeque<Transmit>,
+    /// Every event reported, in order, with the Party it came from (always
+    /// `PartyKey(0)` for a single Party).
+    pub events: Vec<(PartyKey, Event)>,
+    /// Media packets the Party wanted to send (the simulator carries SIP
+    /// only).
+    pub media: Vec<MediaTransmit>,
+}
+
+impl SimParty {
+    /// A node for `party`, whose SIP address (UDP) is `addr`.
+    pub fn new(mut party: Party, addr: SocketAddr) -> Self {
+        party.set_local_address(Transport::Udp, addr);
+        SimParty {
+            inner: Inner::One(Box::new(party)),
+            out: VecDeque::new(),
+            events: Vec::new(),
+            media: Vec::new(),
+        }
+    }
+
+    /// A node for several parties sharing the address `addr`.
+    pub fn endpoint(mut endpoint: Endpoint, addr: SocketAddr) -> Self {
+        endpoint.set_local_address(Transport::Udp, addr);
+        SimParty {
+            inner: Inner::Many(Box::new(endpoint)),
+            out: VecDeque::new(),
+            events: Vec::new(),
+            media: Vec::new(),
+        }
+    }
+
+    /// The Party (the first one of an Endpoint).
+    pub fn party_mut(&mut self) -> &mut Party {
+        self.party_at(PartyKey(0))
+    }
+
+    /// A Party of the node by key.
+    ///
+    /// # Panics
+    /// If there is no such Party (a test error).
+    pub fn party_at(&mut self, key: PartyKey) -> &mut Party {
+        match &mut self.inner {
+            Inner::One(p) => p,
+            Inner::Many(e) => e
+                .party_mut(key)
+                .expect("test asked for a party that exists"),
+        }
+    }
+
+    /// The Party, read-only.
+    pub fn party(&self) -> &Party {
+        match &self.inner {
+            Inner::One(p) => p,
+            Inner::Many(e) => e.party(PartyKey(0)).expect("an endpoint node has parties"),
+        }
+    }
+
+    /// The Endpoint, if this node is one.
+    pub fn endpoint_mut(&mut self) -> Option<&mut Endpoint> {
+        match &mut self.inner {
+            Inner::Many(e) => Some(e),
+            Inner::One(_) => None,
+        }
+    }
+
+    /// The last state reported for a dialog of the first Party.
+    pub fn state_of(&self, id: DialogId) -> Option<DialogState> {
+        self.state_at(PartyKey(0), id)
+    }
+
+    /// The last state reported for a dialog of Party `key`.
+    pub fn state_at(&self, key: PartyKey, id: DialogId) -> Option<DialogState> {
+        self.events.iter().rev().find_map(|(k, e)| match e {
+            Event::DialogStateChanged { id: i, state } if *i == id && *k == key => Some(*state),
+            _ => None,
+        })
+    }
+
+    /// Every state reported for a dialog, in order.
+    pub fn states_of(&self, id: DialogId) -> Vec<DialogState> {
+        self.events
+            .iter()
+            .filter_map(|(_, e)| match e {
+                Event::DialogStateChanged { id: i, state } if *i == id => Some(*state),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The incoming calls reported.
+    pub fn incoming_calls(&self) -> Vec<DialogId> {
+        self.events
+            .iter()
+            .filter_map(|(_, e)| match e {
+                Event::IncomingCall { id, .. } => Some(*id),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Whether every Party of the node is idle (no dialog, transaction,
+    /// timer or queued output).
+    pub fn is_idle(&mut self) -> bool {
+        self.drain();
+        match &mut self.inner {
+            Inner::One(p) => p.is_idle(),
+            Inner::Many(e) => {
+                (0..e.len()).all(|i| e.party_mut(PartyKey(i)).is_some_and(|p| p.is_idle()))
+            }
+        }
+    }
+
+    fn feed(&mut self, input: Input<'_>) {
+        match &mut self.inner {
+            Inner::One(p) => p.handle_input(input),
+            Inner::Many(e) => e.handle_input(input),
+        }
+        self.drain();
+    }
+
+    /// Move everything the parties want to send or say into the node's
+    /// queues.
+    pub fn drain(&mut self) {
+        loop {
+            match &mut self.inner {
+                Inner::One(p) => match p.poll_output() {
+                    Output::Transmit(t) => self.out.push_back(t),
+                    Output::MediaTransmit(m) => self.media.push(m),
+                    Output::Event(e) => self.events.push((PartyKey(0), e)),
+                    _ => break,
+                },
+                Inner::Many(e) => match e.poll_output() {
+                    EndpointOutput::Transmit(t) => self.out.push_back(t),
+                    EndpointOutput::MediaTransmit(m) => self.media.push(m),
+                    EndpointOutput::Event { party, event } => self.events.push((party, event)),
+                    _ => break,
+                },
+            }
+        }
+    }
+
+    fn next_timeout(&mut self) -> Option<Instant> {
+        match &mut self.inner {
+            Inner::One(p) => p.poll_timeout(),
+            Inner::Many(e) => (0..e.len())
+                .filter_map(|i| e.party_mut(PartyKey(i)).and_then(|p| p.poll_timeout()))
+                .min(),
+        }
+    }
+}
+
+impl crate::sim::Endpoint for SimParty {
+    fn handle_datagram(
+        &mut self,
+        now: Instant,
+        source: SocketAddr,
+        destination: SocketAddr,
+        bytes: &[u8],
+    ) {
+        self.feed(Input::Datagram {
+            now,
+            transport: Transport::Udp,
+            source,
+            destination,
+            bytes,
+        });
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        self.feed(Input::Timeout(now));
+    }
+
+    fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.drain();
+        self.out.pop_front()
+    }
+
+    fn poll_timeout(&mut self) -> Option<Instant> {
+        self.drain();
+        self.next_timeout()
+    }
+}

@@ -1,0 +1,350 @@
+//! In a call: hold and resume by re-INVITE (RFC 3264 section 8.4), glare
+//! (491 and the RFC 3261 section 14.1 retry timers), INFO, MESSAGE and
+//! OPTIONS in the dialog, DTMF by INFO, and session timers (RFC 4028).
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use sipparty_core::party::{
+    CallPolicy, DialogError, DialogId, DialogState, Event, InviteOptions, Party, SimParty,
+};
+use sipparty_core::sim::{Network, Verdict};
+
+fn a() -> SocketAddr {
+    "127.0.0.1:5060".parse().unwrap()
+}
+fn b() -> SocketAddr {
+    "127.0.0.1:5070".parse().unwrap()
+}
+
+fn established(
+    seed: u64,
+    media: bool,
+    tweak: impl Fn(&mut Party),
+) -> (Network<SimParty>, DialogId, DialogId) {
+    let mk = |aor: &str| {
+        let mut p = if media {
+            Party::single_rtp_session_simple(aor).unwrap()
+        } else {
+            Party::no_media_simple_calls(aor).unwrap()
+        };
+        p.set_policy(CallPolicy::AutoAnswer);
+        tweak(&mut p);
+        p
+    };
+    let mut net = Network::new(seed, Instant::now());
+    net.add(a(), SimParty::new(mk("alice@atlanta.com"), a()));
+    net.add(b(), SimParty::new(mk("bob@biloxi.com"), b()));
+    let now = net.now();
+    let call = net
+        .endpoint_mut(a())
+        .party_mut()
+        .invite(now, "bob@127.0.0.1:5070", InviteOptions::default())
+        .unwrap();
+    net.run_until(now + Duration::from_secs(1));
+    assert_eq!(
+        net.endpoint(a()).state_of(call),
+        Some(DialogState::InDialog)
+    );
+    let bob_call = net.endpoint(b()).incoming_calls()[0];
+    (net, call, bob_call)
+}
+
+fn media_updates(node: &SimParty) -> Vec<(bool, bool)> {
+    node.events
+        .iter()
+        .filter_map(|(_, e)| match e {
+            Event::MediaUpdated { stream, .. } => Some((stream.send, stream.recv)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn hang_up(net: &mut Network<SimParty>, call: DialogId) {
+    let now = net.now();
+    net.endpoint_mut(a())
+        .party_mut()
+        .dialog(call)
+        .unwrap()
+        .terminate(now)
+        .unwrap();
+    net.run_until_idle(Duration::from_secs(300));
+    assert!(net.endpoint_mut(a()).is_idle());
+    assert!(net.endpoint_mut(b()).is_idle());
+}
+
+#[test]
+fn hold_and_resume_rfc3264_8_4() {
+    let (mut net, call, _bob_call) = established(20, true, |_| {});
+    let now = net.now();
+    net.endpoint_mut(a())
+        .party_mut()
+        .dialog(call)
+        .unwrap()
+        .hold(now)
+        .unwrap();
+    net.run_until(now + Duration::from_secs(1));
+    // Alice offered sendonly; Bob answered recvonly.
+    assert_eq!(media_updates(net.endpoint(a())), vec![(true, false)]);
+    assert_eq!(media_updates(net.endpoint(b())), vec![(false, true)]);
+    let now = net.now();
+    net.endpoint_mut(a())
+        .party_mut()
+        .dialog(call)
+        .unwrap()
+        .resume(now)
+        .unwrap();
+    net.run_until(now + Duration::from_secs(1));
+    assert_eq!(
+        media_updates(net.endpoint(a())),
+        vec![(true, false), (true, true)]
+    );
+    assert_eq!(
+        media_updates(net.endpoint(b())),
+        vec![(false, true), (true, true)]
+    );
+    assert_eq!(
+        net.endpoint(a()).state_of(call),
+        Some(DialogState::InDialog)
+    );
+    hang_up(&mut net, call);
+}
+
+#[test]
+fn glare_both_hold_at_once_rfc3261_14_1() {
+    let (mut net, call, bob_call) = established(21, true, |_| {});
+    let now = net.now();
+    net.endpoint_mut(a())
+        .party_mut()
+        .dialog(call)
+        .unwrap()
+        .hold(now)
+        .unwrap();
+    net.endpoint_mut(b())
+        .party_mut()
+        .dialog(bob_call)
+        .unwrap()
+        .hold(now)
+        .unwrap();
+    net.run_until(now + Duration::from_secs(10));
+    let log: Vec<String> = net
+        .log()
+        .iter()
+        .map(|d| d.text().lines().next().unwrap_or("").to_string())
+        .collect();
+    let glares = log.iter().filter(|l| l.starts_with("SIP/2.0 491")).count();
+    assert_eq!(glares, 2, "both re-INVITEs refused: {log:?}");
+    // Both retried, Bob first (he does not own the Call-ID: 0-2 s), then
+    // Alice (2.1-4 s); each side's offer was answered.
+    let ok_reinvites = log.iter().filter(|l| l.starts_with("INVITE")).count();
+    assert_eq!(ok_reinvites, 1 + 2 + 2);
+    assert!(!media_updates(net.endpoint(a())).is_empty());
+    assert!(!media_updates(net.endpoint(b())).is_empty());
+    assert_eq!(
+        net.endpoint(a()).state_of(call),
+        Some(DialogState::InDialog)
+    );
+    assert_eq!(
+        net.endpoint(b()).state_of(bob_call),
+        Some(DialogState::InDialog)
+    );
+    hang_up(&mut net, call);
+}
+
+#[test]
+fn info_message_and_dtmf_in_dialog_reach_the_application() {
+    let (mut net, call, bob_call) = established(22, false, |_| {});
+    let now = net.now();
+    net.endpoint_mut(a())
+        .party_mut()
+        .dialog(call)
+        .unwrap()
+        .send_dtmf(now, "1#")
+        .unwrap();
+    net.endpoint_mut(a())
+        .party_mut()
+        .dialog(call)
+        .unwrap()
+        .send_message(now, "text/plain", b"hi bob")
+        .unwrap();
+    net.endpoint_mut(b())
+        .party_mut()
+        .dialog(bob_call)
+        .unwrap()
+        .send_options(now)
+        .unwrap();
+    net.run_until(now + Duration::from_secs(2));
+    let bob = net.endpoint(b());
+    let digits: Vec<char> = bob
+        .events
+        .iter()
+        .filter_map(|(_, e)| match e {
+            Event::Dtmf { digit, .. } => Some(*digit),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(digits, vec!['1', '#']);
+    assert!(bob.events.iter().any(|(_, e)| matches!(
+        e,
+        Event::MessageReceived { dialog: Some(d), body, .. } if *d == bob_call && body == b"hi bob"
+    )));
+    // Bob's OPTIONS was answered 200 by Alice.
+    assert!(net
+        .log()
+        .iter()
+        .any(|d| d.text().starts_with("SIP/2.0 200") && d.text().contains(" OPTIONS\r\n")));
+    hang_up(&mut net, call);
+}
+
+#[test]
+fn options_outside_a_dialog_reports_allow_and_supported() {
+    let mut net = Network::new(23, Instant::now());
+    net.add(
+        a(),
+        SimParty::new(
+            Party::no_media_simple_calls("alice@atlanta.com").unwrap(),
+            a(),
+        ),
+    );
+    net.add(
+        b(),
+        SimParty::new(Party::no_media_simple_calls("bob@biloxi.com").unwrap(), b()),
+    );
+    let now = net.now();
+    let id = net
+        .endpoint_mut(a())
+        .party_mut()
+        .options(now, "bob@127.0.0.1:5070")
+        .unwrap();
+    net.run_until_idle(Duration::from_secs(60));
+    let done = net.endpoint(a()).events.iter().find_map(|(_, e)| match e {
+        Event::RequestCompleted {
+            id: i,
+            code,
+            allow,
+            supported,
+            ..
+        } if *i == id => Some((*code, allow.clone(), supported.clone())),
+        _ => None,
+    });
+    let (code, allow, supported) = done.expect("OPTIONS completed");
+    assert_eq!(code, 200);
+    assert!(allow.iter().any(|m| m == "INVITE"));
+    assert!(supported.iter().any(|t| t == "timer"));
+    assert!(net.endpoint_mut(a()).is_idle());
+}
+
+#[test]
+fn session_timer_refreshes_keep_the_call_up_rfc4028() {
+    let (mut net, call, bob_call) = established(24, false, |p| {
+        p.config_mut().session_expires = Some(Duration::from_secs(90));
+    });
+    let now = net.now();
+    net.run_until(now + Duration::from_secs(300));
+    assert_eq!(
+        net.endpoint(a()).state_of(call),
+        Some(DialogState::InDialog)
+    );
+    assert_eq!(
+        net.endpoint(b()).state_of(bob_call),
+        Some(DialogState::InDialog)
+    );
+    let updates = net
+        .log()
+        .iter()
+        .filter(|d| d.text().starts_with("UPDATE"))
+        .count();
+    assert!(updates >= 6, "refreshed every 45 s: {updates}");
+    hang_up(&mut net, call);
+}
+
+#[test]
+fn session_expires_without_refresh_ends_the_call_rfc4028_10() {
+    let (mut net, call, bob_call) = established(25, false, |p| {
+        p.config_mut().session_expires = Some(Duration::from_secs(90));
+    });
+    // Alice is the refresher; lose every refresh.
+    net.set_hook(|d| {
+        if d.text().starts_with("UPDATE") {
+            Verdict::Drop
+        } else {
+            Verdict::Deliver
+        }
+    });
+    let now = net.now();
+    net.run_until(now + Duration::from_secs(200));
+    assert_eq!(
+        net.endpoint(b()).state_of(bob_call),
+        Some(DialogState::Error)
+    );
+    assert_eq!(
+        net.endpoint(b()).party().last_error(bob_call),
+        Some(&DialogError::SessionExpired)
+    );
+    assert!(net.endpoint(a()).state_of(call).unwrap().is_final());
+}
+
+/// Carry the media packets the two nodes sent to each other (the
+/// simulator carries SIP only), in virtual time steps of 10 ms.
+fn run_with_media(net: &mut Network<SimParty>, duration: Duration) {
+    let end = net.now() + duration;
+    while net.now() < end {
+        let t = net.now() + Duration::from_millis(10);
+        net.run_until(t);
+        for (from, to) in [(a(), b()), (b(), a())] {
+            let packets: Vec<_> = std::mem::take(&mut net.endpoint_mut(from).media);
+            let now = net.now();
+            for m in packets {
+                net.endpoint_mut(to).party_mut().handle_input(
+                    sipparty_core::party::Input::Datagram {
+                        now,
+                        transport: sipparty_core::Transport::Udp,
+                        source: m.source,
+                        destination: m.destination,
+                        bytes: &m.bytes,
+                    },
+                );
+                net.endpoint_mut(to).drain();
+            }
+        }
+    }
+}
+
+#[test]
+fn rtp_flows_both_ways_and_dtmf_rides_rfc4733() {
+    let (mut net, call, bob_call) = established(26, true, |_| {});
+    run_with_media(&mut net, Duration::from_secs(1));
+    let now = net.now();
+    net.endpoint_mut(a())
+        .party_mut()
+        .dialog(call)
+        .unwrap()
+        .send_dtmf(now, "42")
+        .unwrap();
+    run_with_media(&mut net, Duration::from_secs(2));
+    for (node, id) in [(a(), call), (b(), bob_call)] {
+        let stats = net
+            .endpoint_mut(node)
+            .party_mut()
+            .dialog(id)
+            .unwrap()
+            .media()
+            .expect("G.711 stream running")
+            .stats();
+        assert!(stats.rtp.packets_sent >= 100, "{node}: {stats:?}");
+        assert!(stats.rtp.packets_received >= 100, "{node}: {stats:?}");
+    }
+    let digits: Vec<char> = net
+        .endpoint(b())
+        .events
+        .iter()
+        .filter_map(|(_, e)| match e {
+            Event::Dtmf { digit, .. } => Some(*digit),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(digits, vec!['4', '2']);
+    // No INFO was needed.
+    assert!(!net.log().iter().any(|d| d.text().starts_with("INFO")));
+    hang_up(&mut net, call);
+}
