@@ -12,8 +12,7 @@ use sipparty_mio::{DialogState, InviteOptions};
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
     // The callee, in the same process: it answers every call.
@@ -22,7 +21,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // The contract, verbatim.
     let party = SingleRtpSessionSimpleParty::new("alice@atlanta.com")?;
-    let dialog = party.invite("bob@biloxi.com", InviteOptions::default().proxy("127.0.0.1:5060"))?;
+    let dialog = party.invite(
+        "bob@biloxi.com",
+        InviteOptions::default().proxy("127.0.0.1:5060"),
+    )?;
     dialog.wait_for_state_condition(|s| s != DialogState::InitiatingDialog);
     if dialog.state() == DialogState::Error {
         eprintln!("failed to connect: {}", dialog.last_error().unwrap());

@@ -369,7 +369,9 @@ impl Driver {
         trace!(transport = %t.transport, destination = %t.destination, first_line = first_line(&t.bytes), "sip out");
         match t.transport {
             Transport::Udp => self.send_udp(t.destination, t.bytes),
-            Transport::Tcp | Transport::Tls => self.send_stream(t.transport, t.destination, &t.bytes),
+            Transport::Tcp | Transport::Tls => {
+                self.send_stream(t.transport, t.destination, &t.bytes)
+            }
             _ => self.transport_error(t.transport, t.destination),
         }
     }
@@ -439,8 +441,13 @@ impl Driver {
     }
 
     fn send_media(&mut self, m: MediaTransmit) {
+        if !self.media_by_addr.contains_key(&m.source) {
+            // The core may queue a call's first packet ahead of the event
+            // asking for its socket: open it now, the event finds it open.
+            self.open_media(m.source, None);
+        }
         let Some(&i) = self.media_by_addr.get(&m.source) else {
-            trace!(source = %m.source, "media for a socket not open, dropped");
+            trace!(source = %m.source, "media for a socket that cannot open, dropped");
             return;
         };
         if let Some(Source::Media { socket, dialog, .. }) = &self.slab[i] {
@@ -973,7 +980,15 @@ impl Driver {
                 }
             }
             Event::MediaSocketOpen { dialog, rtp, rtcp } => {
-                let shared = self.core.dialogs.get(&(key, dialog)).cloned();
+                // An incoming call opens its media before its first state
+                // is reported: make the shared state now.
+                let shared = Some(
+                    self.core
+                        .dialogs
+                        .entry((key, dialog))
+                        .or_insert_with(|| DialogShared::new(false))
+                        .clone(),
+                );
                 for addr in [rtp, rtcp] {
                     self.open_media(addr, shared.clone());
                 }
@@ -1033,7 +1048,12 @@ impl Driver {
     }
 
     fn open_media(&mut self, addr: SocketAddr, dialog: Option<Arc<DialogShared>>) {
-        if self.media_by_addr.contains_key(&addr) {
+        if let Some(&i) = self.media_by_addr.get(&addr) {
+            if let Some(Source::Media { dialog: d, .. }) = &mut self.slab[i] {
+                if d.is_none() {
+                    *d = dialog;
+                }
+            }
             return;
         }
         match UdpSocket::bind(addr) {
@@ -1064,9 +1084,7 @@ fn register(
     interest: Interest,
 ) -> io::Result<()> {
     match source {
-        Source::Sip(u) | Source::Media { socket: u, .. } => {
-            registry.register(u, token, interest)
-        }
+        Source::Sip(u) | Source::Media { socket: u, .. } => registry.register(u, token, interest),
         Source::Listener(l, _) => registry.register(l, token, interest),
         Source::Conn(c) => registry.register(&mut c.stream, token, interest),
     }

@@ -124,7 +124,10 @@ impl Endpoint {
         let mut locals = Vec::new();
         let advertise = |a: SocketAddr| -> SocketAddr {
             if a.ip().is_unspecified() {
-                SocketAddr::new(config.advertise.unwrap_or_else(|| route_ip(a.ip())), a.port())
+                SocketAddr::new(
+                    config.advertise.unwrap_or_else(|| route_ip(a.ip())),
+                    a.port(),
+                )
             } else {
                 a
             }
@@ -302,7 +305,11 @@ fn route_ip(family: IpAddr) -> IpAddr {
         ),
         IpAddr::V6(_) => (
             (std::net::Ipv6Addr::UNSPECIFIED, 0).into(),
-            (std::net::Ipv6Addr::new(0x2001, 0x4860, 0x4860, 0, 0, 0, 0, 0x8888), 9).into(),
+            (
+                std::net::Ipv6Addr::new(0x2001, 0x4860, 0x4860, 0, 0, 0, 0, 0x8888),
+                9,
+            )
+                .into(),
         ),
     };
     let found = StdUdp::bind(bind)

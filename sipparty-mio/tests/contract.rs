@@ -25,7 +25,10 @@ fn developers_md_contract_runs_against_bob_in_the_same_process(
 
     // ---- the contract, verbatim but for the sleep ----
     let party = SingleRtpSessionSimpleParty::new("alice@atlanta.com")?;
-    let dialog = party.invite("bob@biloxi.com", InviteOptions::default().proxy("127.0.0.1:5060"))?;
+    let dialog = party.invite(
+        "bob@biloxi.com",
+        InviteOptions::default().proxy("127.0.0.1:5060"),
+    )?;
     dialog.wait_for_state_condition(|s| s != DialogState::InitiatingDialog);
     if dialog.state() == DialogState::Error {
         eprintln!("failed to connect: {}", dialog.last_error().unwrap());
@@ -35,7 +38,12 @@ fn developers_md_contract_runs_against_bob_in_the_same_process(
     dialog.wait_for_state_condition(|s| s != DialogState::TerminatingDialog);
     // ---- end of the contract ----
 
-    assert_eq!(dialog.state(), DialogState::Terminated, "{:?}", dialog.last_error());
+    assert_eq!(
+        dialog.state(),
+        DialogState::Terminated,
+        "{:?}",
+        dialog.last_error()
+    );
     assert!(dialog.last_error().is_none());
     // Both parties went through the one shared socket.
     assert!(party.endpoint().unwrap().same_as(&bob.endpoint().unwrap()));
