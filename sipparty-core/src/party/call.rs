@@ -12,7 +12,7 @@ use super::media::CallMedia;
 use super::timer::{CallTimer, TimerTable};
 use super::{
     config, resolve_uri, validate, CallPolicy, Error, InviteOptions, Owner, Party, TxKind, ACCEPT,
-    ALLOW, SUPPORTED,
+    ALLOW, SUPPORTED, UAC_SUPPORTED,
 };
 use crate::dialog::{tag_of, Dialog, Phase};
 use crate::message::{self, HeaderName, Message, Method};
@@ -145,10 +145,7 @@ impl Party {
         let mut req = Message::request(Method::Invite, &target);
         let (via, _) = self.via(transport)?;
         req.add_header(HeaderName::Via, &via);
-        req.add_header(
-            HeaderName::From,
-            &format!("{};tag={tag}", self.our_from()),
-        );
+        req.add_header(HeaderName::From, &format!("{};tag={tag}", self.our_from()));
         req.add_header(HeaderName::To, &format!("<{target}>"));
         req.add_header(HeaderName::CallId, &call_id);
         req.add_header(HeaderName::CSeq, "1 INVITE");
@@ -157,7 +154,7 @@ impl Party {
             req.add_header(HeaderName::Route, r);
         }
         req.add_header(HeaderName::Allow, ALLOW);
-        req.add_header(HeaderName::Supported, SUPPORTED);
+        req.add_header(HeaderName::Supported, UAC_SUPPORTED);
         if let Some(se) = self.config.session_expires {
             // RFC 4028 section 7.1: ask for a session timer, leaving the
             // refresher to the UAS's choice.
@@ -228,7 +225,7 @@ impl Party {
             bye_sent: false,
             session: None,
         };
-        self.calls.insert(id, call);
+        self.calls.insert(id, Box::new(call));
         self.by_tag.insert(tag.into(), id);
         debug!(%id, %target, %destination, "INVITE sent");
         self.events.push_back(Event::DialogStateChanged {
@@ -858,7 +855,7 @@ impl Party {
             bye_sent: false,
             session: None,
         };
-        self.calls.insert(id, call);
+        self.calls.insert(id, Box::new(call));
         self.by_tag.insert(tag.into(), id);
         if self.calls.get(&id).is_some_and(|c| c.media.is_some()) {
             let result = if has_offer {

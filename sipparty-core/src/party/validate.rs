@@ -5,8 +5,10 @@ use crate::message::{HeaderName, Message, Method};
 
 use super::{ACCEPT, ALLOW};
 
-/// Option tags we understand in Require (section 8.2.2.3).
-const UNDERSTOOD: &[&str] = &["100rel", "timer"];
+/// Option tags we understand in Require (section 8.2.2.3). Not 100rel:
+/// we do not send reliable provisional responses (RFC 3262), so a UAC
+/// that requires them gets 420.
+const UNDERSTOOD: &[&str] = &["timer"];
 
 /// Checks made before the transaction layer sees a request: without a
 /// well-formed Via, From, To, Call-ID and CSeq (whose method agrees with
