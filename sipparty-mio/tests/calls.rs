@@ -1,0 +1,450 @@
+//! Call flows over real loopback sockets (127.0.0.1 and ::1), each party on
+//! an endpoint of its own: UDP, TCP and TLS; answer, reject, cancel,
+//! hold/resume, both directions, OPTIONS, bad traffic.
+
+use std::io::Write;
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::time::{Duration, Instant};
+
+use sipparty_mio::parties::{NoMediaSimpleCallsParty, SingleRtpSessionSimpleParty};
+use sipparty_mio::{
+    CallPolicy, DialogState, Endpoint, EndpointConfig, InviteOptions, Party, TlsConfig, Transport,
+};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn init_logs() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+}
+
+fn any(ip: &str) -> SocketAddr {
+    format!("{ip}:0").parse().unwrap()
+}
+
+/// A media party for `aor` on its own UDP socket at `ip`.
+fn media_party(aor: &str, ip: &str) -> Party {
+    let p = SingleRtpSessionSimpleParty::new(aor).unwrap().into_party();
+    p.listen_on(any(ip)).unwrap();
+    p
+}
+
+fn uri(user: &str, p: &Party, transport: Transport) -> String {
+    let addr = p.local_addr(transport).unwrap();
+    let host = match addr {
+        SocketAddr::V4(a) => a.to_string(),
+        SocketAddr::V6(a) => format!("[{}]:{}", a.ip(), a.port()),
+    };
+    match transport {
+        Transport::Udp => format!("sip:{user}@{host}"),
+        Transport::Tcp => format!("sip:{user}@{host};transport=tcp"),
+        _ => format!("sips:{user}@{host}"),
+    }
+}
+
+/// Poll `f` until it holds or `WAIT` passes.
+fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+    let end = Instant::now() + WAIT;
+    while Instant::now() < end {
+        if f() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+fn established_call_then_hangup(alice: &Party, bob: &Party, target: &str) {
+    let dialog = alice.invite(target, InviteOptions::default()).unwrap();
+    let incoming = bob
+        .next_incoming(Some(WAIT))
+        .unwrap()
+        .expect("bob saw the call");
+    assert!(
+        incoming.from().contains(alice.aor()),
+        "From {}",
+        incoming.from()
+    );
+    assert!(incoming.needs_decision());
+    // Ringing until bob decides.
+    assert!(dialog.wait_for_state_condition_timeout(|s| s == DialogState::Early, WAIT));
+    let bob_dialog = incoming.accept().unwrap();
+    assert!(
+        dialog.wait_for_state_condition_timeout(|s| s == DialogState::InDialog, WAIT),
+        "call not established: {:?} {:?}",
+        dialog.state(),
+        dialog.last_error()
+    );
+    assert!(bob_dialog.wait_for_state_condition_timeout(|s| s == DialogState::InDialog, WAIT));
+    dialog.terminate().unwrap();
+    assert_eq!(
+        dialog.wait_for_state_condition(|s| s.is_final()),
+        DialogState::Terminated,
+        "{:?}",
+        dialog.last_error()
+    );
+    assert_eq!(
+        bob_dialog.wait_for_state_condition(|s| s.is_final()),
+        DialogState::Terminated
+    );
+    assert!(dialog.last_error().is_none());
+}
+
+#[test]
+fn rfc3261_basic_call_over_udp_ipv4_opens_and_closes_media_sockets() {
+    init_logs();
+    let alice = media_party("alice@atlanta.com", "127.0.0.1");
+    let bob = media_party("bob@biloxi.com", "127.0.0.1");
+    let dialog = alice
+        .invite(&uri("bob", &bob, Transport::Udp), InviteOptions::default())
+        .unwrap();
+    assert!(dialog.is_outgoing());
+    assert!(
+        dialog.wait_for_state_condition_timeout(|s| s == DialogState::InDialog, WAIT),
+        "{:?}",
+        dialog.last_error()
+    );
+    eventually("negotiated media", || dialog.media().is_some());
+    let media = dialog.media().unwrap();
+    assert!(media.send && media.recv);
+    assert!(
+        media.codec == "PCMU" || media.codec == "PCMA",
+        "{}",
+        media.codec
+    );
+    // The driver bound the RTP address the SDP advertised: it is taken.
+    assert!(
+        UdpSocket::bind(media.local_rtp).is_err(),
+        "RTP socket {} should be open",
+        media.local_rtp
+    );
+    dialog.terminate().unwrap();
+    assert_eq!(
+        dialog.wait_for_state_condition(|s| s.is_final()),
+        DialogState::Terminated
+    );
+    // Closed again once the call is over.
+    eventually("media socket closed", || {
+        UdpSocket::bind(media.local_rtp).is_ok()
+    });
+}
+
+#[test]
+fn rfc3261_basic_call_over_udp_ipv6() {
+    init_logs();
+    let alice = media_party("alice@atlanta.com", "[::1]");
+    let bob = media_party("bob@biloxi.com", "[::1]");
+    bob.set_call_policy(CallPolicy::AskApplication).unwrap();
+    established_call_then_hangup(&alice, &bob, &uri("bob", &bob, Transport::Udp));
+}
+
+#[test]
+fn calls_in_both_directions_between_the_same_parties() {
+    init_logs();
+    let alice = media_party("alice@atlanta.com", "127.0.0.1");
+    let bob = media_party("bob@biloxi.com", "127.0.0.1");
+    alice.set_call_policy(CallPolicy::AskApplication).unwrap();
+    bob.set_call_policy(CallPolicy::AskApplication).unwrap();
+    established_call_then_hangup(&alice, &bob, &uri("bob", &bob, Transport::Udp));
+    established_call_then_hangup(&bob, &alice, &uri("alice", &alice, Transport::Udp));
+}
+
+#[test]
+fn rfc3261_21_4_busy_callee_rejects_with_486() {
+    init_logs();
+    let alice = media_party("alice@atlanta.com", "127.0.0.1");
+    let bob = media_party("bob@biloxi.com", "127.0.0.1");
+    bob.set_call_policy(CallPolicy::Reject { code: 486 })
+        .unwrap();
+    let dialog = alice
+        .invite(&uri("bob", &bob, Transport::Udp), InviteOptions::default())
+        .unwrap();
+    assert_eq!(
+        dialog.wait_for_state_condition(|s| s.is_final()),
+        DialogState::Error
+    );
+    assert_eq!(dialog.last_error().unwrap().to_string(), "486 Busy Here");
+}
+
+#[test]
+fn application_rejects_an_incoming_call_with_603() {
+    init_logs();
+    let alice = media_party("alice@atlanta.com", "127.0.0.1");
+    let bob = media_party("bob@biloxi.com", "127.0.0.1");
+    bob.set_call_policy(CallPolicy::AskApplication).unwrap();
+    let dialog = alice
+        .invite(&uri("bob", &bob, Transport::Udp), InviteOptions::default())
+        .unwrap();
+    let incoming = bob.next_incoming(Some(WAIT)).unwrap().unwrap();
+    assert!(incoming.needs_decision());
+    incoming.reject(603).unwrap();
+    assert_eq!(
+        dialog.wait_for_state_condition(|s| s.is_final()),
+        DialogState::Error
+    );
+    assert!(dialog.last_error().unwrap().to_string().starts_with("603"));
+}
+
+#[test]
+fn rfc3261_9_cancel_a_ringing_call() {
+    init_logs();
+    let alice = media_party("alice@atlanta.com", "127.0.0.1");
+    let bob = media_party("bob@biloxi.com", "127.0.0.1");
+    bob.set_call_policy(CallPolicy::AskApplication).unwrap();
+    let dialog = alice
+        .invite(&uri("bob", &bob, Transport::Udp), InviteOptions::default())
+        .unwrap();
+    let incoming = bob.next_incoming(Some(WAIT)).unwrap().unwrap();
+    // Ringing (180 from the AskApplication policy) creates the early dialog.
+    assert!(dialog.wait_for_state_condition_timeout(|s| s == DialogState::Early, WAIT));
+    assert_eq!(dialog.last_progress().map(|p| p.0), Some(180));
+    dialog.terminate().unwrap();
+    let end = dialog.wait_for_state_condition(|s| s.is_final());
+    assert!(end.is_final());
+    // The callee's side of the call ends too (487 to its INVITE).
+    assert!(incoming
+        .dialog()
+        .wait_for_state_condition_timeout(|s| s.is_final(), WAIT));
+    assert!(incoming.dialog().state().is_final());
+}
+
+#[test]
+fn rfc3264_8_4_hold_and_resume_change_the_callee_media_direction() {
+    init_logs();
+    let alice = media_party("alice@atlanta.com", "127.0.0.1");
+    let bob = media_party("bob@biloxi.com", "127.0.0.1");
+    let dialog = alice
+        .invite(&uri("bob", &bob, Transport::Udp), InviteOptions::default())
+        .unwrap();
+    assert!(dialog.wait_for_state_condition_timeout(|s| s == DialogState::InDialog, WAIT));
+    let bob_dialog = bob
+        .next_incoming(Some(WAIT))
+        .unwrap()
+        .unwrap()
+        .accept()
+        .unwrap();
+    eventually("bob's media", || bob_dialog.media().is_some_and(|m| m.send));
+    dialog.hold().unwrap();
+    // sendonly offer: bob answers recvonly, so bob stops sending.
+    eventually("bob on hold", || {
+        bob_dialog.media().is_some_and(|m| !m.send && m.recv)
+    });
+    eventually("alice holding", || {
+        dialog.media().is_some_and(|m| m.send && !m.recv)
+    });
+    dialog.resume().unwrap();
+    eventually("bob resumed", || {
+        bob_dialog.media().is_some_and(|m| m.send && m.recv)
+    });
+    assert_eq!(dialog.state(), DialogState::InDialog);
+    dialog.terminate().unwrap();
+    assert_eq!(
+        dialog.wait_for_state_condition(|s| s.is_final()),
+        DialogState::Terminated
+    );
+}
+
+#[test]
+fn options_are_answered_with_allow() {
+    init_logs();
+    let alice = media_party("alice@atlanta.com", "127.0.0.1");
+    let bob = media_party("bob@biloxi.com", "127.0.0.1");
+    let r = alice.options(&uri("bob", &bob, Transport::Udp)).unwrap();
+    assert_eq!(r.code, 200, "{r:?}");
+    assert!(r.allow.iter().any(|m| m == "INVITE"), "{r:?}");
+}
+
+#[test]
+fn unparseable_datagrams_do_not_stop_the_endpoint() {
+    init_logs();
+    let alice = media_party("alice@atlanta.com", "127.0.0.1");
+    let bob = media_party("bob@biloxi.com", "127.0.0.1");
+    let junk = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let to = bob.local_addr(Transport::Udp).unwrap();
+    for garbage in [
+        &b"\x00\x01\x02"[..],
+        b"INVITE nonsense\r\n\r\n",
+        &[0xff; 1500][..],
+        b"",
+    ] {
+        junk.send_to(garbage, to).unwrap();
+    }
+    established_after_junk(&alice, &bob);
+}
+
+fn established_after_junk(alice: &Party, bob: &Party) {
+    let dialog = alice
+        .invite(&uri("bob", bob, Transport::Udp), InviteOptions::default())
+        .unwrap();
+    assert!(dialog.wait_for_state_condition_timeout(|s| s == DialogState::InDialog, WAIT));
+    dialog.terminate().unwrap();
+    assert_eq!(
+        dialog.wait_for_state_condition(|s| s.is_final()),
+        DialogState::Terminated
+    );
+}
+
+fn stream_party(aor: &str, ip: &str, tls: Option<TlsConfig>) -> Party {
+    let p = SingleRtpSessionSimpleParty::new(aor).unwrap().into_party();
+    let mut cfg = EndpointConfig::udp(any(ip)).with_tcp(any(ip));
+    if let Some(t) = tls {
+        cfg = cfg.with_tls(any(ip), t);
+    }
+    p.listen_with(cfg).unwrap();
+    p
+}
+
+#[test]
+fn rfc3261_18_call_over_tcp_both_directions() {
+    init_logs();
+    let alice = stream_party("alice@atlanta.com", "127.0.0.1", None);
+    let bob = stream_party("bob@biloxi.com", "127.0.0.1", None);
+    alice.set_call_policy(CallPolicy::AskApplication).unwrap();
+    bob.set_call_policy(CallPolicy::AskApplication).unwrap();
+    established_call_then_hangup(&alice, &bob, &uri("bob", &bob, Transport::Tcp));
+    established_call_then_hangup(&bob, &alice, &uri("alice", &alice, Transport::Tcp));
+}
+
+#[test]
+fn rfc3261_18_call_over_tcp_ipv6() {
+    init_logs();
+    let alice = stream_party("alice@atlanta.com", "[::1]", None);
+    let bob = stream_party("bob@biloxi.com", "[::1]", None);
+    bob.set_call_policy(CallPolicy::AskApplication).unwrap();
+    established_call_then_hangup(&alice, &bob, &uri("bob", &bob, Transport::Tcp));
+}
+
+#[test]
+fn tcp_garbage_and_keepalive_pings_do_not_disturb_the_endpoint() {
+    init_logs();
+    let alice = stream_party("alice@atlanta.com", "127.0.0.1", None);
+    let bob = stream_party("bob@biloxi.com", "127.0.0.1", None);
+    let to = bob.local_addr(Transport::Tcp).unwrap();
+    // RFC 5626 s.4.4.1: a double-CRLF ping is answered with a CRLF pong.
+    let mut ping = TcpStream::connect(to).unwrap();
+    ping.write_all(b"\r\n\r\n").unwrap();
+    ping.set_read_timeout(Some(WAIT)).unwrap();
+    let mut pong = [0u8; 2];
+    std::io::Read::read_exact(&mut ping, &mut pong).unwrap();
+    assert_eq!(&pong, b"\r\n");
+    // Garbage on another connection: it is closed, nothing else is.
+    let mut junk = TcpStream::connect(to).unwrap();
+    junk.write_all(b"\x00\x01garbage that is no SIP\r\n\r\n")
+        .unwrap();
+    junk.set_read_timeout(Some(WAIT)).unwrap();
+    let mut buf = [0u8; 64];
+    let closed = matches!(std::io::Read::read(&mut junk, &mut buf), Ok(0) | Err(_));
+    assert!(closed, "the garbage connection is closed");
+    established_call_then_hangup_auto(&alice, &uri("bob", &bob, Transport::Tcp));
+}
+
+fn established_call_then_hangup_auto(alice: &Party, target: &str) {
+    let dialog = alice.invite(target, InviteOptions::default()).unwrap();
+    assert!(
+        dialog.wait_for_state_condition_timeout(|s| s == DialogState::InDialog, WAIT),
+        "{:?}",
+        dialog.last_error()
+    );
+    dialog.terminate().unwrap();
+    assert_eq!(
+        dialog.wait_for_state_condition(|s| s.is_final()),
+        DialogState::Terminated
+    );
+}
+
+/// A certificate for 127.0.0.1 and ::1 made for this test run.
+fn test_tls() -> TlsConfig {
+    let cert = rcgen::generate_simple_self_signed(vec![
+        "127.0.0.1".to_string(),
+        "::1".to_string(),
+        "localhost".to_string(),
+    ])
+    .unwrap();
+    let der = cert.cert.der().to_vec();
+    TlsConfig::with_certificate(vec![der.clone()], cert.key_pair.serialize_der(), &[der]).unwrap()
+}
+
+#[test]
+fn rfc3261_26_2_call_over_tls_with_a_certificate_made_at_test_time() {
+    init_logs();
+    let tls = test_tls();
+    let alice = stream_party("alice@atlanta.com", "127.0.0.1", Some(tls.clone()));
+    let bob = stream_party("bob@biloxi.com", "127.0.0.1", Some(tls));
+    bob.set_call_policy(CallPolicy::AskApplication).unwrap();
+    established_call_then_hangup(&alice, &bob, &uri("bob", &bob, Transport::Tls));
+}
+
+#[test]
+fn tls_to_a_peer_with_an_untrusted_certificate_fails_the_call() {
+    init_logs();
+    let alice = stream_party("alice@atlanta.com", "127.0.0.1", Some(test_tls()));
+    let bob = stream_party("bob@biloxi.com", "127.0.0.1", Some(test_tls()));
+    let dialog = alice
+        .invite(&uri("bob", &bob, Transport::Tls), InviteOptions::default())
+        .unwrap();
+    assert_eq!(
+        dialog.wait_for_state_condition(|s| s.is_final()),
+        DialogState::Error
+    );
+    assert!(dialog
+        .last_error()
+        .unwrap()
+        .to_string()
+        .contains("transport error"));
+}
+
+#[test]
+fn calls_to_a_closed_port_fail_and_shared_endpoints_serve_several_parties() {
+    init_logs();
+    // Two parties on one endpoint bound beforehand, calling each other.
+    let ep = Endpoint::bind(any("127.0.0.1")).unwrap();
+    let carol = NoMediaSimpleCallsParty::new("carol@chicago.com").unwrap();
+    let dave = NoMediaSimpleCallsParty::new("dave@denver.com").unwrap();
+    carol.attach(&ep).unwrap();
+    dave.attach(&ep).unwrap();
+    assert_eq!(ep.party_count().unwrap(), 2);
+    let port = ep.local_addr(Transport::Udp).unwrap().port();
+    let d = carol
+        .invite(
+            "sip:dave@denver.com",
+            InviteOptions::default().proxy(&format!("127.0.0.1:{port}")),
+        )
+        .unwrap();
+    assert!(d.wait_for_state_condition_timeout(|s| s == DialogState::InDialog, WAIT));
+    let incoming = dave.next_incoming(Some(WAIT)).unwrap().unwrap();
+    assert!(incoming.from().contains("carol@chicago.com"));
+    assert!(carol
+        .next_incoming(Some(Duration::from_millis(50)))
+        .unwrap()
+        .is_none());
+    d.terminate().unwrap();
+    assert_eq!(
+        d.wait_for_state_condition(|s| s.is_final()),
+        DialogState::Terminated
+    );
+
+    // TCP to a port nobody listens on: connection refused, transport error
+    // (RFC 3261 s.8.1.3.1), at once rather than after Timer B.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = closed.local_addr().unwrap();
+    drop(closed);
+    let started = Instant::now();
+    let d = carol
+        .invite(
+            &format!("sip:nobody@{dead};transport=tcp"),
+            InviteOptions::default(),
+        )
+        .unwrap();
+    assert_eq!(
+        d.wait_for_state_condition(|s| s.is_final()),
+        DialogState::Error
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(d
+        .last_error()
+        .unwrap()
+        .to_string()
+        .contains("transport error"));
+}
