@@ -6,7 +6,7 @@
 use proptest::prelude::*;
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
     #[test]
     fn random_sequences_never_panic_and_party_still_calls(data in proptest::collection::vec(any::<u8>(), 0..400)) {
