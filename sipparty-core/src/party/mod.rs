@@ -260,7 +260,9 @@ pub struct Party {
     /// Prepended to every tag we generate, so an [`Endpoint`] can route
     /// responses and in-dialog requests back to this Party.
     pub(crate) tag_prefix: Box<str>,
-    pub(crate) locals: Vec<(Transport, SocketAddr)>,
+    /// Local addresses per transport, with `host:port` written out once
+    /// (every Via and Contact carries it).
+    pub(crate) locals: Vec<(Transport, SocketAddr, Box<str>)>,
     pub(crate) tx: TransactionLayer,
     pub(crate) txs: IdMap<TransactionId, TxUse>,
     /// Boxed: a table of 100,000 calls then wastes its load-factor slack on
@@ -386,16 +388,16 @@ impl Party {
     /// Tell the Party the local address of its socket for `transport`
     /// (after binding; never 0.0.0.0: Via and Contact advertise it).
     pub fn set_local_address(&mut self, transport: Transport, addr: SocketAddr) {
-        self.locals.retain(|(t, _)| *t != transport);
-        self.locals.push((transport, addr));
+        self.locals.retain(|(t, _, _)| *t != transport);
+        self.locals.push((transport, addr, host_port(addr).into()));
     }
 
     /// The local address set for `transport`.
     pub fn local_address(&self, transport: Transport) -> Option<SocketAddr> {
         self.locals
             .iter()
-            .find(|(t, _)| *t == transport)
-            .map(|(_, a)| *a)
+            .find(|(t, _, _)| *t == transport)
+            .map(|(_, a, _)| *a)
     }
 
     /// The address of record (`sip:alice@atlanta.com`).
@@ -669,22 +671,28 @@ impl Party {
     /// A top Via for a request we send (RFC 3261 section 8.1.1.7, with
     /// `rport` of RFC 3581 so responses come back through NATs).
     pub(crate) fn via(&mut self, transport: Transport) -> Result<(String, String), Error> {
-        let local = self.local_for(transport)?;
         let branch = self.new_branch();
+        let hp = self.local_host_port(transport)?;
         Ok((
             format!(
-                "SIP/2.0/{} {};branch={};rport",
-                transport.via_token(),
-                host_port(local),
-                branch
+                "SIP/2.0/{} {hp};branch={branch};rport",
+                transport.via_token()
             ),
             branch,
         ))
     }
 
+    fn local_host_port(&self, transport: Transport) -> Result<&str, Error> {
+        self.locals
+            .iter()
+            .find(|(t, _, _)| *t == transport)
+            .map(|(_, _, hp)| &**hp)
+            .ok_or(Error::NoLocalAddress(transport))
+    }
+
     /// Our Contact header value for `transport`.
     pub(crate) fn contact(&self, transport: Transport) -> Result<String, Error> {
-        let local = self.local_for(transport)?;
+        let hp = self.local_host_port(transport)?;
         let user = aor_user(&self.config.aor);
         let tp = match transport {
             Transport::Udp => "",
@@ -697,8 +705,8 @@ impl Party {
             "sip"
         };
         Ok(match user {
-            Some(u) => format!("<{scheme}:{u}@{}{tp}>", host_port(local)),
-            None => format!("<{scheme}:{}{tp}>", host_port(local)),
+            Some(u) => format!("<{scheme}:{u}@{hp}{tp}>"),
+            None => format!("<{scheme}:{hp}{tp}>"),
         })
     }
 
