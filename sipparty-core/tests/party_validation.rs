@@ -297,3 +297,26 @@ fn rfc3261_18_3_stream_data_is_framed_by_content_length_at_any_split() {
         assert_eq!((oks, messages), (2, 2), "split at {split}");
     }
 }
+
+#[test]
+fn rfc4028_8_1_session_expires_below_min_se_gets_422() {
+    let mut uas = Uas::new();
+    let (code, resp) = uas.status(&request(
+        "INVITE",
+        "Session-Expires: 30\nSupported: timer\n",
+        "",
+    ));
+    assert_eq!(code, 422);
+    assert_eq!(resp.header(&HeaderName::MinSe), Some("90"));
+    let (code, resp) = uas.status(
+        &request("INVITE", "Session-Expires: 1800\nSupported: timer\n", "")
+            .replace("z9hG4bKINVITE", "z9hG4bKok")
+            .replace("call-INVITE", "call-ok"),
+    );
+    assert_eq!(code, 200);
+    assert_eq!(
+        resp.header(&HeaderName::SessionExpires),
+        Some("1800;refresher=uac")
+    );
+    assert_eq!(resp.header(&HeaderName::Require), Some("timer"));
+}
