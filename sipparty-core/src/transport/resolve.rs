@@ -444,7 +444,11 @@ impl Resolution {
                 return Err(ResolveError::UnsupportedTransport(t.to_string()));
             }
         }
-        let default_transport = if sips { Transport::Tls } else { Transport::Udp };
+        let default_transport = if sips {
+            Transport::Tls
+        } else {
+            Transport::Udp
+        };
         let mut r = Resolution {
             config: config.clone(),
             sips,
@@ -738,11 +742,7 @@ impl Resolution {
             }
         };
         for s in ordered {
-            self.add_host(
-                s.target.trim_end_matches('.').to_string(),
-                s.port,
-                transport,
-            );
+            self.add_host(s.target.trim_end_matches('.').to_string(), s.port, transport);
         }
         true
     }
@@ -768,7 +768,9 @@ impl Resolution {
                 self.add_host(self.domain.clone(), t.default_port(), t);
                 self.stage = Stage::Hosts;
             }
-            None => self.finish(Err(ResolveError::UnsupportedTransport(default.to_string()))),
+            None => self.finish(Err(ResolveError::UnsupportedTransport(
+                default.to_string(),
+            ))),
         }
     }
 
@@ -930,9 +932,11 @@ mod tests {
 
         fn targets(&mut self, uri: &str) -> Vec<(Transport, SocketAddr)> {
             match self.resolve(uri, &ResolveConfig::default(), 1) {
-                ResolveStep::Done(t) => {
-                    t.as_slice().iter().map(|t| (t.transport, t.addr)).collect()
-                }
+                ResolveStep::Done(t) => t
+                    .as_slice()
+                    .iter()
+                    .map(|t| (t.transport, t.addr))
+                    .collect(),
                 other => panic!("resolution of {uri} did not finish: {other:?}"),
             }
         }
@@ -1029,16 +1033,11 @@ mod tests {
             panic!("not resolved");
         };
         let got: Vec<_> = t.as_slice().iter().map(|t| (t.transport, t.addr)).collect();
-        assert_eq!(
-            got,
-            vec![(Transport::Tcp, "127.0.0.3:5080".parse().unwrap())]
-        );
+        assert_eq!(got, vec![(Transport::Tcp, "127.0.0.3:5080".parse().unwrap())]);
         assert_eq!(t.current().unwrap().host, "tcp.example.com");
         assert_eq!(stub.asked[0], q("example.com", RecordType::Naptr));
         assert_eq!(stub.asked[1], q("_sip._tcp.example.com", RecordType::Srv));
-        assert!(!stub
-            .asked
-            .contains(&q("_sip._udp.example.com", RecordType::Srv)));
+        assert!(!stub.asked.contains(&q("_sip._udp.example.com", RecordType::Srv)));
     }
 
     #[test]
