@@ -199,7 +199,7 @@ fn rfc3261_9_cancel_a_ringing_call() {
     let incoming = bob.next_incoming(Some(WAIT)).unwrap().unwrap();
     // Ringing (180 from the AskApplication policy) creates the early dialog.
     assert!(dialog.wait_for_state_condition_timeout(|s| s == DialogState::Early, WAIT));
-    assert_eq!(dialog.last_progress().map(|p| p.0), Some(180));
+    eventually("180 reported", || dialog.last_progress().map(|p| p.0) == Some(180));
     dialog.terminate().unwrap();
     let end = dialog.wait_for_state_condition(|s| s.is_final());
     assert!(end.is_final());
