@@ -28,7 +28,7 @@ use crate::dialog::DialogShared;
 use crate::party::{PartyShared, PendingIncoming};
 use crate::registration::RegShared;
 use crate::tls::{TlsConfig, TlsSession};
-use crate::Response;
+use crate::{Direction, Response, SipTrace};
 
 /// A command from an application thread, run on the event loop with the
 /// core state and the current time.
@@ -61,7 +61,37 @@ pub(crate) struct Core {
     /// drained, so that what the command did (a state change, a request on
     /// the wire) is visible when the caller wakes up.
     pub(crate) replies: Vec<Box<dyn FnOnce() + Send>>,
+    /// Where copies of SIP messages go ([`crate::Endpoint::capture_messages`]).
+    pub(crate) tap: Option<SyncSender<SipTrace>>,
     pub(crate) shutdown: bool,
+}
+
+impl Core {
+    fn trace(
+        &mut self,
+        direction: Direction,
+        transport: Transport,
+        local: Option<SocketAddr>,
+        remote: SocketAddr,
+        bytes: &[u8],
+    ) {
+        if let Some(tap) = &self.tap {
+            let t = SipTrace {
+                at: Instant::now(),
+                direction,
+                transport,
+                local,
+                remote,
+                bytes: bytes.to_vec(),
+            };
+            match tap.try_send(t) {
+                Ok(()) => {}
+                // A slow reader loses messages, the loop never waits.
+                Err(std::sync::mpsc::TrySendError::Full(_)) => {}
+                Err(std::sync::mpsc::TrySendError::Disconnected(_)) => self.tap = None,
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for Core {
@@ -156,6 +186,7 @@ impl Driver {
                 registrations: HashMap::new(),
                 requests: HashMap::new(),
                 replies: Vec::new(),
+                tap: None,
                 shutdown: false,
             },
             commands,
@@ -352,6 +383,11 @@ impl Driver {
     // ---- sending ----
 
     fn send_sip(&mut self, t: Transmit) {
+        if self.core.tap.is_some() {
+            let local = self.local(t.transport);
+            self.core
+                .trace(Direction::Sent, t.transport, local, t.destination, &t.bytes);
+        }
         trace!(transport = %t.transport, destination = %t.destination, first_line = first_line(&t.bytes), "sip out");
         match t.transport {
             Transport::Udp => self.send_udp(t.destination, t.bytes),
@@ -622,6 +658,15 @@ impl Driver {
                 Ok((len, source)) => {
                     trace!(%source, first_line = first_line(&self.buf[..len]), "sip in");
                     let now = Instant::now();
+                    if self.core.tap.is_some() {
+                        self.core.trace(
+                            Direction::Received,
+                            Transport::Udp,
+                            local,
+                            source,
+                            &self.buf[..len],
+                        );
+                    }
                     self.core.endpoint.handle_input(Input::Datagram {
                         now,
                         transport: Transport::Udp,
@@ -827,6 +872,8 @@ impl Driver {
             let (transport, peer) = (c.transport, c.peer);
             match c.framer.next_frame() {
                 Ok(Some(Frame::Message(bytes))) => {
+                    self.core
+                        .trace(Direction::Received, transport, local, peer, &bytes);
                     // The core's Endpoint wants whole messages: a framed
                     // stream message is fed like a datagram.
                     self.core.endpoint.handle_input(Input::Datagram {

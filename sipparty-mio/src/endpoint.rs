@@ -263,6 +263,19 @@ impl Endpoint {
         })
     }
 
+    /// Receive a copy of every SIP message this endpoint sends or
+    /// receives from now on (the CLI's ladder diagram). At most `capacity`
+    /// wait unread; more are dropped rather than slowing the event loop.
+    /// Replaces an earlier capture.
+    pub fn capture_messages(
+        &self,
+        capacity: usize,
+    ) -> Result<mpsc::Receiver<crate::SipTrace>, Error> {
+        let (tx, rx) = mpsc::sync_channel(capacity.max(1));
+        self.call(move |core, _| core.tap = Some(tx))?;
+        Ok(rx)
+    }
+
     /// Send a command without waiting for it to run.
     pub(crate) fn post(&self, f: Command) -> Result<(), Error> {
         self.shared
