@@ -571,8 +571,9 @@ impl Driver {
         if c.connecting {
             return;
         }
+        let had_bytes = !c.out.is_empty() || c.tls.is_some();
         let result = flush(c);
-        if matches!(result, Ok(_)) {
+        if had_bytes && result.is_ok() {
             self.connections.activity(Instant::now(), index);
         }
         let want_write = match result {
