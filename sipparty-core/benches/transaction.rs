@@ -113,6 +113,17 @@ fn bench_server(c: &mut Criterion) {
             )
         });
     }
+    // For reference: what the layer decodes from the message (the top Via
+    // and CSeq), which is the message layer's parsing.
+    group.bench_function("decode_top_via_and_cseq", |b| {
+        b.iter(|| {
+            let via = req.top_via().map(|v| v.map(|v| v.branch().map(str::len)));
+            (
+                black_box(via),
+                black_box(req.cseq().map(|c| c.map(|c| c.seq))),
+            )
+        })
+    });
     group.finish();
 
     // Allocations per server transaction (outside criterion's timing).

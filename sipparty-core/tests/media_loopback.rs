@@ -351,3 +351,55 @@ fn recording_to_wav_with_loss_concealed() {
     let silent_run = wav.samples.windows(480).any(|w| w.iter().all(|&s| s == 0));
     assert!(silent_run, "the lost 60 ms are silence");
 }
+
+/// The whole path from SDP offer/answer (RFC 3264) to media: configs from
+/// the negotiated streams, audio and DTMF both ways, then a re-INVITE
+/// putting Bob on hold (alice sendonly, bob recvonly) stops Bob's RTP.
+#[test]
+fn rfc3264_negotiated_streams_drive_the_sessions() {
+    use sipparty_core::media::capabilities;
+    use sipparty_core::sdp::{Direction, Negotiator};
+    let ip = "127.0.0.1".parse().unwrap();
+    let mut alice_neg = Negotiator::new(capabilities(), ip, 41000, 1);
+    let mut bob_neg = Negotiator::new(capabilities(), ip, 42000, 2);
+    let offer = alice_neg.create_offer();
+    let (answer, bob_session) = bob_neg.accept_offer(&offer.to_bytes()).unwrap();
+    let alice_session = alice_neg.accept_answer(&answer.to_bytes()).unwrap();
+    let alice_cfg =
+        MediaConfig::from_negotiated(alice_session.first_active("audio").unwrap()).unwrap();
+    let bob_cfg = MediaConfig::from_negotiated(bob_session.first_active("audio").unwrap()).unwrap();
+    assert_eq!(alice_cfg.remote_rtp, addr(BOB));
+    assert_eq!(bob_cfg.remote_rtp, addr(ALICE));
+    assert_eq!(alice_cfg.codec, G711::Pcmu);
+    assert_eq!(alice_cfg.telephone_event_pt, Some(101));
+    assert!(alice_cfg.send && alice_cfg.receive && bob_cfg.send && bob_cfg.receive);
+
+    let mut net = Loopback::new(alice_cfg, bob_cfg);
+    net.bob.send_dtmf("9", Duration::from_millis(60)).unwrap();
+    net.run_for(Duration::from_millis(999));
+    assert_eq!(net.alice.stats().rtp.packets_received, 50);
+    assert_eq!(net.bob.stats().rtp.packets_received, 50);
+    assert!(net
+        .alice_events
+        .iter()
+        .any(|e| matches!(e, MediaEvent::Dtmf(d) if d.digit == Some('9'))));
+
+    // Alice holds: her new offer is sendonly, Bob answers recvonly.
+    alice_neg.set_direction(Direction::SendOnly);
+    let offer = alice_neg.create_offer();
+    let (answer, bob_session) = bob_neg.accept_offer(&offer.to_bytes()).unwrap();
+    let alice_session = alice_neg.accept_answer(&answer.to_bytes()).unwrap();
+    let alice_hold =
+        MediaConfig::from_negotiated(alice_session.first_active("audio").unwrap()).unwrap();
+    let bob_held =
+        MediaConfig::from_negotiated(bob_session.first_active("audio").unwrap()).unwrap();
+    assert!(alice_hold.send && !alice_hold.receive);
+    assert!(!bob_held.send && bob_held.receive);
+    net.alice.update(alice_hold);
+    net.bob.update(bob_held);
+    net.run_for(Duration::from_millis(1000));
+    // Bob's last frames before the hold were still in flight (15 ms).
+    let alice_got = net.alice.stats().rtp.packets_received;
+    assert!(alice_got <= 51, "{alice_got}");
+    assert_eq!(net.bob.stats().rtp.packets_received, 100);
+}

@@ -69,13 +69,16 @@ fn first_line(t: &Transmit) -> String {
         .to_owned()
 }
 
+/// Things that happened, with their time relative to the start.
+type Timed<T> = Vec<(Duration, T)>;
+
 /// Run the layer's timers up to `until`, returning every transmit and
 /// event with its time relative to `start`.
 fn run(
     layer: &mut TransactionLayer,
     start: Instant,
     until: Duration,
-) -> (Vec<(Duration, Transmit)>, Vec<(Duration, TransactionEvent)>) {
+) -> (Timed<Transmit>, Timed<TransactionEvent>) {
     let mut sent = Vec::new();
     let mut evs = Vec::new();
     while let Some(at) = layer.poll_timeout() {
@@ -1064,4 +1067,26 @@ fn stateless_sends_use_section_18_2_2_addressing() {
     let out = transmits(&mut l);
     assert_eq!((out[0].destination, out[0].transport), (peer(), TCP));
     assert!(l.is_empty());
+}
+
+#[test]
+fn degenerate_timer_config_cannot_stall_the_clock() {
+    let start = Instant::now();
+    let mut l = TransactionLayer::new(TransactionConfig {
+        timers: sipparty_core::transaction::TimerConfig {
+            t1: Duration::ZERO,
+            t2: Duration::ZERO,
+            t4: Duration::ZERO,
+        },
+        ..TransactionConfig::default()
+    });
+    assert_eq!(l.config().timers.t1, ms(1));
+    let id = l
+        .send_request(start, request("OPTIONS", "z9hG4bKzero"), peer(), UDP)
+        .unwrap();
+    transmits(&mut l);
+    let (sent, evs) = run(&mut l, start, secs(1.0));
+    // T1 = T2 = 1 ms: one copy per millisecond, the last as F = 64 ms fires.
+    assert_eq!(times(&sent), (1..=64).map(ms).collect::<Vec<_>>());
+    assert_eq!(evs[0], (ms(64), TransactionEvent::Timeout { id }));
 }

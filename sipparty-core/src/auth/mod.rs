@@ -75,6 +75,7 @@ use std::fmt;
 mod client;
 pub mod digest;
 pub mod header;
+mod message;
 mod server;
 
 pub use client::{ClientAuth, ClientConfig};
@@ -212,8 +213,10 @@ pub struct DigestRequest<'a> {
 #[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AuthError {
-    /// The response carried no challenge header.
+    /// The response carried no challenge header (or is not a 401/407).
     NoChallenge,
+    /// The message to authorize is not a request.
+    NotARequest,
     /// No challenge could be parsed; the first error.
     Malformed(HeaderError),
     /// No Digest challenge with an algorithm and qop this crate supports.
@@ -254,6 +257,7 @@ impl fmt::Display for AuthError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             AuthError::NoChallenge => f.write_str("no authentication challenge in the response"),
+            AuthError::NotARequest => f.write_str("only requests carry credentials"),
             AuthError::Malformed(e) => write!(f, "unreadable challenge: {e}"),
             AuthError::Unsupported => {
                 f.write_str("no Digest challenge with a supported algorithm and qop")

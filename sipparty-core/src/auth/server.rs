@@ -28,10 +28,11 @@ pub struct ServerConfig {
     /// 401/`WWW-Authenticate` (UAS, registrar) or 407/`Proxy-Authenticate`.
     pub kind: AuthKind,
     /// Algorithms offered, one challenge each, most preferred first
-    /// (RFC 8760 section 2.3). Credentials with others are refused.
+    /// (RFC 8760 section 2.3). Credentials with others are refused. Must
+    /// not be empty.
     pub algorithms: Vec<Algorithm>,
     /// The qop options offered; a qop is always required in answers, so
-    /// nonce counts can be checked.
+    /// nonce counts can be checked. Must not be empty.
     pub qop: Vec<Qop>,
     /// How long a nonce stays valid after it was issued.
     pub nonce_lifetime: Duration,
@@ -99,6 +100,8 @@ impl fmt::Debug for Verified {
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AuthFailure {
+    /// The request carries no credentials for this realm: challenge it.
+    Missing,
     /// The value is not Digest credentials, or a required parameter is
     /// missing or malformed; says which.
     Malformed(&'static str),
@@ -130,6 +133,7 @@ impl AuthFailure {
 impl fmt::Display for AuthFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            AuthFailure::Missing => f.write_str("no credentials for this realm"),
             AuthFailure::Malformed(what) => write!(f, "malformed credentials: {what}"),
             AuthFailure::RealmMismatch => f.write_str("credentials for another realm"),
             AuthFailure::Unsupported => f.write_str("algorithm or qop not offered"),

@@ -8,16 +8,27 @@
 
 /// Encode one sample to µ-law.
 pub fn ulaw_encode(sample: i16) -> u8 {
+    // Only the top 14 bits matter: index by them (two's complement).
+    ULAW_ENCODE[(sample as u16 >> 2) as usize]
+}
+
+/// Encode one sample to A-law.
+pub fn alaw_encode(sample: i16) -> u8 {
+    // Only the top 13 bits matter.
+    ALAW_ENCODE[(sample as u16 >> 3) as usize]
+}
+
+const fn ulaw_encode_slow(sample: i16) -> u8 {
     const BIAS: i32 = 0x21; // 33, the µ-law bias on 14-bit magnitudes
     const CLIP: i32 = 8159;
-    let mut pcm = i32::from(sample) >> 2;
+    let mut pcm = (sample as i32) >> 2;
     let mask = if pcm < 0 {
         pcm = -pcm;
         0x7F
     } else {
         0xFF
     };
-    let magnitude = pcm.min(CLIP) + BIAS;
+    let magnitude = (if pcm < CLIP { pcm } else { CLIP }) + BIAS;
     // Chord: position of the highest set bit above bit 5 (values 0x21..=0x1FFF).
     let chord = 31 - magnitude.leading_zeros() as i32 - 5;
     if chord >= 8 {
@@ -32,9 +43,8 @@ pub fn ulaw_decode(byte: u8) -> i16 {
     ULAW_TABLE[usize::from(byte)]
 }
 
-/// Encode one sample to A-law.
-pub fn alaw_encode(sample: i16) -> u8 {
-    let mut pcm = i32::from(sample) >> 3;
+const fn alaw_encode_slow(sample: i16) -> u8 {
+    let mut pcm = (sample as i32) >> 3;
     let mask = if pcm >= 0 {
         0xD5
     } else {
@@ -45,7 +55,7 @@ pub fn alaw_encode(sample: i16) -> u8 {
     let chord = if pcm < 0x20 {
         0
     } else {
-        (31 - pcm.leading_zeros() as i32 - 4).min(8)
+        31 - pcm.leading_zeros() as i32 - 4
     };
     if chord >= 8 {
         return 0x7F ^ mask;
@@ -99,6 +109,25 @@ const fn table(ulaw: bool) -> [i16; 256] {
     out
 }
 
+const fn encode_table<const N: usize>(ulaw: bool) -> [u8; N] {
+    let mut out = [0u8; N];
+    let shift = if ulaw { 2 } else { 3 };
+    let mut i = 0;
+    while i < N {
+        // Index i holds the top bits of a sample; rebuild that sample.
+        let sample = ((i << shift) as u16) as i16;
+        out[i] = if ulaw {
+            ulaw_encode_slow(sample)
+        } else {
+            alaw_encode_slow(sample)
+        };
+        i += 1;
+    }
+    out
+}
+
+static ULAW_ENCODE: [u8; 1 << 14] = encode_table(true);
+static ALAW_ENCODE: [u8; 1 << 13] = encode_table(false);
 static ULAW_TABLE: [i16; 256] = table(true);
 static ALAW_TABLE: [i16; 256] = table(false);
 
@@ -222,6 +251,14 @@ mod tests {
                 let bound = (x.abs() >> 5).max(16);
                 assert!((x - a).abs() <= bound, "alaw {s} -> {a}");
             }
+        }
+    }
+
+    #[test]
+    fn tables_match_the_formulas() {
+        for s in i16::MIN..=i16::MAX {
+            assert_eq!(ulaw_encode(s), ulaw_encode_slow(s), "{s}");
+            assert_eq!(alaw_encode(s), alaw_encode_slow(s), "{s}");
         }
     }
 

@@ -19,6 +19,7 @@ use crate::rtp::{
     is_rtcp, ReceivedPacket, RtpEvent, RtpSession, RtpSessionConfig, RtpStats, RtpTransmit,
     SessionError,
 };
+use crate::sdp::{Direction, NegotiatedStream};
 use crate::Random;
 
 /// What the negotiation decided for one audio stream.
@@ -60,6 +61,42 @@ impl MediaConfig {
         }
     }
 
+    /// The configuration for a stream the SDP offer/answer settled on.
+    ///
+    /// The direction is the local one (sendonly: we send, recvonly: we
+    /// receive). A stream with no usable peer address (the RFC 2543
+    /// `c=0.0.0.0` hold) gets an unspecified address and `send: false`;
+    /// apply it with [`MediaSession::update`] to hold.
+    pub fn from_negotiated(stream: &NegotiatedStream) -> Result<MediaConfig, MediaError> {
+        if stream.rejected {
+            return Err(MediaError::Rejected);
+        }
+        let codec = G711::from_name(&stream.codec.name)
+            .filter(|_| stream.codec.clock_rate == 8000 && stream.codec.channels <= 1)
+            .ok_or(MediaError::UnsupportedCodec)?;
+        let (send, receive) = match stream.direction {
+            Direction::SendRecv => (true, true),
+            Direction::SendOnly => (true, false),
+            Direction::RecvOnly => (false, true),
+            _ => (false, false),
+        };
+        let remote_rtp = stream
+            .remote_rtp
+            .filter(|a| !a.ip().is_unspecified() && a.port() != 0);
+        Ok(MediaConfig {
+            remote_rtp: remote_rtp
+                .unwrap_or(SocketAddr::from((std::net::Ipv4Addr::UNSPECIFIED, 0))),
+            remote_rtcp: stream.remote_rtcp.filter(|_| remote_rtp.is_some()),
+            payload_type: stream.codec.payload_type,
+            codec,
+            clock_rate: stream.codec.clock_rate,
+            ptime: if stream.ptime == 0 { 20 } else { stream.ptime },
+            telephone_event_pt: stream.telephone_event_pt,
+            send: send && remote_rtp.is_some(),
+            receive,
+        })
+    }
+
     fn samples_per_frame(&self) -> usize {
         let n = u64::from(self.clock_rate) * u64::from(self.ptime.clamp(10, 200)) / 1000;
         n.clamp(1, 8000) as usize
@@ -90,6 +127,11 @@ pub enum MediaError {
     DtmfNotNegotiated,
     /// Not a DTMF key (0-9, *, #, A-D).
     BadDigit(char),
+    /// The negotiated stream was rejected (port 0).
+    Rejected,
+    /// The negotiated codec is not G.711 (offer only what
+    /// [`capabilities`](super::capabilities) lists).
+    UnsupportedCodec,
 }
 
 impl fmt::Display for MediaError {
@@ -97,6 +139,8 @@ impl fmt::Display for MediaError {
         match self {
             MediaError::DtmfNotNegotiated => f.write_str("telephone-event was not negotiated"),
             MediaError::BadDigit(c) => write!(f, "{c:?} is not a DTMF key"),
+            MediaError::Rejected => f.write_str("the media stream was rejected"),
+            MediaError::UnsupportedCodec => f.write_str("the negotiated codec is not PCMU or PCMA"),
         }
     }
 }
@@ -279,9 +323,10 @@ impl MediaSession {
             .chars()
             .map(|d| event_for_digit(d).ok_or(MediaError::BadDigit(d)))
             .collect::<Result<Vec<u8>, MediaError>>()?;
-        let units = duration.as_millis() as u64 * u64::from(self.config.clock_rate) / 1000;
+        let units = duration.as_millis() * u128::from(self.config.clock_rate) / 1000;
         for e in events {
-            self.dtmf_tx.queue(e, units.min(u64::from(u32::MAX)) as u32);
+            self.dtmf_tx
+                .queue(e, units.min(u128::from(u32::MAX)) as u32);
         }
         Ok(())
     }
@@ -480,5 +525,74 @@ impl MediaSession {
     /// Whether [`close`](Self::close) was called.
     pub fn is_closed(&self) -> bool {
         self.closed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sdp::Codec;
+
+    fn stream() -> NegotiatedStream {
+        NegotiatedStream {
+            media: "audio".into(),
+            remote_rtp: Some("127.0.0.1:5004".parse().unwrap()),
+            remote_rtcp: Some("127.0.0.1:5005".parse().unwrap()),
+            local_port: 6000,
+            codec: Codec::pcma(),
+            telephone_event_pt: Some(96),
+            ptime: 30,
+            direction: Direction::RecvOnly,
+            rejected: false,
+        }
+    }
+
+    #[test]
+    fn config_from_negotiated_stream() {
+        let c = MediaConfig::from_negotiated(&stream()).unwrap();
+        assert_eq!(c.codec, G711::Pcma);
+        assert_eq!(c.payload_type, 8);
+        assert_eq!(c.ptime, 30);
+        assert_eq!(c.samples_per_frame(), 240);
+        assert_eq!(c.telephone_event_pt, Some(96));
+        assert_eq!(c.remote_rtcp, Some("127.0.0.1:5005".parse().unwrap()));
+        assert!(!c.send && c.receive);
+
+        let mut s = stream();
+        s.rejected = true;
+        assert_eq!(MediaConfig::from_negotiated(&s), Err(MediaError::Rejected));
+        let mut s = stream();
+        s.codec = Codec::g722();
+        assert_eq!(
+            MediaConfig::from_negotiated(&s),
+            Err(MediaError::UnsupportedCodec)
+        );
+    }
+
+    /// RFC 3264 s.8.4 / RFC 2543 hold: c=0.0.0.0 means no address, so
+    /// nothing is sent even though the direction says sendrecv.
+    #[test]
+    fn hold_address_sends_nothing() {
+        let mut s = stream();
+        s.direction = Direction::SendRecv;
+        s.remote_rtp = Some("0.0.0.0:5004".parse().unwrap());
+        let c = MediaConfig::from_negotiated(&s).unwrap();
+        assert!(!c.send);
+        assert!(c.remote_rtcp.is_none());
+        let now = Instant::now();
+        let mut m = MediaSession::new(c, now, &mut crate::SeededRandom::new(3));
+        m.handle_timeout(now + Duration::from_secs(10));
+        assert!(m.poll_transmit().is_none());
+    }
+
+    #[test]
+    fn capabilities_are_what_we_can_encode() {
+        let caps = crate::media::capabilities();
+        assert!(caps
+            .audio
+            .iter()
+            .all(|c| G711::from_name(&c.name).is_some()));
+        assert_eq!(caps.audio.len(), 2);
+        assert!(caps.telephone_event);
     }
 }

@@ -180,7 +180,11 @@ pub fn header(sample_rate: u32, channels: u16, samples: usize) -> [u8; 44] {
     h[20..22].copy_from_slice(&FORMAT_PCM.to_le_bytes());
     h[22..24].copy_from_slice(&channels.to_le_bytes());
     h[24..28].copy_from_slice(&sample_rate.to_le_bytes());
-    h[28..32].copy_from_slice(&(sample_rate * u32::from(block_align)).to_le_bytes());
+    h[28..32].copy_from_slice(
+        &sample_rate
+            .saturating_mul(u32::from(block_align))
+            .to_le_bytes(),
+    );
     h[32..34].copy_from_slice(&block_align.to_le_bytes());
     h[34..36].copy_from_slice(&16u16.to_le_bytes());
     h[36..40].copy_from_slice(b"data");

@@ -111,6 +111,12 @@ impl<'a> Iterator for CommaSplit<'a> {
                 return None;
             }
             let b = self.rest.as_bytes();
+            // Most values have no comma at all: one element.
+            if memchr::memchr(b',', b).is_none() {
+                let item = trim(self.rest);
+                self.rest = "";
+                return (!item.is_empty()).then_some(item);
+            }
             let mut i = 0;
             let mut angle = false;
             let end = loop {

@@ -34,6 +34,7 @@ pub mod headers;
 mod lex;
 mod method;
 mod msg;
+pub mod multipart;
 mod name;
 mod params;
 mod parse;
@@ -41,12 +42,14 @@ mod reason;
 mod section;
 mod tables;
 mod uri;
+mod validate;
 
 pub use error::{ParseError, ParseErrorKind};
 pub use headers::{CSeq, Contact, MediaType, NameAddr, RAck, Via};
 pub use lex::CommaSplit;
 pub use method::Method;
 pub use msg::Message;
+pub use multipart::{Multipart, Part};
 pub use name::HeaderName;
 pub use params::{ParamIter, Params};
 pub use parse::{

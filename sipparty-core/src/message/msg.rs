@@ -6,12 +6,27 @@
 use std::fmt;
 
 use super::error::ParseError;
-use super::headers::{CSeq, Contact, MediaType, NameAddr, Via};
+use super::headers::{
+    CSeq, Contact, Event, MediaType, NameAddr, RAck, Reason, Replaces, RetryAfter, SessionExpires,
+    SubscriptionState, Timestamp, Via,
+};
 use super::method::Method;
 use super::name::HeaderName;
 use super::parse::{parse_datagram, Limits, MessageView, StartLine};
 use super::reason::reason_phrase;
 use super::section::{Headers, Slot, SplitValues, Values};
+
+/// Forward typed accessors to [`Headers`].
+macro_rules! delegate {
+    ($( $(#[$doc:meta])* fn $name:ident() -> $ret:ty; )*) => {
+        $(
+            $(#[$doc])*
+            pub fn $name(&self) -> $ret {
+                self.header_section().$name()
+            }
+        )*
+    };
+}
 
 const CONTENT_LENGTH: u8 = HeaderName::ContentLength.known_id();
 
@@ -442,6 +457,19 @@ impl Message {
         &self.body
     }
 
+    /// The parts of a `multipart/*` body (RFC 2046), or `None` if the body
+    /// is not multipart.
+    pub fn body_parts(&self) -> Option<Result<super::Multipart<'_>, ParseError>> {
+        let ct = self.content_type()?;
+        match ct {
+            Ok(ct) if ct.is_multipart() => {
+                Some(super::Multipart::from_content_type(&ct, &self.body))
+            }
+            Ok(_) => None,
+            Err(e) => Some(Err(e)),
+        }
+    }
+
     /// Replace the body. `Some(content_type)` sets Content-Type; `None`
     /// with an empty body removes it; `None` with a body keeps the present
     /// Content-Type. Content-Length is computed when writing.
@@ -497,6 +525,20 @@ impl Message {
         let mut out = Vec::with_capacity(self.text.len() + self.body.len() + 24);
         self.write_to(&mut out);
         out
+    }
+
+    /// The semantic checks a UAS makes before processing a request (RFC
+    /// 3261 section 8.2): version 2.0 (else 505), Request-URI scheme
+    /// `sip`/`sips`/`tel` (else 416), the mandatory headers present and
+    /// well-formed, single-valued headers not repeated, and the CSeq method
+    /// equal to the request method (else 400). See [`ParseError::status`].
+    pub fn validate(&self) -> Result<(), ParseError> {
+        let info = super::validate::StartInfo {
+            method: self.method().map(Method::as_str),
+            request_uri: self.request_uri(),
+            version: self.version(),
+        };
+        super::validate::validate(&info, &self.header_section(), 0)
     }
 
     /// The topmost Via element.
@@ -562,6 +604,57 @@ impl Message {
     /// Tokens of a token-list header (Allow, Supported, Require ...).
     pub fn tokens<'s>(&'s self, name: &'s HeaderName) -> SplitValues<'s> {
         self.header_section().tokens(name)
+    }
+
+    delegate! {
+        /// RSeq (RFC 3262).
+        fn rseq() -> Option<Result<u32, ParseError>>;
+        /// RAck (RFC 3262).
+        fn rack() -> Option<Result<RAck, ParseError>>;
+        /// Session-Expires (RFC 4028).
+        fn session_expires() -> Option<Result<SessionExpires<'_>, ParseError>>;
+        /// Min-SE (RFC 4028).
+        fn min_se() -> Option<Result<u32, ParseError>>;
+        /// Event (RFC 6665).
+        fn event() -> Option<Result<Event<'_>, ParseError>>;
+        /// Subscription-State (RFC 6665).
+        fn subscription_state() -> Option<Result<SubscriptionState<'_>, ParseError>>;
+        /// Refer-To (RFC 3515).
+        fn refer_to() -> Option<Result<NameAddr<'_>, ParseError>>;
+        /// Referred-By (RFC 3892).
+        fn referred_by() -> Option<Result<NameAddr<'_>, ParseError>>;
+        /// Replaces (RFC 3891).
+        fn replaces() -> Option<Result<Replaces<'_>, ParseError>>;
+        /// Retry-After.
+        fn retry_after() -> Option<Result<RetryAfter<'_>, ParseError>>;
+        /// Timestamp.
+        fn timestamp() -> Option<Result<Timestamp<'_>, ParseError>>;
+        /// Date, raw.
+        fn date() -> Option<&str>;
+        /// User-Agent, raw.
+        fn user_agent() -> Option<&str>;
+        /// Server, raw.
+        fn server() -> Option<&str>;
+        /// Min-Expires.
+        fn min_expires() -> Option<Result<u32, ParseError>>;
+        /// WWW-Authenticate, raw values (decoded by `crate::auth`).
+        fn www_authenticate() -> Values<'_>;
+        /// Proxy-Authenticate, raw values.
+        fn proxy_authenticate() -> Values<'_>;
+        /// Authorization, raw values.
+        fn authorization() -> Values<'_>;
+        /// Proxy-Authorization, raw values.
+        fn proxy_authorization() -> Values<'_>;
+    }
+
+    /// Reason elements (RFC 3326).
+    pub fn reasons(&self) -> impl Iterator<Item = Result<Reason<'_>, ParseError>> {
+        self.header_section().reasons()
+    }
+
+    /// Accept media ranges.
+    pub fn accept(&self) -> impl Iterator<Item = Result<MediaType<'_>, ParseError>> {
+        self.header_section().accept()
     }
 }
 

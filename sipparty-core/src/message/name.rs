@@ -192,23 +192,23 @@ header_names! {
 /// Number of known names.
 const KNOWN: usize = CANONICAL.len();
 
-/// Hash of a header name for the lookup table: folds ASCII case by OR-ing
-/// 0x20, which maps only letters onto letters (names are tokens).
+/// Hash of a header name (two or more bytes) for the lookup table: length,
+/// first, middle and last byte with ASCII case folded by OR-ing 0x20 (names
+/// are tokens, and in a token only letters map onto letters that way),
+/// mixed by a multiplicative hash.
 const fn name_hash(name: &[u8]) -> usize {
     let len = name.len();
-    if len == 0 {
-        return 0;
-    }
-    let first = (name[0] | 0x20) as usize;
-    let mid = (name[len / 2] | 0x20) as usize;
-    let last = (name[len - 1] | 0x20) as usize;
-    (first * 7 + mid * 3 + last * 13 + len * 31) & (TABLE_SIZE - 1)
+    let first = (name[0] | 0x20) as u32;
+    let mid = (name[len / 2] | 0x20) as u32;
+    let last = (name[len - 1] | 0x20) as u32;
+    let key = first | (mid << 8) | (last << 16) | ((len as u32) << 24);
+    (key.wrapping_mul(0x9E37_79B1) >> 24) as usize
 }
 
 const TABLE_SIZE: usize = 256;
 
 /// Open-addressing table from [`name_hash`] to known id (0 = empty), built at
-/// compile time from the long and compact names.
+/// compile time from the long names.
 const LOOKUP: [u8; TABLE_SIZE] = {
     let mut t = [0u8; TABLE_SIZE];
     let mut i = 0;
@@ -220,43 +220,59 @@ const LOOKUP: [u8; TABLE_SIZE] = {
         t[h] = (i + 1) as u8;
         i += 1;
     }
+    t
+};
+
+/// Compact forms by lowercase letter.
+const COMPACT_ID: [u8; 256] = {
+    let mut t = [0u8; 256];
     let mut j = 0;
     while j < COMPACT.len() {
-        let mut h = name_hash(&[COMPACT[j].0]);
-        while t[h] != 0 {
-            h = (h + 1) & (TABLE_SIZE - 1);
-        }
-        t[h] = COMPACT[j].1;
+        t[COMPACT[j].0 as usize] = COMPACT[j].1;
         j += 1;
     }
     t
 };
 
-/// Case-insensitive comparison of a token with a name (both ASCII tokens).
+/// Case-insensitive comparison of a token with a canonical name (letters,
+/// digits and `-` only), folding by OR-ing 0x20.
 #[inline]
-fn eq_folded(a: &[u8], b: &[u8]) -> bool {
-    a.eq_ignore_ascii_case(b)
+fn eq_folded(token: &[u8], canonical: &[u8]) -> bool {
+    token.len() == canonical.len()
+        && token
+            .iter()
+            .zip(canonical)
+            .all(|(x, y)| x | 0x20 == y | 0x20)
 }
 
-/// The known id for `name` (a token), or 0.
+/// The known id for `name`, which must be a token; 0 if unknown.
 #[inline]
 pub(crate) fn lookup_id(name: &[u8]) -> u8 {
-    let mut h = name_hash(name);
-    loop {
-        let id = LOOKUP[h];
-        if id == 0 {
-            return 0;
+    match name.len() {
+        0 => 0,
+        1 => COMPACT_ID[(name[0] | 0x20) as usize],
+        _ => {
+            let mut h = name_hash(name);
+            loop {
+                let id = LOOKUP[h];
+                if id == 0 {
+                    return 0;
+                }
+                if eq_folded(name, CANONICAL[usize::from(id - 1)].as_bytes()) {
+                    return id;
+                }
+                h = (h + 1) & (TABLE_SIZE - 1);
+            }
         }
-        let idx = usize::from(id - 1);
-        let hit = if name.len() == 1 {
-            COMPACT.iter().any(|&(c, i)| i == id && c == name[0] | 0x20)
-        } else {
-            eq_folded(CANONICAL[idx].as_bytes(), name)
-        };
-        if hit {
-            return id;
-        }
-        h = (h + 1) & (TABLE_SIZE - 1);
+    }
+}
+
+/// The known id for arbitrary bytes (non-tokens are never known).
+fn lookup_any(name: &[u8]) -> u8 {
+    if super::tables::is_token_str(name) {
+        lookup_id(name)
+    } else {
+        0
     }
 }
 
@@ -269,7 +285,7 @@ impl HeaderName {
     /// The name written as `name` (case-insensitive; compact forms fold to
     /// their long name). Unknown names become [`HeaderName::Other`].
     pub fn from_bytes(name: &[u8]) -> HeaderName {
-        match HeaderName::from_id(lookup_id(name)) {
+        match HeaderName::from_id(lookup_any(name)) {
             Some(known) => known,
             None => HeaderName::Other(String::from_utf8_lossy(name).into()),
         }
@@ -297,7 +313,7 @@ impl HeaderName {
     pub fn matches(&self, written: &str) -> bool {
         match self {
             HeaderName::Other(s) => s.eq_ignore_ascii_case(written),
-            known => lookup_id(written.as_bytes()) == known.known_id(),
+            known => lookup_any(written.as_bytes()) == known.known_id(),
         }
     }
 }
@@ -366,5 +382,9 @@ mod tests {
         assert_eq!(lookup_id(b"q"), 0);
         assert_eq!(lookup_id(b"Vias"), 0);
         assert_eq!(lookup_id(b""), 0);
+        assert_eq!(
+            HeaderName::from_bytes(b"Call\rID"),
+            HeaderName::Other("Call\rID".into())
+        );
     }
 }

@@ -91,14 +91,10 @@ impl<'a> Iterator for ParamIter<'a> {
         loop {
             let b = self.rest.as_bytes();
             // Skip to the next `;` outside quotes.
-            let mut i = 0;
-            while i < b.len() && b[i] != b';' {
-                i += 1;
-            }
-            if i >= b.len() {
+            let Some(i) = memchr::memchr(b';', b) else {
                 self.rest = "";
                 return None;
-            }
+            };
             let start = i + 1;
             let mut j = start;
             while j < b.len() && b[j] != b';' {

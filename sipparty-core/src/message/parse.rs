@@ -181,6 +181,17 @@ impl<'a> MessageView<'a> {
         self.content_length
     }
 
+    /// The semantic checks of [`Message::validate`](super::Message::validate);
+    /// error offsets point into the parsed input.
+    pub fn validate(&self) -> Result<(), ParseError> {
+        let info = super::validate::StartInfo {
+            method: self.method(),
+            request_uri: self.request_uri(),
+            version: self.version(),
+        };
+        super::validate::validate(&info, &self.headers(), self.offset)
+    }
+
     pub(crate) fn start_len(&self) -> usize {
         self.start_len as usize
     }
@@ -338,18 +349,22 @@ fn parse<'a>(
         if slots.len() >= limits.max_headers {
             return Err(ParseError::new(name_start, ParseErrorKind::TooManyHeaders));
         }
-        // Trim LWS (folds included) on both sides of the value.
-        let mut vs = value_start;
-        let mut ve = next;
-        while ve > vs && matches!(buf[ve - 1], b' ' | b'\t' | b'\r' | b'\n') {
+        // Trim LWS (folds included) on both sides of the value: the line
+        // terminator first, then any white space.
+        let mut ve = next - 1;
+        if ve > value_start && buf[ve - 1] == b'\r' {
             ve -= 1;
         }
+        let mut vs = value_start;
         while vs < ve && matches!(buf[vs], b' ' | b'\t' | b'\r' | b'\n') {
             vs += 1;
         }
+        while ve > vs && matches!(buf[ve - 1], b' ' | b'\t' | b'\r' | b'\n') {
+            ve -= 1;
+        }
         let id = lookup_id(&buf[name_start..name_end]);
         if id == HeaderName::ContentLength.known_id() {
-            let cl = content_length_value(&buf[vs..ve], vs, limits)?;
+            let cl = content_length_value(&buf[vs..ve], vs)?;
             if content_length.is_some_and(|prev| prev != cl) {
                 return Err(ParseError::new(
                     name_start,
@@ -376,14 +391,14 @@ fn parse<'a>(
     let (body, end) = match content_length {
         Some(cl) => {
             let end = head_end.saturating_add(cl);
+            if end > buf.len() && !stream {
+                return Err(ParseError::new(head_end, ParseErrorKind::BodyTruncated));
+            }
             if end - base > limits.max_message {
                 return Err(ParseError::new(head_end, ParseErrorKind::MessageTooLarge));
             }
             if end > buf.len() {
-                if stream {
-                    return Ok(Status::Partial);
-                }
-                return Err(ParseError::new(head_end, ParseErrorKind::BodyTruncated));
+                return Ok(Status::Partial);
             }
             (&buf[head_end..end], end)
         }
@@ -406,19 +421,16 @@ fn parse<'a>(
     )))
 }
 
-/// `Content-Length = 1*DIGIT`; anything above the message cap is 413.
-fn content_length_value(v: &[u8], at: usize, limits: &Limits) -> Result<usize, ParseError> {
-    if v.is_empty() || !v.iter().all(u8::is_ascii_digit) {
+/// `Content-Length = 1*DIGIT`; values beyond `u32` are malformed (RFC
+/// 4475 section 3.1.2.4 expects 400 for them).
+fn content_length_value(v: &[u8], at: usize) -> Result<usize, ParseError> {
+    if v.is_empty() || v.len() > 10 || !v.iter().all(u8::is_ascii_digit) {
         return Err(ParseError::expected(at, "Content-Length digits"));
     }
-    let mut n: usize = 0;
-    for &d in v {
-        n = n.saturating_mul(10).saturating_add(usize::from(d - b'0'));
-    }
-    if n > limits.max_message {
-        return Err(ParseError::new(at, ParseErrorKind::MessageTooLarge));
-    }
-    Ok(n)
+    let n = v.iter().fold(0u64, |n, &d| n * 10 + u64::from(d - b'0'));
+    u32::try_from(n)
+        .map(|n| n as usize)
+        .map_err(|_| ParseError::expected(at, "Content-Length below 2^32"))
 }
 
 /// Start-line fields as byte ranges relative to the line start (the head

@@ -6,7 +6,11 @@ use std::fmt;
 
 use super::error::ParseError;
 use super::headers::cseq::parse_number;
-use super::headers::{CSeq, Contact, MediaType, NameAddr, Via};
+use super::headers::misc::delta_with_params;
+use super::headers::{
+    CSeq, Contact, Event, MediaType, NameAddr, RAck, Reason, Replaces, RetryAfter, SessionExpires,
+    SubscriptionState, Timestamp, Via,
+};
 use super::lex::{trim, CommaSplit};
 use super::name::{canonical, HeaderName};
 
@@ -111,8 +115,8 @@ impl HeaderField<'_> {
 /// comma-split list elements, and typed headers decoded on demand.
 #[derive(Clone, Copy)]
 pub struct Headers<'s> {
-    text: &'s str,
-    slots: &'s [Slot],
+    pub(crate) text: &'s str,
+    pub(crate) slots: &'s [Slot],
 }
 
 impl fmt::Debug for Headers<'_> {
@@ -362,5 +366,119 @@ impl<'s> Headers<'s> {
         // Shorten the lifetime to `name`'s (Headers is covariant).
         let h: Headers<'_> = Headers::new(self.text, self.slots);
         h.tokens(name).any(|t| t.eq_ignore_ascii_case(token))
+    }
+
+    /// RSeq (RFC 3262 section 7.1).
+    pub fn rseq(&self) -> Option<Result<u32, ParseError>> {
+        self.first_by_id(HeaderName::RSeq.known_id())
+            .map(|v| parse_number(v, "RSeq"))
+    }
+
+    /// RAck (RFC 3262 section 7.2).
+    pub fn rack(&self) -> Option<Result<RAck, ParseError>> {
+        self.first_by_id(HeaderName::RAck.known_id())
+            .map(RAck::parse)
+    }
+
+    /// Session-Expires (RFC 4028).
+    pub fn session_expires(&self) -> Option<Result<SessionExpires<'s>, ParseError>> {
+        self.first_by_id(HeaderName::SessionExpires.known_id())
+            .map(SessionExpires::parse)
+    }
+
+    /// Min-SE (RFC 4028), in seconds.
+    pub fn min_se(&self) -> Option<Result<u32, ParseError>> {
+        self.first_by_id(HeaderName::MinSe.known_id())
+            .map(|v| delta_with_params(v, "Min-SE"))
+    }
+
+    /// Event (RFC 6665).
+    pub fn event(&self) -> Option<Result<Event<'s>, ParseError>> {
+        self.first_by_id(HeaderName::Event.known_id())
+            .map(Event::parse)
+    }
+
+    /// Subscription-State (RFC 6665).
+    pub fn subscription_state(&self) -> Option<Result<SubscriptionState<'s>, ParseError>> {
+        self.first_by_id(HeaderName::SubscriptionState.known_id())
+            .map(SubscriptionState::parse)
+    }
+
+    /// Refer-To (RFC 3515).
+    pub fn refer_to(&self) -> Option<Result<NameAddr<'s>, ParseError>> {
+        self.first_by_id(HeaderName::ReferTo.known_id())
+            .map(NameAddr::parse)
+    }
+
+    /// Referred-By (RFC 3892).
+    pub fn referred_by(&self) -> Option<Result<NameAddr<'s>, ParseError>> {
+        self.first_by_id(HeaderName::ReferredBy.known_id())
+            .map(NameAddr::parse)
+    }
+
+    /// Replaces (RFC 3891).
+    pub fn replaces(&self) -> Option<Result<Replaces<'s>, ParseError>> {
+        self.first_by_id(HeaderName::Replaces.known_id())
+            .map(Replaces::parse)
+    }
+
+    /// Reason elements (RFC 3326).
+    pub fn reasons(&self) -> impl Iterator<Item = Result<Reason<'s>, ParseError>> + 's {
+        self.split_by_id(HeaderName::Reason.known_id())
+            .map(Reason::parse)
+    }
+
+    /// Retry-After (section 20.33).
+    pub fn retry_after(&self) -> Option<Result<RetryAfter<'s>, ParseError>> {
+        self.first_by_id(HeaderName::RetryAfter.known_id())
+            .map(RetryAfter::parse)
+    }
+
+    /// Timestamp (section 20.38).
+    pub fn timestamp(&self) -> Option<Result<Timestamp<'s>, ParseError>> {
+        self.first_by_id(HeaderName::Timestamp.known_id())
+            .map(Timestamp::parse)
+    }
+
+    /// Date (section 20.17), raw (`rfc1123-date`).
+    pub fn date(&self) -> Option<&'s str> {
+        self.first_by_id(HeaderName::Date.known_id())
+    }
+
+    /// User-Agent (section 20.41), raw.
+    pub fn user_agent(&self) -> Option<&'s str> {
+        self.first_by_id(HeaderName::UserAgent.known_id())
+    }
+
+    /// Server (section 20.35), raw.
+    pub fn server(&self) -> Option<&'s str> {
+        self.first_by_id(HeaderName::Server.known_id())
+    }
+
+    /// Accept media ranges (section 20.1).
+    pub fn accept(&self) -> impl Iterator<Item = Result<MediaType<'s>, ParseError>> + 's {
+        self.split_by_id(HeaderName::Accept.known_id())
+            .map(MediaType::parse)
+    }
+
+    /// WWW-Authenticate challenges, one raw value per line (decoded by
+    /// `crate::auth`).
+    pub fn www_authenticate(&self) -> Values<'s> {
+        self.lines_by_id(HeaderName::WwwAuthenticate.known_id())
+    }
+
+    /// Proxy-Authenticate challenges, raw.
+    pub fn proxy_authenticate(&self) -> Values<'s> {
+        self.lines_by_id(HeaderName::ProxyAuthenticate.known_id())
+    }
+
+    /// Authorization credentials, raw.
+    pub fn authorization(&self) -> Values<'s> {
+        self.lines_by_id(HeaderName::Authorization.known_id())
+    }
+
+    /// Proxy-Authorization credentials, raw.
+    pub fn proxy_authorization(&self) -> Values<'s> {
+        self.lines_by_id(HeaderName::ProxyAuthorization.known_id())
     }
 }

@@ -40,7 +40,6 @@ pub(crate) const TOKEN: [bool; 256] = class(true, b"-.!%*_+`'~");
 ///        "{" / "}" )
 /// ```
 /// (Call-ID = word [ "@" word ])
-#[allow(dead_code)] // used by the semantic checks
 pub(crate) const WORD: [bool; 256] = class(true, b"-.!%*_+`'~()<>:\\\"/[]?{}");
 
 /// ```text
@@ -92,3 +91,9 @@ pub(crate) const SCHEME: [bool; 256] = class(true, b"+-.");
 /// Linear white space inside a header value: SP, HTAB, and the CR LF of a
 /// folded line (`LWS = [*WSP CRLF] 1*WSP`).
 pub(crate) const LWS: [bool; 256] = class(false, b" \t\r\n");
+
+/// Whether every byte of `s` is a token character (and `s` is non-empty).
+#[inline]
+pub(crate) fn is_token_str(s: &[u8]) -> bool {
+    !s.is_empty() && s.iter().all(|&b| TOKEN[b as usize])
+}

@@ -46,7 +46,9 @@ pub struct Uri<'a> {
 }
 
 fn hex_escapes_ok(s: &[u8], base: usize) -> Result<(), ParseError> {
-    let mut i = 0;
+    let Some(mut i) = memchr::memchr(b'%', s) else {
+        return Ok(());
+    };
     while i < s.len() {
         if s[i] == b'%' {
             let ok =

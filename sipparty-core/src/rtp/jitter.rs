@@ -25,6 +25,9 @@ pub struct ReceivedPacket {
     pub arrival: Instant,
 }
 
+/// The longest a packet may wait for a missing predecessor.
+const MAX_DELAY: Duration = Duration::from_secs(10);
+
 /// A sequence jump backwards larger than this is a peer restart, not a late packet.
 const RESTART_GAP: u64 = 1000;
 
@@ -40,7 +43,8 @@ pub(crate) struct JitterBuffer {
 impl JitterBuffer {
     pub(crate) fn new(delay: Duration, capacity: usize) -> Self {
         JitterBuffer {
-            delay,
+            // Bounded so that `arrival + delay` cannot overflow an Instant.
+            delay: delay.min(MAX_DELAY),
             capacity: capacity.max(1),
             packets: BTreeMap::new(),
             next: None,

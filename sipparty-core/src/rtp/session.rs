@@ -360,7 +360,10 @@ impl RtpSession {
         timestamp: u32,
         payload: &[u8],
     ) -> bool {
-        let Some(destination) = self.remote_rtp.filter(|_| self.sending && !self.closed) else {
+        let Some(destination) = self
+            .remote_rtp
+            .filter(|a| self.sending && !self.closed && is_usable(*a))
+        else {
             return false;
         };
         let timestamp = self.timestamp_offset.wrapping_add(timestamp);
@@ -554,7 +557,7 @@ impl RtpSession {
                     .wrapping_sub(block.delay_since_last_sr);
                 // A negative result (clock games, a bogus report) wraps huge; ignore it.
                 (units < 0x8000_0000)
-                    .then(|| Duration::from_nanos(u64::from(units) * 1_000_000_000 >> 16))
+                    .then(|| Duration::from_nanos((u64::from(units) * 1_000_000_000) >> 16))
             });
             let round_trip = round_trip.flatten();
             if round_trip.is_some() {
@@ -648,7 +651,7 @@ impl RtpSession {
     }
 
     fn send_rtcp(&mut self, packets: &[RtcpPacket]) {
-        let Some(destination) = self.remote_rtcp else {
+        let Some(destination) = self.remote_rtcp.filter(|a| is_usable(*a)) else {
             return;
         };
         let mut bytes = Vec::with_capacity(128);
@@ -749,9 +752,17 @@ impl RtpSession {
     }
 }
 
+/// Whether datagrams can be sent to `a`: not the RFC 2543 hold address
+/// 0.0.0.0 (or ::), not port 0.
+fn is_usable(a: SocketAddr) -> bool {
+    !a.ip().is_unspecified() && a.port() != 0
+}
+
 /// RFC 3550 s.6.3.1: the interval is randomized to [0.5, 1.5] times the
 /// deterministic one so that reports from many members do not synchronize.
 fn report_interval(base: Duration, rng: &mut SeededRandom) -> Duration {
+    // Bounded: a zero interval would spin the driver, a huge one overflow.
+    let base = base.clamp(Duration::from_millis(100), Duration::from_secs(3600));
     let factor = 0.5 + (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
     base.mul_f64(factor)
 }

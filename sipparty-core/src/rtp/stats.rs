@@ -28,7 +28,9 @@ pub(crate) enum SeqOutcome {
 #[derive(Debug, Clone)]
 pub(crate) struct ReceiveStats {
     max_seq: u16,
-    cycles: u32,
+    /// Wraps seen, shifted left 16 (A.1); 64-bit so a hostile peer
+    /// racing through wraps cannot overflow it.
+    cycles: u64,
     base_seq: u32,
     bad_seq: u32,
     probation: u8,
@@ -81,7 +83,7 @@ impl ReceiveStats {
 
     /// The extended highest sequence number (A.1: cycles + max_seq).
     pub(crate) fn extended_max(&self) -> u64 {
-        u64::from(self.cycles) + u64::from(self.max_seq)
+        self.cycles + u64::from(self.max_seq)
     }
 
     fn extend(&self, seq: u16) -> u64 {
@@ -124,7 +126,7 @@ impl ReceiveStats {
         if udelta < MAX_DROPOUT {
             // In order, with permissible gap.
             if seq < self.max_seq {
-                self.cycles += RTP_SEQ_MOD;
+                self.cycles += u64::from(RTP_SEQ_MOD);
             }
             self.window = if udelta >= 64 {
                 0

@@ -1,6 +1,7 @@
 //! Transaction matching keys (RFC 3261 sections 17.1.3 and 17.2.3).
 
-use crate::message::{HeaderName, Message, Method};
+use super::stateless::TopVia;
+use crate::message::{HeaderName, Message, Method, Via};
 
 /// The RFC 3261 branch prefix: a branch that starts with it was built by
 /// an RFC 3261 element and is unique per transaction (section 8.1.1.7).
@@ -15,10 +16,10 @@ pub(crate) enum Key {
     /// response.
     Client { branch: Box<str>, method: Method },
     /// Section 17.2.3: the top Via branch, its sent-by (host lower-cased,
-    /// port defaulted) and the method, where ACK stands for INVITE.
+    /// port defaulted) and the method, where ACK stands for INVITE. Branch
+    /// and sent-by share one allocation, `branch NUL host:port`.
     Server {
-        branch: Box<str>,
-        sent_by: Box<str>,
+        branch_sent_by: Box<str>,
         method: Method,
     },
     /// Section 17.2.3's RFC 2543 fallback for a branch without the magic
@@ -41,6 +42,11 @@ impl Key {
     /// the top Via has no branch or the CSeq is missing.
     pub(crate) fn client(msg: &Message) -> Option<Key> {
         let via = msg.top_via()?.ok()?;
+        Self::client_from_via(&via, msg)
+    }
+
+    /// [`Key::client`] with the top Via already decoded.
+    pub(crate) fn client_from_via(via: &Via<'_>, msg: &Message) -> Option<Key> {
         let branch = via.branch()?;
         let method = msg.cseq()?.ok()?.method;
         Some(Key::Client {
@@ -51,21 +57,37 @@ impl Key {
 
     /// The key of a request arriving at a server, under `method` (pass the
     /// request's own method, or INVITE to find what a CANCEL cancels).
+    #[cfg(test)]
     pub(crate) fn server(request: &Message, method: &Method) -> Option<Key> {
         let via = request.top_via()?.ok()?;
+        Self::server_from_via(&super::stateless::TopVia::new(via), request, method)
+    }
+
+    /// [`Key::server`] with the top Via already decoded.
+    pub(crate) fn server_from_via(
+        top: &TopVia<'_>,
+        request: &Message,
+        method: &Method,
+    ) -> Option<Key> {
         let method = match_method(method);
-        match via.branch() {
+        let via = &top.via;
+        match top.branch {
             Some(branch) if branch.starts_with(MAGIC_COOKIE) => {
                 let port = via.port.unwrap_or_else(|| default_port(via.transport));
-                let mut sent_by = String::with_capacity(via.host.len() + 6);
+                let mut digits = [0u8; 5];
+                let digits = decimal(port.into(), &mut digits);
+                let mut text =
+                    String::with_capacity(branch.len() + 1 + via.host.len() + 1 + digits.len());
+                text.push_str(branch);
+                text.push('\0');
                 for c in via.host.chars() {
-                    sent_by.push(c.to_ascii_lowercase());
+                    text.push(c.to_ascii_lowercase());
                 }
-                sent_by.push(':');
-                sent_by.push_str(itoa(port.into()).as_str());
+                text.push(':');
+                text.push_str(digits);
+                // Exact capacity: boxing does not reallocate.
                 Some(Key::Server {
-                    branch: branch.into(),
-                    sent_by: sent_by.into(),
+                    branch_sent_by: text.into_boxed_str(),
                     method,
                 })
             }
@@ -80,7 +102,7 @@ impl Key {
                     request.request_uri()?,
                     &from_tag,
                     request.call_id()?,
-                    itoa(seq).as_str(),
+                    decimal(seq, &mut [0u8; 10]),
                     request.header_values(&HeaderName::Via).next()?,
                 ]
                 .join("\n");
@@ -101,9 +123,9 @@ fn default_port(transport: &str) -> u16 {
     }
 }
 
-/// Decimal text of a number without going through `format!`.
-fn itoa(mut n: u32) -> String {
-    let mut buf = [0u8; 10];
+/// Decimal text of `n`, written into `buf` (which must hold its digits)
+/// without allocating.
+fn decimal(mut n: u32, buf: &mut [u8]) -> &str {
     let mut i = buf.len();
     loop {
         i -= 1;
@@ -113,7 +135,8 @@ fn itoa(mut n: u32) -> String {
             break;
         }
     }
-    buf[i..].iter().map(|&b| b as char).collect()
+    // Only ASCII digits were written.
+    std::str::from_utf8(&buf[i..]).unwrap_or("0")
 }
 
 #[cfg(test)]
@@ -188,7 +211,8 @@ mod tests {
                 method: Method::Invite
             })
         );
-        assert_eq!(itoa(0), "0");
-        assert_eq!(itoa(4_294_967_295), "4294967295");
+        assert_eq!(decimal(0, &mut [0; 10]), "0");
+        assert_eq!(decimal(4_294_967_295, &mut [0; 10]), "4294967295");
+        assert_eq!(decimal(65535, &mut [0; 5]), "65535");
     }
 }

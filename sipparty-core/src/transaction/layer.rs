@@ -1,10 +1,13 @@
 //! The transaction table: matches arriving messages to the four machines,
 //! runs their timers, and queues what they send and report.
 
+use std::collections::hash_map::RandomState;
 use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 use std::net::SocketAddr;
 use std::time::Instant;
 
+use smallvec::SmallVec;
 use tracing::{debug, trace, warn};
 
 use super::invite_client::{self, InviteClient};
@@ -12,13 +15,41 @@ use super::invite_server::{self, InviteServer};
 use super::key::Key;
 use super::non_invite_client::NonInviteClient;
 use super::non_invite_server::NonInviteServer;
-use super::stateless::{make_response, response_destination, stamp_via};
+use super::stateless::{
+    destination_from_via, make_response, needs_stamp, response_destination, stamp_via, TopVia,
+};
 use super::timer::Timer;
 use super::{
     Ctx, Matched, Peer, TransactionConfig, TransactionError, TransactionEvent, TransactionId,
 };
 use crate::message::{HeaderName, Message, Method};
 use crate::transport::{Transmit, Transport};
+
+/// A multiplicative hasher for keys that are already well spread or not
+/// chosen by peers: transaction ids (our own counter) and the keyed SipHash
+/// values of the matching index. Keeps SipHash to one pass per message.
+#[derive(Debug, Default, Clone, Copy)]
+struct MixHasher(u64);
+
+impl Hasher for MixHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        // Fibonacci hashing: good high bits, which hashbrown's control bytes
+        // use.
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type Mix = BuildHasherDefault<MixHasher>;
 
 /// One of the four machines.
 #[derive(Debug)]
@@ -89,6 +120,8 @@ impl Machine {
 #[derive(Debug)]
 struct Entry {
     key: Key,
+    /// `key`'s keyed hash, its place in `TransactionLayer::index`.
+    hash: u64,
     machine: Machine,
     /// The deadline registered in `TransactionLayer::timers` for it.
     scheduled: Option<Instant>,
@@ -106,8 +139,15 @@ struct Entry {
 pub struct TransactionLayer {
     config: TransactionConfig,
     next_id: u64,
-    entries: HashMap<TransactionId, Entry>,
-    keys: HashMap<Key, TransactionId>,
+    /// Live transactions. Boxed: the map's spare capacity then costs a
+    /// pointer per slot, not a whole machine.
+    entries: HashMap<TransactionId, Box<Entry>, Mix>,
+    /// Matching index: the keyed hash of each entry's [`Key`] to the ids
+    /// with that hash (almost always one). The key itself lives only in
+    /// the entry, so it is stored once.
+    index: HashMap<u64, SmallVec<[TransactionId; 1]>, Mix>,
+    /// Keyed (SipHash) so a peer choosing branches cannot aim collisions.
+    hasher: RandomState,
     /// Every entry's next deadline, so the earliest is `first()`.
     timers: BTreeSet<(Instant, TransactionId)>,
     transmits: VecDeque<Transmit>,
@@ -116,12 +156,19 @@ pub struct TransactionLayer {
 
 impl TransactionLayer {
     /// An empty table.
-    pub fn new(config: TransactionConfig) -> Self {
+    ///
+    /// T1 below 1 ms is raised to 1 ms (a zero T1 would retransmit in a
+    /// loop without the clock moving), and T2 is raised to at least T1.
+    pub fn new(mut config: TransactionConfig) -> Self {
+        let t = &mut config.timers;
+        t.t1 = t.t1.max(std::time::Duration::from_millis(1));
+        t.t2 = t.t2.max(t.t1);
         Self {
             config,
             next_id: 0,
-            entries: HashMap::new(),
-            keys: HashMap::new(),
+            entries: HashMap::default(),
+            index: HashMap::default(),
+            hasher: RandomState::new(),
             timers: BTreeSet::new(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
@@ -146,6 +193,18 @@ impl TransactionLayer {
     /// Whether transaction `id` is live.
     pub fn contains(&self, id: TransactionId) -> bool {
         self.entries.contains_key(&id)
+    }
+
+    /// The live transaction matching `key`, whose hash is `hash`.
+    fn find_hashed(&self, key: &Key, hash: u64) -> Option<TransactionId> {
+        let ids = self.index.get(&hash)?;
+        ids.iter()
+            .copied()
+            .find(|id| self.entries.get(id).is_some_and(|e| e.key == *key))
+    }
+
+    fn find(&self, key: &Key) -> Option<TransactionId> {
+        self.find_hashed(key, self.hasher.hash_one(key))
     }
 
     fn allocate_id(&mut self) -> TransactionId {
@@ -182,8 +241,16 @@ impl TransactionLayer {
         let Some(status) = response.status() else {
             return Matched::Dropped;
         };
-        // Section 18.1.2: a response with more than one Via is not ours.
-        if response.header_values(&HeaderName::Via).nth(1).is_some() {
+        // Section 18.1.2: a response with more than one Via value is not
+        // ours. (Checked on the raw lines: a second line, or a comma in
+        // the first, without splitting every value.)
+        let mut lines = response.headers(&HeaderName::Via);
+        let several = match (lines.next(), lines.next()) {
+            (Some(first), None) => super::stateless::first_comma(first).is_some(),
+            (Some(_), Some(_)) => true,
+            (None, _) => false,
+        };
+        if several {
             warn!(%source, status, "response with several Via values discarded");
             return Matched::Dropped;
         }
@@ -191,7 +258,7 @@ impl TransactionLayer {
             warn!(%source, status, "response without branch or CSeq discarded");
             return Matched::Dropped;
         };
-        let Some(&id) = self.keys.get(&key) else {
+        let Some(id) = self.find(&key) else {
             // RFC 6026 section 7.2: a 2xx to INVITE after its transaction is
             // gone still matters to the TU (it must be ACKed); other strays
             // are discarded.
@@ -264,21 +331,47 @@ impl TransactionLayer {
         let Some(method) = request.method().cloned() else {
             return Matched::Dropped;
         };
-        if !matches!(request.top_via(), Some(Ok(_))) {
-            // No Via: nowhere to send even a 400 (section 18.2.2).
-            warn!(%source, %method, "request without a valid Via discarded");
-            return Matched::Dropped;
-        }
-        stamp_via(&mut request, source);
+        // The complete request check is on presence only: a malformed
+        // From or To is the TU's to reject, and decoding them here would
+        // double the cost of every request.
         let cseq_ok = request
             .cseq()
             .and_then(Result::ok)
             .is_some_and(|c| c.method == method);
         let complete = cseq_ok
             && request.call_id().is_some()
-            && matches!(request.from_header(), Some(Ok(_)))
-            && matches!(request.to_header(), Some(Ok(_)));
-        let key = complete.then(|| Key::server(&request, &method)).flatten();
+            && request.header(&HeaderName::From).is_some()
+            && request.header(&HeaderName::To).is_some();
+        // The top Via is decoded once on the common path; only a request
+        // that needs `received`/`rport` stamped (section 18.2.1, RFC 3581)
+        // is decoded again after the stamp.
+        let facts = |via: &TopVia<'_>, request: &Message| {
+            let key = complete
+                .then(|| Key::server_from_via(via, request, &method))
+                .flatten();
+            (key, destination_from_via(via, source, transport))
+        };
+        let unstamped = match request.top_via() {
+            Some(Ok(via)) => {
+                let top = TopVia::new(via);
+                (!needs_stamp(&top, source)).then(|| facts(&top, &request))
+            }
+            _ => {
+                // No Via: nowhere to send even a 400 (section 18.2.2).
+                warn!(%source, %method, "request without a valid Via discarded");
+                return Matched::Dropped;
+            }
+        };
+        let (key, destination) = match unstamped {
+            Some(facts) => facts,
+            None => {
+                stamp_via(&mut request, source);
+                match request.top_via() {
+                    Some(Ok(via)) => facts(&TopVia::new(via), &request),
+                    _ => return Matched::Dropped,
+                }
+            }
+        };
         let Some(key) = key else {
             if method == Method::Ack {
                 return Matched::Dropped;
@@ -289,7 +382,8 @@ impl TransactionLayer {
             return Matched::Rejected(400);
         };
 
-        if let Some(&id) = self.keys.get(&key) {
+        let hash = self.hasher.hash_one(&key);
+        if let Some(id) = self.find_hashed(&key, hash) {
             self.handle_matched_request(now, id, request, &method, source, transport);
             return Matched::Existing(id);
         }
@@ -313,12 +407,12 @@ impl TransactionLayer {
         }
 
         let peer = Peer {
-            destination: response_destination(&request, source, transport),
+            destination,
             transport,
         };
         let id = self.allocate_id();
         if method == Method::Cancel {
-            return self.handle_cancel(now, id, key, request, peer);
+            return self.handle_cancel(now, id, key, hash, request, peer);
         }
         let mut ctx = Ctx {
             now,
@@ -334,7 +428,7 @@ impl TransactionLayer {
             Machine::NonInviteServer(NonInviteServer::start(peer))
         };
         trace!(%id, %method, %source, "new server transaction");
-        self.insert(id, key, machine);
+        self.insert(id, key, hash, machine);
         self.events.push_back(TransactionEvent::Request {
             id,
             request,
@@ -386,18 +480,21 @@ impl TransactionLayer {
         now: Instant,
         id: TransactionId,
         key: Key,
+        hash: u64,
         cancel: Message,
         peer: Peer,
     ) -> Matched {
-        let invite = Key::server(&cancel, &Method::Invite)
-            .and_then(|k| self.keys.get(&k).copied())
-            .filter(|i| {
-                matches!(
-                    self.entries.get(i).map(|e| &e.machine),
-                    Some(Machine::InviteServer(_))
-                )
-            });
-        let (status, tag, notify) = match invite.and_then(|i| self.entries.get(&i)) {
+        let invite = match cancel.top_via() {
+            Some(Ok(via)) => Key::server_from_via(&TopVia::new(via), &cancel, &Method::Invite),
+            _ => None,
+        };
+        let invite = invite.and_then(|k| self.find(&k)).filter(|i| {
+            matches!(
+                self.entries.get(i).map(|e| &e.machine),
+                Some(Machine::InviteServer(_))
+            )
+        });
+        let (status, tag, notify) = match invite.and_then(|i| self.entries.get(&i)).map(|e| &**e) {
             Some(Entry {
                 machine: Machine::InviteServer(m),
                 ..
@@ -423,21 +520,22 @@ impl TransactionLayer {
         if let (true, Some(invite)) = (notify, invite) {
             ctx.event(TransactionEvent::Cancelled { id: invite, cancel });
         }
-        self.insert(id, key, Machine::NonInviteServer(machine));
+        self.insert(id, key, hash, Machine::NonInviteServer(machine));
         self.settle(id);
         Matched::Cancel { cancel: id, invite }
     }
 
-    fn insert(&mut self, id: TransactionId, key: Key, machine: Machine) {
-        self.keys.insert(key.clone(), id);
+    fn insert(&mut self, id: TransactionId, key: Key, hash: u64, machine: Machine) {
+        self.index.entry(hash).or_default().push(id);
         self.entries.insert(
             id,
-            Entry {
+            Box::new(Entry {
                 key,
+                hash,
                 machine,
                 scheduled: None,
                 pending_cancel: None,
-            },
+            }),
         );
     }
 
@@ -453,8 +551,11 @@ impl TransactionLayer {
             }
             // The entry exists: it was just borrowed above.
             let entry = self.entries.remove(&id).expect("entry present");
-            if self.keys.get(&entry.key) == Some(&id) {
-                self.keys.remove(&entry.key);
+            if let Some(ids) = self.index.get_mut(&entry.hash) {
+                ids.retain(|i| *i != id);
+                if ids.is_empty() {
+                    self.index.remove(&entry.hash);
+                }
             }
             if let Some(cancel_id) = entry.pending_cancel {
                 self.events
@@ -504,7 +605,8 @@ impl TransactionLayer {
             branch,
             method: method.clone(),
         };
-        if self.keys.contains_key(&key) {
+        let hash = self.hasher.hash_one(&key);
+        if self.find_hashed(&key, hash).is_some() {
             return Err(TransactionError::Duplicate);
         }
         if self.entries.len() >= self.config.max_transactions {
@@ -515,7 +617,7 @@ impl TransactionLayer {
             now,
             id,
             key,
-            &method,
+            hash,
             request.to_bytes(),
             Peer {
                 destination,
@@ -530,10 +632,17 @@ impl TransactionLayer {
         now: Instant,
         id: TransactionId,
         key: Key,
-        method: &Method,
+        hash: u64,
         bytes: Vec<u8>,
         peer: Peer,
     ) {
+        let invite = matches!(
+            &key,
+            Key::Client {
+                method: Method::Invite,
+                ..
+            }
+        );
         let mut ctx = Ctx {
             now,
             config: &self.config,
@@ -541,13 +650,13 @@ impl TransactionLayer {
             transmits: &mut self.transmits,
             events: &mut self.events,
         };
-        let machine = if *method == Method::Invite {
+        let machine = if invite {
             Machine::InviteClient(InviteClient::start(&mut ctx, bytes, peer))
         } else {
             Machine::NonInviteClient(NonInviteClient::start(&mut ctx, bytes, peer))
         };
-        trace!(%id, %method, destination = %peer.destination, "new client transaction");
-        self.insert(id, key, machine);
+        trace!(%id, invite, destination = %peer.destination, "new client transaction");
+        self.insert(id, key, hash, machine);
         self.settle(id);
     }
 
@@ -594,8 +703,9 @@ impl TransactionLayer {
         let cancel = invite_client::build_cancel(invite);
         let key = cancel.as_ref().and_then(Key::client);
         match (cancel, key) {
-            (Some(cancel), Some(key)) if !self.keys.contains_key(&key) => {
-                self.start_client(now, id, key, &Method::Cancel, cancel.to_bytes(), peer);
+            (Some(cancel), Some(key)) if self.find(&key).is_none() => {
+                let hash = self.hasher.hash_one(&key);
+                self.start_client(now, id, key, hash, cancel.to_bytes(), peer);
             }
             _ => {
                 // Our own INVITE always yields a CANCEL; a second CANCEL of

@@ -7,7 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use tracing::warn;
 
-use crate::message::{HeaderName, Message};
+use crate::message::{HeaderName, Message, Via};
 use crate::transport::Transport;
 
 /// Where a response to a request from `source` over `transport` is sent,
@@ -30,15 +30,69 @@ pub fn response_destination(
     if transport.is_reliable() {
         return source;
     }
-    let Some(Ok(via)) = message.top_via() else {
+    match message.top_via() {
+        Some(Ok(via)) => destination_from_via(&TopVia::new(via), source, transport),
+        _ => source,
+    }
+}
+
+/// A decoded top Via with the parameters the transaction layer reads,
+/// found in one pass over the parameter list (each `Via` accessor would
+/// scan it again).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TopVia<'a> {
+    pub(crate) via: Via<'a>,
+    pub(crate) branch: Option<&'a str>,
+    pub(crate) rport: Option<Option<u16>>,
+    pub(crate) maddr: Option<&'a str>,
+    pub(crate) received: Option<&'a str>,
+}
+
+impl<'a> TopVia<'a> {
+    pub(crate) fn new(via: Via<'a>) -> Self {
+        // First occurrence wins, as with `Params::get`.
+        let (mut branch, mut rport, mut maddr, mut received) = (None, None, None, None);
+        for (name, value) in via.params.iter() {
+            let slot = if name.eq_ignore_ascii_case("branch") {
+                &mut branch
+            } else if name.eq_ignore_ascii_case("rport") {
+                &mut rport
+            } else if name.eq_ignore_ascii_case("maddr") {
+                &mut maddr
+            } else if name.eq_ignore_ascii_case("received") {
+                &mut received
+            } else {
+                continue;
+            };
+            if slot.is_none() {
+                *slot = Some(value);
+            }
+        }
+        Self {
+            via,
+            branch: branch.flatten(),
+            rport: rport.map(|v: Option<&str>| v.and_then(|p| p.parse().ok())),
+            maddr: maddr.flatten(),
+            received: received.flatten(),
+        }
+    }
+}
+
+/// [`response_destination`] with the top Via already decoded.
+pub(crate) fn destination_from_via(
+    via: &TopVia<'_>,
+    source: SocketAddr,
+    transport: Transport,
+) -> SocketAddr {
+    if transport.is_reliable() {
         return source;
-    };
-    let port = via.port.unwrap_or(transport.default_port());
-    if let Some(ip) = via.maddr().and_then(parse_ip) {
+    }
+    let port = via.via.port.unwrap_or(transport.default_port());
+    if let Some(ip) = via.maddr.and_then(parse_ip) {
         return SocketAddr::new(ip, port);
     }
-    let ip = via.received().and_then(parse_ip).unwrap_or(source.ip());
-    let port = match via.rport() {
+    let ip = via.received.and_then(parse_ip).unwrap_or(source.ip());
+    let port = match via.rport {
         Some(Some(rport)) => rport,
         _ => port,
     };
@@ -61,9 +115,7 @@ pub(crate) fn stamp_via(request: &mut Message, source: SocketAddr) -> bool {
     let Some(Ok(via)) = request.top_via() else {
         return false;
     };
-    let wants_rport = via.rport() == Some(None);
-    let same_ip = parse_ip(via.host) == Some(source.ip());
-    if same_ip && !wants_rport {
+    if !needs_stamp(&TopVia::new(via), source) {
         return false;
     }
     // Rebuild the first Via value: protocol, transport, sent-by, then the
@@ -92,13 +144,17 @@ pub(crate) fn stamp_via(request: &mut Message, source: SocketAddr) -> bool {
             value.push_str(v);
         }
     }
+    // RFC 3261 section 18.2.1: `received` holds the bare address (an IPv6
+    // one without brackets, as `IpAddr`'s Display writes it).
     value.push_str(";received=");
-    match source.ip() {
-        // RFC 3261 section 25.1: an IPv6 reference in `received` is bare.
-        ip => value.push_str(&ip.to_string()),
-    }
+    value.push_str(&source.ip().to_string());
     replace_top_via(request, &value);
     true
+}
+
+/// Whether [`stamp_via`] would change this top Via.
+pub(crate) fn needs_stamp(via: &TopVia<'_>, source: SocketAddr) -> bool {
+    via.rport == Some(None) || parse_ip(via.via.host) != Some(source.ip())
 }
 
 /// Replace the first Via value, keeping any further values that share its
@@ -120,7 +176,7 @@ fn replace_top_via(request: &mut Message, value: &str) {
 }
 
 /// Index of the first comma outside a quoted string.
-fn first_comma(line: &str) -> Option<usize> {
+pub(crate) fn first_comma(line: &str) -> Option<usize> {
     let mut quoted = false;
     let mut escaped = false;
     for (i, b) in line.bytes().enumerate() {

@@ -116,23 +116,37 @@ impl Timer {
     }
 }
 
-/// Armed deadlines of one transaction.
-#[derive(Debug, Clone, Copy, Default)]
+/// Armed deadlines of one transaction: one optional deadline per slot and
+/// which timer holds it (68 bytes, so a live transaction stays small).
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct TimerTable {
-    deadlines: [Option<(Instant, Timer)>; SLOTS],
+    deadlines: [Option<Instant>; SLOTS],
+    owners: [Timer; SLOTS],
+}
+
+impl Default for TimerTable {
+    fn default() -> Self {
+        Self {
+            deadlines: [None; SLOTS],
+            // Placeholders: an owner only counts while its deadline is set.
+            owners: [Timer::A, Timer::B, Timer::D, Timer::Trying],
+        }
+    }
 }
 
 impl TimerTable {
     /// Arm `timer` to fire at `at` (replacing whatever shared its slot).
     pub(crate) fn set(&mut self, timer: Timer, at: Instant) {
-        self.deadlines[timer.slot()] = Some((at, timer));
+        let slot = timer.slot();
+        self.deadlines[slot] = Some(at);
+        self.owners[slot] = timer;
     }
 
     /// Disarm `timer` (a no-op if another timer holds its slot).
     pub(crate) fn stop(&mut self, timer: Timer) {
-        let slot = &mut self.deadlines[timer.slot()];
-        if slot.is_some_and(|(_, t)| t == timer) {
-            *slot = None;
+        let slot = timer.slot();
+        if self.owners[slot] == timer {
+            self.deadlines[slot] = None;
         }
     }
 
@@ -144,29 +158,28 @@ impl TimerTable {
     /// When `timer` fires, if armed.
     #[cfg(test)]
     pub(crate) fn get(&self, timer: Timer) -> Option<Instant> {
-        self.deadlines[timer.slot()]
-            .filter(|(_, t)| *t == timer)
-            .map(|(at, _)| at)
+        let slot = timer.slot();
+        self.deadlines[slot].filter(|_| self.owners[slot] == timer)
     }
 
     /// The earliest armed deadline.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        self.deadlines.iter().flatten().map(|(at, _)| *at).min()
+        self.deadlines.iter().flatten().min().copied()
     }
 
     /// Disarm and return the earliest timer due at `now`, if any. Callers
     /// loop until `None`, so two timers due together both fire, earliest
     /// first.
     pub(crate) fn pop_expired(&mut self, now: Instant) -> Option<Timer> {
-        let (slot, (_, timer)) = self
+        let (slot, _) = self
             .deadlines
             .iter()
             .enumerate()
-            .filter_map(|(i, d)| d.map(|d| (i, d)))
-            .filter(|(_, (at, _))| *at <= now)
-            .min_by_key(|(_, (at, _))| *at)?;
+            .filter_map(|(i, d)| d.map(|at| (i, at)))
+            .filter(|(_, at)| *at <= now)
+            .min_by_key(|(_, at)| *at)?;
         self.deadlines[slot] = None;
-        Some(timer)
+        Some(self.owners[slot])
     }
 }
 

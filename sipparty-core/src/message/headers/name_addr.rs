@@ -94,10 +94,7 @@ impl<'a> NameAddr<'a> {
 }
 
 fn find(s: &[u8], from: usize, b: u8) -> Option<usize> {
-    s.get(from..)?
-        .iter()
-        .position(|&c| c == b)
-        .map(|p| from + p)
+    memchr::memchr(b, s.get(from..)?).map(|p| from + p)
 }
 
 impl fmt::Debug for NameAddr<'_> {
