@@ -1,0 +1,567 @@
+//! The endpoint task: owns the core [`Party`](CoreParty), the sockets and
+//! the timer, and loops: feed what happened, drain the outputs, sleep until
+//! the next input, command or timeout.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sipparty_core::party::{
+    CallPolicy, DialogError, DialogId, DialogState, Event, Input, InviteOptions, Output,
+    Party as CoreParty, RegisterOptions, RegistrationId, RegistrationState, RequestId,
+};
+use sipparty_core::transport::resolve::{Failure, Targets};
+use sipparty_core::Transport;
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tracing::{debug, info, trace, warn};
+
+use crate::io::{Io, IoEvent};
+use crate::{Dialog, DialogShared, Error, IncomingCall, Registration, RequestOutcome};
+
+/// What the application asks of the task.
+#[derive(Debug)]
+pub(crate) enum Command {
+    Invite {
+        target: String,
+        options: InviteOptions,
+        /// RFC 3263 targets to fail over to, when DNS found them.
+        targets: Option<Targets>,
+        reply: oneshot::Sender<Result<Dialog, Error>>,
+    },
+    Dialog {
+        id: DialogId,
+        action: DialogAction,
+        reply: oneshot::Sender<Result<(), Error>>,
+    },
+    Register {
+        registrar: String,
+        options: RegisterOptions,
+        reply: oneshot::Sender<Result<Registration, Error>>,
+    },
+    Unregister {
+        id: RegistrationId,
+        reply: oneshot::Sender<Result<(), Error>>,
+    },
+    Request {
+        kind: RequestKind,
+        target: String,
+        options: InviteOptions,
+        reply: oneshot::Sender<Result<RequestOutcome, Error>>,
+    },
+    SetPolicy(CallPolicy),
+    Stats(oneshot::Sender<Stats>),
+}
+
+/// A command on one dialog.
+#[derive(Debug)]
+pub(crate) enum DialogAction {
+    Terminate,
+    Hold,
+    Resume,
+    Dtmf(String),
+    Info { content_type: String, body: Vec<u8> },
+    Accept,
+    Reject(u16),
+}
+
+/// A request outside any dialog.
+#[derive(Debug)]
+pub(crate) enum RequestKind {
+    Options,
+    Message { content_type: String, body: Vec<u8> },
+}
+
+/// Counters of the task, for tests and monitoring.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Live dialogs in the core.
+    pub dialogs: usize,
+    /// Live transactions in the core.
+    pub transactions: usize,
+    /// Open media sockets.
+    pub media_sockets: usize,
+    /// Open or opening TCP connections.
+    pub connections: usize,
+}
+
+/// A call the application holds a [`Dialog`] for.
+struct CallEntry {
+    /// The id the application knows (the first attempt's).
+    app: DialogId,
+    states: watch::Sender<DialogState>,
+    shared: Arc<DialogShared>,
+    /// RFC 3263 section 4.3: where to resend the INVITE if this attempt
+    /// fails with a transport error, a timeout or a 503.
+    retry: Option<(String, InviteOptions, Targets)>,
+    /// A provisional or final answer came back: no more failover.
+    answered: bool,
+}
+
+pub(crate) struct Driver {
+    pub(crate) party: CoreParty,
+    pub(crate) io: Io,
+    pub(crate) commands: mpsc::Receiver<Command>,
+    pub(crate) weak: mpsc::WeakSender<Command>,
+    pub(crate) incoming: mpsc::Sender<IncomingCall>,
+    pub(crate) events: broadcast::Sender<Event>,
+    calls: HashMap<DialogId, CallEntry>,
+    /// Application id to the core id of the current attempt.
+    alias: HashMap<DialogId, DialogId>,
+    registrations: HashMap<RegistrationId, watch::Sender<RegistrationState>>,
+    requests: HashMap<RequestId, oneshot::Sender<Result<RequestOutcome, Error>>>,
+    deadline: Option<Instant>,
+    local_ip_family_v6: bool,
+}
+
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+impl Driver {
+    pub(crate) fn new(
+        party: CoreParty,
+        io: Io,
+        commands: mpsc::Receiver<Command>,
+        weak: mpsc::WeakSender<Command>,
+        incoming: mpsc::Sender<IncomingCall>,
+        events: broadcast::Sender<Event>,
+        v6: bool,
+    ) -> Driver {
+        Driver {
+            party,
+            io,
+            commands,
+            weak,
+            incoming,
+            events,
+            calls: HashMap::new(),
+            alias: HashMap::new(),
+            registrations: HashMap::new(),
+            requests: HashMap::new(),
+            deadline: None,
+            local_ip_family_v6: v6,
+        }
+    }
+
+    /// The loop. Ends when every [`Party`](crate::Party) handle is gone.
+    pub(crate) async fn run(mut self) {
+        debug!(aor = self.party.aor(), v6 = self.local_ip_family_v6, "endpoint task started");
+        loop {
+            self.drain();
+            let deadline = self
+                .deadline
+                .map(tokio::time::Instant::from_std)
+                .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
+            tokio::select! {
+                cmd = self.commands.recv() => match cmd {
+                    Some(c) => self.command(c),
+                    None => break,
+                },
+                ev = std::future::poll_fn(|cx| self.io.poll_event(cx)) => self.io_event(ev),
+                () = tokio::time::sleep_until(deadline) => {
+                    self.party.handle_input(Input::Timeout(now()));
+                }
+            }
+        }
+        self.shutdown();
+    }
+
+    /// The last handle is gone: end the calls politely (BYE, CANCEL), send
+    /// what that produced, and let the sockets close with the task.
+    fn shutdown(&mut self) {
+        let now = now();
+        let ids: Vec<DialogId> = self.party.dialog_ids().collect();
+        for id in ids {
+            if let Some(d) = self.party.dialog(id) {
+                let _ = d.terminate(now);
+            }
+        }
+        self.drain();
+        info!(aor = self.party.aor(), "endpoint task stopped");
+    }
+
+    /// Run the core's outputs until it says when to wake up.
+    fn drain(&mut self) {
+        loop {
+            match self.party.poll_output() {
+                Output::Transmit(t) => {
+                    trace!(transport = %t.transport, destination = %t.destination, len = t.bytes.len(), "send");
+                    self.io.send(t.transport, t.destination, t.bytes);
+                }
+                Output::MediaTransmit(m) => self.io.send_media(m.source, m.destination, &m.bytes),
+                Output::Event(e) => self.event(e),
+                Output::Timeout(at) => {
+                    self.deadline = Some(at);
+                    break;
+                }
+                _ => {
+                    self.deadline = None;
+                    break;
+                }
+            }
+        }
+    }
+
+    fn io_event(&mut self, ev: IoEvent) {
+        let now = now();
+        match ev {
+            IoEvent::Datagram { source, local, len } => {
+                self.party.handle_input(Input::Datagram {
+                    now,
+                    transport: Transport::Udp,
+                    source,
+                    destination: local,
+                    bytes: &self.io.buf[..len],
+                });
+            }
+            IoEvent::Stream { peer, local, len } => {
+                self.party.handle_input(Input::StreamData {
+                    now,
+                    transport: Transport::Tcp,
+                    source: peer,
+                    destination: local,
+                    bytes: &self.io.buf[..len],
+                });
+            }
+            IoEvent::Unreachable {
+                transport,
+                destination,
+            } => {
+                debug!(%transport, %destination, "transport error");
+                self.party.handle_input(Input::TransportError {
+                    now,
+                    transport,
+                    destination,
+                });
+            }
+        }
+    }
+
+    fn core_id(&self, app: DialogId) -> DialogId {
+        self.alias.get(&app).copied().unwrap_or(app)
+    }
+
+    fn command(&mut self, cmd: Command) {
+        let now = now();
+        match cmd {
+            Command::Invite {
+                target,
+                options,
+                targets,
+                reply,
+            } => {
+                let result = self.party.invite(now, &target, options.clone());
+                match result {
+                    Ok(id) => {
+                        let retry = targets.map(|t| (target, options, t));
+                        let dialog = self.track(id, id, retry);
+                        if reply.send(Ok(dialog)).is_err() {
+                            // The invite future was dropped: nobody will
+                            // ever see this call, so end it (cancel
+                            // safety).
+                            debug!(%id, "invite abandoned by the application, ending the call");
+                            if let Some(d) = self.party.dialog(id) {
+                                let _ = d.terminate(now);
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        let _ = reply.send(Err(Error::Party(e)));
+                    }
+                }
+            }
+            Command::Dialog { id, action, reply } => {
+                let core = self.core_id(id);
+                let r = self.dialog_action(now, core, action);
+                let _ = reply.send(r);
+            }
+            Command::Register {
+                registrar,
+                options,
+                reply,
+            } => match self.party.register(now, &registrar, options) {
+                Ok(id) => {
+                    let (tx, rx) = watch::channel(RegistrationState::Registering);
+                    self.registrations.insert(id, tx);
+                    let _ = reply.send(Ok(Registration {
+                        id,
+                        states: rx,
+                        commands: self.weak.clone(),
+                    }));
+                }
+                Err(e) => {
+                    let _ = reply.send(Err(Error::Party(e)));
+                }
+            },
+            Command::Unregister { id, reply } => {
+                let r = match self.party.registration(id) {
+                    Some(h) => h.unregister(now).map_err(Error::Party),
+                    None => Err(Error::Party(sipparty_core::party::Error::Unknown)),
+                };
+                let _ = reply.send(r);
+            }
+            Command::Request {
+                kind,
+                target,
+                options,
+                reply,
+            } => {
+                let r = match kind {
+                    RequestKind::Options => self.party.options_with(now, &target, options),
+                    RequestKind::Message { content_type, body } => {
+                        self.party
+                            .message(now, &target, &content_type, &body, options)
+                    }
+                };
+                match r {
+                    Ok(id) => {
+                        self.requests.insert(id, reply);
+                    }
+                    Err(e) => {
+                        let _ = reply.send(Err(Error::Party(e)));
+                    }
+                }
+            }
+            Command::SetPolicy(p) => self.party.set_policy(p),
+            Command::Stats(reply) => {
+                let _ = reply.send(Stats {
+                    dialogs: self.party.dialog_count(),
+                    transactions: self.party.transaction_count(),
+                    media_sockets: self.io.media_count(),
+                    connections: self.io.connection_count(),
+                });
+            }
+        }
+    }
+
+    fn dialog_action(
+        &mut self,
+        now: Instant,
+        id: DialogId,
+        action: DialogAction,
+    ) -> Result<(), Error> {
+        let unknown = || Error::Party(sipparty_core::party::Error::Unknown);
+        match action {
+            DialogAction::Accept => self
+                .party
+                .incoming(id)
+                .ok_or_else(unknown)?
+                .accept(now)
+                .map_err(Error::Party),
+            DialogAction::Reject(code) => self
+                .party
+                .incoming(id)
+                .ok_or_else(unknown)?
+                .reject(now, code)
+                .map_err(Error::Party),
+            action => {
+                let d = self.party.dialog(id).ok_or_else(unknown)?;
+                match action {
+                    DialogAction::Terminate => d.terminate(now),
+                    DialogAction::Hold => d.hold(now),
+                    DialogAction::Resume => d.resume(now),
+                    DialogAction::Dtmf(digits) => d.send_dtmf(now, &digits),
+                    DialogAction::Info { content_type, body } => {
+                        d.send_info(now, &content_type, &body)
+                    }
+                    DialogAction::Accept | DialogAction::Reject(_) => Ok(()),
+                }
+                .map_err(Error::Party)
+            }
+        }
+    }
+
+    /// Start following core dialog `core` for the application's `app`.
+    fn track(
+        &mut self,
+        app: DialogId,
+        core: DialogId,
+        retry: Option<(String, InviteOptions, Targets)>,
+    ) -> Dialog {
+        let state = self
+            .party
+            .dialog_state(core)
+            .unwrap_or(DialogState::InitiatingDialog);
+        let (tx, rx) = watch::channel(state);
+        let shared = Arc::new(DialogShared::default());
+        self.calls.insert(
+            core,
+            CallEntry {
+                app,
+                states: tx,
+                shared: shared.clone(),
+                retry,
+                answered: false,
+            },
+        );
+        Dialog {
+            id: app,
+            states: rx,
+            shared,
+            commands: self.weak.clone(),
+        }
+    }
+
+    fn event(&mut self, event: Event) {
+        trace!(?event, "event");
+        match &event {
+            Event::DialogStateChanged { id, state } => self.state_changed(*id, *state),
+            Event::Progress { id, .. } => {
+                if let Some(c) = self.calls.get_mut(id) {
+                    c.answered = true;
+                }
+            }
+            Event::IncomingCall {
+                id,
+                from,
+                to,
+                source,
+                has_offer,
+                needs_decision,
+            } => {
+                let dialog = match self.calls.get(id) {
+                    Some(c) => Dialog {
+                        id: c.app,
+                        states: c.states.subscribe(),
+                        shared: c.shared.clone(),
+                        commands: self.weak.clone(),
+                    },
+                    None => self.track(*id, *id, None),
+                };
+                let call = IncomingCall {
+                    dialog,
+                    from: from.clone(),
+                    to: to.clone(),
+                    source: *source,
+                    has_offer: *has_offer,
+                    needs_decision: *needs_decision,
+                };
+                if let Err(e) = self.incoming.try_send(call) {
+                    // Nobody is reading, or too slowly: a call the Party
+                    // answers itself goes on; one waiting for a decision
+                    // is rejected by the Party's answer timeout.
+                    debug!(%id, error = %e, "incoming call not delivered to the application");
+                }
+            }
+            Event::MediaSocketOpen { rtp, rtcp, dialog } => {
+                for addr in [rtp, rtcp] {
+                    if let Err(e) = self.io.open_media(*addr) {
+                        warn!(%dialog, %addr, error = %e, "cannot open media socket");
+                    }
+                }
+            }
+            Event::MediaSocketClose { rtp, rtcp, .. } => {
+                self.io.close_media(*rtp);
+                self.io.close_media(*rtcp);
+            }
+            Event::Registration { id, state } => {
+                if let Some(tx) = self.registrations.get(id) {
+                    tx.send_replace(state.clone());
+                }
+                if matches!(
+                    state,
+                    RegistrationState::Unregistered | RegistrationState::Failed(_)
+                ) {
+                    self.registrations.remove(id);
+                }
+            }
+            Event::RequestCompleted {
+                id,
+                code,
+                reason,
+                allow,
+                supported,
+                accept,
+            } => {
+                if let Some(reply) = self.requests.remove(id) {
+                    let _ = reply.send(Ok(RequestOutcome {
+                        code: *code,
+                        reason: reason.clone(),
+                        allow: allow.clone(),
+                        supported: supported.clone(),
+                        accept: accept.clone(),
+                    }));
+                }
+            }
+            _ => {}
+        }
+        if self.events.receiver_count() > 0 {
+            let _ = self.events.send(event);
+        }
+    }
+
+    fn state_changed(&mut self, id: DialogId, state: DialogState) {
+        if !self.calls.contains_key(&id) {
+            // A call the application has not seen yet (incoming, before
+            // its IncomingCall event): follow it from now.
+            self.track(id, id, None);
+        }
+        if matches!(state, DialogState::Early | DialogState::InDialog) {
+            if let Some(c) = self.calls.get_mut(&id) {
+                c.answered = true;
+            }
+        }
+        if state == DialogState::Error && self.fail_over(id) {
+            return;
+        }
+        let Some(entry) = self.calls.get(&id) else {
+            return;
+        };
+        if state.is_final() {
+            if let Some(e) = self.party.last_error(id) {
+                if let Ok(mut slot) = entry.shared.error.lock() {
+                    *slot = Some(e.clone());
+                }
+            }
+        }
+        entry.states.send_replace(state);
+        if state.is_final() {
+            if let Some(entry) = self.calls.remove(&id) {
+                self.alias.remove(&entry.app);
+            }
+        }
+    }
+
+    /// RFC 3263 section 4.3: an INVITE that failed with a transport error,
+    /// a timeout or a 503 before any answer goes to the next target.
+    /// Returns true when a new attempt replaces the failed one.
+    fn fail_over(&mut self, id: DialogId) -> bool {
+        let failure = match self.party.last_error(id) {
+            Some(DialogError::TransportError) => Failure::TransportError,
+            Some(DialogError::Timeout) => Failure::Timeout,
+            Some(DialogError::Rejected { code, .. }) => Failure::Response(*code),
+            _ => return false,
+        };
+        let Some(entry) = self.calls.get_mut(&id) else {
+            return false;
+        };
+        if entry.answered && failure != Failure::Response(503) {
+            return false;
+        }
+        let Some((target, options, targets)) = entry.retry.as_mut() else {
+            return false;
+        };
+        let Some(next) = targets.fail_over(failure).cloned() else {
+            return false;
+        };
+        let attempt = options.clone().destination(next.addr);
+        let target = target.clone();
+        match self.party.invite(now(), &target, attempt) {
+            Ok(new_id) => {
+                info!(old = %id, new = %new_id, addr = %next.addr, ?failure, "INVITE failed over to the next target");
+                let Some(mut entry) = self.calls.remove(&id) else {
+                    return false;
+                };
+                entry.answered = false;
+                self.alias.insert(entry.app, new_id);
+                self.calls.insert(new_id, entry);
+                true
+            }
+            Err(e) => {
+                warn!(error = %e, "failover INVITE could not be sent");
+                false
+            }
+        }
+    }
+}
