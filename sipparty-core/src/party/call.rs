@@ -795,6 +795,12 @@ impl Party {
             .top_via()
             .and_then(Result::ok)
             .and_then(|v| v.branch().map(Box::<str>::from));
+        if matches!(method, Method::Invite | Method::Message) {
+            if let Some(resp) = self.challenge(now, &request) {
+                let _ = self.tx.send_response(now, tx, resp);
+                return;
+            }
+        }
         if let (Some(key), Some(branch)) = (key, branch) {
             if let Some((b, _)) = self.serving.get(&key) {
                 if *b != branch {
