@@ -936,8 +936,8 @@ impl Party {
             match result {
                 Ok(body) => sdp = Some(body),
                 Err(e) => {
-                    let mut resp =
-                        Message::response_to(&request, 488, Some(&self.calls[&id].local_tag));
+                    let tag = self.calls.get(&id).map(|c| c.local_tag.to_string());
+                    let mut resp = Message::response_to(&request, 488, tag.as_deref());
                     resp.add_header(HeaderName::Warning, "304 - \"Media type not available\"");
                     let _ = self.tx.send_response(now, tx, resp);
                     self.finish_call_silently(id, e);
