@@ -13,9 +13,10 @@ use tracing::{info, warn};
 
 use sipparty_core::Transport;
 
-use crate::driver::{self, Bound, Command, Core, Driver, StreamSettings, WAKER};
+use crate::driver::{self, Bound, Command, Core, Driver, WAKER};
 use crate::tls::TlsConfig;
 use crate::Error;
+use sipparty_core::transport::connection::ConnectionPolicy;
 
 /// The address the process-wide default endpoint tries first: the standard
 /// SIP port on loopback, so that parties created with default settings in
@@ -184,11 +185,10 @@ impl Endpoint {
             tls,
             locals: locals.clone(),
         };
-        let streams = StreamSettings {
-            max_connections: config.max_connections.max(1),
-            idle_timeout: config.idle_timeout,
-            keepalive_interval: config.keepalive_interval,
-        };
+        let mut streams = ConnectionPolicy::default();
+        streams.max_connections = config.max_connections.max(1);
+        streams.idle_timeout = config.idle_timeout;
+        streams.keepalive_interval = config.keepalive_interval;
         let driver = Driver::new(poll, bound, rx, streams, config.tls_config.map(Arc::new))?;
         driver::log_bound(&locals);
         let handle = thread::Builder::new()
@@ -261,6 +261,19 @@ impl Endpoint {
                 .map(|p| p.dialog_count())
                 .sum()
         })
+    }
+
+    /// Receive a copy of every SIP message this endpoint sends or
+    /// receives from now on (the CLI's ladder diagram). At most `capacity`
+    /// wait unread; more are dropped rather than slowing the event loop.
+    /// Replaces an earlier capture.
+    pub fn capture_messages(
+        &self,
+        capacity: usize,
+    ) -> Result<mpsc::Receiver<crate::SipTrace>, Error> {
+        let (tx, rx) = mpsc::sync_channel(capacity.max(1));
+        self.call(move |core, _| core.tap = Some(tx))?;
+        Ok(rx)
     }
 
     /// Send a command without waiting for it to run.

@@ -277,10 +277,7 @@ impl Party {
     /// TLS).
     pub fn listen_with(&self, config: EndpointConfig) -> Result<(), Error> {
         if self.endpoint().is_some() {
-            return Err(Error::Party(sipparty_core::party::Error::InvalidState {
-                state: sipparty_core::party::DialogState::InDialog,
-                action: "re-bind",
-            }));
+            return Err(Error::AlreadyListening);
         }
         self.attach(&Endpoint::bind_with(config)?)
     }
@@ -294,7 +291,11 @@ impl Party {
                 let same =
                     matches!(&other, Slot::Attached { endpoint: e, .. } if e.same_as(endpoint));
                 *slot = other;
-                return if same { Ok(()) } else { Err(Error::Shutdown) };
+                return match (same, &*slot) {
+                    (true, _) => Ok(()),
+                    (false, Slot::Lost) => Err(Error::Shutdown),
+                    (false, _) => Err(Error::AlreadyListening),
+                };
             }
         };
         let mut party = party;

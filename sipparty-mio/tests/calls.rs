@@ -199,7 +199,9 @@ fn rfc3261_9_cancel_a_ringing_call() {
     let incoming = bob.next_incoming(Some(WAIT)).unwrap().unwrap();
     // Ringing (180 from the AskApplication policy) creates the early dialog.
     assert!(dialog.wait_for_state_condition_timeout(|s| s == DialogState::Early, WAIT));
-    assert_eq!(dialog.last_progress().map(|p| p.0), Some(180));
+    eventually("180 reported", || {
+        dialog.last_progress().map(|p| p.0) == Some(180)
+    });
     dialog.terminate().unwrap();
     let end = dialog.wait_for_state_condition(|s| s.is_final());
     assert!(end.is_final());
@@ -447,4 +449,60 @@ fn calls_to_a_closed_port_fail_and_shared_endpoints_serve_several_parties() {
         .unwrap()
         .to_string()
         .contains("transport error"));
+}
+
+#[test]
+fn rfc5626_4_4_1_keepalive_ping_on_our_connections_and_idle_close_of_others() {
+    init_logs();
+    use std::io::Read;
+    // A scripted SIP server: answers alice's OPTIONS, then stays silent.
+    let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let server_addr = server.local_addr().unwrap();
+    let alice = SingleRtpSessionSimpleParty::new("alice@atlanta.com")
+        .unwrap()
+        .into_party();
+    let mut cfg = EndpointConfig::udp(any("127.0.0.1")).with_tcp(any("127.0.0.1"));
+    cfg.keepalive_interval = Some(Duration::from_millis(500));
+    cfg.idle_timeout = Duration::from_secs(60);
+    alice.listen_with(cfg).unwrap();
+    let a2 = alice.clone();
+    let target = format!("sip:bob@{server_addr};transport=tcp");
+    let options = std::thread::spawn(move || a2.options(&target).unwrap());
+    let (mut conn, _) = server.accept().unwrap();
+    conn.set_read_timeout(Some(WAIT)).unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = conn.read(&mut buf).unwrap();
+    let req = String::from_utf8_lossy(&buf[..n]).to_string();
+    assert!(req.starts_with("OPTIONS "), "{req}");
+    let mut resp = String::from("SIP/2.0 200 OK\r\n");
+    for line in req.split("\r\n") {
+        let l = line.to_ascii_lowercase();
+        if ["via:", "from:", "to:", "call-id:", "cseq:"]
+            .iter()
+            .any(|h| l.starts_with(h))
+        {
+            resp += line;
+            resp += "\r\n";
+        }
+    }
+    resp += "Content-Length: 0\r\n\r\n";
+    conn.write_all(resp.as_bytes()).unwrap();
+    assert_eq!(options.join().unwrap().code, 200);
+    // Silence: alice, the client of this flow, pings with a double CRLF.
+    let mut ping = [0u8; 4];
+    conn.read_exact(&mut ping).unwrap();
+    assert_eq!(&ping, b"\r\n\r\n");
+
+    // A connection to bob nobody uses is closed once idle.
+    let bob = SingleRtpSessionSimpleParty::new("bob@biloxi.com")
+        .unwrap()
+        .into_party();
+    let mut cfg = EndpointConfig::udp(any("127.0.0.1")).with_tcp(any("127.0.0.1"));
+    cfg.idle_timeout = Duration::from_millis(500);
+    bob.listen_with(cfg).unwrap();
+    let mut idle = TcpStream::connect(bob.local_addr(Transport::Tcp).unwrap()).unwrap();
+    idle.set_read_timeout(Some(WAIT)).unwrap();
+    let started = Instant::now();
+    assert!(matches!(idle.read(&mut buf), Ok(0)), "closed by bob");
+    assert!(started.elapsed() < WAIT);
 }

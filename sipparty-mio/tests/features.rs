@@ -197,3 +197,51 @@ fn rfc3261_10_register_and_unregister() {
         "{last}"
     );
 }
+
+#[test]
+fn captured_messages_show_the_whole_call_ladder() {
+    use sipparty_mio::{Direction, Endpoint};
+    let ep = Endpoint::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let alice = SingleRtpSessionSimpleParty::new("alice@atlanta.com").unwrap();
+    let bob = SingleRtpSessionSimpleParty::new("bob@biloxi.com").unwrap();
+    alice.attach(&ep).unwrap();
+    bob.attach(&ep).unwrap();
+    let ladder = ep.capture_messages(1000).unwrap();
+    let proxy = ep.local_addr(Transport::Udp).unwrap().to_string();
+    let d = alice
+        .invite("bob@biloxi.com", InviteOptions::default().proxy(&proxy))
+        .unwrap();
+    assert!(d.wait_for_state_condition_timeout(|s| s == DialogState::InDialog, WAIT));
+    d.terminate().unwrap();
+    assert_eq!(
+        d.wait_for_state_condition(|s| s.is_final()),
+        DialogState::Terminated
+    );
+    let mut seen = Vec::new();
+    while let Ok(t) = ladder.recv_timeout(Duration::from_millis(200)) {
+        let line = String::from_utf8_lossy(&t.bytes)
+            .lines()
+            .next()
+            .unwrap_or("")
+            .to_string();
+        let cseq = String::from_utf8_lossy(&t.bytes)
+            .lines()
+            .find(|l| l.starts_with("CSeq:"))
+            .unwrap_or("")
+            .to_string();
+        seen.push((t.direction, line, cseq));
+    }
+    let has = |dir: Direction, start: &str, cseq: &str| {
+        seen.iter()
+            .any(|(d, l, c)| *d == dir && l.starts_with(start) && c.ends_with(cseq))
+    };
+    // The shared socket sends every message to itself: each is seen going
+    // out and coming in.
+    for dir in [Direction::Sent, Direction::Received] {
+        assert!(has(dir, "INVITE ", "INVITE"), "{seen:#?}");
+        assert!(has(dir, "SIP/2.0 200", "INVITE"), "{seen:#?}");
+        assert!(has(dir, "ACK ", "ACK"), "{seen:#?}");
+        assert!(has(dir, "BYE ", "BYE"), "{seen:#?}");
+        assert!(has(dir, "SIP/2.0 200", "BYE"), "{seen:#?}");
+    }
+}
