@@ -1477,6 +1477,21 @@ impl Party {
             return;
         };
         let what = call.reinvite.map(|(w, _)| w);
+        if (200..300).contains(&status) && what.is_none() {
+            // A retransmitted 2xx (our ACK was lost): ACK again, the answer
+            // was applied already (RFC 3261 section 13.2.2.4).
+            let seq = response.cseq().and_then(Result::ok).map(|c| c.seq);
+            let ack = call
+                .ack
+                .as_deref()
+                .filter(|a| a.cseq().and_then(Result::ok).map(|c| c.seq) == seq)
+                .cloned();
+            if let Some(ack) = ack {
+                let (dest, transport) = (self.next_hop_of(id), call_transport(self, id));
+                self.tx.send_stateless_request(ack, dest, transport);
+            }
+            return;
+        }
         if (200..300).contains(&status) {
             call.reinvite = None;
             if let Some(d) = call.dialog.as_mut() {
