@@ -795,6 +795,12 @@ impl Party {
             .top_via()
             .and_then(Result::ok)
             .and_then(|v| v.branch().map(Box::<str>::from));
+        if matches!(method, Method::Invite | Method::Message) {
+            if let Some(resp) = self.challenge(now, &request) {
+                let _ = self.tx.send_response(now, tx, resp);
+                return;
+            }
+        }
         if let (Some(key), Some(branch)) = (key, branch) {
             if let Some((b, _)) = self.serving.get(&key) {
                 if *b != branch {
@@ -930,8 +936,8 @@ impl Party {
             match result {
                 Ok(body) => sdp = Some(body),
                 Err(e) => {
-                    let mut resp =
-                        Message::response_to(&request, 488, Some(&self.calls[&id].local_tag));
+                    let tag = self.calls.get(&id).map(|c| c.local_tag.to_string());
+                    let mut resp = Message::response_to(&request, 488, tag.as_deref());
                     resp.add_header(HeaderName::Warning, "304 - \"Media type not available\"");
                     let _ = self.tx.send_response(now, tx, resp);
                     self.finish_call_silently(id, e);
@@ -1471,6 +1477,21 @@ impl Party {
             return;
         };
         let what = call.reinvite.map(|(w, _)| w);
+        if (200..300).contains(&status) && what.is_none() {
+            // A retransmitted 2xx (our ACK was lost): ACK again, the answer
+            // was applied already (RFC 3261 section 13.2.2.4).
+            let seq = response.cseq().and_then(Result::ok).map(|c| c.seq);
+            let ack = call
+                .ack
+                .as_deref()
+                .filter(|a| a.cseq().and_then(Result::ok).map(|c| c.seq) == seq)
+                .cloned();
+            if let Some(ack) = ack {
+                let (dest, transport) = (self.next_hop_of(id), call_transport(self, id));
+                self.tx.send_stateless_request(ack, dest, transport);
+            }
+            return;
+        }
         if (200..300).contains(&status) {
             call.reinvite = None;
             if let Some(d) = call.dialog.as_mut() {

@@ -277,6 +277,8 @@ pub struct Party {
     pub(crate) media_addrs: HashMap<SocketAddr, DialogId>,
     pub(crate) ports: PortPool,
     pub(crate) auth: crate::auth::ClientAuth,
+    /// Made at the first challenge (it needs `now` for its nonces).
+    pub(crate) server_auth: Option<Box<crate::auth::ServerAuth>>,
     /// Requests without To tag being served: (Call-ID, From tag, CSeq) to
     /// branch, to find merged requests (RFC 3261 section 8.2.2.2).
     pub(crate) serving: HashMap<MergeKey, (Box<str>, TransactionId)>,
@@ -328,6 +330,7 @@ impl Party {
             media_addrs: HashMap::new(),
             ports,
             auth: crate::auth::ClientAuth::default(),
+            server_auth: None,
             serving: HashMap::new(),
             framer: Framer::default(),
             next_id: 1,
@@ -1168,6 +1171,55 @@ pub(crate) fn uri_transport(uri: &str) -> Result<Transport, Error> {
             None => Transport::Udp,
         },
     )
+}
+
+impl Party {
+    /// RFC 3261 section 22.2 as a UAS: the 401 to send when `request`
+    /// lacks valid credentials, or None to go on.
+    pub(crate) fn challenge(&mut self, now: Instant, request: &Message) -> Option<Message> {
+        use crate::auth::{AuthFailure, DigestRequest, ServerAuth, ServerConfig};
+        let creds = self.config.server_credentials.clone()?;
+        let realm = creds.realm.clone().unwrap_or_else(|| {
+            self.config
+                .aor
+                .split_once('@')
+                .map(|(_, h)| h.to_string())
+                .unwrap_or_else(|| "sipparty".to_string())
+        });
+        if self
+            .server_auth
+            .as_ref()
+            .map_or(true, |s| s.config().realm != realm)
+        {
+            let config = ServerConfig::new(realm);
+            self.server_auth = Some(Box::new(ServerAuth::new(config, &mut *self.rng, now)));
+        }
+        let server = self.server_auth.as_mut()?;
+        let method = request
+            .method()
+            .map(|m| m.as_str().to_string())
+            .unwrap_or_default();
+        let dr = DigestRequest {
+            method: &method,
+            uri: request.request_uri().unwrap_or(""),
+            body: request.body(),
+        };
+        let failure = match request.header(&HeaderName::Authorization) {
+            None => AuthFailure::Missing,
+            Some(value) => match server.verify(now, &dr, value, |user, _| {
+                (user == creds.username).then(|| creds.password.clone())
+            }) {
+                Ok(_) => return None,
+                Err(f) => f,
+            },
+        };
+        debug!(?failure, "challenging request");
+        let mut resp = Message::response_to(request, 401, None);
+        for c in server.challenge_after(now, failure) {
+            resp.add_header(HeaderName::WwwAuthenticate, &c);
+        }
+        Some(resp)
+    }
 }
 
 /// Frames SIP messages out of the bytes of stream connections (RFC 3261

@@ -19,9 +19,7 @@ const UNDERSTOOD: &[&str] = &["timer"];
 pub(crate) fn check_mandatory(request: &Message) -> Option<Message> {
     // Presence only for From and To: parsing them here would repeat what
     // the dialog layer does anyway (a malformed From gets 400 there).
-    if request.header(&HeaderName::Via).is_none() {
-        return None;
-    }
+    request.header(&HeaderName::Via)?;
     let problem = if request.header(&HeaderName::From).is_none() {
         Some("Missing From")
     } else if request.header(&HeaderName::To).is_none() {
