@@ -53,18 +53,22 @@ struct Cli {
 /// a module of the same name.
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Two parties in this process call each other on loopback: alice calls
-    /// bob, bob rings and answers, tones flow both ways for two seconds,
-    /// alice hangs up. Prints the SIP ladder and a summary.
+    /// Two parties call each other on loopback: see it work, no setup.
+    ///
+    /// Alice calls bob, bob rings for a second and answers, tones flow
+    /// both ways for two seconds, alice hangs up. Prints the SIP ladder and
+    /// a summary; exit status 0 if audio flowed both ways.
     Demo(demo::DemoArgs),
     /// Answer incoming calls until interrupted (or after --calls N).
     Listen(listen::ListenArgs),
-    /// Place a call, keep it up for --duration seconds, hang up. Exit status
-    /// 0 only if the call was established and ended cleanly.
+    /// Place a call, keep it up for --duration seconds, hang up.
+    ///
+    /// Exit status 0 only if the call was established and ended cleanly;
+    /// otherwise 1 with the reason (`error: 486 Busy Here`).
     Call(call::CallArgs),
     /// Register an address of record with a registrar.
     Register(register::RegisterArgs),
-    /// Send OPTIONS and print the status, Allow and Supported headers.
+    /// Ask a server what it supports (OPTIONS): status, Allow, Supported.
     Options(options::OptionsArgs),
     /// Parse SIP messages from files and report what a server would answer.
     Parse(parse::ParseArgs),

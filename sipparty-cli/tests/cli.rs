@@ -429,3 +429,41 @@ fn tls_call_to_listen_with_a_certificate_in_pem_files() {
     let (code, heard) = listen.finish();
     assert_eq!(code, Some(0), "{heard}");
 }
+
+#[test]
+fn play_sends_a_wav_file_resampled_and_listen_numbers_recordings() {
+    let dir = scratch("play");
+    // Two seconds of 1000 Hz at 16 kHz stereo: the party must downmix and
+    // resample it to 8 kHz mono for G.711.
+    let rate = 16_000u32;
+    let samples: Vec<i16> = (0..rate * 2)
+        .flat_map(|n| {
+            let v = (f64::from(n) * 2.0 * std::f64::consts::PI * 1000.0 / f64::from(rate)).sin();
+            let s = (v * 8000.0) as i16;
+            [s, s]
+        })
+        .collect();
+    let wav = Wav {
+        sample_rate: rate,
+        channels: 2,
+        samples,
+    };
+    std::fs::write(dir.join("tone.wav"), wav.to_bytes()).unwrap();
+    let mut listen = Listener::start(&["--calls", "2", "--record", "in.wav"], &dir);
+    let target = format!("sip:bob@{}", listen.addr);
+    for _ in 0..2 {
+        let out = sipparty(
+            &["call", &target, "--duration", "0.6", "--play", "tone.wav"],
+            &dir,
+        );
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    listen.wait_line("call 2: ended");
+    let (code, heard) = listen.finish();
+    assert_eq!(code, Some(0), "{heard}");
+    for file in ["in.wav", "in-2.wav"] {
+        let wav = Wav::parse(&std::fs::read(dir.join(file)).expect(file)).expect(file);
+        let at = tone_fraction(&wav, 1000.0);
+        assert!(at > 0.5, "{file}: {at} of the energy at 1000 Hz");
+    }
+}

@@ -423,6 +423,10 @@ proptest! {
         let s = run_many(seed, 40, link, Transport::Udp);
         prop_assert_eq!(s.finals + s.timeouts, 40);
     }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, .. ProptestConfig::default() })]
 
     /// Random sequences of messages, TU actions and timer firings never
     /// panic and never grow the table beyond its cap (the fuzz target's

@@ -15,7 +15,7 @@ use std::pin::Pin;
 use std::sync::Mutex;
 
 use sipparty_core::transport::resolve::{
-    Query, Record, RecordType, ResolveConfig, ResolveError, ResolveStep, Resolution, Targets,
+    Query, Record, RecordType, Resolution, ResolveConfig, ResolveError, ResolveStep, Targets,
 };
 use sipparty_core::Random;
 use tracing::{debug, trace};

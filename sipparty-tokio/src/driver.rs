@@ -114,6 +114,10 @@ pub(crate) struct Driver {
     local_ip_family_v6: bool,
 }
 
+/// How long a stopping endpoint keeps running to finish the calls it
+/// ended (a CANCEL waits for a provisional response, a BYE for its 200).
+pub(crate) const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
 fn now() -> Instant {
     tokio::time::Instant::now().into_std()
 }
@@ -144,19 +148,36 @@ impl Driver {
         }
     }
 
-    /// The loop. Ends when every [`Party`](crate::Party) handle is gone.
+    /// The loop. Ends when every [`Party`](crate::Party) handle is gone
+    /// and the calls it ended are over (or [`SHUTDOWN_GRACE`] passed).
     pub(crate) async fn run(mut self) {
-        debug!(aor = self.party.aor(), v6 = self.local_ip_family_v6, "endpoint task started");
+        debug!(
+            aor = self.party.aor(),
+            v6 = self.local_ip_family_v6,
+            "endpoint task started"
+        );
+        let mut closing: Option<tokio::time::Instant> = None;
         loop {
             self.drain();
-            let deadline = self
+            if let Some(end) = closing {
+                if self.party.dialog_count() == 0 || tokio::time::Instant::now() >= end {
+                    break;
+                }
+            }
+            let mut deadline = self
                 .deadline
                 .map(tokio::time::Instant::from_std)
                 .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
+            if let Some(end) = closing {
+                deadline = deadline.min(end);
+            }
             tokio::select! {
-                cmd = self.commands.recv() => match cmd {
+                cmd = self.commands.recv(), if closing.is_none() => match cmd {
                     Some(c) => self.command(c),
-                    None => break,
+                    None => {
+                        self.end_calls();
+                        closing = Some(tokio::time::Instant::now() + SHUTDOWN_GRACE);
+                    }
                 },
                 ev = std::future::poll_fn(|cx| self.io.poll_event(cx)) => self.io_event(ev),
                 () = tokio::time::sleep_until(deadline) => {
@@ -164,21 +185,24 @@ impl Driver {
                 }
             }
         }
-        self.shutdown();
+        info!(
+            aor = self.party.aor(),
+            left = self.party.dialog_count(),
+            "endpoint task stopped"
+        );
     }
 
-    /// The last handle is gone: end the calls politely (BYE, CANCEL), send
-    /// what that produced, and let the sockets close with the task.
-    fn shutdown(&mut self) {
+    /// The last handle is gone: end the calls politely (BYE, CANCEL, or
+    /// ACK and BYE for a 2xx still on its way) before the sockets close.
+    fn end_calls(&mut self) {
         let now = now();
         let ids: Vec<DialogId> = self.party.dialog_ids().collect();
+        debug!(calls = ids.len(), "shutting down, ending calls");
         for id in ids {
             if let Some(d) = self.party.dialog(id) {
                 let _ = d.terminate(now);
             }
         }
-        self.drain();
-        info!(aor = self.party.aor(), "endpoint task stopped");
     }
 
     /// Run the core's outputs until it says when to wake up.

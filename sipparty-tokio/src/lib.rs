@@ -303,7 +303,10 @@ async fn bind_sockets(
         }
     }
     Err(Error::Io(last.unwrap_or_else(|| {
-        std::io::Error::new(std::io::ErrorKind::AddrInUse, "no free port for UDP and TCP")
+        std::io::Error::new(
+            std::io::ErrorKind::AddrInUse,
+            "no free port for UDP and TCP",
+        )
     })))
 }
 
@@ -426,7 +429,12 @@ impl Party {
             // Not something to resolve: the core says what is wrong.
             return Ok((options, None));
         };
-        if uri.maddr().unwrap_or(uri.host_unbracketed()).parse::<IpAddr>().is_ok() {
+        if uri
+            .maddr()
+            .unwrap_or(uri.host_unbracketed())
+            .parse::<IpAddr>()
+            .is_ok()
+        {
             return Ok((options, None));
         }
         // The core sends over the transport the URI names (RFC 3263

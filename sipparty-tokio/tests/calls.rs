@@ -50,15 +50,21 @@ async fn call_and_hang_up(ip: &str) {
         .invite(&target("bob", &bob), InviteOptions::default())
         .await
         .unwrap();
-    within("alice in dialog", call.wait_for(|s| s == DialogState::InDialog))
-        .await
-        .unwrap();
+    within(
+        "alice in dialog",
+        call.wait_for(|s| s == DialogState::InDialog),
+    )
+    .await
+    .unwrap();
     let incoming = within("bob's incoming call", bob.incoming()).await.unwrap();
     assert!(incoming.from.contains("alice@example.com"));
     assert!(incoming.has_offer);
-    within("bob in dialog", incoming.dialog.wait_for(|s| s == DialogState::InDialog))
-        .await
-        .unwrap();
+    within(
+        "bob in dialog",
+        incoming.dialog.wait_for(|s| s == DialogState::InDialog),
+    )
+    .await
+    .unwrap();
     // Media sockets are open on both sides while the call is up.
     assert_eq!(alice.stats().await.unwrap().media_sockets, 2);
     assert_eq!(bob.stats().await.unwrap().media_sockets, 2);
@@ -98,9 +104,12 @@ async fn bye_from_callee() {
         .await
         .unwrap();
     let incoming = within("incoming", bob.incoming()).await.unwrap();
-    within("bob in dialog", incoming.dialog.wait_for(|s| s == DialogState::InDialog))
-        .await
-        .unwrap();
+    within(
+        "bob in dialog",
+        incoming.dialog.wait_for(|s| s == DialogState::InDialog),
+    )
+    .await
+    .unwrap();
     incoming.dialog.terminate().await.unwrap();
     let end = within("alice terminated", call.wait_for(|s| s.is_final()))
         .await
@@ -156,7 +165,10 @@ async fn rejected_by_the_application() {
         .await
         .unwrap();
     assert!(
-        matches!(call.last_error(), Some(DialogError::Rejected { code: 603, .. })),
+        matches!(
+            call.last_error(),
+            Some(DialogError::Rejected { code: 603, .. })
+        ),
         "{:?}",
         call.last_error()
     );
@@ -213,6 +225,7 @@ async fn hold_and_resume() {
     let bob = party("bob@example.com", "127.0.0.1", CallPolicy::AutoAnswer).await;
     let alice = party("alice@example.com", "127.0.0.1", CallPolicy::AutoAnswer).await;
     let mut bob_events = bob.events();
+    let mut alice_events = alice.events();
     let call = alice
         .invite(&target("bob", &bob), InviteOptions::default())
         .await
@@ -232,13 +245,27 @@ async fn hold_and_resume() {
     }
     call.hold().await.unwrap();
     let (send, recv) = within("hold at bob", next_update(&mut bob_events)).await;
-    assert!(!send && recv, "held: bob only receives (send={send}, recv={recv})");
+    assert!(
+        !send && recv,
+        "held: bob only receives (send={send}, recv={recv})"
+    );
+    // The re-INVITE completes at Alice (her answer arrives) before the next.
+    let (send, recv) = within("hold at alice", next_update(&mut alice_events)).await;
+    assert!(
+        send && !recv,
+        "holding: alice only sends (send={send}, recv={recv})"
+    );
     call.resume().await.unwrap();
     let (send, recv) = within("resume at bob", next_update(&mut bob_events)).await;
-    assert!(send && recv, "resumed: both ways (send={send}, recv={recv})");
+    assert!(
+        send && recv,
+        "resumed: both ways (send={send}, recv={recv})"
+    );
     assert_eq!(call.state(), DialogState::InDialog);
     call.terminate().await.unwrap();
-    within("end", call.wait_for(|s| s.is_final())).await.unwrap();
+    within("end", call.wait_for(|s| s.is_final()))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -254,7 +281,9 @@ async fn tcp_call() {
     assert_eq!(bob.stats().await.unwrap().connections, 1);
     call.terminate().await.unwrap();
     assert_eq!(
-        within("end", call.wait_for(|s| s.is_final())).await.unwrap(),
+        within("end", call.wait_for(|s| s.is_final()))
+            .await
+            .unwrap(),
         DialogState::Terminated
     );
 }
@@ -270,7 +299,9 @@ async fn tcp_call_ipv6() {
         .unwrap();
     call.terminate().await.unwrap();
     assert_eq!(
-        within("end", call.wait_for(|s| s.is_final())).await.unwrap(),
+        within("end", call.wait_for(|s| s.is_final()))
+            .await
+            .unwrap(),
         DialogState::Terminated
     );
 }
@@ -283,7 +314,11 @@ async fn options_answered() {
         .await
         .unwrap();
     assert_eq!(reply.code, 200);
-    assert!(reply.allow.iter().any(|m| m == "INVITE"), "{:?}", reply.allow);
+    assert!(
+        reply.allow.iter().any(|m| m == "INVITE"),
+        "{:?}",
+        reply.allow
+    );
 }
 
 #[tokio::test]
@@ -296,9 +331,12 @@ async fn dropping_the_party_ends_its_calls_and_closes_its_sockets() {
         .await
         .unwrap();
     let incoming = within("incoming", bob.incoming()).await.unwrap();
-    within("in dialog", incoming.dialog.wait_for(|s| s == DialogState::InDialog))
-        .await
-        .unwrap();
+    within(
+        "in dialog",
+        incoming.dialog.wait_for(|s| s == DialogState::InDialog),
+    )
+    .await
+    .unwrap();
     drop(alice);
     // The task sent BYE on its way out.
     assert_eq!(
@@ -308,7 +346,10 @@ async fn dropping_the_party_ends_its_calls_and_closes_its_sockets() {
         DialogState::Terminated
     );
     // Alice's handles now report the stop instead of hanging.
-    assert!(matches!(call.terminate().await, Err(sipparty_tokio::Error::Closed)));
+    assert!(matches!(
+        call.terminate().await,
+        Err(sipparty_tokio::Error::Closed)
+    ));
     // Its sockets are closed: the port can be bound again.
     within("port released", async {
         loop {
@@ -338,17 +379,28 @@ async fn junk_traffic_does_not_stop_the_loop() {
     }
     // A TCP peer that sends junk and one that hangs up at once.
     use tokio::io::AsyncWriteExt;
-    let mut s = tokio::net::TcpStream::connect(bob.local_addr()).await.unwrap();
-    s.write_all(b"NOT SIP AT ALL\r\n\r\n\x00\xff").await.unwrap();
-    drop(tokio::net::TcpStream::connect(bob.local_addr()).await.unwrap());
+    let mut s = tokio::net::TcpStream::connect(bob.local_addr())
+        .await
+        .unwrap();
+    s.write_all(b"NOT SIP AT ALL\r\n\r\n\x00\xff")
+        .await
+        .unwrap();
+    drop(
+        tokio::net::TcpStream::connect(bob.local_addr())
+            .await
+            .unwrap(),
+    );
 
     let call = alice
         .invite(&target("bob", &bob), InviteOptions::default())
         .await
         .unwrap();
-    within("in dialog despite junk", call.wait_for(|s| s == DialogState::InDialog))
-        .await
-        .unwrap();
+    within(
+        "in dialog despite junk",
+        call.wait_for(|s| s == DialogState::InDialog),
+    )
+    .await
+    .unwrap();
     drop(s);
 }
 
@@ -373,7 +425,9 @@ async fn a_dropped_invite_future_leaves_no_call_behind() {
         .await
         .unwrap();
     call.terminate().await.unwrap();
-    within("end", call.wait_for(|s| s.is_final())).await.unwrap();
+    within("end", call.wait_for(|s| s.is_final()))
+        .await
+        .unwrap();
     // The abandoned calls were ended by the task: nothing is left.
     within("all calls gone", async {
         loop {
@@ -383,6 +437,48 @@ async fn a_dropped_invite_future_leaves_no_call_behind() {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_concurrent_calls_through_one_driver() {
+    let signalling = |aor: &str| {
+        let mut c = PartyConfig::new(aor).unwrap();
+        c.policy = CallPolicy::AutoAnswer;
+        c
+    };
+    let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let bob = Party::bind(signalling("bob@example.com"), addr).await.unwrap();
+    let alice = Party::bind(signalling("alice@example.com"), addr)
+        .await
+        .unwrap();
+    let to = target("bob", &bob);
+    let mut calls = Vec::new();
+    for _ in 0..1000 {
+        calls.push(alice.invite(&to, InviteOptions::default()).await.unwrap());
+    }
+    for c in &calls {
+        let s = within("every call answered", c.wait_for(|s| s.is_final() || s == DialogState::InDialog))
+            .await
+            .unwrap();
+        assert_eq!(s, DialogState::InDialog, "{:?}", c.last_error());
+    }
+    assert_eq!(alice.stats().await.unwrap().dialogs, 1000);
+    assert_eq!(bob.stats().await.unwrap().dialogs, 1000);
+    for c in &calls {
+        c.terminate().await.unwrap();
+    }
+    for c in &calls {
+        let s = within("every call ended", c.wait_for(|s| s.is_final()))
+            .await
+            .unwrap();
+        assert_eq!(s, DialogState::Terminated);
+    }
+    within("bob's dialogs gone", async {
+        while bob.stats().await.unwrap().dialogs != 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     })
     .await;

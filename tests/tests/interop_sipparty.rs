@@ -513,3 +513,30 @@ fn sipparty_calls_through_kamailio_over_tcp() -> Result<()> {
     );
     Ok(())
 }
+
+#[test]
+fn sipparty_register_stay_unregisters_on_interrupt() -> Result<()> {
+    let mut proxy = Kamailio::builder().start()?;
+    let registrar = format!("sip:{}", proxy.addr());
+    let aor = proxy.aor("alice");
+    let bind = free_addr()?.to_string();
+    let mut reg = Sipparty::spawn(&[
+        "register",
+        &registrar,
+        "--aor",
+        &aor,
+        "--bind",
+        &bind,
+        "--expires",
+        "60",
+        "--stay",
+    ])?;
+    reg.wait_line("registered", EVENT)?;
+    proxy.wait_trace("register", "REGISTER", EVENT)?;
+    // SIGTERM, as Ctrl-C: the binding is removed before it exits.
+    reg.interrupt(EVENT);
+    let out = reg.output();
+    assert!(out.contains("unregistered from"), "{out}");
+    proxy.wait_trace("register", "REGISTER", EVENT)?;
+    Ok(())
+}

@@ -238,11 +238,14 @@ const COMPACT_ID: [u8; 256] = {
 /// digits and `-` only), folding by OR-ing 0x20.
 #[inline]
 fn eq_folded(token: &[u8], canonical: &[u8]) -> bool {
-    token.len() == canonical.len()
-        && token
-            .iter()
-            .zip(canonical)
-            .all(|(x, y)| x | 0x20 == y | 0x20)
+    if token.len() != canonical.len() {
+        return false;
+    }
+    let mut diff = 0u8;
+    for i in 0..token.len() {
+        diff |= (token[i] | 0x20) ^ (canonical[i] | 0x20);
+    }
+    diff == 0
 }
 
 /// The known id for `name`, which must be a token; 0 if unknown.

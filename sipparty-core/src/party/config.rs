@@ -73,7 +73,8 @@ pub struct PartyConfig {
     /// application moves media itself.
     pub run_media: bool,
     /// Local RTP ports are picked (even, with RTCP on the next port) from
-    /// this range, inclusive.
+    /// this range, inclusive. Read when the Party is made; change it later
+    /// with `Party::set_rtp_ports`.
     pub rtp_ports: (u16, u16),
     /// Credentials for digest authentication.
     pub credentials: Option<crate::auth::Credentials>,

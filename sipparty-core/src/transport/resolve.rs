@@ -444,11 +444,7 @@ impl Resolution {
                 return Err(ResolveError::UnsupportedTransport(t.to_string()));
             }
         }
-        let default_transport = if sips {
-            Transport::Tls
-        } else {
-            Transport::Udp
-        };
+        let default_transport = if sips { Transport::Tls } else { Transport::Udp };
         let mut r = Resolution {
             config: config.clone(),
             sips,
@@ -742,7 +738,11 @@ impl Resolution {
             }
         };
         for s in ordered {
-            self.add_host(s.target.trim_end_matches('.').to_string(), s.port, transport);
+            self.add_host(
+                s.target.trim_end_matches('.').to_string(),
+                s.port,
+                transport,
+            );
         }
         true
     }
@@ -768,9 +768,7 @@ impl Resolution {
                 self.add_host(self.domain.clone(), t.default_port(), t);
                 self.stage = Stage::Hosts;
             }
-            None => self.finish(Err(ResolveError::UnsupportedTransport(
-                default.to_string(),
-            ))),
+            None => self.finish(Err(ResolveError::UnsupportedTransport(default.to_string()))),
         }
     }
 
@@ -932,11 +930,9 @@ mod tests {
 
         fn targets(&mut self, uri: &str) -> Vec<(Transport, SocketAddr)> {
             match self.resolve(uri, &ResolveConfig::default(), 1) {
-                ResolveStep::Done(t) => t
-                    .as_slice()
-                    .iter()
-                    .map(|t| (t.transport, t.addr))
-                    .collect(),
+                ResolveStep::Done(t) => {
+                    t.as_slice().iter().map(|t| (t.transport, t.addr)).collect()
+                }
                 other => panic!("resolution of {uri} did not finish: {other:?}"),
             }
         }
@@ -1033,11 +1029,16 @@ mod tests {
             panic!("not resolved");
         };
         let got: Vec<_> = t.as_slice().iter().map(|t| (t.transport, t.addr)).collect();
-        assert_eq!(got, vec![(Transport::Tcp, "127.0.0.3:5080".parse().unwrap())]);
+        assert_eq!(
+            got,
+            vec![(Transport::Tcp, "127.0.0.3:5080".parse().unwrap())]
+        );
         assert_eq!(t.current().unwrap().host, "tcp.example.com");
         assert_eq!(stub.asked[0], q("example.com", RecordType::Naptr));
         assert_eq!(stub.asked[1], q("_sip._tcp.example.com", RecordType::Srv));
-        assert!(!stub.asked.contains(&q("_sip._udp.example.com", RecordType::Srv)));
+        assert!(!stub
+            .asked
+            .contains(&q("_sip._udp.example.com", RecordType::Srv)));
     }
 
     #[test]
@@ -1269,8 +1270,10 @@ mod tests {
         let mut stub = Stub::new()
             .with("h.example.com", RecordType::A, vec![a("127.0.3.1")])
             .with("h.example.com", RecordType::Aaaa, vec![a("::1")]);
-        let mut config = ResolveConfig::default();
-        config.prefer_ipv6 = true;
+        let mut config = ResolveConfig {
+            prefer_ipv6: true,
+            ..ResolveConfig::default()
+        };
         let ResolveStep::Done(t) = stub.resolve("sip:h.example.com:5000", &config, 1) else {
             panic!()
         };

@@ -1,0 +1,177 @@
+//! RFC 3263 server location through the driver, with a stub resolver (no
+//! outside DNS): SRV ordering, failover on 503 and on a refused
+//! connection, and names that do not resolve.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use sipparty_core::sdp::MediaCapabilities;
+use sipparty_core::transport::resolve::{Record, RecordType};
+use sipparty_tokio::{
+    CallPolicy, DialogState, Error, InviteOptions, Party, PartyConfig, StaticResolver,
+};
+
+static NEXT_RTP: AtomicU16 = AtomicU16::new(24000);
+
+async fn within<T>(what: &str, fut: impl Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(10), fut)
+        .await
+        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+}
+
+fn config(aor: &str, policy: CallPolicy) -> PartyConfig {
+    let mut c = PartyConfig::new(aor).unwrap();
+    c.media = Some(MediaCapabilities::default_audio());
+    c.policy = policy;
+    let base = NEXT_RTP.fetch_add(100, Ordering::Relaxed);
+    c.rtp_ports = (base, base + 99);
+    c
+}
+
+async fn party(aor: &str, policy: CallPolicy) -> Party {
+    Party::bind(config(aor, policy), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap()
+}
+
+fn localhost() -> Record {
+    Record::A("127.0.0.1".parse().unwrap())
+}
+
+#[tokio::test]
+async fn rfc3263_s4_3_srv_targets_in_priority_order_fail_over_on_503() {
+    // Carol, the preferred server, is overloaded; Bob, the backup, answers.
+    let carol = party("bob@example.test", CallPolicy::Reject { code: 503 }).await;
+    let bob = party("bob@example.test", CallPolicy::AutoAnswer).await;
+    let dns = Arc::new(
+        StaticResolver::new()
+            .with(
+                "_sip._udp.example.test",
+                RecordType::Srv,
+                vec![
+                    Record::srv(20, 0, bob.local_addr().port(), "backup.example.test."),
+                    Record::srv(10, 0, carol.local_addr().port(), "primary.example.test."),
+                ],
+            )
+            .with("primary.example.test", RecordType::A, vec![localhost()])
+            .with("backup.example.test", RecordType::A, vec![localhost()]),
+    );
+    let alice = Party::builder(config("alice@example.test", CallPolicy::AutoAnswer))
+        .resolver(dns.clone())
+        .bind("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+
+    let call = alice
+        .invite("sip:bob@example.test", InviteOptions::default())
+        .await
+        .unwrap();
+    let state = within(
+        "call answered by the backup",
+        call.wait_for(|s| s != DialogState::InitiatingDialog && s != DialogState::Early),
+    )
+    .await
+    .unwrap();
+    assert_eq!(state, DialogState::InDialog, "{:?}", call.last_error());
+    // The primary saw the INVITE first and refused it.
+    let refused = within("primary's call", carol.incoming()).await.unwrap();
+    assert!(refused.from.contains("alice@example.test"));
+    let answered = within("backup's call", bob.incoming()).await.unwrap();
+    assert!(answered.from.contains("alice@example.test"));
+
+    let asked = dns.asked();
+    assert_eq!(asked[0].rtype, RecordType::Naptr);
+    assert_eq!(asked[0].name, "example.test");
+    assert_eq!(asked[1].name, "_sip._udp.example.test");
+    assert!(asked.iter().any(|q| q.name == "primary.example.test"));
+
+    call.terminate().await.unwrap();
+    within("end", call.wait_for(|s| s.is_final()))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn rfc3263_s4_3_fail_over_when_the_connection_is_refused() {
+    let bob = party("bob@example.test", CallPolicy::AutoAnswer).await;
+    // A port nobody listens on (bound, then closed).
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let dns = Arc::new(
+        StaticResolver::new()
+            .with(
+                "example.test",
+                RecordType::Naptr,
+                vec![Record::naptr(10, 10, "SIP+D2T", "_sip._tcp.example.test")],
+            )
+            .with(
+                "_sip._tcp.example.test",
+                RecordType::Srv,
+                vec![
+                    Record::srv(1, 0, closed, "dead.example.test"),
+                    Record::srv(2, 0, bob.local_addr().port(), "alive.example.test"),
+                ],
+            )
+            .with("dead.example.test", RecordType::A, vec![localhost()])
+            .with("alive.example.test", RecordType::A, vec![localhost()]),
+    );
+    let alice = Party::builder(config("alice@example.test", CallPolicy::AutoAnswer))
+        .resolver(dns.clone())
+        .bind("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let call = alice
+        .invite(
+            "sip:bob@example.test;transport=tcp",
+            InviteOptions::default(),
+        )
+        .await
+        .unwrap();
+    let state = within(
+        "answered after failover",
+        call.wait_for(|s| s.is_final() || s == DialogState::InDialog),
+    )
+    .await
+    .unwrap();
+    assert_eq!(state, DialogState::InDialog, "{:?}", call.last_error());
+    // An explicit transport skips NAPTR (RFC 3263 section 4.1).
+    assert_eq!(dns.asked()[0].name, "_sip._tcp.example.test");
+    call.terminate().await.unwrap();
+    within("end", call.wait_for(|s| s.is_final()))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn unresolvable_names_fail_the_invite() {
+    let alice = Party::builder(config("alice@example.test", CallPolicy::AutoAnswer))
+        .resolver(Arc::new(StaticResolver::new()))
+        .bind("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    match alice
+        .invite("sip:bob@nowhere.test", InviteOptions::default())
+        .await
+    {
+        Err(Error::Resolve(e)) => assert!(e.to_string().contains("nowhere.test"), "{e}"),
+        other => panic!("expected a resolution error, got {other:?}"),
+    }
+    // A literal address needs no DNS at all.
+    let bob = party("bob@example.test", CallPolicy::AutoAnswer).await;
+    let addr: SocketAddr = bob.local_addr();
+    let call = alice
+        .invite(&format!("sip:bob@{addr}"), InviteOptions::default())
+        .await
+        .unwrap();
+    within(
+        "literal call",
+        call.wait_for(|s| s == DialogState::InDialog),
+    )
+    .await
+    .unwrap();
+}
