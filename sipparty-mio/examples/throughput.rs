@@ -41,7 +41,7 @@ fn loopback_party(aor: &str) -> Result<Party, sipparty_mio::Error> {
 /// 32,000 transactions in their wait states, so the load is spread over
 /// several parties sharing one socket, as an endpoint serving many users
 /// would.
-const PARTIES: usize = 8;
+const PARTIES: usize = 6;
 
 /// User + system CPU time of this process.
 fn cpu_time() -> Duration {
