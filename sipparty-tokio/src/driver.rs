@@ -112,11 +112,16 @@ pub(crate) struct Driver {
     requests: HashMap<RequestId, oneshot::Sender<Result<RequestOutcome, Error>>>,
     deadline: Option<Instant>,
     local_ip_family_v6: bool,
+    /// Close TCP connections idle this long.
+    pub(crate) idle_timeout: Duration,
 }
 
 /// How long a stopping endpoint keeps running to finish the calls it
 /// ended (a CANCEL waits for a provisional response, a BYE for its 200).
 pub(crate) const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+/// How long a TCP connection may carry nothing before it is closed.
+pub(crate) const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 
 fn now() -> Instant {
     tokio::time::Instant::now().into_std()
@@ -145,6 +150,7 @@ impl Driver {
             requests: HashMap::new(),
             deadline: None,
             local_ip_family_v6: v6,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
         }
     }
 
@@ -157,8 +163,26 @@ impl Driver {
             "endpoint task started"
         );
         let mut closing: Option<tokio::time::Instant> = None;
+        let mut immediate = 0u32;
+        let mut housekeeping =
+            tokio::time::interval(self.idle_timeout.max(Duration::from_millis(10)) / 2);
+        housekeeping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             self.drain();
+            // A deadline already due (the core answering "at once" by a
+            // timer) is served without a trip through the timer wheel,
+            // whose 1 ms tick would add that much latency to each step.
+            // Bounded, so a core that keeps asking cannot starve the
+            // sockets.
+            if let Some(at) = self.deadline {
+                let now = now();
+                if at <= now && immediate < 16 {
+                    immediate += 1;
+                    self.party.handle_input(Input::Timeout(now));
+                    continue;
+                }
+            }
+            immediate = 0;
             if let Some(end) = closing {
                 if self.party.dialog_count() == 0 || tokio::time::Instant::now() >= end {
                     break;
@@ -183,6 +207,7 @@ impl Driver {
                 () = tokio::time::sleep_until(deadline) => {
                     self.party.handle_input(Input::Timeout(now()));
                 }
+                _ = housekeeping.tick() => self.io.close_idle(self.idle_timeout),
             }
         }
         info!(

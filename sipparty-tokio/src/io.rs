@@ -9,6 +9,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use sipparty_core::Transport;
 use tokio::io::ReadBuf;
@@ -60,6 +61,8 @@ struct Conn {
     /// Bytes not yet written.
     out: Vec<u8>,
     local: Option<SocketAddr>,
+    /// Last read or write, for idle closing.
+    last_active: Instant,
 }
 
 /// The sockets of an endpoint.
@@ -156,6 +159,7 @@ impl Io {
                 self.close(destination);
             } else {
                 conn.out.extend_from_slice(&bytes);
+                conn.last_active = Instant::now();
             }
             return;
         }
@@ -174,6 +178,7 @@ impl Io {
                 state: ConnState::Connecting(Box::pin(TcpStream::connect(destination))),
                 out: bytes,
                 local: None,
+                last_active: Instant::now(),
             },
         );
     }
@@ -222,6 +227,24 @@ impl Io {
     /// How many media sockets are open.
     pub(crate) fn media_count(&self) -> usize {
         self.media.len()
+    }
+
+    /// Close connections with no traffic for `idle` (issue 6 section 3:
+    /// idle connection closing). A peer that still needs one opens it
+    /// again; our side does so on the next request or response.
+    pub(crate) fn close_idle(&mut self, idle: Duration) {
+        let now = Instant::now();
+        let stale: Vec<SocketAddr> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.out.is_empty() && now.duration_since(c.last_active) >= idle)
+            .map(|(p, _)| *p)
+            .collect();
+        for peer in stale {
+            debug!(%peer, "closing idle connection");
+            // Not reported as a transport error: nothing failed.
+            self.conns.remove(&peer);
+        }
     }
 
     /// How many TCP connections are open or opening.
@@ -317,6 +340,7 @@ impl Io {
                             state: ConnState::Open(stream),
                             out: Vec::new(),
                             local,
+                            last_active: Instant::now(),
                         },
                     );
                 }
@@ -333,6 +357,7 @@ impl Io {
 
     fn poll_conns(&mut self, cx: &mut Context<'_>) -> Option<IoEvent> {
         let mut broken = Vec::new();
+        let mut closed = Vec::new();
         let mut found = None;
         for (&peer, conn) in self.conns.iter_mut() {
             if let ConnState::Connecting(fut) = &mut conn.state {
@@ -372,7 +397,7 @@ impl Io {
                     }
                 }
             }
-            if found.is_some() || broken.last() == Some(&peer) {
+            if found.is_some() || broken.last() == Some(&peer) || closed.last() == Some(&peer) {
                 continue;
             }
             // Read what arrived.
@@ -383,11 +408,18 @@ impl Io {
                 match stream.try_read(&mut self.buf) {
                     Ok(0) => {
                         debug!(%peer, "connection closed by peer");
-                        broken.push(peer);
+                        if conn.out.is_empty() {
+                            // An orderly close with nothing unsent is no
+                            // failure: the next message opens a new one.
+                            closed.push(peer);
+                        } else {
+                            broken.push(peer);
+                        }
                         break;
                     }
                     Ok(len) => {
                         trace!(%peer, len, "read");
+                        conn.last_active = Instant::now();
                         let local = conn.local.unwrap_or(self.udp_local);
                         found = Some(IoEvent::Stream { peer, local, len });
                         break;
@@ -408,6 +440,9 @@ impl Io {
         }
         for peer in broken {
             self.close(peer);
+        }
+        for peer in closed {
+            self.conns.remove(&peer);
         }
         found.or_else(|| self.events.pop_front())
     }

@@ -173,6 +173,7 @@ pub struct PartyBuilder {
     advertise: Option<IpAddr>,
     resolver: Option<Arc<dyn DnsResolver>>,
     max_connections: usize,
+    idle_timeout: std::time::Duration,
     random: Option<Box<dyn Random>>,
 }
 
@@ -184,6 +185,7 @@ impl fmt::Debug for PartyBuilder {
             .field("advertise", &self.advertise)
             .field("resolver", &self.resolver)
             .field("max_connections", &self.max_connections)
+            .field("idle_timeout", &self.idle_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -211,6 +213,13 @@ impl PartyBuilder {
     /// Most TCP connections open at once (default 1024).
     pub fn max_connections(mut self, n: usize) -> Self {
         self.max_connections = n;
+        self
+    }
+
+    /// Close TCP connections that carried nothing for this long (default
+    /// 5 minutes).
+    pub fn idle_timeout(mut self, idle: std::time::Duration) -> Self {
+        self.idle_timeout = idle;
         self
     }
 
@@ -253,7 +262,7 @@ impl PartyBuilder {
         let (cmd_tx, cmd_rx) = mpsc::channel(COMMAND_QUEUE);
         let (in_tx, in_rx) = mpsc::channel(INCOMING_QUEUE);
         let (ev_tx, _) = broadcast::channel(EVENT_QUEUE);
-        let driver = Driver::new(
+        let mut driver = Driver::new(
             party,
             io,
             cmd_rx,
@@ -262,6 +271,7 @@ impl PartyBuilder {
             ev_tx.clone(),
             local.is_ipv6(),
         );
+        driver.idle_timeout = self.idle_timeout;
         tokio::spawn(driver.run());
         debug!(%local, aor, "party bound");
         let mut resolve = ResolveConfig::with_transports(&transports);
@@ -365,6 +375,7 @@ impl Party {
             advertise: None,
             resolver: None,
             max_connections: 1024,
+            idle_timeout: driver::DEFAULT_IDLE_TIMEOUT,
             random: None,
         }
     }

@@ -450,7 +450,9 @@ async fn a_thousand_concurrent_calls_through_one_driver() {
         c
     };
     let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
-    let bob = Party::bind(signalling("bob@example.com"), addr).await.unwrap();
+    let bob = Party::bind(signalling("bob@example.com"), addr)
+        .await
+        .unwrap();
     let alice = Party::bind(signalling("alice@example.com"), addr)
         .await
         .unwrap();
@@ -460,9 +462,12 @@ async fn a_thousand_concurrent_calls_through_one_driver() {
         calls.push(alice.invite(&to, InviteOptions::default()).await.unwrap());
     }
     for c in &calls {
-        let s = within("every call answered", c.wait_for(|s| s.is_final() || s == DialogState::InDialog))
-            .await
-            .unwrap();
+        let s = within(
+            "every call answered",
+            c.wait_for(|s| s.is_final() || s == DialogState::InDialog),
+        )
+        .await
+        .unwrap();
         assert_eq!(s, DialogState::InDialog, "{:?}", c.last_error());
     }
     assert_eq!(alice.stats().await.unwrap().dialogs, 1000);
@@ -482,4 +487,37 @@ async fn a_thousand_concurrent_calls_through_one_driver() {
         }
     })
     .await;
+}
+
+#[tokio::test]
+async fn idle_tcp_connections_are_closed() {
+    let bind = |aor: &str| {
+        Party::builder(config(aor, CallPolicy::AutoAnswer))
+            .idle_timeout(Duration::from_millis(300))
+            .bind("127.0.0.1:0".parse().unwrap())
+    };
+    let bob = bind("bob@example.com").await.unwrap();
+    let alice = bind("alice@example.com").await.unwrap();
+    let to = format!("{};transport=tcp", target("bob", &bob));
+    let reply = within("OPTIONS over TCP", alice.options(&to))
+        .await
+        .unwrap();
+    assert_eq!(reply.code, 200);
+    assert_eq!(alice.stats().await.unwrap().connections, 1);
+    within("idle connections closed", async {
+        loop {
+            let (a, b) = (
+                alice.stats().await.unwrap().connections,
+                bob.stats().await.unwrap().connections,
+            );
+            if a == 0 && b == 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    // A new request opens a new connection.
+    let reply = within("OPTIONS again", alice.options(&to)).await.unwrap();
+    assert_eq!(reply.code, 200);
 }

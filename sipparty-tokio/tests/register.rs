@@ -95,7 +95,11 @@ async fn message_outside_a_dialog() {
     // Different families cannot reach each other: a transport error
     // comes back as 503, and the loop carries on.
     let r = alice
-        .message(&format!("sip:bob@{}", bob.local_addr()), "text/plain", b"hi")
+        .message(
+            &format!("sip:bob@{}", bob.local_addr()),
+            "text/plain",
+            b"hi",
+        )
         .await
         .unwrap();
     assert_eq!(r.code, 503);
@@ -106,7 +110,11 @@ async fn message_outside_a_dialog() {
     .await
     .unwrap();
     let r = carol
-        .message(&format!("sip:bob@{}", bob.local_addr()), "text/plain", b"hello bob")
+        .message(
+            &format!("sip:bob@{}", bob.local_addr()),
+            "text/plain",
+            b"hello bob",
+        )
         .await
         .unwrap();
     assert_eq!(r.code, 200);
