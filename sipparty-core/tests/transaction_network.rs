@@ -488,4 +488,12 @@ fn rfc3261_9_1_invite_ends_after_cancel_when_finals_are_lost() {
     };
     let s = run_many(3449010145272518501, 40, link, Transport::Udp);
     assert_eq!(s.finals + s.timeouts, 40);
+    let link = LinkConfig {
+        loss: 0.58,
+        duplicate: 0.196,
+        reorder: 0.228,
+        ..link
+    };
+    let s = run_many(257764741447560792, 40, link, Transport::Udp);
+    assert_eq!(s.finals + s.timeouts, 40);
 }
