@@ -337,3 +337,55 @@ fn json_file(name: &str, views: &[MessageView<'_>]) -> String {
     o.raw("messages", &json_array(views.iter().map(json_message)));
     o.finish()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const INVITE: &[u8] = include_bytes!("../../samples/invite.sip");
+
+    #[test]
+    fn datagram_and_stream_files() {
+        let limits = Limits::default();
+        let views = parse_file(INVITE, false, &limits).ok().unwrap();
+        assert_eq!(kind(&views[0]), "INVITE request");
+        let mut two = INVITE.to_vec();
+        two.extend_from_slice(b"\r\n\r\n");
+        two.extend_from_slice(b"SIP/2.0 100 Trying\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@h>;tag=1\r\nTo: <sip:b@h>\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n");
+        let views = parse_file(&two, true, &limits).ok().unwrap();
+        let kinds: Vec<_> = views.iter().map(kind).collect();
+        assert_eq!(kinds, ["INVITE request", "100 response"]);
+        assert!(matches!(
+            parse_file(&two[..two.len() - 3], true, &limits),
+            Err(Failure::Truncated)
+        ));
+    }
+
+    #[test]
+    fn failures_name_the_status() {
+        let limits = Limits::default();
+        let bad = b"INVITE sip:a@b SIP/2.0\r\nContent-Length: 0\r\n\r\n";
+        let Err(f) = parse_file(bad, false, &limits) else {
+            panic!("missing headers must fail");
+        };
+        assert_eq!(
+            f.reason(),
+            "missing mandatory header Via at byte 0 (would answer 400)"
+        );
+        let Err(f) = parse_file(b"INVITE sip:a@b SIP/2.0\r\n", false, &limits) else {
+            panic!("truncated");
+        };
+        assert!(f.reason().ends_with("(would answer 400)"));
+    }
+
+    #[test]
+    fn json_is_escaped_and_structured() {
+        assert_eq!(escape("a\"b\\c\r\n\u{1}"), "\"a\\\"b\\\\c\\r\\n\\u0001\"");
+        let views = parse_file(INVITE, false, &Limits::default()).ok().unwrap();
+        let j = json_file("f.sip", &views);
+        assert!(j.starts_with("{\"file\":\"f.sip\",\"ok\":true,\"messages\":[{\"kind\":\"request\",\"method\":\"INVITE\""));
+        assert!(j.contains("\"cseq\":{\"seq\":1,\"method\":\"INVITE\"}"));
+        assert!(j.contains("\"branch\":\"z9hG4bK74bf9\""));
+        assert!(j.contains("\"body_length\":149"));
+    }
+}

@@ -1,2 +1,124 @@
-//! sdp benchmarks (filled in by the sdp work).
-fn main() {}
+//! SDP benchmarks: parse the classic 320-byte SIP audio offer (borrowed and
+//! owned), serialize it, and answer it, with heap allocations per operation.
+//!
+//! Run: `cargo bench -p sipparty-core --bench sdp -- --warm-up-time 1 --measurement-time 3`
+// The counting allocator below is the only unsafe code: it forwards to the
+// system allocator and counts calls.
+#![allow(unsafe_code)]
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::hint::black_box;
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use sipparty_core::sdp::{
+    create_answer, parse, LocalMedia, MediaCapabilities, Negotiator, Sdp, SdpLimits,
+};
+
+struct Counting;
+static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every method forwards to `System` with the caller's arguments.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+const OFFER: &[u8] = include_bytes!("../tests/data/sdp/audio_offer_320.sdp");
+
+/// Heap allocations made by one call of `f`.
+fn allocations<R>(mut f: impl FnMut() -> R) -> usize {
+    let before = ALLOCS.load(Ordering::Relaxed);
+    black_box(f());
+    ALLOCS.load(Ordering::Relaxed) - before
+}
+
+fn local() -> LocalMedia {
+    LocalMedia {
+        addr: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 20)),
+        rtp_port: 6000,
+        session_id: 77,
+        session_version: 77,
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let limits = SdpLimits::default();
+    let caps = MediaCapabilities::default_audio();
+    let view = parse(OFFER, &limits).expect("the bench offer parses");
+    let owned = Sdp::parse(OFFER).expect("the bench offer parses");
+
+    println!("offer: {} bytes", OFFER.len());
+    println!(
+        "allocations per op: parse (borrowed) {}, Sdp::parse (owned) {}, to_bytes {}, \
+         create_answer {}, Negotiator::accept_offer {}",
+        allocations(|| parse(OFFER, &limits).map(|d| d.media_count())),
+        allocations(|| Sdp::parse(OFFER)),
+        allocations(|| owned.to_bytes()),
+        allocations(|| create_answer(&view, &caps, caps.direction, &local())),
+        allocations(|| {
+            let mut n = Negotiator::new(caps.clone(), local().addr, 6000, 77);
+            let before = ALLOCS.load(Ordering::Relaxed);
+            let r = n.accept_offer(OFFER).map(|(s, _)| s.media().len());
+            (r, ALLOCS.load(Ordering::Relaxed) - before)
+        }),
+    );
+    {
+        let mut n = Negotiator::new(caps.clone(), local().addr, 6000, 77);
+        let before = ALLOCS.load(Ordering::Relaxed);
+        let r = n.accept_offer(OFFER).map(|(s, _)| s.media().len());
+        black_box(r).ok();
+        println!(
+            "allocations per op: Negotiator::accept_offer alone {}",
+            ALLOCS.load(Ordering::Relaxed) - before
+        );
+    }
+
+    let mut g = c.benchmark_group("sdp");
+    g.bench_function("parse_borrowed_320B", |b| {
+        b.iter(|| parse(black_box(OFFER), &limits).map(|d| d.media_count()))
+    });
+    g.bench_function("parse_owned_320B", |b| {
+        b.iter(|| Sdp::parse(black_box(OFFER)))
+    });
+    g.bench_function("serialize_owned_320B", |b| {
+        b.iter(|| black_box(&owned).to_bytes())
+    });
+    g.bench_function("create_answer_parsed_320B", |b| {
+        b.iter(|| create_answer(black_box(&view), &caps, caps.direction, &local()))
+    });
+    g.bench_function("parse_and_answer_320B", |b| {
+        b.iter(|| {
+            let v = parse(black_box(OFFER), &limits).expect("parses");
+            create_answer(&v, &caps, caps.direction, &local()).map(|(s, _)| s.to_bytes())
+        })
+    });
+    g.bench_function("negotiator_accept_offer_320B", |b| {
+        let mut n = Negotiator::new(caps.clone(), local().addr, 6000, 77);
+        b.iter(|| {
+            n.accept_offer(black_box(OFFER))
+                .map(|(s, _)| s.media().len())
+        })
+    });
+    g.bench_function("negotiator_create_offer", |b| {
+        let mut n = Negotiator::new(caps.clone(), local().addr, 6000, 77);
+        b.iter(|| n.create_offer().to_bytes())
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -7,6 +7,9 @@
 //!   is zero); over UDP the bench also fires Timer J.
 //! - `invite_client/*`: an INVITE client transaction from send to a 486 and
 //!   its ACK.
+//! - On-CPU time per server transaction (`/proc/thread-self/schedstat`),
+//!   printed before the timings: robust to a loaded machine, unlike wall
+//!   clock.
 //! - Memory per live transaction: printed before the timings, measured with
 //!   a counting global allocator as live heap bytes with N transactions
 //!   open, divided by N, minus the message each retains.
@@ -228,10 +231,61 @@ fn memory_report() {
     assert_eq!(layer.len(), N);
 }
 
+/// Nanoseconds this thread has run on a CPU (Linux `/proc/thread-self/schedstat`),
+/// or `None` elsewhere. On a shared, loaded machine wall-clock timings
+/// include time spent waiting for a core; on-CPU time does not.
+fn cpu_ns() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    text.split_whitespace().next()?.parse().ok()
+}
+
+/// On-CPU time per server transaction, less the cost of cloning its inputs,
+/// and the share of it spent decoding the top Via and CSeq.
+fn cpu_report() {
+    const N: u32 = 300_000;
+    let req = request("OPTIONS", 1);
+    let ok = Message::response_to(&req, 200, Some("bobtag"));
+    let now = Instant::now();
+    let per = |f: &mut dyn FnMut()| -> Option<f64> {
+        let start = cpu_ns()?;
+        for _ in 0..N {
+            f();
+        }
+        Some((cpu_ns()? - start) as f64 / f64::from(N))
+    };
+    let Some(clone) = per(&mut || {
+        black_box((req.clone(), ok.clone()));
+    }) else {
+        println!("cpu: /proc/thread-self/schedstat unavailable, skipped");
+        return;
+    };
+    let decode = per(&mut || {
+        let r = req.clone();
+        black_box(r.top_via().map(|v| v.map(|v| v.branch().map(str::len))));
+        black_box(r.cseq().map(|c| c.map(|c| c.seq)));
+        black_box((r, ok.clone()));
+    })
+    .unwrap_or(f64::NAN);
+    for transport in [Transport::Tcp, Transport::Udp] {
+        let mut layer = TransactionLayer::new(TransactionConfig::default());
+        let full = per(&mut || {
+            server_round(&mut layer, now, req.clone(), ok.clone(), transport);
+        })
+        .unwrap_or(f64::NAN);
+        println!(
+            "cpu: non_invite_server/{transport}: {:.0} ns on-CPU per transaction \
+             (input clones excluded), of which {:.0} ns decoding top Via + CSeq",
+            full - clone,
+            decode - clone
+        );
+    }
+}
+
 criterion_group!(benches, bench_server, bench_client);
 
 fn main() {
     memory_report();
+    cpu_report();
     benches();
     Criterion::default().configure_from_args().final_summary();
 }

@@ -142,6 +142,55 @@ fn basic_call_rfc3665_3_1_message_by_message() {
     // BYE, 200.
     let l: Vec<String> = ladder(&net).into_iter().filter(|m| m != "100").collect();
     assert_eq!(l, ["INVITE", "180", "200", "ACK", "BYE", "200"]);
+    // Message by message, the headers RFC 3665 section 3.1 shows.
+    use sipparty_core::message::{HeaderName, Message};
+    let msgs: Vec<Message> = net
+        .log()
+        .iter()
+        .filter(|d| !d.duplicate && !d.text().starts_with("SIP/2.0 100"))
+        .map(|d| Message::parse(&d.bytes).unwrap())
+        .collect();
+    let (inv, ringing, ok, ack, bye, bye_ok) =
+        (&msgs[0], &msgs[1], &msgs[2], &msgs[3], &msgs[4], &msgs[5]);
+    let tag = |m: &Message, to: bool| {
+        let h = if to { m.to_header() } else { m.from_header() };
+        h.unwrap().unwrap().tag().map(str::to_string)
+    };
+    let cseq = |m: &Message| m.header(&HeaderName::CSeq).unwrap().to_string();
+    assert_eq!(inv.request_uri(), Some("sip:bob@127.0.0.1:5070"));
+    assert!(inv
+        .top_via()
+        .unwrap()
+        .unwrap()
+        .branch()
+        .unwrap()
+        .starts_with("z9hG4bK"));
+    assert_eq!(inv.header(&HeaderName::MaxForwards), Some("70"));
+    assert_eq!(tag(inv, true), None);
+    assert!(tag(inv, false).is_some());
+    assert_eq!(cseq(inv), "1 INVITE");
+    assert_eq!(
+        inv.header(&HeaderName::ContentType),
+        Some("application/sdp")
+    );
+    assert!(inv.header(&HeaderName::Contact).is_some());
+    let bob_tag = tag(ringing, true).expect("180 carries the To tag");
+    assert_eq!(tag(ok, true).as_ref(), Some(&bob_tag));
+    assert!(ringing.header(&HeaderName::Contact).is_some());
+    assert_eq!(ok.header(&HeaderName::ContentType), Some("application/sdp"));
+    assert_eq!(cseq(ok), "1 INVITE");
+    // The ACK goes to Bob's Contact, CSeq number of the INVITE.
+    let contact = ok.header(&HeaderName::Contact).unwrap();
+    assert!(contact.contains(ack.request_uri().unwrap()), "{contact}");
+    assert_eq!(cseq(ack), "1 ACK");
+    assert_eq!(tag(ack, true).as_ref(), Some(&bob_tag));
+    assert_eq!(cseq(bye), "2 BYE");
+    assert_eq!(tag(bye, true).as_ref(), Some(&bob_tag));
+    assert_eq!(tag(bye, false), tag(inv, false));
+    assert_eq!(cseq(bye_ok), "2 BYE");
+    for m in &msgs {
+        assert_eq!(m.call_id(), inv.call_id());
+    }
     // The ACK is a new transaction: a branch of its own (section 13.2.2.4).
     let log = net.log();
     let branch = |i: usize| {

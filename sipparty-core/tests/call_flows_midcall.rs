@@ -348,3 +348,69 @@ fn rtp_flows_both_ways_and_dtmf_rides_rfc4733() {
     assert!(!net.log().iter().any(|d| d.text().starts_with("INFO")));
     hang_up(&mut net, call);
 }
+
+#[test]
+fn whole_call_with_hold_resume_info_under_30_percent_loss() {
+    let mut finished_clean = 0;
+    for seed in 0..12 {
+        let mut net = Network::new(500 + seed, Instant::now());
+        for (addr, aor) in [(a(), "alice@atlanta.com"), (b(), "bob@biloxi.com")] {
+            let mut p = Party::single_rtp_session_simple(aor).unwrap();
+            p.config_mut().run_media = false;
+            net.add(addr, SimParty::new(p, addr));
+        }
+        net.set_link(sipparty_core::sim::LinkConfig {
+            latency: Duration::from_millis(20),
+            jitter: Duration::from_millis(15),
+            loss: 0.3,
+            duplicate: 0.05,
+            reorder: 0.2,
+        });
+        let now = net.now();
+        let call = net
+            .endpoint_mut(a())
+            .party_mut()
+            .invite(now, "bob@127.0.0.1:5070", InviteOptions::default())
+            .unwrap();
+        net.run_until(now + Duration::from_secs(40));
+        if net.endpoint(a()).state_of(call) == Some(DialogState::InDialog) {
+            for step in 0..3 {
+                let now = net.now();
+                if let Some(d) = net.endpoint_mut(a()).party_mut().dialog(call) {
+                    let _ = match step {
+                        0 => d.hold(now),
+                        1 => d.resume(now),
+                        _ => d.send_dtmf(now, "5"),
+                    };
+                }
+                net.run_until(now + Duration::from_secs(40));
+            }
+            let now = net.now();
+            if let Some(d) = net.endpoint_mut(a()).party_mut().dialog(call) {
+                d.terminate(now).unwrap();
+            }
+        }
+        net.run_until_idle(Duration::from_secs(600));
+        let s = net.endpoint(a()).state_of(call).unwrap();
+        assert!(s.is_final(), "seed {seed}: alice {s:?}");
+        for id in net.endpoint(b()).incoming_calls() {
+            let s = net.endpoint(b()).state_of(id).unwrap();
+            assert!(s.is_final(), "seed {seed}: bob {s:?}");
+        }
+        assert!(
+            net.endpoint_mut(a()).is_idle(),
+            "seed {seed}: alice not idle"
+        );
+        assert!(net.endpoint_mut(b()).is_idle(), "seed {seed}: bob not idle");
+        if s == DialogState::Terminated {
+            finished_clean += 1;
+        } else {
+            eprintln!(
+                "seed {seed}: {:?} {:?}",
+                net.endpoint(a()).states_of(call),
+                net.endpoint(a()).party().last_error(call)
+            );
+        }
+    }
+    assert!(finished_clean >= 10, "{finished_clean} of 12 ended cleanly");
+}

@@ -239,3 +239,27 @@ fn early_dialog_from_183_then_200_confirms_it() {
         Some("<sip:127.0.0.1:5080;lr>")
     );
 }
+
+#[test]
+fn session_interval_too_small_is_retried_with_min_se_rfc4028_7_4() {
+    let mut uac = Uac::new();
+    uac.party.config_mut().session_expires = Some(Duration::from_secs(90));
+    let invite = start(&mut uac);
+    assert_eq!(invite.header(&HeaderName::SessionExpires), Some("90"));
+    let mut too_small = answer(&invite, 422, "b1", "");
+    too_small.add_header(HeaderName::MinSe, "1800");
+    let out = uac.feed(&too_small);
+    let again: Vec<_> = out
+        .iter()
+        .filter(|(_, m)| m.method().is_some_and(|x| x.as_str() == "INVITE"))
+        .collect();
+    assert_eq!(again.len(), 1);
+    let second = &again[0].1;
+    assert_eq!(second.header(&HeaderName::SessionExpires), Some("1800"));
+    assert_eq!(second.cseq().unwrap().unwrap().seq, 2);
+    // A second 422 ends the call with it.
+    let mut again_422 = answer(second, 422, "b1", "");
+    again_422.add_header(HeaderName::MinSe, "3600");
+    uac.feed(&again_422);
+    assert_eq!(uac.states().last(), Some(&DialogState::Error));
+}

@@ -302,14 +302,9 @@ fn feed(chunks: &[&[u8]]) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     for chunk in chunks {
         buf.extend_from_slice(chunk);
-        loop {
-            match parse_stream(&buf, &Limits::default()).unwrap() {
-                Status::Complete((v, used)) => {
-                    out.push(Message::from_view(&v).to_bytes());
-                    buf.drain(..used);
-                }
-                Status::Partial => break,
-            }
+        while let Status::Complete((v, used)) = parse_stream(&buf, &Limits::default()).unwrap() {
+            out.push(Message::from_view(&v).to_bytes());
+            buf.drain(..used);
         }
     }
     out

@@ -371,3 +371,71 @@ fn invite_without_credentials_reports_the_challenge() {
     assert!(err.contains("407 Proxy Authentication Required"), "{err}");
     assert!(err.contains("proxy.example.com"), "{err}");
 }
+
+fn challenged_call(password: Option<&str>) -> (Network<SimParty>, sipparty_core::party::DialogId) {
+    let bob: SocketAddr = "127.0.0.1:5070".parse().unwrap();
+    let mut net = Network::new(41, Instant::now());
+    let mut caller = Party::no_media_simple_calls("alice@example.com").unwrap();
+    caller.config_mut().credentials = password.map(|p| Credentials::new("alice", p));
+    let mut callee = Party::no_media_simple_calls("bob@biloxi.com").unwrap();
+    callee.config_mut().server_credentials = Some(Credentials::new("alice", "secret"));
+    net.add(alice(), SimParty::new(caller, alice()));
+    net.add(bob, SimParty::new(callee, bob));
+    let now = net.now();
+    let call = net
+        .endpoint_mut(alice())
+        .party_mut()
+        .invite(now, "bob@127.0.0.1:5070", InviteOptions::default())
+        .unwrap();
+    net.run_until(now + Duration::from_secs(2));
+    (net, call)
+}
+
+#[test]
+fn uas_challenges_and_accepts_the_right_password_rfc3261_22_2() {
+    let (mut net, call) = challenged_call(Some("secret"));
+    assert_eq!(
+        net.endpoint(alice()).state_of(call),
+        Some(DialogState::InDialog)
+    );
+    let statuses: Vec<String> = net
+        .log()
+        .iter()
+        .map(|d| d.text().lines().next().unwrap_or("").to_string())
+        .collect();
+    assert!(statuses.iter().any(|l| l.starts_with("SIP/2.0 401")));
+    let now = net.now();
+    net.endpoint_mut(alice())
+        .party_mut()
+        .dialog(call)
+        .unwrap()
+        .terminate(now)
+        .unwrap();
+    net.run_until_idle(Duration::from_secs(120));
+    assert_eq!(
+        net.endpoint(alice()).state_of(call),
+        Some(DialogState::Terminated)
+    );
+}
+
+#[test]
+fn uas_refuses_a_wrong_or_missing_password() {
+    for password in [Some("guess"), None] {
+        let (net, call) = challenged_call(password);
+        assert_eq!(
+            net.endpoint(alice()).state_of(call),
+            Some(DialogState::Error)
+        );
+        let err = net
+            .endpoint(alice())
+            .party()
+            .last_error(call)
+            .unwrap()
+            .to_string();
+        assert!(err.contains("401"), "{password:?}: {err}");
+        assert!(net
+            .endpoint(SocketAddr::from(([127, 0, 0, 1], 5070)))
+            .incoming_calls()
+            .is_empty());
+    }
+}

@@ -117,9 +117,12 @@ fn rfc3261_8_2_2_1_unsupported_uri_scheme_gets_416() {
 #[test]
 fn rfc3261_8_2_2_3_unknown_require_gets_420_with_unsupported() {
     let mut uas = Uas::new();
-    let (code, resp) = uas.status(&request("INVITE", "Require: foo, 100rel\n", ""));
+    let (code, resp) = uas.status(&request("INVITE", "Require: foo, timer\n", ""));
     assert_eq!(code, 420);
     assert_eq!(resp.header(&HeaderName::Unsupported), Some("foo"));
+    let (code, resp) = uas.status(&request("INVITE", "Require: 100rel\n", ""));
+    assert_eq!(code, 420);
+    assert_eq!(resp.header(&HeaderName::Unsupported), Some("100rel"));
 }
 
 #[test]
@@ -252,4 +255,68 @@ fn unacceptable_offer_gets_488() {
     let (code, _) = uas.status(&request("INVITE", "Content-Type: application/sdp\n", &sdp));
     assert_eq!(code, 488);
     assert_eq!(uas.party.dialog_count(), 0);
+}
+
+#[test]
+fn rfc3261_18_3_stream_data_is_framed_by_content_length_at_any_split() {
+    let text = request("MESSAGE", "Content-Type: text/plain\n", "hello").replace('\n', "\r\n");
+    let mut stream = b"\r\n\r\n".to_vec(); // keep-alive pings first (RFC 5626 4.4.1)
+    stream.extend_from_slice(text.as_bytes());
+    stream.extend_from_slice(text.replace("z9hG4bKMESSAGE", "z9hG4bKsecond").as_bytes());
+    for split in [1, 7, 100, stream.len() - 1] {
+        let mut party = Party::no_media_simple_calls("bob@biloxi.com").unwrap();
+        party.set_local_address(Transport::Tcp, LOCAL.parse().unwrap());
+        let now = Instant::now();
+        for chunk in [&stream[..split], &stream[split..]] {
+            party.handle_input(Input::StreamData {
+                now,
+                transport: Transport::Tcp,
+                source: PEER.parse().unwrap(),
+                destination: LOCAL.parse().unwrap(),
+                bytes: chunk,
+            });
+        }
+        let mut oks = 0;
+        let mut messages = 0;
+        loop {
+            match party.poll_output() {
+                Output::Transmit(t) => {
+                    assert_eq!(t.transport, Transport::Tcp);
+                    if Message::parse(&t.bytes).unwrap().status() == Some(200) {
+                        oks += 1;
+                    }
+                }
+                Output::Event(Event::MessageReceived { body, .. }) => {
+                    assert_eq!(body, b"hello");
+                    messages += 1;
+                }
+                Output::Event(_) | Output::MediaTransmit(_) => {}
+                _ => break,
+            }
+        }
+        assert_eq!((oks, messages), (2, 2), "split at {split}");
+    }
+}
+
+#[test]
+fn rfc4028_8_1_session_expires_below_min_se_gets_422() {
+    let mut uas = Uas::new();
+    let (code, resp) = uas.status(&request(
+        "INVITE",
+        "Session-Expires: 30\nSupported: timer\n",
+        "",
+    ));
+    assert_eq!(code, 422);
+    assert_eq!(resp.header(&HeaderName::MinSe), Some("90"));
+    let (code, resp) = uas.status(
+        &request("INVITE", "Session-Expires: 1800\nSupported: timer\n", "")
+            .replace("z9hG4bKINVITE", "z9hG4bKok")
+            .replace("call-INVITE", "call-ok"),
+    );
+    assert_eq!(code, 200);
+    assert_eq!(
+        resp.header(&HeaderName::SessionExpires),
+        Some("1800;refresher=uac")
+    );
+    assert_eq!(resp.header(&HeaderName::Require), Some("timer"));
 }

@@ -1090,3 +1090,27 @@ fn degenerate_timer_config_cannot_stall_the_clock() {
     assert_eq!(times(&sent), (1..=64).map(ms).collect::<Vec<_>>());
     assert_eq!(evs[0], (ms(64), TransactionEvent::Timeout { id }));
 }
+
+#[test]
+fn rfc3261_17_2_4_server_transport_error_is_reported() {
+    let start = Instant::now();
+    let mut l = layer();
+    let invite = request("INVITE", "z9hG4bKste");
+    let id = new_server(&mut l, start, invite.clone(), TCP);
+    l.send_response(start, id, response(&invite, 486)).unwrap();
+    transmits(&mut l);
+    // The connection the 486 went out on broke before the ACK came.
+    l.transport_error(start + ms(10), peer(), TCP);
+    assert_eq!(
+        events(&mut l),
+        vec![
+            TransactionEvent::TransportError { id },
+            TransactionEvent::Terminated { id }
+        ]
+    );
+    assert!(l.is_empty());
+    // An error on another transport to the same address touches nothing.
+    let id = new_server(&mut l, start, request("OPTIONS", "z9hG4bKste2"), UDP);
+    l.transport_error(start, peer(), TCP);
+    assert!(l.contains(id));
+}

@@ -45,6 +45,11 @@ struct Node {
     requests_seen: usize,
     strays: usize,
     unparsable: usize,
+    /// The client TU's no-answer guard, as a user agent has: an INVITE that
+    /// got a provisional but no final response is cancelled at this time.
+    cancel_at: HashMap<TransactionId, Instant>,
+    /// CANCEL transactions the guard started (kept apart from the counts).
+    cancels: Vec<TransactionId>,
 }
 
 impl Node {
@@ -61,6 +66,8 @@ impl Node {
             requests_seen: 0,
             strays: 0,
             unparsable: 0,
+            cancel_at: HashMap::new(),
+            cancels: Vec::new(),
         }
     }
 
@@ -84,15 +91,22 @@ impl Node {
                 TransactionEvent::Response { id, response } => {
                     let status = response.status().unwrap();
                     if status >= 200 {
+                        self.cancel_at.remove(&id);
                         self.outcomes
                             .entry(id)
                             .or_default()
                             .push(Outcome::Final(status));
                     } else {
                         self.provisionals += 1;
+                        // 64*T1 without a final response: give up (the
+                        // server's finals may all have been lost).
+                        self.cancel_at
+                            .entry(id)
+                            .or_insert(now + Duration::from_secs(32));
                     }
                 }
                 TransactionEvent::Timeout { id } => {
+                    self.cancel_at.remove(&id);
                     self.outcomes.entry(id).or_default().push(Outcome::Timeout)
                 }
                 TransactionEvent::Terminated { id } => self.terminated.push(id),
@@ -136,6 +150,18 @@ impl Endpoint for Node {
         for (id, response) in due {
             self.layer.send_response(now, id, response).unwrap();
         }
+        let give_up: Vec<TransactionId> = self
+            .cancel_at
+            .iter()
+            .filter(|(_, at)| **at <= now)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in give_up {
+            self.cancel_at.remove(&id);
+            if let Ok(cancel) = self.layer.cancel(now, id) {
+                self.cancels.push(cancel);
+            }
+        }
         self.layer.handle_timeout(now);
         self.drain_events(now);
     }
@@ -145,7 +171,12 @@ impl Endpoint for Node {
     }
 
     fn poll_timeout(&mut self) -> Option<Instant> {
-        let tu = self.pending.iter().map(|(at, _, _)| *at).min();
+        let tu = self
+            .pending
+            .iter()
+            .map(|(at, _, _)| *at)
+            .chain(self.cancel_at.values().copied())
+            .min();
         match (tu, self.layer.poll_timeout()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -229,12 +260,17 @@ fn run_many(seed: u64, count: usize, link: LinkConfig, transport: Transport) -> 
         match (outcome, *method) {
             // Exactly one outcome per transaction: retransmitted finals
             // never reach the TU twice.
-            ([Outcome::Final(486)], "INVITE") | ([Outcome::Final(200)], _) => finals += 1,
+            ([Outcome::Final(486 | 487)], "INVITE") | ([Outcome::Final(200)], _) => finals += 1,
             ([Outcome::Timeout], _) => timeouts += 1,
             (o, m) => panic!("seed {seed}: {m} {id} ended with {o:?}"),
         }
     }
-    let mut terminated = client.terminated.clone();
+    let mut terminated: Vec<TransactionId> = client
+        .terminated
+        .iter()
+        .copied()
+        .filter(|id| !client.cancels.contains(id))
+        .collect();
     terminated.sort();
     terminated.dedup();
     assert_eq!(
@@ -242,7 +278,7 @@ fn run_many(seed: u64, count: usize, link: LinkConfig, transport: Transport) -> 
         count,
         "seed {seed}: each client transaction terminated once"
     );
-    assert_eq!(client.terminated.len(), count);
+    assert_eq!(client.terminated.len(), count + client.cancels.len());
     Summary {
         ids,
         finals,
@@ -423,6 +459,10 @@ proptest! {
         let s = run_many(seed, 40, link, Transport::Udp);
         prop_assert_eq!(s.finals + s.timeouts, 40);
     }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, .. ProptestConfig::default() })]
 
     /// Random sequences of messages, TU actions and timer firings never
     /// panic and never grow the table beyond its cap (the fuzz target's
@@ -431,4 +471,29 @@ proptest! {
     fn random_sequences_keep_invariants(data in proptest::collection::vec(any::<u8>(), 0..600)) {
         sipparty_core::fuzzing::transaction::sequence(&data);
     }
+}
+
+/// A seed proptest once found: at 55% loss every retransmission of the
+/// server's 486 was lost after a 180 got through, leaving the INVITE client
+/// in Proceeding. The TU's no-answer CANCEL and the RFC 3261 section 9.1
+/// guard (64*T1 after the CANCEL) must end it.
+#[test]
+fn rfc3261_9_1_invite_ends_after_cancel_when_finals_are_lost() {
+    let link = LinkConfig {
+        latency: Duration::from_millis(30),
+        jitter: Duration::from_millis(30),
+        loss: 0.5540041630541882,
+        duplicate: 0.41776816290460644,
+        reorder: 0.19436356556044967,
+    };
+    let s = run_many(3449010145272518501, 40, link, Transport::Udp);
+    assert_eq!(s.finals + s.timeouts, 40);
+    let link = LinkConfig {
+        loss: 0.58,
+        duplicate: 0.196,
+        reorder: 0.228,
+        ..link
+    };
+    let s = run_many(257764741447560792, 40, link, Transport::Udp);
+    assert_eq!(s.finals + s.timeouts, 40);
 }

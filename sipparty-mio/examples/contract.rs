@@ -9,27 +9,33 @@ use std::time::Duration;
 use sipparty_mio::parties::SingleRtpSessionSimpleParty;
 use sipparty_mio::{DialogState, InviteOptions};
 
+/// The contract of DEVELOPERS.md, verbatim (kept from rustfmt so it reads
+/// exactly as quoted).
+#[rustfmt::skip]
+fn contract() -> Result<sipparty_mio::Dialog, Box<dyn std::error::Error>> {
+let party = SingleRtpSessionSimpleParty::new("alice@atlanta.com")?;
+let dialog = party.invite("bob@biloxi.com", InviteOptions::default().proxy("127.0.0.1:5060"))?;
+dialog.wait_for_state_condition(|s| s != DialogState::InitiatingDialog);
+if dialog.state() == DialogState::Error {
+    eprintln!("failed to connect: {}", dialog.last_error().unwrap());
+}
+std::thread::sleep(Duration::from_secs(30));
+dialog.terminate()?;
+dialog.wait_for_state_condition(|s| s != DialogState::TerminatingDialog);
+    Ok(dialog)
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
     // The callee, in the same process: it answers every call.
     let bob = SingleRtpSessionSimpleParty::new("bob@biloxi.com")?;
     bob.listen()?;
 
-    // The contract, verbatim.
-    let party = SingleRtpSessionSimpleParty::new("alice@atlanta.com")?;
-    let dialog = party.invite("bob@biloxi.com", InviteOptions::default().proxy("127.0.0.1:5060"))?;
-    dialog.wait_for_state_condition(|s| s != DialogState::InitiatingDialog);
-    if dialog.state() == DialogState::Error {
-        eprintln!("failed to connect: {}", dialog.last_error().unwrap());
-    }
-    std::thread::sleep(Duration::from_secs(30));
-    dialog.terminate()?;
-    dialog.wait_for_state_condition(|s| s != DialogState::TerminatingDialog);
+    let dialog = contract()?;
 
     let stats = dialog.media_stats();
     println!(

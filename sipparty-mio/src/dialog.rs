@@ -38,6 +38,9 @@ pub(crate) struct DialogInner {
     pub(crate) media: Option<MediaInfo>,
     pub(crate) dtmf: Vec<char>,
     pub(crate) last_progress: Option<(u16, String)>,
+    /// Threads blocked in a wait: the event loop skips the wake-up system
+    /// call when there are none (most state changes nobody waits for).
+    pub(crate) waiters: usize,
 }
 
 /// The state of one dialog shared between the event loop and the handles.
@@ -62,6 +65,7 @@ impl DialogShared {
                 media: None,
                 dtmf: Vec::new(),
                 last_progress: None,
+                waiters: 0,
             }),
             changed: Condvar::new(),
             outgoing,
@@ -90,14 +94,22 @@ impl DialogShared {
                 inner.history.push(state);
             }
         }
+        let wake = inner.waiters > 0;
         drop(inner);
-        self.changed.notify_all();
+        if wake {
+            self.changed.notify_all();
+        }
     }
 
     /// Change something other than the state and wake waiters.
     pub(crate) fn update(&self, f: impl FnOnce(&mut DialogInner)) {
-        f(&mut self.lock());
-        self.changed.notify_all();
+        let mut inner = self.lock();
+        f(&mut inner);
+        let wake = inner.waiters > 0;
+        drop(inner);
+        if wake {
+            self.changed.notify_all();
+        }
     }
 
     pub(crate) fn count_sent(&self, bytes: usize) {
@@ -107,7 +119,8 @@ impl DialogShared {
 
     pub(crate) fn count_received(&self, bytes: usize) {
         self.packets_received.fetch_add(1, Ordering::Relaxed);
-        self.bytes_received.fetch_add(bytes as u64, Ordering::Relaxed);
+        self.bytes_received
+            .fetch_add(bytes as u64, Ordering::Relaxed);
     }
 
     /// Wait until `pred` holds for a state the dialog is in or passed
@@ -130,19 +143,21 @@ impl DialogShared {
             if inner.state.is_final() {
                 return (false, inner.state);
             }
-            inner = match deadline {
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            if left.is_some_and(|l| l.is_zero()) {
+                return (false, inner.state);
+            }
+            inner.waiters += 1;
+            inner = match left {
                 None => self.changed.wait(inner).unwrap_or_else(|p| p.into_inner()),
-                Some(d) => {
-                    let left = d.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        return (false, inner.state);
-                    }
+                Some(left) => {
                     self.changed
                         .wait_timeout(inner, left)
                         .unwrap_or_else(|p| p.into_inner())
                         .0
                 }
             };
+            inner.waiters -= 1;
         }
     }
 }
@@ -196,7 +211,9 @@ impl Dialog {
         predicate: impl FnMut(DialogState) -> bool,
         timeout: Duration,
     ) -> bool {
-        self.shared.wait(predicate, Some(Instant::now() + timeout)).0
+        self.shared
+            .wait(predicate, Some(Instant::now() + timeout))
+            .0
     }
 
     /// Why the call failed (set with the `Error` state), if it did.
@@ -263,6 +280,29 @@ impl Dialog {
         let (ct, body) = (content_type.to_string(), body.to_vec());
         self.command("send MESSAGE on", move |d, now| {
             d.send_message(now, &ct, &body)
+        })
+    }
+
+    /// Run `f` on the call's media session in the event loop (once media
+    /// started): set its source (tone, WAV file) or sink (recorder), send
+    /// RFC 4733 DTMF, read RTP statistics. `Ok(None)` if the call has no
+    /// running media session (not started yet, ended, or no media).
+    ///
+    /// ```no_run
+    /// # fn f(dialog: &sipparty_mio::Dialog) -> Result<(), sipparty_mio::Error> {
+    /// let jitter = dialog.with_media(|m| m.stats())?;
+    /// # Ok(()) }
+    /// ```
+    pub fn with_media<R, F>(&self, f: F) -> Result<Option<R>, Error>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut sipparty_core::media::MediaSession) -> R + Send + 'static,
+    {
+        let (key, id) = (self.key, self.id);
+        self.endpoint.call(move |core, _| {
+            let party = core.endpoint.party_mut(key)?;
+            let mut d = party.dialog(id)?;
+            d.media().map(f)
         })
     }
 

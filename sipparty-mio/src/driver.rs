@@ -20,6 +20,7 @@ use sipparty_core::party::{
     DialogId, DialogState, Endpoint as CoreEndpoint, EndpointOutput, Event, Input, MediaTransmit,
     PartyKey, RegistrationId, RequestId,
 };
+use sipparty_core::transport::connection::{ConnectionAction, ConnectionPolicy, Connections};
 use sipparty_core::transport::stream::{Frame, StreamFramer, PING, PONG};
 use sipparty_core::{Transmit, Transport};
 
@@ -27,7 +28,7 @@ use crate::dialog::DialogShared;
 use crate::party::{PartyShared, PendingIncoming};
 use crate::registration::RegShared;
 use crate::tls::{TlsConfig, TlsSession};
-use crate::Response;
+use crate::{Direction, Response, SipTrace};
 
 /// A command from an application thread, run on the event loop with the
 /// core state and the current time.
@@ -46,17 +47,6 @@ const MAX_UDP_BACKLOG: usize = 65_536;
 /// Bytes kept for a stream connection that cannot write; beyond this the
 /// connection is considered broken.
 const MAX_STREAM_BACKLOG: usize = 4 << 20;
-/// RFC 5626 section 4.4.1: a ping unanswered for this long means the flow
-/// failed.
-const PONG_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Stream transport settings of an endpoint.
-#[derive(Debug, Clone)]
-pub(crate) struct StreamSettings {
-    pub(crate) max_connections: usize,
-    pub(crate) idle_timeout: Duration,
-    pub(crate) keepalive_interval: Option<Duration>,
-}
 
 /// What the commands see: the core endpoint and the shared state of the
 /// handles.
@@ -71,7 +61,37 @@ pub(crate) struct Core {
     /// drained, so that what the command did (a state change, a request on
     /// the wire) is visible when the caller wakes up.
     pub(crate) replies: Vec<Box<dyn FnOnce() + Send>>,
+    /// Where copies of SIP messages go ([`crate::Endpoint::capture_messages`]).
+    pub(crate) tap: Option<SyncSender<SipTrace>>,
     pub(crate) shutdown: bool,
+}
+
+impl Core {
+    fn trace(
+        &mut self,
+        direction: Direction,
+        transport: Transport,
+        local: Option<SocketAddr>,
+        remote: SocketAddr,
+        bytes: &[u8],
+    ) {
+        if let Some(tap) = &self.tap {
+            let t = SipTrace {
+                at: Instant::now(),
+                direction,
+                transport,
+                local,
+                remote,
+                bytes: bytes.to_vec(),
+            };
+            match tap.try_send(t) {
+                Ok(()) => {}
+                // A slow reader loses messages, the loop never waits.
+                Err(std::sync::mpsc::TrySendError::Full(_)) => {}
+                Err(std::sync::mpsc::TrySendError::Disconnected(_)) => self.tap = None,
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for Core {
@@ -110,11 +130,6 @@ struct Connection {
     out: VecDeque<u8>,
     /// Still connecting (opened by us, not yet writable).
     connecting: bool,
-    /// We opened it, so we send keep-alive pings (RFC 5626 s.4.4.1 puts
-    /// that on the client).
-    outbound: bool,
-    last_activity: Instant,
-    ping_sent_at: Option<Instant>,
     writable_interest: bool,
 }
 
@@ -131,7 +146,8 @@ pub(crate) struct Driver {
     locals: Vec<(Transport, SocketAddr)>,
     media_by_addr: HashMap<SocketAddr, usize>,
     conn_by_peer: HashMap<(Transport, SocketAddr), usize>,
-    streams: StreamSettings,
+    /// Keep-alive, idle and cap book-keeping, keyed by slab index.
+    connections: Connections<usize>,
     tls: Option<Arc<TlsConfig>>,
     next_sweep: Instant,
     buf: Vec<u8>,
@@ -154,7 +170,7 @@ impl Driver {
         poll: Poll,
         bound: Bound,
         commands: Receiver<Command>,
-        streams: StreamSettings,
+        streams: ConnectionPolicy,
         tls: Option<Arc<TlsConfig>>,
     ) -> io::Result<Driver> {
         let mut endpoint = CoreEndpoint::new();
@@ -170,6 +186,7 @@ impl Driver {
                 registrations: HashMap::new(),
                 requests: HashMap::new(),
                 replies: Vec::new(),
+                tap: None,
                 shutdown: false,
             },
             commands,
@@ -181,7 +198,7 @@ impl Driver {
             locals: bound.locals,
             media_by_addr: HashMap::new(),
             conn_by_peer: HashMap::new(),
-            streams,
+            connections: Connections::new(streams),
             tls,
             next_sweep: Instant::now() + Duration::from_secs(1),
             buf: vec![0; MAX_DATAGRAM],
@@ -366,10 +383,17 @@ impl Driver {
     // ---- sending ----
 
     fn send_sip(&mut self, t: Transmit) {
+        if self.core.tap.is_some() {
+            let local = self.local(t.transport);
+            self.core
+                .trace(Direction::Sent, t.transport, local, t.destination, &t.bytes);
+        }
         trace!(transport = %t.transport, destination = %t.destination, first_line = first_line(&t.bytes), "sip out");
         match t.transport {
             Transport::Udp => self.send_udp(t.destination, t.bytes),
-            Transport::Tcp | Transport::Tls => self.send_stream(t.transport, t.destination, &t.bytes),
+            Transport::Tcp | Transport::Tls => {
+                self.send_stream(t.transport, t.destination, &t.bytes)
+            }
             _ => self.transport_error(t.transport, t.destination),
         }
     }
@@ -439,8 +463,13 @@ impl Driver {
     }
 
     fn send_media(&mut self, m: MediaTransmit) {
+        if !self.media_by_addr.contains_key(&m.source) {
+            // The core may queue a call's first packet ahead of the event
+            // asking for its socket: open it now, the event finds it open.
+            self.open_media(m.source, None);
+        }
         let Some(&i) = self.media_by_addr.get(&m.source) else {
-            trace!(source = %m.source, "media for a socket not open, dropped");
+            trace!(source = %m.source, "media for a socket that cannot open, dropped");
             return;
         };
         if let Some(Source::Media { socket, dialog, .. }) = &self.slab[i] {
@@ -493,9 +522,6 @@ impl Driver {
             tls,
             out: VecDeque::new(),
             connecting: true,
-            outbound: true,
-            last_activity: Instant::now(),
-            ping_sent_at: None,
             writable_interest: true,
         };
         let i = self.insert(
@@ -503,23 +529,13 @@ impl Driver {
             Interest::READABLE | Interest::WRITABLE,
         )?;
         self.conn_by_peer.insert((transport, destination), i);
+        self.connections.opened(Instant::now(), i, true);
         Ok(i)
     }
 
     /// At the connection cap: close the connection idle the longest.
     fn make_room(&mut self) {
-        if self.conn_by_peer.len() < self.streams.max_connections {
-            return;
-        }
-        let oldest = self
-            .conn_by_peer
-            .values()
-            .filter_map(|&i| match &self.slab[i] {
-                Some(Source::Conn(c)) => Some((c.last_activity, i)),
-                _ => None,
-            })
-            .min();
-        if let Some((_, i)) = oldest {
+        if let Some(i) = self.connections.evict_for_outbound() {
             debug!("connection cap reached, closing the longest idle");
             self.close_conn(i, false);
         }
@@ -555,7 +571,11 @@ impl Driver {
         if c.connecting {
             return;
         }
+        let had_bytes = !c.out.is_empty() || c.tls.is_some();
         let result = flush(c);
+        if had_bytes && result.is_ok() {
+            self.connections.activity(Instant::now(), index);
+        }
         let want_write = match result {
             Ok(more) => more,
             Err(e) => {
@@ -582,8 +602,13 @@ impl Driver {
     }
 
     fn close_conn(&mut self, index: usize, report: bool) {
+        self.connections.closed(index);
         if let Some(Source::Conn(c)) = self.remove(index) {
-            self.conn_by_peer.remove(&(c.transport, c.peer));
+            // Only if the lookup still names this connection (a newer one
+            // from the same address may have replaced it).
+            if self.conn_by_peer.get(&(c.transport, c.peer)) == Some(&index) {
+                self.conn_by_peer.remove(&(c.transport, c.peer));
+            }
             debug!(peer = %c.peer, transport = %c.transport, report, "connection closed");
             if report {
                 self.transport_error(c.transport, c.peer);
@@ -634,6 +659,15 @@ impl Driver {
                 Ok((len, source)) => {
                     trace!(%source, first_line = first_line(&self.buf[..len]), "sip in");
                     let now = Instant::now();
+                    if self.core.tap.is_some() {
+                        self.core.trace(
+                            Direction::Received,
+                            Transport::Udp,
+                            local,
+                            source,
+                            &self.buf[..len],
+                        );
+                    }
                     self.core.endpoint.handle_input(Input::Datagram {
                         now,
                         transport: Transport::Udp,
@@ -694,7 +728,7 @@ impl Driver {
             let transport = *transport;
             match l.accept() {
                 Ok((stream, peer)) => {
-                    if self.conn_by_peer.len() >= self.streams.max_connections {
+                    if !self.connections.admit_inbound() {
                         warn!(%peer, "connection cap reached, refusing");
                         drop(stream);
                         continue;
@@ -720,9 +754,6 @@ impl Driver {
                         tls,
                         out: VecDeque::new(),
                         connecting: false,
-                        outbound: false,
-                        last_activity: Instant::now(),
-                        ping_sent_at: None,
                         writable_interest: false,
                     };
                     match self.insert(Source::Conn(Box::new(conn)), Interest::READABLE) {
@@ -730,6 +761,7 @@ impl Driver {
                             // A newer connection from the same address
                             // replaces the older in the lookup.
                             self.conn_by_peer.insert((transport, peer), i);
+                            self.connections.opened(Instant::now(), i, false);
                         }
                         Err(e) => warn!(error = %e, "cannot register connection"),
                     }
@@ -795,7 +827,7 @@ impl Driver {
                     break;
                 }
                 Ok(n) => {
-                    c.last_activity = Instant::now();
+                    self.connections.activity(Instant::now(), index);
                     let plain = match &mut c.tls {
                         Some(tls) => match tls.read_tls(&self.buf[..n]) {
                             Ok(p) => p,
@@ -841,6 +873,8 @@ impl Driver {
             let (transport, peer) = (c.transport, c.peer);
             match c.framer.next_frame() {
                 Ok(Some(Frame::Message(bytes))) => {
+                    self.core
+                        .trace(Direction::Received, transport, local, peer, &bytes);
                     // The core's Endpoint wants whole messages: a framed
                     // stream message is fed like a datagram.
                     self.core.endpoint.handle_input(Input::Datagram {
@@ -856,7 +890,7 @@ impl Driver {
                     self.write_conn(index, PONG);
                 }
                 Ok(Some(Frame::Pong)) => {
-                    c.ping_sent_at = None;
+                    self.connections.pong(Instant::now(), index);
                     trace!(%peer, "keep-alive pong");
                 }
                 Ok(Some(_)) => {}
@@ -874,34 +908,19 @@ impl Driver {
     /// keep-alive pings on ours, and give up on flows whose pong is late.
     fn sweep(&mut self, now: Instant) {
         self.next_sweep = now + Duration::from_secs(1);
-        let mut close = Vec::new();
-        let mut ping = Vec::new();
-        for &i in self.conn_by_peer.values() {
-            let Some(Source::Conn(c)) = &self.slab[i] else {
-                continue;
-            };
-            let idle = now.saturating_duration_since(c.last_activity);
-            if c.ping_sent_at.is_some_and(|t| now - t > PONG_TIMEOUT) {
-                close.push((i, true));
-            } else if idle >= self.streams.idle_timeout {
-                close.push((i, false));
-            } else if c.outbound
-                && !c.connecting
-                && c.ping_sent_at.is_none()
-                && self.streams.keepalive_interval.is_some_and(|k| idle >= k)
-            {
-                ping.push(i);
+        let mut actions = Vec::new();
+        self.connections.handle_timeout(now, &mut actions);
+        for action in actions {
+            match action {
+                ConnectionAction::Ping(i) => {
+                    if let Some(Source::Conn(c)) = &mut self.slab[i] {
+                        c.framer.ping_sent();
+                    }
+                    self.write_conn(i, PING);
+                }
+                ConnectionAction::Close { conn, failed } => self.close_conn(conn, failed),
+                _ => {}
             }
-        }
-        for (i, report) in close {
-            self.close_conn(i, report);
-        }
-        for i in ping {
-            if let Some(Source::Conn(c)) = &mut self.slab[i] {
-                c.ping_sent_at = Some(now);
-                c.framer.ping_sent();
-            }
-            self.write_conn(i, PING);
         }
     }
 
@@ -973,7 +992,15 @@ impl Driver {
                 }
             }
             Event::MediaSocketOpen { dialog, rtp, rtcp } => {
-                let shared = self.core.dialogs.get(&(key, dialog)).cloned();
+                // An incoming call opens its media before its first state
+                // is reported: make the shared state now.
+                let shared = Some(
+                    self.core
+                        .dialogs
+                        .entry((key, dialog))
+                        .or_insert_with(|| DialogShared::new(false))
+                        .clone(),
+                );
                 for addr in [rtp, rtcp] {
                     self.open_media(addr, shared.clone());
                 }
@@ -1033,7 +1060,12 @@ impl Driver {
     }
 
     fn open_media(&mut self, addr: SocketAddr, dialog: Option<Arc<DialogShared>>) {
-        if self.media_by_addr.contains_key(&addr) {
+        if let Some(&i) = self.media_by_addr.get(&addr) {
+            if let Some(Source::Media { dialog: d, .. }) = &mut self.slab[i] {
+                if d.is_none() {
+                    *d = dialog;
+                }
+            }
             return;
         }
         match UdpSocket::bind(addr) {
@@ -1064,9 +1096,7 @@ fn register(
     interest: Interest,
 ) -> io::Result<()> {
     match source {
-        Source::Sip(u) | Source::Media { socket: u, .. } => {
-            registry.register(u, token, interest)
-        }
+        Source::Sip(u) | Source::Media { socket: u, .. } => registry.register(u, token, interest),
         Source::Listener(l, _) => registry.register(l, token, interest),
         Source::Conn(c) => registry.register(&mut c.stream, token, interest),
     }
@@ -1083,7 +1113,6 @@ fn flush(c: &mut Connection) -> io::Result<bool> {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
             Ok(n) => {
                 c.out.drain(..n);
-                c.last_activity = Instant::now();
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(true),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

@@ -13,9 +13,10 @@ use tracing::{info, warn};
 
 use sipparty_core::Transport;
 
-use crate::driver::{self, Bound, Command, Core, Driver, StreamSettings, WAKER};
+use crate::driver::{self, Bound, Command, Core, Driver, WAKER};
 use crate::tls::TlsConfig;
 use crate::Error;
+use sipparty_core::transport::connection::ConnectionPolicy;
 
 /// The address the process-wide default endpoint tries first: the standard
 /// SIP port on loopback, so that parties created with default settings in
@@ -124,7 +125,10 @@ impl Endpoint {
         let mut locals = Vec::new();
         let advertise = |a: SocketAddr| -> SocketAddr {
             if a.ip().is_unspecified() {
-                SocketAddr::new(config.advertise.unwrap_or_else(|| route_ip(a.ip())), a.port())
+                SocketAddr::new(
+                    config.advertise.unwrap_or_else(|| route_ip(a.ip())),
+                    a.port(),
+                )
             } else {
                 a
             }
@@ -181,11 +185,10 @@ impl Endpoint {
             tls,
             locals: locals.clone(),
         };
-        let streams = StreamSettings {
-            max_connections: config.max_connections.max(1),
-            idle_timeout: config.idle_timeout,
-            keepalive_interval: config.keepalive_interval,
-        };
+        let mut streams = ConnectionPolicy::default();
+        streams.max_connections = config.max_connections.max(1);
+        streams.idle_timeout = config.idle_timeout;
+        streams.keepalive_interval = config.keepalive_interval;
         let driver = Driver::new(poll, bound, rx, streams, config.tls_config.map(Arc::new))?;
         driver::log_bound(&locals);
         let handle = thread::Builder::new()
@@ -260,6 +263,19 @@ impl Endpoint {
         })
     }
 
+    /// Receive a copy of every SIP message this endpoint sends or
+    /// receives from now on (the CLI's ladder diagram). At most `capacity`
+    /// wait unread; more are dropped rather than slowing the event loop.
+    /// Replaces an earlier capture.
+    pub fn capture_messages(
+        &self,
+        capacity: usize,
+    ) -> Result<mpsc::Receiver<crate::SipTrace>, Error> {
+        let (tx, rx) = mpsc::sync_channel(capacity.max(1));
+        self.call(move |core, _| core.tap = Some(tx))?;
+        Ok(rx)
+    }
+
     /// Send a command without waiting for it to run.
     pub(crate) fn post(&self, f: Command) -> Result<(), Error> {
         self.shared
@@ -302,7 +318,11 @@ fn route_ip(family: IpAddr) -> IpAddr {
         ),
         IpAddr::V6(_) => (
             (std::net::Ipv6Addr::UNSPECIFIED, 0).into(),
-            (std::net::Ipv6Addr::new(0x2001, 0x4860, 0x4860, 0, 0, 0, 0, 0x8888), 9).into(),
+            (
+                std::net::Ipv6Addr::new(0x2001, 0x4860, 0x4860, 0, 0, 0, 0, 0x8888),
+                9,
+            )
+                .into(),
         ),
     };
     let found = StdUdp::bind(bind)

@@ -22,6 +22,9 @@ pub enum Error {
     /// The party is attached to an endpoint that has no socket for the
     /// transport the command needs.
     NoTransport(sipparty_core::Transport),
+    /// The party already listens on another endpoint (a party lives on one
+    /// endpoint for its whole life).
+    AlreadyListening,
 }
 
 impl fmt::Display for Error {
@@ -35,6 +38,7 @@ impl fmt::Display for Error {
             }
             Error::Timeout => f.write_str("timed out"),
             Error::NoTransport(t) => write!(f, "no {t} socket on this endpoint"),
+            Error::AlreadyListening => f.write_str("the party already listens on another endpoint"),
         }
     }
 }

@@ -83,6 +83,35 @@ pub struct Response {
     pub accept: Vec<String>,
 }
 
+/// Which way a traced message went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Direction {
+    /// We sent it.
+    Sent,
+    /// We received it.
+    Received,
+}
+
+/// A copy of a SIP message that went through an endpoint, for ladders and
+/// logs ([`Endpoint::capture_messages`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SipTrace {
+    /// When the event loop handled it.
+    pub at: std::time::Instant,
+    /// Sent or received.
+    pub direction: Direction,
+    /// Over which transport.
+    pub transport: Transport,
+    /// Our address for that transport.
+    pub local: Option<std::net::SocketAddr>,
+    /// The peer's address (destination when sent, source when received).
+    pub remote: std::net::SocketAddr,
+    /// The message as on the wire (a whole message also for streams).
+    pub bytes: Vec<u8>,
+}
+
 impl Response {
     /// Whether the status is 2xx.
     pub fn is_success(&self) -> bool {

@@ -61,6 +61,8 @@ struct Queues {
     incoming: VecDeque<PendingIncoming>,
     messages: VecDeque<ReceivedMessage>,
     closed: bool,
+    /// Threads blocked on the queues (no wake-up call without one).
+    waiters: usize,
 }
 
 /// What the event loop shares with a Party's handles.
@@ -85,8 +87,11 @@ impl PartyShared {
             trace!(id = ?dropped.map(|d| d.id), "incoming queue full, oldest dropped");
         }
         q.incoming.push_back(call);
+        let wake = q.waiters > 0;
         drop(q);
-        self.changed.notify_all();
+        if wake {
+            self.changed.notify_all();
+        }
     }
 
     pub(crate) fn push_message(&self, from: String, content_type: Option<String>, body: Vec<u8>) {
@@ -102,8 +107,11 @@ impl PartyShared {
             content_type,
             body,
         });
+        let wake = q.waiters > 0;
         drop(q);
-        self.changed.notify_all();
+        if wake {
+            self.changed.notify_all();
+        }
     }
 
     /// No more incoming calls will come (the endpoint stopped or the last
@@ -211,6 +219,29 @@ impl Party {
         }
     }
 
+    /// Run `f` on the core Party (in the event loop once attached) and
+    /// return its result: the escape hatch to everything the core offers
+    /// that this API does not wrap.
+    pub fn with_core<R, F>(&self, f: F) -> Result<R, Error>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut CoreParty, Instant) -> R + Send + 'static,
+    {
+        let mut slot = self.slot();
+        match &mut *slot {
+            Slot::Detached(p) => Ok(f(p, Instant::now())),
+            Slot::Attached { endpoint, key } => {
+                let key = *key;
+                let endpoint = endpoint.clone();
+                drop(slot);
+                endpoint
+                    .call(move |core, now| core.endpoint.party_mut(key).map(|p| f(p, now)))?
+                    .ok_or(Error::Shutdown)
+            }
+            Slot::Lost => Err(Error::Shutdown),
+        }
+    }
+
     /// What to do with incoming calls (answer, ring then answer, reject,
     /// or ask the application through [`Party::next_incoming`]).
     pub fn set_call_policy(&self, policy: CallPolicy) -> Result<(), Error> {
@@ -246,10 +277,7 @@ impl Party {
     /// TLS).
     pub fn listen_with(&self, config: EndpointConfig) -> Result<(), Error> {
         if self.endpoint().is_some() {
-            return Err(Error::Party(sipparty_core::party::Error::InvalidState {
-                state: sipparty_core::party::DialogState::InDialog,
-                action: "re-bind",
-            }));
+            return Err(Error::AlreadyListening);
         }
         self.attach(&Endpoint::bind_with(config)?)
     }
@@ -260,9 +288,14 @@ impl Party {
         let party = match std::mem::replace(&mut *slot, Slot::Lost) {
             Slot::Detached(p) => p,
             other => {
-                let same = matches!(&other, Slot::Attached { endpoint: e, .. } if e.same_as(endpoint));
+                let same =
+                    matches!(&other, Slot::Attached { endpoint: e, .. } if e.same_as(endpoint));
                 *slot = other;
-                return if same { Ok(()) } else { Err(Error::Shutdown) };
+                return match (same, &*slot) {
+                    (true, _) => Ok(()),
+                    (false, Slot::Lost) => Err(Error::Shutdown),
+                    (false, _) => Err(Error::AlreadyListening),
+                };
             }
         };
         let mut party = party;
@@ -396,7 +429,8 @@ impl Party {
         F: FnOnce(
                 &mut CoreParty,
                 Instant,
-            ) -> Result<sipparty_core::party::RequestId, sipparty_core::party::Error>
+            )
+                -> Result<sipparty_core::party::RequestId, sipparty_core::party::Error>
             + Send
             + 'static,
     {
@@ -428,13 +462,14 @@ impl Party {
             if q.closed {
                 return Err(Error::Shutdown);
             }
-            q = match deadline {
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            if left.is_some_and(|l| l.is_zero()) {
+                return Ok(None);
+            }
+            q.waiters += 1;
+            q = match left {
                 None => shared.changed.wait(q).unwrap_or_else(|p| p.into_inner()),
-                Some(d) => {
-                    let left = d.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        return Ok(None);
-                    }
+                Some(left) => {
                     shared
                         .changed
                         .wait_timeout(q, left)
@@ -442,6 +477,7 @@ impl Party {
                         .0
                 }
             };
+            q.waiters -= 1;
         }
     }
 
@@ -486,11 +522,13 @@ impl Party {
                         if q.closed || weak.strong_count() == 0 {
                             break None;
                         }
+                        q.waiters += 1;
                         q = shared
                             .changed
                             .wait_timeout(q, Duration::from_millis(500))
                             .unwrap_or_else(|p| p.into_inner())
                             .0;
+                        q.waiters -= 1;
                     }
                 };
                 match next {
@@ -514,11 +552,13 @@ impl Party {
             if left.is_zero() || q.closed {
                 return None;
             }
+            q.waiters += 1;
             q = shared
                 .changed
                 .wait_timeout(q, left)
                 .unwrap_or_else(|p| p.into_inner())
                 .0;
+            q.waiters -= 1;
         }
     }
 

@@ -107,7 +107,10 @@ impl Registration {
         let mut i = self.shared.lock();
         let mut seen = i.history.len().saturating_sub(1);
         loop {
-            if let Some(s) = i.history[seen.min(i.history.len())..].iter().find(|s| pred(s)) {
+            if let Some(s) = i.history[seen.min(i.history.len())..]
+                .iter()
+                .find(|s| pred(s))
+            {
                 return (true, s.clone());
             }
             seen = i.history.len();
@@ -115,7 +118,11 @@ impl Registration {
                 return (false, i.state.clone());
             }
             i = match deadline {
-                None => self.shared.changed.wait(i).unwrap_or_else(|p| p.into_inner()),
+                None => self
+                    .shared
+                    .changed
+                    .wait(i)
+                    .unwrap_or_else(|p| p.into_inner()),
                 Some(d) => {
                     let left = d.saturating_duration_since(Instant::now());
                     if left.is_zero() {

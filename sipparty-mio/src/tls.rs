@@ -81,9 +81,10 @@ impl TlsConfig {
 
     /// A server session for an accepted connection.
     pub(crate) fn server(&self) -> io::Result<TlsSession> {
-        let cfg = self.server.clone().ok_or_else(|| {
-            io::Error::new(io::ErrorKind::Unsupported, "no server certificate")
-        })?;
+        let cfg = self
+            .server
+            .clone()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::Unsupported, "no server certificate"))?;
         let conn = ServerConnection::new(cfg).map_err(io::Error::other)?;
         Ok(TlsSession {
             conn: rustls::Connection::Server(conn),

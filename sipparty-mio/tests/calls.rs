@@ -2,8 +2,8 @@
 //! an endpoint of its own: UDP, TCP and TLS; answer, reject, cancel,
 //! hold/resume, both directions, OPTIONS, bad traffic.
 
-use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::io::Write;
+use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
 
 use sipparty_mio::parties::{NoMediaSimpleCallsParty, SingleRtpSessionSimpleParty};
@@ -58,8 +58,15 @@ fn eventually(what: &str, mut f: impl FnMut() -> bool) {
 
 fn established_call_then_hangup(alice: &Party, bob: &Party, target: &str) {
     let dialog = alice.invite(target, InviteOptions::default()).unwrap();
-    let incoming = bob.next_incoming(Some(WAIT)).unwrap().expect("bob saw the call");
-    assert!(incoming.from().contains(alice.aor()), "From {}", incoming.from());
+    let incoming = bob
+        .next_incoming(Some(WAIT))
+        .unwrap()
+        .expect("bob saw the call");
+    assert!(
+        incoming.from().contains(alice.aor()),
+        "From {}",
+        incoming.from()
+    );
     assert!(incoming.needs_decision());
     // Ringing until bob decides.
     assert!(dialog.wait_for_state_condition_timeout(|s| s == DialogState::Early, WAIT));
@@ -78,7 +85,10 @@ fn established_call_then_hangup(alice: &Party, bob: &Party, target: &str) {
         "{:?}",
         dialog.last_error()
     );
-    assert_eq!(bob_dialog.wait_for_state_condition(|s| s.is_final()), DialogState::Terminated);
+    assert_eq!(
+        bob_dialog.wait_for_state_condition(|s| s.is_final()),
+        DialogState::Terminated
+    );
     assert!(dialog.last_error().is_none());
 }
 
@@ -99,7 +109,11 @@ fn rfc3261_basic_call_over_udp_ipv4_opens_and_closes_media_sockets() {
     eventually("negotiated media", || dialog.media().is_some());
     let media = dialog.media().unwrap();
     assert!(media.send && media.recv);
-    assert!(media.codec == "PCMU" || media.codec == "PCMA", "{}", media.codec);
+    assert!(
+        media.codec == "PCMU" || media.codec == "PCMA",
+        "{}",
+        media.codec
+    );
     // The driver bound the RTP address the SDP advertised: it is taken.
     assert!(
         UdpSocket::bind(media.local_rtp).is_err(),
@@ -107,9 +121,14 @@ fn rfc3261_basic_call_over_udp_ipv4_opens_and_closes_media_sockets() {
         media.local_rtp
     );
     dialog.terminate().unwrap();
-    assert_eq!(dialog.wait_for_state_condition(|s| s.is_final()), DialogState::Terminated);
+    assert_eq!(
+        dialog.wait_for_state_condition(|s| s.is_final()),
+        DialogState::Terminated
+    );
     // Closed again once the call is over.
-    eventually("media socket closed", || UdpSocket::bind(media.local_rtp).is_ok());
+    eventually("media socket closed", || {
+        UdpSocket::bind(media.local_rtp).is_ok()
+    });
 }
 
 #[test]
@@ -137,11 +156,15 @@ fn rfc3261_21_4_busy_callee_rejects_with_486() {
     init_logs();
     let alice = media_party("alice@atlanta.com", "127.0.0.1");
     let bob = media_party("bob@biloxi.com", "127.0.0.1");
-    bob.set_call_policy(CallPolicy::Reject { code: 486 }).unwrap();
+    bob.set_call_policy(CallPolicy::Reject { code: 486 })
+        .unwrap();
     let dialog = alice
         .invite(&uri("bob", &bob, Transport::Udp), InviteOptions::default())
         .unwrap();
-    assert_eq!(dialog.wait_for_state_condition(|s| s.is_final()), DialogState::Error);
+    assert_eq!(
+        dialog.wait_for_state_condition(|s| s.is_final()),
+        DialogState::Error
+    );
     assert_eq!(dialog.last_error().unwrap().to_string(), "486 Busy Here");
 }
 
@@ -157,7 +180,10 @@ fn application_rejects_an_incoming_call_with_603() {
     let incoming = bob.next_incoming(Some(WAIT)).unwrap().unwrap();
     assert!(incoming.needs_decision());
     incoming.reject(603).unwrap();
-    assert_eq!(dialog.wait_for_state_condition(|s| s.is_final()), DialogState::Error);
+    assert_eq!(
+        dialog.wait_for_state_condition(|s| s.is_final()),
+        DialogState::Error
+    );
     assert!(dialog.last_error().unwrap().to_string().starts_with("603"));
 }
 
@@ -173,7 +199,9 @@ fn rfc3261_9_cancel_a_ringing_call() {
     let incoming = bob.next_incoming(Some(WAIT)).unwrap().unwrap();
     // Ringing (180 from the AskApplication policy) creates the early dialog.
     assert!(dialog.wait_for_state_condition_timeout(|s| s == DialogState::Early, WAIT));
-    assert_eq!(dialog.last_progress().map(|p| p.0), Some(180));
+    eventually("180 reported", || {
+        dialog.last_progress().map(|p| p.0) == Some(180)
+    });
     dialog.terminate().unwrap();
     let end = dialog.wait_for_state_condition(|s| s.is_final());
     assert!(end.is_final());
@@ -181,7 +209,7 @@ fn rfc3261_9_cancel_a_ringing_call() {
     assert!(incoming
         .dialog()
         .wait_for_state_condition_timeout(|s| s.is_final(), WAIT));
-    assert_eq!(incoming.dialog().state().is_final(), true);
+    assert!(incoming.dialog().state().is_final());
 }
 
 #[test]
@@ -193,17 +221,31 @@ fn rfc3264_8_4_hold_and_resume_change_the_callee_media_direction() {
         .invite(&uri("bob", &bob, Transport::Udp), InviteOptions::default())
         .unwrap();
     assert!(dialog.wait_for_state_condition_timeout(|s| s == DialogState::InDialog, WAIT));
-    let bob_dialog = bob.next_incoming(Some(WAIT)).unwrap().unwrap().accept().unwrap();
+    let bob_dialog = bob
+        .next_incoming(Some(WAIT))
+        .unwrap()
+        .unwrap()
+        .accept()
+        .unwrap();
     eventually("bob's media", || bob_dialog.media().is_some_and(|m| m.send));
     dialog.hold().unwrap();
     // sendonly offer: bob answers recvonly, so bob stops sending.
-    eventually("bob on hold", || bob_dialog.media().is_some_and(|m| !m.send && m.recv));
-    eventually("alice holding", || dialog.media().is_some_and(|m| m.send && !m.recv));
+    eventually("bob on hold", || {
+        bob_dialog.media().is_some_and(|m| !m.send && m.recv)
+    });
+    eventually("alice holding", || {
+        dialog.media().is_some_and(|m| m.send && !m.recv)
+    });
     dialog.resume().unwrap();
-    eventually("bob resumed", || bob_dialog.media().is_some_and(|m| m.send && m.recv));
+    eventually("bob resumed", || {
+        bob_dialog.media().is_some_and(|m| m.send && m.recv)
+    });
     assert_eq!(dialog.state(), DialogState::InDialog);
     dialog.terminate().unwrap();
-    assert_eq!(dialog.wait_for_state_condition(|s| s.is_final()), DialogState::Terminated);
+    assert_eq!(
+        dialog.wait_for_state_condition(|s| s.is_final()),
+        DialogState::Terminated
+    );
 }
 
 #[test]
@@ -223,7 +265,12 @@ fn unparseable_datagrams_do_not_stop_the_endpoint() {
     let bob = media_party("bob@biloxi.com", "127.0.0.1");
     let junk = UdpSocket::bind("127.0.0.1:0").unwrap();
     let to = bob.local_addr(Transport::Udp).unwrap();
-    for garbage in [&b"\x00\x01\x02"[..], b"INVITE nonsense\r\n\r\n", &[0xff; 1500][..], b""] {
+    for garbage in [
+        &b"\x00\x01\x02"[..],
+        b"INVITE nonsense\r\n\r\n",
+        &[0xff; 1500][..],
+        b"",
+    ] {
         junk.send_to(garbage, to).unwrap();
     }
     established_after_junk(&alice, &bob);
@@ -235,7 +282,10 @@ fn established_after_junk(alice: &Party, bob: &Party) {
         .unwrap();
     assert!(dialog.wait_for_state_condition_timeout(|s| s == DialogState::InDialog, WAIT));
     dialog.terminate().unwrap();
-    assert_eq!(dialog.wait_for_state_condition(|s| s.is_final()), DialogState::Terminated);
+    assert_eq!(
+        dialog.wait_for_state_condition(|s| s.is_final()),
+        DialogState::Terminated
+    );
 }
 
 fn stream_party(aor: &str, ip: &str, tls: Option<TlsConfig>) -> Party {
@@ -283,7 +333,8 @@ fn tcp_garbage_and_keepalive_pings_do_not_disturb_the_endpoint() {
     assert_eq!(&pong, b"\r\n");
     // Garbage on another connection: it is closed, nothing else is.
     let mut junk = TcpStream::connect(to).unwrap();
-    junk.write_all(b"\x00\x01garbage that is no SIP\r\n\r\n").unwrap();
+    junk.write_all(b"\x00\x01garbage that is no SIP\r\n\r\n")
+        .unwrap();
     junk.set_read_timeout(Some(WAIT)).unwrap();
     let mut buf = [0u8; 64];
     let closed = matches!(std::io::Read::read(&mut junk, &mut buf), Ok(0) | Err(_));
@@ -299,7 +350,10 @@ fn established_call_then_hangup_auto(alice: &Party, target: &str) {
         dialog.last_error()
     );
     dialog.terminate().unwrap();
-    assert_eq!(dialog.wait_for_state_condition(|s| s.is_final()), DialogState::Terminated);
+    assert_eq!(
+        dialog.wait_for_state_condition(|s| s.is_final()),
+        DialogState::Terminated
+    );
 }
 
 /// A certificate for 127.0.0.1 and ::1 made for this test run.
@@ -311,12 +365,7 @@ fn test_tls() -> TlsConfig {
     ])
     .unwrap();
     let der = cert.cert.der().to_vec();
-    TlsConfig::with_certificate(
-        vec![der.clone()],
-        cert.key_pair.serialize_der(),
-        &[der],
-    )
-    .unwrap()
+    TlsConfig::with_certificate(vec![der.clone()], cert.key_pair.serialize_der(), &[der]).unwrap()
 }
 
 #[test]
@@ -337,8 +386,15 @@ fn tls_to_a_peer_with_an_untrusted_certificate_fails_the_call() {
     let dialog = alice
         .invite(&uri("bob", &bob, Transport::Tls), InviteOptions::default())
         .unwrap();
-    assert_eq!(dialog.wait_for_state_condition(|s| s.is_final()), DialogState::Error);
-    assert!(dialog.last_error().unwrap().to_string().contains("transport error"));
+    assert_eq!(
+        dialog.wait_for_state_condition(|s| s.is_final()),
+        DialogState::Error
+    );
+    assert!(dialog
+        .last_error()
+        .unwrap()
+        .to_string()
+        .contains("transport error"));
 }
 
 #[test]
@@ -353,14 +409,23 @@ fn calls_to_a_closed_port_fail_and_shared_endpoints_serve_several_parties() {
     assert_eq!(ep.party_count().unwrap(), 2);
     let port = ep.local_addr(Transport::Udp).unwrap().port();
     let d = carol
-        .invite(&format!("sip:dave@denver.com"), InviteOptions::default().proxy(&format!("127.0.0.1:{port}")))
+        .invite(
+            "sip:dave@denver.com",
+            InviteOptions::default().proxy(&format!("127.0.0.1:{port}")),
+        )
         .unwrap();
     assert!(d.wait_for_state_condition_timeout(|s| s == DialogState::InDialog, WAIT));
     let incoming = dave.next_incoming(Some(WAIT)).unwrap().unwrap();
     assert!(incoming.from().contains("carol@chicago.com"));
-    assert!(carol.next_incoming(Some(Duration::from_millis(50))).unwrap().is_none());
+    assert!(carol
+        .next_incoming(Some(Duration::from_millis(50)))
+        .unwrap()
+        .is_none());
     d.terminate().unwrap();
-    assert_eq!(d.wait_for_state_condition(|s| s.is_final()), DialogState::Terminated);
+    assert_eq!(
+        d.wait_for_state_condition(|s| s.is_final()),
+        DialogState::Terminated
+    );
 
     // TCP to a port nobody listens on: connection refused, transport error
     // (RFC 3261 s.8.1.3.1), at once rather than after Timer B.
@@ -369,9 +434,75 @@ fn calls_to_a_closed_port_fail_and_shared_endpoints_serve_several_parties() {
     drop(closed);
     let started = Instant::now();
     let d = carol
-        .invite(&format!("sip:nobody@{dead};transport=tcp"), InviteOptions::default())
+        .invite(
+            &format!("sip:nobody@{dead};transport=tcp"),
+            InviteOptions::default(),
+        )
         .unwrap();
-    assert_eq!(d.wait_for_state_condition(|s| s.is_final()), DialogState::Error);
+    assert_eq!(
+        d.wait_for_state_condition(|s| s.is_final()),
+        DialogState::Error
+    );
     assert!(started.elapsed() < Duration::from_secs(5));
-    assert!(d.last_error().unwrap().to_string().contains("transport error"));
+    assert!(d
+        .last_error()
+        .unwrap()
+        .to_string()
+        .contains("transport error"));
+}
+
+#[test]
+fn rfc5626_4_4_1_keepalive_ping_on_our_connections_and_idle_close_of_others() {
+    init_logs();
+    use std::io::Read;
+    // A scripted SIP server: answers alice's OPTIONS, then stays silent.
+    let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let server_addr = server.local_addr().unwrap();
+    let alice = SingleRtpSessionSimpleParty::new("alice@atlanta.com")
+        .unwrap()
+        .into_party();
+    let mut cfg = EndpointConfig::udp(any("127.0.0.1")).with_tcp(any("127.0.0.1"));
+    cfg.keepalive_interval = Some(Duration::from_millis(500));
+    cfg.idle_timeout = Duration::from_secs(60);
+    alice.listen_with(cfg).unwrap();
+    let a2 = alice.clone();
+    let target = format!("sip:bob@{server_addr};transport=tcp");
+    let options = std::thread::spawn(move || a2.options(&target).unwrap());
+    let (mut conn, _) = server.accept().unwrap();
+    conn.set_read_timeout(Some(WAIT)).unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = conn.read(&mut buf).unwrap();
+    let req = String::from_utf8_lossy(&buf[..n]).to_string();
+    assert!(req.starts_with("OPTIONS "), "{req}");
+    let mut resp = String::from("SIP/2.0 200 OK\r\n");
+    for line in req.split("\r\n") {
+        let l = line.to_ascii_lowercase();
+        if ["via:", "from:", "to:", "call-id:", "cseq:"]
+            .iter()
+            .any(|h| l.starts_with(h))
+        {
+            resp += line;
+            resp += "\r\n";
+        }
+    }
+    resp += "Content-Length: 0\r\n\r\n";
+    conn.write_all(resp.as_bytes()).unwrap();
+    assert_eq!(options.join().unwrap().code, 200);
+    // Silence: alice, the client of this flow, pings with a double CRLF.
+    let mut ping = [0u8; 4];
+    conn.read_exact(&mut ping).unwrap();
+    assert_eq!(&ping, b"\r\n\r\n");
+
+    // A connection to bob nobody uses is closed once idle.
+    let bob = SingleRtpSessionSimpleParty::new("bob@biloxi.com")
+        .unwrap()
+        .into_party();
+    let mut cfg = EndpointConfig::udp(any("127.0.0.1")).with_tcp(any("127.0.0.1"));
+    cfg.idle_timeout = Duration::from_millis(500);
+    bob.listen_with(cfg).unwrap();
+    let mut idle = TcpStream::connect(bob.local_addr(Transport::Tcp).unwrap()).unwrap();
+    idle.set_read_timeout(Some(WAIT)).unwrap();
+    let started = Instant::now();
+    assert!(matches!(idle.read(&mut buf), Ok(0)), "closed by bob");
+    assert!(started.elapsed() < WAIT);
 }

@@ -8,6 +8,22 @@ use std::time::Duration;
 use sipparty_mio::parties::SingleRtpSessionSimpleParty;
 use sipparty_mio::{DialogState, InviteOptions};
 
+/// The contract, verbatim but for the sleep (kept from rustfmt so it reads
+/// exactly as quoted).
+#[rustfmt::skip]
+fn contract() -> Result<(SingleRtpSessionSimpleParty, sipparty_mio::Dialog), Box<dyn std::error::Error>> {
+let party = SingleRtpSessionSimpleParty::new("alice@atlanta.com")?;
+let dialog = party.invite("bob@biloxi.com", InviteOptions::default().proxy("127.0.0.1:5060"))?;
+dialog.wait_for_state_condition(|s| s != DialogState::InitiatingDialog);
+if dialog.state() == DialogState::Error {
+    eprintln!("failed to connect: {}", dialog.last_error().unwrap());
+}
+std::thread::sleep(Duration::from_secs(1));
+dialog.terminate()?;
+dialog.wait_for_state_condition(|s| s != DialogState::TerminatingDialog);
+    Ok((party, dialog))
+}
+
 #[test]
 fn developers_md_contract_runs_against_bob_in_the_same_process(
 ) -> Result<(), Box<dyn std::error::Error>> {
@@ -23,19 +39,14 @@ fn developers_md_contract_runs_against_bob_in_the_same_process(
         "the shared endpoint must own 127.0.0.1:5060 for the contract's proxy to reach bob"
     );
 
-    // ---- the contract, verbatim but for the sleep ----
-    let party = SingleRtpSessionSimpleParty::new("alice@atlanta.com")?;
-    let dialog = party.invite("bob@biloxi.com", InviteOptions::default().proxy("127.0.0.1:5060"))?;
-    dialog.wait_for_state_condition(|s| s != DialogState::InitiatingDialog);
-    if dialog.state() == DialogState::Error {
-        eprintln!("failed to connect: {}", dialog.last_error().unwrap());
-    }
-    std::thread::sleep(Duration::from_secs(1));
-    dialog.terminate()?;
-    dialog.wait_for_state_condition(|s| s != DialogState::TerminatingDialog);
-    // ---- end of the contract ----
+    let (party, dialog) = contract()?;
 
-    assert_eq!(dialog.state(), DialogState::Terminated, "{:?}", dialog.last_error());
+    assert_eq!(
+        dialog.state(),
+        DialogState::Terminated,
+        "{:?}",
+        dialog.last_error()
+    );
     assert!(dialog.last_error().is_none());
     // Both parties went through the one shared socket.
     assert!(party.endpoint().unwrap().same_as(&bob.endpoint().unwrap()));

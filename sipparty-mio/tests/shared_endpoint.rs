@@ -49,7 +49,10 @@ fn a_hundred_parties_on_one_transport_each_get_their_own_requests() {
             )
             .unwrap();
         assert!(
-            d.wait_for_state_condition_timeout(|s| s == DialogState::InDialog, Duration::from_secs(10)),
+            d.wait_for_state_condition_timeout(
+                |s| s == DialogState::InDialog,
+                Duration::from_secs(10)
+            ),
             "call to user{n}: {:?}",
             d.last_error()
         );
@@ -57,7 +60,11 @@ fn a_hundred_parties_on_one_transport_each_get_their_own_requests() {
             .next_incoming(Some(Duration::from_secs(5)))
             .unwrap()
             .expect("the named party got the call");
-        assert!(got.to().contains(&format!("user{n}@example.com")), "{}", got.to());
+        assert!(
+            got.to().contains(&format!("user{n}@example.com")),
+            "{}",
+            got.to()
+        );
         for (i, p) in parties.iter().enumerate() {
             if i != n {
                 assert!(
@@ -67,6 +74,9 @@ fn a_hundred_parties_on_one_transport_each_get_their_own_requests() {
             }
         }
         d.terminate().unwrap();
-        assert_eq!(d.wait_for_state_condition(|s| s.is_final()), DialogState::Terminated);
+        assert_eq!(
+            d.wait_for_state_condition(|s| s.is_final()),
+            DialogState::Terminated
+        );
     }
 }

@@ -37,7 +37,13 @@ pub fn datagram(data: &[u8]) {
         return;
     };
     touch_headers(&view.headers());
+    let _ = view.validate();
     let msg = Message::from_view(&view);
+    if let Some(Ok(parts)) = msg.body_parts() {
+        for part in parts.flatten() {
+            let _ = (part.content_type(), part.headers().count());
+        }
+    }
     let bytes = msg.to_bytes();
     let again = Message::parse(&bytes).expect("a serialized message parses");
     assert_eq!(again.to_bytes(), bytes, "serialization is stable");

@@ -6,6 +6,7 @@
 //! Every function must accept any input without panicking, hanging or
 //! allocating without bound.
 
+pub mod auth;
 pub mod message;
 pub mod party;
 pub mod rtp;

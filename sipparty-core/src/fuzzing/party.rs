@@ -43,6 +43,8 @@ pub fn sequence(data: &[u8]) {
         _ => CallPolicy::AskApplication,
     };
     party.set_policy(policy);
+    // The harness needs some instant to count from; the Party itself never
+    // reads the clock, and nothing depends on this value.
     let start = Instant::now();
     let mut now = start;
     let mut sent: Vec<Vec<u8>> = Vec::new();

@@ -29,7 +29,12 @@ pub fn packet(data: &[u8]) {
         let _ = rtcp::write_compound(&packets, &mut out);
     }
     let _ = DtmfReceiver::new().handle(0, data);
-    let _ = Wav::parse(data);
+    if let Ok(wav) = Wav::parse(data) {
+        // What a WAV source does with a file: mono at 8 kHz. Bounded: the
+        // parser only accepts rates that expand a file at most 8 times.
+        let mono = wav.to_mono(8000);
+        assert!(mono.len() <= 8 * wav.samples.len() + 1);
+    }
 
     let source = SocketAddr::from((Ipv4Addr::LOCALHOST, 40000));
     let mut config = MediaConfig::new(source, G711::Pcmu);

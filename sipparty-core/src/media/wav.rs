@@ -26,7 +26,7 @@ pub enum WavError {
         /// Bits per sample.
         bits: u16,
     },
-    /// Zero channels or a zero sample rate.
+    /// Zero channels, or a sample rate outside 1000 to 768000 Hz.
     BadFormat,
 }
 
@@ -42,7 +42,9 @@ impl fmt::Display for WavError {
                     "unsupported WAV format {format:#06x} with {bits} bits per sample"
                 )
             }
-            WavError::BadFormat => f.write_str("WAV file has zero channels or sample rate"),
+            WavError::BadFormat => {
+                f.write_str("WAV file has zero channels or a sample rate outside 1000-768000 Hz")
+            }
         }
     }
 }
@@ -63,6 +65,11 @@ pub struct Wav {
 const FORMAT_PCM: u16 = 1;
 const FORMAT_FLOAT: u16 = 3;
 const FORMAT_EXTENSIBLE: u16 = 0xFFFE;
+
+/// The lowest sample rate [`Wav::parse`] accepts.
+const MIN_RATE: u32 = 1000;
+/// The highest sample rate [`Wav::parse`] accepts (4 x 192 kHz).
+const MAX_RATE: u32 = 768_000;
 
 impl Wav {
     /// Parse a WAV file held in memory. A data chunk shorter than its
@@ -92,7 +99,10 @@ impl Wav {
                         // The sub-format GUID starts with the real format tag.
                         tag = u16_le(body, 24);
                     }
-                    if channels == 0 || rate == 0 {
+                    // Resampling to 8 kHz multiplies the sample count by
+                    // 8000 / rate: a bogus 1 Hz header would turn a small
+                    // file into gigabytes, so only real audio rates pass.
+                    if channels == 0 || !(MIN_RATE..=MAX_RATE).contains(&rate) {
                         return Err(WavError::BadFormat);
                     }
                     format = Some((tag, channels, rate, bits));
@@ -338,6 +348,30 @@ mod tests {
         assert_eq!(wav.to_mono(8000), samples);
         // The in-memory writer agrees with the streaming one.
         assert_eq!(wav.to_bytes(), bytes);
+    }
+
+    /// Found by auditing for allocation amplification: a header claiming
+    /// 1 Hz made `to_mono(8000)` allocate 8000 samples per input sample.
+    #[test]
+    fn implausible_sample_rates_are_refused() {
+        for rate in [1, 999, 768_001, u32::MAX] {
+            let mut bytes = Wav {
+                sample_rate: 8000,
+                channels: 1,
+                samples: vec![0; 16],
+            }
+            .to_bytes();
+            bytes[24..28].copy_from_slice(&rate.to_le_bytes());
+            assert_eq!(Wav::parse(&bytes).err(), Some(WavError::BadFormat), "{rate}");
+        }
+        for rate in [1000, 8000, 768_000] {
+            let wav = Wav {
+                sample_rate: rate,
+                channels: 1,
+                samples: vec![0; 16],
+            };
+            assert_eq!(Wav::parse(&wav.to_bytes()).unwrap().sample_rate, rate);
+        }
     }
 
     #[test]

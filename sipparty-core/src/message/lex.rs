@@ -84,7 +84,17 @@ pub(crate) fn comment(s: &[u8], i: usize) -> Result<usize, ParseError> {
 /// Trim LWS on both sides.
 #[inline]
 pub(crate) fn trim(s: &str) -> &str {
-    s.trim_matches(|c| c == ' ' || c == '\t' || c == '\r' || c == '\n')
+    // Byte-wise: LWS is ASCII, so the cut points are char boundaries.
+    let b = s.as_bytes();
+    let mut start = 0;
+    let mut end = b.len();
+    while start < end && LWS[b[start] as usize] {
+        start += 1;
+    }
+    while end > start && LWS[b[end - 1] as usize] {
+        end -= 1;
+    }
+    &s[start..end]
 }
 
 /// Splits a header value at the commas that separate list elements

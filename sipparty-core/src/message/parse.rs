@@ -30,7 +30,8 @@ pub struct Limits {
     pub max_header_line: usize,
     /// Longest Request-URI. Default 1,024 (answer 414 above it).
     pub max_uri: usize,
-    /// Most parameters on one URI or header element. Default 64.
+    /// Most parameters on the Request-URI (header elements are decoded
+    /// later with the same default cap of 64).
     pub max_params: usize,
 }
 
@@ -255,6 +256,7 @@ macro_rules! need_more {
     };
 }
 
+#[inline(always)]
 fn parse<'a>(
     buf: &'a [u8],
     limits: &Limits,
@@ -386,7 +388,7 @@ fn parse<'a>(
 
     let head = std::str::from_utf8(&buf[base..head_end])
         .map_err(|e| ParseError::new(base + e.valid_up_to(), ParseErrorKind::InvalidUtf8))?;
-    let start = start_line_str(head, start, base)?;
+    let start = start_line_str(head, start, base, limits.max_params)?;
 
     let (body, end) = match content_length {
         Some(cl) => {
@@ -539,7 +541,12 @@ fn start_line(
 
 /// Turn the raw start line into `&str`s of the validated head and check the
 /// Request-URI's syntax.
-fn start_line_str(head: &str, raw: RawStart, base: usize) -> Result<StartLine<'_>, ParseError> {
+fn start_line_str(
+    head: &str,
+    raw: RawStart,
+    base: usize,
+    max_params: usize,
+) -> Result<StartLine<'_>, ParseError> {
     Ok(match raw {
         RawStart::Request {
             method,
@@ -547,7 +554,7 @@ fn start_line_str(head: &str, raw: RawStart, base: usize) -> Result<StartLine<'_
             version,
         } => {
             let uri_str = &head[uri.0..uri.1];
-            Uri::parse(uri_str).map_err(|e| e.shifted(base + uri.0))?;
+            Uri::parse_with(uri_str, max_params).map_err(|e| e.shifted(base + uri.0))?;
             StartLine::Request {
                 method: &head[method.0..method.1],
                 uri: uri_str,

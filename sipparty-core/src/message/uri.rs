@@ -46,9 +46,8 @@ pub struct Uri<'a> {
 }
 
 fn hex_escapes_ok(s: &[u8], base: usize) -> Result<(), ParseError> {
-    let Some(mut i) = memchr::memchr(b'%', s) else {
-        return Ok(());
-    };
+    // URI parts are short: a plain loop beats a vectorized search here.
+    let mut i = 0;
     while i < s.len() {
         if s[i] == b'%' {
             let ok =
@@ -108,12 +107,12 @@ impl<'a> Uri<'a> {
         if i >= s.len() || s[i] != b':' {
             return Err(ParseError::expected(i, "\":\" after URI scheme"));
         }
-        let scheme_str = &raw[..i];
-        let scheme = if scheme_str.eq_ignore_ascii_case("sip") {
+        let scheme_str = &s[..i];
+        let scheme = if scheme_str.eq_ignore_ascii_case(b"sip") {
             Scheme::Sip
-        } else if scheme_str.eq_ignore_ascii_case("sips") {
+        } else if scheme_str.eq_ignore_ascii_case(b"sips") {
             Scheme::Sips
-        } else if scheme_str.eq_ignore_ascii_case("tel") {
+        } else if scheme_str.eq_ignore_ascii_case(b"tel") {
             Scheme::Tel
         } else {
             Scheme::Other
@@ -151,26 +150,38 @@ impl<'a> Uri<'a> {
             Scheme::Sip | Scheme::Sips => {
                 // userinfo: at most one unescaped "@" can occur in a SIP URI
                 // (no later part admits it), so the first one ends it.
-                if let Some(at) = memchr::memchr(b'@', &s[i..]) {
-                    let at = i + at;
-                    let info = &s[i..at];
-                    let (user_end, pw) = match memchr::memchr(b':', info) {
-                        Some(c) => (i + c, Some(i + c + 1)),
-                        None => (at, None),
-                    };
+                // userinfo: at most one unescaped "@" can occur in a SIP URI
+                // (no later part admits it), so the first one ends it. One
+                // pass finds it, the first ":" before it, and any escape.
+                let mut j = i;
+                let mut colon = None;
+                let mut escaped = false;
+                while j < s.len() && s[j] != b'@' {
+                    match s[j] {
+                        b':' if colon.is_none() => colon = Some(j),
+                        b'%' => escaped = true,
+                        _ => {}
+                    }
+                    j += 1;
+                }
+                if j < s.len() {
+                    let at = j;
+                    let user_end = colon.unwrap_or(at);
                     if user_end == i {
                         return Err(ParseError::expected(i, "user"));
                     }
                     if let Some(bad) = s[i..user_end].iter().position(|&b| !USER[b as usize]) {
                         return Err(ParseError::expected(i + bad, "user character"));
                     }
-                    hex_escapes_ok(&s[i..user_end], i)?;
+                    if escaped {
+                        hex_escapes_ok(&s[i..at], i)?;
+                    }
                     uri.user = Some(&raw[i..user_end]);
-                    if let Some(p) = pw {
+                    if let Some(c) = colon {
+                        let p = c + 1;
                         if let Some(bad) = s[p..at].iter().position(|&b| !PASSWORD[b as usize]) {
                             return Err(ParseError::expected(p + bad, "password character"));
                         }
-                        hex_escapes_ok(&s[p..at], p)?;
                         uri.password = Some(&raw[p..at]);
                     }
                     i = at + 1;
@@ -216,7 +227,9 @@ impl<'a> Uri<'a> {
         }
         let params_start = i;
         i = scan_uri_params(s, i, max_params)?;
-        hex_escapes_ok(&s[params_start..i], params_start)?;
+        if i > params_start {
+            hex_escapes_ok(&s[params_start..i], params_start)?;
+        }
         uri.params = Params::new(&raw[params_start..i]);
         if i < s.len() && s[i] == b'?' && uri.scheme != Scheme::Tel {
             let h = i + 1;

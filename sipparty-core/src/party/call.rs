@@ -12,7 +12,7 @@ use super::media::CallMedia;
 use super::timer::{CallTimer, TimerTable};
 use super::{
     config, resolve_uri, validate, CallPolicy, Error, InviteOptions, Owner, Party, TxKind, ACCEPT,
-    ALLOW, SUPPORTED,
+    ALLOW, SUPPORTED, UAC_SUPPORTED,
 };
 use crate::dialog::{tag_of, Dialog, Phase};
 use crate::message::{self, HeaderName, Message, Method};
@@ -41,6 +41,7 @@ pub(crate) struct UacInvite {
     pub(crate) cancel: Cancel,
     pub(crate) redirected: bool,
     pub(crate) offered: bool,
+    pub(crate) retried_422: bool,
 }
 
 /// An incoming INVITE not answered finally yet.
@@ -145,10 +146,7 @@ impl Party {
         let mut req = Message::request(Method::Invite, &target);
         let (via, _) = self.via(transport)?;
         req.add_header(HeaderName::Via, &via);
-        req.add_header(
-            HeaderName::From,
-            &format!("{};tag={tag}", self.our_from()),
-        );
+        req.add_header(HeaderName::From, &format!("{};tag={tag}", self.our_from()));
         req.add_header(HeaderName::To, &format!("<{target}>"));
         req.add_header(HeaderName::CallId, &call_id);
         req.add_header(HeaderName::CSeq, "1 INVITE");
@@ -157,7 +155,7 @@ impl Party {
             req.add_header(HeaderName::Route, r);
         }
         req.add_header(HeaderName::Allow, ALLOW);
-        req.add_header(HeaderName::Supported, SUPPORTED);
+        req.add_header(HeaderName::Supported, UAC_SUPPORTED);
         if let Some(se) = self.config.session_expires {
             // RFC 4028 section 7.1: ask for a session timer, leaving the
             // refresher to the UAS's choice.
@@ -217,6 +215,7 @@ impl Party {
                 cancel: Cancel::No,
                 redirected: false,
                 offered,
+                retried_422: false,
             })),
             in_invite: None,
             pending_2xx: None,
@@ -228,7 +227,7 @@ impl Party {
             bye_sent: false,
             session: None,
         };
-        self.calls.insert(id, call);
+        self.calls.insert(id, Box::new(call));
         self.by_tag.insert(tag.into(), id);
         debug!(%id, %target, %destination, "INVITE sent");
         self.events.push_back(Event::DialogStateChanged {
@@ -296,6 +295,26 @@ impl Party {
                 self.on_provisional(now, id, status, &response);
             }
             200..=299 => self.on_invite_2xx(now, id, response),
+            422 if out.cancel == Cancel::No && !out.retried_422 => {
+                // RFC 4028 section 7.4: ask again with the peer's Min-SE.
+                let min_se = response
+                    .header(&HeaderName::MinSe)
+                    .and_then(|v| v.split(';').next())
+                    .and_then(|v| v.trim().parse::<u64>().ok());
+                match min_se {
+                    Some(secs) => {
+                        out.retried_422 = true;
+                        if let Err(e) = self.resend_invite(now, id, |req| {
+                            req.set_header(HeaderName::SessionExpires, &secs.to_string());
+                            req.set_header(HeaderName::MinSe, &secs.to_string());
+                        }) {
+                            debug!(%id, error = %e, "cannot retry after 422");
+                            self.fail_with_response(now, id, status, &response);
+                        }
+                    }
+                    None => self.fail_with_response(now, id, status, &response),
+                }
+            }
             300..=399 => {
                 let redirected = out.redirected;
                 let contact = crate::dialog::contact_uri(&response);
@@ -621,6 +640,44 @@ impl Party {
         Ok(())
     }
 
+    /// The same INVITE again as a new transaction (new branch, CSeq one
+    /// higher), changed by `edit`.
+    fn resend_invite(
+        &mut self,
+        now: Instant,
+        id: DialogId,
+        edit: impl FnOnce(&mut Message),
+    ) -> Result<(), Error> {
+        let Some(call) = self.calls.get(&id) else {
+            return Ok(());
+        };
+        let Some(out) = call.out_invite.as_ref() else {
+            return Ok(());
+        };
+        let (mut req, dest, transport) = (out.request.clone(), out.destination, call.transport);
+        let seq = req.cseq().and_then(Result::ok).map(|c| c.seq).unwrap_or(1) + 1;
+        req.set_header(HeaderName::CSeq, &format!("{seq} INVITE"));
+        let (via, _) = self.via(transport)?;
+        req.remove_first_header(&HeaderName::Via);
+        req.push_front_header(HeaderName::Via, &via);
+        edit(&mut req);
+        let tx = self.send_request(
+            now,
+            req.clone(),
+            dest,
+            transport,
+            Owner::Call(id),
+            TxKind::Invite,
+            0,
+        )?;
+        if let Some(out) = self.calls.get_mut(&id).and_then(|c| c.out_invite.as_mut()) {
+            out.tx = tx;
+            out.request = req;
+            out.provisional = false;
+        }
+        Ok(())
+    }
+
     /// After a digest retry the call follows the new transaction.
     pub(crate) fn retarget_call_tx(
         &mut self,
@@ -738,6 +795,12 @@ impl Party {
             .top_via()
             .and_then(Result::ok)
             .and_then(|v| v.branch().map(Box::<str>::from));
+        if matches!(method, Method::Invite | Method::Message) {
+            if let Some(resp) = self.challenge(now, &request) {
+                let _ = self.tx.send_response(now, tx, resp);
+                return;
+            }
+        }
         if let (Some(key), Some(branch)) = (key, branch) {
             if let Some((b, _)) = self.serving.get(&key) {
                 if *b != branch {
@@ -804,6 +867,10 @@ impl Party {
             let _ = self.tx.send_response(now, tx, resp);
             return;
         }
+        if let Some(resp) = super::session_timer::too_small(&request) {
+            let _ = self.tx.send_response(now, tx, resp);
+            return;
+        }
         let id = DialogId(self.new_id());
         let tag = self.new_tag();
         let dialog = match Dialog::from_uas_request(&request, &tag) {
@@ -858,7 +925,7 @@ impl Party {
             bye_sent: false,
             session: None,
         };
-        self.calls.insert(id, call);
+        self.calls.insert(id, Box::new(call));
         self.by_tag.insert(tag.into(), id);
         if self.calls.get(&id).is_some_and(|c| c.media.is_some()) {
             let result = if has_offer {
@@ -869,8 +936,8 @@ impl Party {
             match result {
                 Ok(body) => sdp = Some(body),
                 Err(e) => {
-                    let mut resp =
-                        Message::response_to(&request, 488, Some(&self.calls[&id].local_tag));
+                    let tag = self.calls.get(&id).map(|c| c.local_tag.to_string());
+                    let mut resp = Message::response_to(&request, 488, tag.as_deref());
                     resp.add_header(HeaderName::Warning, "304 - \"Media type not available\"");
                     let _ = self.tx.send_response(now, tx, resp);
                     self.finish_call_silently(id, e);
@@ -1410,6 +1477,21 @@ impl Party {
             return;
         };
         let what = call.reinvite.map(|(w, _)| w);
+        if (200..300).contains(&status) && what.is_none() {
+            // A retransmitted 2xx (our ACK was lost): ACK again, the answer
+            // was applied already (RFC 3261 section 13.2.2.4).
+            let seq = response.cseq().and_then(Result::ok).map(|c| c.seq);
+            let ack = call
+                .ack
+                .as_deref()
+                .filter(|a| a.cseq().and_then(Result::ok).map(|c| c.seq) == seq)
+                .cloned();
+            if let Some(ack) = ack {
+                let (dest, transport) = (self.next_hop_of(id), call_transport(self, id));
+                self.tx.send_stateless_request(ack, dest, transport);
+            }
+            return;
+        }
         if (200..300).contains(&status) {
             call.reinvite = None;
             if let Some(d) = call.dialog.as_mut() {

@@ -73,10 +73,15 @@ pub struct PartyConfig {
     /// application moves media itself.
     pub run_media: bool,
     /// Local RTP ports are picked (even, with RTCP on the next port) from
-    /// this range, inclusive.
+    /// this range, inclusive. Read when the Party is made; change it later
+    /// with `Party::set_rtp_ports`.
     pub rtp_ports: (u16, u16),
     /// Credentials for digest authentication.
     pub credentials: Option<crate::auth::Credentials>,
+    /// Challenge incoming INVITE and MESSAGE requests (401, digest, RFC
+    /// 3261 section 22.2) and accept only these credentials; the realm is
+    /// `realm` if set, else the AOR's host. None: no challenge.
+    pub server_credentials: Option<crate::auth::Credentials>,
     /// Transaction timers.
     pub timers: Timers,
     /// How long an incoming call may wait for the application's decision
@@ -107,6 +112,7 @@ impl PartyConfig {
             run_media: true,
             rtp_ports: (16384, 32766),
             credentials: None,
+            server_credentials: None,
             timers: Timers::default(),
             answer_timeout: Duration::from_secs(120),
             max_dialogs: 1 << 20,

@@ -60,6 +60,7 @@ pub struct Endpoint {
     media_routes: HashMap<SocketAddr, usize>,
     cursor: usize,
     ports_per_party: u16,
+    framer: super::Framer,
 }
 
 impl Endpoint {
@@ -151,14 +152,29 @@ impl Endpoint {
                     Err(e) => warn!(%source, error = ?e, "dropping unparseable datagram"),
                 }
             }
-            Input::StreamData { .. } => {
-                // Stream framing is per connection; without a shared
-                // framer each message must arrive whole. The drivers frame
-                // streams before calling (transport::framing) and feed
-                // complete messages as datagrams.
-                warn!("Endpoint needs framed messages; feed them as Input::Datagram");
+            Input::StreamData {
+                transport,
+                source,
+                bytes,
+                ..
+            } => {
+                let mut framer = std::mem::take(&mut self.framer);
+                framer.push(transport, source, bytes, |msg| {
+                    self.route(now, msg, source, transport)
+                });
+                self.framer = framer;
             }
-            Input::TransportError { .. } | Input::Timeout(_) => {
+            Input::TransportError {
+                transport,
+                destination,
+                ..
+            } => {
+                self.framer.close(transport, destination);
+                for p in &mut self.parties {
+                    p.handle_input(input);
+                }
+            }
+            Input::Timeout(_) => {
                 for p in &mut self.parties {
                     p.handle_input(input);
                 }

@@ -83,6 +83,7 @@ mod validate;
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -112,8 +113,12 @@ use timer::{CallTimer, TimerHeap, TimerOwner};
 /// Methods this user agent handles (the Allow header, RFC 3261 section
 /// 20.5).
 pub(crate) const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, MESSAGE, UPDATE, PRACK";
-/// Option tags we support (Supported, RFC 3261 section 20.37).
-pub(crate) const SUPPORTED: &str = "timer, 100rel";
+/// Option tags we support as UAS (Supported, RFC 3261 section 20.37).
+/// Reliable provisionals (RFC 3262) we only acknowledge, as UAC, so
+/// 100rel is offered in our INVITEs alone.
+pub(crate) const SUPPORTED: &str = "timer";
+/// Option tags of our INVITEs: we PRACK reliable provisionals.
+pub(crate) const UAC_SUPPORTED: &str = "timer, 100rel";
 /// Bodies we read (Accept, RFC 3261 section 20.1).
 pub(crate) const ACCEPT: &str = "application/sdp";
 
@@ -178,6 +183,31 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// A map keyed by our own sequential ids (never by anything a peer
+/// chose, so no flooding concern): a multiplicative hash instead of
+/// SipHash, which showed in the call benchmark's profile.
+pub(crate) type IdMap<K, V> = HashMap<K, V, BuildHasherDefault<IdHasher>>;
+
+/// Fibonacci hashing of integer ids (FxHash's step).
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u64(u64::from(*b));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 /// (Call-ID, From tag, CSeq number) of a request without To tag.
 pub(crate) type MergeKey = (Box<str>, Box<str>, u32);
 
@@ -230,23 +260,29 @@ pub struct Party {
     /// Prepended to every tag we generate, so an [`Endpoint`] can route
     /// responses and in-dialog requests back to this Party.
     pub(crate) tag_prefix: Box<str>,
-    pub(crate) locals: Vec<(Transport, SocketAddr)>,
+    /// Local addresses per transport, with `host:port` written out once
+    /// (every Via and Contact carries it).
+    pub(crate) locals: Vec<(Transport, SocketAddr, Box<str>)>,
     pub(crate) tx: TransactionLayer,
-    pub(crate) txs: HashMap<TransactionId, TxUse>,
-    pub(crate) calls: HashMap<DialogId, Call>,
+    pub(crate) txs: IdMap<TransactionId, TxUse>,
+    /// Boxed: a table of 100,000 calls then wastes its load-factor slack on
+    /// pointers, not on whole calls.
+    pub(crate) calls: IdMap<DialogId, Box<Call>>,
     /// Our tag of each call (From tag as UAC, To tag as UAS).
     pub(crate) by_tag: HashMap<Box<str>, DialogId>,
-    pub(crate) registrations: HashMap<RegistrationId, Registration>,
+    pub(crate) registrations: IdMap<RegistrationId, Registration>,
     pub(crate) timers: TimerHeap,
     pub(crate) events: VecDeque<Event>,
     pub(crate) media_out: VecDeque<MediaTransmit>,
     pub(crate) media_addrs: HashMap<SocketAddr, DialogId>,
     pub(crate) ports: PortPool,
     pub(crate) auth: crate::auth::ClientAuth,
+    /// Made at the first challenge (it needs `now` for its nonces).
+    pub(crate) server_auth: Option<Box<crate::auth::ServerAuth>>,
     /// Requests without To tag being served: (Call-ID, From tag, CSeq) to
     /// branch, to find merged requests (RFC 3261 section 8.2.2.2).
     pub(crate) serving: HashMap<MergeKey, (Box<str>, TransactionId)>,
-    pub(crate) stream_buffers: HashMap<(Transport, SocketAddr), Vec<u8>>,
+    pub(crate) framer: Framer,
     pub(crate) next_id: u64,
     pub(crate) last_now: Option<Instant>,
     /// Final states of the last calls, so `last_error` still answers
@@ -284,18 +320,19 @@ impl Party {
             tag_prefix: "".into(),
             locals: Vec::new(),
             tx: TransactionLayer::new(tx_config),
-            txs: HashMap::new(),
-            calls: HashMap::new(),
+            txs: IdMap::default(),
+            calls: IdMap::default(),
             by_tag: HashMap::new(),
-            registrations: HashMap::new(),
+            registrations: IdMap::default(),
             timers: TimerHeap::default(),
             events: VecDeque::new(),
             media_out: VecDeque::new(),
             media_addrs: HashMap::new(),
             ports,
             auth: crate::auth::ClientAuth::default(),
+            server_auth: None,
             serving: HashMap::new(),
-            stream_buffers: HashMap::new(),
+            framer: Framer::default(),
             next_id: 1,
             last_now: None,
             finished: VecDeque::new(),
@@ -339,6 +376,13 @@ impl Party {
         &mut self.config
     }
 
+    /// Pick local RTP ports from `first..=last` from now on (the
+    /// configuration's `rtp_ports` is read when the Party is made).
+    pub fn set_rtp_ports(&mut self, first: u16, last: u16) {
+        self.config.rtp_ports = (first, last);
+        self.ports = PortPool::new((first, last));
+    }
+
     /// Set the call policy.
     pub fn set_policy(&mut self, policy: CallPolicy) {
         self.config.policy = policy;
@@ -347,16 +391,16 @@ impl Party {
     /// Tell the Party the local address of its socket for `transport`
     /// (after binding; never 0.0.0.0: Via and Contact advertise it).
     pub fn set_local_address(&mut self, transport: Transport, addr: SocketAddr) {
-        self.locals.retain(|(t, _)| *t != transport);
-        self.locals.push((transport, addr));
+        self.locals.retain(|(t, _, _)| *t != transport);
+        self.locals.push((transport, addr, host_port(addr).into()));
     }
 
     /// The local address set for `transport`.
     pub fn local_address(&self, transport: Transport) -> Option<SocketAddr> {
         self.locals
             .iter()
-            .find(|(t, _)| *t == transport)
-            .map(|(_, a)| *a)
+            .find(|(t, _, _)| *t == transport)
+            .map(|(_, a, _)| *a)
     }
 
     /// The address of record (`sip:alice@atlanta.com`).
@@ -398,7 +442,10 @@ impl Party {
                 transport,
                 destination,
                 ..
-            } => self.tx.transport_error(now, destination, transport),
+            } => {
+                self.framer.close(transport, destination);
+                self.tx.transport_error(now, destination, transport)
+            }
             Input::Timeout(_) => {}
         }
         self.handle_timeout(now);
@@ -627,22 +674,28 @@ impl Party {
     /// A top Via for a request we send (RFC 3261 section 8.1.1.7, with
     /// `rport` of RFC 3581 so responses come back through NATs).
     pub(crate) fn via(&mut self, transport: Transport) -> Result<(String, String), Error> {
-        let local = self.local_for(transport)?;
         let branch = self.new_branch();
+        let hp = self.local_host_port(transport)?;
         Ok((
             format!(
-                "SIP/2.0/{} {};branch={};rport",
-                transport.via_token(),
-                host_port(local),
-                branch
+                "SIP/2.0/{} {hp};branch={branch};rport",
+                transport.via_token()
             ),
             branch,
         ))
     }
 
+    fn local_host_port(&self, transport: Transport) -> Result<&str, Error> {
+        self.locals
+            .iter()
+            .find(|(t, _, _)| *t == transport)
+            .map(|(_, _, hp)| &**hp)
+            .ok_or(Error::NoLocalAddress(transport))
+    }
+
     /// Our Contact header value for `transport`.
     pub(crate) fn contact(&self, transport: Transport) -> Result<String, Error> {
-        let local = self.local_for(transport)?;
+        let hp = self.local_host_port(transport)?;
         let user = aor_user(&self.config.aor);
         let tp = match transport {
             Transport::Udp => "",
@@ -655,8 +708,8 @@ impl Party {
             "sip"
         };
         Ok(match user {
-            Some(u) => format!("<{scheme}:{u}@{}{tp}>", host_port(local)),
-            None => format!("<{scheme}:{}{tp}>", host_port(local)),
+            Some(u) => format!("<{scheme}:{u}@{hp}{tp}>"),
+            None => format!("<{scheme}:{hp}{tp}>"),
         })
     }
 
@@ -697,7 +750,14 @@ impl Party {
         kind: TxKind,
         auth_rounds: u8,
     ) -> Result<TransactionId, Error> {
-        let keep = Box::new(request.clone());
+        // Kept only to answer a digest challenge: without credentials
+        // there is nothing to resend (the INVITE keeps its own copy for
+        // CANCEL and forks).
+        let keep = self
+            .config
+            .credentials
+            .is_some()
+            .then(|| Box::new(request.clone()));
         let id = self
             .tx
             .send_request(now, request, destination, transport)
@@ -707,7 +767,7 @@ impl Party {
             TxUse {
                 owner,
                 kind,
-                request: Some(keep),
+                request: keep,
                 destination,
                 transport,
                 auth_rounds,
@@ -802,39 +862,11 @@ impl Party {
         source: SocketAddr,
         bytes: &[u8],
     ) {
-        let key = (transport, source);
-        let mut buf = self.stream_buffers.remove(&key).unwrap_or_default();
-        buf.extend_from_slice(bytes);
-        let limits = message::Limits::default();
-        loop {
-            // Keep-alive pings (RFC 5626 section 4.4.1) are bare CRLFs.
-            let skip = buf
-                .iter()
-                .take_while(|b| **b == b'\r' || **b == b'\n')
-                .count();
-            if skip > 0 {
-                buf.drain(..skip);
-            }
-            if buf.is_empty() {
-                break;
-            }
-            match message::parse_stream(&buf, &limits) {
-                Ok(message::Status::Complete((view, used))) => {
-                    let msg = Message::from_view(&view);
-                    buf.drain(..used);
-                    self.handle_message(now, msg, source, transport);
-                }
-                Ok(message::Status::Partial) => break,
-                Err(e) => {
-                    warn!(%source, error = ?e, "unparseable stream data, dropping buffer");
-                    buf.clear();
-                    break;
-                }
-            }
-        }
-        if !buf.is_empty() {
-            self.stream_buffers.insert(key, buf);
-        }
+        let mut framer = std::mem::take(&mut self.framer);
+        framer.push(transport, source, bytes, |msg| {
+            self.handle_message(now, msg, source, transport)
+        });
+        self.framer = framer;
     }
 
     /// Dispatch everything the transaction layer has to say.
@@ -1064,10 +1096,7 @@ impl Party {
         let (via, _) = self.via(transport)?;
         req.add_header(HeaderName::Via, &via);
         let tag = self.new_tag();
-        req.add_header(
-            HeaderName::From,
-            &format!("{};tag={tag}", self.our_from()),
-        );
+        req.add_header(HeaderName::From, &format!("{};tag={tag}", self.our_from()));
         req.add_header(HeaderName::To, &format!("<{target}>"));
         let host = self.local_for(transport)?.ip().to_string();
         let call_id = message::new_call_id(&mut *self.rng, &host);
@@ -1142,6 +1171,112 @@ pub(crate) fn uri_transport(uri: &str) -> Result<Transport, Error> {
             None => Transport::Udp,
         },
     )
+}
+
+impl Party {
+    /// RFC 3261 section 22.2 as a UAS: the 401 to send when `request`
+    /// lacks valid credentials, or None to go on.
+    pub(crate) fn challenge(&mut self, now: Instant, request: &Message) -> Option<Message> {
+        use crate::auth::{AuthFailure, DigestRequest, ServerAuth, ServerConfig};
+        let creds = self.config.server_credentials.clone()?;
+        let realm = creds.realm.clone().unwrap_or_else(|| {
+            self.config
+                .aor
+                .split_once('@')
+                .map(|(_, h)| h.to_string())
+                .unwrap_or_else(|| "sipparty".to_string())
+        });
+        if self
+            .server_auth
+            .as_ref()
+            .map_or(true, |s| s.config().realm != realm)
+        {
+            let config = ServerConfig::new(realm);
+            self.server_auth = Some(Box::new(ServerAuth::new(config, &mut *self.rng, now)));
+        }
+        let server = self.server_auth.as_mut()?;
+        let method = request
+            .method()
+            .map(|m| m.as_str().to_string())
+            .unwrap_or_default();
+        let dr = DigestRequest {
+            method: &method,
+            uri: request.request_uri().unwrap_or(""),
+            body: request.body(),
+        };
+        let failure = match request.header(&HeaderName::Authorization) {
+            None => AuthFailure::Missing,
+            Some(value) => match server.verify(now, &dr, value, |user, _| {
+                (user == creds.username).then(|| creds.password.clone())
+            }) {
+                Ok(_) => return None,
+                Err(f) => f,
+            },
+        };
+        debug!(?failure, "challenging request");
+        let mut resp = Message::response_to(request, 401, None);
+        for c in server.challenge_after(now, failure) {
+            resp.add_header(HeaderName::WwwAuthenticate, &c);
+        }
+        Some(resp)
+    }
+}
+
+/// Frames SIP messages out of the bytes of stream connections (RFC 3261
+/// section 18.3: Content-Length delimits them), one buffer per connection.
+#[derive(Debug, Default)]
+pub(crate) struct Framer {
+    buffers: HashMap<(Transport, SocketAddr), Vec<u8>>,
+}
+
+impl Framer {
+    /// Append `bytes` from the connection and hand every complete message
+    /// to `deliver`; a partial one waits for more. Unparseable data (or a
+    /// message over the size limit) drops the connection's buffer.
+    pub(crate) fn push(
+        &mut self,
+        transport: Transport,
+        source: SocketAddr,
+        bytes: &[u8],
+        mut deliver: impl FnMut(Message),
+    ) {
+        let key = (transport, source);
+        let mut buf = self.buffers.remove(&key).unwrap_or_default();
+        buf.extend_from_slice(bytes);
+        let limits = message::Limits::default();
+        loop {
+            // Keep-alive pings (RFC 5626 section 4.4.1) are bare CRLFs.
+            let skip = buf
+                .iter()
+                .take_while(|b| **b == b'\r' || **b == b'\n')
+                .count();
+            buf.drain(..skip);
+            if buf.is_empty() {
+                break;
+            }
+            match message::parse_stream(&buf, &limits) {
+                Ok(message::Status::Complete((view, used))) => {
+                    let msg = Message::from_view(&view);
+                    buf.drain(..used);
+                    deliver(msg);
+                }
+                Ok(message::Status::Partial) => break,
+                Err(e) => {
+                    warn!(%source, error = ?e, "unparseable stream data, dropping buffer");
+                    buf.clear();
+                    break;
+                }
+            }
+        }
+        if !buf.is_empty() {
+            self.buffers.insert(key, buf);
+        }
+    }
+
+    /// Forget a closed connection's partial data.
+    pub(crate) fn close(&mut self, transport: Transport, peer: SocketAddr) {
+        self.buffers.remove(&(transport, peer));
+    }
 }
 
 /// Resolve a SIP URI to an address without DNS: the host must be an IP

@@ -33,6 +33,19 @@ pub(crate) fn session_expires(msg: &Message) -> Option<(Duration, Option<bool>)>
     Some((Duration::from_secs(secs.max(MIN_SE)), refresher))
 }
 
+/// RFC 4028 section 8.1: a Session-Expires below our Min-SE (90 s) is
+/// refused with 422 naming the minimum.
+pub(crate) fn too_small(request: &Message) -> Option<Message> {
+    let raw = request.header(&HeaderName::SessionExpires)?;
+    let secs: u64 = raw.split(';').next()?.trim().parse().ok()?;
+    if secs >= MIN_SE {
+        return None;
+    }
+    let mut resp = Message::response_to(request, 422, None);
+    resp.add_header(HeaderName::MinSe, &MIN_SE.to_string());
+    Some(resp)
+}
+
 impl Party {
     /// Arm the session timer from the 2xx we received to our INVITE, or
     /// from the INVITE we answered (then `msg` is our 2xx).

@@ -5,8 +5,10 @@ use crate::message::{HeaderName, Message, Method};
 
 use super::{ACCEPT, ALLOW};
 
-/// Option tags we understand in Require (section 8.2.2.3).
-const UNDERSTOOD: &[&str] = &["100rel", "timer"];
+/// Option tags we understand in Require (section 8.2.2.3). Not 100rel:
+/// we do not send reliable provisional responses (RFC 3262), so a UAC
+/// that requires them gets 420.
+const UNDERSTOOD: &[&str] = &["timer"];
 
 /// Checks made before the transaction layer sees a request: without a
 /// well-formed Via, From, To, Call-ID and CSeq (whose method agrees with
@@ -15,14 +17,13 @@ const UNDERSTOOD: &[&str] = &["100rel", "timer"];
 /// headers). `None` when the request is fine or cannot be answered (no
 /// usable Via: then it is dropped by the transaction layer).
 pub(crate) fn check_mandatory(request: &Message) -> Option<Message> {
-    let via_ok = request.top_via().is_some_and(|v| v.is_ok());
-    if !via_ok {
-        return None;
-    }
-    let problem = if request.from_header().map_or(true, |f| f.is_err()) {
-        Some("Missing or malformed From")
-    } else if request.to_header().map_or(true, |t| t.is_err()) {
-        Some("Missing or malformed To")
+    // Presence only for From and To: parsing them here would repeat what
+    // the dialog layer does anyway (a malformed From gets 400 there).
+    request.header(&HeaderName::Via)?;
+    let problem = if request.header(&HeaderName::From).is_none() {
+        Some("Missing From")
+    } else if request.header(&HeaderName::To).is_none() {
+        Some("Missing To")
     } else if request.call_id().map_or(true, |c| c.trim().is_empty()) {
         Some("Missing Call-ID")
     } else {

@@ -107,10 +107,11 @@ fn bad(line: u32) -> SdpError {
 impl<'a> Attribute<'a> {
     /// Splits the value of an `a=` line.
     pub fn from_line(value: &'a str, line: u32) -> Self {
-        match value.split_once(':') {
-            Some((name, v)) => Attribute {
-                name,
-                value: Some(v),
+        match memchr::memchr(b':', value.as_bytes()) {
+            // ':' is ASCII, so both sides are on char boundaries.
+            Some(i) => Attribute {
+                name: &value[..i],
+                value: Some(&value[i + 1..]),
                 line,
             },
             None => Attribute {
@@ -470,8 +471,7 @@ impl<'a> Candidate<'a> {
         let mut related_address = None;
         let mut related_port = None;
         let mut extensions = "";
-        loop {
-            let Some(name) = it.next() else { break };
+        while let Some(name) = it.next() {
             match name {
                 "raddr" => related_address = Some(it.next().ok_or(bad(0))?),
                 "rport" => related_port = Some(it.next().and_then(parse_u16).ok_or(bad(0))?),
@@ -635,6 +635,21 @@ impl EventSet {
         Some(set)
     }
 
+    /// The first event >= `from` that is (`member`) or is not in the set.
+    fn next_from(&self, from: u16, member: bool) -> Option<u16> {
+        let mut i = from;
+        while i < 256 {
+            let w = usize::from(i / 64);
+            let word = if member { self.0[w] } else { !self.0[w] };
+            let bits = word >> (i % 64);
+            if bits != 0 {
+                return Some(i + bits.trailing_zeros() as u16);
+            }
+            i = (i / 64 + 1) * 64;
+        }
+        None
+    }
+
     /// Adds an event.
     pub fn insert(&mut self, e: u8) {
         self.0[usize::from(e / 64)] |= 1 << (e % 64);
@@ -664,14 +679,12 @@ impl EventSet {
         let mut first = true;
         let mut e: u16 = 0;
         while e < 256 {
-            if !self.contains(e as u8) {
-                e += 1;
-                continue;
-            }
-            let start = e;
-            while e < 256 && self.contains(e as u8) {
-                e += 1;
-            }
+            // Skip to the next member, then to the end of its run, a word
+            // at a time.
+            let Some(start) = self.next_from(e, true) else {
+                break;
+            };
+            e = self.next_from(start, false).unwrap_or(256);
             if !first {
                 out.push(',');
             }
@@ -698,8 +711,9 @@ pub(crate) fn push_u64(out: &mut String, mut v: u64) {
             break;
         }
     }
+    out.reserve(buf.len() - i);
     for &b in &buf[i..] {
-        out.push(b as char);
+        out.push(char::from(b));
     }
 }
 
@@ -756,7 +770,8 @@ mod tests {
 
     #[test]
     fn typed_attributes_decode() {
-        let cases: &[(&str, fn(&TypedAttribute<'_>) -> bool)] = &[
+        type Check = fn(&TypedAttribute<'_>) -> bool;
+        let cases: &[(&str, Check)] = &[
             ("ptime:20", |t| *t == TypedAttribute::Ptime(20)),
             ("maxptime:40.0", |t| *t == TypedAttribute::MaxPtime(40)),
             ("recvonly", |t| *t == TypedAttribute::Direction(Direction::RecvOnly)),

@@ -45,7 +45,49 @@ pub(crate) fn parse_payload_type(s: &str) -> Result<u8, SdpErrorKind> {
     }
 }
 
-fn field<'a>(it: &mut std::str::SplitAsciiWhitespace<'a>, kind: u8) -> Result<&'a str, SdpError> {
+/// Space- or tab-separated fields, runs of blanks skipped (a byte loop:
+/// these lines are on the parse fast path).
+#[derive(Clone, Debug)]
+pub(crate) struct Fields<'a> {
+    rest: &'a str,
+}
+
+impl<'a> Fields<'a> {
+    pub(crate) fn new(s: &'a str) -> Self {
+        Fields { rest: s }
+    }
+
+    /// What is left, from the next field on.
+    pub(crate) fn remainder(&mut self) -> &'a str {
+        let b = self.rest.as_bytes();
+        let start = b
+            .iter()
+            .position(|&c| c != b' ' && c != b'\t')
+            .unwrap_or(b.len());
+        &self.rest[start..]
+    }
+}
+
+impl<'a> Iterator for Fields<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let rest = self.remainder();
+        if rest.is_empty() {
+            self.rest = rest;
+            return None;
+        }
+        let b = rest.as_bytes();
+        let end = b
+            .iter()
+            .position(|&c| c == b' ' || c == b'\t')
+            .unwrap_or(b.len());
+        self.rest = &rest[end..];
+        Some(&rest[..end])
+    }
+}
+
+fn field<'a>(it: &mut Fields<'a>, kind: u8) -> Result<&'a str, SdpError> {
     it.next()
         .ok_or(SdpError::new(0, SdpErrorKind::InvalidField(kind)))
 }
@@ -76,7 +118,7 @@ pub struct Origin<'a> {
 impl<'a> Origin<'a> {
     /// Decodes the value of an `o=` line.
     pub fn parse(value: &'a str) -> Result<Self, SdpError> {
-        let mut it = value.split_ascii_whitespace();
+        let mut it = Fields::new(value);
         let o = Origin {
             username: field(&mut it, b'o')?,
             session_id: number(field(&mut it, b'o')?, parse_u64)?,
@@ -110,7 +152,7 @@ pub struct Connection<'a> {
 impl<'a> Connection<'a> {
     /// Decodes the value of a `c=` line.
     pub fn parse(value: &'a str) -> Result<Self, SdpError> {
-        let mut it = value.split_ascii_whitespace();
+        let mut it = Fields::new(value);
         let nettype = field(&mut it, b'c')?;
         let addrtype = field(&mut it, b'c')?;
         let full = field(&mut it, b'c')?;
@@ -185,7 +227,7 @@ impl<'a> MediaLine<'a> {
     /// Decodes the value of an `m=` line.
     pub fn parse(value: &'a str) -> Result<Self, SdpError> {
         let value = value.trim_end_matches([' ', '\t']);
-        let mut it = value.split_ascii_whitespace();
+        let mut it = Fields::new(value);
         let media = field(&mut it, b'm')?;
         let port_field = field(&mut it, b'm')?;
         let proto = field(&mut it, b'm')?;
@@ -194,12 +236,10 @@ impl<'a> MediaLine<'a> {
             None => (number(port_field, parse_u16)?, None),
         };
         // The formats are the rest of the line after the proto token.
-        let rest = it.next().map(|first| {
-            // `first` is a subslice of `value`; take everything from it on.
-            let start = first.as_ptr() as usize - value.as_ptr() as usize;
-            &value[start..]
-        });
-        let formats = rest.ok_or(SdpError::new(0, SdpErrorKind::InvalidField(b'm')))?;
+        let formats = it.remainder();
+        if formats.is_empty() {
+            return Err(SdpError::new(0, SdpErrorKind::InvalidField(b'm')));
+        }
         Ok(MediaLine {
             media,
             port,
@@ -211,7 +251,7 @@ impl<'a> MediaLine<'a> {
 
     /// The formats, one by one.
     pub fn formats(&self) -> impl Iterator<Item = &'a str> + 'a {
-        self.formats.split_ascii_whitespace()
+        Fields::new(self.formats)
     }
 
     /// Whether the proto is RTP-based (`RTP/...` or `.../RTP/...`), so the
@@ -259,7 +299,7 @@ pub struct Timing {
 impl Timing {
     /// Decodes the value of a `t=` line.
     pub fn parse(value: &str) -> Result<Self, SdpError> {
-        let mut it = value.split_ascii_whitespace();
+        let mut it = Fields::new(value);
         let t = Timing {
             start: number(field(&mut it, b't')?, parse_u64)?,
             stop: number(field(&mut it, b't')?, parse_u64)?,

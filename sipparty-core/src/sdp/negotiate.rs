@@ -11,7 +11,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use smallvec::SmallVec;
 use tracing::{debug, warn};
 
-use super::attributes::{Direction, EventSet};
+use super::attributes::{Direction, EventSet, Fmtp, Rtcp, RtpMap, TypedAttribute};
 use super::caps::{static_payload_type, Codec, MediaCapabilities};
 use super::error::{SdpError, SdpLimits};
 use super::fields::parse_payload_type;
@@ -156,24 +156,83 @@ fn plain_rtp(proto: &str) -> bool {
     proto.eq_ignore_ascii_case("RTP/AVP") || proto.eq_ignore_ascii_case("RTP/AVPF")
 }
 
-/// Name, clock rate and channels of payload type `pt` in a media section:
-/// its rtpmap, else the RFC 3551 static assignment.
-fn describe<'a>(m: &MediaView<'_, 'a>, pt: u8) -> Option<(&'a str, u32, u8)> {
-    match m.rtpmap(pt) {
-        Some(r) => Some((r.encoding, r.clock_rate, r.channels.unwrap_or(1))),
-        None => static_payload_type(pt),
-    }
+/// The attributes of one media section that negotiation looks at,
+/// collected in one pass (lookups by payload type would otherwise rescan
+/// every attribute for every format).
+struct MediaInfo<'a> {
+    rtpmaps: SmallVec<[RtpMap<'a>; 8]>,
+    fmtps: SmallVec<[(u8, &'a str); 8]>,
+    ptime: Option<u32>,
+    direction: Direction,
+    rtcp: Option<Rtcp<'a>>,
+    rtcp_mux: bool,
 }
 
-fn codec_of(m: &MediaView<'_, '_>, pt: u8) -> Codec {
-    let mut fmt = [0u8; 3];
-    let (name, rate, ch) = describe(m, pt).unwrap_or(("", 0, 1));
-    let mut c = Codec::new(name, rate, ch, pt);
-    c.fmtp = m
-        .fmtp(pt_str(pt, &mut fmt))
-        .filter(|f| !f.params.is_empty())
-        .map(|f| f.params.to_owned());
-    c
+impl<'a> MediaInfo<'a> {
+    fn new(m: &MediaView<'_, 'a>) -> Self {
+        let mut info = MediaInfo {
+            rtpmaps: SmallVec::new(),
+            fmtps: SmallVec::new(),
+            ptime: None,
+            direction: Direction::SendRecv,
+            rtcp: None,
+            rtcp_mux: false,
+        };
+        let mut direction = None;
+        for a in m.attributes() {
+            match (a.name.len(), a.value) {
+                (6, Some(v)) if a.is("rtpmap") => {
+                    if let Ok(r) = RtpMap::parse(v) {
+                        info.rtpmaps.push(r);
+                    }
+                }
+                (4, Some(v)) if a.is("fmtp") => {
+                    if let Some((pt, f)) = Fmtp::parse(v)
+                        .ok()
+                        .and_then(|f| Some((f.payload_type()?, f)))
+                    {
+                        info.fmtps.push((pt, f.params));
+                    }
+                }
+                (5, Some(_)) if a.is("ptime") => {
+                    if let Ok(TypedAttribute::Ptime(p)) = a.typed() {
+                        info.ptime = Some(p);
+                    }
+                }
+                (4, Some(v)) if a.is("rtcp") => info.rtcp = Rtcp::parse(v).ok(),
+                (8, None) if a.is("rtcp-mux") => info.rtcp_mux = true,
+                (8, None) => direction = direction.or(Direction::from_name(a.name)),
+                _ => {}
+            }
+        }
+        // RFC 8866 s.6.7: a media-level direction overrides the session's.
+        info.direction = direction.unwrap_or_else(|| m.effective_direction());
+        info
+    }
+
+    /// Name, clock rate and channels of payload type `pt`: its rtpmap, else
+    /// the RFC 3551 static assignment.
+    fn describe(&self, pt: u8) -> Option<(&'a str, u32, u8)> {
+        match self.rtpmaps.iter().find(|r| r.payload_type == pt) {
+            Some(r) => Some((r.encoding, r.clock_rate, r.channels.unwrap_or(1))),
+            None => static_payload_type(pt),
+        }
+    }
+
+    fn fmtp(&self, pt: u8) -> Option<&'a str> {
+        self.fmtps
+            .iter()
+            .find(|f| f.0 == pt)
+            .map(|f| f.1)
+            .filter(|p| !p.is_empty())
+    }
+
+    fn codec(&self, pt: u8) -> Codec {
+        let (name, rate, ch) = self.describe(pt).unwrap_or(("", 0, 1));
+        let mut c = Codec::new(name, rate, ch, pt);
+        c.fmtp = self.fmtp(pt).map(str::to_owned);
+        c
+    }
 }
 
 fn pt_str(pt: u8, buf: &mut [u8; 3]) -> &str {
@@ -196,7 +255,7 @@ fn rejected_codec(m: &MediaView<'_, '_>) -> Codec {
     m.formats()
         .next()
         .and_then(|f| parse_payload_type(f).ok())
-        .map(|pt| codec_of(m, pt))
+        .map(|pt| MediaInfo::new(m).codec(pt))
         .unwrap_or_else(|| Codec::new("", 0, 1, 0))
 }
 
@@ -222,7 +281,10 @@ fn rejected_media(m: &MediaView<'_, '_>) -> Media {
 }
 
 /// The peer's RTP and RTCP addresses for a media section.
-fn remote_addresses(m: &MediaView<'_, '_>) -> (Option<SocketAddr>, Option<SocketAddr>) {
+fn remote_addresses(
+    m: &MediaView<'_, '_>,
+    info: &MediaInfo<'_>,
+) -> (Option<SocketAddr>, Option<SocketAddr>) {
     let ip = m
         .connection()
         .filter(|c| !c.is_hold_address())
@@ -230,7 +292,7 @@ fn remote_addresses(m: &MediaView<'_, '_>) -> (Option<SocketAddr>, Option<Socket
         .filter(|ip| !ip.is_unspecified());
     let Some(ip) = ip else { return (None, None) };
     let rtp = SocketAddr::new(ip, m.port());
-    let rtcp = match m.rtcp() {
+    let rtcp = match info.rtcp {
         Some(r) => {
             let rip = r
                 .address
@@ -238,7 +300,7 @@ fn remote_addresses(m: &MediaView<'_, '_>) -> (Option<SocketAddr>, Option<Socket
                 .unwrap_or(ip);
             Some(SocketAddr::new(rip, r.port))
         }
-        None if m.has_attribute("rtcp-mux") => Some(rtp),
+        None if info.rtcp_mux => Some(rtp),
         None => m.port().checked_add(1).map(|p| SocketAddr::new(ip, p)),
     };
     (Some(rtp), rtcp)
@@ -246,8 +308,8 @@ fn remote_addresses(m: &MediaView<'_, '_>) -> (Option<SocketAddr>, Option<Socket
 
 /// The direction the peer declared for a media section, with RFC 2543 hold
 /// (`c=0.0.0.0`) read as "do not send to me" (RFC 3264 s.8.4).
-fn declared_direction(m: &MediaView<'_, '_>) -> Direction {
-    let d = m.effective_direction();
+fn declared_direction(m: &MediaView<'_, '_>, info: &MediaInfo<'_>) -> Direction {
+    let d = info.direction;
     if m.connection().is_some_and(|c| c.is_hold_address()) {
         Direction::from_flags(d.sends(), false)
     } else {
@@ -289,7 +351,7 @@ fn offer_media(
     if with_te {
         fmts.push(pt_bytes(caps.telephone_event_pt));
     }
-    let fmt_strs: SmallVec<[&str; 8]> = fmts.iter().map(|b| trim_pt(b)).collect();
+    let fmt_strs: SmallVec<[&str; 8]> = fmts.iter().map(trim_pt).collect();
     let mut m = Media::new(kind, port, proto, &fmt_strs);
     for c in codecs {
         m.push_rtpmap(
@@ -304,9 +366,9 @@ fn offer_media(
     }
     if with_te {
         m.push_rtpmap(caps.telephone_event_pt, "telephone-event", 8000, None);
-        let mut ev = String::with_capacity(8);
-        caps.telephone_events.write_to(&mut ev);
-        m.push_fmtp(caps.telephone_event_pt, &ev);
+        m.push_fmtp_with(caps.telephone_event_pt, |s| {
+            caps.telephone_events.write_to(s)
+        });
     }
     if let Some(p) = caps.ptime {
         m.push_ptime(p);
@@ -344,9 +406,13 @@ pub fn create_answer(
 ) -> Result<(Sdp, NegotiatedSession), NegotiationError> {
     let mut sdp = Sdp::new(local.session_id, local.session_version, local.addr);
     // RFC 3264 s.6: the t= line of the answer equals the offer's.
-    if let Some(t) = offer.session_lines().iter().find(|l| l.kind == b't') {
-        if t.value != "0 0" {
-            sdp.set_timing_raw(t.value.trim());
+    if let Some(t) = offer.timing() {
+        if (t.start, t.stop) != (0, 0) {
+            let mut v = String::with_capacity(24);
+            super::attributes::push_u64(&mut v, t.start);
+            v.push(' ');
+            super::attributes::push_u64(&mut v, t.stop);
+            sdp.set_timing_raw(&v);
         }
     }
     let mut streams = Vec::with_capacity(offer.media_count());
@@ -384,6 +450,7 @@ fn answer_media(
         return None;
     }
     let is_audio = m.media().eq_ignore_ascii_case("audio");
+    let info = MediaInfo::new(m);
     // (offered pt, index of our codec), in the offerer's order.
     let mut matched: SmallVec<[(u8, usize); 8]> = SmallVec::new();
     let mut te: SmallVec<[(u8, u32); 2]> = SmallVec::new();
@@ -391,7 +458,7 @@ fn answer_media(
         let Ok(pt) = parse_payload_type(fmt) else {
             continue;
         };
-        let Some((name, rate, channels)) = describe(m, pt) else {
+        let Some((name, rate, channels)) = info.describe(pt) else {
             continue;
         };
         if is_telephone_event(name) {
@@ -414,10 +481,11 @@ fn answer_media(
             .find(|t| t.1 == first_rate)
             .or_else(|| te.iter().find(|t| t.1 == 8000));
         if let Some(&(pt, rate)) = pick {
-            let mut b = [0u8; 3];
-            let offered = m
-                .fmtp(pt_str(pt, &mut b))
-                .map(|f| EventSet::parse(f.params).unwrap_or_default())
+            let offered = info
+                .fmtps
+                .iter()
+                .find(|f| f.0 == pt)
+                .map(|f| EventSet::parse(f.1).unwrap_or_default())
                 .unwrap_or(EventSet::DEFAULT_DTMF);
             let common = offered.intersect(&caps.telephone_events);
             if !common.is_empty() {
@@ -446,26 +514,20 @@ fn answer_media(
     }
     if let Some((pt, rate, events)) = te_answer {
         media.push_rtpmap(pt, "telephone-event", rate, None);
-        let mut ev = String::with_capacity(8);
-        events.write_to(&mut ev);
-        media.push_fmtp(pt, &ev);
+        media.push_fmtp_with(pt, |s| events.write_to(s));
     }
     if let Some(p) = caps.ptime {
         media.push_ptime(p);
     }
     // RFC 3264 s.6.1: sendonly is answered recvonly, recvonly sendonly,
     // inactive inactive; and we never do more than we want ourselves.
-    let ours = declared_direction(m).reverse().intersect(direction);
+    let ours = declared_direction(m, &info).reverse().intersect(direction);
     media.set_direction(ours);
 
-    let (remote_rtp, remote_rtcp) = remote_addresses(m);
+    let (remote_rtp, remote_rtcp) = remote_addresses(m, &info);
     let c = &codecs[first_ci];
     let mut codec = Codec::new(&c.name, c.clock_rate, c.channels, first_pt);
-    let mut b = [0u8; 3];
-    codec.fmtp = m
-        .fmtp(pt_str(first_pt, &mut b))
-        .filter(|f| !f.params.is_empty())
-        .map(|f| f.params.to_owned());
+    codec.fmtp = info.fmtp(first_pt).map(str::to_owned);
     let stream = NegotiatedStream {
         media: m.media().to_owned(),
         remote_rtp,
@@ -473,7 +535,7 @@ fn answer_media(
         local_port,
         codec,
         telephone_event_pt: te_answer.map(|t| t.0),
-        ptime: m.ptime().or(caps.ptime).unwrap_or(20),
+        ptime: info.ptime.or(caps.ptime).unwrap_or(20),
         direction: ours,
         rejected: false,
     };
@@ -508,6 +570,8 @@ pub fn process_answer(
             streams.push(rejected_stream(&om, 0));
             continue;
         }
+        let oi = MediaInfo::new(&om);
+        let ai = MediaInfo::new(&am);
         let offered = |pt: u8| om.formats().any(|f| parse_payload_type(f) == Ok(pt));
         let mut chosen = None;
         let mut te_pt = None;
@@ -522,7 +586,7 @@ pub fn process_answer(
                 );
                 continue;
             }
-            let name = describe(&om, pt).or_else(|| describe(&am, pt)).map(|d| d.0);
+            let name = oi.describe(pt).or_else(|| ai.describe(pt)).map(|d| d.0);
             if name.is_some_and(is_telephone_event) {
                 te_pt = te_pt.or(Some(pt));
             } else if chosen.is_none() && name.is_some() {
@@ -534,16 +598,12 @@ pub fn process_answer(
             streams.push(rejected_stream(&om, 0));
             continue;
         };
-        let mut codec = codec_of(&om, pt);
-        let mut b = [0u8; 3];
-        codec.fmtp = am
-            .fmtp(pt_str(pt, &mut b))
-            .filter(|f| !f.params.is_empty())
-            .map(|f| f.params.to_owned());
-        let ours = om
-            .effective_direction()
-            .intersect(declared_direction(&am).reverse());
-        let (remote_rtp, remote_rtcp) = remote_addresses(&am);
+        let mut codec = oi.codec(pt);
+        codec.fmtp = ai.fmtp(pt).map(str::to_owned);
+        let ours = oi
+            .direction
+            .intersect(declared_direction(&am, &ai).reverse());
+        let (remote_rtp, remote_rtcp) = remote_addresses(&am, &ai);
         streams.push(NegotiatedStream {
             media: om.media().to_owned(),
             remote_rtp,
@@ -551,7 +611,7 @@ pub fn process_answer(
             local_port,
             codec,
             telephone_event_pt: te_pt,
-            ptime: am.ptime().or(om.ptime()).unwrap_or(20),
+            ptime: ai.ptime.or(oi.ptime).unwrap_or(20),
             direction: ours,
             rejected: false,
         });
@@ -679,6 +739,12 @@ impl Negotiator {
     /// The result of the last completed exchange.
     pub fn current(&self) -> Option<&NegotiatedSession> {
         self.current.as_ref()
+    }
+
+    /// The (session id, version) of the peer's last description: an offer
+    /// with the same pair as before is a session refresh (RFC 3264 s.8).
+    pub fn remote_origin(&self) -> Option<(u64, u64)> {
+        self.remote_origin
     }
 
     /// Whether an offer of ours awaits its answer.

@@ -10,42 +10,190 @@ use std::net::IpAddr;
 use super::attributes::{push_u64, Attribute, Direction, Fmtp, Rtcp, RtpMap, TypedAttribute};
 use super::error::{SdpError, SdpLimits};
 use super::fields::{addrtype, Connection, MediaLine, Origin, Timing};
-use super::parse::{direction_of, media_accessors, parse, LineEnding, SessionDescription};
+use super::parse::{direction_of, media_accessors, parse, Line, LineEnding, SessionDescription};
 
-/// One owned line.
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct OwnedLine {
+/// Where one line's value sits in a [`Lines`] buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Span {
     kind: u8,
-    value: String,
+    start: u32,
+    end: u32,
     ending: LineEnding,
 }
 
-impl OwnedLine {
-    fn new(kind: u8, value: String) -> Self {
-        Self {
-            kind,
-            value,
-            ending: LineEnding::CrLf,
+impl Span {
+    /// Bytes before the value: `k=`, or nothing for a blank line.
+    fn prefix(&self) -> usize {
+        if self.kind == 0 {
+            0
+        } else {
+            2
         }
     }
 
-    fn write_to(&self, out: &mut Vec<u8>) {
-        if self.kind != 0 {
-            out.push(self.kind);
-            out.push(b'=');
-        }
-        out.extend_from_slice(self.value.as_bytes());
-        out.extend_from_slice(self.ending.as_str().as_bytes());
+    fn line_start(&self) -> usize {
+        self.start as usize - self.prefix()
+    }
+
+    fn line_end(&self) -> usize {
+        self.end as usize + self.ending.as_str().len()
     }
 }
 
-/// Borrowed line views of owned lines, for the shared accessors.
-fn views(lines: &[OwnedLine]) -> impl Iterator<Item = super::parse::Line<'_>> + '_ {
-    lines.iter().map(|l| super::parse::Line {
-        kind: l.kind,
-        value: &l.value,
-        ending: l.ending,
-    })
+/// Lines kept in one text buffer (line endings included) with their spans:
+/// serializing is a copy, and building an answer costs two allocations per
+/// section instead of one per line.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+struct Lines {
+    text: String,
+    spans: Vec<Span>,
+}
+
+impl Lines {
+    fn with_capacity(bytes: usize, lines: usize) -> Self {
+        Lines {
+            text: String::with_capacity(bytes),
+            spans: Vec::with_capacity(lines),
+        }
+    }
+
+    /// Appends a line whose value is written by `f`, ended with CRLF.
+    fn push_with(&mut self, kind: u8, f: impl FnOnce(&mut String)) {
+        self.text.push(kind as char);
+        self.text.push('=');
+        let start = self.text.len() as u32;
+        f(&mut self.text);
+        let end = self.text.len() as u32;
+        self.text.push_str("\r\n");
+        self.spans.push(Span {
+            kind,
+            start,
+            end,
+            ending: LineEnding::CrLf,
+        });
+    }
+
+    fn push(&mut self, kind: u8, value: &str) {
+        self.push_with(kind, |t| t.push_str(value));
+    }
+
+    /// Appends a line exactly as parsed.
+    fn push_raw(&mut self, kind: u8, value: &str, ending: LineEnding) {
+        if kind != 0 {
+            self.text.push(kind as char);
+            self.text.push('=');
+        }
+        let start = self.text.len() as u32;
+        self.text.push_str(value);
+        let end = self.text.len() as u32;
+        self.text.push_str(ending.as_str());
+        self.spans.push(Span {
+            kind,
+            start,
+            end,
+            ending,
+        });
+    }
+
+    fn value(&self, i: usize) -> &str {
+        let s = &self.spans[i];
+        &self.text[s.start as usize..s.end as usize]
+    }
+
+    fn find(&self, kind: u8) -> Option<usize> {
+        self.spans.iter().position(|s| s.kind == kind)
+    }
+
+    fn find_value(&self, kind: u8) -> Option<&str> {
+        self.find(kind).map(|i| self.value(i))
+    }
+
+    /// Moves the spans from `from` on by `delta` bytes.
+    fn shift(&mut self, from: usize, grow: usize, shrink: usize) {
+        for s in &mut self.spans[from..] {
+            s.start = (s.start as usize + grow - shrink) as u32;
+            s.end = (s.end as usize + grow - shrink) as u32;
+        }
+    }
+
+    fn replace(&mut self, i: usize, value: &str) {
+        let s = self.spans[i];
+        let old = (s.end - s.start) as usize;
+        self.text
+            .replace_range(s.start as usize..s.end as usize, value);
+        self.spans[i].end = s.start + value.len() as u32;
+        self.shift(i + 1, value.len(), old);
+    }
+
+    fn insert(&mut self, i: usize, kind: u8, value: &str) {
+        if i >= self.spans.len() {
+            self.push(kind, value);
+            return;
+        }
+        let at = self.spans[i].line_start();
+        let mut line = String::with_capacity(value.len() + 4);
+        line.push(kind as char);
+        line.push('=');
+        line.push_str(value);
+        line.push_str("\r\n");
+        self.text.insert_str(at, &line);
+        self.shift(i, line.len(), 0);
+        self.spans.insert(
+            i,
+            Span {
+                kind,
+                start: (at + 2) as u32,
+                end: (at + 2 + value.len()) as u32,
+                ending: LineEnding::CrLf,
+            },
+        );
+    }
+
+    fn remove(&mut self, i: usize) {
+        let s = self.spans[i];
+        let (a, b) = (s.line_start(), s.line_end());
+        self.text.replace_range(a..b, "");
+        self.spans.remove(i);
+        self.shift(i, 0, b - a);
+    }
+
+    /// Sets the value of the first line of `kind`, or inserts one before
+    /// the first line whose kind is in `before` (grammar order).
+    fn set(&mut self, kind: u8, value: &str, before: &[u8]) {
+        if let Some(i) = self.find(kind) {
+            self.replace(i, value);
+            return;
+        }
+        let at = self
+            .spans
+            .iter()
+            .position(|s| before.contains(&s.kind))
+            .unwrap_or(self.spans.len());
+        self.insert(at, kind, value);
+    }
+
+    fn iter(&self) -> impl Iterator<Item = Line<'_>> + '_ {
+        self.spans.iter().map(|s| Line {
+            kind: s.kind,
+            value: &self.text[s.start as usize..s.end as usize],
+            ending: s.ending,
+        })
+    }
+
+    fn attributes(&self) -> impl Iterator<Item = Attribute<'_>> + '_ {
+        self.iter()
+            .enumerate()
+            .filter(|(_, l)| l.kind == b'a')
+            .map(|(i, l)| Attribute::from_line(l.value, i as u32 + 1))
+    }
+
+    fn remove_directions(&mut self) {
+        while let Some(i) = (0..self.spans.len())
+            .find(|&i| self.spans[i].kind == b'a' && Direction::from_name(self.value(i)).is_some())
+        {
+            self.remove(i);
+        }
+    }
 }
 
 /// An owned session description.
@@ -58,74 +206,46 @@ fn views(lines: &[OwnedLine]) -> impl Iterator<Item = super::parse::Line<'_>> + 
 /// let mut audio = Media::new("audio", 49170, "RTP/AVP", &["0", "101"]);
 /// audio.push_rtpmap(0, "PCMU", 8000, None);
 /// audio.push_rtpmap(101, "telephone-event", 8000, None);
-/// audio.push_attribute("fmtp", Some("101 0-16"));
+/// audio.push_fmtp(101, "0-16");
 /// audio.set_direction(Direction::SendRecv);
 /// sdp.push_media(audio);
 /// let bytes = sdp.to_bytes();
+/// assert!(bytes.starts_with(b"v=0\r\no=- 42 1 IN IP4 192.0.2.10\r\ns=-\r\n"));
 /// assert_eq!(Sdp::parse(&bytes).unwrap(), sdp);
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Sdp {
-    session: Vec<OwnedLine>,
+    session: Lines,
     media: Vec<Media>,
 }
 
 /// One owned media section; its first line is the m= line.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Media {
-    lines: Vec<OwnedLine>,
-}
-
-fn line_value<'s>(lines: &'s [OwnedLine], kind: u8) -> Option<&'s str> {
-    lines
-        .iter()
-        .find(|l| l.kind == kind)
-        .map(|l| l.value.as_str())
-}
-
-fn set_line(lines: &mut Vec<OwnedLine>, kind: u8, value: String, before: &[u8]) {
-    if let Some(l) = lines.iter_mut().find(|l| l.kind == kind) {
-        l.value = value;
-        return;
-    }
-    // Insert at its grammar position: before the first line of a later kind.
-    let at = lines
-        .iter()
-        .position(|l| before.contains(&l.kind))
-        .unwrap_or(lines.len());
-    lines.insert(at, OwnedLine::new(kind, value));
-}
-
-fn remove_directions(lines: &mut Vec<OwnedLine>) {
-    lines.retain(|l| !(l.kind == b'a' && Direction::from_name(&l.value).is_some()));
+    lines: Lines,
 }
 
 impl Sdp {
     /// A minimal description: `v=0`, `o=- <id> <version> IN IP4|IP6 <addr>`,
     /// `s=-`, `c=` with the same address and `t=0 0`.
     pub fn new(session_id: u64, session_version: u64, addr: IpAddr) -> Self {
-        let mut o = String::with_capacity(48);
-        o.push_str("- ");
-        push_u64(&mut o, session_id);
-        o.push(' ');
-        push_u64(&mut o, session_version);
-        o.push_str(" IN ");
-        o.push_str(addrtype(addr));
-        o.push(' ');
-        push_ip(&mut o, addr);
-        let mut c = String::with_capacity(24);
-        c.push_str("IN ");
-        c.push_str(addrtype(addr));
-        c.push(' ');
-        push_ip(&mut c, addr);
+        let mut session = Lines::with_capacity(128, 8);
+        session.push(b'v', "0");
+        session.push_with(b'o', |o| {
+            o.push_str("- ");
+            push_u64(o, session_id);
+            o.push(' ');
+            push_u64(o, session_version);
+            o.push_str(" IN ");
+            o.push_str(addrtype(addr));
+            o.push(' ');
+            push_ip(o, addr);
+        });
+        session.push(b's', "-");
+        session.push_with(b'c', |c| push_connection(c, addr));
+        session.push(b't', "0 0");
         Sdp {
-            session: vec![
-                OwnedLine::new(b'v', "0".into()),
-                OwnedLine::new(b'o', o),
-                OwnedLine::new(b's', "-".into()),
-                OwnedLine::new(b'c', c),
-                OwnedLine::new(b't', "0 0".into()),
-            ],
+            session,
             media: Vec::new(),
         }
     }
@@ -142,17 +262,20 @@ impl Sdp {
 
     /// Copies a borrowed description, keeping every line as written.
     pub fn from_view(view: &SessionDescription<'_>) -> Sdp {
-        let own = |l: &super::parse::Line<'_>| OwnedLine {
-            kind: l.kind,
-            value: l.value.to_owned(),
-            ending: l.ending,
-        };
+        fn copy(lines: &[Line<'_>]) -> Lines {
+            let bytes = lines.iter().map(|l| l.value.len() + 4).sum();
+            let mut out = Lines::with_capacity(bytes, lines.len());
+            for l in lines {
+                out.push_raw(l.kind, l.value, l.ending);
+            }
+            out
+        }
         Sdp {
-            session: view.session_lines().iter().map(own).collect(),
+            session: copy(view.session_lines()),
             media: view
                 .media()
                 .map(|m| Media {
-                    lines: m.lines().iter().map(own).collect(),
+                    lines: copy(m.lines()),
                 })
                 .collect(),
         }
@@ -160,38 +283,38 @@ impl Sdp {
 
     /// Serializes the description.
     pub fn write_to(&self, out: &mut Vec<u8>) {
-        for l in &self.session {
-            l.write_to(out);
-        }
+        out.extend_from_slice(self.session.text.as_bytes());
         for m in &self.media {
-            for l in &m.lines {
-                l.write_to(out);
-            }
+            out.extend_from_slice(m.lines.text.as_bytes());
         }
     }
 
     /// Serializes the description into a new buffer.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.len_hint());
+        let len =
+            self.session.text.len() + self.media.iter().map(|m| m.lines.text.len()).sum::<usize>();
+        let mut out = Vec::with_capacity(len);
         self.write_to(&mut out);
         out
     }
 
-    fn len_hint(&self) -> usize {
-        let count = |ls: &[OwnedLine]| ls.iter().map(|l| l.value.len() + 4).sum::<usize>();
-        count(&self.session) + self.media.iter().map(|m| count(&m.lines)).sum::<usize>()
+    /// The lines of the session section (before the first m=).
+    pub fn session_lines(&self) -> impl Iterator<Item = Line<'_>> + '_ {
+        self.session.iter()
     }
 
     /// The o= line; `None` if it was replaced by something malformed.
     pub fn origin(&self) -> Option<Origin<'_>> {
-        line_value(&self.session, b'o').and_then(|v| Origin::parse(v).ok())
+        self.session
+            .find_value(b'o')
+            .and_then(|v| Origin::parse(v).ok())
     }
 
     /// Rewrites the o= line with a new session version (RFC 3264 s.8: the
     /// version goes up by one with every changed description).
     pub fn set_session_version(&mut self, version: u64) {
         let Some(o) = self.origin() else { return };
-        let mut v = String::with_capacity(48);
+        let mut v = String::with_capacity(64);
         v.push_str(o.username);
         v.push(' ');
         push_u64(&mut v, o.session_id);
@@ -201,46 +324,49 @@ impl Sdp {
             v.push(' ');
             v.push_str(f);
         }
-        set_line(&mut self.session, b'o', v, &[]);
+        self.session.set(b'o', &v, &[]);
     }
 
     /// The s= value.
     pub fn session_name(&self) -> Option<&str> {
-        line_value(&self.session, b's')
+        self.session.find_value(b's')
     }
 
     /// Sets the s= value.
     pub fn set_session_name(&mut self, name: &str) {
-        set_line(&mut self.session, b's', name.to_owned(), b"iuepcbtrzkam");
+        self.session.set(b's', name, b"iuepcbtrzka");
     }
 
     /// The session-level c= line.
     pub fn connection(&self) -> Option<Connection<'_>> {
-        line_value(&self.session, b'c').and_then(|v| Connection::parse(v).ok())
+        self.session
+            .find_value(b'c')
+            .and_then(|v| Connection::parse(v).ok())
     }
 
-    /// Sets the session-level c= line to a unicast address.
+    /// Sets the session-level c= line to a unicast address
+    /// (`0.0.0.0` is the RFC 2543 hold address).
     pub fn set_connection(&mut self, addr: IpAddr) {
-        set_line(&mut self.session, b'c', connection_value(addr), b"btrzka");
+        let mut c = String::with_capacity(24);
+        push_connection(&mut c, addr);
+        self.session.set(b'c', &c, b"btrzka");
     }
 
     /// The first t= line.
     pub fn timing(&self) -> Option<Timing> {
-        line_value(&self.session, b't').and_then(|v| Timing::parse(v).ok())
+        self.session
+            .find_value(b't')
+            .and_then(|v| Timing::parse(v).ok())
     }
 
-    /// Sets the t= line (RFC 3264 s.6: an answer copies the offer's).
+    /// Sets the t= line as written (RFC 3264 s.6: an answer copies the offer's).
     pub fn set_timing_raw(&mut self, value: &str) {
-        set_line(&mut self.session, b't', value.to_owned(), b"rzka");
+        self.session.set(b't', value, b"rzka");
     }
 
     /// The session-level attributes.
     pub fn attributes(&self) -> impl Iterator<Item = Attribute<'_>> + '_ {
-        self.session
-            .iter()
-            .enumerate()
-            .filter(|(_, l)| l.kind == b'a')
-            .map(|(i, l)| Attribute::from_line(&l.value, i as u32 + 1))
+        self.session.attributes()
     }
 
     /// The session-level direction attribute.
@@ -251,12 +377,15 @@ impl Sdp {
     /// Appends a session-level attribute.
     pub fn push_attribute(&mut self, name: &str, value: Option<&str>) {
         self.session
-            .push(OwnedLine::new(b'a', attribute_value(name, value)));
+            .push_with(b'a', |t| push_attribute(t, name, value));
     }
 
-    /// Appends a raw session-level line of any type (kept as given).
+    /// Appends a raw session-level line of any type but m= (kept as given;
+    /// media sections are added with [`push_media`](Self::push_media)).
     pub fn push_session_line(&mut self, kind: u8, value: &str) {
-        self.session.push(OwnedLine::new(kind, value.to_owned()));
+        if kind != b'm' && kind.is_ascii_lowercase() {
+            self.session.push(kind, value);
+        }
     }
 
     /// The media sections.
@@ -274,18 +403,24 @@ impl Sdp {
         self.media.push(media);
     }
 
-    /// The lines of the description other than o=, serialized: two
-    /// descriptions with the same body differ only in their origin (used to
-    /// decide whether the o= version must go up, RFC 3264 s.8).
+    /// The description without its o= line, serialized: two descriptions
+    /// with the same body differ only in their origin (RFC 3264 s.8: the
+    /// version goes up only when something changed).
     pub fn body_without_origin(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.len_hint());
-        for l in self.session.iter().filter(|l| l.kind != b'o') {
-            l.write_to(&mut out);
+        let mut out = Vec::with_capacity(
+            self.session.text.len() + self.media.iter().map(|m| m.lines.text.len()).sum::<usize>(),
+        );
+        match self.session.find(b'o') {
+            Some(i) => {
+                let s = self.session.spans[i];
+                let t = self.session.text.as_bytes();
+                out.extend_from_slice(&t[..s.line_start()]);
+                out.extend_from_slice(&t[s.line_end()..]);
+            }
+            None => out.extend_from_slice(self.session.text.as_bytes()),
         }
         for m in &self.media {
-            for l in &m.lines {
-                l.write_to(&mut out);
-            }
+            out.extend_from_slice(m.lines.text.as_bytes());
         }
         out
     }
@@ -309,46 +444,42 @@ fn push_ip(out: &mut String, addr: IpAddr) {
     }
 }
 
-fn connection_value(addr: IpAddr) -> String {
-    let mut c = String::with_capacity(24);
+fn push_connection(c: &mut String, addr: IpAddr) {
     c.push_str("IN ");
     c.push_str(addrtype(addr));
     c.push(' ');
-    push_ip(&mut c, addr);
-    c
+    push_ip(c, addr);
 }
 
-fn attribute_value(name: &str, value: Option<&str>) -> String {
-    let mut v = String::with_capacity(name.len() + value.map_or(0, |v| v.len() + 1));
-    v.push_str(name);
+fn push_attribute(t: &mut String, name: &str, value: Option<&str>) {
+    t.push_str(name);
     if let Some(value) = value {
-        v.push(':');
-        v.push_str(value);
+        t.push(':');
+        t.push_str(value);
     }
-    v
 }
 
 impl Media {
     /// A media section with just its m= line.
     pub fn new(media: &str, port: u16, proto: &str, formats: &[&str]) -> Self {
-        let mut m = String::with_capacity(32);
-        m.push_str(media);
-        m.push(' ');
-        push_u64(&mut m, u64::from(port));
-        m.push(' ');
-        m.push_str(proto);
-        for f in formats {
+        let mut lines = Lines::with_capacity(256, 12);
+        lines.push_with(b'm', |m| {
+            m.push_str(media);
             m.push(' ');
-            m.push_str(f);
-        }
-        Media {
-            lines: vec![OwnedLine::new(b'm', m)],
-        }
+            push_u64(m, u64::from(port));
+            m.push(' ');
+            m.push_str(proto);
+            for f in formats {
+                m.push(' ');
+                m.push_str(f);
+            }
+        });
+        Media { lines }
     }
 
     /// The decoded m= line; `None` if it was replaced by something malformed.
     pub fn media_line(&self) -> Option<MediaLine<'_>> {
-        MediaLine::parse(&self.lines[0].value).ok()
+        MediaLine::parse(self.lines.value(0)).ok()
     }
 
     /// The port (0 if the m= line is malformed).
@@ -359,7 +490,7 @@ impl Media {
     /// Rewrites the port of the m= line (0 rejects the stream, RFC 3264 s.6).
     pub fn set_port(&mut self, port: u16) {
         let Some(m) = self.media_line() else { return };
-        let mut v = String::with_capacity(self.lines[0].value.len());
+        let mut v = String::with_capacity(self.lines.value(0).len() + 4);
         v.push_str(m.media);
         v.push(' ');
         push_u64(&mut v, u64::from(port));
@@ -371,82 +502,94 @@ impl Media {
         v.push_str(m.proto);
         v.push(' ');
         v.push_str(m.formats);
-        self.lines[0].value = v;
+        self.lines.replace(0, &v);
     }
 
     /// The media-level c= line (no session fallback here).
     pub fn connection(&self) -> Option<Connection<'_>> {
-        line_value(&self.lines, b'c').and_then(|v| Connection::parse(v).ok())
+        self.lines
+            .find_value(b'c')
+            .and_then(|v| Connection::parse(v).ok())
     }
 
     /// Sets the media-level c= line.
     pub fn set_connection(&mut self, addr: IpAddr) {
-        set_line(&mut self.lines, b'c', connection_value(addr), b"bka");
+        let mut c = String::with_capacity(24);
+        push_connection(&mut c, addr);
+        self.lines.set(b'c', &c, b"bka");
     }
 
     /// The media-level attributes.
     pub fn attributes(&self) -> impl Iterator<Item = Attribute<'_>> + '_ {
-        self.lines
-            .iter()
-            .enumerate()
-            .filter(|(_, l)| l.kind == b'a')
-            .map(|(i, l)| Attribute::from_line(&l.value, i as u32 + 1))
+        self.lines.attributes()
     }
 
     /// Appends an attribute.
     pub fn push_attribute(&mut self, name: &str, value: Option<&str>) {
         self.lines
-            .push(OwnedLine::new(b'a', attribute_value(name, value)));
+            .push_with(b'a', |t| push_attribute(t, name, value));
     }
 
     /// Appends `a=rtpmap:<pt> <name>/<rate>[/<channels>]`.
     pub fn push_rtpmap(&mut self, pt: u8, name: &str, clock_rate: u32, channels: Option<u8>) {
-        let mut v = String::with_capacity(24 + name.len());
-        v.push_str("rtpmap:");
-        push_u64(&mut v, u64::from(pt));
-        v.push(' ');
-        v.push_str(name);
-        v.push('/');
-        push_u64(&mut v, u64::from(clock_rate));
-        if let Some(c) = channels {
+        self.lines.push_with(b'a', |v| {
+            v.push_str("rtpmap:");
+            push_u64(v, u64::from(pt));
+            v.push(' ');
+            v.push_str(name);
             v.push('/');
-            push_u64(&mut v, u64::from(c));
-        }
-        self.lines.push(OwnedLine::new(b'a', v));
+            push_u64(v, u64::from(clock_rate));
+            if let Some(c) = channels {
+                v.push('/');
+                push_u64(v, u64::from(c));
+            }
+        });
     }
 
     /// Appends `a=fmtp:<pt> <params>`.
     pub fn push_fmtp(&mut self, pt: u8, params: &str) {
-        let mut v = String::with_capacity(12 + params.len());
-        v.push_str("fmtp:");
-        push_u64(&mut v, u64::from(pt));
-        v.push(' ');
-        v.push_str(params);
-        self.lines.push(OwnedLine::new(b'a', v));
+        self.lines.push_with(b'a', |v| {
+            v.push_str("fmtp:");
+            push_u64(v, u64::from(pt));
+            v.push(' ');
+            v.push_str(params);
+        });
+    }
+
+    /// Appends `a=fmtp:<pt> <params>` with the parameters written by `f`.
+    pub fn push_fmtp_with(&mut self, pt: u8, f: impl FnOnce(&mut String)) {
+        self.lines.push_with(b'a', |v| {
+            v.push_str("fmtp:");
+            push_u64(v, u64::from(pt));
+            v.push(' ');
+            f(v);
+        });
     }
 
     /// Appends `a=ptime:<ms>`.
     pub fn push_ptime(&mut self, ms: u32) {
-        let mut v = String::with_capacity(12);
-        v.push_str("ptime:");
-        push_u64(&mut v, u64::from(ms));
-        self.lines.push(OwnedLine::new(b'a', v));
+        self.lines.push_with(b'a', |v| {
+            v.push_str("ptime:");
+            push_u64(v, u64::from(ms));
+        });
     }
 
-    /// Replaces any direction attribute with `d`.
+    /// Replaces any direction attribute with `d` (appended last).
     pub fn set_direction(&mut self, d: Direction) {
-        remove_directions(&mut self.lines);
-        self.lines.push(OwnedLine::new(b'a', d.as_str().to_owned()));
+        self.lines.remove_directions();
+        self.lines.push(b'a', d.as_str());
     }
 
-    /// Appends a raw line of any type (kept as given).
+    /// Appends a raw line of any type but m= (kept as given).
     pub fn push_line(&mut self, kind: u8, value: &str) {
-        self.lines.push(OwnedLine::new(kind, value.to_owned()));
+        if kind != b'm' && kind.is_ascii_lowercase() {
+            self.lines.push(kind, value);
+        }
     }
 
-    /// The lines as borrowed views, m= first.
-    pub fn lines(&self) -> impl Iterator<Item = super::parse::Line<'_>> + '_ {
-        views(&self.lines)
+    /// The lines, m= first.
+    pub fn lines(&self) -> impl Iterator<Item = Line<'_>> + '_ {
+        self.lines.iter()
     }
 
     media_accessors!('_);

@@ -136,11 +136,14 @@ fn media_rank(kind: u8) -> Option<(u8, bool)> {
 /// SP between fields and none at either end.
 fn strict_fields_ok(value: &str) -> bool {
     let b = value.as_bytes();
-    !b.is_empty()
-        && b[0] != b' '
-        && b[b.len() - 1] != b' '
-        && !b.contains(&b'\t')
-        && !b.windows(2).any(|w| w == b"  ")
+    let mut prev_space = true; // no leading space
+    for &c in b {
+        if c == b'\t' || (c == b' ' && prev_space) {
+            return false;
+        }
+        prev_space = c == b' ';
+    }
+    !prev_space
 }
 
 struct Parser<'a, 'l> {
@@ -185,13 +188,16 @@ impl<'a, 'l> Parser<'a, 'l> {
             if self.lines.len() >= self.limits.max_lines {
                 return Err(err(SdpErrorKind::TooManyLines));
             }
-            let (content, ending, next) = match memchr::memchr(b'\n', &bytes[pos..]) {
+            // One scan per line finds its end and any NUL or stray CR.
+            let (content, ending, next) = match memchr::memchr3(b'\n', b'\r', 0, &bytes[pos..]) {
                 Some(i) => {
-                    let end = pos + i;
-                    if end > pos && bytes[end - 1] == b'\r' {
-                        (&raw[pos..end - 1], LineEnding::CrLf, end + 1)
-                    } else {
-                        (&raw[pos..end], LineEnding::Lf, end + 1)
+                    let at = pos + i;
+                    match bytes[at] {
+                        b'\n' => (&raw[pos..at], LineEnding::Lf, at + 1),
+                        b'\r' if bytes.get(at + 1) == Some(&b'\n') => {
+                            (&raw[pos..at], LineEnding::CrLf, at + 2)
+                        }
+                        _ => return Err(err(SdpErrorKind::InvalidCharacter)),
                     }
                 }
                 None => (&raw[pos..], LineEnding::None, bytes.len()),
@@ -220,9 +226,6 @@ impl<'a, 'l> Parser<'a, 'l> {
             }
             let kind = cb[0];
             let value = &content[2..];
-            if value.bytes().any(|b| b == 0 || b == b'\r') {
-                return Err(err(SdpErrorKind::InvalidCharacter));
-            }
             self.line(kind, value, strict).map_err(|e| e.at(line_no))?;
             self.lines.push(Line {
                 kind,
@@ -292,7 +295,11 @@ impl<'a, 'l> Parser<'a, 'l> {
                 return Err(e(SdpErrorKind::MissingLine(b'o')));
             }
             let line = MediaLine::parse(value)?;
-            if line.formats().nth(self.limits.max_formats).is_some() {
+            // Each format takes at least two bytes with its separator, so
+            // short lines need no count.
+            if line.formats.len() >= self.limits.max_formats.saturating_mul(2)
+                && line.formats().nth(self.limits.max_formats).is_some()
+            {
                 return Err(e(SdpErrorKind::TooManyFormats));
             }
             self.media.push(MediaSlot {
@@ -324,11 +331,9 @@ impl<'a, 'l> Parser<'a, 'l> {
             None if matches!(
                 kind,
                 b'v' | b'o' | b's' | b'u' | b'e' | b'p' | b't' | b'r' | b'z'
-            ) =>
+            ) && (strict || kind == b'v' || kind == b'o') =>
             {
-                if strict || kind == b'v' || kind == b'o' {
-                    return Err(e(SdpErrorKind::UnexpectedLine(kind)));
-                }
+                return Err(e(SdpErrorKind::UnexpectedLine(kind)));
             }
             // Unknown type letters are kept as they are (RFC 8866 s.5 asks
             // parsers to ignore them; we keep them for the round trip).
@@ -374,8 +379,16 @@ impl<'a, 'l> Parser<'a, 'l> {
                 if self.attributes > self.limits.max_attributes {
                     return Err(e(SdpErrorKind::TooManyAttributes));
                 }
-                let name = value.split(':').next().unwrap_or("");
-                if name.is_empty() || name.bytes().any(|b| b == b' ') {
+                // att-field is a token: non-empty, no blanks, up to the ':'.
+                let name = value.as_bytes().iter().take_while(|&&b| b != b':');
+                let mut n = 0;
+                for &b in name {
+                    if b == b' ' || b == b'\t' {
+                        return Err(e(SdpErrorKind::InvalidField(b'a')));
+                    }
+                    n += 1;
+                }
+                if n == 0 {
                     return Err(e(SdpErrorKind::InvalidField(b'a')));
                 }
             }
@@ -759,33 +772,43 @@ mod tests {
 
     #[test]
     fn limits_are_enforced() {
-        let mut l = SdpLimits::default();
-        l.max_size = 10;
+        let l = SdpLimits {
+            max_size: 10,
+            ..SdpLimits::default()
+        };
         assert_eq!(
             parse(S.as_bytes(), &l).unwrap_err().kind,
             SdpErrorKind::TooLarge
         );
-        let mut l = SdpLimits::default();
-        l.max_media = 0;
+        let l = SdpLimits {
+            max_media: 0,
+            ..SdpLimits::default()
+        };
         assert_eq!(
             parse(S.as_bytes(), &l).unwrap_err().kind,
             SdpErrorKind::TooManyMedia
         );
-        let mut l = SdpLimits::default();
-        l.max_formats = 1;
+        let l = SdpLimits {
+            max_formats: 1,
+            ..SdpLimits::default()
+        };
         let two = S.replace("RTP/AVP 0", "RTP/AVP 0 8");
         assert_eq!(
             parse(two.as_bytes(), &l).unwrap_err().kind,
             SdpErrorKind::TooManyFormats
         );
-        let mut l = SdpLimits::default();
-        l.max_lines = 3;
+        let l = SdpLimits {
+            max_lines: 3,
+            ..SdpLimits::default()
+        };
         assert_eq!(
             parse(S.as_bytes(), &l).unwrap_err().kind,
             SdpErrorKind::TooManyLines
         );
-        let mut l = SdpLimits::default();
-        l.max_attributes = 1;
+        let l = SdpLimits {
+            max_attributes: 1,
+            ..SdpLimits::default()
+        };
         let attrs = format!("{S}a=sendrecv\r\na=ptime:20\r\n");
         assert_eq!(
             parse(attrs.as_bytes(), &l).unwrap_err().kind,

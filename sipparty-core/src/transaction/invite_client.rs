@@ -12,7 +12,7 @@
 //!   Timer B / transport error --> Terminated (TU told)
 //! ```
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tracing::{debug, trace, warn};
 
@@ -146,8 +146,24 @@ impl InviteClient {
                 self.terminate();
                 ctx.event(TransactionEvent::Timeout { id: ctx.id });
             }
+            // Section 9.1: no final response within 64*T1 of our CANCEL:
+            // the INVITE is considered cancelled and the transaction ends.
+            (State::Proceeding, Timer::B) => {
+                self.terminate();
+                ctx.event(TransactionEvent::Timeout { id: ctx.id });
+            }
             (State::Completed, Timer::D) | (State::Accepted, Timer::M) => self.terminate(),
             (state, timer) => trace!(id = %ctx.id, ?state, ?timer, "stale timer ignored"),
+        }
+    }
+
+    /// A CANCEL for this INVITE went out (RFC 3261 section 9.1): if no
+    /// final response arrives within 64*T1, give up on the INVITE rather
+    /// than wait in Proceeding forever (the peer may have lost every
+    /// retransmission of its final response).
+    pub(crate) fn cancel_sent(&mut self, now: Instant, timeout: Duration) {
+        if self.state == State::Proceeding {
+            self.timers.set(Timer::B, now + timeout);
         }
     }
 

@@ -302,6 +302,7 @@ impl TransactionLayer {
                     if let Some(cancel_id) = entry.pending_cancel {
                         if m.state == invite_client::State::Proceeding {
                             entry.pending_cancel = None;
+                            m.cancel_sent(now, self.config.timers.timeout());
                             create_cancel = Some((cancel_id, m.request.clone(), m.peer));
                         } else if m.state != invite_client::State::Calling {
                             entry.pending_cancel = None;
@@ -691,7 +692,17 @@ impl TransactionLayer {
                 Ok(id)
             }
             invite_client::State::Proceeding => {
+                if self.entries.len() >= self.config.max_transactions {
+                    return Err(TransactionError::Full);
+                }
                 let id = self.allocate_id();
+                let timeout = self.config.timers.timeout();
+                if let Some(entry) = self.entries.get_mut(&invite) {
+                    if let Machine::InviteClient(m) = &mut entry.machine {
+                        m.cancel_sent(now, timeout);
+                    }
+                }
+                self.settle(invite);
                 self.start_cancel(now, id, &request, peer);
                 Ok(id)
             }
@@ -703,6 +714,12 @@ impl TransactionLayer {
         let cancel = invite_client::build_cancel(invite);
         let key = cancel.as_ref().and_then(Key::client);
         match (cancel, key) {
+            // The cap holds for CANCELs too; the INVITE's section 9.1
+            // guard still ends it if the CANCEL cannot be sent.
+            _ if self.entries.len() >= self.config.max_transactions => {
+                warn!(%id, "transaction table full, CANCEL not sent");
+                self.events.push_back(TransactionEvent::Terminated { id });
+            }
             (Some(cancel), Some(key)) if self.find(&key).is_none() => {
                 let hash = self.hasher.hash_one(&key);
                 self.start_client(now, id, key, hash, cancel.to_bytes(), peer);

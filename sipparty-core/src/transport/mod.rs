@@ -1,6 +1,7 @@
 //! Transports as the core sees them: which kind (UDP, TCP, TLS), and the
 //! framing of SIP messages on a byte stream. Sockets live in the drivers.
 
+pub mod connection;
 pub mod resolve;
 pub mod stream;
 

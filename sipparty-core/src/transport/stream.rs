@@ -194,7 +194,10 @@ CSeq: 314159 INVITE\r\nContent-Length: 4\r\n\r\nv=0\n";
             frames.extend(all(&mut f));
             assert_eq!(
                 frames,
-                vec![Frame::Message(INVITE.to_vec()), Frame::Message(INVITE.to_vec())],
+                vec![
+                    Frame::Message(INVITE.to_vec()),
+                    Frame::Message(INVITE.to_vec())
+                ],
                 "cut at {cut}"
             );
             assert_eq!(f.buffered(), 0);
@@ -222,7 +225,10 @@ CSeq: 314159 INVITE\r\nContent-Length: 4\r\n\r\nv=0\n";
         let mut s = PONG.to_vec();
         s.extend_from_slice(INVITE);
         f.push(&s);
-        assert_eq!(all(&mut f), vec![Frame::Pong, Frame::Message(INVITE.to_vec())]);
+        assert_eq!(
+            all(&mut f),
+            vec![Frame::Pong, Frame::Message(INVITE.to_vec())]
+        );
     }
 
     #[test]
@@ -236,6 +242,9 @@ CSeq: 314159 INVITE\r\nContent-Length: 4\r\n\r\nv=0\n";
         });
         f.push(b"OPTIONS sip:a@127.0.0.1 SIP/2.0\r\nX-Long: ");
         f.push(&[b'a'; 100]);
-        assert!(f.next_frame().is_err(), "a message that cannot fit is refused");
+        assert!(
+            f.next_frame().is_err(),
+            "a message that cannot fit is refused"
+        );
     }
 }
