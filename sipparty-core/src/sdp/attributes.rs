@@ -107,7 +107,8 @@ fn bad(line: u32) -> SdpError {
 impl<'a> Attribute<'a> {
     /// Splits the value of an `a=` line.
     pub fn from_line(value: &'a str, line: u32) -> Self {
-        match memchr::memchr(b':', value.as_bytes()) {
+        // Names are short: a byte loop beats a vectorised search here.
+        match value.bytes().position(|b| b == b':') {
             // ':' is ASCII, so both sides are on char boundaries.
             Some(i) => Attribute {
                 name: &value[..i],
@@ -219,7 +220,7 @@ pub enum TypedAttribute<'a> {
 
 /// `ptime`/`maxptime`: integer milliseconds; some peers write `20.0`, so a
 /// decimal fraction is accepted and truncated.
-fn parse_ptime(v: &str) -> Option<u32> {
+pub(crate) fn parse_ptime(v: &str) -> Option<u32> {
     match v.split_once('.') {
         Some((i, f)) if f.bytes().all(|b| b.is_ascii_digit()) => parse_u32(i),
         Some(_) => None,
@@ -243,6 +244,55 @@ pub struct RtpMap<'a> {
 impl<'a> RtpMap<'a> {
     /// Decodes an rtpmap value.
     pub fn parse(v: &'a str) -> Result<Self, SdpError> {
+        match Self::parse_canonical(v) {
+            Some(r) => Ok(r),
+            None => Self::parse_general(v),
+        }
+    }
+
+    /// The fast path: `<digits> SP <name>/<rate>[/<channels>]` with no other
+    /// blank and only ASCII, which the general path reads the same way
+    /// (nothing to trim, a single split point). `None` for anything else.
+    fn parse_canonical(v: &'a str) -> Option<Self> {
+        let b = v.as_bytes();
+        let sp = b.iter().position(|&c| c == b' ')?;
+        let payload_type = parse_payload_type(&v[..sp]).ok()?;
+        let rest = &v[sp + 1..];
+        let mut slashes = [0usize; 2];
+        let mut n = 0;
+        for (i, &c) in rest.as_bytes().iter().enumerate() {
+            if c <= b' ' || c >= 0x7F {
+                return None;
+            }
+            if c == b'/' {
+                if n == 2 {
+                    return None;
+                }
+                slashes[n] = i;
+                n += 1;
+            }
+        }
+        if n == 0 || slashes[0] == 0 {
+            return None;
+        }
+        let encoding = &rest[..slashes[0]];
+        let (clock_rate, channels) = if n == 1 {
+            (parse_u32(&rest[slashes[0] + 1..])?, None)
+        } else {
+            (
+                parse_u32(&rest[slashes[0] + 1..slashes[1]])?,
+                Some(parse_u8(&rest[slashes[1] + 1..])?),
+            )
+        };
+        Some(RtpMap {
+            payload_type,
+            encoding,
+            clock_rate,
+            channels,
+        })
+    }
+
+    fn parse_general(v: &'a str) -> Result<Self, SdpError> {
         let (pt, rest) = v.trim().split_once([' ', '\t']).ok_or(bad(0))?;
         let payload_type = parse_payload_type(pt).map_err(|k| SdpError::new(0, k))?;
         let mut parts = rest.trim().split('/');
@@ -618,8 +668,8 @@ impl EventSet {
     pub fn parse(list: &str) -> Option<Self> {
         let mut set = EventSet::default();
         for item in list.split(',').map(str::trim) {
-            let (lo, hi) = match item.split_once('-') {
-                Some((a, b)) => (parse_u8(a.trim())?, parse_u8(b.trim())?),
+            let (lo, hi) = match item.bytes().position(|b| b == b'-') {
+                Some(i) => (parse_u8(item[..i].trim())?, parse_u8(item[i + 1..].trim())?),
                 None => {
                     let e = parse_u8(item)?;
                     (e, e)
@@ -628,11 +678,21 @@ impl EventSet {
             if lo > hi {
                 return None;
             }
-            for e in lo..=hi {
-                set.insert(e);
-            }
+            set.insert_range(lo, hi);
         }
         Some(set)
+    }
+
+    /// Adds the events `lo..=hi`, a word at a time.
+    fn insert_range(&mut self, lo: u8, hi: u8) {
+        let (lo, hi) = (u32::from(lo), u32::from(hi));
+        for w in lo / 64..=hi / 64 {
+            let from = if w == lo / 64 { lo % 64 } else { 0 };
+            let to = if w == hi / 64 { hi % 64 } else { 63 };
+            // Bits from..=to of this word.
+            let mask = (u64::MAX >> (63 - (to - from))) << from;
+            self.0[w as usize] |= mask;
+        }
     }
 
     /// The first event >= `from` that is (`member`) or is not in the set.
@@ -698,22 +758,29 @@ impl EventSet {
     }
 }
 
+/// "00" to "99", for writing numbers two digits at a time.
+const PAIRS: &str = "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899";
+
 /// Appends a decimal number without going through `fmt` (this is on the
-/// answer fast path).
+/// answer fast path): two digits at a time, as slices of [`PAIRS`].
 pub(crate) fn push_u64(out: &mut String, mut v: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
+    // The pairs below the leading one or two digits, least significant first.
+    let mut pairs = [0u8; 10];
+    let mut n = 0;
+    while v >= 100 {
+        pairs[n] = (v % 100) as u8;
+        v /= 100;
+        n += 1;
     }
-    out.reserve(buf.len() - i);
-    for &b in &buf[i..] {
-        out.push(char::from(b));
+    if v >= 10 {
+        let p = v as usize * 2;
+        out.push_str(&PAIRS[p..p + 2]);
+    } else {
+        out.push(char::from(b'0' + v as u8));
+    }
+    for &p in pairs[..n].iter().rev() {
+        let p = usize::from(p) * 2;
+        out.push_str(&PAIRS[p..p + 2]);
     }
 }
 
@@ -744,6 +811,52 @@ mod tests {
         );
         assert!(RtpMap::parse("0 PCMU").is_err());
         assert!(RtpMap::parse("0 PCMU/99999999999").is_err());
+    }
+
+    #[test]
+    fn push_u64_writes_every_width() {
+        for v in [
+            0,
+            7,
+            10,
+            99,
+            100,
+            101,
+            8000,
+            48000,
+            65535,
+            1_000_000_007,
+            u64::MAX,
+        ] {
+            let mut s = String::from("x");
+            push_u64(&mut s, v);
+            assert_eq!(s, format!("x{v}"));
+        }
+    }
+
+    #[test]
+    fn rtpmap_fast_and_general_paths_agree() {
+        for v in [
+            "0 PCMU/8000",
+            "111 opus/48000/2",
+            " 0 PCMU/8000 ",
+            "0\tPCMU/8000",
+            "0 PCMU/8000/1/2",
+            "0 /8000",
+            "0 PCMU/x",
+        ] {
+            assert_eq!(RtpMap::parse(v), RtpMap::parse_general(v), "{v:?}");
+        }
+    }
+
+    #[test]
+    fn event_ranges_span_words_rfc4733_s7_1_1() {
+        let s = EventSet::parse("60-130,255").unwrap();
+        assert!((60..=130).all(|e| s.contains(e)) && s.contains(255));
+        assert!(!s.contains(59) && !s.contains(131) && !s.contains(254));
+        let mut out = String::new();
+        s.write_to(&mut out);
+        assert_eq!(out, "60-130,255");
     }
 
     #[test]

@@ -11,10 +11,10 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use smallvec::SmallVec;
 use tracing::{debug, warn};
 
-use super::attributes::{Direction, EventSet, Fmtp, Rtcp, RtpMap, TypedAttribute};
+use super::attributes::{parse_ptime, Direction, EventSet, Fmtp, Rtcp, RtpMap};
 use super::caps::{static_payload_type, Codec, MediaCapabilities};
 use super::error::{SdpError, SdpLimits};
-use super::fields::parse_payload_type;
+use super::fields::{parse_payload_type, Connection};
 use super::owned::{Media, Sdp};
 use super::parse::{parse, MediaView, SessionDescription};
 
@@ -180,13 +180,17 @@ impl<'a> MediaInfo<'a> {
         };
         let mut direction = None;
         for a in m.attributes() {
-            match (a.name.len(), a.value) {
-                (6, Some(v)) if a.is("rtpmap") => {
+            let n = a.name.as_bytes();
+            // Names are nearly always written in lower case: try the exact
+            // comparison (a couple of word compares) before the folding one.
+            let is = |lit: &str| n == lit.as_bytes() || n.eq_ignore_ascii_case(lit.as_bytes());
+            match (n.len(), a.value) {
+                (6, Some(v)) if is("rtpmap") => {
                     if let Ok(r) = RtpMap::parse(v) {
                         info.rtpmaps.push(r);
                     }
                 }
-                (4, Some(v)) if a.is("fmtp") => {
+                (4, Some(v)) if is("fmtp") => {
                     if let Some((pt, f)) = Fmtp::parse(v)
                         .ok()
                         .and_then(|f| Some((f.payload_type()?, f)))
@@ -194,13 +198,13 @@ impl<'a> MediaInfo<'a> {
                         info.fmtps.push((pt, f.params));
                     }
                 }
-                (5, Some(_)) if a.is("ptime") => {
-                    if let Ok(TypedAttribute::Ptime(p)) = a.typed() {
+                (5, Some(v)) if is("ptime") => {
+                    if let Some(p) = parse_ptime(v.trim()) {
                         info.ptime = Some(p);
                     }
                 }
-                (4, Some(v)) if a.is("rtcp") => info.rtcp = Rtcp::parse(v).ok(),
-                (8, None) if a.is("rtcp-mux") => info.rtcp_mux = true,
+                (4, Some(v)) if is("rtcp") => info.rtcp = Rtcp::parse(v).ok(),
+                (8, None) if is("rtcp-mux") => info.rtcp_mux = true,
                 (8, None) => direction = direction.or(Direction::from_name(a.name)),
                 _ => {}
             }
@@ -233,21 +237,6 @@ impl<'a> MediaInfo<'a> {
         c.fmtp = self.fmtp(pt).map(str::to_owned);
         c
     }
-}
-
-fn pt_str(pt: u8, buf: &mut [u8; 3]) -> &str {
-    let mut i = buf.len();
-    let mut v = pt;
-    loop {
-        i -= 1;
-        buf[i] = b'0' + v % 10;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    // Only ASCII digits were written.
-    std::str::from_utf8(&buf[i..]).unwrap_or("0")
 }
 
 /// The first format of a rejected stream, described if possible.
@@ -283,10 +272,10 @@ fn rejected_media(m: &MediaView<'_, '_>) -> Media {
 /// The peer's RTP and RTCP addresses for a media section.
 fn remote_addresses(
     m: &MediaView<'_, '_>,
+    conn: Option<Connection<'_>>,
     info: &MediaInfo<'_>,
 ) -> (Option<SocketAddr>, Option<SocketAddr>) {
-    let ip = m
-        .connection()
+    let ip = conn
         .filter(|c| !c.is_hold_address())
         .and_then(|c| c.ip())
         .filter(|ip| !ip.is_unspecified());
@@ -308,9 +297,9 @@ fn remote_addresses(
 
 /// The direction the peer declared for a media section, with RFC 2543 hold
 /// (`c=0.0.0.0`) read as "do not send to me" (RFC 3264 s.8.4).
-fn declared_direction(m: &MediaView<'_, '_>, info: &MediaInfo<'_>) -> Direction {
+fn declared_direction(conn: Option<Connection<'_>>, info: &MediaInfo<'_>) -> Direction {
     let d = info.direction;
-    if m.connection().is_some_and(|c| c.is_hold_address()) {
+    if conn.is_some_and(|c| c.is_hold_address()) {
         Direction::from_flags(d.sends(), false)
     } else {
         d
@@ -344,15 +333,11 @@ fn offer_media(
 ) -> Media {
     let codecs = caps.codecs_for(kind);
     let with_te = caps.telephone_event && kind.eq_ignore_ascii_case("audio");
-    let mut fmts: SmallVec<[[u8; 3]; 8]> = SmallVec::new();
-    for c in codecs {
-        fmts.push(pt_bytes(c.payload_type));
-    }
+    let mut pts: SmallVec<[u8; 8]> = codecs.iter().map(|c| c.payload_type).collect();
     if with_te {
-        fmts.push(pt_bytes(caps.telephone_event_pt));
+        pts.push(caps.telephone_event_pt);
     }
-    let fmt_strs: SmallVec<[&str; 8]> = fmts.iter().map(trim_pt).collect();
-    let mut m = Media::new(kind, port, proto, &fmt_strs);
+    let mut m = Media::with_payload_types(kind, port, proto, &pts);
     for c in codecs {
         m.push_rtpmap(
             c.payload_type,
@@ -373,22 +358,8 @@ fn offer_media(
     if let Some(p) = caps.ptime {
         m.push_ptime(p);
     }
-    m.set_direction(direction);
+    m.push_direction(direction);
     m
-}
-
-fn pt_bytes(pt: u8) -> [u8; 3] {
-    let mut b = [b' '; 3];
-    let mut tmp = [0u8; 3];
-    let s = pt_str(pt, &mut tmp);
-    b[..s.len()].copy_from_slice(s.as_bytes());
-    b
-}
-
-fn trim_pt(b: &[u8; 3]) -> &str {
-    let n = b.iter().position(|&c| c == b' ').unwrap_or(3);
-    // pt_bytes writes ASCII digits and spaces only.
-    std::str::from_utf8(&b[..n]).unwrap_or("0")
 }
 
 /// Answers an offer (RFC 3264 s.6): one m= line per offered m= line, in
@@ -494,12 +465,11 @@ fn answer_media(
         }
     }
 
-    let mut fmts: SmallVec<[[u8; 3]; 8]> = matched.iter().map(|&(pt, _)| pt_bytes(pt)).collect();
+    let mut pts: SmallVec<[u8; 8]> = matched.iter().map(|&(pt, _)| pt).collect();
     if let Some((pt, _, _)) = te_answer {
-        fmts.push(pt_bytes(pt));
+        pts.push(pt);
     }
-    let fmt_strs: SmallVec<[&str; 8]> = fmts.iter().map(trim_pt).collect();
-    let mut media = Media::new(m.media(), local_port, m.proto(), &fmt_strs);
+    let mut media = Media::with_payload_types(m.media(), local_port, m.proto(), &pts);
     for &(pt, ci) in &matched {
         let c = &codecs[ci];
         media.push_rtpmap(
@@ -521,10 +491,15 @@ fn answer_media(
     }
     // RFC 3264 s.6.1: sendonly is answered recvonly, recvonly sendonly,
     // inactive inactive; and we never do more than we want ourselves.
-    let ours = declared_direction(m, &info).reverse().intersect(direction);
-    media.set_direction(ours);
+    // The c= line is decoded once for both uses.
+    let conn = m.connection();
+    let ours = declared_direction(conn, &info)
+        .reverse()
+        .intersect(direction);
+    // A new section has no direction yet: append, nothing to replace.
+    media.push_direction(ours);
 
-    let (remote_rtp, remote_rtcp) = remote_addresses(m, &info);
+    let (remote_rtp, remote_rtcp) = remote_addresses(m, conn, &info);
     let c = &codecs[first_ci];
     let mut codec = Codec::new(&c.name, c.clock_rate, c.channels, first_pt);
     codec.fmtp = info.fmtp(first_pt).map(str::to_owned);
@@ -600,10 +575,11 @@ pub fn process_answer(
         };
         let mut codec = oi.codec(pt);
         codec.fmtp = ai.fmtp(pt).map(str::to_owned);
+        let conn = am.connection();
         let ours = oi
             .direction
-            .intersect(declared_direction(&am, &ai).reverse());
-        let (remote_rtp, remote_rtcp) = remote_addresses(&am, &ai);
+            .intersect(declared_direction(conn, &ai).reverse());
+        let (remote_rtp, remote_rtcp) = remote_addresses(&am, conn, &ai);
         streams.push(NegotiatedStream {
             media: om.media().to_owned(),
             remote_rtp,

@@ -7,6 +7,8 @@
 
 use std::net::IpAddr;
 
+use smallvec::SmallVec;
+
 use super::attributes::{push_u64, Attribute, Direction, Fmtp, Rtcp, RtpMap, TypedAttribute};
 use super::error::{SdpError, SdpLimits};
 use super::fields::{addrtype, Connection, MediaLine, Origin, Timing};
@@ -41,19 +43,19 @@ impl Span {
 }
 
 /// Lines kept in one text buffer (line endings included) with their spans:
-/// serializing is a copy, and building an answer costs two allocations per
-/// section instead of one per line.
+/// serializing is a copy, and building an answer costs one allocation per
+/// section (the text; the spans of a typical section fit inline).
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 struct Lines {
     text: String,
-    spans: Vec<Span>,
+    spans: SmallVec<[Span; 12]>,
 }
 
 impl Lines {
     fn with_capacity(bytes: usize, lines: usize) -> Self {
         Lines {
             text: String::with_capacity(bytes),
-            spans: Vec::with_capacity(lines),
+            spans: SmallVec::with_capacity(lines),
         }
     }
 
@@ -216,7 +218,8 @@ impl Lines {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Sdp {
     session: Lines,
-    media: Vec<Media>,
+    /// Inline for the usual one or two sections (no allocation).
+    media: SmallVec<[Media; 2]>,
 }
 
 /// One owned media section; its first line is the m= line.
@@ -246,7 +249,7 @@ impl Sdp {
         session.push(b't', "0 0");
         Sdp {
             session,
-            media: Vec::new(),
+            media: SmallVec::new(),
         }
     }
 
@@ -477,6 +480,24 @@ impl Media {
         Media { lines }
     }
 
+    /// A media section with just its m= line, the formats being RTP
+    /// payload types (written as numbers, no string conversions).
+    pub(crate) fn with_payload_types(media: &str, port: u16, proto: &str, pts: &[u8]) -> Self {
+        let mut lines = Lines::with_capacity(256, 12);
+        lines.push_with(b'm', |m| {
+            m.push_str(media);
+            m.push(' ');
+            push_u64(m, u64::from(port));
+            m.push(' ');
+            m.push_str(proto);
+            for &pt in pts {
+                m.push(' ');
+                push_u64(m, u64::from(pt));
+            }
+        });
+        Media { lines }
+    }
+
     /// The decoded m= line; `None` if it was replaced by something malformed.
     pub fn media_line(&self) -> Option<MediaLine<'_>> {
         MediaLine::parse(self.lines.value(0)).ok()
@@ -577,6 +598,11 @@ impl Media {
     /// Replaces any direction attribute with `d` (appended last).
     pub fn set_direction(&mut self, d: Direction) {
         self.lines.remove_directions();
+        self.lines.push(b'a', d.as_str());
+    }
+
+    /// Appends a direction attribute to a section that has none yet.
+    pub(crate) fn push_direction(&mut self, d: Direction) {
         self.lines.push(b'a', d.as_str());
     }
 

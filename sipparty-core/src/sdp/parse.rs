@@ -10,7 +10,7 @@ use smallvec::SmallVec;
 
 use super::attributes::{Attribute, Direction, Fmtp, Rtcp, RtpMap, TypedAttribute};
 use super::error::{SdpError, SdpErrorKind, SdpLimits};
-use super::fields::{check_repeat_or_zone, Bandwidth, Connection, MediaLine, Origin, Timing};
+use super::fields::{check_repeat_or_zone, swar, Bandwidth, Connection, MediaLine, Origin, Timing};
 
 /// How a line ended in the input, kept so an unmodified description is
 /// written back byte for byte.
@@ -146,6 +146,55 @@ fn strict_fields_ok(value: &str) -> bool {
     !prev_space
 }
 
+/// The index of the first NUL, LF or CR at or after `i`, or the length:
+/// one word-at-a-time scan finds both the line end and any NUL or stray CR.
+fn line_end(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() {
+        let (w, valid) = swar::word_at(b, i);
+        // Bytes below 0x0E: the three we look for, and TAB, VT, FF and a few
+        // other controls that are simply part of the line.
+        let mut m = swar::below(w, 0x0E);
+        while m != 0 {
+            let k = (m.trailing_zeros() / 8) as usize;
+            if k >= valid {
+                break;
+            }
+            if matches!(b[i + k], 0 | b'\n' | b'\r') {
+                return i + k;
+            }
+            m &= m - 1;
+        }
+        i += 8;
+    }
+    b.len()
+}
+
+/// Whether an `a=` value starts with a valid att-field: a non-empty token
+/// (no blanks) up to the first `:` or the end.
+fn attribute_name_ok(v: &[u8]) -> bool {
+    let mut i = 0;
+    while i < v.len() {
+        let (w, valid) = swar::word_at(v, i);
+        // ':', SP and TAB are all below ';' (so are digits and '-', which
+        // are checked and skipped).
+        let mut m = swar::below(w, b';');
+        while m != 0 {
+            let k = (m.trailing_zeros() / 8) as usize;
+            if k >= valid {
+                break;
+            }
+            match v[i + k] {
+                b':' => return i + k > 0,
+                b' ' | b'\t' => return false,
+                _ => {}
+            }
+            m &= m - 1;
+        }
+        i += 8;
+    }
+    !v.is_empty()
+}
+
 struct Parser<'a, 'l> {
     raw: &'a str,
     limits: &'l SdpLimits,
@@ -189,18 +238,14 @@ impl<'a, 'l> Parser<'a, 'l> {
                 return Err(err(SdpErrorKind::TooManyLines));
             }
             // One scan per line finds its end and any NUL or stray CR.
-            let (content, ending, next) = match memchr::memchr3(b'\n', b'\r', 0, &bytes[pos..]) {
-                Some(i) => {
-                    let at = pos + i;
-                    match bytes[at] {
-                        b'\n' => (&raw[pos..at], LineEnding::Lf, at + 1),
-                        b'\r' if bytes.get(at + 1) == Some(&b'\n') => {
-                            (&raw[pos..at], LineEnding::CrLf, at + 2)
-                        }
-                        _ => return Err(err(SdpErrorKind::InvalidCharacter)),
-                    }
-                }
+            let at = line_end(bytes, pos);
+            let (content, ending, next) = match bytes.get(at) {
                 None => (&raw[pos..], LineEnding::None, bytes.len()),
+                Some(b'\n') => (&raw[pos..at], LineEnding::Lf, at + 1),
+                Some(b'\r') if bytes.get(at + 1) == Some(&b'\n') => {
+                    (&raw[pos..at], LineEnding::CrLf, at + 2)
+                }
+                Some(_) => return Err(err(SdpErrorKind::InvalidCharacter)),
             };
             pos = next;
             if strict {
@@ -275,7 +320,27 @@ impl<'a, 'l> Parser<'a, 'l> {
                 Err(e(SdpErrorKind::BadVersion))
             };
         }
+        // Structural lines: a canonical value (single spaces, the norm) is
+        // decoded in one pass and is strict-clean; anything else takes the
+        // general path, which in strict mode first says what is wrong with
+        // the blanks.
+        let mut origin = None;
+        let mut media_line = None;
+        let canonical = match kind {
+            b'o' => {
+                origin = Origin::parse_canonical(value);
+                origin.is_some()
+            }
+            b'm' => {
+                media_line = MediaLine::parse_canonical(value);
+                media_line.is_some()
+            }
+            b'c' => Connection::parse_canonical(value).is_some(),
+            b't' => Timing::parse_canonical(value).is_some(),
+            _ => false,
+        };
         if strict
+            && !canonical
             && matches!(kind, b'o' | b'c' | b'm' | b'b' | b't' | b'r' | b'z')
             && !strict_fields_ok(value)
         {
@@ -294,7 +359,10 @@ impl<'a, 'l> Parser<'a, 'l> {
             if self.origin.is_none() {
                 return Err(e(SdpErrorKind::MissingLine(b'o')));
             }
-            let line = MediaLine::parse(value)?;
+            let line = match media_line {
+                Some(l) => l,
+                None => MediaLine::parse_general(value)?,
+            };
             // Each format takes at least two bytes with its separator, so
             // short lines need no count.
             if line.formats.len() >= self.limits.max_formats.saturating_mul(2)
@@ -344,7 +412,10 @@ impl<'a, 'l> Parser<'a, 'l> {
                 if self.origin.is_some() {
                     return Err(e(SdpErrorKind::UnexpectedLine(b'o')));
                 }
-                self.origin = Some(Origin::parse(value)?);
+                self.origin = Some(match origin {
+                    Some(o) => o,
+                    None => Origin::parse_general(value)?,
+                });
             }
             b's' => {
                 if strict && value.is_empty() {
@@ -354,7 +425,9 @@ impl<'a, 'l> Parser<'a, 'l> {
                 self.seen_s = true;
             }
             b'c' => {
-                Connection::parse(value)?;
+                if !canonical {
+                    Connection::parse_general(value)?;
+                }
                 if in_media {
                     self.media_c = true;
                 } else {
@@ -365,7 +438,9 @@ impl<'a, 'l> Parser<'a, 'l> {
                 Bandwidth::parse(value)?;
             }
             b't' => {
-                Timing::parse(value)?;
+                if !canonical {
+                    Timing::parse_general(value)?;
+                }
                 self.seen_t = true;
             }
             b'r' | b'z' => {
@@ -380,15 +455,7 @@ impl<'a, 'l> Parser<'a, 'l> {
                     return Err(e(SdpErrorKind::TooManyAttributes));
                 }
                 // att-field is a token: non-empty, no blanks, up to the ':'.
-                let name = value.as_bytes().iter().take_while(|&&b| b != b':');
-                let mut n = 0;
-                for &b in name {
-                    if b == b' ' || b == b'\t' {
-                        return Err(e(SdpErrorKind::InvalidField(b'a')));
-                    }
-                    n += 1;
-                }
-                if n == 0 {
+                if !attribute_name_ok(value.as_bytes()) {
                     return Err(e(SdpErrorKind::InvalidField(b'a')));
                 }
             }
