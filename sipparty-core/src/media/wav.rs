@@ -362,7 +362,11 @@ mod tests {
             }
             .to_bytes();
             bytes[24..28].copy_from_slice(&rate.to_le_bytes());
-            assert_eq!(Wav::parse(&bytes).err(), Some(WavError::BadFormat), "{rate}");
+            assert_eq!(
+                Wav::parse(&bytes).err(),
+                Some(WavError::BadFormat),
+                "{rate}"
+            );
         }
         for rate in [1000, 8000, 768_000] {
             let wav = Wav {
