@@ -169,3 +169,61 @@ fn max_transactions_bounds_the_transaction_table() {
     // The default still allows many.
     assert_eq!(PartyConfig::new("a@b.c").unwrap().max_transactions, 10_000);
 }
+
+#[test]
+fn media_socket_open_precedes_media_when_inputs_arrive_before_a_poll() {
+    // A driver may feed several inputs before it polls: here Bob's INVITE
+    // goes out, the 200 comes back and time passes before Bob's queue is
+    // drained. His MediaSocketOpen (queued by `invite`) must still come out
+    // before any packet from that socket.
+    let now = Instant::now();
+    let (mut alice, alice_addr, _) = party("alice@atlanta.com", ALICE, CallPolicy::AutoAnswer);
+    let (mut bob, bob_addr, _) = party("bob@biloxi.com", BOB, CallPolicy::AutoAnswer);
+    bob.invite(now, "sip:alice@127.0.0.1:5060", InviteOptions::default())
+        .unwrap();
+    let Output::Transmit(invite) = bob.poll_output() else {
+        panic!("the INVITE goes out first");
+    };
+    alice.handle_input(Input::Datagram {
+        now,
+        transport: Transport::Udp,
+        source: bob_addr,
+        destination: alice_addr,
+        bytes: &invite.bytes,
+    });
+    while let Output::Transmit(_) | Output::Event(_) | Output::MediaTransmit(_) = {
+        let out = alice.poll_output();
+        if let Output::Transmit(t) = &out {
+            bob.handle_input(Input::Datagram {
+                now,
+                transport: Transport::Udp,
+                source: alice_addr,
+                destination: bob_addr,
+                bytes: &t.bytes,
+            });
+        }
+        out
+    } {}
+    bob.handle_input(Input::Timeout(now + Duration::from_millis(200)));
+    let mut open = HashSet::new();
+    let mut media = 0;
+    loop {
+        match bob.poll_output() {
+            Output::Event(Event::MediaSocketOpen { rtp, rtcp, .. }) => {
+                open.insert(rtp);
+                open.insert(rtcp);
+            }
+            Output::MediaTransmit(m) => {
+                media += 1;
+                assert!(
+                    open.contains(&m.source),
+                    "media from {} before its MediaSocketOpen",
+                    m.source
+                );
+            }
+            Output::Transmit(_) | Output::Event(_) => {}
+            _ => break,
+        }
+    }
+    assert!(media > 0, "Bob's media started");
+}
