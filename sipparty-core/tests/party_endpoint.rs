@@ -129,3 +129,149 @@ fn requests_reach_the_party_whose_aor_matches() {
     );
     assert!(net.endpoint_mut(addr).is_idle());
 }
+
+/// Drive an Endpoint by hand: feed one datagram, return what it sends.
+fn feed(endpoint: &mut Endpoint, now: Instant, text: &str) -> Vec<sipparty_core::message::Message> {
+    use sipparty_core::party::{EndpointOutput, Input};
+    use sipparty_core::Transport;
+    let bytes = text.replace('\n', "\r\n");
+    endpoint.handle_input(Input::Datagram {
+        now,
+        transport: Transport::Udp,
+        source: "127.0.0.1:5090".parse().unwrap(),
+        destination: "127.0.0.1:5060".parse().unwrap(),
+        bytes: bytes.as_bytes(),
+    });
+    let mut out = Vec::new();
+    loop {
+        match endpoint.poll_output() {
+            EndpointOutput::Transmit(t) => {
+                out.push(sipparty_core::message::Message::parse(&t.bytes).unwrap())
+            }
+            EndpointOutput::Event { .. } | EndpointOutput::MediaTransmit(_) => {}
+            _ => break,
+        }
+    }
+    out
+}
+
+fn two_parties() -> (Endpoint, PartyKey, PartyKey) {
+    let mut endpoint = Endpoint::new();
+    endpoint.set_local_address(
+        sipparty_core::Transport::Udp,
+        "127.0.0.1:5060".parse().unwrap(),
+    );
+    let alice = endpoint.add(Party::no_media_simple_calls("alice@atlanta.com").unwrap());
+    let bob = endpoint.add(Party::no_media_simple_calls("bob@biloxi.com").unwrap());
+    (endpoint, alice, bob)
+}
+
+const BYE_FOR_BOB: &str = "BYE sip:bob@127.0.0.1:5060 SIP/2.0\n\
+Via: SIP/2.0/UDP 127.0.0.1:5090;branch=z9hG4bKbye1\n\
+From: <sip:carol@example.com>;tag=c1\n\
+To: <sip:bob@biloxi.com>;tag=1.unknown\n\
+Call-ID: gone@example.com\n\
+CSeq: 2 BYE\n\
+Max-Forwards: 70\n\
+Content-Length: 0\n\n";
+
+#[test]
+fn rfc3261_21_4_1_endpoint_answers_an_unparseable_request_400() {
+    let (mut endpoint, _, _) = two_parties();
+    let now = Instant::now();
+    let text = BYE_FOR_BOB.replace("Content-Length: 0", "Content-Length: 99");
+    let out = feed(&mut endpoint, now, &text);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].status(), Some(400));
+    assert_eq!(
+        out[0].reason(),
+        Some("Content-Length larger than the message")
+    );
+    assert_eq!(out[0].call_id(), Some("gone@example.com"));
+    // Late RTP to a media address nobody has is dropped, not answered.
+    endpoint.handle_input(sipparty_core::party::Input::Datagram {
+        now,
+        transport: sipparty_core::Transport::Udp,
+        source: "127.0.0.1:5090".parse().unwrap(),
+        destination: "127.0.0.1:16400".parse().unwrap(),
+        bytes: &[0x80, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1],
+    });
+    assert!(matches!(
+        endpoint.poll_output(),
+        sipparty_core::party::EndpointOutput::Timeout(_)
+            | sipparty_core::party::EndpointOutput::Idle
+    ));
+}
+
+#[test]
+fn removed_party_is_no_longer_routed() {
+    let (mut endpoint, alice, bob) = two_parties();
+    let now = Instant::now();
+    // Bob answers a BYE for a dialog of his he does not know: 481.
+    let out = feed(&mut endpoint, now, BYE_FOR_BOB);
+    assert_eq!(
+        out.iter().map(|m| m.status()).collect::<Vec<_>>(),
+        [Some(481)]
+    );
+
+    let removed = endpoint.remove(bob).expect("bob was there");
+    assert_eq!(removed.aor(), "sip:bob@biloxi.com");
+    assert!(endpoint.remove(bob).is_none());
+    assert!(endpoint.party(bob).is_none());
+    assert!(endpoint.party_mut(bob).is_none());
+    assert_eq!(endpoint.find("bob@biloxi.com"), None);
+    assert_eq!(endpoint.len(), 1);
+    // The same request (new branch) now reaches nobody.
+    let text = BYE_FOR_BOB.replace("z9hG4bKbye1", "z9hG4bKbye2");
+    assert!(feed(&mut endpoint, now, &text).is_empty());
+    // Alice still works, and a new Party does not take Bob's key.
+    assert!(endpoint.party(alice).is_some());
+    let carol = endpoint.add(Party::no_media_simple_calls("carol@chicago.com").unwrap());
+    assert_ne!(carol, bob);
+}
+
+#[test]
+fn endpoint_polls_only_parties_that_ran_and_reports_the_earliest_deadline() {
+    use sipparty_core::party::EndpointOutput;
+    let mut endpoint = Endpoint::new();
+    endpoint.set_local_address(
+        sipparty_core::Transport::Udp,
+        "127.0.0.1:5060".parse().unwrap(),
+    );
+    let keys: Vec<PartyKey> = (0..50)
+        .map(|i| endpoint.add(Party::no_media_simple_calls(&format!("u{i}@example.com")).unwrap()))
+        .collect();
+    let now = Instant::now();
+    assert!(matches!(endpoint.poll_output(), EndpointOutput::Idle));
+    // Party 7 places a call: its INVITE comes out, and the next deadline is
+    // its Timer A (T1 = 500 ms).
+    endpoint
+        .party_mut(keys[7])
+        .unwrap()
+        .invite(now, "sip:bob@127.0.0.1:5099", InviteOptions::default())
+        .unwrap();
+    let mut sent = 0;
+    let deadline = loop {
+        match endpoint.poll_output() {
+            EndpointOutput::Transmit(t) => {
+                sent += 1;
+                assert_eq!(
+                    t.destination,
+                    "127.0.0.1:5099".parse::<SocketAddr>().unwrap()
+                );
+            }
+            EndpointOutput::Timeout(at) => break at,
+            EndpointOutput::Idle => panic!("the INVITE has timers"),
+            _ => {}
+        }
+    };
+    assert_eq!(sent, 1);
+    assert_eq!(deadline, now + Duration::from_millis(500));
+    // At that deadline the INVITE is retransmitted (Timer A).
+    endpoint.handle_input(sipparty_core::party::Input::Timeout(deadline));
+    let mut resent = 0;
+    while let EndpointOutput::Transmit(_) = endpoint.poll_output() {
+        resent += 1;
+    }
+    assert_eq!(resent, 1);
+}

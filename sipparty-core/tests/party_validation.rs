@@ -320,3 +320,78 @@ fn rfc4028_8_1_session_expires_below_min_se_gets_422() {
     );
     assert_eq!(resp.header(&HeaderName::Require), Some("timer"));
 }
+
+// RFC 3261 section 21.4.1 (and issue 6 s.3): a request that does not parse
+// is answered statelessly when Via, From, To, Call-ID and CSeq can be read,
+// with the status the problem calls for and a reason phrase naming it.
+
+#[test]
+fn rfc3261_21_4_1_unparseable_request_gets_400_naming_the_problem() {
+    let mut uas = Uas::new();
+    // Content-Length says more than the datagram holds (section 18.3).
+    let text = request("OPTIONS", "", "").replace("Content-Length: 0", "Content-Length: 500");
+    let out = uas.send(&text);
+    assert_eq!(out.len(), 1, "one stateless answer");
+    assert_eq!(out[0].status(), Some(400));
+    assert_eq!(
+        out[0].reason(),
+        Some("Content-Length larger than the message")
+    );
+    // The echoed headers let the UAC match it (section 8.2.6.2).
+    assert_eq!(out[0].call_id(), Some("call-OPTIONS-0"));
+    assert!(out[0]
+        .header(&HeaderName::Via)
+        .unwrap()
+        .contains("branch=z9hG4bKOPTIONS0"));
+    assert_eq!(out[0].header(&HeaderName::CSeq), Some("1 OPTIONS"));
+}
+
+#[test]
+fn rfc3261_21_4_15_request_uri_too_long_gets_414() {
+    let mut uas = Uas::new();
+    let long = format!("sip:{}@127.0.0.1:5070", "b".repeat(2000));
+    let text =
+        request("OPTIONS", "", "").replace("sip:bob@127.0.0.1:5070 SIP", &format!("{long} SIP"));
+    let out = uas.send(&text);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].status(), Some(414));
+}
+
+#[test]
+fn rfc3261_8_2_6_2_unanswerable_garbage_is_dropped() {
+    let mut uas = Uas::new();
+    // Unparseable and without Call-ID: a response could not be matched,
+    // so none is sent.
+    let text = request("OPTIONS", "", "")
+        .replace("Call-ID: call-OPTIONS-0\n", "")
+        .replace("Content-Length: 0", "Content-Length: 500");
+    assert!(uas.send(&text).is_empty());
+    // The same with its Call-ID is answered: only the header was missing.
+    let text = request("OPTIONS", "", "").replace("Content-Length: 0", "Content-Length: 500");
+    assert_eq!(uas.send(&text).len(), 1);
+    // An ACK is never answered (section 17.2.1), even a broken one.
+    let text = request("ACK", "", "").replace("Content-Length: 0", "Content-Length: 500");
+    assert!(uas.send(&text).is_empty());
+    // Not a request at all.
+    assert!(uas.send("hello world\n\n").is_empty());
+    // A broken response is not answered either.
+    assert!(uas.send("SIP/2.0 200 OK\nVia: x\n\n").is_empty());
+}
+
+#[test]
+fn rfc3550_late_rtp_on_a_closed_media_address_is_not_sip() {
+    let mut uas = Uas::new();
+    // RTP version 2, PT 0, then RTCP BYE (PT 203): not answered, no panic.
+    let rtp = [0x80u8, 0x00, 0x00, 0x01, 0, 0, 0, 0, 0, 0, 0, 1];
+    let bye = [0x81u8, 203, 0x00, 0x01, 0, 0, 0, 1];
+    for packet in [&rtp[..], &bye[..]] {
+        uas.party.handle_input(Input::Datagram {
+            now: uas.now,
+            transport: Transport::Udp,
+            source: PEER.parse().unwrap(),
+            destination: "127.0.0.1:16384".parse().unwrap(),
+            bytes: packet,
+        });
+        assert!(matches!(uas.party.poll_output(), Output::Timeout(_)));
+    }
+}

@@ -395,14 +395,17 @@ impl Party {
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
-        if call.state == DialogState::InitiatingDialog && call.dialog.is_some() {
-            self.set_state(id, DialogState::Early);
-        }
+        let early = call.state == DialogState::InitiatingDialog && call.dialog.is_some();
+        // The application hears of the response before of the state it
+        // causes.
         self.events.push_back(Event::Progress {
             id,
             code: status,
             reason: response.reason().unwrap_or("").to_string(),
         });
+        if early {
+            self.set_state(id, DialogState::Early);
+        }
         self.maybe_prack(now, id, response);
     }
 

@@ -97,6 +97,11 @@ pub struct PartyConfig {
     pub session_expires: Option<Duration>,
     /// Max-Forwards for requests we originate (RFC 3261 section 8.1.1.6).
     pub max_forwards: u32,
+    /// The most transactions (client and server) alive at once (default
+    /// 10,000): a new request beyond it is answered 503 with Retry-After,
+    /// and commands fail with `Error::Transaction`. Read when the Party is
+    /// made.
+    pub max_transactions: usize,
 }
 
 impl PartyConfig {
@@ -119,6 +124,7 @@ impl PartyConfig {
             register_expires: 3600,
             session_expires: None,
             max_forwards: 70,
+            max_transactions: 10_000,
         })
     }
 }

@@ -14,11 +14,12 @@
 //!   first Party.
 //! - media goes to the Party that asked for the local address.
 
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use tracing::{trace, warn};
+use tracing::{debug, trace};
 
 use super::event::{Event, Input, MediaTransmit, Output};
 use super::media::PortPool;
@@ -53,14 +54,34 @@ pub enum EndpointOutput {
 }
 
 /// Several parties sharing one transport (one socket per transport kind).
+///
+/// Polling is proportional to the work done, not to the number of
+/// parties: a Party is polled only after it was given input or lent out
+/// by [`Endpoint::party_mut`] (it then sits in a queue until it answers
+/// `Timeout`), and each Party's next deadline is cached in a heap.
 #[derive(Debug, Default)]
 pub struct Endpoint {
-    parties: Vec<Party>,
+    /// Indexed by key; `None` once removed (keys are never reused: tags
+    /// carry them).
+    parties: Vec<Option<Party>>,
+    live: usize,
     locals: Vec<(Transport, SocketAddr)>,
     media_routes: HashMap<SocketAddr, usize>,
-    cursor: usize,
+    /// Parties that may have output, in the order they were touched.
+    pending: VecDeque<usize>,
+    /// Per party: whether it is in `pending`, and its cached deadline.
+    state: Vec<Slot>,
+    /// (deadline, party), lazily pruned: an entry is current only when it
+    /// equals the party's cached deadline.
+    deadlines: BinaryHeap<Reverse<(Instant, usize)>>,
     ports_per_party: u16,
     framer: super::Framer,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Slot {
+    pending: bool,
+    deadline: Option<Instant>,
 }
 
 impl Endpoint {
@@ -89,8 +110,41 @@ impl Endpoint {
         let end = (start + step - 1).min(u32::from(hi));
         // Both bounds fit in u16: they lie within the party's own range.
         party.ports = PortPool::new((start as u16, end as u16));
-        self.parties.push(party);
+        self.parties.push(Some(party));
+        self.state.push(Slot::default());
+        self.live += 1;
+        self.mark(index);
         PartyKey(index)
+    }
+
+    /// Take a Party out: nothing is routed to it any more (messages for its
+    /// dialogs are dropped, requests go to the other parties) and its key
+    /// is not reused. Its media addresses are forgotten; the driver closes
+    /// the sockets it opened for it.
+    pub fn remove(&mut self, key: PartyKey) -> Option<Party> {
+        let party = self.parties.get_mut(key.0)?.take()?;
+        self.live -= 1;
+        self.media_routes.retain(|_, i| *i != key.0);
+        self.pending.retain(|i| *i != key.0);
+        self.state[key.0] = Slot::default();
+        Some(party)
+    }
+
+    /// Note that party `i` may have output.
+    fn mark(&mut self, i: usize) {
+        if let Some(slot) = self.state.get_mut(i) {
+            if !slot.pending {
+                slot.pending = true;
+                self.pending.push_back(i);
+            }
+        }
+    }
+
+    fn live_parties(&mut self) -> impl Iterator<Item = (usize, &mut Party)> {
+        self.parties
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(i, p)| p.as_mut().map(|p| (i, p)))
     }
 
     /// Set the local address of `transport` for every Party (present and
@@ -98,29 +152,41 @@ impl Endpoint {
     pub fn set_local_address(&mut self, transport: Transport, addr: SocketAddr) {
         self.locals.retain(|(t, _)| *t != transport);
         self.locals.push((transport, addr));
-        for p in &mut self.parties {
+        for (_, p) in self.live_parties() {
             p.set_local_address(transport, addr);
         }
     }
 
     /// A Party by key.
     pub fn party(&self, key: PartyKey) -> Option<&Party> {
-        self.parties.get(key.0)
+        self.parties.get(key.0)?.as_ref()
     }
 
-    /// A Party by key, to command it.
+    /// A Party by key, to command it. The Party is polled again by
+    /// [`Endpoint::poll_output`] afterwards.
     pub fn party_mut(&mut self, key: PartyKey) -> Option<&mut Party> {
-        self.parties.get_mut(key.0)
+        self.parties.get(key.0)?.as_ref()?;
+        self.mark(key.0);
+        self.parties.get_mut(key.0)?.as_mut()
     }
 
-    /// How many parties.
+    /// The keys of the parties, in the order they were added.
+    pub fn keys(&self) -> impl Iterator<Item = PartyKey> + '_ {
+        self.parties
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.is_some())
+            .map(|(i, _)| PartyKey(i))
+    }
+
+    /// How many parties (not counting removed ones).
     pub fn len(&self) -> usize {
-        self.parties.len()
+        self.live
     }
 
     /// Whether there are no parties.
     pub fn is_empty(&self) -> bool {
-        self.parties.is_empty()
+        self.live == 0
     }
 
     /// The Party whose address of record is `aor`.
@@ -128,8 +194,15 @@ impl Endpoint {
         let aor = super::config::normalize_uri(aor).ok()?;
         self.parties
             .iter()
-            .position(|p| p.config.aor.eq_ignore_ascii_case(&aor))
+            .position(|p| {
+                p.as_ref()
+                    .is_some_and(|p| p.config.aor.eq_ignore_ascii_case(&aor))
+            })
             .map(PartyKey)
+    }
+
+    fn first_live(&self) -> Option<usize> {
+        self.parties.iter().position(Option::is_some)
     }
 
     /// Feed an input; it reaches the Party it is for.
@@ -144,12 +217,20 @@ impl Endpoint {
                 ..
             } => {
                 if let Some(&i) = self.media_routes.get(&destination) {
-                    self.parties[i].handle_input(input);
+                    if let Some(p) = self.parties[i].as_mut() {
+                        p.handle_input(input);
+                        self.mark(i);
+                    }
+                    return;
+                }
+                if super::is_media_packet(bytes) {
+                    // Late RTP/RTCP to a media address already closed.
+                    trace!(%source, %destination, "dropping media packet for no call");
                     return;
                 }
                 match Message::parse(bytes) {
                     Ok(msg) => self.route(now, msg, source, transport),
-                    Err(e) => warn!(%source, error = ?e, "dropping unparseable datagram"),
+                    Err(e) => self.reject(source, transport, bytes, &e),
                 }
             }
             Input::StreamData {
@@ -170,15 +251,59 @@ impl Endpoint {
                 ..
             } => {
                 self.framer.close(transport, destination);
-                for p in &mut self.parties {
+                let mut touched = Vec::with_capacity(self.live);
+                for (i, p) in self.live_parties() {
                     p.handle_input(input);
+                    touched.push(i);
+                }
+                for i in touched {
+                    self.mark(i);
                 }
             }
             Input::Timeout(_) => {
-                for p in &mut self.parties {
-                    p.handle_input(input);
+                // Only the parties whose deadline has come (or that are
+                // about to be polled anyway) need the time.
+                while let Some(&Reverse((at, i))) = self.deadlines.peek() {
+                    if at > now {
+                        break;
+                    }
+                    self.deadlines.pop();
+                    if self.state[i].deadline == Some(at) {
+                        self.state[i].deadline = None;
+                        self.mark(i);
+                    }
+                }
+                for k in 0..self.pending.len() {
+                    let i = self.pending[k];
+                    if let Some(p) = self.parties[i].as_mut() {
+                        p.handle_input(input);
+                    }
                 }
             }
+        }
+    }
+
+    /// A datagram that is not SIP: answered by a Party when it is a
+    /// request that can be answered (see [`Party::reject_unparseable`]).
+    fn reject(
+        &mut self,
+        source: SocketAddr,
+        transport: Transport,
+        bytes: &[u8],
+        error: &crate::message::ParseError,
+    ) {
+        let index = match super::validate::salvage_bad_request(bytes, error) {
+            Some(s) => self.by_request_uri(&s.request_uri),
+            None => self.first_live(),
+        };
+        match index {
+            Some(i) => {
+                if let Some(p) = self.parties[i].as_mut() {
+                    p.reject_unparseable(source, transport, bytes, error);
+                }
+                self.mark(i);
+            }
+            None => debug!(%source, %error, "dropping unparseable datagram (no party)"),
         }
     }
 
@@ -186,49 +311,56 @@ impl Endpoint {
         let index = if msg.is_request() {
             match tag_of(msg.to_header()).and_then(tag_owner) {
                 Some(i) => Some(i),
-                None if tag_of(msg.to_header()).is_some() => Some(0),
-                None => Some(self.by_request_uri(msg.request_uri().unwrap_or(""))),
+                // Somebody's tag, but not one we made: the first Party
+                // answers it (481).
+                None if tag_of(msg.to_header()).is_some() => self.first_live(),
+                None => self.by_request_uri(msg.request_uri().unwrap_or("")),
             }
         } else {
             tag_of(msg.from_header()).and_then(tag_owner)
         };
-        match index.filter(|i| *i < self.parties.len()) {
-            Some(i) => {
+        match index.and_then(|i| Some((i, self.parties.get_mut(i)?.as_mut()?))) {
+            Some((i, p)) => {
                 trace!(party = i, "routing message");
-                let p = &mut self.parties[i];
                 p.handle_message(now, msg, source, transport);
                 p.handle_input(Input::Timeout(now));
+                self.mark(i);
             }
             None => trace!("message for no party, dropped"),
         }
     }
 
-    fn by_request_uri(&self, uri: &str) -> usize {
-        let Ok(u) = Uri::parse(uri) else { return 0 };
+    fn by_request_uri(&self, uri: &str) -> Option<usize> {
+        let Ok(u) = Uri::parse(uri) else {
+            return self.first_live();
+        };
         let user = u.user.unwrap_or("");
         let host = u.host;
         let mut user_only = None;
         for (i, p) in self.parties.iter().enumerate() {
+            let Some(p) = p else { continue };
             let Ok(a) = Uri::parse(&p.config.aor) else {
                 continue;
             };
             if a.user.unwrap_or("") == user {
                 if a.host.eq_ignore_ascii_case(host) {
-                    return i;
+                    return Some(i);
                 }
                 user_only.get_or_insert(i);
             }
         }
-        user_only.unwrap_or(0)
+        user_only.or_else(|| self.first_live())
     }
 
     /// The next thing to do, from any Party.
     pub fn poll_output(&mut self) -> EndpointOutput {
-        let n = self.parties.len();
-        let mut earliest: Option<Instant> = None;
-        for k in 0..n {
-            let i = (self.cursor + k) % n;
-            match self.parties[i].poll_output() {
+        while let Some(&i) = self.pending.front() {
+            let Some(party) = self.parties[i].as_mut() else {
+                self.pending.pop_front();
+                self.state[i].pending = false;
+                continue;
+            };
+            match party.poll_output() {
                 Output::Transmit(t) => return EndpointOutput::Transmit(t),
                 Output::MediaTransmit(m) => return EndpointOutput::MediaTransmit(m),
                 Output::Event(event) => {
@@ -243,20 +375,40 @@ impl Endpoint {
                         }
                         _ => {}
                     }
-                    self.cursor = (i + 1) % n;
                     return EndpointOutput::Event {
                         party: PartyKey(i),
                         event,
                     };
                 }
-                Output::Timeout(t) => earliest = Some(earliest.map_or(t, |e| e.min(t))),
-                _ => {}
+                other => {
+                    // Drained: it waits until its deadline.
+                    self.pending.pop_front();
+                    let slot = &mut self.state[i];
+                    slot.pending = false;
+                    slot.deadline = match other {
+                        Output::Timeout(t) => Some(t),
+                        _ => None,
+                    };
+                    if let Some(t) = slot.deadline {
+                        self.deadlines.push(Reverse((t, i)));
+                    }
+                }
             }
         }
-        match earliest {
-            Some(t) => EndpointOutput::Timeout(t),
-            None => EndpointOutput::Idle,
+        // Stale entries (superseded deadlines, removed parties) are
+        // skipped, and swept when they pile up.
+        if self.deadlines.len() > 4 * self.live + 64 {
+            let state = &self.state;
+            self.deadlines
+                .retain(|Reverse((at, i))| state[*i].deadline == Some(*at));
         }
+        while let Some(&Reverse((at, i))) = self.deadlines.peek() {
+            if self.state[i].deadline == Some(at) {
+                return EndpointOutput::Timeout(at);
+            }
+            self.deadlines.pop();
+        }
+        EndpointOutput::Idle
     }
 }
 

@@ -114,6 +114,7 @@ impl Party {
             rtp,
             rtcp,
         });
+        self.unannounced_sockets += 1;
         Ok(CallMedia {
             rtp,
             rtcp,

@@ -208,6 +208,13 @@ impl Hasher for IdHasher {
     }
 }
 
+/// Whether `bytes` is an RTP or RTCP packet (RFC 3550 section 5.1: version
+/// 2 in the two top bits) rather than SIP, whose messages start with a
+/// letter.
+pub(crate) fn is_media_packet(bytes: &[u8]) -> bool {
+    matches!(bytes.first(), Some(0x80..=0xBF))
+}
+
 /// (Call-ID, From tag, CSeq number) of a request without To tag.
 pub(crate) type MergeKey = (Box<str>, Box<str>, u32);
 
@@ -274,6 +281,8 @@ pub struct Party {
     pub(crate) timers: TimerHeap,
     pub(crate) events: VecDeque<Event>,
     pub(crate) media_out: VecDeque<MediaTransmit>,
+    /// How many `Event::MediaSocketOpen` are queued in `events`.
+    pub(crate) unannounced_sockets: usize,
     pub(crate) media_addrs: HashMap<SocketAddr, DialogId>,
     pub(crate) ports: PortPool,
     pub(crate) auth: crate::auth::ClientAuth,
@@ -311,6 +320,7 @@ impl Party {
                 t2: config.timers.t2,
                 t4: config.timers.t4,
             },
+            max_transactions: config.max_transactions,
             ..TransactionConfig::default()
         };
         let ports = PortPool::new(config.rtp_ports);
@@ -327,6 +337,7 @@ impl Party {
             timers: TimerHeap::default(),
             events: VecDeque::new(),
             media_out: VecDeque::new(),
+            unannounced_sockets: 0,
             media_addrs: HashMap::new(),
             ports,
             auth: crate::auth::ClientAuth::default(),
@@ -426,9 +437,7 @@ impl Party {
                 } else {
                     match Message::parse(bytes) {
                         Ok(msg) => self.handle_message(now, msg, source, transport),
-                        Err(e) => {
-                            warn!(%source, error = ?e, "dropping unparseable datagram")
-                        }
+                        Err(e) => self.reject_unparseable(source, transport, bytes, &e),
                     }
                 }
             }
@@ -456,11 +465,21 @@ impl Party {
         if let Some(t) = self.tx.poll_transmit() {
             return Output::Transmit(t);
         }
-        if let Some(m) = self.media_out.pop_front() {
-            return Output::MediaTransmit(m);
+        // A media socket is announced before anything is sent from it:
+        // while an `MediaSocketOpen` is queued, events go first.
+        if self.unannounced_sockets == 0 {
+            if let Some(m) = self.media_out.pop_front() {
+                return Output::MediaTransmit(m);
+            }
         }
         if let Some(e) = self.events.pop_front() {
+            if matches!(e, Event::MediaSocketOpen { .. }) {
+                self.unannounced_sockets = self.unannounced_sockets.saturating_sub(1);
+            }
             return Output::Event(e);
+        }
+        if let Some(m) = self.media_out.pop_front() {
+            return Output::MediaTransmit(m);
         }
         match (self.poll_timeout(), self.last_now) {
             (Some(t), _) => Output::Timeout(t),
@@ -829,6 +848,32 @@ impl Party {
     pub(crate) fn stop_call_timer(&mut self, id: DialogId, t: CallTimer) {
         if let Some(c) = self.calls.get_mut(&id) {
             c.timers.stop(t);
+        }
+    }
+
+    /// A datagram that failed to parse as SIP with `error`: answered
+    /// statelessly when it is a request we can answer (RFC 3261 section
+    /// 21.4.1, see [`validate::salvage_bad_request`]), dropped otherwise.
+    pub(crate) fn reject_unparseable(
+        &mut self,
+        source: SocketAddr,
+        transport: Transport,
+        bytes: &[u8],
+        error: &message::ParseError,
+    ) {
+        if is_media_packet(bytes) {
+            // Late RTP/RTCP of a call whose media we released (RFC 3550
+            // version 2 in the top bits); not SIP, not worth a warning.
+            trace!(%source, "dropping media packet on a closed media address");
+            return;
+        }
+        match validate::salvage_bad_request(bytes, error) {
+            Some(s) => {
+                debug!(%source, %error, status = s.response.status(), "unparseable request answered statelessly");
+                self.tx
+                    .send_stateless_response(source, transport, s.response);
+            }
+            None => debug!(%source, %error, "dropping unparseable datagram"),
         }
     }
 

@@ -145,7 +145,9 @@ impl SimParty {
         match &mut self.inner {
             Inner::One(p) => p.is_idle(),
             Inner::Many(e) => {
-                (0..e.len()).all(|i| e.party_mut(PartyKey(i)).is_some_and(|p| p.is_idle()))
+                let keys: Vec<PartyKey> = e.keys().collect();
+                keys.into_iter()
+                    .all(|k| e.party_mut(k).is_some_and(|p| p.is_idle()))
             }
         }
     }
@@ -182,9 +184,12 @@ impl SimParty {
     fn next_timeout(&mut self) -> Option<Instant> {
         match &mut self.inner {
             Inner::One(p) => p.poll_timeout(),
-            Inner::Many(e) => (0..e.len())
-                .filter_map(|i| e.party_mut(PartyKey(i)).and_then(|p| p.poll_timeout()))
-                .min(),
+            Inner::Many(e) => {
+                let keys: Vec<PartyKey> = e.keys().collect();
+                keys.into_iter()
+                    .filter_map(|k| e.party_mut(k).and_then(|p| p.poll_timeout()))
+                    .min()
+            }
         }
     }
 }

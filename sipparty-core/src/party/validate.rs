@@ -1,7 +1,7 @@
 //! The checks a UAS makes on every request before processing it (RFC 3261
 //! section 8.2), each producing the response the RFC names.
 
-use crate::message::{HeaderName, Message, Method};
+use crate::message::{HeaderName, Message, Method, ParseError};
 
 use super::{ACCEPT, ALLOW};
 
@@ -143,4 +143,117 @@ pub(crate) fn check_request(request: &Message) -> Option<Message> {
         }
     }
     None
+}
+
+/// What a datagram that failed to parse still tells: enough to answer it?
+#[derive(Debug)]
+pub(crate) struct Salvaged {
+    /// The response to send statelessly.
+    pub(crate) response: Message,
+    /// The Request-URI as written (to pick the Party behind an Endpoint).
+    pub(crate) request_uri: String,
+}
+
+/// The answer to a request that failed to parse with `error` (RFC 3261
+/// section 21.4.1: 400 with a reason phrase naming the problem, or the
+/// status the error calls for: 413, 414, 416, 505). `None` when the bytes
+/// do not look like a request, when it is an ACK (never answered, section
+/// 17.2.1), or when a header a response must echo (Via, From, To, Call-ID,
+/// CSeq; section 8.2.6.2) is missing: such a datagram is dropped.
+pub(crate) fn salvage_bad_request(bytes: &[u8], error: &ParseError) -> Option<Salvaged> {
+    // Only the header section; its lines are read one by one so a single
+    // bad line (not UTF-8, too long) does not hide the others.
+    let end = find_header_end(bytes);
+    let mut lines = bytes[..end].split(|b| *b == b'\n').map(trim_cr);
+    let start = std::str::from_utf8(lines.next()?).ok()?;
+    let mut parts = start.split(' ');
+    let (method, uri, version) = (parts.next()?, parts.next()?, parts.next()?);
+    let is_token = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b))
+    };
+    if parts.next().is_some()
+        || !is_token(method)
+        || uri.is_empty()
+        || !version
+            .get(..4)
+            .is_some_and(|v| v.eq_ignore_ascii_case("SIP/"))
+        || method.eq_ignore_ascii_case("ACK")
+    {
+        return None;
+    }
+    const ECHOED: [HeaderName; 5] = [
+        HeaderName::Via,
+        HeaderName::From,
+        HeaderName::To,
+        HeaderName::CallId,
+        HeaderName::CSeq,
+    ];
+    // (name index, value) in order; folded lines (section 7.3.1) join the
+    // header above.
+    let mut found: Vec<(usize, String)> = Vec::new();
+    let mut current: Option<usize> = None;
+    for line in lines {
+        if line.first().is_some_and(|b| *b == b' ' || *b == b'\t') {
+            if let (Some(i), Ok(more)) = (current, std::str::from_utf8(line)) {
+                if let Some(last) = found.get_mut(i) {
+                    last.1.push(' ');
+                    last.1.push_str(more.trim());
+                }
+            }
+            continue;
+        }
+        current = None;
+        let Ok(line) = std::str::from_utf8(line) else {
+            continue;
+        };
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        let name = name.trim();
+        if let Some(k) = ECHOED.iter().position(|h| h.matches(name)) {
+            current = Some(found.len());
+            found.push((k, value.trim().to_string()));
+        }
+    }
+    if (0..ECHOED.len()).any(|k| !found.iter().any(|(n, v)| *n == k && !v.is_empty())) {
+        return None;
+    }
+    let status = error.status();
+    let reason = match status {
+        400 => capitalized(&error.kind.to_string()),
+        code => crate::message::reason_phrase(code).to_string(),
+    };
+    let mut response = Message::response(status, &reason);
+    for (k, name) in ECHOED.iter().enumerate() {
+        for (_, v) in found.iter().filter(|(n, _)| *n == k) {
+            response.add_header(name.clone(), v);
+        }
+    }
+    Some(Salvaged {
+        response,
+        request_uri: uri.to_string(),
+    })
+}
+
+/// Where the header section ends (the empty line), or the whole datagram.
+fn find_header_end(bytes: &[u8]) -> usize {
+    bytes
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .or_else(|| bytes.windows(2).position(|w| w == b"\n\n"))
+        .unwrap_or(bytes.len())
+}
+
+fn trim_cr(line: &[u8]) -> &[u8] {
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+fn capitalized(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
 }
