@@ -440,8 +440,10 @@ proptest::proptest! {
             rx.handle_timeout(now);
             while let Some(p) = rx.poll_received() {
                 if let Some((s, q)) = last {
-                    // Same source and no restart (a jump back > 1000 resets).
-                    if s == p.ssrc && p.sequence + 1000 >= q {
+                    // Same source and no restart: the buffer resets when a
+                    // packet is more than 1000 behind the next expected
+                    // sequence number, which is q + 1.
+                    if s == p.ssrc && p.sequence + 1000 >= q + 1 {
                         proptest::prop_assert!(p.sequence > q, "{} after {}", p.sequence, q);
                     }
                 }
@@ -453,4 +455,39 @@ proptest::proptest! {
         let s = rx.stats();
         proptest::prop_assert!(s.packets_received + s.packets_duplicated + s.packets_invalid <= fed);
     }
+}
+
+/// The boundary proptest once found: a packet exactly 1000 behind the last
+/// one delivered (1001 behind the next expected) is a source restart, so it
+/// is delivered after a reset rather than dropped as late.
+#[test]
+fn rfc3550_jump_back_past_restart_gap_resets_the_buffer() {
+    let t0 = Instant::now();
+    let mut rx = session(A, 20, t0);
+    let mut delivered = Vec::new();
+    for (i, seq) in [47345u16, 46345].into_iter().enumerate() {
+        let header = sipparty_core::rtp::RtpHeader {
+            marker: false,
+            payload_type: 0,
+            sequence_number: seq,
+            timestamp: 0,
+            ssrc: 2,
+            csrc: Default::default(),
+        };
+        let bytes = RtpPacket {
+            header,
+            extension: None,
+            payload: &[0xFF; 20],
+            padding: 0,
+        }
+        .to_bytes()
+        .unwrap();
+        let now = t0 + Duration::from_millis(20 * i as u64);
+        let _ = rx.handle_rtp(now, &bytes, addr(B));
+        rx.handle_timeout(now);
+        while let Some(p) = rx.poll_received() {
+            delivered.push(p.sequence);
+        }
+    }
+    assert_eq!(delivered, vec![47345, 46345]);
 }
