@@ -231,7 +231,10 @@ fn capabilities() -> impl Strategy<Value = MediaCapabilities> {
                     c.payload_type = pt;
                 }
             }
-            audio.dedup_by_key(|c| c.payload_type);
+            // A valid capability set never gives two codecs one number
+            // (not only neighbours: opus and iLBC could both draw 126).
+            let mut seen = std::collections::HashSet::new();
+            audio.retain(|c| seen.insert(c.payload_type));
             let mut caps = MediaCapabilities {
                 audio,
                 video,
