@@ -165,7 +165,10 @@ impl<'a> Uri<'a> {
                 // pass finds it, the first ":" before it, and any escape.
                 // Fast path: a user part of plain characters ending at "@"
                 // (no password, no escapes).
-                let plain = i + s[i..].iter().take_while(|&&b| USER_PLAIN[b as usize]).count();
+                let plain = i + s[i..]
+                    .iter()
+                    .take_while(|&&b| USER_PLAIN[b as usize])
+                    .count();
                 let mut j = i;
                 let mut colon = None;
                 let mut escaped = false;
