@@ -5,7 +5,7 @@ use std::fmt;
 
 use super::error::{ParseError, ParseErrorKind};
 use super::lex::{quoted_string, run, skip_lws, trim};
-use super::tables::{GEN_VALUE, TOKEN, URI_PARAM};
+use super::tables::{GEN_VALUE, LWS, TOKEN, URI_PARAM_PLAIN};
 
 /// Default cap on parameters of one header element or URI
 /// ([`Limits::max_params`](super::Limits)).
@@ -88,33 +88,82 @@ impl<'a> Iterator for ParamIter<'a> {
     type Item = (&'a str, Option<&'a str>);
 
     fn next(&mut self) -> Option<Self::Item> {
+        // One pass per parameter for the common shape `;name[=value]`
+        // (LWS allowed around both); anything else goes through the general
+        // item split below, which defines the result.
         loop {
             let b = self.rest.as_bytes();
-            // Skip to the next `;` outside quotes.
-            let Some(i) = memchr::memchr(b';', b) else {
+            let Some(semi) = b.iter().position(|&c| c == b';') else {
                 self.rest = "";
                 return None;
             };
-            let start = i + 1;
-            let mut j = start;
-            while j < b.len() && b[j] != b';' {
-                if b[j] == b'"' {
-                    j = quoted_string(b, j).unwrap_or(b.len());
-                } else {
-                    j += 1;
+            let mut i = skip_lws(b, semi + 1);
+            let name_start = i;
+            while i < b.len() && !matches!(b[i], b'=' | b';' | b'"' | b' ' | b'\t' | b'\r' | b'\n')
+            {
+                i += 1;
+            }
+            let name_end = i;
+            i = skip_lws(b, i);
+            match b.get(i) {
+                None | Some(b';') => {
+                    let all = self.rest;
+                    self.rest = &all[i..];
+                    if name_end == name_start {
+                        continue;
+                    }
+                    return Some((&all[name_start..name_end], None));
                 }
+                Some(b'=') => {
+                    let value_start = skip_lws(b, i + 1);
+                    let mut j = value_start;
+                    while j < b.len() && b[j] != b';' {
+                        if b[j] == b'"' {
+                            j = quoted_string(b, j).unwrap_or(b.len());
+                        } else {
+                            j += 1;
+                        }
+                    }
+                    let mut value_end = j;
+                    while value_end > value_start && LWS[b[value_end - 1] as usize] {
+                        value_end -= 1;
+                    }
+                    let all = self.rest;
+                    self.rest = &all[j..];
+                    return Some((
+                        &all[name_start..name_end],
+                        Some(&all[value_start..value_end]),
+                    ));
+                }
+                Some(_) => return self.next_general(semi),
             }
-            let item = &self.rest[start..j];
-            self.rest = &self.rest[j..];
-            let item = trim(item);
-            if item.is_empty() {
-                continue;
-            }
-            return Some(match item.find('=') {
-                Some(eq) => (trim(&item[..eq]), Some(trim(&item[eq + 1..]))),
-                None => (item, None),
-            });
         }
+    }
+}
+
+impl<'a> ParamIter<'a> {
+    /// The general split: the item runs to the next `;` outside quotes and
+    /// is divided at its first `=`, LWS trimmed everywhere.
+    fn next_general(&mut self, semi: usize) -> Option<(&'a str, Option<&'a str>)> {
+        let b = self.rest.as_bytes();
+        let start = semi + 1;
+        let mut j = start;
+        while j < b.len() && b[j] != b';' {
+            if b[j] == b'"' {
+                j = quoted_string(b, j).unwrap_or(b.len());
+            } else {
+                j += 1;
+            }
+        }
+        let item = trim(&self.rest[start..j]);
+        self.rest = &self.rest[j..];
+        if item.is_empty() {
+            return self.next();
+        }
+        Some(match item.find('=') {
+            Some(eq) => (trim(&item[..eq]), Some(trim(&item[eq + 1..]))),
+            None => (item, None),
+        })
     }
 }
 
@@ -156,29 +205,49 @@ pub(crate) fn scan_header_params(s: &[u8], mut i: usize, max: usize) -> Result<u
 }
 
 /// Scan URI parameters starting at `i` (no LWS allowed inside a URI):
-/// `*( ";" uri-parameter )`, `other-param = pname [ "=" pvalue ]`.
-pub(crate) fn scan_uri_params(s: &[u8], mut i: usize, max: usize) -> Result<usize, ParseError> {
+/// `*( ";" uri-parameter )`, `other-param = pname [ "=" pvalue ]`. Returns
+/// the end and whether a `%` occurred (escapes are checked by the caller).
+pub(crate) fn scan_uri_params(
+    s: &[u8],
+    mut i: usize,
+    max: usize,
+) -> Result<(usize, bool), ParseError> {
     let mut count = 0;
+    let mut pct = false;
     while i < s.len() && s[i] == b';' {
         count += 1;
         if count > max {
             return Err(ParseError::new(i, ParseErrorKind::TooManyParams));
         }
         let n = i + 1;
-        let name_end = run(s, n, &URI_PARAM);
+        let name_end = run_pct(s, n, &mut pct);
         if name_end == n {
             return Err(ParseError::expected(n, "URI parameter name"));
         }
         i = name_end;
         if i < s.len() && s[i] == b'=' {
-            let end = run(s, i + 1, &URI_PARAM);
+            let end = run_pct(s, i + 1, &mut pct);
             if end == i + 1 {
                 return Err(ParseError::expected(end, "URI parameter value"));
             }
             i = end;
         }
     }
-    Ok(i)
+    Ok((i, pct))
+}
+
+/// A run of `paramchar` (`%` included), noting in `pct` whether a `%` was crossed.
+#[inline]
+fn run_pct(s: &[u8], mut i: usize, pct: &mut bool) -> usize {
+    loop {
+        i = run(s, i, &URI_PARAM_PLAIN);
+        if i < s.len() && s[i] == b'%' {
+            *pct = true;
+            i += 1;
+        } else {
+            return i;
+        }
+    }
 }
 
 #[cfg(test)]
@@ -208,6 +277,7 @@ mod tests {
             ParseErrorKind::TooManyParams
         );
         let u = b";transport=tcp;lr?h=v";
-        assert_eq!(scan_uri_params(u, 0, 10).unwrap(), 17);
+        assert_eq!(scan_uri_params(u, 0, 10).unwrap(), (17, false));
+        assert_eq!(scan_uri_params(b";a=%41", 0, 10).unwrap(), (6, true));
     }
 }

@@ -305,10 +305,10 @@ fn parse<'a>(
         }
         // header-name = token, then HCOLON = *( SP / HTAB ) ":" SWS
         let name_start = p;
-        let mut i = p;
-        while i < buf.len() && TOKEN[buf[i] as usize] {
-            i += 1;
-        }
+        let mut i = p + buf[p..]
+            .iter()
+            .position(|&b| !TOKEN[b as usize])
+            .unwrap_or(buf.len() - p);
         if i == name_start {
             return Err(ParseError::expected(i, "header name"));
         }

@@ -264,7 +264,12 @@ impl<'s> Headers<'s> {
     }
 
     fn first_by_id(&self, id: u8) -> Option<&'s str> {
-        self.lines_by_id(id).next()
+        // A direct scan: the typed accessors call this once per header.
+        let text = self.text;
+        self.slots
+            .iter()
+            .find(|s| s.id == id)
+            .map(|s| s.value(text))
     }
 
     /// The topmost Via element.

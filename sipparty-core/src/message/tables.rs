@@ -51,6 +51,10 @@ pub(crate) const WORD: [bool; 256] = class(true, b"-.!%*_+`'~()<>:\\\"/[]?{}");
 /// (`%` admitted for `escaped`, checked separately.)
 pub(crate) const USER: [bool; 256] = class(true, b"-_.!~*'()&=+$,;?/%");
 
+/// [`USER`] without `%`: a run of these that ends at `@` is a user part
+/// with no escapes to check (the URI parser's fast path).
+pub(crate) const USER_PLAIN: [bool; 256] = class(true, b"-_.!~*'()&=+$,;?/");
+
 /// ```text
 /// password = *( unreserved / escaped / "&" / "=" / "+" / "$" / "," )
 /// ```
@@ -68,7 +72,9 @@ pub(crate) const HOST: [bool; 256] = class(true, b"-._");
 /// param-unreserved = "[" / "]" / "/" / ":" / "&" / "+" / "$"
 /// paramchar        = param-unreserved / unreserved / escaped
 /// ```
-pub(crate) const URI_PARAM: [bool; 256] = class(true, b"[]/:&+$-_.!~*'()%");
+/// without the `%` of `escaped`: the scan notes escapes separately so they
+/// are checked only when present.
+pub(crate) const URI_PARAM_PLAIN: [bool; 256] = class(true, b"[]/:&+$-_.!~*'()");
 
 /// ```text
 /// hnv-unreserved = "[" / "]" / "/" / "?" / ":" / "+" / "$"

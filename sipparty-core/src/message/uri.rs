@@ -5,7 +5,7 @@ use std::fmt;
 
 use super::error::ParseError;
 use super::params::{scan_uri_params, Params, DEFAULT_MAX_PARAMS};
-use super::tables::{ABS_URI, HOST, PASSWORD, SCHEME, URI_HEADERS, USER};
+use super::tables::{ABS_URI, HOST, PASSWORD, SCHEME, URI_HEADERS, USER, USER_PLAIN};
 
 /// The URI scheme.
 #[non_exhaustive]
@@ -100,15 +100,27 @@ impl<'a> Uri<'a> {
         if s.is_empty() || !s[0].is_ascii_alphabetic() {
             return Err(ParseError::expected(0, "URI scheme"));
         }
+        // Fast path: `sip:` in any case (OR-ing 0x20 folds only letters
+        // onto `s`, `i` and `p`; the colon is compared exactly).
+        let sip_prefix = s.len() >= 4 && s[3] == b':' && {
+            let w = u32::from_le_bytes([s[0], s[1], s[2], b':']);
+            w | 0x0020_2020 == u32::from_le_bytes(*b"sip:")
+        };
         let mut i = 0;
-        while i < s.len() && SCHEME[s[i] as usize] {
-            i += 1;
+        if sip_prefix {
+            i = 3;
+        } else {
+            while i < s.len() && SCHEME[s[i] as usize] {
+                i += 1;
+            }
         }
         if i >= s.len() || s[i] != b':' {
             return Err(ParseError::expected(i, "\":\" after URI scheme"));
         }
         let scheme_str = &s[..i];
-        let scheme = if scheme_str.eq_ignore_ascii_case(b"sip") {
+        let scheme = if sip_prefix {
+            Scheme::Sip
+        } else if scheme_str.eq_ignore_ascii_case(b"sip") {
             Scheme::Sip
         } else if scheme_str.eq_ignore_ascii_case(b"sips") {
             Scheme::Sips
@@ -149,13 +161,22 @@ impl<'a> Uri<'a> {
             }
             Scheme::Sip | Scheme::Sips => {
                 // userinfo: at most one unescaped "@" can occur in a SIP URI
-                // (no later part admits it), so the first one ends it.
-                // userinfo: at most one unescaped "@" can occur in a SIP URI
                 // (no later part admits it), so the first one ends it. One
                 // pass finds it, the first ":" before it, and any escape.
+                // Fast path: a user part of plain characters ending at "@"
+                // (no password, no escapes).
+                let plain = i + s[i..]
+                    .iter()
+                    .take_while(|&&b| USER_PLAIN[b as usize])
+                    .count();
                 let mut j = i;
                 let mut colon = None;
                 let mut escaped = false;
+                if plain > i && s.get(plain) == Some(&b'@') {
+                    uri.user = Some(&raw[i..plain]);
+                    i = plain + 1;
+                    j = s.len();
+                }
                 while j < s.len() && s[j] != b'@' {
                     match s[j] {
                         b':' if colon.is_none() => colon = Some(j),
@@ -226,8 +247,9 @@ impl<'a> Uri<'a> {
             }
         }
         let params_start = i;
-        i = scan_uri_params(s, i, max_params)?;
-        if i > params_start {
+        let pct;
+        (i, pct) = scan_uri_params(s, i, max_params)?;
+        if pct {
             hex_escapes_ok(&s[params_start..i], params_start)?;
         }
         uri.params = Params::new(&raw[params_start..i]);

@@ -55,10 +55,19 @@ pub(crate) fn host_port(s: &[u8], i: usize) -> Result<(usize, Option<u16>, usize
     if s.get(j) == Some(&b':') {
         let p = skip_lws(s, j + 1);
         let e = run(s, p, &DIGITS);
-        let port = std::str::from_utf8(&s[p..e])
-            .ok()
-            .and_then(|d| d.parse::<u16>().ok())
-            .ok_or(ParseError::expected(p, "port"))?;
+        // `port = 1*DIGIT`, at most 65535 (leading zeros allowed).
+        let digits = &s[p..e];
+        let mut port: u32 = 0;
+        for &d in digits {
+            port = port * 10 + u32::from(d - b'0');
+            if port > u32::from(u16::MAX) {
+                return Err(ParseError::expected(p, "port"));
+            }
+        }
+        if digits.is_empty() {
+            return Err(ParseError::expected(p, "port"));
+        }
+        let port = port as u16;
         Ok((host_end, Some(port), e))
     } else {
         Ok((host_end, None, host_end))
