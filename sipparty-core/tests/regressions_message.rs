@@ -9,7 +9,7 @@ use sipparty_core::message::Uri;
 /// "a URI is equivalent to itself" at src/fuzzing/message.rs:74).
 /// The input repeats the `user` parameter.
 #[test]
-#[ignore = "fuzz crash, see report"]
+
 fn uri_with_repeated_user_param_is_equivalent_to_itself() {
     let s = "sip:%61lice:pw@EXAMPLE.com;ttl/15;user=ph////15;user=phone";
     let u = Uri::parse(s).expect("the fuzzer saw it parse");
@@ -18,7 +18,7 @@ fn uri_with_repeated_user_param_is_equivalent_to_itself() {
 
 /// The same, minimized by hand.
 #[test]
-#[ignore = "fuzz crash, see report"]
+
 fn uri_minimal_repeated_user_param_is_equivalent_to_itself() {
     let s = "sip:a@b;user=x;user=y";
     let u = Uri::parse(s).expect("parses");

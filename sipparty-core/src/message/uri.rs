@@ -339,8 +339,14 @@ impl<'a> Uri<'a> {
                 return false;
             }
         }
-        // Parameters present on both sides must agree too.
-        for (name, value) in self.params.iter() {
+        // Parameters present on both sides must agree too. A name repeated
+        // in one URI (which RFC 3261 s.19.1.1 forbids, but the wire may
+        // carry) is judged by its first occurrence, as `get` reads it, so a
+        // URI is always equivalent to itself.
+        for (name, _) in self.params.iter() {
+            let Some(value) = self.params.get(name) else {
+                continue;
+            };
             if let Some(other_value) = other.params.get(name) {
                 if !value
                     .unwrap_or("")
