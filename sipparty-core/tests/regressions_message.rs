@@ -1,6 +1,5 @@
 //! Fuzz crashes in the message layer, found by the `uri` cargo-fuzz target
-//! (`sipparty_core::fuzzing::message::uri`). Ignored until the message
-//! layer's owner fixes them; see the hardening report.
+//! (`sipparty_core::fuzzing::message::uri`), kept as regression tests.
 
 use sipparty_core::message::Uri;
 
@@ -9,7 +8,6 @@ use sipparty_core::message::Uri;
 /// "a URI is equivalent to itself" at src/fuzzing/message.rs:74).
 /// The input repeats the `user` parameter.
 #[test]
-
 fn uri_with_repeated_user_param_is_equivalent_to_itself() {
     let s = "sip:%61lice:pw@EXAMPLE.com;ttl/15;user=ph////15;user=phone";
     let u = Uri::parse(s).expect("the fuzzer saw it parse");
@@ -18,7 +16,6 @@ fn uri_with_repeated_user_param_is_equivalent_to_itself() {
 
 /// The same, minimized by hand.
 #[test]
-
 fn uri_minimal_repeated_user_param_is_equivalent_to_itself() {
     let s = "sip:a@b;user=x;user=y";
     let u = Uri::parse(s).expect("parses");
