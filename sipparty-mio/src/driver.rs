@@ -205,6 +205,7 @@ impl Driver {
         };
         if let Some(s) = bound.udp {
             s.set_nonblocking(true)?;
+            grow_buffers(&s);
             let i = d.insert(Source::Sip(UdpSocket::from_std(s)), Interest::READABLE)?;
             d.sip_udp = Some(i);
         }
@@ -1103,6 +1104,26 @@ fn register(
 }
 
 /// Write what the socket takes. Returns whether bytes remain.
+/// Socket buffer size asked for the SIP UDP socket. Linux's default
+/// (`net.core.rmem_default`, 208 KiB) holds a few hundred SIP messages: a
+/// burst from a peer with hundreds of calls in flight overflows it while
+/// the loop is busy, and each datagram dropped there costs a
+/// retransmission interval (T1) of latency and a duplicate to process.
+/// The kernel caps the request at `net.core.rmem_max`/`wmem_max`.
+const SOCKET_BUFFER: usize = 4 << 20;
+
+/// Ask for [`SOCKET_BUFFER`] bytes of receive and send buffer; a refusal
+/// only costs throughput, so it is logged and otherwise ignored.
+fn grow_buffers(socket: &std::net::UdpSocket) {
+    let s = socket2::SockRef::from(socket);
+    if let Err(e) = s.set_recv_buffer_size(SOCKET_BUFFER) {
+        debug!(error = %e, "cannot grow the UDP receive buffer");
+    }
+    if let Err(e) = s.set_send_buffer_size(SOCKET_BUFFER) {
+        debug!(error = %e, "cannot grow the UDP send buffer");
+    }
+}
+
 fn flush(c: &mut Connection) -> io::Result<bool> {
     if let Some(tls) = &mut c.tls {
         tls.pending_records(&mut c.out);

@@ -26,6 +26,26 @@ const MAX_UDP_QUEUE: usize = 4096;
 /// Bytes queued on one connection before it is considered stuck.
 const MAX_CONN_BACKLOG: usize = 4 << 20;
 
+/// Socket buffer size asked for the SIP UDP socket. Linux's default
+/// (`net.core.rmem_default`, 208 KiB) holds a few hundred SIP messages: a
+/// burst from a peer with hundreds of calls in flight overflows it while
+/// the task is busy, and each datagram dropped there costs a
+/// retransmission interval (T1) of latency and a duplicate to process.
+/// The kernel caps the request at `net.core.rmem_max`/`wmem_max`.
+pub(crate) const SOCKET_BUFFER: usize = 4 << 20;
+
+/// Ask for [`SOCKET_BUFFER`] bytes of receive and send buffer; a refusal
+/// only costs throughput, so it is logged and otherwise ignored.
+pub(crate) fn grow_buffers(socket: &UdpSocket) {
+    let s = socket2::SockRef::from(socket);
+    if let Err(e) = s.set_recv_buffer_size(SOCKET_BUFFER) {
+        debug!(error = %e, "cannot grow the UDP receive buffer");
+    }
+    if let Err(e) = s.set_send_buffer_size(SOCKET_BUFFER) {
+        debug!(error = %e, "cannot grow the UDP send buffer");
+    }
+}
+
 /// What a poll of the sockets found. Payloads are in [`Io::buf`].
 #[derive(Debug)]
 pub(crate) enum IoEvent {

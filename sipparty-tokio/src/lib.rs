@@ -302,6 +302,7 @@ async fn bind_sockets(
     let mut last = None;
     for _ in 0..16 {
         let udp = UdpSocket::bind(addr).await?;
+        crate::io::grow_buffers(&udp);
         if !tcp {
             return Ok((udp, None));
         }
