@@ -118,9 +118,7 @@ impl<'a> Uri<'a> {
             return Err(ParseError::expected(i, "\":\" after URI scheme"));
         }
         let scheme_str = &s[..i];
-        let scheme = if sip_prefix {
-            Scheme::Sip
-        } else if scheme_str.eq_ignore_ascii_case(b"sip") {
+        let scheme = if sip_prefix || scheme_str.eq_ignore_ascii_case(b"sip") {
             Scheme::Sip
         } else if scheme_str.eq_ignore_ascii_case(b"sips") {
             Scheme::Sips
