@@ -464,13 +464,12 @@ impl Driver {
     }
 
     fn send_media(&mut self, m: MediaTransmit) {
-        if !self.media_by_addr.contains_key(&m.source) {
-            // The core may queue a call's first packet ahead of the event
-            // asking for its socket: open it now, the event finds it open.
-            self.open_media(m.source, None);
-        }
+        // The core announces a media socket (MediaSocketOpen) before its
+        // first packet; a packet for a socket not open (one that failed to
+        // bind, or was closed at the end of the call) is dropped, never
+        // reopened here.
         let Some(&i) = self.media_by_addr.get(&m.source) else {
-            trace!(source = %m.source, "media for a socket that cannot open, dropped");
+            trace!(source = %m.source, "media for a socket that is not open, dropped");
             return;
         };
         if let Some(Source::Media { socket, dialog, .. }) = &self.slab[i] {
