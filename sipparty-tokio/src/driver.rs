@@ -515,22 +515,9 @@ impl Driver {
                     self.registrations.remove(id);
                 }
             }
-            Event::RequestCompleted {
-                id,
-                code,
-                reason,
-                allow,
-                supported,
-                accept,
-            } => {
+            Event::RequestCompleted { id, outcome } => {
                 if let Some(reply) = self.requests.remove(id) {
-                    let _ = reply.send(Ok(RequestOutcome {
-                        code: *code,
-                        reason: reason.clone(),
-                        allow: allow.clone(),
-                        supported: supported.clone(),
-                        accept: accept.clone(),
-                    }));
+                    let _ = reply.send(Ok(outcome.clone()));
                 }
             }
             _ => {}

@@ -69,7 +69,7 @@ pub use dns::{resolve, DnsResolver, LookupFuture, StaticResolver, SystemResolver
 pub use driver::Stats;
 pub use sipparty_core::party::{
     CallPolicy, DialogError, DialogId, DialogState, Event, InviteOptions, PartyConfig,
-    RegisterOptions, RegistrationId, RegistrationState,
+    RegisterOptions, RegistrationId, RegistrationState, RequestCompleted,
 };
 
 use driver::{Command, DialogAction, Driver, RequestKind};
@@ -577,21 +577,10 @@ fn has_sip_scheme(s: &str) -> bool {
     l.starts_with("sip:") || l == "sips:"
 }
 
-/// The final response to an OPTIONS or MESSAGE.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct RequestOutcome {
-    /// Status code (408 on timeout, 503 on transport error).
-    pub code: u16,
-    /// Reason phrase.
-    pub reason: String,
-    /// Methods of the Allow header.
-    pub allow: Vec<String>,
-    /// Option tags of the Supported header.
-    pub supported: Vec<String>,
-    /// Media types of the Accept header.
-    pub accept: Vec<String>,
-}
+/// The final response to an OPTIONS or MESSAGE (408 on timeout, 503 on
+/// transport error): the core's [`RequestCompleted`], under this crate's
+/// name.
+pub type RequestOutcome = RequestCompleted;
 
 /// State the task shares with a [`Dialog`] handle.
 #[derive(Debug, Default)]
