@@ -100,7 +100,11 @@ async fn tokio_calls_mio(ip: &str, rtp: u16, transport: Transport) {
     .unwrap();
     // The call went over a connection when asked to (not UDP).
     let conns = alice.stats().await.unwrap().connections;
-    assert_eq!(conns > 0, transport != Transport::Udp, "{conns} connections");
+    assert_eq!(
+        conns > 0,
+        transport != Transport::Udp,
+        "{conns} connections"
+    );
     let bob2 = bob.clone();
     let incoming = blocking(move || bob2.next_incoming(Some(Duration::from_secs(10))))
         .await
@@ -162,7 +166,11 @@ async fn mio_calls_tokio(ip: &str, rtp: u16, transport: Transport) {
     .await
     .unwrap();
     let conns = bob.stats().await.unwrap().connections;
-    assert_eq!(conns > 0, transport != Transport::Udp, "{conns} connections");
+    assert_eq!(
+        conns > 0,
+        transport != Transport::Udp,
+        "{conns} connections"
+    );
     // The tokio side hangs up.
     incoming.dialog.terminate().await.unwrap();
     let (_alice, d) = dialog;
