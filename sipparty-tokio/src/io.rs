@@ -172,6 +172,11 @@ pub(crate) struct Io {
     conns: HashMap<ConnKey, Conn>,
     /// Keep-alive, idle closing and the cap, by the core's rules.
     connections: Connections<ConnKey>,
+    /// No connection needs attention before this. Kept rather than asked
+    /// of the table on every turn of the loop (a scan of every
+    /// connection); traffic only pushes deadlines later, so a stale value
+    /// at worst wakes the task early once.
+    conn_due: Option<Instant>,
     media: HashMap<SocketAddr, UdpSocket>,
     /// Events found outside a poll (a send that failed at once) and
     /// messages framed but not yet handed out.
@@ -215,6 +220,7 @@ impl Io {
             tls: tls.map(Arc::new),
             conns: HashMap::new(),
             connections: Connections::new(policy),
+            conn_due: None,
             media: HashMap::new(),
             events: VecDeque::new(),
             buf: vec![0; BUF_SIZE],
@@ -309,6 +315,7 @@ impl Io {
         self.conns
             .insert(key, Conn::new(ConnState::Opening(opening), bytes, None));
         self.connections.opened(now, key, true);
+        self.conn_due = self.connections.poll_timeout();
     }
 
     /// Close a connection; `report` it to the core as a transport error
@@ -365,7 +372,7 @@ impl Io {
     /// When a connection next needs attention (a keep-alive ping, a late
     /// pong, an idle close), if any is open.
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
-        self.connections.poll_timeout()
+        self.conn_due
     }
 
     /// Carry out what the connection table says is due: RFC 5626 section
@@ -401,6 +408,7 @@ impl Io {
                 _ => {}
             }
         }
+        self.conn_due = self.connections.poll_timeout();
     }
 
     /// How many stream connections (TCP and TLS) are open or opening.
@@ -523,6 +531,7 @@ impl Io {
             let key = (transport, peer);
             self.conns.insert(key, Conn::new(state, Vec::new(), local));
             self.connections.opened(now, key, false);
+            self.conn_due = self.connections.poll_timeout();
             // Its readiness is not registered until the connections are
             // polled: make sure that happens.
             cx.waker().wake_by_ref();
@@ -533,6 +542,9 @@ impl Io {
     /// it (messages queue as events, pings are answered), write what is
     /// queued.
     fn poll_conns(&mut self, cx: &mut Context<'_>) {
+        if self.conns.is_empty() {
+            return;
+        }
         let now = now();
         // (connection, whether to report it as a transport error)
         let mut dead: Vec<(ConnKey, bool)> = Vec::new();

@@ -1,7 +1,8 @@
 //! # sipparty-tokio
 //!
 //! The async sipparty API. [`Party::bind`] opens the SIP sockets (UDP, and
-//! TCP on the same port) and spawns one Tokio task for the endpoint. That
+//! TCP on the same port; TLS with [`PartyBuilder::tls`]) and spawns one
+//! Tokio task for the endpoint. That
 //! task owns the sans-IO [`sipparty_core::party::Party`], the sockets
 //! (including the media sockets the core asks for) and the timer, and
 //! `select!`s over socket readiness, the core's next timeout and a command
@@ -43,6 +44,43 @@
 //! system configuration, `getaddrinfo` for addresses), or a
 //! [`StaticResolver`] table. An INVITE that fails on a transport error, a
 //! timeout or a 503 is sent again to the next target.
+//!
+//! ## Stream transports
+//!
+//! `transport=tcp` and `transport=tls` URIs, and `sips:` URIs, go over
+//! connections that are opened on demand and reused both for later
+//! requests to the same address and for the responses to requests that
+//! came in on them (RFC 3261 section 18). The connections we open are kept
+//! alive with CRLF pings (RFC 5626 section 4.4.1); pings from peers are
+//! answered. Silent connections close after [`PartyBuilder::idle_timeout`],
+//! and [`PartyBuilder::max_connections`] caps how many are open. TLS is
+//! rustls with certificates the application gives in a [`TlsConfig`]:
+//!
+//! ```
+//! use sipparty_tokio::{Party, TlsConfig, Transport};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // A certificate for 127.0.0.1, made on the spot (a real one comes from
+//! // a file or a certificate authority).
+//! let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into()])?;
+//! let (der, key) = (cert.cert.der().to_vec(), cert.key_pair.serialize_der());
+//! let server = TlsConfig::with_certificate(vec![der.clone()], key, &[der.clone()])?;
+//! let bob = Party::builder("bob@example.com")
+//!     .tls(server)
+//!     .bind("127.0.0.1:0".parse()?)
+//!     .await?;
+//!
+//! // Alice only connects, trusting Bob's certificate.
+//! let alice = Party::builder("alice@example.com")
+//!     .tls(TlsConfig::client_trusting(&[der])?)
+//!     .bind("127.0.0.1:0".parse()?)
+//!     .await?;
+//! let bob_tls = bob.local_addr_for(Transport::Tls).expect("bob listens for TLS");
+//! let reply = alice.options(&format!("sips:bob@{bob_tls}")).await?;
+//! assert_eq!(reply.code, 200);
+//! # Ok(()) }
+//! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
