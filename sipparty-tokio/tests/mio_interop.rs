@@ -211,3 +211,30 @@ async fn rfc3261_26_2_tokio_calls_mio_over_tls() {
 async fn rfc3261_26_2_mio_calls_tokio_over_tls_ipv6() {
     mio_calls_tokio("[::1]", 27000, Transport::Tls).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rfc5626_4_4_1_mio_answers_the_keepalives_of_tokio() {
+    let bind: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let bob = sipparty_mio::Party::new(config("bob@mio.example", 27200));
+    bob.listen_with(sipparty_mio::EndpointConfig::udp(bind).with_tcp(bind))
+        .unwrap();
+    let bob_addr = bob.local_addr(Transport::Tcp).unwrap();
+    let ping = Duration::from_millis(100);
+    let alice = sipparty_tokio::Party::builder(config("alice@tokio.example", 27300))
+        .keepalive_interval(Some(ping))
+        .pong_timeout(2 * ping)
+        .bind(bind)
+        .await
+        .unwrap();
+    let reply = within(
+        "OPTIONS",
+        alice.options(&uri("bob", bob_addr, Transport::Tcp)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(reply.code, 200);
+    // Ten keep-alive rounds: one pong missing would have closed the
+    // connection (nothing else would open a new one).
+    tokio::time::sleep(10 * ping).await;
+    assert_eq!(alice.stats().await.unwrap().connections, 1);
+}
