@@ -189,7 +189,11 @@ impl Dialog {
         {
             to_raw.into()
         } else {
-            format!("{to_raw};tag={local_tag}").into_boxed_str()
+            let mut h = String::with_capacity(to_raw.len() + 5 + local_tag.len());
+            h.push_str(to_raw);
+            h.push_str(";tag=");
+            h.push_str(local_tag);
+            h.into_boxed_str()
         };
         Ok(Dialog {
             call_id: call_id.into(),
@@ -251,7 +255,9 @@ impl Dialog {
         msg.add_header(HeaderName::From, &self.local_header);
         msg.add_header(HeaderName::To, &self.remote_header);
         msg.add_header(HeaderName::CallId, &self.call_id);
-        msg.add_header(HeaderName::CSeq, &format!("{seq} {method}"));
+        let mut digits = [0u8; 10];
+        let seq = crate::party::decimal(seq, &mut digits);
+        msg.add_header_parts(HeaderName::CSeq, &[seq, " ", method.as_str()]);
         msg
     }
 

@@ -146,8 +146,8 @@ impl Party {
         let mut req = Message::request(Method::Invite, &target);
         let (via, _) = self.via(transport)?;
         req.add_header(HeaderName::Via, &via);
-        req.add_header(HeaderName::From, &format!("{};tag={tag}", self.our_from()));
-        req.add_header(HeaderName::To, &format!("<{target}>"));
+        req.add_header_parts(HeaderName::From, &[&self.our_from(), ";tag=", &tag]);
+        req.add_header_parts(HeaderName::To, &["<", &target, ">"]);
         req.add_header(HeaderName::CallId, &call_id);
         req.add_header(HeaderName::CSeq, "1 INVITE");
         req.add_header(HeaderName::Contact, &self.contact(transport)?);
@@ -566,7 +566,7 @@ impl Party {
         ack.push_front_header(HeaderName::Via, &via);
         self.common_request_headers(ack);
         let dest = self.next_hop_of(id);
-        self.tx.send_stateless_request(ack.clone(), dest, transport);
+        self.tx.send_stateless_request_ref(ack, dest, transport);
         if let Some(c) = self.calls.get_mut(&id) {
             c.ack = Some(Box::new(ack.clone()));
         }
@@ -1056,7 +1056,7 @@ impl Party {
             .and_then(Result::ok)
             .map(|c| c.seq)
             .unwrap_or(0);
-        let _ = self.tx.send_response(now, uas.tx, resp.clone());
+        let _ = self.tx.send_response_ref(now, uas.tx, &resp);
         self.await_ack(now, id, resp, cseq, offer_in_2xx);
         self.set_state(id, DialogState::InDialog);
         self.start_session_timer(now, id, &uas.request, false);

@@ -16,7 +16,8 @@ use super::key::Key;
 use super::non_invite_client::NonInviteClient;
 use super::non_invite_server::NonInviteServer;
 use super::stateless::{
-    destination_from_via, make_response, needs_stamp, response_destination, stamp_via, TopVia,
+    destination_from_via, make_response, needs_stamp, replace_top_via, response_destination,
+    stamped_line, TopVia,
 };
 use super::timer::Timer;
 use super::{
@@ -352,10 +353,18 @@ impl TransactionLayer {
                 .flatten();
             (key, destination_from_via(via, source, transport))
         };
-        let unstamped = match request.top_via() {
+        // A request that needs `received`/`rport` stamped (section 18.2.1,
+        // RFC 3581) gets its new Via line built here and the facts read
+        // from the Via as the stamp leaves it, without decoding it again.
+        let (stamp, (key, destination)) = match request.top_via() {
             Some(Ok(via)) => {
                 let top = TopVia::new(via);
-                (!needs_stamp(&top, source)).then(|| facts(&top, &request))
+                if needs_stamp(&top, source) {
+                    let line = stamped_line(&request, &top.via, source);
+                    (Some(line), facts(&top.stamped(source), &request))
+                } else {
+                    (None, facts(&top, &request))
+                }
             }
             _ => {
                 // No Via: nowhere to send even a 400 (section 18.2.2).
@@ -363,16 +372,9 @@ impl TransactionLayer {
                 return Matched::Dropped;
             }
         };
-        let (key, destination) = match unstamped {
-            Some(facts) => facts,
-            None => {
-                stamp_via(&mut request, source);
-                match request.top_via() {
-                    Some(Ok(via)) => facts(&TopVia::new(via), &request),
-                    _ => return Matched::Dropped,
-                }
-            }
-        };
+        if let Some(line) = stamp {
+            replace_top_via(&mut request, &line);
+        }
         let Some(key) = key else {
             if method == Method::Ack {
                 return Matched::Dropped;
@@ -743,6 +745,17 @@ impl TransactionLayer {
         id: TransactionId,
         response: Message,
     ) -> Result<(), TransactionError> {
+        self.send_response_ref(now, id, &response)
+    }
+
+    /// [`Self::send_response`] for a response the TU keeps (a 2xx it
+    /// retransmits itself): only its bytes are taken.
+    pub fn send_response_ref(
+        &mut self,
+        now: Instant,
+        id: TransactionId,
+        response: &Message,
+    ) -> Result<(), TransactionError> {
         let Some(status) = response.status() else {
             return Err(TransactionError::WrongKind);
         };
@@ -797,6 +810,17 @@ impl TransactionLayer {
     pub fn send_stateless_request(
         &mut self,
         request: Message,
+        destination: SocketAddr,
+        transport: Transport,
+    ) {
+        self.send_stateless_request_ref(&request, destination, transport);
+    }
+
+    /// [`Self::send_stateless_request`] for a request the TU keeps (the
+    /// ACK it sends again for each retransmitted 2xx).
+    pub fn send_stateless_request_ref(
+        &mut self,
+        request: &Message,
         destination: SocketAddr,
         transport: Transport,
     ) {
