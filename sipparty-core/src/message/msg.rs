@@ -3,6 +3,7 @@
 //! slots pointing into it, and the body. A message nobody modified writes
 //! back byte for byte; a modified one keeps every untouched line as it was.
 
+use std::cell::Cell;
 use std::fmt;
 
 use super::error::ParseError;
@@ -32,6 +33,17 @@ const CONTENT_LENGTH: u8 = HeaderName::ContentLength.known_id();
 
 /// Spare text capacity of a parsed message: a rewritten top Via line.
 const STAMP_ROOM: usize = 96;
+
+/// A From or To tag decoded once (the transaction, dialog and party
+/// layers each ask for it): not yet looked at, header absent or
+/// malformed, or well-formed with the tag's span in `text` if it has one.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum TagCache {
+    #[default]
+    Unknown,
+    Invalid,
+    Valid(Option<(u32, u32)>),
+}
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Start {
@@ -70,6 +82,9 @@ pub struct Message {
     /// Write a Content-Length even when no such header line exists (built
     /// messages, changed bodies).
     auto_length: bool,
+    /// From and To tags, decoded on first use; reset by header edits.
+    from_tag: Cell<TagCache>,
+    to_tag: Cell<TagCache>,
 }
 
 fn span(s: usize, e: usize) -> (u32, u32) {
@@ -188,6 +203,8 @@ impl Message {
             body: view.body().to_vec(),
             blank_lf: !head.ends_with("\r\n"),
             auto_length: view.content_length().is_some(),
+            from_tag: Cell::default(),
+            to_tag: Cell::default(),
         }
     }
 
@@ -204,12 +221,15 @@ impl Message {
             body: Vec::new(),
             blank_lf: false,
             auto_length: true,
+            from_tag: Cell::default(),
+            to_tag: Cell::default(),
         }
     }
 
     /// A request with no headers: `METHOD request_uri SIP/2.0`.
     pub fn request(method: Method, request_uri: &str) -> Message {
-        let mut m = Message::with_capacity(256, 10);
+        // An INVITE's usual headers fit without growing the text.
+        let mut m = Message::with_capacity(512, 12);
         m.set_request_line(method, request_uri, "SIP/2.0");
         m
     }
@@ -338,6 +358,7 @@ impl Message {
     /// A new header line whose value is `parts` concatenated (the whole
     /// value trimmed, as [`Message::add_header`] trims one value).
     fn new_line_parts(&mut self, name: &HeaderName, parts: &[&str]) -> Slot {
+        self.headers_changed();
         let name_str = name.as_str();
         let t = &mut self.text;
         t.reserve(name_str.len() + 4 + parts.iter().map(|p| p.len()).sum::<usize>());
@@ -373,6 +394,59 @@ impl Message {
             line_end: t.len() as u32,
             id: name.known_id(),
         }
+    }
+
+    /// Forget what was decoded from the header lines.
+    fn headers_changed(&mut self) {
+        self.from_tag.set(TagCache::Unknown);
+        self.to_tag.set(TagCache::Unknown);
+    }
+
+    /// The tag of the first line of `id` (From or To), decoded once.
+    fn cached_tag(&self, cache: &Cell<TagCache>, id: u8) -> Option<Option<&str>> {
+        let text = self.text.as_str();
+        match cache.get() {
+            TagCache::Valid(Some((s, e))) => return Some(Some(&text[s as usize..e as usize])),
+            TagCache::Valid(None) => return Some(None),
+            TagCache::Invalid => return None,
+            TagCache::Unknown => {}
+        }
+        let value = self
+            .slots
+            .iter()
+            .find(|s| s.id == id)
+            .map(|s| s.value(text));
+        let decoded = value.map(NameAddr::parse);
+        let (state, tag) = match decoded {
+            Some(Ok(na)) => {
+                let tag = na.tag();
+                let span = tag.and_then(|t| {
+                    // `tag` borrows from `text`; anything else is not cached.
+                    let start = (t.as_ptr() as usize).checked_sub(text.as_ptr() as usize)?;
+                    (start + t.len() <= text.len()).then(|| span(start, start + t.len()))
+                });
+                match (tag, span) {
+                    (Some(_), None) => return Some(tag),
+                    _ => (TagCache::Valid(span), Some(tag)),
+                }
+            }
+            _ => (TagCache::Invalid, None),
+        };
+        cache.set(state);
+        tag
+    }
+
+    /// The From tag: `None` if From is absent or malformed, `Some(None)`
+    /// if it has no tag. Decoded once per message.
+    pub fn from_tag(&self) -> Option<Option<&str>> {
+        const FROM: u8 = HeaderName::From.known_id();
+        self.cached_tag(&self.from_tag, FROM)
+    }
+
+    /// The To tag, as [`Message::from_tag`].
+    pub fn to_tag(&self) -> Option<Option<&str>> {
+        const TO: u8 = HeaderName::To.known_id();
+        self.cached_tag(&self.to_tag, TO)
     }
 
     /// Whether this is a request.
@@ -524,6 +598,7 @@ impl Message {
 
     /// Remove every line named `name`; returns how many there were.
     pub fn remove_header(&mut self, name: &HeaderName) -> usize {
+        self.headers_changed();
         let before = self.slots.len();
         let text = &self.text;
         self.slots.retain(|s| !s.is(text, name));
@@ -533,6 +608,7 @@ impl Message {
     /// Remove the first line named `name` (e.g. a proxy popping its Via
     /// when the whole line is one element); returns whether there was one.
     pub fn remove_first_header(&mut self, name: &HeaderName) -> bool {
+        self.headers_changed();
         match self.slots.iter().position(|s| s.is(&self.text, name)) {
             Some(i) => {
                 self.slots.remove(i);

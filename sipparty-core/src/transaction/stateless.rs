@@ -261,12 +261,7 @@ pub(crate) fn derived_tag(seed: &str) -> String {
 /// Timestamp echo of section 8.2.6.1 for 100 Trying.
 pub(crate) fn make_response(request: &Message, status: u16, tag: Option<&str>) -> Message {
     // A 100 never carries a tag: no need to decode To for it.
-    let has_tag = || {
-        request
-            .to_header()
-            .and_then(Result::ok)
-            .is_some_and(|to| to.tag().is_some())
-    };
+    let has_tag = || request.to_tag().flatten().is_some();
     let derived;
     let tag = match (status, tag) {
         (100, _) => None,
