@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 
 use tracing::{debug, trace, warn};
 
+use super::early::uas_supported;
+use super::early::CallExt;
 use super::event::{DialogError, DialogId, DialogState, Event};
 use super::media::CallMedia;
 use super::timer::{CallTimer, TimerTable};
@@ -101,6 +103,8 @@ pub(crate) struct Call {
     pub(crate) bye_sent: bool,
     /// The session timer (RFC 4028): interval, and whether we refresh.
     pub(crate) session: Option<(Duration, bool)>,
+    /// Reliable provisionals, forks, UPDATE offers (see `early.rs`).
+    pub(crate) ext: Option<Box<CallExt>>,
 }
 
 impl Call {
@@ -226,6 +230,7 @@ impl Party {
             bye_after_ack: false,
             bye_sent: false,
             session: None,
+            ext: None,
         };
         self.calls.insert(id, Box::new(call));
         self.by_tag.insert(tag.into(), id);
@@ -430,6 +435,21 @@ impl Party {
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
+        if call.dialog.is_none() {
+            return;
+        }
+        // Section 4: a retransmission (RSeq not above the last one we
+        // acknowledged in this dialog) is not PRACKed again; the PRACK's
+        // own transaction retransmits it.
+        if call
+            .ext()
+            .and_then(|e| e.rseq_in)
+            .is_some_and(|last| rseq <= last)
+        {
+            trace!(%id, rseq, "reliable provisional retransmitted");
+            return;
+        }
+        call.ext_mut().rseq_in = Some(rseq);
         let Some(dialog) = call.dialog.as_mut() else {
             return;
         };
@@ -849,7 +869,7 @@ impl Party {
         let mut resp = Message::response_to(request, 200, Some(&tag));
         resp.add_header(HeaderName::Allow, ALLOW);
         resp.add_header(HeaderName::Accept, ACCEPT);
-        resp.add_header(HeaderName::Supported, SUPPORTED);
+        resp.add_header(HeaderName::Supported, uas_supported(&self.config));
         if let Some(ua) = &self.config.user_agent {
             resp.add_header(HeaderName::Server, ua);
         }
@@ -874,6 +894,14 @@ impl Party {
             let _ = self.tx.send_response(now, tx, resp);
             return;
         }
+        let reliable = match self.reliable_for(&request) {
+            Ok(r) => r,
+            Err(resp) => {
+                // RFC 3261 section 8.2.2.3: we are configured not to do it.
+                let _ = self.tx.send_response(now, tx, *resp);
+                return;
+            }
+        };
         let id = DialogId(self.new_id());
         let tag = self.new_tag();
         let dialog = match Dialog::from_uas_request(&request, &tag) {
@@ -927,6 +955,7 @@ impl Party {
             bye_after_ack: false,
             bye_sent: false,
             session: None,
+            ext: None,
         };
         self.calls.insert(id, Box::new(call));
         self.by_tag.insert(tag.into(), id);
@@ -957,6 +986,9 @@ impl Party {
                 sdp,
                 needs_decision,
             }));
+            if reliable.is_some() {
+                c.ext_mut().rel = reliable;
+            }
         }
         self.events.push_back(Event::DialogStateChanged {
             id,
@@ -974,12 +1006,12 @@ impl Party {
         match self.config.policy {
             CallPolicy::AutoAnswer => self.answer(now, id),
             CallPolicy::RingThenAnswer { delay } => {
-                self.send_provisional(now, id, 180);
+                self.ring_or_early_media(now, id);
                 self.set_call_timer(id, CallTimer::Answer, now + delay);
             }
             CallPolicy::Reject { code } => self.reject(now, id, code),
             CallPolicy::AskApplication => {
-                self.send_provisional(now, id, 180);
+                self.ring_or_early_media(now, id);
                 let deadline = now + self.config.answer_timeout;
                 self.set_call_timer(id, CallTimer::Answer, deadline);
             }
@@ -988,7 +1020,7 @@ impl Party {
 
     /// A response to the incoming INVITE, with what 1xx/2xx need (RFC 3261
     /// section 12.1.1: Record-Route copied, Contact).
-    fn invite_response(&self, id: DialogId, code: u16) -> Option<Message> {
+    pub(crate) fn invite_response(&self, id: DialogId, code: u16) -> Option<Message> {
         let call = self.calls.get(&id)?;
         let uas = call.in_invite.as_ref()?;
         let mut resp = Message::response_to(&uas.request, code, Some(&call.local_tag));
@@ -1004,29 +1036,21 @@ impl Party {
     }
 
     pub(crate) fn send_provisional(&mut self, now: Instant, id: DialogId, code: u16) {
-        let Some(resp) = self.invite_response(id, code) else {
-            return;
-        };
-        let Some(tx) = self
-            .calls
-            .get(&id)
-            .and_then(|c| c.in_invite.as_ref())
-            .map(|u| u.tx)
-        else {
-            return;
-        };
-        let _ = self.tx.send_response(now, tx, resp);
-        if self
-            .calls
-            .get(&id)
-            .is_some_and(|c| c.state == DialogState::InitiatingDialog)
-        {
-            self.set_state(id, DialogState::Early);
-        }
+        self.send_provisional_with(now, id, code, None);
     }
 
     /// Answer the incoming call with 200 and our SDP.
     pub(crate) fn answer(&mut self, now: Instant, id: DialogId) {
+        if self.defer_answer(id) {
+            // RFC 3262 section 3: not before the PRACK.
+            if let Some(c) = self.calls.get_mut(&id) {
+                c.timers.stop(CallTimer::Answer);
+                if let Some(u) = c.in_invite.as_mut() {
+                    u.needs_decision = false;
+                }
+            }
+            return;
+        }
         let Some(mut resp) = self.invite_response(id, 200) else {
             return;
         };
@@ -1037,8 +1061,10 @@ impl Party {
             return;
         };
         call.timers.stop(CallTimer::Answer);
+        call.timers.stop(CallTimer::Retransmit1xx);
+        let early_media = call.ext().is_some_and(|e| e.early_media);
         resp.add_header(HeaderName::Allow, ALLOW);
-        resp.add_header(HeaderName::Supported, SUPPORTED);
+        resp.add_header(HeaderName::Supported, uas_supported(&self.config));
         let offer_in_2xx = uas.sdp.is_some() && uas.request.body().is_empty();
         if let Some(sdp) = &uas.sdp {
             resp.set_body(Some("application/sdp"), sdp);
@@ -1060,7 +1086,8 @@ impl Party {
         self.await_ack(now, id, resp, cseq, offer_in_2xx);
         self.set_state(id, DialogState::InDialog);
         self.start_session_timer(now, id, &uas.request, false);
-        if !offer_in_2xx {
+        // Early media already started on the answer of the 183.
+        if !offer_in_2xx && !early_media {
             self.media_negotiated(now, id);
         }
     }
@@ -1288,10 +1315,7 @@ impl Party {
                 let resp = self.options_response(&request, None);
                 let _ = self.tx.send_response(now, tx, resp);
             }
-            Method::Prack => {
-                let resp = Message::response_to(&request, 200, None);
-                let _ = self.tx.send_response(now, tx, resp);
-            }
+            Method::Prack => self.on_prack(now, id, tx, request),
             _ => {
                 let mut resp = Message::response_to(&request, 405, None);
                 resp.add_header(HeaderName::Allow, ALLOW);
@@ -1356,7 +1380,7 @@ impl Party {
             resp.add_header(HeaderName::Contact, &c);
         }
         resp.add_header(HeaderName::Allow, ALLOW);
-        resp.add_header(HeaderName::Supported, SUPPORTED);
+        resp.add_header(HeaderName::Supported, uas_supported(&self.config));
         if let Some(b) = &sdp {
             resp.set_body(Some("application/sdp"), b);
         }
@@ -1813,6 +1837,7 @@ impl Party {
                 }
             }
             CallTimer::Media => self.media_timeout(now, id),
+            CallTimer::Retransmit1xx => self.on_retransmit_1xx(now, id),
             CallTimer::SessionRefresh => self.session_refresh(now, id),
             CallTimer::SessionExpiry => {
                 if let Some(c) = self.calls.get_mut(&id) {
