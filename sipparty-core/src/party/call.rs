@@ -73,6 +73,8 @@ pub(crate) struct Pending2xx {
 pub(crate) enum Reinvite {
     Hold,
     Resume,
+    /// The current media offered again.
+    Renegotiate,
 }
 
 /// One call: the dialog the application sees and everything in flight.
@@ -261,6 +263,9 @@ impl Party {
                 // Whatever the answer (200, 481, 408), the dialog is gone
                 // (RFC 3261 sections 15.1.1 and 12.2.1.2).
                 self.finish_call(now, id, DialogState::Terminated, None);
+            }
+            TxKind::Update if status >= 200 && self.is_offer_update(id, tx) => {
+                self.on_offer_update_response(now, id, status, &response)
             }
             TxKind::Update if status >= 200 => self.on_update_response(now, id, status, &response),
             _ => trace!(%id, status, ?kind, "response ignored"),
@@ -1409,6 +1414,19 @@ impl Party {
         let mut resp = Message::response_to(&request, 200, None);
         super::session_timer::answer_session_expires(&request, &mut resp);
         if !request.body().is_empty() {
+            if call
+                .in_invite
+                .as_ref()
+                .is_some_and(|u| u.sdp.is_some() && !u.request.body().is_empty())
+            {
+                // RFC 3311 section 5.2: the INVITE's offer is not answered
+                // (reliably) yet.
+                let mut resp = Message::response_to(&request, 500, None);
+                let secs = self.rng.next_u64() % 10;
+                resp.add_header(HeaderName::RetryAfter, &secs.to_string());
+                let _ = self.tx.send_response(now, tx, resp);
+                return;
+            }
             if call.media.as_ref().is_some_and(|m| m.offer_pending) {
                 let resp = Message::response_to(&request, 491, None);
                 let _ = self.tx.send_response(now, tx, resp);
@@ -1439,7 +1457,13 @@ impl Party {
         }
     }
 
-    fn on_update_response(&mut self, now: Instant, id: DialogId, status: u16, response: &Message) {
+    pub(crate) fn on_update_response(
+        &mut self,
+        now: Instant,
+        id: DialogId,
+        status: u16,
+        response: &Message,
+    ) {
         if (200..300).contains(&status) {
             if let Some(d) = self.calls.get_mut(&id).and_then(|c| c.dialog.as_mut()) {
                 d.refresh_remote_target(response);
@@ -1460,17 +1484,23 @@ impl Party {
         if call.state != DialogState::InDialog {
             return Err(Error::InvalidState {
                 state: call.state,
-                action: if what == Reinvite::Hold {
-                    "hold"
-                } else {
-                    "resume"
+                action: match what {
+                    Reinvite::Hold => "hold",
+                    Reinvite::Resume => "resume",
+                    Reinvite::Renegotiate => "re-INVITE",
                 },
             });
         }
+        // Our UPDATE offer (RFC 3311) is in flight: the same wait.
+        let update_busy = call
+            .ext()
+            .and_then(|e| e.update)
+            .is_some_and(|u| u.tx.is_some());
         let media = call.media.as_mut().ok_or(Error::NoMedia)?;
         if call.reinvite.is_some_and(|(_, t)| t.is_some())
             || call.serving_reinvite
             || call.pending_2xx.is_some()
+            || update_busy
         {
             // Section 14.1: no re-INVITE while another INVITE is in
             // progress; retry once it is done.
@@ -1479,7 +1509,11 @@ impl Party {
             self.set_call_timer(id, CallTimer::Glare, at);
             return Ok(());
         }
-        media.set_hold(what == Reinvite::Hold);
+        match what {
+            Reinvite::Hold => media.set_hold(true),
+            Reinvite::Resume => media.set_hold(false),
+            Reinvite::Renegotiate => {}
+        }
         let offer = media.negotiator.create_offer().to_bytes();
         media.offer_pending = true;
         let dialog = call.dialog.as_mut().ok_or(Error::Unknown)?;
@@ -1755,6 +1789,7 @@ impl Party {
                 }
                 self.send_bye(now, id);
             }
+            TxKind::Update if self.is_offer_update(id, tx) => self.on_offer_update_failure(now, id),
             _ => {}
         }
     }
@@ -1825,16 +1860,20 @@ impl Party {
                 self.send_bye(now, id);
             }
             CallTimer::Glare => {
+                // Only a re-INVITE waiting for its retry (the timer may
+                // be an UPDATE's, RFC 3311, while a re-INVITE is in
+                // flight).
                 let what = self
                     .calls
                     .get_mut(&id)
-                    .and_then(|c| c.reinvite.take())
+                    .and_then(|c| c.reinvite.take_if(|(_, t)| t.is_none()))
                     .map(|(w, _)| w);
                 if let Some(w) = what {
                     if let Err(e) = self.start_reinvite(now, id, w) {
                         debug!(%id, error = %e, "re-INVITE retry abandoned");
                     }
                 }
+                self.retry_update(now, id);
             }
             CallTimer::Media => self.media_timeout(now, id),
             CallTimer::Retransmit1xx => self.on_retransmit_1xx(now, id),

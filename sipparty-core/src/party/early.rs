@@ -36,6 +36,11 @@ pub(crate) struct CallExt {
     /// UAC: the RSeq of the last reliable provisional we PRACKed in this
     /// (early) dialog (RFC 3262 section 4).
     pub(crate) rseq_in: Option<u32>,
+    /// UAC, a further early dialog: the call it belongs to.
+    pub(crate) fork_of: Option<DialogId>,
+    /// Our UPDATE with an offer (RFC 3311) in flight, or waiting to be
+    /// retried after 491.
+    pub(crate) update: Option<super::update::PendingUpdate>,
 }
 
 /// Reliable provisional responses of one incoming INVITE.

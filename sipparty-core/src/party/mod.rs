@@ -80,6 +80,7 @@ mod session_timer;
 #[cfg(any(test, feature = "sim"))]
 mod sim_node;
 mod timer;
+mod update;
 mod validate;
 
 use std::collections::{HashMap, VecDeque};
@@ -107,6 +108,7 @@ pub use event::{
 pub use handle::{DialogHandle, Incoming, RegistrationHandle};
 #[cfg(any(test, feature = "sim"))]
 pub use sim_node::SimParty;
+pub use update::MediaChange;
 
 use call::Call;
 use media::PortPool;
