@@ -378,6 +378,8 @@ impl Party {
     }
 
     fn on_provisional(&mut self, now: Instant, id: DialogId, status: u16, response: &Message) {
+        // Which early dialog: the call's, or a fork of it (`fork.rs`).
+        let target = self.early_dialog_for(id, status, response);
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
@@ -385,13 +387,25 @@ impl Party {
             return;
         };
         // A provisional with a To tag creates an early dialog (RFC 3261
-        // section 12.1.2); we follow the first one the application sees.
-        if call.dialog.is_none() && tag_of(response.to_header()).is_some() {
+        // section 12.1.2); the call follows the first one.
+        if call.dialog.is_none() && target == Some(id) {
             match Dialog::from_uac_response(&out.request, response) {
-                Ok(d) => call.dialog = Some(d),
+                Ok(d) => {
+                    let remote_tag = d.remote_tag.to_string();
+                    call.dialog = Some(d);
+                    self.events.push_back(Event::EarlyDialog {
+                        call: id,
+                        dialog: id,
+                        remote_tag,
+                        code: status,
+                    });
+                }
                 Err(e) => debug!(%id, error = %e, "provisional response cannot create a dialog"),
             }
         }
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
         // Early media: a 1xx may carry the answer (RFC 3264, RFC 3261
         // section 13.2.1).
         let early_answer =
@@ -409,14 +423,16 @@ impl Party {
         // The application hears of the response before of the state it
         // causes.
         self.events.push_back(Event::Progress {
-            id,
+            id: target.unwrap_or(id),
             code: status,
             reason: response.reason().unwrap_or("").to_string(),
         });
         if early {
             self.set_state(id, DialogState::Early);
         }
-        self.maybe_prack(now, id, response);
+        if let Some(t) = target {
+            self.maybe_prack(now, t, response);
+        }
     }
 
     /// RFC 3262: a reliable provisional (Require: 100rel with RSeq) is
@@ -495,6 +511,18 @@ impl Party {
             }
             None => {}
         }
+        if call
+            .dialog
+            .as_ref()
+            .is_some_and(|d| *d.remote_tag != *remote_tag)
+            && call.ext().is_some_and(|e| !e.forks.is_empty())
+        {
+            // A fork answered: its early dialog becomes the call's.
+            self.adopt_fork_dialog(id, &remote_tag);
+        }
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
         let Some(out) = call.out_invite.as_ref() else {
             return;
         };
@@ -540,6 +568,8 @@ impl Party {
                 }
             }
         }
+        // The other early dialogs are over (RFC 3261 section 13.2.2.4).
+        self.end_forks(now, id, DialogState::Terminated);
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
@@ -609,6 +639,10 @@ impl Party {
         let Ok(mut fork) = Dialog::from_uac_response(&out.request, response) else {
             return;
         };
+        // Count on from the PRACKs we sent in its early dialog.
+        if let Some(seq) = self.fork_seq(id, &fork.remote_tag) {
+            fork.local_seq = fork.local_seq.max(seq);
+        }
         let cseq = fork.local_seq;
         let mut ack = fork.create_request(Method::Ack, Some(cseq));
         let mut bye = fork.create_request(Method::Bye, None);
@@ -799,12 +833,11 @@ impl Party {
             return;
         };
         if let Some(to_tag) = tag_of(request.to_header()) {
-            let call = self.by_tag.get(to_tag).copied().filter(|id| {
-                self.calls
-                    .get(id)
-                    .and_then(|c| c.dialog.as_ref())
-                    .is_some_and(|d| d.matches_request(&request))
-            });
+            let call = self
+                .by_tag
+                .get(to_tag)
+                .copied()
+                .and_then(|id| self.dialog_for_request(id, &request));
             match call {
                 Some(id) => self.on_in_dialog_request(now, id, tx, method, request, source),
                 None => {
@@ -1922,13 +1955,31 @@ impl Party {
             } else {
                 state
             };
-        self.by_tag.remove(&call.local_tag);
+        let (fork_of, forks) = match call.ext.as_mut() {
+            Some(e) => (e.fork_of, std::mem::take(&mut e.forks)),
+            None => (None, Vec::new()),
+        };
+        match fork_of {
+            // A fork shares the call's tag.
+            Some(p) => {
+                if let Some(e) = self.calls.get_mut(&p).and_then(|c| c.ext.as_mut()) {
+                    e.forks.retain(|f| *f != id);
+                }
+            }
+            None => {
+                self.by_tag.remove(&call.local_tag);
+            }
+        }
         if let Some(m) = call.media.take() {
             self.release_media(id, *m);
         }
         if call.state != state {
             self.events
                 .push_back(Event::DialogStateChanged { id, state });
+        }
+        // A call that fails takes its forks with it.
+        for f in forks {
+            self.finish_call(_now, f, state, call.last_error.clone());
         }
         self.finished.push_back((id, state, call.last_error.take()));
         while self.finished.len() > super::FINISHED_KEPT {

@@ -38,6 +38,12 @@ pub(crate) struct CallExt {
     pub(crate) rseq_in: Option<u32>,
     /// UAC, a further early dialog: the call it belongs to.
     pub(crate) fork_of: Option<DialogId>,
+    /// UAC, the call: the ids of the further early dialogs of a forked
+    /// INVITE.
+    pub(crate) forks: Vec<DialogId>,
+    /// UAC, the call: (To tag, last CSeq) of the early dialogs that ended
+    /// when the call was answered, for the BYE to a late 2xx of theirs.
+    pub(crate) fork_seqs: Vec<(Box<str>, u32)>,
     /// Our UPDATE with an offer (RFC 3311) in flight, or waiting to be
     /// retried after 491.
     pub(crate) update: Option<super::update::PendingUpdate>,

@@ -73,6 +73,7 @@ mod config;
 mod early;
 mod endpoint;
 mod event;
+mod fork;
 mod handle;
 mod media;
 mod register;
