@@ -622,3 +622,124 @@ fn reliable_calls_under_30_percent_loss_complete_or_fail_cleanly() {
     }
     assert!(completed >= 12, "only {completed} of 16 completed");
 }
+
+#[test]
+fn rfc3262_5_offer_in_a_reliable_183_is_answered_in_the_prack() {
+    // Alice sends no offer; Bob's early media 183 carries his, reliably.
+    let mut net = network(
+        12,
+        true,
+        CallPolicy::RingThenAnswer {
+            delay: Duration::from_millis(300),
+        },
+        |b| b.config_mut().early_media = true,
+    );
+    let id = call(&mut net, InviteOptions::default().delayed_offer());
+    net.run_until(net.now() + Duration::from_millis(150));
+    // Media flows from the PRACK on, before the answer.
+    assert_eq!(media_started(net.endpoint(alice())).len(), 1);
+    assert_eq!(media_started(net.endpoint(bob())).len(), 1);
+    assert_eq!(net.endpoint(alice()).state_of(id), Some(DialogState::Early));
+    net.run_until(net.now() + Duration::from_secs(1));
+    assert_eq!(
+        ladder(&net),
+        [
+            "INVITE",
+            "183/INVITE",
+            "PRACK",
+            "200/PRACK",
+            "200/INVITE",
+            "ACK"
+        ]
+    );
+    let bodies: Vec<bool> = messages(&net)
+        .iter()
+        .map(|(_, _, m)| m.body().starts_with(b"v=0"))
+        .collect();
+    // Offer in the 183, answer in the PRACK; nothing else carries SDP.
+    assert_eq!(bodies, [false, true, true, false, false, false]);
+    // Alice's answer fits Bob's offer: both agree on Bob's RTP address.
+    let alice_remote = media_started(net.endpoint(alice()))[0].1;
+    assert!(messages(&net)[1]
+        .2
+        .body()
+        .windows(6)
+        .any(|w| w == format!("{alice_remote} ").as_bytes()));
+    assert_eq!(media_updates(net.endpoint(alice())), 0);
+    assert_eq!(media_updates(net.endpoint(bob())), 0);
+    assert_eq!(
+        net.endpoint(alice()).state_of(id),
+        Some(DialogState::InDialog)
+    );
+    hang_up_and_settle(&mut net, id);
+}
+
+#[test]
+fn rfc3264_delayed_offer_in_the_200_is_answered_in_the_ack() {
+    let mut net = network(13, true, CallPolicy::AutoAnswer, |_| {});
+    let id = call(&mut net, InviteOptions::default().delayed_offer());
+    net.run_until(net.now() + Duration::from_secs(1));
+    assert_eq!(ladder(&net), ["INVITE", "200/INVITE", "ACK"]);
+    let bodies: Vec<bool> = messages(&net)
+        .iter()
+        .map(|(_, _, m)| !m.body().is_empty())
+        .collect();
+    assert_eq!(bodies, [false, true, true]);
+    assert_eq!(media_started(net.endpoint(alice())).len(), 1);
+    assert_eq!(media_started(net.endpoint(bob())).len(), 1);
+    hang_up_and_settle(&mut net, id);
+}
+
+#[test]
+fn rfc3262_5_new_offer_in_the_prack_is_answered_in_its_2xx() {
+    let mut net = network(
+        14,
+        true,
+        CallPolicy::RingThenAnswer {
+            delay: Duration::from_millis(300),
+        },
+        |b| b.config_mut().early_media = true,
+    );
+    // Alice's PRACK carries a new offer: her INVITE's SDP with the next
+    // session version (RFC 3264 section 8).
+    net.set_hook(|d| {
+        let text = d.text();
+        if text.starts_with("INVITE ") {
+            let invite = Message::parse(&d.bytes).unwrap();
+            let sdp = String::from_utf8(invite.body().to_vec()).unwrap();
+            let o_line = sdp.lines().find(|l| l.starts_with("o=")).unwrap();
+            let mut o: Vec<String> = o_line.split(' ').map(str::to_string).collect();
+            o[2] = (o[2].parse::<u64>().unwrap() + 1).to_string();
+            let next = sdp.replace(o_line, &o.join(" "));
+            OFFER.with(|c| *c.borrow_mut() = next.into_bytes());
+            return Verdict::Deliver;
+        }
+        if !text.starts_with("PRACK ") {
+            return Verdict::Deliver;
+        }
+        let mut m = Message::parse(&d.bytes).unwrap();
+        let offer = OFFER.with(|o| o.borrow().clone());
+        m.set_body(Some("application/sdp"), &offer);
+        Verdict::Replace(m.to_bytes())
+    });
+    let id = call(&mut net, InviteOptions::default());
+    net.run_until(net.now() + Duration::from_secs(1));
+    let msgs = messages(&net);
+    let prack_ok = msgs
+        .iter()
+        .find(|(_, _, m)| label(m) == "200/PRACK")
+        .expect("PRACK answered");
+    assert!(
+        prack_ok.2.body().starts_with(b"v=0"),
+        "answer in the 2xx to PRACK"
+    );
+    // Bob's media: started by the INVITE's offer, updated by the PRACK's.
+    assert_eq!(media_started(net.endpoint(bob())).len(), 1);
+    assert_eq!(media_updates(net.endpoint(bob())), 1);
+    net.clear_hook();
+    hang_up_and_settle(&mut net, id);
+}
+
+thread_local! {
+    static OFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}

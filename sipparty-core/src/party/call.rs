@@ -180,13 +180,15 @@ impl Party {
         if !options.no_media {
             if let Some(caps) = self.config.media.clone() {
                 let mut m = self.open_media(id, local.ip(), caps)?;
-                let offer = m.negotiator.create_offer().to_bytes();
-                req.set_body(Some("application/sdp"), &offer);
-                m.offer_pending = true;
+                if !options.delayed_offer {
+                    let offer = m.negotiator.create_offer().to_bytes();
+                    req.set_body(Some("application/sdp"), &offer);
+                    m.offer_pending = true;
+                }
                 media = Some(m);
             }
         }
-        let offered = media.is_some();
+        let offered = media.is_some() && !options.delayed_offer;
         let tx = match self.send_request(
             now,
             req.clone(),
@@ -410,10 +412,24 @@ impl Party {
         // section 13.2.1).
         let early_answer =
             !response.body().is_empty() && call.media.as_ref().is_some_and(|m| m.offer_pending);
+        // Our INVITE had no offer: a reliable provisional's is answered in
+        // the PRACK (RFC 3262 section 5).
+        let mut prack_answer = None;
+        let early_offer = target == Some(id)
+            && !response.body().is_empty()
+            && super::early::has_tag(response, &HeaderName::Require, super::early::TAG_100REL)
+            && call.out_invite.as_ref().is_some_and(|o| !o.offered)
+            && call.media.as_ref().is_some_and(|m| m.info.is_none());
         if early_answer {
             if let Err(e) = self.apply_answer(now, id, response.body()) {
                 // The 2xx may still carry a usable answer.
                 debug!(%id, error = %e, "early media answer refused");
+            }
+        }
+        if early_offer {
+            match self.apply_offer(now, id, response.body()) {
+                Ok(answer) => prack_answer = Some(answer),
+                Err(e) => debug!(%id, error = %e, "early offer refused"),
             }
         }
         let Some(call) = self.calls.get_mut(&id) else {
@@ -431,13 +447,23 @@ impl Party {
             self.set_state(id, DialogState::Early);
         }
         if let Some(t) = target {
-            self.maybe_prack(now, t, response);
+            let answered = prack_answer.is_some();
+            self.maybe_prack(now, t, response, prack_answer);
+            if answered {
+                self.media_negotiated(now, id);
+            }
         }
     }
 
     /// RFC 3262: a reliable provisional (Require: 100rel with RSeq) is
     /// acknowledged with PRACK in the early dialog.
-    fn maybe_prack(&mut self, now: Instant, id: DialogId, response: &Message) {
+    fn maybe_prack(
+        &mut self,
+        now: Instant,
+        id: DialogId,
+        response: &Message,
+        answer: Option<Vec<u8>>,
+    ) {
         let reliable = response
             .tokens(&HeaderName::Require)
             .any(|t| t.eq_ignore_ascii_case("100rel"));
@@ -479,6 +505,9 @@ impl Party {
             HeaderName::RAck,
             &format!("{rseq} {} {}", cseq.seq, cseq.method),
         );
+        if let Some(a) = &answer {
+            prack.set_body(Some("application/sdp"), a);
+        }
         let _ = self.send_in_dialog(now, id, prack, TxKind::Prack);
     }
 
@@ -561,7 +590,9 @@ impl Party {
                 if call.media.as_ref().is_some_and(|m| m.offer_pending) {
                     media_error = self.apply_answer(now, id, response.body()).err();
                 }
-            } else {
+            } else if call.media.as_ref().is_some_and(|m| m.info.is_none()) {
+                // Not answered in a PRACK already: the offer of the 2xx is
+                // answered in the ACK.
                 match self.apply_offer(now, id, response.body()) {
                     Ok(answer) => ack_body = Some(answer),
                     Err(e) => media_error = Some(e),
@@ -607,6 +638,9 @@ impl Party {
         }
         self.set_state(id, DialogState::InDialog);
         self.start_session_timer(now, id, &response, true);
+        if ack_body.is_some() {
+            self.media_negotiated(now, id);
+        }
     }
 
     /// Add Via and Max-Forwards to an ACK built from the dialog, send it

@@ -176,6 +176,10 @@ pub struct InviteOptions {
     pub no_media: bool,
     /// Subject header.
     pub subject: Option<String>,
+    /// Send the INVITE without SDP though the Party has media (a "delayed
+    /// offer"): the callee offers in a reliable provisional (answered in
+    /// the PRACK, RFC 3262 section 5) or in the 2xx (answered in the ACK).
+    pub delayed_offer: bool,
 }
 
 impl InviteOptions {
@@ -200,6 +204,13 @@ impl InviteOptions {
     /// Offer no SDP even though the Party has media capabilities.
     pub fn without_media(mut self) -> Self {
         self.no_media = true;
+        self
+    }
+
+    /// Offer no SDP in the INVITE but take the callee's offer (see
+    /// [`InviteOptions::delayed_offer`](Self#structfield.delayed_offer)).
+    pub fn delayed_offer(mut self) -> Self {
+        self.delayed_offer = true;
         self
     }
 
