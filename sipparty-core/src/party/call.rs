@@ -1135,6 +1135,7 @@ impl Party {
         call.timers.stop(CallTimer::Answer);
         call.timers.stop(CallTimer::Retransmit1xx);
         let early_media = call.ext().is_some_and(|e| e.early_media);
+        call.forget_early_phase();
         resp.add_header(HeaderName::Allow, ALLOW);
         resp.add_header(HeaderName::Supported, uas_supported(&self.config));
         let offer_in_2xx = uas.sdp.is_some() && uas.request.body().is_empty();

@@ -74,6 +74,19 @@ struct Outstanding {
     give_up: Instant,
 }
 
+impl CallExt {
+    /// Whether nothing is kept (the box can go).
+    fn is_empty(&self) -> bool {
+        self.rel.is_none()
+            && !self.early_media
+            && self.rseq_in.is_none()
+            && self.fork_of.is_none()
+            && self.forks.is_empty()
+            && self.fork_seqs.is_empty()
+            && self.update.is_none()
+    }
+}
+
 impl UasReliable {
     /// Whether the 2xx must wait.
     pub(crate) fn busy(&self) -> bool {
@@ -89,6 +102,18 @@ impl super::call::Call {
 
     pub(crate) fn ext(&self) -> Option<&CallExt> {
         self.ext.as_deref()
+    }
+
+    /// The incoming INVITE got its final response: its early-phase state
+    /// goes (a confirmed call keeps no more than before).
+    pub(crate) fn forget_early_phase(&mut self) {
+        if let Some(e) = self.ext.as_mut() {
+            e.rel = None;
+            e.early_media = false;
+            if e.is_empty() {
+                self.ext = None;
+            }
+        }
     }
 }
 
@@ -137,7 +162,13 @@ impl Party {
             }
             return Ok(None);
         }
-        if !supported {
+        // A policy that answers or rejects at once sends no provisional.
+        if !supported
+            || matches!(
+                self.config.policy,
+                super::CallPolicy::AutoAnswer | super::CallPolicy::Reject { .. }
+            )
+        {
             return Ok(None);
         }
         // Section 3: the first RSeq is random, between 1 and 2^31 - 1, so
