@@ -162,12 +162,19 @@ impl Party {
             }
             return Ok(None);
         }
-        // A policy that answers or rejects at once sends no provisional.
+        let all = required || mode == ReliableProvisionals::Always;
+        // No state where no provisional can go reliably: policies that
+        // answer or reject at once, and one that rings with a plain 180
+        // when the caller merely supports 100rel.
+        let policy = self.config.policy;
         if !supported
             || matches!(
-                self.config.policy,
+                policy,
                 super::CallPolicy::AutoAnswer | super::CallPolicy::Reject { .. }
             )
+            || (!all
+                && !self.config.early_media
+                && matches!(policy, super::CallPolicy::RingThenAnswer { .. }))
         {
             return Ok(None);
         }
@@ -175,7 +182,7 @@ impl Party {
         // a restarted UAS does not reuse numbers.
         let first = (self.rng.next_u64() % 0x7fff_ffff) as u32 + 1;
         Ok(Some(UasReliable {
-            all: required || mode == ReliableProvisionals::Always,
+            all,
             next_rseq: first,
             outstanding: None,
             queue: VecDeque::new(),
