@@ -4,7 +4,7 @@
 //! decides the call and ends the other early dialogs; a later 2xx is ACKed
 //! and ended with BYE; reliable provisionals are PRACKed per early dialog.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -26,14 +26,18 @@ fn bob(n: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 5070 + n))
 }
 
-/// A stateless forking proxy (RFC 3261 section 16.11): an INVITE, and the
-/// CANCEL or non-2xx ACK of it, go to every branch with a Via of ours
-/// whose branch is derived from the request's; responses lose our Via and
-/// go back to the next one. In-dialog requests bypass it (no
-/// Record-Route).
+/// A minimal forking proxy: an INVITE, and the CANCEL or non-2xx ACK of
+/// it, go to every branch with a Via of ours whose branch is derived from
+/// the request's (stateless, RFC 3261 section 16.11); responses lose our
+/// Via and go back to the next one, except that a non-2xx final response
+/// is held until every branch has sent one (the best-response rule of
+/// section 16.7, simplified: the last one goes). In-dialog requests bypass
+/// it (no Record-Route).
 struct ForkingProxy {
     branches: Vec<SocketAddr>,
     out: VecDeque<Transmit>,
+    /// Per Call-ID, the branches that answered with a non-2xx final.
+    failed: HashMap<String, HashSet<String>>,
 }
 
 impl ForkingProxy {
@@ -57,6 +61,17 @@ impl ForkingProxy {
             }
         } else {
             let mut m = msg;
+            let status = m.status().unwrap();
+            let is_invite = m.cseq().unwrap().unwrap().method == Method::Invite;
+            if is_invite && status >= 300 {
+                let branch = m.top_via().unwrap().unwrap().branch().unwrap().to_string();
+                let call_id = m.call_id().unwrap().to_string();
+                let failed = self.failed.entry(call_id).or_default();
+                failed.insert(branch);
+                if failed.len() < self.branches.len() {
+                    return;
+                }
+            }
             m.remove_first_header(&HeaderName::Via);
             let next = {
                 let via = m.top_via().unwrap().unwrap();
@@ -138,6 +153,7 @@ fn network(seed: u64, delays: &[Option<u64>], tweak: impl Fn(&mut Party)) -> Net
         Node::Proxy(ForkingProxy {
             branches: (1..=delays.len() as u16).map(bob).collect(),
             out: VecDeque::new(),
+            failed: HashMap::new(),
         }),
     );
     for (i, d) in delays.iter().enumerate() {
@@ -389,27 +405,39 @@ fn cancelling_a_forked_call_ends_every_early_dialog_rfc3261_9_1() {
 
 #[test]
 fn a_fork_whose_callee_rejects_leaves_the_call_to_the_others() {
-    // Bob 1 rings then is rejected by his application (486); Bob 2
-    // answers later. A stateless proxy passes the 486 straight to Alice,
-    // whose INVITE then fails: what a stateful proxy (which waits for
-    // the best answer, section 16.7) avoids. So here Bob 1 only rings and
-    // Bob 2 answers; Bob 1's early dialog ends when Bob 2 answers.
+    // Bob 1 rings and his application rejects (486, which the proxy holds
+    // while Bob 2 may still answer); Bob 2 answers after 1.5 s.
     let mut net = network(43, &[None, Some(1500)], |_| {});
     let call = invite(&mut net);
-    net.run_until(net.now() + Duration::from_secs(2));
+    net.run_until(net.now() + Duration::from_millis(500));
+    let bob1_call = net.endpoint(bob(1)).party().incoming_calls()[0];
+    let now = net.now();
+    net.endpoint_mut(bob(1))
+        .party_mut()
+        .party_mut()
+        .incoming(bob1_call)
+        .unwrap()
+        .reject(now, 486)
+        .unwrap();
+    net.run_until(now + Duration::from_secs(2));
     assert_eq!(state(&net, alice(), call), Some(DialogState::InDialog));
+    let remote = net
+        .endpoint_mut(alice())
+        .party_mut()
+        .party_mut()
+        .dialog(call)
+        .unwrap()
+        .remote()
+        .unwrap()
+        .to_string();
+    assert!(remote.contains(&bob_tag(&net, 2)));
+    // Bob 1's early dialog (the call's first, or a fork) is over for Alice.
     let early = early_dialogs(&net);
     assert_eq!(early.len(), 2);
-    let bob1_dialog = early
-        .iter()
-        .find(|(_, _, t)| *t == bob_tag(&net, 1))
-        .map(|e| e.1)
-        .unwrap();
-    if bob1_dialog != call {
-        assert_eq!(
-            state(&net, alice(), bob1_dialog),
-            Some(DialogState::Terminated)
-        );
+    for (_, id, _) in &early {
+        if *id != call {
+            assert_eq!(state(&net, alice(), *id), Some(DialogState::Terminated));
+        }
     }
     let now = net.now();
     net.endpoint_mut(alice())
@@ -419,16 +447,63 @@ fn a_fork_whose_callee_rejects_leaves_the_call_to_the_others() {
         .unwrap()
         .terminate(now)
         .unwrap();
-    net.run_until(now + Duration::from_secs(1));
-    // Bob 1 still rings (a stateless proxy cancels nothing): reject it.
-    let bob1_call = net.endpoint(bob(1)).party().incoming_calls()[0];
+    settle(&mut net, &[alice(), bob(1), bob(2)]);
+}
+
+#[test]
+fn terminating_a_fork_ends_only_that_early_dialog_rfc3261_15() {
+    // Both Bobs ring; Alice hangs up on the second with BYE in its early
+    // dialog (a caller may, section 15), then Bob 1 answers.
+    let mut net = network(44, &[Some(2000), None], |_| {});
+    let call = invite(&mut net);
+    net.run_until(net.now() + Duration::from_millis(500));
+    let early = early_dialogs(&net);
+    assert_eq!(early.len(), 2);
+    let fork = early[1].1;
+    let fork_bob = if early[1].2 == bob_tag(&net, 1) { 1 } else { 2 };
     let now = net.now();
-    net.endpoint_mut(bob(1))
+    net.endpoint_mut(alice())
         .party_mut()
         .party_mut()
-        .incoming(bob1_call)
+        .dialog(fork)
         .unwrap()
-        .reject(now, 486)
+        .terminate(now)
+        .unwrap();
+    net.run_until(now + Duration::from_millis(500));
+    assert_eq!(
+        net.endpoint(alice()).party().states_of(fork),
+        [
+            DialogState::Early,
+            DialogState::TerminatingDialog,
+            DialogState::Terminated
+        ]
+    );
+    let byes = sent_to(&net, fork_bob, Method::Bye);
+    assert_eq!(byes.len(), 1);
+    assert_eq!(
+        byes[0].to_header().unwrap().unwrap().tag(),
+        Some(early[1].2.as_str())
+    );
+    // The fork's callee ended its side (487 to the INVITE, held by the
+    // proxy); the call itself still rings.
+    let fork_call = net.endpoint(bob(fork_bob)).party().incoming_calls()[0];
+    assert_eq!(
+        state(&net, bob(fork_bob), fork_call),
+        Some(DialogState::Terminated)
+    );
+    assert_eq!(state(&net, alice(), call), Some(DialogState::Early));
+    if fork_bob == 2 {
+        // Bob 1 answers at 2 s.
+        net.run_until(net.now() + Duration::from_secs(2));
+        assert_eq!(state(&net, alice(), call), Some(DialogState::InDialog));
+    }
+    let now = net.now();
+    net.endpoint_mut(alice())
+        .party_mut()
+        .party_mut()
+        .dialog(call)
+        .unwrap()
+        .terminate(now)
         .unwrap();
     settle(&mut net, &[alice(), bob(1), bob(2)]);
 }
