@@ -126,13 +126,40 @@ fn forked_second_2xx_is_acked_and_ended_with_bye_rfc3261_13_2_2_4() {
     // A retransmitted 2xx of the chosen branch is ACKed again, nothing else.
     let out = uac.feed(&answer(&invite, 200, "b1", "<sip:bob@127.0.0.1:5071>"));
     assert_eq!(methods(&out), ["ACK"]);
+    // The call's states; the fork "b2" had its own early dialog id, which
+    // ended when "b1" answered.
+    let (call, fork) = match uac
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::EarlyDialog { call, dialog, .. } => Some((*call, *dialog)),
+            _ => None,
+        })
+        .collect::<Vec<_>>()[..]
+    {
+        [(c, d1), (c2, d2)] if c == d1 && c2 == c => (c, d2),
+        ref other => panic!("early dialogs: {other:?}"),
+    };
+    let states_of = |id| {
+        uac.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::DialogStateChanged { id: i, state } if *i == id => Some(*state),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
     assert_eq!(
-        uac.states(),
+        states_of(call),
         [
             DialogState::InitiatingDialog,
             DialogState::Early,
             DialogState::InDialog
         ]
+    );
+    assert_eq!(
+        states_of(fork),
+        [DialogState::Early, DialogState::Terminated]
     );
 }
 

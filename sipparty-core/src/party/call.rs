@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 
 use tracing::{debug, trace, warn};
 
+use super::early::uas_supported;
+use super::early::CallExt;
 use super::event::{DialogError, DialogId, DialogState, Event};
 use super::media::CallMedia;
 use super::timer::{CallTimer, TimerTable};
@@ -71,6 +73,8 @@ pub(crate) struct Pending2xx {
 pub(crate) enum Reinvite {
     Hold,
     Resume,
+    /// The current media offered again.
+    Renegotiate,
 }
 
 /// One call: the dialog the application sees and everything in flight.
@@ -101,6 +105,8 @@ pub(crate) struct Call {
     pub(crate) bye_sent: bool,
     /// The session timer (RFC 4028): interval, and whether we refresh.
     pub(crate) session: Option<(Duration, bool)>,
+    /// Reliable provisionals, forks, UPDATE offers (see `early.rs`).
+    pub(crate) ext: Option<Box<CallExt>>,
 }
 
 impl Call {
@@ -174,13 +180,15 @@ impl Party {
         if !options.no_media {
             if let Some(caps) = self.config.media.clone() {
                 let mut m = self.open_media(id, local.ip(), caps)?;
-                let offer = m.negotiator.create_offer().to_bytes();
-                req.set_body(Some("application/sdp"), &offer);
-                m.offer_pending = true;
+                if !options.delayed_offer {
+                    let offer = m.negotiator.create_offer().to_bytes();
+                    req.set_body(Some("application/sdp"), &offer);
+                    m.offer_pending = true;
+                }
                 media = Some(m);
             }
         }
-        let offered = media.is_some();
+        let offered = media.is_some() && !options.delayed_offer;
         let tx = match self.send_request(
             now,
             req.clone(),
@@ -226,6 +234,7 @@ impl Party {
             bye_after_ack: false,
             bye_sent: false,
             session: None,
+            ext: None,
         };
         self.calls.insert(id, Box::new(call));
         self.by_tag.insert(tag.into(), id);
@@ -256,6 +265,9 @@ impl Party {
                 // Whatever the answer (200, 481, 408), the dialog is gone
                 // (RFC 3261 sections 15.1.1 and 12.2.1.2).
                 self.finish_call(now, id, DialogState::Terminated, None);
+            }
+            TxKind::Update if status >= 200 && self.is_offer_update(id, tx) => {
+                self.on_offer_update_response(now, id, status, &response)
             }
             TxKind::Update if status >= 200 => self.on_update_response(now, id, status, &response),
             _ => trace!(%id, status, ?kind, "response ignored"),
@@ -368,6 +380,8 @@ impl Party {
     }
 
     fn on_provisional(&mut self, now: Instant, id: DialogId, status: u16, response: &Message) {
+        // Which early dialog: the call's, or a fork of it (`fork.rs`).
+        let target = self.early_dialog_for(id, status, response);
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
@@ -375,21 +389,47 @@ impl Party {
             return;
         };
         // A provisional with a To tag creates an early dialog (RFC 3261
-        // section 12.1.2); we follow the first one the application sees.
-        if call.dialog.is_none() && response.to_tag().flatten().is_some() {
+        // section 12.1.2); the call follows the first one.
+        if call.dialog.is_none() && target == Some(id) {
             match Dialog::from_uac_response(&out.request, response) {
-                Ok(d) => call.dialog = Some(d),
+                Ok(d) => {
+                    let remote_tag = d.remote_tag.to_string();
+                    call.dialog = Some(d);
+                    self.events.push_back(Event::EarlyDialog {
+                        call: id,
+                        dialog: id,
+                        remote_tag,
+                        code: status,
+                    });
+                }
                 Err(e) => debug!(%id, error = %e, "provisional response cannot create a dialog"),
             }
         }
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
         // Early media: a 1xx may carry the answer (RFC 3264, RFC 3261
         // section 13.2.1).
         let early_answer =
             !response.body().is_empty() && call.media.as_ref().is_some_and(|m| m.offer_pending);
+        // Our INVITE had no offer: a reliable provisional's is answered in
+        // the PRACK (RFC 3262 section 5).
+        let mut prack_answer = None;
+        let early_offer = target == Some(id)
+            && !response.body().is_empty()
+            && super::early::has_tag(response, &HeaderName::Require, super::early::TAG_100REL)
+            && call.out_invite.as_ref().is_some_and(|o| !o.offered)
+            && call.media.as_ref().is_some_and(|m| m.info.is_none());
         if early_answer {
             if let Err(e) = self.apply_answer(now, id, response.body()) {
                 // The 2xx may still carry a usable answer.
                 debug!(%id, error = %e, "early media answer refused");
+            }
+        }
+        if early_offer {
+            match self.apply_offer(now, id, response.body()) {
+                Ok(answer) => prack_answer = Some(answer),
+                Err(e) => debug!(%id, error = %e, "early offer refused"),
             }
         }
         let Some(call) = self.calls.get_mut(&id) else {
@@ -399,19 +439,31 @@ impl Party {
         // The application hears of the response before of the state it
         // causes.
         self.events.push_back(Event::Progress {
-            id,
+            id: target.unwrap_or(id),
             code: status,
             reason: response.reason().unwrap_or("").to_string(),
         });
         if early {
             self.set_state(id, DialogState::Early);
         }
-        self.maybe_prack(now, id, response);
+        if let Some(t) = target {
+            let answered = prack_answer.is_some();
+            self.maybe_prack(now, t, response, prack_answer);
+            if answered {
+                self.media_negotiated(now, id);
+            }
+        }
     }
 
     /// RFC 3262: a reliable provisional (Require: 100rel with RSeq) is
     /// acknowledged with PRACK in the early dialog.
-    fn maybe_prack(&mut self, now: Instant, id: DialogId, response: &Message) {
+    fn maybe_prack(
+        &mut self,
+        now: Instant,
+        id: DialogId,
+        response: &Message,
+        answer: Option<Vec<u8>>,
+    ) {
         let reliable = response
             .tokens(&HeaderName::Require)
             .any(|t| t.eq_ignore_ascii_case("100rel"));
@@ -430,6 +482,21 @@ impl Party {
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
+        if call.dialog.is_none() {
+            return;
+        }
+        // Section 4: a retransmission (RSeq not above the last one we
+        // acknowledged in this dialog) is not PRACKed again; the PRACK's
+        // own transaction retransmits it.
+        if call
+            .ext()
+            .and_then(|e| e.rseq_in)
+            .is_some_and(|last| rseq <= last)
+        {
+            trace!(%id, rseq, "reliable provisional retransmitted");
+            return;
+        }
+        call.ext_mut().rseq_in = Some(rseq);
         let Some(dialog) = call.dialog.as_mut() else {
             return;
         };
@@ -438,6 +505,9 @@ impl Party {
             HeaderName::RAck,
             &format!("{rseq} {} {}", cseq.seq, cseq.method),
         );
+        if let Some(a) = &answer {
+            prack.set_body(Some("application/sdp"), a);
+        }
         let _ = self.send_in_dialog(now, id, prack, TxKind::Prack);
     }
 
@@ -470,6 +540,18 @@ impl Party {
             }
             None => {}
         }
+        if call
+            .dialog
+            .as_ref()
+            .is_some_and(|d| *d.remote_tag != *remote_tag)
+            && call.ext().is_some_and(|e| !e.forks.is_empty())
+        {
+            // A fork answered: its early dialog becomes the call's.
+            self.adopt_fork_dialog(id, &remote_tag);
+        }
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
         let Some(out) = call.out_invite.as_ref() else {
             return;
         };
@@ -508,13 +590,17 @@ impl Party {
                 if call.media.as_ref().is_some_and(|m| m.offer_pending) {
                     media_error = self.apply_answer(now, id, response.body()).err();
                 }
-            } else {
+            } else if call.media.as_ref().is_some_and(|m| m.info.is_none()) {
+                // Not answered in a PRACK already: the offer of the 2xx is
+                // answered in the ACK.
                 match self.apply_offer(now, id, response.body()) {
                     Ok(answer) => ack_body = Some(answer),
                     Err(e) => media_error = Some(e),
                 }
             }
         }
+        // The other early dialogs are over (RFC 3261 section 13.2.2.4).
+        self.end_forks(now, id, DialogState::Terminated);
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
@@ -552,6 +638,9 @@ impl Party {
         }
         self.set_state(id, DialogState::InDialog);
         self.start_session_timer(now, id, &response, true);
+        if ack_body.is_some() {
+            self.media_negotiated(now, id);
+        }
     }
 
     /// Add Via and Max-Forwards to an ACK built from the dialog, send it
@@ -584,6 +673,10 @@ impl Party {
         let Ok(mut fork) = Dialog::from_uac_response(&out.request, response) else {
             return;
         };
+        // Count on from the PRACKs we sent in its early dialog.
+        if let Some(seq) = self.fork_seq(id, &fork.remote_tag) {
+            fork.local_seq = fork.local_seq.max(seq);
+        }
         let cseq = fork.local_seq;
         let mut ack = fork.create_request(Method::Ack, Some(cseq));
         let mut bye = fork.create_request(Method::Bye, None);
@@ -774,12 +867,11 @@ impl Party {
             return;
         };
         if let Some(to_tag) = request.to_tag().flatten() {
-            let call = self.by_tag.get(to_tag).copied().filter(|id| {
-                self.calls
-                    .get(id)
-                    .and_then(|c| c.dialog.as_ref())
-                    .is_some_and(|d| d.matches_request(&request))
-            });
+            let call = self
+                .by_tag
+                .get(to_tag)
+                .copied()
+                .and_then(|id| self.dialog_for_request(id, &request));
             match call {
                 Some(id) => self.on_in_dialog_request(now, id, tx, method, request, source),
                 None => {
@@ -849,7 +941,7 @@ impl Party {
         let mut resp = Message::response_to(request, 200, Some(&tag));
         resp.add_header(HeaderName::Allow, ALLOW);
         resp.add_header(HeaderName::Accept, ACCEPT);
-        resp.add_header(HeaderName::Supported, SUPPORTED);
+        resp.add_header(HeaderName::Supported, uas_supported(&self.config));
         if let Some(ua) = &self.config.user_agent {
             resp.add_header(HeaderName::Server, ua);
         }
@@ -874,6 +966,14 @@ impl Party {
             let _ = self.tx.send_response(now, tx, resp);
             return;
         }
+        let reliable = match self.reliable_for(&request) {
+            Ok(r) => r,
+            Err(resp) => {
+                // RFC 3261 section 8.2.2.3: we are configured not to do it.
+                let _ = self.tx.send_response(now, tx, *resp);
+                return;
+            }
+        };
         let id = DialogId(self.new_id());
         let tag = self.new_tag();
         let dialog = match Dialog::from_uas_request(&request, &tag) {
@@ -927,6 +1027,7 @@ impl Party {
             bye_after_ack: false,
             bye_sent: false,
             session: None,
+            ext: None,
         };
         self.calls.insert(id, Box::new(call));
         self.by_tag.insert(tag.into(), id);
@@ -957,6 +1058,9 @@ impl Party {
                 sdp,
                 needs_decision,
             }));
+            if reliable.is_some() {
+                c.ext_mut().rel = reliable;
+            }
         }
         self.events.push_back(Event::DialogStateChanged {
             id,
@@ -974,12 +1078,12 @@ impl Party {
         match self.config.policy {
             CallPolicy::AutoAnswer => self.answer(now, id),
             CallPolicy::RingThenAnswer { delay } => {
-                self.send_provisional(now, id, 180);
+                self.ring_or_early_media(now, id);
                 self.set_call_timer(id, CallTimer::Answer, now + delay);
             }
             CallPolicy::Reject { code } => self.reject(now, id, code),
             CallPolicy::AskApplication => {
-                self.send_provisional(now, id, 180);
+                self.ring_or_early_media(now, id);
                 let deadline = now + self.config.answer_timeout;
                 self.set_call_timer(id, CallTimer::Answer, deadline);
             }
@@ -988,7 +1092,7 @@ impl Party {
 
     /// A response to the incoming INVITE, with what 1xx/2xx need (RFC 3261
     /// section 12.1.1: Record-Route copied, Contact).
-    fn invite_response(&self, id: DialogId, code: u16) -> Option<Message> {
+    pub(crate) fn invite_response(&self, id: DialogId, code: u16) -> Option<Message> {
         let call = self.calls.get(&id)?;
         let uas = call.in_invite.as_ref()?;
         let mut resp = Message::response_to(&uas.request, code, Some(&call.local_tag));
@@ -1004,29 +1108,21 @@ impl Party {
     }
 
     pub(crate) fn send_provisional(&mut self, now: Instant, id: DialogId, code: u16) {
-        let Some(resp) = self.invite_response(id, code) else {
-            return;
-        };
-        let Some(tx) = self
-            .calls
-            .get(&id)
-            .and_then(|c| c.in_invite.as_ref())
-            .map(|u| u.tx)
-        else {
-            return;
-        };
-        let _ = self.tx.send_response(now, tx, resp);
-        if self
-            .calls
-            .get(&id)
-            .is_some_and(|c| c.state == DialogState::InitiatingDialog)
-        {
-            self.set_state(id, DialogState::Early);
-        }
+        self.send_provisional_with(now, id, code, None);
     }
 
     /// Answer the incoming call with 200 and our SDP.
     pub(crate) fn answer(&mut self, now: Instant, id: DialogId) {
+        if self.defer_answer(id) {
+            // RFC 3262 section 3: not before the PRACK.
+            if let Some(c) = self.calls.get_mut(&id) {
+                c.timers.stop(CallTimer::Answer);
+                if let Some(u) = c.in_invite.as_mut() {
+                    u.needs_decision = false;
+                }
+            }
+            return;
+        }
         let Some(mut resp) = self.invite_response(id, 200) else {
             return;
         };
@@ -1037,8 +1133,11 @@ impl Party {
             return;
         };
         call.timers.stop(CallTimer::Answer);
+        call.timers.stop(CallTimer::Retransmit1xx);
+        let early_media = call.ext().is_some_and(|e| e.early_media);
+        call.forget_early_phase();
         resp.add_header(HeaderName::Allow, ALLOW);
-        resp.add_header(HeaderName::Supported, SUPPORTED);
+        resp.add_header(HeaderName::Supported, uas_supported(&self.config));
         let offer_in_2xx = uas.sdp.is_some() && uas.request.body().is_empty();
         if let Some(sdp) = &uas.sdp {
             resp.set_body(Some("application/sdp"), sdp);
@@ -1060,7 +1159,8 @@ impl Party {
         self.await_ack(now, id, resp, cseq, offer_in_2xx);
         self.set_state(id, DialogState::InDialog);
         self.start_session_timer(now, id, &uas.request, false);
-        if !offer_in_2xx {
+        // Early media already started on the answer of the 183.
+        if !offer_in_2xx && !early_media {
             self.media_negotiated(now, id);
         }
     }
@@ -1295,10 +1395,7 @@ impl Party {
                 let resp = self.options_response(&request, None);
                 let _ = self.tx.send_response(now, tx, resp);
             }
-            Method::Prack => {
-                let resp = Message::response_to(&request, 200, None);
-                let _ = self.tx.send_response(now, tx, resp);
-            }
+            Method::Prack => self.on_prack(now, id, tx, request),
             _ => {
                 let mut resp = Message::response_to(&request, 405, None);
                 resp.add_header(HeaderName::Allow, ALLOW);
@@ -1363,7 +1460,7 @@ impl Party {
             resp.add_header(HeaderName::Contact, &c);
         }
         resp.add_header(HeaderName::Allow, ALLOW);
-        resp.add_header(HeaderName::Supported, SUPPORTED);
+        resp.add_header(HeaderName::Supported, uas_supported(&self.config));
         if let Some(b) = &sdp {
             resp.set_body(Some("application/sdp"), b);
         }
@@ -1392,6 +1489,19 @@ impl Party {
         let mut resp = Message::response_to(&request, 200, None);
         super::session_timer::answer_session_expires(&request, &mut resp);
         if !request.body().is_empty() {
+            if call
+                .in_invite
+                .as_ref()
+                .is_some_and(|u| u.sdp.is_some() && !u.request.body().is_empty())
+            {
+                // RFC 3311 section 5.2: the INVITE's offer is not answered
+                // (reliably) yet.
+                let mut resp = Message::response_to(&request, 500, None);
+                let secs = self.rng.next_u64() % 10;
+                resp.add_header(HeaderName::RetryAfter, &secs.to_string());
+                let _ = self.tx.send_response(now, tx, resp);
+                return;
+            }
             if call.media.as_ref().is_some_and(|m| m.offer_pending) {
                 let resp = Message::response_to(&request, 491, None);
                 let _ = self.tx.send_response(now, tx, resp);
@@ -1422,7 +1532,13 @@ impl Party {
         }
     }
 
-    fn on_update_response(&mut self, now: Instant, id: DialogId, status: u16, response: &Message) {
+    pub(crate) fn on_update_response(
+        &mut self,
+        now: Instant,
+        id: DialogId,
+        status: u16,
+        response: &Message,
+    ) {
         if (200..300).contains(&status) {
             if let Some(d) = self.calls.get_mut(&id).and_then(|c| c.dialog.as_mut()) {
                 d.refresh_remote_target(response);
@@ -1443,17 +1559,23 @@ impl Party {
         if call.state != DialogState::InDialog {
             return Err(Error::InvalidState {
                 state: call.state,
-                action: if what == Reinvite::Hold {
-                    "hold"
-                } else {
-                    "resume"
+                action: match what {
+                    Reinvite::Hold => "hold",
+                    Reinvite::Resume => "resume",
+                    Reinvite::Renegotiate => "re-INVITE",
                 },
             });
         }
+        // Our UPDATE offer (RFC 3311) is in flight: the same wait.
+        let update_busy = call
+            .ext()
+            .and_then(|e| e.update)
+            .is_some_and(|u| u.tx.is_some());
         let media = call.media.as_mut().ok_or(Error::NoMedia)?;
         if call.reinvite.is_some_and(|(_, t)| t.is_some())
             || call.serving_reinvite
             || call.pending_2xx.is_some()
+            || update_busy
         {
             // Section 14.1: no re-INVITE while another INVITE is in
             // progress; retry once it is done.
@@ -1462,7 +1584,11 @@ impl Party {
             self.set_call_timer(id, CallTimer::Glare, at);
             return Ok(());
         }
-        media.set_hold(what == Reinvite::Hold);
+        match what {
+            Reinvite::Hold => media.set_hold(true),
+            Reinvite::Resume => media.set_hold(false),
+            Reinvite::Renegotiate => {}
+        }
         let offer = media.negotiator.create_offer().to_bytes();
         media.offer_pending = true;
         let dialog = call.dialog.as_mut().ok_or(Error::Unknown)?;
@@ -1738,6 +1864,7 @@ impl Party {
                 }
                 self.send_bye(now, id);
             }
+            TxKind::Update if self.is_offer_update(id, tx) => self.on_offer_update_failure(now, id),
             _ => {}
         }
     }
@@ -1808,18 +1935,23 @@ impl Party {
                 self.send_bye(now, id);
             }
             CallTimer::Glare => {
+                // Only a re-INVITE waiting for its retry (the timer may
+                // be an UPDATE's, RFC 3311, while a re-INVITE is in
+                // flight).
                 let what = self
                     .calls
                     .get_mut(&id)
-                    .and_then(|c| c.reinvite.take())
+                    .and_then(|c| c.reinvite.take_if(|(_, t)| t.is_none()))
                     .map(|(w, _)| w);
                 if let Some(w) = what {
                     if let Err(e) = self.start_reinvite(now, id, w) {
                         debug!(%id, error = %e, "re-INVITE retry abandoned");
                     }
                 }
+                self.retry_update(now, id);
             }
             CallTimer::Media => self.media_timeout(now, id),
+            CallTimer::Retransmit1xx => self.on_retransmit_1xx(now, id),
             CallTimer::SessionRefresh => self.session_refresh(now, id),
             CallTimer::SessionExpiry => {
                 if let Some(c) = self.calls.get_mut(&id) {
@@ -1865,13 +1997,31 @@ impl Party {
             } else {
                 state
             };
-        self.by_tag.remove(&call.local_tag);
+        let (fork_of, forks) = match call.ext.as_mut() {
+            Some(e) => (e.fork_of, std::mem::take(&mut e.forks)),
+            None => (None, Vec::new()),
+        };
+        match fork_of {
+            // A fork shares the call's tag.
+            Some(p) => {
+                if let Some(e) = self.calls.get_mut(&p).and_then(|c| c.ext.as_mut()) {
+                    e.forks.retain(|f| *f != id);
+                }
+            }
+            None => {
+                self.by_tag.remove(&call.local_tag);
+            }
+        }
         if let Some(m) = call.media.take() {
             self.release_media(id, *m);
         }
         if call.state != state {
             self.events
                 .push_back(Event::DialogStateChanged { id, state });
+        }
+        // A call that fails takes its forks with it.
+        for f in forks {
+            self.finish_call(_now, f, state, call.last_error.clone());
         }
         self.finished.push_back((id, state, call.last_error.take()));
         while self.finished.len() > super::FINISHED_KEPT {

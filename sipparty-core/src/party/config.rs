@@ -27,6 +27,25 @@ pub enum CallPolicy {
     AskApplication,
 }
 
+/// When the Party, as callee, sends provisional responses reliably
+/// (RFC 3262: `Require: 100rel`, `RSeq`, retransmitted until PRACKed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ReliableProvisionals {
+    /// Never: an INVITE that requires 100rel is answered 420 Bad Extension
+    /// and `100rel` is not advertised.
+    Never,
+    /// When the INVITE requires it (`Require: 100rel`), and for a 183
+    /// carrying early media when the INVITE supports it (`Supported:
+    /// 100rel`), so the early answer is delivered reliably (RFC 3262
+    /// section 5).
+    #[default]
+    WhenNeeded,
+    /// Every provisional response above 100 whenever the INVITE supports
+    /// or requires 100rel.
+    Always,
+}
+
 /// Timers of the Party (RFC 3261 section 17 names, plus the user agent's
 /// own).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,6 +121,15 @@ pub struct PartyConfig {
     /// and commands fail with `Error::Transaction`. Read when the Party is
     /// made.
     pub max_transactions: usize,
+    /// When provisional responses to incoming INVITEs are sent reliably
+    /// (RFC 3262). Default [`ReliableProvisionals::WhenNeeded`].
+    pub reliable_provisionals: ReliableProvisionals,
+    /// Incoming calls that ring (policies `RingThenAnswer` and
+    /// `AskApplication`) get 183 Session Progress with the SDP answer
+    /// instead of 180 Ringing, and their media starts at once (early
+    /// media, RFC 3261 section 13.3.1.1). The 183 is sent reliably when
+    /// the caller supports 100rel. Default false.
+    pub early_media: bool,
 }
 
 impl PartyConfig {
@@ -125,6 +153,8 @@ impl PartyConfig {
             session_expires: None,
             max_forwards: 70,
             max_transactions: 10_000,
+            reliable_provisionals: ReliableProvisionals::WhenNeeded,
+            early_media: false,
         })
     }
 }
@@ -146,6 +176,10 @@ pub struct InviteOptions {
     pub no_media: bool,
     /// Subject header.
     pub subject: Option<String>,
+    /// Send the INVITE without SDP though the Party has media (a "delayed
+    /// offer"): the callee offers in a reliable provisional (answered in
+    /// the PRACK, RFC 3262 section 5) or in the 2xx (answered in the ACK).
+    pub delayed_offer: bool,
 }
 
 impl InviteOptions {
@@ -170,6 +204,13 @@ impl InviteOptions {
     /// Offer no SDP even though the Party has media capabilities.
     pub fn without_media(mut self) -> Self {
         self.no_media = true;
+        self
+    }
+
+    /// Offer no SDP in the INVITE but take the callee's offer (see
+    /// [`InviteOptions::delayed_offer`](Self#structfield.delayed_offer)).
+    pub fn delayed_offer(mut self) -> Self {
+        self.delayed_offer = true;
         self
     }
 

@@ -210,6 +210,10 @@ pub enum DialogError {
     Protocol(String),
     /// The application did not decide on an incoming call in time.
     Unanswered,
+    /// A reliable provisional response we sent was never acknowledged by
+    /// a PRACK within 64*T1 (RFC 3262 section 3); the INVITE was rejected
+    /// with 500.
+    NoPrack,
 }
 
 impl fmt::Display for DialogError {
@@ -238,6 +242,9 @@ impl fmt::Display for DialogError {
             }
             DialogError::Protocol(why) => write!(f, "protocol error: {why}"),
             DialogError::Unanswered => f.write_str("480 Temporarily Unavailable: not answered"),
+            DialogError::NoPrack => {
+                f.write_str("no PRACK for a reliable provisional response (RFC 3262): 500 sent")
+            }
         }
     }
 }
@@ -301,6 +308,25 @@ pub enum Event {
         code: u16,
         /// The reason phrase.
         reason: String,
+    },
+    /// An outgoing call's INVITE created an early dialog (a provisional
+    /// response with a new To tag, RFC 3261 section 12.1.2). Reported for
+    /// every early dialog: the first one is the call itself (`dialog ==
+    /// call`); when a proxy forks the INVITE, each further callee that
+    /// answers provisionally gets its own `dialog` id, whose states come
+    /// as [`Event::DialogStateChanged`] (`Early`, then `Terminated` once
+    /// the call is answered or fails). Whichever dialog answers with a 2xx
+    /// becomes the call's (`call` turns `InDialog`); the other early
+    /// dialogs end, and a later 2xx from them is ACKed and ended with BYE.
+    EarlyDialog {
+        /// The call (the id `Party::invite` returned).
+        call: DialogId,
+        /// The early dialog: `call` for the first, a new id for each fork.
+        dialog: DialogId,
+        /// The To tag of the callee that created it.
+        remote_tag: String,
+        /// The status of the provisional response that created it.
+        code: u16,
     },
     /// The driver must open a UDP socket bound to `rtp` (and `rtcp`, the
     /// next port) before the peer sends to it, and feed what arrives there

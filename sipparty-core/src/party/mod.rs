@@ -70,8 +70,10 @@
 
 mod call;
 mod config;
+mod early;
 mod endpoint;
 mod event;
+mod fork;
 mod handle;
 mod media;
 mod register;
@@ -79,6 +81,7 @@ mod session_timer;
 #[cfg(any(test, feature = "sim"))]
 mod sim_node;
 mod timer;
+mod update;
 mod validate;
 
 use std::collections::{HashMap, VecDeque};
@@ -95,7 +98,9 @@ use crate::transaction::{TransactionConfig, TransactionEvent, TransactionId, Tra
 use crate::transport::Transport;
 
 pub use crate::auth::Credentials;
-pub use config::{CallPolicy, InviteOptions, PartyConfig, RegisterOptions, Timers};
+pub use config::{
+    CallPolicy, InviteOptions, PartyConfig, RegisterOptions, ReliableProvisionals, Timers,
+};
 pub use endpoint::{Endpoint, EndpointOutput, PartyKey};
 pub use event::{
     DialogError, DialogId, DialogState, Event, Input, MediaInfo, MediaTransmit, Output,
@@ -104,6 +109,7 @@ pub use event::{
 pub use handle::{DialogHandle, Incoming, RegistrationHandle};
 #[cfg(any(test, feature = "sim"))]
 pub use sim_node::SimParty;
+pub use update::MediaChange;
 
 use call::Call;
 use media::PortPool;
@@ -113,9 +119,8 @@ use timer::{CallTimer, TimerHeap, TimerOwner};
 /// Methods this user agent handles (the Allow header, RFC 3261 section
 /// 20.5).
 pub(crate) const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, MESSAGE, UPDATE, PRACK";
-/// Option tags we support as UAS (Supported, RFC 3261 section 20.37).
-/// Reliable provisionals (RFC 3262) we only acknowledge, as UAC, so
-/// 100rel is offered in our INVITEs alone.
+/// Option tags we support as UAS with reliable provisionals turned off
+/// (Supported, RFC 3261 section 20.37); see `early::uas_supported`.
 pub(crate) const SUPPORTED: &str = "timer";
 /// Option tags of our INVITEs: we PRACK reliable provisionals.
 pub(crate) const UAC_SUPPORTED: &str = "timer, 100rel";

@@ -26,9 +26,12 @@ pub(crate) enum CallTimer {
     SessionExpiry = 5,
     /// The RTP stream's next frame or RTCP report is due.
     Media = 6,
+    /// Retransmit our reliable provisional response until its PRACK, and
+    /// give up after 64*T1 (RFC 3262 section 3).
+    Retransmit1xx = 7,
 }
 
-pub(crate) const CALL_TIMERS: usize = 7;
+pub(crate) const CALL_TIMERS: usize = 8;
 
 /// A per-call timer table.
 #[derive(Debug, Clone, Default)]

@@ -5,10 +5,10 @@ use crate::message::{HeaderName, Message, Method, ParseError};
 
 use super::{ACCEPT, ALLOW};
 
-/// Option tags we understand in Require (section 8.2.2.3). Not 100rel:
-/// we do not send reliable provisional responses (RFC 3262), so a UAC
-/// that requires them gets 420.
-const UNDERSTOOD: &[&str] = &["timer"];
+/// Option tags we understand in Require (section 8.2.2.3). 100rel (RFC
+/// 3262) unless the configuration turns it off: the INVITE handling
+/// answers 420 itself then.
+const UNDERSTOOD: &[&str] = &["timer", "100rel"];
 
 /// Checks made before the transaction layer sees a request: without a
 /// well-formed Via, From, To, Call-ID and CSeq (whose method agrees with
