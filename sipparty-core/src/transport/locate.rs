@@ -45,7 +45,9 @@ use std::time::{Duration, Instant};
 
 use tracing::{debug, trace};
 
-use super::resolve::{Query, Record, Resolution, ResolveConfig, ResolveError, ResolveStep, Targets};
+use super::resolve::{
+    Query, Record, Resolution, ResolveConfig, ResolveError, ResolveStep, Targets,
+};
 use crate::random::Random;
 
 /// Identifies one DNS question the driver was asked
