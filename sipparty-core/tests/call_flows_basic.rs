@@ -3,77 +3,13 @@
 //! 2xx retransmitted until the ACK, and calls under seeded loss. After each
 //! flow nothing is left: no dialog, transaction or timer.
 
-use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use sipparty_core::party::{
-    CallPolicy, DialogError, DialogState, Event, InviteOptions, Party, SimParty,
-};
-use sipparty_core::sim::{LinkConfig, Network, Verdict};
+use sipparty_core::party::{CallPolicy, DialogError, DialogState, Event, SimParty};
+use sipparty_core::sim::{LinkConfig, Verdict};
 
-fn alice_addr() -> SocketAddr {
-    "127.0.0.1:5060".parse().unwrap()
-}
-fn bob_addr() -> SocketAddr {
-    "127.0.0.1:5070".parse().unwrap()
-}
-const BOB: &str = "bob@127.0.0.1:5070";
-
-fn party(aor: &str, policy: CallPolicy, media: bool) -> Party {
-    let mut p = if media {
-        Party::single_rtp_session_simple(aor).unwrap()
-    } else {
-        Party::no_media_simple_calls(aor).unwrap()
-    };
-    p.set_policy(policy);
-    p
-}
-
-fn network(seed: u64, bob_policy: CallPolicy, media: bool) -> Network<SimParty> {
-    let mut net = Network::new(seed, Instant::now());
-    net.add(
-        alice_addr(),
-        SimParty::new(
-            party("alice@atlanta.com", CallPolicy::AutoAnswer, media),
-            alice_addr(),
-        ),
-    );
-    net.add(
-        bob_addr(),
-        SimParty::new(party("bob@biloxi.com", bob_policy, media), bob_addr()),
-    );
-    net
-}
-
-/// The methods or status codes of the SIP messages sent, in order, as
-/// `"INVITE"`, `"180"`, ...
-fn ladder(net: &Network<SimParty>) -> Vec<String> {
-    net.log()
-        .iter()
-        .filter(|d| !d.duplicate)
-        .map(|d| {
-            let text = d.text();
-            let first = text.lines().next().unwrap_or("").to_string();
-            if let Some(rest) = first.strip_prefix("SIP/2.0 ") {
-                rest.split(' ').next().unwrap_or("").to_string()
-            } else {
-                first.split(' ').next().unwrap_or("").to_string()
-            }
-        })
-        .collect()
-}
-
-fn settle(net: &mut Network<SimParty>) {
-    net.run_until_idle(Duration::from_secs(300));
-    assert!(
-        net.endpoint_mut(alice_addr()).is_idle(),
-        "alice left state behind"
-    );
-    assert!(
-        net.endpoint_mut(bob_addr()).is_idle(),
-        "bob left state behind"
-    );
-}
+mod support;
+use support::{alice_addr, bob_addr, network, Calls, BOB};
 
 #[test]
 fn basic_call_rfc3665_3_1_message_by_message() {
@@ -85,21 +21,11 @@ fn basic_call_rfc3665_3_1_message_by_message() {
         true,
     );
     let now = net.now();
-    let call = net
-        .endpoint_mut(alice_addr())
-        .party_mut()
-        .invite(now, BOB, InviteOptions::default())
-        .unwrap();
+    let call = net.call(alice_addr(), BOB);
     net.run_until(now + Duration::from_secs(2));
-    assert_eq!(
-        net.endpoint(alice_addr()).state_of(call),
-        Some(DialogState::InDialog)
-    );
-    let bob_call = net.endpoint(bob_addr()).incoming_calls()[0];
-    assert_eq!(
-        net.endpoint(bob_addr()).state_of(bob_call),
-        Some(DialogState::InDialog)
-    );
+    assert_eq!(net.state(alice_addr(), call), Some(DialogState::InDialog));
+    let bob_call = net.first_incoming(bob_addr());
+    assert_eq!(net.state(bob_addr(), bob_call), Some(DialogState::InDialog));
     assert_eq!(
         net.endpoint(alice_addr()).states_of(call),
         vec![
@@ -121,26 +47,17 @@ fn basic_call_rfc3665_3_1_message_by_message() {
     assert_eq!(a.remote_rtp, Some(b.local_rtp));
     assert_eq!(b.remote_rtp, Some(a.local_rtp));
 
-    let now = net.now();
-    net.endpoint_mut(alice_addr())
-        .party_mut()
-        .dialog(call)
-        .unwrap()
-        .terminate(now)
-        .unwrap();
-    settle(&mut net);
+    net.hang_up(alice_addr(), call);
+    net.settle();
+    assert_eq!(net.state(alice_addr(), call), Some(DialogState::Terminated));
     assert_eq!(
-        net.endpoint(alice_addr()).state_of(call),
-        Some(DialogState::Terminated)
-    );
-    assert_eq!(
-        net.endpoint(bob_addr()).state_of(bob_call),
+        net.state(bob_addr(), bob_call),
         Some(DialogState::Terminated)
     );
     // RFC 3665 section 3.1 (without the proxy): INVITE, 100 (bob's
     // transaction layer, if it takes longer than 200 ms), 180, 200, ACK,
     // BYE, 200.
-    let l: Vec<String> = ladder(&net).into_iter().filter(|m| m != "100").collect();
+    let l = net.ladder_without_100();
     assert_eq!(l, ["INVITE", "180", "200", "ACK", "BYE", "200"]);
     // Message by message, the headers RFC 3665 section 3.1 shows.
     use sipparty_core::message::{HeaderName, Message};
@@ -239,47 +156,26 @@ fn basic_call_rfc3665_3_1_message_by_message() {
 fn callee_hangs_up_with_bye() {
     let mut net = network(2, CallPolicy::AutoAnswer, false);
     let now = net.now();
-    let call = net
-        .endpoint_mut(alice_addr())
-        .party_mut()
-        .invite(now, BOB, InviteOptions::default())
-        .unwrap();
+    let call = net.call(alice_addr(), BOB);
     net.run_until(now + Duration::from_secs(1));
-    let bob_call = net.endpoint(bob_addr()).incoming_calls()[0];
-    let now = net.now();
-    net.endpoint_mut(bob_addr())
-        .party_mut()
-        .dialog(bob_call)
-        .unwrap()
-        .terminate(now)
-        .unwrap();
-    settle(&mut net);
+    let bob_call = net.first_incoming(bob_addr());
+    net.hang_up(bob_addr(), bob_call);
+    net.settle();
+    assert_eq!(net.state(alice_addr(), call), Some(DialogState::Terminated));
     assert_eq!(
-        net.endpoint(alice_addr()).state_of(call),
+        net.state(bob_addr(), bob_call),
         Some(DialogState::Terminated)
     );
-    assert_eq!(
-        net.endpoint(bob_addr()).state_of(bob_call),
-        Some(DialogState::Terminated)
-    );
-    let l = ladder(&net);
+    let l = net.ladder();
     assert_eq!(&l[l.len() - 2..], ["BYE", "200"]);
 }
 
 #[test]
 fn busy_rfc3665_3_5_ends_in_error_486() {
     let mut net = network(3, CallPolicy::Reject { code: 486 }, false);
-    let now = net.now();
-    let call = net
-        .endpoint_mut(alice_addr())
-        .party_mut()
-        .invite(now, BOB, InviteOptions::default())
-        .unwrap();
-    settle(&mut net);
-    assert_eq!(
-        net.endpoint(alice_addr()).state_of(call),
-        Some(DialogState::Error)
-    );
+    let call = net.call(alice_addr(), BOB);
+    net.settle();
+    assert_eq!(net.state(alice_addr(), call), Some(DialogState::Error));
     let alice = net.endpoint(alice_addr()).party();
     let err = alice.last_error(call).unwrap();
     assert_eq!(err.to_string(), "486 Busy Here");
@@ -291,7 +187,7 @@ fn busy_rfc3665_3_5_ends_in_error_486() {
         }
     );
     // INVITE, 486, ACK (sent by the transaction layer, section 17.1.1.3).
-    let l: Vec<String> = ladder(&net).into_iter().filter(|m| m != "100").collect();
+    let l = net.ladder_without_100();
     assert_eq!(l, ["INVITE", "486", "ACK"]);
 }
 
@@ -299,29 +195,13 @@ fn busy_rfc3665_3_5_ends_in_error_486() {
 fn no_answer_rfc3665_3_7_caller_cancels() {
     let mut net = network(4, CallPolicy::AskApplication, false);
     let now = net.now();
-    let call = net
-        .endpoint_mut(alice_addr())
-        .party_mut()
-        .invite(now, BOB, InviteOptions::default())
-        .unwrap();
+    let call = net.call(alice_addr(), BOB);
     net.run_until(now + Duration::from_secs(5));
-    assert_eq!(
-        net.endpoint(alice_addr()).state_of(call),
-        Some(DialogState::Early)
-    );
-    let bob_call = net.endpoint(bob_addr()).incoming_calls()[0];
-    assert_eq!(
-        net.endpoint(bob_addr()).state_of(bob_call),
-        Some(DialogState::Early)
-    );
-    let now = net.now();
-    net.endpoint_mut(alice_addr())
-        .party_mut()
-        .dialog(call)
-        .unwrap()
-        .terminate(now)
-        .unwrap();
-    settle(&mut net);
+    assert_eq!(net.state(alice_addr(), call), Some(DialogState::Early));
+    let bob_call = net.first_incoming(bob_addr());
+    assert_eq!(net.state(bob_addr(), bob_call), Some(DialogState::Early));
+    net.hang_up(alice_addr(), call);
+    net.settle();
     assert_eq!(
         net.endpoint(alice_addr()).states_of(call),
         vec![
@@ -332,10 +212,10 @@ fn no_answer_rfc3665_3_7_caller_cancels() {
         ]
     );
     assert_eq!(
-        net.endpoint(bob_addr()).state_of(bob_call),
+        net.state(bob_addr(), bob_call),
         Some(DialogState::Terminated)
     );
-    let l: Vec<String> = ladder(&net).into_iter().filter(|m| m != "100").collect();
+    let l = net.ladder_without_100();
     // CANCEL and its 200 may cross the 487 (section 9): compare as sets
     // around the fixed start.
     assert_eq!(&l[..2], ["INVITE", "180"]);
@@ -357,11 +237,7 @@ fn cancel_before_any_provisional_waits_for_one() {
         }
     });
     let now = net.now();
-    let call = net
-        .endpoint_mut(alice_addr())
-        .party_mut()
-        .invite(now, BOB, InviteOptions::default())
-        .unwrap();
+    let call = net.call(alice_addr(), BOB);
     net.run_until(now + Duration::from_millis(5));
     net.endpoint_mut(alice_addr())
         .party_mut()
@@ -371,28 +247,21 @@ fn cancel_before_any_provisional_waits_for_one() {
         .unwrap();
     net.run_until(now + Duration::from_millis(500));
     assert!(
-        !ladder(&net).contains(&"CANCEL".to_string()),
+        !net.ladder().contains(&"CANCEL".to_string()),
         "no CANCEL before the 180"
     );
-    settle(&mut net);
-    assert!(ladder(&net).contains(&"CANCEL".to_string()));
-    assert_eq!(
-        net.endpoint(alice_addr()).state_of(call),
-        Some(DialogState::Terminated)
-    );
+    net.settle();
+    assert!(net.ladder().contains(&"CANCEL".to_string()));
+    assert_eq!(net.state(alice_addr(), call), Some(DialogState::Terminated));
 }
 
 #[test]
 fn application_accepts_incoming_call() {
     let mut net = network(6, CallPolicy::AskApplication, false);
     let now = net.now();
-    let call = net
-        .endpoint_mut(alice_addr())
-        .party_mut()
-        .invite(now, BOB, InviteOptions::default())
-        .unwrap();
+    let call = net.call(alice_addr(), BOB);
     net.run_until(now + Duration::from_secs(1));
-    let bob_call = net.endpoint(bob_addr()).incoming_calls()[0];
+    let bob_call = net.first_incoming(bob_addr());
     let needs = net.endpoint(bob_addr()).events.iter().any(|(_, e)| {
         matches!(
             e,
@@ -411,10 +280,7 @@ fn application_accepts_incoming_call() {
         .accept(now)
         .unwrap();
     net.run_until(now + Duration::from_secs(1));
-    assert_eq!(
-        net.endpoint(alice_addr()).state_of(call),
-        Some(DialogState::InDialog)
-    );
+    assert_eq!(net.state(alice_addr(), call), Some(DialogState::InDialog));
     assert!(
         net.endpoint_mut(bob_addr())
             .party_mut()
@@ -422,27 +288,17 @@ fn application_accepts_incoming_call() {
             .is_none(),
         "decided"
     );
-    let now = net.now();
-    net.endpoint_mut(alice_addr())
-        .party_mut()
-        .dialog(call)
-        .unwrap()
-        .terminate(now)
-        .unwrap();
-    settle(&mut net);
+    net.hang_up(alice_addr(), call);
+    net.settle();
 }
 
 #[test]
 fn application_rejects_incoming_call() {
     let mut net = network(7, CallPolicy::AskApplication, false);
     let now = net.now();
-    let call = net
-        .endpoint_mut(alice_addr())
-        .party_mut()
-        .invite(now, BOB, InviteOptions::default())
-        .unwrap();
+    let call = net.call(alice_addr(), BOB);
     net.run_until(now + Duration::from_secs(1));
-    let bob_call = net.endpoint(bob_addr()).incoming_calls()[0];
+    let bob_call = net.first_incoming(bob_addr());
     let now = net.now();
     net.endpoint_mut(bob_addr())
         .party_mut()
@@ -450,13 +306,10 @@ fn application_rejects_incoming_call() {
         .unwrap()
         .reject(now, 603)
         .unwrap();
-    settle(&mut net);
+    net.settle();
     assert_eq!(
-        net.endpoint(alice_addr())
-            .party()
-            .last_error(call)
-            .map(|e| e.to_string()),
-        Some("603 Decline".to_string())
+        net.error_text(alice_addr(), call).as_deref(),
+        Some("603 Decline")
     );
 }
 
@@ -464,16 +317,9 @@ fn application_rejects_incoming_call() {
 fn nobody_there_times_out_with_timer_b() {
     let mut net = network(8, CallPolicy::AutoAnswer, false);
     let now = net.now();
-    let call = net
-        .endpoint_mut(alice_addr())
-        .party_mut()
-        .invite(now, "carol@127.0.0.1:5999", InviteOptions::default())
-        .unwrap();
-    settle(&mut net);
-    assert_eq!(
-        net.endpoint(alice_addr()).state_of(call),
-        Some(DialogState::Error)
-    );
+    let call = net.call(alice_addr(), "carol@127.0.0.1:5999");
+    net.settle();
+    assert_eq!(net.state(alice_addr(), call), Some(DialogState::Error));
     let err = net
         .endpoint(alice_addr())
         .party()
@@ -496,14 +342,9 @@ fn lost_acks_make_the_callee_retransmit_2xx_then_bye_rfc3261_13_3_1_4() {
             Verdict::Deliver
         }
     });
-    let now = net.now();
-    let call = net
-        .endpoint_mut(alice_addr())
-        .party_mut()
-        .invite(now, BOB, InviteOptions::default())
-        .unwrap();
-    settle(&mut net);
-    let bob_call = net.endpoint(bob_addr()).incoming_calls()[0];
+    let call = net.call(alice_addr(), BOB);
+    net.settle();
+    let bob_call = net.first_incoming(bob_addr());
     let oks = net
         .log()
         .iter()
@@ -511,19 +352,13 @@ fn lost_acks_make_the_callee_retransmit_2xx_then_bye_rfc3261_13_3_1_4() {
         .count();
     // T1, 2T1, 4T1, then T2 (4 s) until 64*T1 = 32 s: 1 + 10 sends.
     assert!(oks >= 8, "2xx sent {oks} times");
-    assert_eq!(
-        net.endpoint(bob_addr()).state_of(bob_call),
-        Some(DialogState::Error)
-    );
+    assert_eq!(net.state(bob_addr(), bob_call), Some(DialogState::Error));
     assert_eq!(
         net.endpoint(bob_addr()).party().last_error(bob_call),
         Some(&DialogError::NoAck)
     );
     // Alice saw the BYE and ended too.
-    assert_eq!(
-        net.endpoint(alice_addr()).state_of(call),
-        Some(DialogState::Terminated)
-    );
+    assert_eq!(net.state(alice_addr(), call), Some(DialogState::Terminated));
 }
 
 #[test]
@@ -549,23 +384,13 @@ fn calls_complete_under_30_percent_loss_with_reordering() {
             reorder: 0.2,
         });
         let now = net.now();
-        let call = net
-            .endpoint_mut(alice_addr())
-            .party_mut()
-            .invite(now, BOB, InviteOptions::default())
-            .unwrap();
+        let call = net.call(alice_addr(), BOB);
         net.run_until(now + Duration::from_secs(40));
-        let state = net.endpoint(alice_addr()).state_of(call);
+        let state = net.state(alice_addr(), call);
         match state {
             Some(DialogState::InDialog) => {
                 completed += 1;
-                let now = net.now();
-                net.endpoint_mut(alice_addr())
-                    .party_mut()
-                    .dialog(call)
-                    .unwrap()
-                    .terminate(now)
-                    .unwrap();
+                net.hang_up(alice_addr(), call);
             }
             Some(DialogState::Error) => {
                 // A failure names an RFC reason.
@@ -579,8 +404,8 @@ fn calls_complete_under_30_percent_loss_with_reordering() {
             }
             other => panic!("seed {seed}: call stuck in {other:?}"),
         }
-        settle(&mut net);
-        let final_state = net.endpoint(alice_addr()).state_of(call).unwrap();
+        net.settle();
+        let final_state = net.state(alice_addr(), call).unwrap();
         assert!(final_state.is_final(), "seed {seed}: {final_state:?}");
         for (_, e) in &net.endpoint(bob_addr()).events {
             if let Event::DialogStateChanged { state, .. } = e {
@@ -588,7 +413,7 @@ fn calls_complete_under_30_percent_loss_with_reordering() {
             }
         }
         for id in net.endpoint(bob_addr()).incoming_calls() {
-            let s = net.endpoint(bob_addr()).state_of(id).unwrap();
+            let s = net.state(bob_addr(), id).unwrap();
             assert!(s.is_final(), "seed {seed}: bob's call in {s:?}");
         }
     }
@@ -602,11 +427,7 @@ fn calls_complete_under_30_percent_loss_with_reordering() {
 fn stray_bye_gets_481() {
     let mut net = network(10, CallPolicy::AutoAnswer, false);
     let now = net.now();
-    let call = net
-        .endpoint_mut(alice_addr())
-        .party_mut()
-        .invite(now, BOB, InviteOptions::default())
-        .unwrap();
+    let call = net.call(alice_addr(), BOB);
     net.run_until(now + Duration::from_secs(1));
     // Rewrite alice's BYE so its To tag matches nothing at bob.
     net.set_hook(|d| {
@@ -629,17 +450,9 @@ fn stray_bye_gets_481() {
         }
     });
     let now = net.now();
-    net.endpoint_mut(alice_addr())
-        .party_mut()
-        .dialog(call)
-        .unwrap()
-        .terminate(now)
-        .unwrap();
+    net.hang_up(alice_addr(), call);
     net.run_until(now + Duration::from_secs(1));
-    assert!(ladder(&net).contains(&"481".to_string()));
+    assert!(net.ladder().contains(&"481".to_string()));
     // A 481 to BYE ends the dialog anyway (section 12.2.1.2).
-    assert_eq!(
-        net.endpoint(alice_addr()).state_of(call),
-        Some(DialogState::Terminated)
-    );
+    assert_eq!(net.state(alice_addr(), call), Some(DialogState::Terminated));
 }

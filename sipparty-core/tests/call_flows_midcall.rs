@@ -2,20 +2,15 @@
 //! (491 and the RFC 3261 section 14.1 retry timers), INFO, MESSAGE and
 //! OPTIONS in the dialog, DTMF by INFO, and session timers (RFC 4028).
 
-use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use sipparty_core::party::{
-    CallPolicy, DialogError, DialogId, DialogState, Event, InviteOptions, Party, SimParty,
+    CallPolicy, DialogError, DialogId, DialogState, Event, Party, SimParty,
 };
 use sipparty_core::sim::{Network, Verdict};
 
-fn a() -> SocketAddr {
-    "127.0.0.1:5060".parse().unwrap()
-}
-fn b() -> SocketAddr {
-    "127.0.0.1:5070".parse().unwrap()
-}
+mod support;
+use support::{alice_addr as a, bob_addr as b, party, two_parties, Calls, BOB};
 
 fn established(
     seed: u64,
@@ -23,30 +18,16 @@ fn established(
     tweak: impl Fn(&mut Party),
 ) -> (Network<SimParty>, DialogId, DialogId) {
     let mk = |aor: &str| {
-        let mut p = if media {
-            Party::single_rtp_session_simple(aor).unwrap()
-        } else {
-            Party::no_media_simple_calls(aor).unwrap()
-        };
-        p.set_policy(CallPolicy::AutoAnswer);
+        let mut p = party(aor, CallPolicy::AutoAnswer, media);
         tweak(&mut p);
         p
     };
-    let mut net = Network::new(seed, Instant::now());
-    net.add(a(), SimParty::new(mk("alice@atlanta.com"), a()));
-    net.add(b(), SimParty::new(mk("bob@biloxi.com"), b()));
+    let mut net = two_parties(seed, mk("alice@atlanta.com"), mk("bob@biloxi.com"));
     let now = net.now();
-    let call = net
-        .endpoint_mut(a())
-        .party_mut()
-        .invite(now, "bob@127.0.0.1:5070", InviteOptions::default())
-        .unwrap();
+    let call = net.call(a(), BOB);
     net.run_until(now + Duration::from_secs(1));
-    assert_eq!(
-        net.endpoint(a()).state_of(call),
-        Some(DialogState::InDialog)
-    );
-    let bob_call = net.endpoint(b()).incoming_calls()[0];
+    assert_eq!(net.state(a(), call), Some(DialogState::InDialog));
+    let bob_call = net.first_incoming(b());
     (net, call, bob_call)
 }
 
@@ -61,39 +42,21 @@ fn media_updates(node: &SimParty) -> Vec<(bool, bool)> {
 }
 
 fn hang_up(net: &mut Network<SimParty>, call: DialogId) {
-    let now = net.now();
-    net.endpoint_mut(a())
-        .party_mut()
-        .dialog(call)
-        .unwrap()
-        .terminate(now)
-        .unwrap();
-    net.run_until_idle(Duration::from_secs(300));
-    assert!(net.endpoint_mut(a()).is_idle());
-    assert!(net.endpoint_mut(b()).is_idle());
+    net.hang_up(a(), call);
+    net.settle();
 }
 
 #[test]
 fn hold_and_resume_rfc3264_8_4() {
     let (mut net, call, _bob_call) = established(20, true, |_| {});
     let now = net.now();
-    net.endpoint_mut(a())
-        .party_mut()
-        .dialog(call)
-        .unwrap()
-        .hold(now)
-        .unwrap();
+    net.with_dialog(a(), call, |d, now| d.hold(now)).unwrap();
     net.run_until(now + Duration::from_secs(1));
     // Alice offered sendonly; Bob answered recvonly.
     assert_eq!(media_updates(net.endpoint(a())), vec![(true, false)]);
     assert_eq!(media_updates(net.endpoint(b())), vec![(false, true)]);
     let now = net.now();
-    net.endpoint_mut(a())
-        .party_mut()
-        .dialog(call)
-        .unwrap()
-        .resume(now)
-        .unwrap();
+    net.with_dialog(a(), call, |d, now| d.resume(now)).unwrap();
     net.run_until(now + Duration::from_secs(1));
     assert_eq!(
         media_updates(net.endpoint(a())),
@@ -103,10 +66,7 @@ fn hold_and_resume_rfc3264_8_4() {
         media_updates(net.endpoint(b())),
         vec![(false, true), (true, true)]
     );
-    assert_eq!(
-        net.endpoint(a()).state_of(call),
-        Some(DialogState::InDialog)
-    );
+    assert_eq!(net.state(a(), call), Some(DialogState::InDialog));
     hang_up(&mut net, call);
 }
 
@@ -114,17 +74,8 @@ fn hold_and_resume_rfc3264_8_4() {
 fn glare_both_hold_at_once_rfc3261_14_1() {
     let (mut net, call, bob_call) = established(21, true, |_| {});
     let now = net.now();
-    net.endpoint_mut(a())
-        .party_mut()
-        .dialog(call)
-        .unwrap()
-        .hold(now)
-        .unwrap();
-    net.endpoint_mut(b())
-        .party_mut()
-        .dialog(bob_call)
-        .unwrap()
-        .hold(now)
+    net.with_dialog(a(), call, |d, now| d.hold(now)).unwrap();
+    net.with_dialog(b(), bob_call, |d, now| d.hold(now))
         .unwrap();
     net.run_until(now + Duration::from_secs(10));
     let log: Vec<String> = net
@@ -140,14 +91,8 @@ fn glare_both_hold_at_once_rfc3261_14_1() {
     assert_eq!(ok_reinvites, 1 + 2 + 2);
     assert!(!media_updates(net.endpoint(a())).is_empty());
     assert!(!media_updates(net.endpoint(b())).is_empty());
-    assert_eq!(
-        net.endpoint(a()).state_of(call),
-        Some(DialogState::InDialog)
-    );
-    assert_eq!(
-        net.endpoint(b()).state_of(bob_call),
-        Some(DialogState::InDialog)
-    );
+    assert_eq!(net.state(a(), call), Some(DialogState::InDialog));
+    assert_eq!(net.state(b(), bob_call), Some(DialogState::InDialog));
     hang_up(&mut net, call);
 }
 
@@ -155,23 +100,13 @@ fn glare_both_hold_at_once_rfc3261_14_1() {
 fn info_message_and_dtmf_in_dialog_reach_the_application() {
     let (mut net, call, bob_call) = established(22, false, |_| {});
     let now = net.now();
-    net.endpoint_mut(a())
-        .party_mut()
-        .dialog(call)
-        .unwrap()
-        .send_dtmf(now, "1#")
+    net.with_dialog(a(), call, |d, now| d.send_dtmf(now, "1#"))
         .unwrap();
-    net.endpoint_mut(a())
-        .party_mut()
-        .dialog(call)
-        .unwrap()
-        .send_message(now, "text/plain", b"hi bob")
-        .unwrap();
-    net.endpoint_mut(b())
-        .party_mut()
-        .dialog(bob_call)
-        .unwrap()
-        .send_options(now)
+    net.with_dialog(a(), call, |d, now| {
+        d.send_message(now, "text/plain", b"hi bob")
+    })
+    .unwrap();
+    net.with_dialog(b(), bob_call, |d, now| d.send_options(now))
         .unwrap();
     net.run_until(now + Duration::from_secs(2));
     let bob = net.endpoint(b());
@@ -198,18 +133,7 @@ fn info_message_and_dtmf_in_dialog_reach_the_application() {
 
 #[test]
 fn options_outside_a_dialog_reports_allow_and_supported() {
-    let mut net = Network::new(23, Instant::now());
-    net.add(
-        a(),
-        SimParty::new(
-            Party::no_media_simple_calls("alice@atlanta.com").unwrap(),
-            a(),
-        ),
-    );
-    net.add(
-        b(),
-        SimParty::new(Party::no_media_simple_calls("bob@biloxi.com").unwrap(), b()),
-    );
+    let mut net = support::network(23, CallPolicy::AutoAnswer, false);
     let now = net.now();
     let id = net
         .endpoint_mut(a())
@@ -241,14 +165,8 @@ fn session_timer_refreshes_keep_the_call_up_rfc4028() {
     });
     let now = net.now();
     net.run_until(now + Duration::from_secs(300));
-    assert_eq!(
-        net.endpoint(a()).state_of(call),
-        Some(DialogState::InDialog)
-    );
-    assert_eq!(
-        net.endpoint(b()).state_of(bob_call),
-        Some(DialogState::InDialog)
-    );
+    assert_eq!(net.state(a(), call), Some(DialogState::InDialog));
+    assert_eq!(net.state(b(), bob_call), Some(DialogState::InDialog));
     let updates = net
         .log()
         .iter()
@@ -273,15 +191,12 @@ fn session_expires_without_refresh_ends_the_call_rfc4028_10() {
     });
     let now = net.now();
     net.run_until(now + Duration::from_secs(200));
-    assert_eq!(
-        net.endpoint(b()).state_of(bob_call),
-        Some(DialogState::Error)
-    );
+    assert_eq!(net.state(b(), bob_call), Some(DialogState::Error));
     assert_eq!(
         net.endpoint(b()).party().last_error(bob_call),
         Some(&DialogError::SessionExpired)
     );
-    assert!(net.endpoint(a()).state_of(call).unwrap().is_final());
+    assert!(net.state(a(), call).unwrap().is_final());
 }
 
 /// Carry the media packets the two nodes sent to each other (the
@@ -314,12 +229,7 @@ fn run_with_media(net: &mut Network<SimParty>, duration: Duration) {
 fn rtp_flows_both_ways_and_dtmf_rides_rfc4733() {
     let (mut net, call, bob_call) = established(26, true, |_| {});
     run_with_media(&mut net, Duration::from_secs(1));
-    let now = net.now();
-    net.endpoint_mut(a())
-        .party_mut()
-        .dialog(call)
-        .unwrap()
-        .send_dtmf(now, "42")
+    net.with_dialog(a(), call, |d, now| d.send_dtmf(now, "42"))
         .unwrap();
     run_with_media(&mut net, Duration::from_secs(2));
     for (node, id) in [(a(), call), (b(), bob_call)] {
@@ -353,12 +263,12 @@ fn rtp_flows_both_ways_and_dtmf_rides_rfc4733() {
 fn whole_call_with_hold_resume_info_under_30_percent_loss() {
     let mut finished_clean = 0;
     for seed in 0..12 {
-        let mut net = Network::new(500 + seed, Instant::now());
-        for (addr, aor) in [(a(), "alice@atlanta.com"), (b(), "bob@biloxi.com")] {
-            let mut p = Party::single_rtp_session_simple(aor).unwrap();
+        let mk = |aor: &str| {
+            let mut p = party(aor, CallPolicy::AutoAnswer, true);
             p.config_mut().run_media = false;
-            net.add(addr, SimParty::new(p, addr));
-        }
+            p
+        };
+        let mut net = two_parties(500 + seed, mk("alice@atlanta.com"), mk("bob@biloxi.com"));
         net.set_link(sipparty_core::sim::LinkConfig {
             latency: Duration::from_millis(20),
             jitter: Duration::from_millis(15),
@@ -367,13 +277,9 @@ fn whole_call_with_hold_resume_info_under_30_percent_loss() {
             reorder: 0.2,
         });
         let now = net.now();
-        let call = net
-            .endpoint_mut(a())
-            .party_mut()
-            .invite(now, "bob@127.0.0.1:5070", InviteOptions::default())
-            .unwrap();
+        let call = net.call(a(), BOB);
         net.run_until(now + Duration::from_secs(40));
-        if net.endpoint(a()).state_of(call) == Some(DialogState::InDialog) {
+        if net.state(a(), call) == Some(DialogState::InDialog) {
             for step in 0..3 {
                 let now = net.now();
                 if let Some(d) = net.endpoint_mut(a()).party_mut().dialog(call) {
@@ -391,10 +297,10 @@ fn whole_call_with_hold_resume_info_under_30_percent_loss() {
             }
         }
         net.run_until_idle(Duration::from_secs(600));
-        let s = net.endpoint(a()).state_of(call).unwrap();
+        let s = net.state(a(), call).unwrap();
         assert!(s.is_final(), "seed {seed}: alice {s:?}");
         for id in net.endpoint(b()).incoming_calls() {
-            let s = net.endpoint(b()).state_of(id).unwrap();
+            let s = net.state(b(), id).unwrap();
             assert!(s.is_final(), "seed {seed}: bob {s:?}");
         }
         assert!(

@@ -3,7 +3,7 @@
 //! hold/resume, both directions, OPTIONS, bad traffic.
 
 use std::io::Write;
-use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::net::{TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
 
 use sipparty_mio::parties::{NoMediaSimpleCallsParty, SingleRtpSessionSimpleParty};
@@ -11,50 +11,8 @@ use sipparty_mio::{
     CallPolicy, DialogState, Endpoint, EndpointConfig, InviteOptions, Party, TlsConfig, Transport,
 };
 
-const WAIT: Duration = Duration::from_secs(10);
-
-fn init_logs() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
-}
-
-fn any(ip: &str) -> SocketAddr {
-    format!("{ip}:0").parse().unwrap()
-}
-
-/// A media party for `aor` on its own UDP socket at `ip`.
-fn media_party(aor: &str, ip: &str) -> Party {
-    let p = SingleRtpSessionSimpleParty::new(aor).unwrap().into_party();
-    p.listen_on(any(ip)).unwrap();
-    p
-}
-
-fn uri(user: &str, p: &Party, transport: Transport) -> String {
-    let addr = p.local_addr(transport).unwrap();
-    let host = match addr {
-        SocketAddr::V4(a) => a.to_string(),
-        SocketAddr::V6(a) => format!("[{}]:{}", a.ip(), a.port()),
-    };
-    match transport {
-        Transport::Udp => format!("sip:{user}@{host}"),
-        Transport::Tcp => format!("sip:{user}@{host};transport=tcp"),
-        _ => format!("sips:{user}@{host}"),
-    }
-}
-
-/// Poll `f` until it holds or `WAIT` passes.
-fn eventually(what: &str, mut f: impl FnMut() -> bool) {
-    let end = Instant::now() + WAIT;
-    while Instant::now() < end {
-        if f() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    panic!("timed out waiting for {what}");
-}
+mod support;
+use support::{any, eventually, init_logs, media_party, uri, WAIT};
 
 fn established_call_then_hangup(alice: &Party, bob: &Party, target: &str) {
     let dialog = alice.invite(target, InviteOptions::default()).unwrap();

@@ -2,38 +2,22 @@
 
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use sipparty_mio::parties::SingleRtpSessionSimpleParty;
 use sipparty_mio::{
     CallPolicy, DialogState, InviteOptions, Party, RegisterOptions, RegistrationState, Transport,
 };
 
-const WAIT: Duration = Duration::from_secs(10);
+mod support;
+use support::{eventually, media_party, uri, WAIT};
 
 fn party(aor: &str) -> Party {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
-    let p = SingleRtpSessionSimpleParty::new(aor).unwrap().into_party();
-    p.listen_on("127.0.0.1:0".parse().unwrap()).unwrap();
-    p
+    media_party(aor, "127.0.0.1")
 }
 
 fn target(user: &str, p: &Party) -> String {
-    format!("sip:{user}@{}", p.local_addr(Transport::Udp).unwrap())
-}
-
-fn eventually(what: &str, mut f: impl FnMut() -> bool) {
-    let end = Instant::now() + WAIT;
-    while Instant::now() < end {
-        if f() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    panic!("timed out waiting for {what}");
+    uri(user, p, Transport::Udp)
 }
 
 #[test]

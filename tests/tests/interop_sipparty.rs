@@ -90,6 +90,32 @@ fn assert_sipparty_counted(output: &str) {
     );
 }
 
+/// Waits for a spawned sipparty to exit, expects success and returns what
+/// it printed.
+fn exited_ok(party: &mut Sipparty, what: &str) -> Result<String> {
+    let out = party.wait(CALL_EXIT)?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\n{text}",
+        out.status
+    );
+    Ok(text)
+}
+
+/// Sound both ways: baresip decoded sipparty's 1 kHz tone and sipparty
+/// recorded baresip's 440 Hz tone into `received.wav` in its directory.
+fn assert_tones_both_ways(bob: &Baresip, party: &Sipparty) -> Result<()> {
+    assert_tone("baresip", &bob.received_audio()?, 1000.0, 440.0);
+    assert_tone(
+        "sipparty",
+        &Wav::read(&party.dir().join("received.wav"))?,
+        440.0,
+        1000.0,
+    );
+    Ok(())
+}
+
 /// Runs the program and expects success.
 fn sipparty_ok(args: &[&str]) -> Result<String> {
     let out = sipparty::run(args, CALL_EXIT)?;
@@ -139,22 +165,9 @@ fn sipparty_calls_baresip() -> Result<()> {
         closed.param, "Connection reset by peer",
         "baresip should have received a BYE"
     );
-    let out = call.wait(CALL_EXIT)?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "sipparty call failed ({}):\n{text}",
-        out.status
-    );
+    let text = exited_ok(&mut call, "sipparty call")?;
     assert_sipparty_counted(&text);
-    // Sound both ways: each side decoded the other's tone.
-    assert_tone("baresip", &bob.received_audio()?, 1000.0, 440.0);
-    assert_tone(
-        "sipparty",
-        &Wav::read(&call.dir().join("received.wav"))?,
-        440.0,
-        1000.0,
-    );
+    assert_tones_both_ways(&bob, &call)?;
     Ok(())
 }
 
@@ -183,21 +196,9 @@ fn baresip_calls_sipparty_listen() -> Result<()> {
 
     bob.hangup()?;
     bob.wait_event("CALL_CLOSED", EVENT)?;
-    let out = listen.wait(CALL_EXIT)?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "sipparty listen --calls 1 failed ({}):\n{text}",
-        out.status
-    );
+    let text = exited_ok(&mut listen, "sipparty listen --calls 1")?;
     assert_sipparty_counted(&text);
-    assert_tone("baresip", &bob.received_audio()?, 1000.0, 440.0);
-    assert_tone(
-        "sipparty",
-        &Wav::read(&listen.dir().join("received.wav"))?,
-        440.0,
-        1000.0,
-    );
+    assert_tones_both_ways(&bob, &listen)?;
     Ok(())
 }
 
@@ -275,12 +276,7 @@ fn baresip_holds_and_resumes_sipparty() -> Result<()> {
     );
 
     bob.hangup()?;
-    let out = listen.wait(CALL_EXIT)?;
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    exited_ok(&mut listen, "sipparty")?;
     Ok(())
 }
 
@@ -305,12 +301,7 @@ fn sipparty_sends_dtmf_to_baresip() -> Result<()> {
         assert_eq!(e.param, digit, "digits out of order or wrong");
     }
     bob.wait_event("CALL_CLOSED", EVENT)?;
-    let out = call.wait(CALL_EXIT)?;
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    exited_ok(&mut call, "sipparty")?;
     Ok(())
 }
 
@@ -355,12 +346,7 @@ fn sipparty_registered_behind(mut proxy: Kamailio, auth: Option<&str>) -> Result
     bob.hangup()?;
     let bye = proxy.wait_trace("loose", "BYE", EVENT)?;
     assert_eq!(bye.source, Some(bob.sip_addr()));
-    let out = listen.wait(CALL_EXIT)?;
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    exited_ok(&mut listen, "sipparty")?;
     Ok(())
 }
 
@@ -415,13 +401,7 @@ fn sipparty_calls_through(mut proxy: Kamailio, auth: Option<&str>) -> Result<()>
         "sipparty's BYE must go through the proxy"
     );
     alice.wait_event("CALL_CLOSED", EVENT)?;
-    let out = call.wait(CALL_EXIT)?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "sipparty call via proxy failed ({}):\n{text}",
-        out.status
-    );
+    exited_ok(&mut call, "sipparty call via proxy")?;
     assert!(
         proxy.traces().iter().all(|t| t.route != "stray"),
         "{:?}",
@@ -505,12 +485,7 @@ fn sipparty_calls_through_kamailio_over_tcp() -> Result<()> {
     let bye = proxy.wait_trace("loose", "BYE", EVENT)?;
     assert_eq!(bye.transport, "tcp", "{bye:?}");
     alice.wait_event("CALL_CLOSED", EVENT)?;
-    let out = call.wait(CALL_EXIT)?;
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    exited_ok(&mut call, "sipparty")?;
     Ok(())
 }
 
