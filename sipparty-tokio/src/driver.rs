@@ -15,7 +15,7 @@ use sipparty_core::Transport;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tracing::{debug, info, trace, warn};
 
-use crate::dns::DnsResolver;
+use crate::dns::{DnsResolver, SystemResolver};
 use crate::io::{Io, IoEvent};
 use crate::{Dialog, DialogShared, Error, IncomingCall, Registration, RequestOutcome};
 
@@ -108,8 +108,9 @@ pub(crate) struct Driver {
     /// Close TCP connections idle this long.
     pub(crate) idle_timeout: Duration,
     /// Answers the core's RFC 3263 questions; each lookup runs as its own
-    /// task and its answer comes back through `dns_answers`.
-    pub(crate) resolver: Arc<dyn DnsResolver>,
+    /// task and its answer comes back through `dns_answers`. None: the
+    /// system's, made at the first lookup.
+    pub(crate) resolver: Option<Arc<dyn DnsResolver>>,
     dns_tx: mpsc::UnboundedSender<DnsAnswer>,
     dns_answers: mpsc::UnboundedReceiver<DnsAnswer>,
 }
@@ -134,7 +135,6 @@ impl Driver {
         incoming: mpsc::Sender<IncomingCall>,
         events: broadcast::Sender<Event>,
         v6: bool,
-        resolver: Arc<dyn DnsResolver>,
     ) -> Driver {
         let (dns_tx, dns_answers) = mpsc::unbounded_channel();
         Driver {
@@ -150,7 +150,7 @@ impl Driver {
             deadline: None,
             local_ip_family_v6: v6,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
-            resolver,
+            resolver: None,
             dns_tx,
             dns_answers,
         }
@@ -292,7 +292,10 @@ impl Driver {
 
     /// RFC 3263: the core asks a DNS question; look it up off the loop.
     fn lookup(&mut self, id: LookupId, query: sipparty_core::transport::resolve::Query) {
-        let resolver = self.resolver.clone();
+        let resolver = self
+            .resolver
+            .get_or_insert_with(|| Arc::new(SystemResolver::new()))
+            .clone();
         let answers = self.dns_tx.clone();
         tokio::spawn(async move {
             let result = resolver.lookup(&query).await;

@@ -271,10 +271,9 @@ impl PartyBuilder {
             in_tx,
             ev_tx.clone(),
             local.is_ipv6(),
-            self.resolver
-                .unwrap_or_else(|| Arc::new(SystemResolver::new())),
         );
         driver.idle_timeout = self.idle_timeout;
+        driver.resolver = self.resolver;
         tokio::spawn(driver.run());
         debug!(%local, aor, "party bound");
         Ok(Party {

@@ -91,7 +91,7 @@ impl SimDns {
 
     fn answer(&mut self, query: &Query) -> Option<Vec<DnsRecord>> {
         self.asked.push(query.clone());
-        if self.failing.iter().any(|n| *n == query.name) {
+        if self.failing.contains(&query.name) {
             return None;
         }
         Some(
