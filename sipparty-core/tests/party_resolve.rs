@@ -666,3 +666,61 @@ fn rfc3261_s18_1_1_small_or_pinned_requests_stay_on_udp() {
     assert_eq!(m.sent[0].0, Transport::Tcp);
     assert!(m.sent[0].2.to_bytes().len() > 1300);
 }
+
+#[test]
+fn rfc3263_in_dialog_requests_to_a_known_name_use_the_cache() {
+    let mut m = Manual::new(config(), false);
+    let table = [
+        ("pbx.example.test", RecordType::A, localhost(60)),
+        (
+            "proxy.example.test",
+            RecordType::A,
+            vec![ttl(Record::A("127.0.0.2".parse().unwrap()), 60)],
+        ),
+    ];
+    // The proxy's name gets into the cache through an OPTIONS.
+    m.party
+        .options(m.now, "sip:proxy.example.test:5090")
+        .unwrap();
+    m.drain();
+    m.answer(&table);
+    let call = m
+        .party
+        .invite(
+            m.now,
+            "sip:bob@pbx.example.test:5080",
+            InviteOptions::default(),
+        )
+        .unwrap();
+    m.drain();
+    m.answer(&table);
+    let (_, dest, invite) = m
+        .sent
+        .iter()
+        .find(|(_, _, msg)| msg.method().map(|x| x.as_str()) == Some("INVITE"))
+        .cloned()
+        .unwrap();
+    assert_eq!(dest, addr(BOB));
+    // Bob answers through a proxy that record-routes by name.
+    let mut ok = Message::response_to(&invite, 200, Some("b1"));
+    ok.add_header(HeaderName::RecordRoute, "<sip:proxy.example.test:5090;lr>");
+    ok.add_header(HeaderName::Contact, "<sip:bob@127.0.0.1:5080>");
+    let bytes = ok.to_bytes();
+    m.party.handle_input(Input::Datagram {
+        now: m.now,
+        transport: Transport::Udp,
+        source: addr(BOB),
+        destination: addr(ALICE),
+        bytes: &bytes,
+    });
+    m.drain();
+    assert_eq!(m.party.dialog_state(call), Some(DialogState::InDialog));
+    let (_, dest, ack) = m.sent.last().cloned().unwrap();
+    assert_eq!(ack.method().unwrap().as_str(), "ACK");
+    assert_eq!(
+        dest,
+        addr("127.0.0.2:5090"),
+        "the proxy, located from the cache"
+    );
+    assert!(m.lookups.is_empty(), "nothing asked mid-dialog");
+}

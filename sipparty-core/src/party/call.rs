@@ -1884,7 +1884,11 @@ impl Party {
     }
 
     fn dialog_hop(&self, dialog: &Dialog) -> Option<SocketAddr> {
-        resolve_uri(dialog.next_hop()).ok().map(|(a, _)| a)
+        let hop = dialog.next_hop();
+        resolve_uri(hop)
+            .ok()
+            .map(|(a, _)| a)
+            .or_else(|| self.cached_hop(hop))
     }
 }
 

@@ -480,6 +480,21 @@ impl Party {
         }
     }
 
+    /// The address of `uri` from the DNS cache alone (in-dialog requests
+    /// to a Record-Route or remote target that is a name the Party has
+    /// located before); None when the cache does not know it.
+    pub(crate) fn cached_hop(&self, uri: &str) -> Option<SocketAddr> {
+        let routing = self.routing.as_ref()?;
+        let now = self.last_now?;
+        // Weights only order SRV records of equal priority; which of them
+        // a mid-dialog request picks does not matter.
+        let mut rng = crate::SeededRandom::new(0);
+        let targets = routing
+            .locator
+            .resolve_cached(now, uri, &self.resolve_config(), &mut rng)?;
+        targets.current().map(|t| t.addr)
+    }
+
     /// Transaction `id` ended: forget where it could have gone next.
     pub(crate) fn forget_route(&mut self, id: TransactionId) {
         if let Some(r) = self.routing.as_mut() {
