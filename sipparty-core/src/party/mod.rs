@@ -1137,6 +1137,8 @@ impl Party {
             rounds + 1,
         ) {
             Ok(new_id) => {
+                // Still the same targets to fail over to (RFC 3263).
+                self.carry_route(id, new_id);
                 if let Owner::Call(call) = owner {
                     self.retarget_call_tx(call, id, new_id);
                 }

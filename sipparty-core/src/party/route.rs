@@ -495,6 +495,17 @@ impl Party {
         targets.current().map(|t| t.addr)
     }
 
+    /// Transaction `new` resends `old`'s request to the same place (a
+    /// digest retry): the targets after it are still the ones to try.
+    pub(crate) fn carry_route(&mut self, old: TransactionId, new: TransactionId) {
+        let Some(r) = self.routing.as_mut() else {
+            return;
+        };
+        if let Some(targets) = r.failover.remove(&old).and_then(|f| f.targets) {
+            r.failover.entry(new).or_default().targets = Some(targets);
+        }
+    }
+
     /// Transaction `id` ended: forget where it could have gone next.
     pub(crate) fn forget_route(&mut self, id: TransactionId) {
         if let Some(r) = self.routing.as_mut() {
