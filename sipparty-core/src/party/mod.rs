@@ -64,6 +64,15 @@
 //! `destination`), and packets to send come out as
 //! [`Output::MediaTransmit`] naming the local source address.
 //!
+//! Host names: when a request's next hop (outbound proxy, else the
+//! Request-URI) is a name, the Party holds the request and locates the
+//! server by RFC 3263 (NAPTR, SRV, A/AAAA), asking the driver one DNS
+//! question at a time with [`Event::ResolveRequest`]; the driver answers
+//! with [`Input::Resolved`] (records with their TTLs, cached by the Party).
+//! A transport error, a timeout or a 503 sends the request on to the next
+//! target (RFC 3263 section 4.3), and a UDP request too large for the path
+//! MTU goes over TCP (RFC 3261 section 18.1.1). IP literals need no lookup.
+//!
 //! Many parties can share one transport through an [`Endpoint`], which
 //! routes requests by Request-URI and responses and in-dialog requests by
 //! tag.
