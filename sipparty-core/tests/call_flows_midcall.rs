@@ -142,13 +142,11 @@ fn options_outside_a_dialog_reports_allow_and_supported() {
         .unwrap();
     net.run_until_idle(Duration::from_secs(60));
     let done = net.endpoint(a()).events.iter().find_map(|(_, e)| match e {
-        Event::RequestCompleted {
-            id: i,
-            code,
-            allow,
-            supported,
-            ..
-        } if *i == id => Some((*code, allow.clone(), supported.clone())),
+        Event::RequestCompleted { id: i, outcome } if *i == id => Some((
+            outcome.code,
+            outcome.allow.clone(),
+            outcome.supported.clone(),
+        )),
         _ => None,
     });
     let (code, allow, supported) = done.expect("OPTIONS completed");

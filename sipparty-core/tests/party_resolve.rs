@@ -568,12 +568,9 @@ fn rfc3263_options_to_an_unknown_name_completes_with_503() {
         .events
         .iter()
         .find_map(|e| match e {
-            Event::RequestCompleted {
-                id: i,
-                code,
-                reason,
-                ..
-            } if *i == id => Some((*code, reason.clone())),
+            Event::RequestCompleted { id: i, outcome } if *i == id => {
+                Some((outcome.code, outcome.reason.clone()))
+            }
             _ => None,
         })
         .unwrap();

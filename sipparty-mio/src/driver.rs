@@ -1052,22 +1052,9 @@ impl Driver {
                     r.set(state);
                 }
             }
-            Event::RequestCompleted {
-                id,
-                code,
-                reason,
-                allow,
-                supported,
-                accept,
-            } => {
+            Event::RequestCompleted { id, outcome } => {
                 if let Some(tx) = self.core.requests.remove(&(key, id)) {
-                    let _ = tx.try_send(Response {
-                        code,
-                        reason,
-                        allow,
-                        supported,
-                        accept,
-                    });
+                    let _ = tx.try_send(outcome);
                 }
             }
             Event::MessageReceived {

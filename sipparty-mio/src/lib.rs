@@ -63,26 +63,14 @@ pub use tls::TlsConfig;
 
 pub use sipparty_core::party::{
     CallPolicy, DialogError, DialogId, DialogState, InviteOptions, MediaInfo, PartyConfig,
-    RegisterOptions, RegistrationState,
+    RegisterOptions, RegistrationState, RequestCompleted,
 };
 pub use sipparty_core::Transport;
 
 /// The final response to a request sent outside a dialog (OPTIONS,
-/// MESSAGE): 408 if nobody answered, 503 if it could not be sent.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Response {
-    /// The status code.
-    pub code: u16,
-    /// The reason phrase.
-    pub reason: String,
-    /// The methods of the Allow header.
-    pub allow: Vec<String>,
-    /// The option tags of the Supported header.
-    pub supported: Vec<String>,
-    /// The media types of the Accept header.
-    pub accept: Vec<String>,
-}
+/// MESSAGE): 408 if nobody answered, 503 if it could not be sent. The
+/// core's [`RequestCompleted`], under the name this crate has always used.
+pub type Response = sipparty_core::party::RequestCompleted;
 
 /// Which way a traced message went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,13 +99,6 @@ pub struct SipTrace {
     pub remote: std::net::SocketAddr,
     /// The message as on the wire (a whole message also for streams).
     pub bytes: Vec<u8>,
-}
-
-impl Response {
-    /// Whether the status is 2xx.
-    pub fn is_success(&self) -> bool {
-        (200..300).contains(&self.code)
-    }
 }
 
 pub mod parties {

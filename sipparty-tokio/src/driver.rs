@@ -80,7 +80,7 @@ pub struct Stats {
     pub transactions: usize,
     /// Open media sockets.
     pub media_sockets: usize,
-    /// Open or opening TCP connections.
+    /// Open or opening stream connections (TCP and TLS).
     pub connections: usize,
 }
 
@@ -105,8 +105,6 @@ pub(crate) struct Driver {
     requests: HashMap<RequestId, oneshot::Sender<Result<RequestOutcome, Error>>>,
     deadline: Option<Instant>,
     local_ip_family_v6: bool,
-    /// Close TCP connections idle this long.
-    pub(crate) idle_timeout: Duration,
     /// Answers the core's RFC 3263 questions; each lookup runs as its own
     /// task and its answer comes back through `dns_answers`. None: the
     /// system's, made at the first lookup.
@@ -119,10 +117,8 @@ pub(crate) struct Driver {
 /// ended (a CANCEL waits for a provisional response, a BYE for its 200).
 pub(crate) const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
-/// How long a TCP connection may carry nothing before it is closed.
-pub(crate) const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
-
-fn now() -> Instant {
+/// The task's clock (Tokio's, so a paused test clock applies).
+pub(crate) fn now() -> Instant {
     tokio::time::Instant::now().into_std()
 }
 
@@ -149,7 +145,6 @@ impl Driver {
             requests: HashMap::new(),
             deadline: None,
             local_ip_family_v6: v6,
-            idle_timeout: DEFAULT_IDLE_TIMEOUT,
             resolver: None,
             dns_tx,
             dns_answers,
@@ -166,9 +161,6 @@ impl Driver {
         );
         let mut closing: Option<tokio::time::Instant> = None;
         let mut immediate = 0u32;
-        let mut housekeeping =
-            tokio::time::interval(self.idle_timeout.max(Duration::from_millis(10)) / 2);
-        housekeeping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             self.drain();
             // A deadline already due (the core answering "at once" by a
@@ -190,8 +182,12 @@ impl Driver {
                     break;
                 }
             }
-            let mut deadline = self
-                .deadline
+            // The connections' keep-alive and idle timers share the wake-up.
+            let next = match (self.deadline, self.io.poll_timeout()) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let mut deadline = next
                 .map(tokio::time::Instant::from_std)
                 .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
             if let Some(end) = closing {
@@ -208,9 +204,10 @@ impl Driver {
                 ev = std::future::poll_fn(|cx| self.io.poll_event(cx)) => self.io_event(ev),
                 Some((id, result)) = self.dns_answers.recv() => self.dns_answer(id, result),
                 () = tokio::time::sleep_until(deadline) => {
-                    self.party.handle_input(Input::Timeout(now()));
+                    let now = now();
+                    self.io.handle_timeout(now);
+                    self.party.handle_input(Input::Timeout(now));
                 }
-                _ = housekeeping.tick() => self.io.close_idle(self.idle_timeout),
             }
         }
         info!(
@@ -267,13 +264,20 @@ impl Driver {
                     bytes: &self.io.buf[..len],
                 });
             }
-            IoEvent::Stream { peer, local, len } => {
-                self.party.handle_input(Input::StreamData {
+            // Framed by the driver (which answers keep-alives), so the
+            // core gets a whole message, as from a datagram.
+            IoEvent::Message {
+                transport,
+                peer,
+                local,
+                bytes,
+            } => {
+                self.party.handle_input(Input::Datagram {
                     now,
-                    transport: Transport::Tcp,
+                    transport,
                     source: peer,
                     destination: local,
-                    bytes: &self.io.buf[..len],
+                    bytes: &bytes,
                 });
             }
             IoEvent::Unreachable {
@@ -528,22 +532,9 @@ impl Driver {
                     self.registrations.remove(id);
                 }
             }
-            Event::RequestCompleted {
-                id,
-                code,
-                reason,
-                allow,
-                supported,
-                accept,
-            } => {
+            Event::RequestCompleted { id, outcome } => {
                 if let Some(reply) = self.requests.remove(id) {
-                    let _ = reply.send(Ok(RequestOutcome {
-                        code: *code,
-                        reason: reason.clone(),
-                        allow: allow.clone(),
-                        supported: supported.clone(),
-                        accept: accept.clone(),
-                    }));
+                    let _ = reply.send(Ok(outcome.clone()));
                 }
             }
             _ => {}

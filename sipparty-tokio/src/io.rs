@@ -1,24 +1,37 @@
 //! The sockets of one endpoint, polled together from the endpoint's task:
-//! the UDP SIP socket, the TCP listener and its connections, and the media
-//! sockets the Party asked for. No protocol here: bytes in, bytes out, and
-//! "this peer is unreachable".
+//! the UDP SIP socket, the TCP and TLS listeners and their connections,
+//! and the media sockets the Party asked for. No protocol here: bytes in,
+//! framed messages out, and "this peer is unreachable".
+//!
+//! Stream connections (TCP, TLS) are framed here with the core's
+//! [`StreamFramer`], which also finds RFC 5626 section 4.4.1 keep-alives:
+//! a ping (CRLFCRLF) is answered with a pong (CRLF) on the spot. When to
+//! ping, when a flow has failed, when an idle connection closes and which
+//! one gives way at the cap is the core's [`Connections`] table; this file
+//! only carries out its [`ConnectionAction`]s.
 
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
+use sipparty_core::transport::connection::{ConnectionAction, ConnectionPolicy, Connections};
+use sipparty_core::transport::stream::{Frame, StreamFramer, PING, PONG};
 use sipparty_core::Transport;
-use tokio::io::ReadBuf;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio_rustls::TlsStream;
 use tracing::{debug, trace, warn};
+
+use crate::driver::now;
+use crate::tls::TlsConfig;
 
 /// Largest datagram or read we accept in one go.
 const BUF_SIZE: usize = 65_536;
-
 /// Datagrams waiting for a full UDP send buffer to drain; beyond this
 /// the oldest are dropped (UDP retransmission covers them).
 const MAX_UDP_QUEUE: usize = 4096;
@@ -46,7 +59,7 @@ pub(crate) fn grow_buffers(socket: &UdpSocket) {
     }
 }
 
-/// What a poll of the sockets found. Payloads are in [`Io::buf`].
+/// What a poll of the sockets found. Datagram payloads are in [`Io::buf`].
 #[derive(Debug)]
 pub(crate) enum IoEvent {
     /// A datagram of `len` bytes from `source` arrived on `local` (the SIP
@@ -56,11 +69,13 @@ pub(crate) enum IoEvent {
         local: SocketAddr,
         len: usize,
     },
-    /// `len` bytes arrived on the TCP connection with `peer`.
-    Stream {
+    /// A whole SIP message arrived on the stream connection with `peer`
+    /// (framed by Content-Length, RFC 3261 section 18.3).
+    Message {
+        transport: Transport,
         peer: SocketAddr,
         local: SocketAddr,
-        len: usize,
+        bytes: Vec<u8>,
     },
     /// Sending to `destination` failed, or its connection broke.
     Unreachable {
@@ -69,20 +84,81 @@ pub(crate) enum IoEvent {
     },
 }
 
-type Connect = Pin<Box<dyn Future<Output = io::Result<TcpStream>> + Send>>;
+/// A stream connection is known by its transport and the peer's address:
+/// a request to that address and a response to a request that came from
+/// it both reuse it (RFC 3261 section 18.2.2).
+type ConnKey = (Transport, SocketAddr);
+
+/// An open stream: plain TCP, or TLS over TCP.
+enum Stream {
+    Tcp(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl Stream {
+    fn local_addr(&self) -> Option<SocketAddr> {
+        match self {
+            Stream::Tcp(s) => s.local_addr().ok(),
+            Stream::Tls(s) => s.get_ref().0.local_addr().ok(),
+        }
+    }
+
+    fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        match self {
+            Stream::Tcp(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => Pin::new(&mut **s).poll_read(cx, buf),
+        }
+    }
+
+    fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        match self {
+            Stream::Tcp(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Tls(s) => Pin::new(&mut **s).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self {
+            Stream::Tcp(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(&mut **s).poll_flush(cx),
+        }
+    }
+}
+
+/// Connecting and, for TLS, the handshake (either side).
+type Opening = Pin<Box<dyn Future<Output = io::Result<Stream>> + Send>>;
 
 enum ConnState {
-    Connecting(Connect),
-    Open(TcpStream),
+    Opening(Opening),
+    Open(Stream),
 }
 
 struct Conn {
     state: ConnState,
-    /// Bytes not yet written.
+    /// Bytes not yet written (messages, pings, pongs).
     out: Vec<u8>,
+    /// Written into TLS, which may hold records until flushed.
+    unflushed: bool,
+    framer: StreamFramer,
     local: Option<SocketAddr>,
-    /// Last read or write, for idle closing.
-    last_active: Instant,
+}
+
+impl Conn {
+    fn new(state: ConnState, out: Vec<u8>, local: Option<SocketAddr>) -> Conn {
+        Conn {
+            state,
+            out,
+            unflushed: false,
+            framer: StreamFramer::new(),
+            local,
+        }
+    }
+
+    /// Whether closing it loses something: a connection still opening, or
+    /// bytes not yet written.
+    fn busy(&self) -> bool {
+        matches!(self.state, ConnState::Opening(_)) || !self.out.is_empty()
+    }
 }
 
 /// The sockets of an endpoint.
@@ -91,12 +167,21 @@ pub(crate) struct Io {
     udp_local: SocketAddr,
     udp_out: VecDeque<(SocketAddr, Vec<u8>)>,
     listener: Option<TcpListener>,
-    conns: HashMap<SocketAddr, Conn>,
-    max_conns: usize,
+    tls_listener: Option<TcpListener>,
+    tls: Option<Arc<TlsConfig>>,
+    conns: HashMap<ConnKey, Conn>,
+    /// Keep-alive, idle closing and the cap, by the core's rules.
+    connections: Connections<ConnKey>,
+    /// No connection needs attention before this. Kept rather than asked
+    /// of the table on every turn of the loop (a scan of every
+    /// connection); traffic only pushes deadlines later, so a stale value
+    /// at worst wakes the task early once.
+    conn_due: Option<Instant>,
     media: HashMap<SocketAddr, UdpSocket>,
-    /// Events found outside a poll (a send that failed at once).
+    /// Events found outside a poll (a send that failed at once) and
+    /// messages framed but not yet handed out.
     events: VecDeque<IoEvent>,
-    /// The payload of the last event.
+    /// The payload of the last datagram event.
     pub(crate) buf: Vec<u8>,
     /// Which source is polled first, rotated so none starves the others.
     turn: usize,
@@ -112,20 +197,30 @@ impl std::fmt::Debug for Io {
     }
 }
 
+/// The sockets [`Io`] starts with.
+pub(crate) struct Sockets {
+    pub(crate) udp: UdpSocket,
+    pub(crate) tcp: Option<TcpListener>,
+    pub(crate) tls: Option<TcpListener>,
+}
+
 impl Io {
     pub(crate) fn new(
-        udp: UdpSocket,
-        listener: Option<TcpListener>,
-        max_conns: usize,
+        sockets: Sockets,
+        tls: Option<TlsConfig>,
+        policy: ConnectionPolicy,
     ) -> io::Result<Io> {
-        let udp_local = udp.local_addr()?;
+        let udp_local = sockets.udp.local_addr()?;
         Ok(Io {
-            udp,
+            udp: sockets.udp,
             udp_local,
             udp_out: VecDeque::new(),
-            listener,
+            listener: sockets.tcp,
+            tls_listener: sockets.tls,
+            tls: tls.map(Arc::new),
             conns: HashMap::new(),
-            max_conns,
+            connections: Connections::new(policy),
+            conn_due: None,
             media: HashMap::new(),
             events: VecDeque::new(),
             buf: vec![0; BUF_SIZE],
@@ -137,7 +232,7 @@ impl Io {
     pub(crate) fn send(&mut self, transport: Transport, destination: SocketAddr, bytes: Vec<u8>) {
         match transport {
             Transport::Udp => self.send_udp(destination, bytes),
-            Transport::Tcp => self.send_tcp(destination, bytes),
+            Transport::Tcp | Transport::Tls => self.send_stream(transport, destination, bytes),
             other => {
                 warn!(transport = %other, %destination, "transport not supported by this driver");
                 self.events.push_back(IoEvent::Unreachable {
@@ -172,44 +267,69 @@ impl Io {
         self.udp_out.push_back((destination, bytes));
     }
 
-    fn send_tcp(&mut self, destination: SocketAddr, bytes: Vec<u8>) {
-        if let Some(conn) = self.conns.get_mut(&destination) {
+    /// Queue `bytes` on the connection with `destination`, opening one if
+    /// there is none (closing the longest silent one at the cap).
+    fn send_stream(&mut self, transport: Transport, destination: SocketAddr, bytes: Vec<u8>) {
+        let key = (transport, destination);
+        let now = now();
+        if let Some(conn) = self.conns.get_mut(&key) {
             if conn.out.len() + bytes.len() > MAX_CONN_BACKLOG {
-                warn!(%destination, "connection backlog full, closing it");
-                self.close(destination);
+                warn!(%destination, %transport, "connection backlog full, closing it");
+                self.close(key, true);
             } else {
                 conn.out.extend_from_slice(&bytes);
-                conn.last_active = Instant::now();
+                self.connections.activity(now, key);
             }
             return;
         }
-        if self.conns.len() >= self.max_conns {
-            warn!(%destination, "connection limit reached");
-            self.events.push_back(IoEvent::Unreachable {
-                transport: Transport::Tcp,
-                destination,
-            });
-            return;
+        let opening: Opening = match (transport, &self.tls) {
+            (Transport::Tcp, _) => Box::pin(async move {
+                let tcp = TcpStream::connect(destination).await?;
+                let _ = tcp.set_nodelay(true);
+                Ok(Stream::Tcp(tcp))
+            }),
+            (_, Some(tls)) => {
+                let tls = tls.clone();
+                Box::pin(async move {
+                    let tcp = TcpStream::connect(destination).await?;
+                    let _ = tcp.set_nodelay(true);
+                    let stream = tls.connect(tcp, destination).await?;
+                    Ok(Stream::Tls(Box::new(stream)))
+                })
+            }
+            (_, None) => {
+                warn!(%destination, "no TLS configuration on this party (PartyBuilder::tls)");
+                self.events.push_back(IoEvent::Unreachable {
+                    transport,
+                    destination,
+                });
+                return;
+            }
+        };
+        if let Some(old) = self.connections.evict_for_outbound() {
+            debug!(peer = %old.1, transport = %old.0, "connection cap reached, closing the longest silent");
+            let busy = self.conns.get(&old).is_some_and(Conn::busy);
+            self.close(old, busy);
         }
-        debug!(%destination, "connecting");
-        self.conns.insert(
-            destination,
-            Conn {
-                state: ConnState::Connecting(Box::pin(TcpStream::connect(destination))),
-                out: bytes,
-                local: None,
-                last_active: Instant::now(),
-            },
-        );
+        debug!(%destination, %transport, "connecting");
+        self.conns
+            .insert(key, Conn::new(ConnState::Opening(opening), bytes, None));
+        self.connections.opened(now, key, true);
+        self.conn_due = self.connections.poll_timeout();
     }
 
-    /// Close the connection with `peer` and report it.
-    fn close(&mut self, peer: SocketAddr) {
-        if self.conns.remove(&peer).is_some() {
-            self.events.push_back(IoEvent::Unreachable {
-                transport: Transport::Tcp,
-                destination: peer,
-            });
+    /// Close a connection; `report` it to the core as a transport error
+    /// when something was lost with it.
+    fn close(&mut self, key: ConnKey, report: bool) {
+        self.connections.closed(key);
+        if self.conns.remove(&key).is_some() {
+            debug!(peer = %key.1, transport = %key.0, report, "connection closed");
+            if report {
+                self.events.push_back(IoEvent::Unreachable {
+                    transport: key.0,
+                    destination: key.1,
+                });
+            }
         }
     }
 
@@ -249,25 +369,49 @@ impl Io {
         self.media.len()
     }
 
-    /// Close connections with no traffic for `idle` (issue 6 section 3:
-    /// idle connection closing). A peer that still needs one opens it
-    /// again; our side does so on the next request or response.
-    pub(crate) fn close_idle(&mut self, idle: Duration) {
-        let now = Instant::now();
-        let stale: Vec<SocketAddr> = self
-            .conns
-            .iter()
-            .filter(|(_, c)| c.out.is_empty() && now.duration_since(c.last_active) >= idle)
-            .map(|(p, _)| *p)
-            .collect();
-        for peer in stale {
-            debug!(%peer, "closing idle connection");
-            // Not reported as a transport error: nothing failed.
-            self.conns.remove(&peer);
-        }
+    /// When a connection next needs attention (a keep-alive ping, a late
+    /// pong, an idle close), if any is open.
+    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
+        self.conn_due
     }
 
-    /// How many TCP connections are open or opening.
+    /// Carry out what the connection table says is due: RFC 5626 section
+    /// 4.4.1 pings on connections we opened, closing flows whose pong is
+    /// late (reported: the peer is gone) and idle connections (issue 6
+    /// section 3; not reported: nothing failed, the next message opens a
+    /// new one).
+    pub(crate) fn handle_timeout(&mut self, now: Instant) {
+        let mut actions = Vec::new();
+        self.connections.handle_timeout(now, &mut actions);
+        for action in actions {
+            match action {
+                ConnectionAction::Ping(key) => {
+                    if let Some(c) = self.conns.get_mut(&key) {
+                        trace!(peer = %key.1, "keep-alive ping");
+                        c.framer.ping_sent();
+                        c.out.extend_from_slice(PING);
+                    }
+                }
+                ConnectionAction::Close { conn, failed } => {
+                    // The table has forgotten it already.
+                    if let Some(c) = self.conns.remove(&conn) {
+                        let report = failed || c.busy();
+                        debug!(peer = %conn.1, transport = %conn.0, failed, "closing silent connection");
+                        if report {
+                            self.events.push_back(IoEvent::Unreachable {
+                                transport: conn.0,
+                                destination: conn.1,
+                            });
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.conn_due = self.connections.poll_timeout();
+    }
+
+    /// How many stream connections (TCP and TLS) are open or opening.
     pub(crate) fn connection_count(&self) -> usize {
         self.conns.len()
     }
@@ -282,8 +426,14 @@ impl Io {
         for k in 0..4 {
             let ev = match (self.turn + k) % 4 {
                 0 => self.poll_udp(cx),
-                1 => self.poll_accept(cx),
-                2 => self.poll_conns(cx),
+                1 => {
+                    self.poll_accept(cx);
+                    None
+                }
+                2 => {
+                    self.poll_conns(cx);
+                    self.events.pop_front()
+                }
                 _ => self.poll_media(cx),
             };
             if let Some(ev) = ev {
@@ -337,134 +487,168 @@ impl Io {
         None
     }
 
-    fn poll_accept(&mut self, cx: &mut Context<'_>) -> Option<IoEvent> {
-        let listener = self.listener.as_ref()?;
-        loop {
-            match listener.poll_accept(cx) {
-                Poll::Ready(Ok((stream, peer))) => {
-                    if self.conns.len() >= self.max_conns {
-                        warn!(%peer, "connection limit reached, refusing");
-                        continue;
+    /// Take the connections waiting on both listeners.
+    fn poll_accept(&mut self, cx: &mut Context<'_>) {
+        let mut accepted = Vec::new();
+        for (listener, transport) in [
+            (&self.listener, Transport::Tcp),
+            (&self.tls_listener, Transport::Tls),
+        ] {
+            let Some(listener) = listener else { continue };
+            loop {
+                match listener.poll_accept(cx) {
+                    Poll::Ready(Ok((stream, peer))) => accepted.push((stream, peer, transport)),
+                    Poll::Ready(Err(e)) => {
+                        // EMFILE and friends: wait for the next wake-up
+                        // rather than spin.
+                        warn!(error = %e, %transport, "accept failed");
+                        break;
                     }
-                    let _ = stream.set_nodelay(true);
-                    debug!(%peer, "accepted connection");
-                    let local = stream.local_addr().ok();
-                    // Its readiness is not registered until the
-                    // connections are polled: make sure that happens.
-                    cx.waker().wake_by_ref();
-                    // A new connection from a peer we had one with
-                    // replaces it.
-                    self.conns.insert(
-                        peer,
-                        Conn {
-                            state: ConnState::Open(stream),
-                            out: Vec::new(),
-                            local,
-                            last_active: Instant::now(),
-                        },
-                    );
+                    Poll::Pending => break,
                 }
-                Poll::Ready(Err(e)) => {
-                    // EMFILE and friends: wait for the next wake-up rather
-                    // than spin.
-                    warn!(error = %e, "accept failed");
-                    return None;
-                }
-                Poll::Pending => return None,
             }
+        }
+        let now = now();
+        for (stream, peer, transport) in accepted {
+            if !self.connections.admit_inbound() {
+                warn!(%peer, %transport, "connection limit reached, refusing");
+                continue;
+            }
+            let _ = stream.set_nodelay(true);
+            let local = stream.local_addr().ok();
+            let state = match (transport, &self.tls) {
+                (Transport::Tls, Some(tls)) => {
+                    let tls = tls.clone();
+                    ConnState::Opening(Box::pin(async move {
+                        let stream = tls.accept(stream).await?;
+                        Ok(Stream::Tls(Box::new(stream)))
+                    }))
+                }
+                _ => ConnState::Open(Stream::Tcp(stream)),
+            };
+            debug!(%peer, %transport, "accepted connection");
+            // A new connection from a peer we had one with replaces it.
+            let key = (transport, peer);
+            self.conns.insert(key, Conn::new(state, Vec::new(), local));
+            self.connections.opened(now, key, false);
+            self.conn_due = self.connections.poll_timeout();
+            // Its readiness is not registered until the connections are
+            // polled: make sure that happens.
+            cx.waker().wake_by_ref();
         }
     }
 
-    fn poll_conns(&mut self, cx: &mut Context<'_>) -> Option<IoEvent> {
-        let mut broken = Vec::new();
-        let mut closed = Vec::new();
-        let mut found = None;
-        for (&peer, conn) in self.conns.iter_mut() {
-            if let ConnState::Connecting(fut) = &mut conn.state {
+    /// Drive every connection: finish opening, read one chunk and frame
+    /// it (messages queue as events, pings are answered), write what is
+    /// queued.
+    fn poll_conns(&mut self, cx: &mut Context<'_>) {
+        if self.conns.is_empty() {
+            return;
+        }
+        let now = now();
+        // (connection, whether to report it as a transport error)
+        let mut dead: Vec<(ConnKey, bool)> = Vec::new();
+        let mut more = false;
+        for (&key, conn) in self.conns.iter_mut() {
+            let (transport, peer) = key;
+            if let ConnState::Opening(fut) = &mut conn.state {
                 match fut.as_mut().poll(cx) {
                     Poll::Ready(Ok(stream)) => {
-                        let _ = stream.set_nodelay(true);
-                        conn.local = stream.local_addr().ok();
+                        debug!(%peer, %transport, "connection open");
+                        conn.local = conn.local.or_else(|| stream.local_addr());
                         conn.state = ConnState::Open(stream);
-                        debug!(%peer, "connected");
                     }
                     Poll::Ready(Err(e)) => {
-                        debug!(%peer, error = %e, "connect failed");
-                        broken.push(peer);
+                        debug!(%peer, %transport, error = %e, "connect or handshake failed");
+                        dead.push((key, true));
                         continue;
                     }
                     Poll::Pending => continue,
                 }
             }
-            let ConnState::Open(stream) = &conn.state else {
+            let Conn {
+                state: ConnState::Open(stream),
+                out,
+                unflushed,
+                framer,
+                local,
+            } = conn
+            else {
                 continue;
             };
-            // Write what is queued.
-            while !conn.out.is_empty() {
-                if stream.poll_write_ready(cx).is_pending() {
-                    break;
+            let mut rb = ReadBuf::new(&mut self.buf);
+            match stream.poll_read(cx, &mut rb) {
+                Poll::Ready(Ok(())) if rb.filled().is_empty() => {
+                    debug!(%peer, %transport, "connection closed by peer");
+                    // An orderly close with nothing unsent is no failure:
+                    // the next message opens a new one.
+                    dead.push((key, !out.is_empty()));
+                    continue;
                 }
-                match stream.try_write(&conn.out) {
-                    Ok(n) => {
-                        trace!(%peer, n, "wrote");
-                        conn.out.drain(..n);
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                    Err(e) => {
-                        debug!(%peer, error = %e, "write failed");
-                        broken.push(peer);
-                        break;
-                    }
-                }
-            }
-            if found.is_some() || broken.last() == Some(&peer) || closed.last() == Some(&peer) {
-                continue;
-            }
-            // Read what arrived.
-            loop {
-                if stream.poll_read_ready(cx).is_pending() {
-                    break;
-                }
-                match stream.try_read(&mut self.buf) {
-                    Ok(0) => {
-                        debug!(%peer, "connection closed by peer");
-                        if conn.out.is_empty() {
-                            // An orderly close with nothing unsent is no
-                            // failure: the next message opens a new one.
-                            closed.push(peer);
-                        } else {
-                            broken.push(peer);
+                Poll::Ready(Ok(())) => {
+                    trace!(%peer, len = rb.filled().len(), "read");
+                    framer.push(rb.filled());
+                    self.connections.activity(now, key);
+                    more = true;
+                    let local = local.unwrap_or(self.udp_local);
+                    loop {
+                        match framer.next_frame() {
+                            Ok(Some(Frame::Message(bytes))) => {
+                                self.events.push_back(IoEvent::Message {
+                                    transport,
+                                    peer,
+                                    local,
+                                    bytes,
+                                })
+                            }
+                            // RFC 5626 section 4.4.1: answer at once.
+                            Ok(Some(Frame::Ping)) => {
+                                trace!(%peer, "keep-alive ping, answering");
+                                out.extend_from_slice(PONG);
+                            }
+                            Ok(Some(Frame::Pong)) => {
+                                trace!(%peer, "keep-alive pong");
+                                self.connections.pong(now, key);
+                            }
+                            Ok(Some(_)) => {}
+                            Ok(None) => break,
+                            Err(e) => {
+                                warn!(%peer, %transport, error = %e, "closing connection");
+                                dead.push((key, true));
+                                break;
+                            }
                         }
-                        break;
                     }
-                    Ok(len) => {
-                        trace!(%peer, len, "read");
-                        conn.last_active = Instant::now();
-                        let local = conn.local.unwrap_or(self.udp_local);
-                        found = Some(IoEvent::Stream { peer, local, len });
-                        break;
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                    Err(e) => {
-                        debug!(%peer, error = %e, "read failed");
-                        broken.push(peer);
-                        break;
+                    if dead.last().is_some_and(|d| d.0 == key) {
+                        continue;
                     }
                 }
+                // TLS without close_notify: the same as a TCP close.
+                Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                    debug!(%peer, %transport, "connection closed by peer");
+                    dead.push((key, !out.is_empty()));
+                    continue;
+                }
+                Poll::Ready(Err(e)) => {
+                    debug!(%peer, %transport, error = %e, "read failed");
+                    dead.push((key, true));
+                    continue;
+                }
+                Poll::Pending => {}
             }
-            if found.is_some() {
-                // Make sure the connections not polled this time get
-                // polled again soon.
-                cx.waker().wake_by_ref();
+            if let Err(e) = write_out(stream, out, unflushed, cx) {
+                debug!(%peer, %transport, error = %e, "write failed");
+                dead.push((key, true));
             }
         }
-        for peer in broken {
-            self.close(peer);
+        for (key, report) in dead {
+            self.close(key, report);
         }
-        for peer in closed {
-            self.conns.remove(&peer);
+        if more {
+            // A read was served without waiting for readiness: come back
+            // for what may follow, and for the connections after it.
+            cx.waker().wake_by_ref();
         }
-        found.or_else(|| self.events.pop_front())
     }
 
     fn poll_media(&mut self, cx: &mut Context<'_>) -> Option<IoEvent> {
@@ -491,4 +675,34 @@ impl Io {
         }
         None
     }
+}
+
+/// Write what the stream takes, then flush (TLS keeps records until
+/// then). Pending leaves the rest for the next wake-up.
+fn write_out(
+    stream: &mut Stream,
+    out: &mut Vec<u8>,
+    unflushed: &mut bool,
+    cx: &mut Context<'_>,
+) -> io::Result<()> {
+    while !out.is_empty() {
+        match stream.poll_write(cx, out) {
+            Poll::Ready(Ok(0)) => return Err(io::ErrorKind::WriteZero.into()),
+            Poll::Ready(Ok(n)) => {
+                trace!(n, "wrote");
+                out.drain(..n);
+                *unflushed = true;
+            }
+            Poll::Ready(Err(e)) => return Err(e),
+            Poll::Pending => return Ok(()),
+        }
+    }
+    if *unflushed {
+        match stream.poll_flush(cx) {
+            Poll::Ready(Ok(())) => *unflushed = false,
+            Poll::Ready(Err(e)) => return Err(e),
+            Poll::Pending => {}
+        }
+    }
+    Ok(())
 }

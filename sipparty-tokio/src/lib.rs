@@ -1,7 +1,8 @@
 //! # sipparty-tokio
 //!
 //! The async sipparty API. [`Party::bind`] opens the SIP sockets (UDP, and
-//! TCP on the same port) and spawns one Tokio task for the endpoint. That
+//! TCP on the same port; TLS with [`PartyBuilder::tls`]) and spawns one
+//! Tokio task for the endpoint. That
 //! task owns the sans-IO [`sipparty_core::party::Party`], the sockets
 //! (including the media sockets the core asks for) and the timer, and
 //! `select!`s over socket readiness, the core's next timeout and a command
@@ -45,23 +46,62 @@
 //! [`DnsResolver`]: [`SystemResolver`] by default (hickory-resolver with
 //! the system configuration, `getaddrinfo` for addresses), or a
 //! [`StaticResolver`] table.
+//!
+//! ## Stream transports
+//!
+//! `transport=tcp` and `transport=tls` URIs, and `sips:` URIs, go over
+//! connections that are opened on demand and reused both for later
+//! requests to the same address and for the responses to requests that
+//! came in on them (RFC 3261 section 18). The connections we open are kept
+//! alive with CRLF pings (RFC 5626 section 4.4.1); pings from peers are
+//! answered. Silent connections close after [`PartyBuilder::idle_timeout`],
+//! and [`PartyBuilder::max_connections`] caps how many are open. TLS is
+//! rustls with certificates the application gives in a [`TlsConfig`]:
+//!
+//! ```
+//! use sipparty_tokio::{Party, TlsConfig, Transport};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // A certificate for 127.0.0.1, made on the spot (a real one comes from
+//! // a file or a certificate authority).
+//! let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into()])?;
+//! let (der, key) = (cert.cert.der().to_vec(), cert.key_pair.serialize_der());
+//! let server = TlsConfig::with_certificate(vec![der.clone()], key, &[der.clone()])?;
+//! let bob = Party::builder("bob@example.com")
+//!     .tls(server)
+//!     .bind("127.0.0.1:0".parse()?)
+//!     .await?;
+//!
+//! // Alice only connects, trusting Bob's certificate.
+//! let alice = Party::builder("alice@example.com")
+//!     .tls(TlsConfig::client_trusting(&[der])?)
+//!     .bind("127.0.0.1:0".parse()?)
+//!     .await?;
+//! let bob_tls = bob.local_addr_for(Transport::Tls).expect("bob listens for TLS");
+//! let reply = alice.options(&format!("sips:bob@{bob_tls}")).await?;
+//! assert_eq!(reply.code, 200);
+//! # Ok(()) }
+//! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod dns;
 mod driver;
 mod io;
+mod tls;
 
 use std::collections::hash_map::RandomState;
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use sipparty_core::party::Party as CoreParty;
+use sipparty_core::transport::connection::ConnectionPolicy;
 use sipparty_core::transport::resolve::ResolveError;
-use sipparty_core::{Random, SeededRandom, Transport};
+use sipparty_core::{Random, SeededRandom};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tracing::{debug, warn};
@@ -70,8 +110,13 @@ pub use dns::{resolve, DnsResolver, LookupFuture, StaticResolver, SystemResolver
 pub use driver::Stats;
 pub use sipparty_core::party::{
     CallPolicy, DialogError, DialogId, DialogState, Event, InviteOptions, PartyConfig,
-    RegisterOptions, RegistrationId, RegistrationState,
+    RegisterOptions, RegistrationId, RegistrationState, RequestCompleted,
 };
+pub use sipparty_core::Transport;
+pub use tls::TlsConfig;
+/// The rustls this crate builds [`TlsConfig`]s with, for applications
+/// that make their own ([`TlsConfig::new`]).
+pub use tokio_rustls::rustls;
 
 use driver::{Command, DialogAction, Driver, RequestKind};
 
@@ -175,8 +220,9 @@ pub struct PartyBuilder {
     tcp: bool,
     advertise: Option<IpAddr>,
     resolver: Option<Arc<dyn DnsResolver>>,
-    max_connections: usize,
-    idle_timeout: std::time::Duration,
+    streams: ConnectionPolicy,
+    tls: Option<TlsConfig>,
+    tls_port: Option<u16>,
     random: Option<Box<dyn Random>>,
 }
 
@@ -187,8 +233,9 @@ impl fmt::Debug for PartyBuilder {
             .field("tcp", &self.tcp)
             .field("advertise", &self.advertise)
             .field("resolver", &self.resolver)
-            .field("max_connections", &self.max_connections)
-            .field("idle_timeout", &self.idle_timeout)
+            .field("streams", &self.streams)
+            .field("tls", &self.tls.is_some())
+            .field("tls_port", &self.tls_port)
             .finish_non_exhaustive()
     }
 }
@@ -213,16 +260,52 @@ impl PartyBuilder {
         self
     }
 
-    /// Most TCP connections open at once (default 1024).
+    /// Most stream connections (TCP and TLS) open at once (default
+    /// 1024). At the cap a new incoming connection is refused, and opening
+    /// one closes the connection silent the longest.
     pub fn max_connections(mut self, n: usize) -> Self {
-        self.max_connections = n;
+        self.streams.max_connections = n.max(1);
         self
     }
 
-    /// Close TCP connections that carried nothing for this long (default
-    /// 5 minutes).
-    pub fn idle_timeout(mut self, idle: std::time::Duration) -> Self {
-        self.idle_timeout = idle;
+    /// Close stream connections that carried nothing for this long
+    /// (default 5 minutes). Answered keep-alives count as traffic, so a
+    /// connection we opened stays while its peer answers our pings.
+    pub fn idle_timeout(mut self, idle: Duration) -> Self {
+        self.streams.idle_timeout = idle;
+        self
+    }
+
+    /// Send a CRLFCRLF keep-alive ping (RFC 5626 section 4.4.1) on stream
+    /// connections we opened after this much silence; None never pings
+    /// (default 90 s). Pings from peers are always answered.
+    pub fn keepalive_interval(mut self, interval: Option<Duration>) -> Self {
+        self.streams.keepalive_interval = interval;
+        self
+    }
+
+    /// How long a ping may wait for its pong before the connection is
+    /// closed and reported as a transport error (default 10 s, RFC 5626
+    /// section 4.4.1).
+    pub fn pong_timeout(mut self, timeout: Duration) -> Self {
+        self.streams.pong_timeout = timeout;
+        self
+    }
+
+    /// Speak TLS (`sips:` URIs, `transport=tls`, RFC 3261 section 26.2):
+    /// open TLS connections trusting the config's roots and, if it has a
+    /// server certificate, listen for TLS too (see
+    /// [`PartyBuilder::tls_port`]).
+    pub fn tls(mut self, config: TlsConfig) -> Self {
+        self.tls = Some(config);
+        self
+    }
+
+    /// The TLS listener's port. Default: any free port when binding port
+    /// 0, else the SIP port plus one (5061 beside 5060, as RFC 3261
+    /// section 26.2 has it).
+    pub fn tls_port(mut self, port: u16) -> Self {
+        self.tls_port = Some(port);
         self
     }
 
@@ -239,7 +322,26 @@ impl PartyBuilder {
         let config = self.config?;
         let (udp, listener) = bind_sockets(addr, self.tcp).await?;
         let bound = udp.local_addr()?;
-        let local = if bound.ip().is_unspecified() {
+        let tls_listener = match &self.tls {
+            Some(tls) if tls.has_server() => {
+                let port = match self.tls_port {
+                    Some(p) => p,
+                    None if addr.port() == 0 => 0,
+                    None => bound.port().checked_add(1).ok_or_else(|| {
+                        std::io::Error::new(
+                            std::io::ErrorKind::InvalidInput,
+                            "no port after the SIP port for TLS (PartyBuilder::tls_port)",
+                        )
+                    })?,
+                };
+                Some(TcpListener::bind(SocketAddr::new(addr.ip(), port)).await?)
+            }
+            _ => None,
+        };
+        let advertise = |bound: SocketAddr| {
+            if !bound.ip().is_unspecified() {
+                return bound;
+            }
             // Never advertise 0.0.0.0 (issue 6 section 3).
             let ip = self.advertise.unwrap_or(match bound {
                 SocketAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
@@ -249,8 +351,11 @@ impl PartyBuilder {
                 warn!(%bound, %ip, "bound to a wildcard address; advertising loopback (see PartyBuilder::advertise)");
             }
             SocketAddr::new(ip, bound.port())
-        } else {
-            bound
+        };
+        let local = advertise(bound);
+        let tls_local = match &tls_listener {
+            Some(l) => Some(advertise(l.local_addr()?)),
+            None => None,
         };
         let aor = config.aor.clone();
         let random = self.random.unwrap_or_else(|| Box::new(os_random()));
@@ -259,7 +364,18 @@ impl PartyBuilder {
         if listener.is_some() {
             party.set_local_address(Transport::Tcp, local);
         }
-        let io = io::Io::new(udp, listener, self.max_connections)?;
+        if self.tls.is_some() {
+            // Without a listener, requests still need a Via; responses
+            // come back on the connection (RFC 3261 section 18.2.2).
+            party.set_local_address(Transport::Tls, tls_local.unwrap_or(local));
+        }
+        let sockets = io::Sockets {
+            udp,
+            tcp: listener,
+            tls: tls_listener,
+        };
+        let tcp_listening = sockets.tcp.is_some();
+        let io = io::Io::new(sockets, self.tls, self.streams)?;
         let (cmd_tx, cmd_rx) = mpsc::channel(COMMAND_QUEUE);
         let (in_tx, in_rx) = mpsc::channel(INCOMING_QUEUE);
         let (ev_tx, _) = broadcast::channel(EVENT_QUEUE);
@@ -272,7 +388,6 @@ impl PartyBuilder {
             ev_tx.clone(),
             local.is_ipv6(),
         );
-        driver.idle_timeout = self.idle_timeout;
         driver.resolver = self.resolver;
         tokio::spawn(driver.run());
         debug!(%local, aor, "party bound");
@@ -282,6 +397,8 @@ impl PartyBuilder {
                 incoming: tokio::sync::Mutex::new(in_rx),
                 events: ev_tx,
                 local,
+                tcp_listening,
+                tls_local,
                 aor,
             }),
         })
@@ -334,6 +451,8 @@ struct Inner {
     incoming: tokio::sync::Mutex<mpsc::Receiver<IncomingCall>>,
     events: broadcast::Sender<sipparty_core::party::Event>,
     local: SocketAddr,
+    tcp_listening: bool,
+    tls_local: Option<SocketAddr>,
     aor: String,
 }
 
@@ -368,8 +487,9 @@ impl Party {
             tcp: true,
             advertise: None,
             resolver: None,
-            max_connections: 1024,
-            idle_timeout: driver::DEFAULT_IDLE_TIMEOUT,
+            streams: ConnectionPolicy::default(),
+            tls: None,
+            tls_port: None,
             random: None,
         }
     }
@@ -377,6 +497,18 @@ impl Party {
     /// The address the SIP sockets are bound to (and advertised).
     pub fn local_addr(&self) -> SocketAddr {
         self.inner.local
+    }
+
+    /// The address this party listens on (and advertises) for
+    /// `transport`, if it listens for it: UDP always, TCP unless turned
+    /// off, TLS with a server certificate ([`PartyBuilder::tls`]).
+    pub fn local_addr_for(&self, transport: Transport) -> Option<SocketAddr> {
+        match transport {
+            Transport::Udp => Some(self.inner.local),
+            Transport::Tcp if self.inner.tcp_listening => Some(self.inner.local),
+            Transport::Tls => self.inner.tls_local,
+            _ => None,
+        }
     }
 
     /// The address of record.
@@ -509,21 +641,10 @@ impl Party {
     }
 }
 
-/// The final response to an OPTIONS or MESSAGE.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct RequestOutcome {
-    /// Status code (408 on timeout, 503 on transport error).
-    pub code: u16,
-    /// Reason phrase.
-    pub reason: String,
-    /// Methods of the Allow header.
-    pub allow: Vec<String>,
-    /// Option tags of the Supported header.
-    pub supported: Vec<String>,
-    /// Media types of the Accept header.
-    pub accept: Vec<String>,
-}
+/// The final response to an OPTIONS or MESSAGE (408 on timeout, 503 on
+/// transport error): the core's [`RequestCompleted`], under this crate's
+/// name.
+pub type RequestOutcome = RequestCompleted;
 
 /// State the task shares with a [`Dialog`] handle.
 #[derive(Debug, Default)]

@@ -1,12 +1,12 @@
 //! A tokio party and a `sipparty-mio` party call each other over loopback
-//! UDP and TCP: the two drivers interoperate on the wire.
+//! UDP, TCP and TLS: the two drivers interoperate on the wire.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use sipparty_core::sdp::MediaCapabilities;
-use sipparty_tokio::{CallPolicy, DialogState, InviteOptions, PartyConfig};
+use sipparty_tokio::{CallPolicy, DialogState, InviteOptions, PartyConfig, Transport};
 
 async fn within<T>(what: &str, fut: impl Future<Output = T>) -> T {
     tokio::time::timeout(Duration::from_secs(10), fut)
@@ -34,29 +34,60 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
     tokio::task::spawn_blocking(f).await.unwrap()
 }
 
-async fn tokio_calls_mio(ip: &str, rtp: u16, tcp: bool) {
-    let bind: SocketAddr = format!("{ip}:0").parse().unwrap();
-    let bob = sipparty_mio::Party::new(config("bob@mio.example", rtp));
-    let mut ep = sipparty_mio::EndpointConfig::udp(bind);
-    if tcp {
-        ep = ep.with_tcp(bind);
+/// One self-signed certificate for the loopback addresses, made for this
+/// run, as each driver's TLS configuration (server and trust).
+fn certificates() -> (sipparty_mio::TlsConfig, sipparty_tokio::TlsConfig) {
+    let cert = rcgen::generate_simple_self_signed(vec![
+        "127.0.0.1".to_string(),
+        "::1".to_string(),
+        "localhost".to_string(),
+    ])
+    .unwrap();
+    let (der, key) = (cert.cert.der().to_vec(), cert.key_pair.serialize_der());
+    let trust = std::slice::from_ref(&der);
+    (
+        sipparty_mio::TlsConfig::with_certificate(vec![der.clone()], key.clone(), trust).unwrap(),
+        sipparty_tokio::TlsConfig::with_certificate(vec![der.clone()], key, trust).unwrap(),
+    )
+}
+
+/// The mio endpoint for `transport` (UDP always, and a listener for it).
+fn mio_endpoint(
+    bind: SocketAddr,
+    transport: Transport,
+    tls: sipparty_mio::TlsConfig,
+) -> sipparty_mio::EndpointConfig {
+    let ep = sipparty_mio::EndpointConfig::udp(bind);
+    match transport {
+        Transport::Tcp => ep.with_tcp(bind),
+        Transport::Tls => ep.with_tls(bind, tls),
+        _ => ep,
     }
-    bob.listen_with(ep).unwrap();
-    let transport = if tcp {
-        sipparty_mio::Transport::Tcp
-    } else {
-        sipparty_mio::Transport::Udp
-    };
+}
+
+/// Where to reach `user` at `addr` over `transport` (`sips:` for TLS).
+fn uri(user: &str, addr: SocketAddr, transport: Transport) -> String {
+    match transport {
+        Transport::Tcp => format!("sip:{user}@{};transport=tcp", host(addr)),
+        Transport::Tls => format!("sips:{user}@{}", host(addr)),
+        _ => format!("sip:{user}@{}", host(addr)),
+    }
+}
+
+async fn tokio_calls_mio(ip: &str, rtp: u16, transport: Transport) {
+    let bind: SocketAddr = format!("{ip}:0").parse().unwrap();
+    let (mio_tls, tokio_tls) = certificates();
+    let bob = sipparty_mio::Party::new(config("bob@mio.example", rtp));
+    bob.listen_with(mio_endpoint(bind, transport, mio_tls))
+        .unwrap();
     let bob_addr = bob.local_addr(transport).unwrap();
-    let alice = sipparty_tokio::Party::bind(config("alice@tokio.example", rtp + 100), bind)
+    let alice = sipparty_tokio::Party::builder(config("alice@tokio.example", rtp + 100))
+        .tls(tokio_tls)
+        .bind(bind)
         .await
         .unwrap();
 
-    let target = if tcp {
-        format!("sip:bob@{};transport=tcp", host(bob_addr))
-    } else {
-        format!("sip:bob@{}", host(bob_addr))
-    };
+    let target = uri("bob", bob_addr, transport);
     let call = alice
         .invite(&target, InviteOptions::default())
         .await
@@ -67,6 +98,13 @@ async fn tokio_calls_mio(ip: &str, rtp: u16, tcp: bool) {
     )
     .await
     .unwrap();
+    // The call went over a connection when asked to (not UDP).
+    let conns = alice.stats().await.unwrap().connections;
+    assert_eq!(
+        conns > 0,
+        transport != Transport::Udp,
+        "{conns} connections"
+    );
     let bob2 = bob.clone();
     let incoming = blocking(move || bob2.next_incoming(Some(Duration::from_secs(10))))
         .await
@@ -92,14 +130,19 @@ async fn tokio_calls_mio(ip: &str, rtp: u16, tcp: bool) {
     );
 }
 
-async fn mio_calls_tokio(ip: &str, rtp: u16) {
+async fn mio_calls_tokio(ip: &str, rtp: u16, transport: Transport) {
     let bind: SocketAddr = format!("{ip}:0").parse().unwrap();
-    let bob = sipparty_tokio::Party::bind(config("bob@tokio.example", rtp), bind)
+    let (mio_tls, tokio_tls) = certificates();
+    let bob = sipparty_tokio::Party::builder(config("bob@tokio.example", rtp))
+        .tls(tokio_tls)
+        .bind(bind)
         .await
         .unwrap();
     let alice = sipparty_mio::Party::new(config("alice@mio.example", rtp + 100));
-    alice.listen_on(bind).unwrap();
-    let target = format!("sip:bob@{}", host(bob.local_addr()));
+    alice
+        .listen_with(mio_endpoint(bind, transport, mio_tls))
+        .unwrap();
+    let target = uri("bob", bob.local_addr_for(transport).unwrap(), transport);
     let dialog = blocking(move || {
         let d = alice.invite(&target, InviteOptions::default()).unwrap();
         assert!(
@@ -122,6 +165,12 @@ async fn mio_calls_tokio(ip: &str, rtp: u16) {
     )
     .await
     .unwrap();
+    let conns = bob.stats().await.unwrap().connections;
+    assert_eq!(
+        conns > 0,
+        transport != Transport::Udp,
+        "{conns} connections"
+    );
     // The tokio side hangs up.
     incoming.dialog.terminate().await.unwrap();
     let (_alice, d) = dialog;
@@ -135,20 +184,57 @@ async fn mio_calls_tokio(ip: &str, rtp: u16) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokio_calls_mio_udp_ipv4() {
-    tokio_calls_mio("127.0.0.1", 26000, false).await;
+    tokio_calls_mio("127.0.0.1", 26000, Transport::Udp).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokio_calls_mio_tcp_ipv6() {
-    tokio_calls_mio("[::1]", 26200, true).await;
+    tokio_calls_mio("[::1]", 26200, Transport::Tcp).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mio_calls_tokio_udp_ipv4() {
-    mio_calls_tokio("127.0.0.1", 26400).await;
+    mio_calls_tokio("127.0.0.1", 26400, Transport::Udp).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mio_calls_tokio_udp_ipv6() {
-    mio_calls_tokio("[::1]", 26600).await;
+    mio_calls_tokio("[::1]", 26600, Transport::Udp).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rfc3261_26_2_tokio_calls_mio_over_tls() {
+    tokio_calls_mio("127.0.0.1", 26800, Transport::Tls).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rfc3261_26_2_mio_calls_tokio_over_tls_ipv6() {
+    mio_calls_tokio("[::1]", 27000, Transport::Tls).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rfc5626_4_4_1_mio_answers_the_keepalives_of_tokio() {
+    let bind: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let bob = sipparty_mio::Party::new(config("bob@mio.example", 27200));
+    bob.listen_with(sipparty_mio::EndpointConfig::udp(bind).with_tcp(bind))
+        .unwrap();
+    let bob_addr = bob.local_addr(Transport::Tcp).unwrap();
+    let ping = Duration::from_millis(100);
+    let alice = sipparty_tokio::Party::builder(config("alice@tokio.example", 27300))
+        .keepalive_interval(Some(ping))
+        .pong_timeout(2 * ping)
+        .bind(bind)
+        .await
+        .unwrap();
+    let reply = within(
+        "OPTIONS",
+        alice.options(&uri("bob", bob_addr, Transport::Tcp)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(reply.code, 200);
+    // Ten keep-alive rounds: one pong missing would have closed the
+    // connection (nothing else would open a new one).
+    tokio::time::sleep(10 * ping).await;
+    assert_eq!(alice.stats().await.unwrap().connections, 1);
 }

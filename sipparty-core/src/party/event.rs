@@ -414,17 +414,34 @@ pub enum Event {
     RequestCompleted {
         /// Which request.
         id: RequestId,
-        /// The final status code (408 on timeout, 503 on transport error).
-        code: u16,
-        /// The reason phrase.
-        reason: String,
-        /// The methods of the Allow header (OPTIONS responses).
-        allow: Vec<String>,
-        /// The option tags of the Supported header.
-        supported: Vec<String>,
-        /// The media types of the Accept header.
-        accept: Vec<String>,
+        /// The final response, as the drivers hand it to the application.
+        outcome: RequestCompleted,
     },
+}
+
+/// The final response to a request sent outside a dialog (OPTIONS,
+/// MESSAGE): what [`Event::RequestCompleted`] carries, and what both
+/// drivers return from their `options` and `message` calls.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RequestCompleted {
+    /// The final status code (408 on timeout, 503 on transport error).
+    pub code: u16,
+    /// The reason phrase.
+    pub reason: String,
+    /// The methods of the Allow header (OPTIONS responses).
+    pub allow: Vec<String>,
+    /// The option tags of the Supported header.
+    pub supported: Vec<String>,
+    /// The media types of the Accept header.
+    pub accept: Vec<String>,
+}
+
+impl RequestCompleted {
+    /// Whether the status is 2xx.
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.code)
+    }
 }
 
 /// The negotiated audio stream of a dialog, as the driver and the media

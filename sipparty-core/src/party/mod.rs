@@ -110,7 +110,7 @@ pub use config::{CallPolicy, InviteOptions, PartyConfig, RegisterOptions, Timers
 pub use endpoint::{Endpoint, EndpointOutput, PartyKey};
 pub use event::{
     DialogError, DialogId, DialogState, Event, Input, MediaInfo, MediaTransmit, Output,
-    RegistrationId, RegistrationState, RequestId,
+    RegistrationId, RegistrationState, RequestCompleted, RequestId,
 };
 pub use handle::{DialogHandle, Incoming, RegistrationHandle};
 #[cfg(any(test, feature = "sim"))]
@@ -1184,11 +1184,13 @@ impl Party {
                 };
                 self.events.push_back(Event::RequestCompleted {
                     id: req,
-                    code,
-                    reason,
-                    allow: Vec::new(),
-                    supported: Vec::new(),
-                    accept: Vec::new(),
+                    outcome: RequestCompleted {
+                        code,
+                        reason,
+                        allow: Vec::new(),
+                        supported: Vec::new(),
+                        accept: Vec::new(),
+                    },
                 });
             }
             Owner::Nobody => {}
@@ -1432,10 +1434,12 @@ fn request_completed(id: RequestId, response: &Message) -> Event {
     };
     Event::RequestCompleted {
         id,
-        code: response.status().unwrap_or(0),
-        reason: response.reason().unwrap_or("").to_string(),
-        allow: list(HeaderName::Allow),
-        supported: list(HeaderName::Supported),
-        accept: list(HeaderName::Accept),
+        outcome: RequestCompleted {
+            code: response.status().unwrap_or(0),
+            reason: response.reason().unwrap_or("").to_string(),
+            allow: list(HeaderName::Allow),
+            supported: list(HeaderName::Supported),
+            accept: list(HeaderName::Accept),
+        },
     }
 }

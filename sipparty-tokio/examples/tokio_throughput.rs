@@ -1,7 +1,7 @@
 //! Call throughput of the tokio driver over loopback UDP, two processes.
 //!
 //! ```text
-//! cargo run --release -p sipparty-tokio --example throughput -- [SECONDS] [IN_FLIGHT]
+//! cargo run --release -p sipparty-tokio --example tokio_throughput -- [SECONDS] [IN_FLIGHT]
 //! ```
 //!
 //! The process starts a copy of itself that answers (a signalling-only

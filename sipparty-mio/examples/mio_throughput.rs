@@ -1,7 +1,7 @@
 //! Call throughput over loopback UDP between two processes.
 //!
 //! ```text
-//! cargo run --release -p sipparty-mio --example throughput -- [SECONDS] [IN_FLIGHT] [THREADS]
+//! cargo run --release -p sipparty-mio --example mio_throughput -- [SECONDS] [IN_FLIGHT] [THREADS]
 //! ```
 //!
 //! The process re-executes itself as the answering side (a
