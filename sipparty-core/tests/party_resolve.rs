@@ -721,3 +721,62 @@ fn rfc3263_in_dialog_requests_to_a_known_name_use_the_cache() {
     );
     assert!(m.lookups.is_empty(), "nothing asked mid-dialog");
 }
+
+#[test]
+fn rfc3263_s4_3_a_challenged_request_keeps_its_targets() {
+    let mut cfg = config();
+    cfg.credentials = Some(sipparty_core::party::Credentials::new("alice", "secret"));
+    let mut m = Manual::new(cfg, false);
+    let id = m.party.options(m.now, "sip:example.test").unwrap();
+    m.drain();
+    m.answer(&[
+        (
+            "_sip._udp.example.test",
+            RecordType::Srv,
+            vec![
+                ttl(Record::srv(1, 0, 5070, "a.example.test"), 60),
+                ttl(Record::srv(2, 0, 5080, "b.example.test"), 60),
+            ],
+        ),
+        ("a.example.test", RecordType::A, localhost(60)),
+        ("b.example.test", RecordType::A, localhost(60)),
+    ]);
+    let feed = |m: &mut Manual, from: &str, resp: Message| {
+        let bytes = resp.to_bytes();
+        m.party.handle_input(Input::Datagram {
+            now: m.now,
+            transport: Transport::Udp,
+            source: addr(from),
+            destination: addr(ALICE),
+            bytes: &bytes,
+        });
+        m.drain();
+    };
+    let (_, dest, first) = m.sent.last().cloned().unwrap();
+    assert_eq!(dest, addr(CAROL));
+    // The first server challenges; the answer goes to it again.
+    let mut challenge = Message::response_to(&first, 401, Some("x"));
+    challenge.add_header(
+        HeaderName::WwwAuthenticate,
+        "Digest realm=\"example.test\", nonce=\"n1\", algorithm=MD5",
+    );
+    feed(&mut m, CAROL, challenge);
+    let (_, dest, second) = m.sent.last().cloned().unwrap();
+    assert_eq!(dest, addr(CAROL));
+    assert!(second.header(&HeaderName::Authorization).is_some());
+    // Then it is overloaded: the next target gets the request.
+    feed(&mut m, CAROL, Message::response_to(&second, 503, Some("x")));
+    let (_, dest, third) = m.sent.last().cloned().unwrap();
+    assert_eq!(dest, addr(BOB));
+    assert_eq!(third.method().unwrap().as_str(), "OPTIONS");
+    assert_eq!(
+        third.cseq().unwrap().unwrap(),
+        second.cseq().unwrap().unwrap()
+    );
+    feed(&mut m, BOB, Message::response_to(&third, 200, Some("y")));
+    let code = m.events.iter().find_map(|e| match e {
+        Event::RequestCompleted { id: i, outcome } if *i == id => Some(outcome.code),
+        _ => None,
+    });
+    assert_eq!(code, Some(200));
+}
