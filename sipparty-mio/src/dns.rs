@@ -20,7 +20,7 @@ use tracing::{debug, trace};
 
 /// How long addresses from `getaddrinfo`, which gives no TTL, are cached
 /// by the core.
-pub const SYSTEM_TTL: Duration = Duration::from_secs(30);
+pub(crate) const SYSTEM_TTL: Duration = Duration::from_secs(30);
 
 /// A lookup's outcome on its way back to the loop.
 pub(crate) type DnsAnswer = (LookupId, io::Result<Vec<DnsRecord>>);

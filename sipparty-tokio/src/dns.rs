@@ -27,10 +27,10 @@ use sipparty_core::Random;
 use tracing::{debug, trace};
 
 /// How long addresses from `getaddrinfo` (which gives no TTL) are cached.
-pub const SYSTEM_TTL: Duration = Duration::from_secs(30);
+pub(crate) const SYSTEM_TTL: Duration = Duration::from_secs(30);
 
 /// How long [`StaticResolver`] records live unless told otherwise.
-pub const STATIC_TTL: Duration = Duration::from_secs(300);
+pub(crate) const STATIC_TTL: Duration = Duration::from_secs(300);
 
 /// A boxed future of DNS records with their TTLs. `Ok(vec![])` means the
 /// name or type does not exist; `Err` a failed lookup.
@@ -240,7 +240,7 @@ impl StaticResolver {
     }
 
     /// Answer `rtype` questions about `name` with `records`, each valid
-    /// for [`STATIC_TTL`].
+    /// for five minutes ([`StaticResolver::with_ttl`] chooses).
     pub fn with(self, name: &str, rtype: RecordType, records: Vec<Record>) -> Self {
         self.with_ttl(name, rtype, records, STATIC_TTL)
     }
