@@ -567,6 +567,89 @@ mod tests {
         assert!(l.cache.len() <= 2);
     }
 
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn record() -> impl Strategy<Value = DnsRecord> {
+            let name = prop::sample::select(vec![
+                "example.com",
+                "a.example.com.",
+                "_sip._udp.example.com",
+                "_sips._tcp.example.com",
+                ".",
+                "",
+                "127.0.0.1",
+            ]);
+            let rec = prop_oneof![
+                (
+                    any::<u16>(),
+                    any::<u16>(),
+                    prop::sample::select(vec!["SIP+D2U", "SIP+D2T", "SIPS+D2T", "x"]),
+                    name.clone()
+                )
+                    .prop_map(|(o, p, s, r)| Record::naptr(o, p, s, r)),
+                (any::<u16>(), any::<u16>(), any::<u16>(), name)
+                    .prop_map(|(p, w, port, t)| Record::srv(p, w, port, t)),
+                any::<[u8; 4]>().prop_map(|b| Record::A(b.into())),
+                any::<[u8; 16]>().prop_map(|b| Record::Aaaa(b.into())),
+            ];
+            (rec, 0u64..100_000).prop_map(|(r, s)| DnsRecord::new(r, Duration::from_secs(s)))
+        }
+
+        proptest! {
+            /// Any answers, failures and timeouts in any order: no panic,
+            /// bounded questions, and every resolution ends.
+            #[test]
+            fn resolutions_end_whatever_dns_says(
+                uris in prop::collection::vec(prop::sample::select(vec![
+                    "sip:example.com", "sips:example.com", "sip:a.example.com:5070",
+                    "sip:example.com;transport=tcp", "sip:127.0.0.1", "sip:[::1]:5080",
+                ]), 1..4),
+                answers in prop::collection::vec((0u8..4, prop::collection::vec(record(), 0..6)), 0..80),
+            ) {
+                let mut rng = SeededRandom::new(7);
+                let mut l = Locator::new(LocatorConfig::default());
+                let mut now = Instant::now();
+                for (i, uri) in uris.iter().enumerate() {
+                    l.resolve(now, i as u32, uri, &ResolveConfig::default(), &mut rng).unwrap();
+                }
+                let mut done = 0;
+                let mut asked = 0;
+                let mut steps = answers.into_iter();
+                loop {
+                    while l.poll_done().is_some() {
+                        done += 1;
+                    }
+                    let Some(lk) = l.poll_lookup() else {
+                        match l.poll_timeout() {
+                            Some(t) => {
+                                now = t;
+                                l.handle_timeout(now, &mut rng);
+                                continue;
+                            }
+                            None => break,
+                        }
+                    };
+                    asked += 1;
+                    prop_assert!(asked <= crate::transport::resolve::MAX_QUERIES * uris.len());
+                    let (kind, records) = steps.next().unwrap_or((0, Vec::new()));
+                    match kind {
+                        0 | 1 => l.handle_answer(now, lk.id, Answer::Records(&records), &mut rng),
+                        2 => l.handle_answer(now, lk.id, Answer::Failed, &mut rng),
+                        _ => {
+                            // Left unanswered until it times out.
+                            now += Duration::from_secs(11);
+                            l.handle_timeout(now, &mut rng);
+                        }
+                    }
+                }
+                prop_assert_eq!(done, uris.len());
+                prop_assert!(l.is_idle());
+            }
+        }
+    }
+
     #[test]
     fn rfc3263_srv_and_naptr_answers_feed_the_resolution() {
         let mut rng = SeededRandom::new(1);
