@@ -13,8 +13,15 @@
 //!   confirmed dialogs in one Party.
 //!
 //! Run: `cargo bench -p sipparty-core --bench party -- --warm-up-time 1 --measurement-time 3`
+//!
+//! Instruction counts (repeatable on a loaded machine): with
+//! `SIPPARTY_BENCH_CALLS=N` (and `SIPPARTY_BENCH_SDP=1` for the SDP case)
+//! the binary runs one warm-up call, then N calls, prints the allocations
+//! per call and exits; run it under
+//! `valgrind --tool=callgrind` with N = 0 and N = 1000 and divide the
+//! difference by 1000.
 
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -26,11 +33,13 @@ use sipparty_core::Transport;
 mod counting_alloc;
 use counting_alloc::{ALLOCS, LIVE};
 
+// Built, not parsed: the pump calls these in its loop, and parsing text
+// would be counted as the Parties' work.
 fn alice_addr() -> SocketAddr {
-    "127.0.0.1:5060".parse().unwrap()
+    SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 5060)
 }
 fn bob_addr() -> SocketAddr {
-    "127.0.0.1:5070".parse().unwrap()
+    SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 5070)
 }
 
 fn pair(media: bool) -> (Party, Party) {
@@ -211,7 +220,36 @@ fn memory_report() {
     drop(b);
 }
 
+/// `SIPPARTY_BENCH_CALLS=N`: N calls and nothing else, for callgrind.
+fn calls_only(n: u32) {
+    let media = std::env::var_os("SIPPARTY_BENCH_SDP").is_some();
+    let (mut a, mut b) = pair(media);
+    let mut now = Instant::now();
+    now = call(&mut a, &mut b, now);
+    let allocs = ALLOCS.load(Ordering::Relaxed);
+    let cpu0 = thread_cpu();
+    for _ in 0..n {
+        now = call(&mut a, &mut b, now);
+    }
+    assert!(a.is_idle() && b.is_idle(), "a call left state behind");
+    if n > 0 {
+        let per_call = (ALLOCS.load(Ordering::Relaxed) - allocs) as f64 / f64::from(n);
+        let cpu = match (cpu0, thread_cpu()) {
+            (Some(c0), Some(c1)) => format!("{:.1?}", (c1 - c0) / n),
+            _ => "?".into(),
+        };
+        println!("{n} calls (sdp: {media}): {per_call:.1} allocations, {cpu} CPU per call");
+    }
+}
+
 fn main() {
+    if let Some(n) = std::env::var("SIPPARTY_BENCH_CALLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        calls_only(n);
+        return;
+    }
     // Profiling the call alone: SIPPARTY_BENCH_NO_MEMORY=1.
     if std::env::var_os("SIPPARTY_BENCH_NO_MEMORY").is_none() {
         memory_report();

@@ -103,16 +103,16 @@ impl Dialog {
         let call_id = response
             .call_id()
             .ok_or(DialogError::BadHeader("Call-ID"))?;
-        let from = request
-            .from_header()
-            .and_then(Result::ok)
-            .ok_or(DialogError::BadHeader("From"))?;
-        let local_tag = from.tag().ok_or(DialogError::BadHeader("From"))?.into();
-        let to = response
-            .to_header()
-            .and_then(Result::ok)
-            .ok_or(DialogError::BadHeader("To"))?;
-        let remote_tag = to.tag().unwrap_or("").into();
+        let local_tag = request
+            .from_tag()
+            .flatten()
+            .ok_or(DialogError::BadHeader("From"))?
+            .into();
+        let remote_tag = response
+            .to_tag()
+            .ok_or(DialogError::BadHeader("To"))?
+            .unwrap_or("")
+            .into();
         let local_seq = request
             .cseq()
             .and_then(Result::ok)
@@ -162,11 +162,11 @@ impl Dialog {
     /// `local_tag` to `request` (RFC 3261 section 12.1.1).
     pub fn from_uas_request(request: &Message, local_tag: &str) -> Result<Dialog, DialogError> {
         let call_id = request.call_id().ok_or(DialogError::BadHeader("Call-ID"))?;
-        let from = request
-            .from_header()
-            .and_then(Result::ok)
-            .ok_or(DialogError::BadHeader("From"))?;
-        let remote_tag: Box<str> = from.tag().unwrap_or("").into();
+        let remote_tag: Box<str> = request
+            .from_tag()
+            .ok_or(DialogError::BadHeader("From"))?
+            .unwrap_or("")
+            .into();
         let cseq = request
             .cseq()
             .and_then(Result::ok)
@@ -182,14 +182,14 @@ impl Dialog {
         let secure = request
             .request_uri()
             .is_some_and(|u| u.len() >= 5 && u[..5].eq_ignore_ascii_case("sips:"));
-        let local_header = if request
-            .to_header()
-            .and_then(Result::ok)
-            .is_some_and(|t| t.tag().is_some())
-        {
+        let local_header = if request.to_tag().flatten().is_some() {
             to_raw.into()
         } else {
-            format!("{to_raw};tag={local_tag}").into_boxed_str()
+            let mut h = String::with_capacity(to_raw.len() + 5 + local_tag.len());
+            h.push_str(to_raw);
+            h.push_str(";tag=");
+            h.push_str(local_tag);
+            h.into_boxed_str()
         };
         Ok(Dialog {
             call_id: call_id.into(),
@@ -251,7 +251,9 @@ impl Dialog {
         msg.add_header(HeaderName::From, &self.local_header);
         msg.add_header(HeaderName::To, &self.remote_header);
         msg.add_header(HeaderName::CallId, &self.call_id);
-        msg.add_header(HeaderName::CSeq, &format!("{seq} {method}"));
+        let mut digits = [0u8; 10];
+        let seq = crate::party::decimal(seq, &mut digits);
+        msg.add_header_parts(HeaderName::CSeq, &[seq, " ", method.as_str()]);
         msg
     }
 
@@ -317,8 +319,8 @@ impl Dialog {
     /// From tag = theirs).
     pub fn matches_request(&self, request: &Message) -> bool {
         request.call_id() == Some(&*self.call_id)
-            && tag_of(request.to_header()) == Some(&*self.local_tag)
-            && tag_of(request.from_header()).unwrap_or("") == &*self.remote_tag
+            && request.to_tag().flatten() == Some(&*self.local_tag)
+            && request.from_tag().flatten().unwrap_or("") == &*self.remote_tag
     }
 
     /// Approximate heap bytes held by this dialog (for the memory figures).
@@ -331,14 +333,6 @@ impl Dialog {
             + self.remote_target.len()
             + self.route_set.iter().map(|r| r.len() + 16).sum::<usize>()
     }
-}
-
-/// The tag of a From or To header, if the header is present and well
-/// formed.
-pub(crate) fn tag_of<'a>(
-    header: Option<Result<NameAddr<'a>, crate::message::ParseError>>,
-) -> Option<&'a str> {
-    header.and_then(Result::ok).and_then(|na| na.tag())
 }
 
 /// The URI of the first Contact, if any.

@@ -71,10 +71,10 @@ fn token(rng: &mut dyn Random, len: usize) -> String {
 /// A new Via branch: the RFC 3261 magic cookie `z9hG4bK` and 16 random
 /// token characters (section 8.1.1.7).
 pub fn new_branch(rng: &mut dyn Random) -> String {
-    let mut b = String::with_capacity(23);
-    b.push_str("z9hG4bK");
-    b.push_str(&token(rng, 16));
-    b
+    let mut buf = *b"z9hG4bK0000000000000000";
+    rng.fill_token(&mut buf[7..]);
+    // The cookie is ASCII and fill_token writes ASCII alphanumerics only.
+    String::from_utf8(buf.to_vec()).unwrap_or_default()
 }
 
 /// A new From/To tag: 10 random token characters (section 19.3 asks for
@@ -86,7 +86,11 @@ pub fn new_tag(rng: &mut dyn Random) -> String {
 /// A new Call-ID: 20 random token characters, `@host` appended when `host`
 /// is not empty (section 8.1.1.4).
 pub fn new_call_id(rng: &mut dyn Random, host: &str) -> String {
-    let mut id = token(rng, 20);
+    let mut buf = [0u8; 20];
+    rng.fill_token(&mut buf);
+    let mut id = String::with_capacity(20 + 1 + host.len());
+    // fill_token writes ASCII alphanumerics only.
+    id.push_str(std::str::from_utf8(&buf).unwrap_or_default());
     if !host.is_empty() {
         id.push('@');
         id.push_str(host);

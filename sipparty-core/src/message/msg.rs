@@ -3,6 +3,7 @@
 //! slots pointing into it, and the body. A message nobody modified writes
 //! back byte for byte; a modified one keeps every untouched line as it was.
 
+use std::cell::Cell;
 use std::fmt;
 
 use super::error::ParseError;
@@ -29,6 +30,20 @@ macro_rules! delegate {
 }
 
 const CONTENT_LENGTH: u8 = HeaderName::ContentLength.known_id();
+
+/// Spare text capacity of a parsed message: a rewritten top Via line.
+const STAMP_ROOM: usize = 96;
+
+/// A From or To tag decoded once (the transaction, dialog and party
+/// layers each ask for it): not yet looked at, header absent or
+/// malformed, or well-formed with the tag's span in `text` if it has one.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum TagCache {
+    #[default]
+    Unknown,
+    Invalid,
+    Valid(Option<(u32, u32)>),
+}
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Start {
@@ -67,6 +82,9 @@ pub struct Message {
     /// Write a Content-Length even when no such header line exists (built
     /// messages, changed bodies).
     auto_length: bool,
+    /// From and To tags, decoded on first use; reset by header edits.
+    from_tag: Cell<TagCache>,
+    to_tag: Cell<TagCache>,
 }
 
 fn span(s: usize, e: usize) -> (u32, u32) {
@@ -81,7 +99,7 @@ fn offset_in(whole: &str, sub: &str) -> u32 {
 /// Values written by the application must not smuggle a line break into
 /// the message (header injection): CR and LF become spaces.
 fn push_clean(text: &mut String, value: &str) {
-    if value.bytes().any(|b| b == b'\r' || b == b'\n') {
+    if memchr::memchr2(b'\r', b'\n', value.as_bytes()).is_some() {
         text.extend(
             value
                 .chars()
@@ -90,6 +108,39 @@ fn push_clean(text: &mut String, value: &str) {
     } else {
         text.push_str(value);
     }
+}
+
+/// `value.trim()`, with a shortcut for the usual value that starts and
+/// ends with a visible ASCII character (`str::trim` decodes chars).
+fn trim_value(value: &str) -> &str {
+    let b = value.as_bytes();
+    match (b.first(), b.last()) {
+        (Some(f), Some(l)) if f.is_ascii_graphic() && l.is_ascii_graphic() => value,
+        _ => value.trim(),
+    }
+}
+
+/// Whether `value` contains `tag` in any case.
+fn contains_tag_word(value: &str) -> bool {
+    value
+        .as_bytes()
+        .windows(3)
+        .any(|w| w.eq_ignore_ascii_case(b"tag"))
+}
+
+/// `n` in decimal, written into `buf` (which must be long enough).
+pub(crate) fn decimal_str(mut n: u32, buf: &mut [u8]) -> &str {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    // Only ASCII digits were written.
+    std::str::from_utf8(&buf[i..]).unwrap_or("0")
 }
 
 /// Write `n` in decimal without allocating.
@@ -121,7 +172,10 @@ impl Message {
     /// An owned copy of a parsed view.
     pub fn from_view(view: &MessageView<'_>) -> Message {
         let head = view.head();
-        let text = head.to_owned();
+        // Room for the `received`/`rport` a server stamps on the top Via
+        // (RFC 3261 section 18.2.1), so that edit does not reallocate.
+        let mut text = String::with_capacity(head.len() + STAMP_ROOM);
+        text.push_str(head);
         let start = match view.start_line() {
             StartLine::Request { method, uri, .. } => Start::Request {
                 method: Method::from_token(method),
@@ -149,6 +203,8 @@ impl Message {
             body: view.body().to_vec(),
             blank_lf: !head.ends_with("\r\n"),
             auto_length: view.content_length().is_some(),
+            from_tag: Cell::default(),
+            to_tag: Cell::default(),
         }
     }
 
@@ -165,12 +221,15 @@ impl Message {
             body: Vec::new(),
             blank_lf: false,
             auto_length: true,
+            from_tag: Cell::default(),
+            to_tag: Cell::default(),
         }
     }
 
     /// A request with no headers: `METHOD request_uri SIP/2.0`.
     pub fn request(method: Method, request_uri: &str) -> Message {
-        let mut m = Message::with_capacity(256, 10);
+        // An INVITE's usual headers fit without growing the text.
+        let mut m = Message::with_capacity(512, 12);
         m.set_request_line(method, request_uri, "SIP/2.0");
         m
     }
@@ -204,13 +263,11 @@ impl Message {
     }
 
     fn set_status_line(&mut self, code: u16, reason: &str) {
-        let mut num = Vec::with_capacity(5);
-        push_decimal(&mut num, usize::from(code));
+        let mut buf = [0u8; 5];
         let t = &mut self.text;
         let s = t.len();
         t.push_str("SIP/2.0 ");
-        // push_decimal writes ASCII digits only.
-        t.push_str(std::str::from_utf8(&num).unwrap_or("500"));
+        t.push_str(decimal_str(u32::from(code), &mut buf));
         t.push(' ');
         let r = t.len();
         push_clean(t, reason);
@@ -242,8 +299,11 @@ impl Message {
             match slot.id {
                 TO => {
                     let value = slot.value(src);
+                    // A value without the letters `tag` has no tag
+                    // parameter; only other values need decoding.
                     let needs_tag = to_tag.is_some()
-                        && !NameAddr::parse(value).is_ok_and(|a| a.tag().is_some());
+                        && (!contains_tag_word(value)
+                            || !NameAddr::parse(value).is_ok_and(|a| a.tag().is_some()));
                     match to_tag {
                         Some(tag) if needs_tag => {
                             let t = &mut m.text;
@@ -292,13 +352,38 @@ impl Message {
     }
 
     fn new_line(&mut self, name: &HeaderName, value: &str) -> Slot {
+        self.new_line_parts(name, &[value])
+    }
+
+    /// A new header line whose value is `parts` concatenated (the whole
+    /// value trimmed, as [`Message::add_header`] trims one value).
+    fn new_line_parts(&mut self, name: &HeaderName, parts: &[&str]) -> Slot {
+        self.headers_changed();
+        let name_str = name.as_str();
         let t = &mut self.text;
+        t.reserve(name_str.len() + 4 + parts.iter().map(|p| p.len()).sum::<usize>());
         let ns = t.len();
-        t.push_str(name.as_str());
+        t.push_str(name_str);
         let ne = t.len();
         t.push_str(": ");
         let vs = t.len();
-        push_clean(t, value.trim());
+        match parts {
+            [one] => push_clean(t, trim_value(one)),
+            _ => {
+                for p in parts {
+                    push_clean(t, p);
+                }
+                // Trim the joined value as one (rare: parts with outer
+                // whitespace).
+                let joined = &t[vs..];
+                let trimmed = trim_value(joined);
+                if trimmed.len() != joined.len() {
+                    let trimmed = trimmed.to_owned();
+                    t.truncate(vs);
+                    t.push_str(&trimmed);
+                }
+            }
+        }
         let ve = t.len();
         t.push_str("\r\n");
         Slot {
@@ -309,6 +394,59 @@ impl Message {
             line_end: t.len() as u32,
             id: name.known_id(),
         }
+    }
+
+    /// Forget what was decoded from the header lines.
+    fn headers_changed(&mut self) {
+        self.from_tag.set(TagCache::Unknown);
+        self.to_tag.set(TagCache::Unknown);
+    }
+
+    /// The tag of the first line of `id` (From or To), decoded once.
+    fn cached_tag(&self, cache: &Cell<TagCache>, id: u8) -> Option<Option<&str>> {
+        let text = self.text.as_str();
+        match cache.get() {
+            TagCache::Valid(Some((s, e))) => return Some(Some(&text[s as usize..e as usize])),
+            TagCache::Valid(None) => return Some(None),
+            TagCache::Invalid => return None,
+            TagCache::Unknown => {}
+        }
+        let value = self
+            .slots
+            .iter()
+            .find(|s| s.id == id)
+            .map(|s| s.value(text));
+        let decoded = value.map(NameAddr::parse);
+        let (state, tag) = match decoded {
+            Some(Ok(na)) => {
+                let tag = na.tag();
+                let span = tag.and_then(|t| {
+                    // `tag` borrows from `text`; anything else is not cached.
+                    let start = (t.as_ptr() as usize).checked_sub(text.as_ptr() as usize)?;
+                    (start + t.len() <= text.len()).then(|| span(start, start + t.len()))
+                });
+                match (tag, span) {
+                    (Some(_), None) => return Some(tag),
+                    _ => (TagCache::Valid(span), Some(tag)),
+                }
+            }
+            _ => (TagCache::Invalid, None),
+        };
+        cache.set(state);
+        tag
+    }
+
+    /// The From tag: `None` if From is absent or malformed, `Some(None)`
+    /// if it has no tag. Decoded once per message.
+    pub fn from_tag(&self) -> Option<Option<&str>> {
+        const FROM: u8 = HeaderName::From.known_id();
+        self.cached_tag(&self.from_tag, FROM)
+    }
+
+    /// The To tag, as [`Message::from_tag`].
+    pub fn to_tag(&self) -> Option<Option<&str>> {
+        const TO: u8 = HeaderName::To.known_id();
+        self.cached_tag(&self.to_tag, TO)
     }
 
     /// Whether this is a request.
@@ -401,6 +539,32 @@ impl Message {
         self.slots.push(slot);
     }
 
+    /// Append a header line whose value is `parts` joined, without
+    /// building the value first (tags, branches, CSeq numbers).
+    pub(crate) fn add_header_parts(&mut self, name: HeaderName, parts: &[&str]) {
+        let slot = self.new_line_parts(&name, parts);
+        self.slots.push(slot);
+    }
+
+    /// Replace the first line named `name` with one holding `value`, put
+    /// where [`Message::remove_first_header`] then
+    /// [`Message::push_front_header`] would put it. Returns false (and
+    /// changes nothing) if there is no such line.
+    pub(crate) fn replace_first_header(&mut self, name: &HeaderName, value: &str) -> bool {
+        let Some(i) = self.slots.iter().position(|s| s.is(&self.text, name)) else {
+            return false;
+        };
+        let slot = self.new_line(name, value);
+        self.slots.remove(i);
+        let at = self
+            .slots
+            .iter()
+            .position(|s| s.is(&self.text, name))
+            .unwrap_or(0);
+        self.slots.insert(at, slot);
+        true
+    }
+
     /// Insert a header line before the first line of the same name, or at
     /// the top if there is none (a proxy's Via, a pre-loaded Route).
     pub fn push_front_header(&mut self, name: HeaderName, value: &str) {
@@ -434,6 +598,7 @@ impl Message {
 
     /// Remove every line named `name`; returns how many there were.
     pub fn remove_header(&mut self, name: &HeaderName) -> usize {
+        self.headers_changed();
         let before = self.slots.len();
         let text = &self.text;
         self.slots.retain(|s| !s.is(text, name));
@@ -443,6 +608,7 @@ impl Message {
     /// Remove the first line named `name` (e.g. a proxy popping its Via
     /// when the whole line is one element); returns whether there was one.
     pub fn remove_first_header(&mut self, name: &HeaderName) -> bool {
+        self.headers_changed();
         match self.slots.iter().position(|s| s.is(&self.text, name)) {
             Some(i) => {
                 self.slots.remove(i);

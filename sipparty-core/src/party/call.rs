@@ -14,7 +14,7 @@ use super::{
     config, resolve_uri, validate, CallPolicy, Error, InviteOptions, Owner, Party, TxKind, ACCEPT,
     ALLOW, SUPPORTED, UAC_SUPPORTED,
 };
-use crate::dialog::{tag_of, Dialog, Phase};
+use crate::dialog::{Dialog, Phase};
 use crate::message::{self, HeaderName, Message, Method};
 use crate::transaction::TransactionId;
 use crate::transport::Transport;
@@ -147,8 +147,8 @@ impl Party {
         let mut req = Message::request(Method::Invite, &target);
         let (via, _) = self.via(transport)?;
         req.add_header(HeaderName::Via, &via);
-        req.add_header(HeaderName::From, &format!("{};tag={tag}", self.our_from()));
-        req.add_header(HeaderName::To, &format!("<{target}>"));
+        req.add_header_parts(HeaderName::From, &[&self.our_from(), ";tag=", &tag]);
+        req.add_header_parts(HeaderName::To, &["<", &target, ">"]);
         req.add_header(HeaderName::CallId, &call_id);
         req.add_header(HeaderName::CSeq, "1 INVITE");
         req.add_header(HeaderName::Contact, &self.contact(transport)?);
@@ -371,7 +371,7 @@ impl Party {
         };
         // A provisional with a To tag creates an early dialog (RFC 3261
         // section 12.1.2); we follow the first one the application sees.
-        if call.dialog.is_none() && tag_of(response.to_header()).is_some() {
+        if call.dialog.is_none() && response.to_tag().flatten().is_some() {
             match Dialog::from_uac_response(&out.request, response) {
                 Ok(d) => call.dialog = Some(d),
                 Err(e) => debug!(%id, error = %e, "provisional response cannot create a dialog"),
@@ -440,7 +440,7 @@ impl Party {
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
-        let remote_tag = tag_of(response.to_header()).unwrap_or("").to_string();
+        let remote_tag = response.to_tag().flatten().unwrap_or("").to_string();
         let confirmed_tag = call
             .dialog
             .as_ref()
@@ -561,7 +561,7 @@ impl Party {
         ack.push_front_header(HeaderName::Via, &via);
         self.common_request_headers(ack);
         let dest = self.next_hop_of(id);
-        self.tx.send_stateless_request(ack.clone(), dest, transport);
+        self.tx.send_stateless_request_ref(ack, dest, transport);
         if let Some(c) = self.calls.get_mut(&id) {
             c.ack = Some(Box::new(ack.clone()));
         }
@@ -762,7 +762,7 @@ impl Party {
         let Some(method) = request.method().cloned() else {
             return;
         };
-        if let Some(to_tag) = tag_of(request.to_header()) {
+        if let Some(to_tag) = request.to_tag().flatten() {
             let call = self.by_tag.get(to_tag).copied().filter(|id| {
                 self.calls
                     .get(id)
@@ -1045,7 +1045,7 @@ impl Party {
             .and_then(Result::ok)
             .map(|c| c.seq)
             .unwrap_or(0);
-        let _ = self.tx.send_response(now, uas.tx, resp.clone());
+        let _ = self.tx.send_response_ref(now, uas.tx, &resp);
         self.await_ack(now, id, resp, cseq, offer_in_2xx);
         self.set_state(id, DialogState::InDialog);
         self.start_session_timer(now, id, &uas.request, false);
@@ -1132,7 +1132,11 @@ impl Party {
             if msg.method() != Some(&Method::Ack) {
                 return;
             }
-            let Some(id) = tag_of(msg.to_header()).and_then(|t| self.by_tag.get(t).copied()) else {
+            let Some(id) = msg
+                .to_tag()
+                .flatten()
+                .and_then(|t| self.by_tag.get(t).copied())
+            else {
                 trace!("ACK for no known dialog");
                 return;
             };
@@ -1142,7 +1146,10 @@ impl Party {
                 .cseq()
                 .and_then(Result::ok)
                 .is_some_and(|c| c.method == Method::Invite);
-            let Some(id) = tag_of(msg.from_header()).and_then(|t| self.by_tag.get(t).copied())
+            let Some(id) = msg
+                .from_tag()
+                .flatten()
+                .and_then(|t| self.by_tag.get(t).copied())
             else {
                 return;
             };
@@ -1929,7 +1936,7 @@ fn challenge_realm(response: &Message) -> Option<String> {
 fn merge_key(request: &Message) -> Option<(Box<str>, Box<str>, u32)> {
     Some((
         request.call_id()?.into(),
-        tag_of(request.from_header())?.into(),
+        request.from_tag().flatten()?.into(),
         request.cseq().and_then(Result::ok)?.seq,
     ))
 }

@@ -26,7 +26,6 @@ use tracing::{debug, trace};
 use super::event::{Event, Input, MediaTransmit, Output};
 use super::media::PortPool;
 use super::Party;
-use crate::dialog::tag_of;
 use crate::message::{Message, Uri};
 use crate::transport::locate::LookupId;
 use crate::transport::{Transmit, Transport};
@@ -329,15 +328,15 @@ impl Endpoint {
 
     fn route(&mut self, now: Instant, msg: Message, source: SocketAddr, transport: Transport) {
         let index = if msg.is_request() {
-            match tag_of(msg.to_header()).and_then(tag_owner) {
+            match msg.to_tag().flatten().and_then(tag_owner) {
                 Some(i) => Some(i),
                 // Somebody's tag, but not one we made: the first Party
                 // answers it (481).
-                None if tag_of(msg.to_header()).is_some() => self.first_live(),
+                None if msg.to_tag().flatten().is_some() => self.first_live(),
                 None => self.by_request_uri(msg.request_uri().unwrap_or("")),
             }
         } else {
-            tag_of(msg.from_header()).and_then(tag_owner)
+            msg.from_tag().flatten().and_then(tag_owner)
         };
         match index.and_then(|i| Some((i, self.parties.get_mut(i)?.as_mut()?))) {
             Some((i, p)) => {

@@ -215,6 +215,22 @@ impl Hasher for IdHasher {
     }
 }
 
+/// `n` in decimal, written into `buf` (which must hold its digits),
+/// without the formatting machinery.
+pub(crate) fn decimal(mut n: u32, buf: &mut [u8; 10]) -> &str {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    // Only ASCII digits were written.
+    std::str::from_utf8(&buf[i..]).unwrap_or("0")
+}
+
 /// Whether `bytes` is an RTP or RTCP packet (RFC 3550 section 5.1: version
 /// 2 in the two top bits) rather than SIP, whose messages start with a
 /// letter.
@@ -689,12 +705,10 @@ impl Party {
     }
 
     pub(crate) fn new_tag(&mut self) -> String {
-        let tag = message::new_tag(&mut *self.rng);
-        if self.tag_prefix.is_empty() {
-            tag
-        } else {
-            format!("{}{}", self.tag_prefix, tag)
-        }
+        let mut tag = String::with_capacity(self.tag_prefix.len() + 10);
+        tag.push_str(&self.tag_prefix);
+        tag.push_str(&message::new_tag(&mut *self.rng));
+        tag
     }
 
     pub(crate) fn new_branch(&mut self) -> String {
@@ -711,13 +725,12 @@ impl Party {
     pub(crate) fn via(&mut self, transport: Transport) -> Result<(String, String), Error> {
         let branch = self.new_branch();
         let hp = self.local_host_port(transport)?;
-        Ok((
-            format!(
-                "SIP/2.0/{} {hp};branch={branch};rport",
-                transport.via_token()
-            ),
-            branch,
-        ))
+        let token = transport.via_token();
+        let mut via = String::with_capacity(8 + token.len() + 1 + hp.len() + 8 + branch.len() + 6);
+        for part in ["SIP/2.0/", token, " ", hp, ";branch=", &branch, ";rport"] {
+            via.push_str(part);
+        }
+        Ok((via, branch))
     }
 
     fn local_host_port(&self, transport: Transport) -> Result<&str, Error> {
@@ -742,10 +755,20 @@ impl Party {
         } else {
             "sip"
         };
-        Ok(match user {
-            Some(u) => format!("<{scheme}:{u}@{hp}{tp}>"),
-            None => format!("<{scheme}:{hp}{tp}>"),
-        })
+        let mut c = String::with_capacity(
+            scheme.len() + user.map_or(0, |u| u.len() + 1) + hp.len() + tp.len() + 3,
+        );
+        c.push('<');
+        c.push_str(scheme);
+        c.push(':');
+        if let Some(u) = user {
+            c.push_str(u);
+            c.push('@');
+        }
+        c.push_str(hp);
+        c.push_str(tp);
+        c.push('>');
+        Ok(c)
     }
 
     /// Our From header value (without tag).
@@ -756,15 +779,23 @@ impl Party {
                 d.replace('\\', "\\\\").replace('"', "\\\""),
                 self.config.aor
             ),
-            None => format!("<{}>", self.config.aor),
+            None => {
+                let aor = &self.config.aor;
+                let mut f = String::with_capacity(aor.len() + 2);
+                f.push('<');
+                f.push_str(aor);
+                f.push('>');
+                f
+            }
         }
     }
 
     /// Headers every request we originate carries.
     pub(crate) fn common_request_headers(&self, msg: &mut Message) {
+        let mut digits = [0u8; 10];
         msg.set_header(
             HeaderName::MaxForwards,
-            &self.config.max_forwards.to_string(),
+            decimal(self.config.max_forwards, &mut digits),
         );
         if let Some(ua) = &self.config.user_agent {
             msg.set_header(HeaderName::UserAgent, ua);

@@ -1,5 +1,7 @@
 //! Transaction matching keys (RFC 3261 sections 17.1.3 and 17.2.3).
 
+use std::hash::{Hash, Hasher};
+
 use super::stateless::TopVia;
 use crate::message::{HeaderName, Message, Method, Via};
 
@@ -10,7 +12,7 @@ pub(crate) const MAGIC_COOKIE: &str = "z9hG4bK";
 /// What a transaction is found by. Client and server keys live in one map;
 /// the variant keeps them apart (a UA talking to itself through a loop must
 /// not match its own request with its own client transaction).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Key {
     /// Section 17.1.3: the top Via branch and the CSeq method of the
     /// response.
@@ -29,6 +31,30 @@ pub(crate) enum Key {
     Rfc2543 { fields: Box<str>, method: Method },
 }
 
+/// A [`Key`] borrowed from a message being matched, so a lookup needs no
+/// allocation. It hashes as the `Key` it borrows from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum KeyRef<'a> {
+    Client {
+        branch: &'a str,
+        method: &'a Method,
+    },
+    Server {
+        branch_sent_by: &'a str,
+        method: &'a Method,
+    },
+    Rfc2543 {
+        fields: &'a str,
+        method: &'a Method,
+    },
+}
+
+impl Hash for Key {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.as_ref().hash(state);
+    }
+}
+
 /// The method a request is matched under: ACK finds its INVITE.
 fn match_method(method: &Method) -> Method {
     match method {
@@ -38,6 +64,21 @@ fn match_method(method: &Method) -> Method {
 }
 
 impl Key {
+    /// The borrowed form, for hashing and comparing.
+    pub(crate) fn as_ref(&self) -> KeyRef<'_> {
+        match self {
+            Key::Client { branch, method } => KeyRef::Client { branch, method },
+            Key::Server {
+                branch_sent_by,
+                method,
+            } => KeyRef::Server {
+                branch_sent_by,
+                method,
+            },
+            Key::Rfc2543 { fields, method } => KeyRef::Rfc2543 { fields, method },
+        }
+    }
+
     /// The key of a client transaction or of a response to one; `None` if
     /// the top Via has no branch or the CSeq is missing.
     pub(crate) fn client(msg: &Message) -> Option<Key> {
@@ -92,15 +133,11 @@ impl Key {
                 })
             }
             _ => {
-                let from_tag = request
-                    .from_header()
-                    .and_then(Result::ok)
-                    .and_then(|f| f.tag().map(str::to_owned))
-                    .unwrap_or_default();
+                let from_tag = request.from_tag().flatten().unwrap_or_default();
                 let seq = request.cseq()?.ok()?.seq;
                 let fields = [
                     request.request_uri()?,
-                    &from_tag,
+                    from_tag,
                     request.call_id()?,
                     decimal(seq, &mut [0u8; 10]),
                     request.header_values(&HeaderName::Via).next()?,

@@ -12,11 +12,12 @@ use tracing::{debug, trace, warn};
 
 use super::invite_client::{self, InviteClient};
 use super::invite_server::{self, InviteServer};
-use super::key::Key;
+use super::key::{Key, KeyRef};
 use super::non_invite_client::NonInviteClient;
 use super::non_invite_server::NonInviteServer;
 use super::stateless::{
-    destination_from_via, make_response, needs_stamp, response_destination, stamp_via, TopVia,
+    destination_from_via, make_response, needs_stamp, replace_top_via, response_destination,
+    stamped_line, TopVia,
 };
 use super::timer::Timer;
 use super::{
@@ -196,14 +197,15 @@ impl TransactionLayer {
     }
 
     /// The live transaction matching `key`, whose hash is `hash`.
-    fn find_hashed(&self, key: &Key, hash: u64) -> Option<TransactionId> {
+    fn find_hashed(&self, key: KeyRef<'_>, hash: u64) -> Option<TransactionId> {
         let ids = self.index.get(&hash)?;
         ids.iter()
             .copied()
-            .find(|id| self.entries.get(id).is_some_and(|e| e.key == *key))
+            .find(|id| self.entries.get(id).is_some_and(|e| e.key.as_ref() == key))
     }
 
-    fn find(&self, key: &Key) -> Option<TransactionId> {
+    fn find(&self, key: KeyRef<'_>) -> Option<TransactionId> {
+        // `KeyRef` hashes as the `Key` it stands for.
         self.find_hashed(key, self.hasher.hash_one(key))
     }
 
@@ -254,21 +256,20 @@ impl TransactionLayer {
             warn!(%source, status, "response with several Via values discarded");
             return Matched::Dropped;
         }
-        let Some(key) = Key::client(&response) else {
+        // Matched on a key borrowed from the response (section 17.1.3).
+        let via = response.top_via().and_then(Result::ok);
+        let branch = via.as_ref().and_then(|v| v.branch());
+        let method = response.cseq().and_then(Result::ok).map(|c| c.method);
+        let (Some(branch), Some(method)) = (branch, method.as_ref()) else {
             warn!(%source, status, "response without branch or CSeq discarded");
             return Matched::Dropped;
         };
-        let Some(id) = self.find(&key) else {
+        let is_invite = *method == Method::Invite;
+        let found = self.find(KeyRef::Client { branch, method });
+        let Some(id) = found else {
             // RFC 6026 section 7.2: a 2xx to INVITE after its transaction is
             // gone still matters to the TU (it must be ACKed); other strays
             // are discarded.
-            let is_invite = matches!(
-                &key,
-                Key::Client {
-                    method: Method::Invite,
-                    ..
-                }
-            );
             if is_invite && (200..300).contains(&status) {
                 debug!(%source, status, "stray 2xx to INVITE passed to the TU");
                 self.events.push_back(TransactionEvent::Stray {
@@ -352,10 +353,18 @@ impl TransactionLayer {
                 .flatten();
             (key, destination_from_via(via, source, transport))
         };
-        let unstamped = match request.top_via() {
+        // A request that needs `received`/`rport` stamped (section 18.2.1,
+        // RFC 3581) gets its new Via line built here and the facts read
+        // from the Via as the stamp leaves it, without decoding it again.
+        let (stamp, (key, destination)) = match request.top_via() {
             Some(Ok(via)) => {
                 let top = TopVia::new(via);
-                (!needs_stamp(&top, source)).then(|| facts(&top, &request))
+                if needs_stamp(&top, source) {
+                    let line = stamped_line(&request, &top.via, source);
+                    (Some(line), facts(&top.stamped(source), &request))
+                } else {
+                    (None, facts(&top, &request))
+                }
             }
             _ => {
                 // No Via: nowhere to send even a 400 (section 18.2.2).
@@ -363,16 +372,9 @@ impl TransactionLayer {
                 return Matched::Dropped;
             }
         };
-        let (key, destination) = match unstamped {
-            Some(facts) => facts,
-            None => {
-                stamp_via(&mut request, source);
-                match request.top_via() {
-                    Some(Ok(via)) => facts(&TopVia::new(via), &request),
-                    _ => return Matched::Dropped,
-                }
-            }
-        };
+        if let Some(line) = stamp {
+            replace_top_via(&mut request, &line);
+        }
         let Some(key) = key else {
             if method == Method::Ack {
                 return Matched::Dropped;
@@ -384,7 +386,7 @@ impl TransactionLayer {
         };
 
         let hash = self.hasher.hash_one(&key);
-        if let Some(id) = self.find_hashed(&key, hash) {
+        if let Some(id) = self.find_hashed(key.as_ref(), hash) {
             self.handle_matched_request(now, id, request, &method, source, transport);
             return Matched::Existing(id);
         }
@@ -489,7 +491,7 @@ impl TransactionLayer {
             Some(Ok(via)) => Key::server_from_via(&TopVia::new(via), &cancel, &Method::Invite),
             _ => None,
         };
-        let invite = invite.and_then(|k| self.find(&k)).filter(|i| {
+        let invite = invite.and_then(|k| self.find(k.as_ref())).filter(|i| {
             matches!(
                 self.entries.get(i).map(|e| &e.machine),
                 Some(Machine::InviteServer(_))
@@ -607,7 +609,7 @@ impl TransactionLayer {
             method: method.clone(),
         };
         let hash = self.hasher.hash_one(&key);
-        if self.find_hashed(&key, hash).is_some() {
+        if self.find_hashed(key.as_ref(), hash).is_some() {
             return Err(TransactionError::Duplicate);
         }
         if self.entries.len() >= self.config.max_transactions {
@@ -720,7 +722,7 @@ impl TransactionLayer {
                 warn!(%id, "transaction table full, CANCEL not sent");
                 self.events.push_back(TransactionEvent::Terminated { id });
             }
-            (Some(cancel), Some(key)) if self.find(&key).is_none() => {
+            (Some(cancel), Some(key)) if self.find(key.as_ref()).is_none() => {
                 let hash = self.hasher.hash_one(&key);
                 self.start_client(now, id, key, hash, cancel.to_bytes(), peer);
             }
@@ -743,6 +745,17 @@ impl TransactionLayer {
         id: TransactionId,
         response: Message,
     ) -> Result<(), TransactionError> {
+        self.send_response_ref(now, id, &response)
+    }
+
+    /// [`Self::send_response`] for a response the TU keeps (a 2xx it
+    /// retransmits itself): only its bytes are taken.
+    pub fn send_response_ref(
+        &mut self,
+        now: Instant,
+        id: TransactionId,
+        response: &Message,
+    ) -> Result<(), TransactionError> {
         let Some(status) = response.status() else {
             return Err(TransactionError::WrongKind);
         };
@@ -759,10 +772,7 @@ impl TransactionLayer {
         let result = match &mut entry.machine {
             Machine::InviteServer(m) => {
                 if m.to_tag.is_none() && status > 100 {
-                    m.to_tag = response
-                        .to_header()
-                        .and_then(Result::ok)
-                        .and_then(|to| to.tag().map(Box::from));
+                    m.to_tag = response.to_tag().flatten().map(Box::from);
                 }
                 m.send_response(&mut ctx, status, response.to_bytes())
             }
@@ -797,6 +807,17 @@ impl TransactionLayer {
     pub fn send_stateless_request(
         &mut self,
         request: Message,
+        destination: SocketAddr,
+        transport: Transport,
+    ) {
+        self.send_stateless_request_ref(&request, destination, transport);
+    }
+
+    /// [`Self::send_stateless_request`] for a request the TU keeps (the
+    /// ACK it sends again for each retransmitted 2xx).
+    pub fn send_stateless_request_ref(
+        &mut self,
+        request: &Message,
         destination: SocketAddr,
         transport: Transport,
     ) {

@@ -44,6 +44,8 @@ pub(crate) struct TopVia<'a> {
     pub(crate) via: Via<'a>,
     pub(crate) branch: Option<&'a str>,
     pub(crate) rport: Option<Option<u16>>,
+    /// The first `rport` has no value (RFC 3581: fill it in).
+    pub(crate) rport_bare: bool,
     pub(crate) maddr: Option<&'a str>,
     pub(crate) received: Option<&'a str>,
 }
@@ -72,9 +74,23 @@ impl<'a> TopVia<'a> {
             via,
             branch: branch.flatten(),
             rport: rport.map(|v: Option<&str>| v.and_then(|p| p.parse().ok())),
+            rport_bare: rport == Some(None),
             maddr: maddr.flatten(),
             received: received.flatten(),
         }
+    }
+
+    /// This Via as [`stamp_via`] leaves it for a request from `source`,
+    /// as far as the layer reads it: `received` is `source`'s IP (so it
+    /// reads as absent, which means the same to
+    /// [`destination_from_via`]) and a bare `rport` holds `source`'s port.
+    pub(crate) fn stamped(mut self, source: SocketAddr) -> Self {
+        self.received = None;
+        if self.rport_bare {
+            self.rport = Some(Some(source.port()));
+            self.rport_bare = false;
+        }
+        self
     }
 }
 
@@ -110,17 +126,34 @@ fn parse_ip(host: &str) -> Option<IpAddr> {
 /// Stamp the top Via of a request that arrived from `source` (section
 /// 18.2.1): add `received` when sent-by is not `source`'s IP, and fill a
 /// bare `rport` with `source`'s port, which RFC 3581 pairs with an
-/// unconditional `received`. Returns whether the Via changed.
+/// unconditional `received`. Returns whether the Via changed. (The layer
+/// builds the line with [`stamped_line`] while it reads the Via anyway.)
+#[cfg(test)]
 pub(crate) fn stamp_via(request: &mut Message, source: SocketAddr) -> bool {
     let Some(Ok(via)) = request.top_via() else {
         return false;
     };
-    if !needs_stamp(&TopVia::new(via), source) {
+    let top = TopVia::new(via);
+    if !needs_stamp(&top, source) {
         return false;
     }
-    // Rebuild the first Via value: protocol, transport, sent-by, then the
-    // parameters with `rport` filled in and `received` (re)set.
-    let mut value = String::with_capacity(96);
+    let line = stamped_line(request, &top.via, source);
+    replace_top_via(request, &line);
+    true
+}
+
+/// The first Via line of `request` with its first value (`via`) stamped
+/// for `source`: protocol, transport, sent-by, then the parameters with
+/// `rport` filled in and `received` (re)set; further values that share
+/// the line are kept.
+pub(crate) fn stamped_line(request: &Message, via: &Via<'_>, source: SocketAddr) -> String {
+    let rest = match request.headers(&HeaderName::Via).next() {
+        Some(line) => first_comma(line).map_or("", |i| &line[i..]),
+        None => "",
+    };
+    let mut value =
+        String::with_capacity(via.params.as_str().len() + via.host.len() + 64 + rest.len());
+    let mut digits = [0u8; 5];
     value.push_str(via.protocol);
     value.push('/');
     value.push_str(via.transport);
@@ -128,7 +161,7 @@ pub(crate) fn stamp_via(request: &mut Message, source: SocketAddr) -> bool {
     value.push_str(via.host);
     if let Some(port) = via.port {
         value.push(':');
-        value.push_str(&port.to_string());
+        value.push_str(decimal(port, &mut digits));
     }
     for (name, v) in via.params.iter() {
         if name.eq_ignore_ascii_case("received") {
@@ -138,7 +171,7 @@ pub(crate) fn stamp_via(request: &mut Message, source: SocketAddr) -> bool {
         value.push_str(name);
         if name.eq_ignore_ascii_case("rport") && v.is_none() {
             value.push('=');
-            value.push_str(&source.port().to_string());
+            value.push_str(decimal(source.port(), &mut digits));
         } else if let Some(v) = v {
             value.push('=');
             value.push_str(v);
@@ -147,9 +180,38 @@ pub(crate) fn stamp_via(request: &mut Message, source: SocketAddr) -> bool {
     // RFC 3261 section 18.2.1: `received` holds the bare address (an IPv6
     // one without brackets, as `IpAddr`'s Display writes it).
     value.push_str(";received=");
-    value.push_str(&source.ip().to_string());
-    replace_top_via(request, &value);
-    true
+    match source.ip() {
+        IpAddr::V4(v4) => {
+            for (i, octet) in v4.octets().iter().enumerate() {
+                if i > 0 {
+                    value.push('.');
+                }
+                value.push_str(decimal(u16::from(*octet), &mut digits));
+            }
+        }
+        IpAddr::V6(v6) => {
+            use std::fmt::Write as _;
+            // Writing to a String cannot fail.
+            let _ = write!(value, "{v6}");
+        }
+    }
+    value.push_str(rest);
+    value
+}
+
+/// `n` in decimal, written into `buf`.
+fn decimal(mut n: u16, buf: &mut [u8; 5]) -> &str {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    // Only ASCII digits were written.
+    std::str::from_utf8(&buf[i..]).unwrap_or("0")
 }
 
 /// Whether [`stamp_via`] would change this top Via.
@@ -157,22 +219,11 @@ pub(crate) fn needs_stamp(via: &TopVia<'_>, source: SocketAddr) -> bool {
     via.rport == Some(None) || parse_ip(via.via.host) != Some(source.ip())
 }
 
-/// Replace the first Via value, keeping any further values that share its
-/// header line.
-fn replace_top_via(request: &mut Message, value: &str) {
-    let Some(line) = request.headers(&HeaderName::Via).next() else {
-        return;
-    };
-    let rest = match first_comma(line) {
-        Some(i) => line[i..].to_owned(),
-        None => String::new(),
-    };
-    let new_line = format!("{value}{rest}");
-    if !request.remove_first_header(&HeaderName::Via) {
+/// Replace the first Via line with `line` (see [`stamped_line`]).
+pub(crate) fn replace_top_via(request: &mut Message, line: &str) {
+    if !request.replace_first_header(&HeaderName::Via, line) {
         warn!("top Via vanished while stamping it");
-        return;
     }
-    request.push_front_header(HeaderName::Via, &new_line);
 }
 
 /// Index of the first comma outside a quoted string.
@@ -209,15 +260,14 @@ pub(crate) fn derived_tag(seed: &str) -> String {
 /// derived To tag (unless the request's To already has one), plus the
 /// Timestamp echo of section 8.2.6.1 for 100 Trying.
 pub(crate) fn make_response(request: &Message, status: u16, tag: Option<&str>) -> Message {
-    let has_tag = request
-        .to_header()
-        .and_then(Result::ok)
-        .is_some_and(|to| to.tag().is_some());
+    // A 100 never carries a tag: no need to decode To for it.
+    let has_tag = || request.to_tag().flatten().is_some();
     let derived;
-    let tag = match (status, has_tag, tag) {
-        (100, _, _) | (_, true, _) => None,
-        (_, false, Some(t)) => Some(t),
-        (_, false, None) => {
+    let tag = match (status, tag) {
+        (100, _) => None,
+        _ if has_tag() => None,
+        (_, Some(t)) => Some(t),
+        (_, None) => {
             let seed = request
                 .top_via()
                 .and_then(Result::ok)
@@ -292,6 +342,44 @@ mod tests {
             response_destination(&resp, addr("127.0.0.3:40000"), Transport::Udp),
             addr("127.0.0.3:40000")
         );
+    }
+
+    #[test]
+    fn rfc3581_4_stamped_view_matches_the_stamped_via() {
+        // What the layer reads from `TopVia::stamped` must be what it
+        // would read after stamping and decoding the Via again.
+        for via in [
+            "SIP/2.0/UDP 127.0.0.2:5070;rport;branch=z9hG4bK1",
+            "SIP/2.0/UDP 127.0.0.2:5070;rport=7;branch=z9hG4bK1",
+            "SIP/2.0/UDP 127.0.0.2:5070;rport=x;branch=z9hG4bK1",
+            "SIP/2.0/UDP host.example;received=127.0.0.8;branch=z9hG4bK1;rport",
+            "SIP/2.0/UDP host.example:7000;maddr=127.0.0.7;branch=z9hG4bK1",
+            "SIP/2.0/UDP host.example;branch=z9hG4bK1;rport;rport=9",
+            "SIP/2.0/TCP [::1]:5070;rport;branch=z9hG4bK1, SIP/2.0/UDP 127.0.0.9",
+        ] {
+            for source in [addr("127.0.0.3:40000"), addr("[::1]:40001")] {
+                let mut r = request(via);
+                let top = TopVia::new(r.top_via().unwrap().unwrap());
+                let (branch, host, port) = (
+                    top.branch.map(str::to_owned),
+                    top.via.host.to_owned(),
+                    top.via.port,
+                );
+                let changed = needs_stamp(&top, source);
+                let seen = if changed { top.stamped(source) } else { top };
+                let dest = destination_from_via(&seen, source, Transport::Udp);
+                assert_eq!(stamp_via(&mut r, source), changed);
+                let after = TopVia::new(r.top_via().unwrap().unwrap());
+                assert_eq!(
+                    destination_from_via(&after, source, Transport::Udp),
+                    dest,
+                    "{via} from {source}"
+                );
+                assert_eq!(after.branch.map(str::to_owned), branch);
+                assert_eq!((after.via.host, after.via.port), (host.as_str(), port));
+                assert_eq!(r.vias().count(), request(via).vias().count());
+            }
+        }
     }
 
     #[test]
