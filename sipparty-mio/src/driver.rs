@@ -21,10 +21,12 @@ use sipparty_core::party::{
     PartyKey, RegistrationId, RequestId,
 };
 use sipparty_core::transport::connection::{ConnectionAction, ConnectionPolicy, Connections};
+use sipparty_core::transport::locate::Answer;
 use sipparty_core::transport::stream::{Frame, StreamFramer, PING, PONG};
 use sipparty_core::{Transmit, Transport};
 
 use crate::dialog::DialogShared;
+use crate::dns::SystemDns;
 use crate::party::{PartyShared, PendingIncoming};
 use crate::registration::RegShared;
 use crate::tls::{TlsConfig, TlsSession};
@@ -151,6 +153,8 @@ pub(crate) struct Driver {
     tls: Option<Arc<TlsConfig>>,
     next_sweep: Instant,
     buf: Vec<u8>,
+    /// Answers the core's RFC 3263 questions.
+    dns: SystemDns,
 }
 
 /// Sockets bound before the thread starts, so bind errors reach the caller.
@@ -172,6 +176,7 @@ impl Driver {
         commands: Receiver<Command>,
         streams: ConnectionPolicy,
         tls: Option<Arc<TlsConfig>>,
+        waker: Arc<mio::Waker>,
     ) -> io::Result<Driver> {
         let mut endpoint = CoreEndpoint::new();
         for (t, a) in &bound.locals {
@@ -202,6 +207,7 @@ impl Driver {
             tls,
             next_sweep: Instant::now() + Duration::from_secs(1),
             buf: vec![0; MAX_DATAGRAM],
+            dns: SystemDns::new(waker),
         };
         if let Some(s) = bound.udp {
             s.set_nonblocking(true)?;
@@ -302,6 +308,7 @@ impl Driver {
                 let t = event.token();
                 if t == WAKER {
                     self.run_commands();
+                    self.run_dns_answers();
                     continue;
                 }
                 let index = t.0 - 1;
@@ -357,6 +364,24 @@ impl Driver {
             for reply in self.core.replies.drain(..) {
                 reply();
             }
+        }
+    }
+
+    /// Feed the DNS answers the helper threads sent back.
+    fn run_dns_answers(&mut self) {
+        while let Some((id, result)) = self.dns.try_recv() {
+            let answer = match &result {
+                Ok(records) => Answer::Records(records),
+                Err(e) => {
+                    debug!(%id, error = %e, "DNS lookup failed");
+                    Answer::Failed
+                }
+            };
+            self.core.endpoint.handle_input(Input::Resolved {
+                now: Instant::now(),
+                id,
+                answer,
+            });
         }
     }
 
@@ -1040,6 +1065,15 @@ impl Driver {
             } => {
                 if let Some(p) = self.core.parties.get(key.0) {
                     p.push_message(from, content_type, body);
+                }
+            }
+            Event::ResolveRequest { id, query } => {
+                if let Some(records) = self.dns.lookup(id, query) {
+                    self.core.endpoint.handle_input(Input::Resolved {
+                        now: Instant::now(),
+                        id,
+                        answer: Answer::Records(&records),
+                    });
                 }
             }
             other => trace!(party = key.0, event = ?other, "event"),

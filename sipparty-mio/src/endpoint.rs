@@ -96,7 +96,7 @@ pub struct Endpoint {
 #[derive(Debug)]
 pub(crate) struct EndpointShared {
     commands: Mutex<Sender<Command>>,
-    waker: Waker,
+    waker: Arc<Waker>,
     locals: Vec<(Transport, SocketAddr)>,
     thread: ThreadId,
 }
@@ -177,7 +177,8 @@ impl Endpoint {
             }
         }
         let poll = Poll::new()?;
-        let waker = Waker::new(poll.registry(), WAKER)?;
+        // One waker per Poll (mio's rule): commands and DNS answers share it.
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let (tx, rx) = mpsc::channel();
         let bound = Bound {
             udp,
@@ -189,7 +190,14 @@ impl Endpoint {
         streams.max_connections = config.max_connections.max(1);
         streams.idle_timeout = config.idle_timeout;
         streams.keepalive_interval = config.keepalive_interval;
-        let driver = Driver::new(poll, bound, rx, streams, config.tls_config.map(Arc::new))?;
+        let driver = Driver::new(
+            poll,
+            bound,
+            rx,
+            streams,
+            config.tls_config.map(Arc::new),
+            waker.clone(),
+        )?;
         driver::log_bound(&locals);
         let handle = thread::Builder::new()
             .name("sipparty-mio".into())

@@ -45,6 +45,7 @@
 #![warn(missing_docs)]
 
 mod dialog;
+mod dns;
 mod driver;
 mod endpoint;
 mod error;

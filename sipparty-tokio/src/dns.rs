@@ -1,36 +1,51 @@
 //! Answering the core's RFC 3263 questions
-//! ([`sipparty_core::transport::resolve`]) with a real resolver.
+//! ([`Event::ResolveRequest`](sipparty_core::party::Event::ResolveRequest))
+//! with a real resolver. The core decides what to ask, caches the answers
+//! by TTL and fails over between targets; the driver only looks names up.
 //!
 //! [`SystemResolver`] asks hickory-resolver (configured from the system's
-//! `resolv.conf`) for NAPTR and SRV records and the system resolver
-//! (`getaddrinfo` through [`tokio::net::lookup_host`]) for addresses when
-//! hickory has none. [`StaticResolver`] answers from a table, for tests and
-//! for fixed deployments: it never touches the network.
+//! `resolv.conf`) for NAPTR, SRV and address records, and the system
+//! resolver (`getaddrinfo` through [`tokio::net::lookup_host`]) for
+//! addresses when hickory has none. [`StaticResolver`] answers from a
+//! table, for tests and for fixed deployments: it never touches the
+//! network.
 
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
+use std::io;
 use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Mutex;
+use std::time::Duration;
 
+use sipparty_core::transport::locate::DnsRecord;
 use sipparty_core::transport::resolve::{
     Query, Record, RecordType, Resolution, ResolveConfig, ResolveError, ResolveStep, Targets,
 };
 use sipparty_core::Random;
 use tracing::{debug, trace};
 
-/// A boxed future of DNS records.
-pub type LookupFuture<'a> = Pin<Box<dyn Future<Output = Vec<Record>> + Send + 'a>>;
+/// How long addresses from `getaddrinfo` (which gives no TTL) are cached.
+pub(crate) const SYSTEM_TTL: Duration = Duration::from_secs(30);
 
-/// Something that answers DNS questions. A failed lookup answers no
-/// records: RFC 3263 moves on to the next step either way.
+/// How long [`StaticResolver`] records live unless told otherwise.
+pub(crate) const STATIC_TTL: Duration = Duration::from_secs(300);
+
+/// A boxed future of DNS records with their TTLs. `Ok(vec![])` means the
+/// name or type does not exist; `Err` a failed lookup.
+pub type LookupFuture<'a> = Pin<Box<dyn Future<Output = io::Result<Vec<DnsRecord>>> + Send + 'a>>;
+
+/// Something that answers DNS questions. Either way RFC 3263 moves on to
+/// its next step; only "no records" is cached by the core.
 pub trait DnsResolver: Send + Sync + fmt::Debug {
     /// The records answering `query` (of its type; others are ignored).
     fn lookup<'a>(&'a self, query: &'a Query) -> LookupFuture<'a>;
 }
 
-/// Run a [`Resolution`] of `uri` to the end with `resolver`.
+/// Run a [`Resolution`] of `uri` to the end with `resolver`, without the
+/// Party (the Party does this itself through resolution requests; this is
+/// for tools that want the target list).
 pub async fn resolve(
     resolver: &dyn DnsResolver,
     uri: &str,
@@ -41,7 +56,13 @@ pub async fn resolve(
     loop {
         match resolution.poll() {
             ResolveStep::Query(q) => {
-                let records = resolver.lookup(&q).await;
+                let records: Vec<Record> = match resolver.lookup(&q).await {
+                    Ok(list) => list.into_iter().map(|r| r.record).collect(),
+                    Err(e) => {
+                        trace!(name = %q.name, error = %e, "lookup failed");
+                        Vec::new()
+                    }
+                };
                 trace!(name = %q.name, rtype = %q.rtype, answers = records.len(), "DNS answer");
                 resolution.handle_answer(random, &records);
             }
@@ -93,74 +114,82 @@ impl SystemResolver {
     }
 
     #[cfg(feature = "hickory")]
-    async fn hickory_lookup(&self, query: &Query) -> Vec<Record> {
+    async fn hickory_lookup(&self, query: &Query) -> io::Result<Vec<DnsRecord>> {
         use hickory_resolver::proto::rr::{RData, RecordType as H};
         let Some(resolver) = &self.hickory else {
-            return Vec::new();
+            return Err(io::Error::other("no DNS configuration"));
         };
         let rtype = match query.rtype {
             RecordType::Naptr => H::NAPTR,
             RecordType::Srv => H::SRV,
             RecordType::A => H::A,
             RecordType::Aaaa => H::AAAA,
-            _ => return Vec::new(),
+            _ => return Ok(Vec::new()),
         };
         // Absolute names: no search list for service records.
         let name = format!("{}.", query.name.trim_end_matches('.'));
         let lookup = match resolver.lookup(name.as_str(), rtype).await {
             Ok(l) => l,
+            Err(e) if e.is_no_records_found() || e.is_nx_domain() => {
+                trace!(name, "no records");
+                return Ok(Vec::new());
+            }
             Err(e) => {
                 trace!(name, error = %e, "lookup failed");
-                return Vec::new();
+                return Err(io::Error::other(e.to_string()));
             }
         };
         let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-        lookup
-            .iter()
-            .filter_map(|rdata| match rdata {
-                RData::NAPTR(n) => Some(Record::Naptr(
-                    sipparty_core::transport::resolve::NaptrRecord {
-                        order: n.order(),
-                        preference: n.preference(),
-                        flags: text(n.flags()),
-                        services: text(n.services()),
-                        regexp: text(n.regexp()),
-                        replacement: n.replacement().to_utf8(),
-                    },
-                )),
-                RData::SRV(s) => Some(Record::srv(
-                    s.priority(),
-                    s.weight(),
-                    s.port(),
-                    &s.target().to_utf8(),
-                )),
-                RData::A(a) => Some(Record::A(a.0)),
-                RData::AAAA(a) => Some(Record::Aaaa(a.0)),
-                _ => None,
+        Ok(lookup
+            .record_iter()
+            .filter_map(|r| {
+                let ttl = Duration::from_secs(u64::from(r.ttl()));
+                let record = match r.data() {
+                    RData::NAPTR(n) => Some(Record::Naptr(
+                        sipparty_core::transport::resolve::NaptrRecord {
+                            order: n.order(),
+                            preference: n.preference(),
+                            flags: text(n.flags()),
+                            services: text(n.services()),
+                            regexp: text(n.regexp()),
+                            replacement: n.replacement().to_utf8(),
+                        },
+                    )),
+                    RData::SRV(s) => Some(Record::srv(
+                        s.priority(),
+                        s.weight(),
+                        s.port(),
+                        &s.target().to_utf8(),
+                    )),
+                    RData::A(a) => Some(Record::A(a.0)),
+                    RData::AAAA(a) => Some(Record::Aaaa(a.0)),
+                    _ => None,
+                }?;
+                Some(DnsRecord::new(record, ttl))
             })
-            .collect()
+            .collect())
     }
 
-    async fn system_lookup(query: &Query) -> Vec<Record> {
+    async fn system_lookup(query: &Query) -> io::Result<Vec<DnsRecord>> {
         let want_v4 = query.rtype == RecordType::A;
         match tokio::net::lookup_host((query.name.as_str(), 0)).await {
             Ok(addrs) => {
-                let mut out: Vec<Record> = Vec::new();
+                let mut out: Vec<DnsRecord> = Vec::new();
                 for a in addrs {
                     let r = match a.ip() {
                         IpAddr::V4(v4) if want_v4 => Record::A(v4),
                         IpAddr::V6(v6) if !want_v4 => Record::Aaaa(v6),
                         _ => continue,
                     };
-                    if !out.contains(&r) {
-                        out.push(r);
+                    if !out.iter().any(|d| d.record == r) {
+                        out.push(DnsRecord::new(r, SYSTEM_TTL));
                     }
                 }
-                out
+                Ok(out)
             }
             Err(e) => {
                 trace!(name = %query.name, error = %e, "getaddrinfo failed");
-                Vec::new()
+                Err(e)
             }
         }
     }
@@ -176,15 +205,20 @@ impl DnsResolver for SystemResolver {
     fn lookup<'a>(&'a self, query: &'a Query) -> LookupFuture<'a> {
         Box::pin(async move {
             #[cfg(feature = "hickory")]
-            {
-                let records = self.hickory_lookup(query).await;
-                if !records.is_empty() {
-                    return records;
+            let hickory = {
+                let answer = self.hickory_lookup(query).await;
+                if answer.as_ref().is_ok_and(|r| !r.is_empty()) {
+                    return answer;
                 }
-            }
+                answer
+            };
+            #[cfg(not(feature = "hickory"))]
+            let hickory: io::Result<Vec<DnsRecord>> = Ok(Vec::new());
             match query.rtype {
+                // Names in /etc/hosts (localhost...) are known to
+                // getaddrinfo only.
                 RecordType::A | RecordType::Aaaa => Self::system_lookup(query).await,
-                _ => Vec::new(),
+                _ => hickory,
             }
         })
     }
@@ -194,7 +228,8 @@ impl DnsResolver for SystemResolver {
 /// tests (never outside DNS) and for deployments with fixed addresses.
 #[derive(Debug, Default)]
 pub struct StaticResolver {
-    table: HashMap<(String, RecordType), Vec<Record>>,
+    table: HashMap<(String, RecordType), Vec<DnsRecord>>,
+    failing: Vec<String>,
     asked: Mutex<Vec<Query>>,
 }
 
@@ -204,12 +239,32 @@ impl StaticResolver {
         Self::default()
     }
 
-    /// Answer `rtype` questions about `name` with `records`.
-    pub fn with(mut self, name: &str, rtype: RecordType, records: Vec<Record>) -> Self {
+    /// Answer `rtype` questions about `name` with `records`, each valid
+    /// for five minutes ([`StaticResolver::with_ttl`] chooses).
+    pub fn with(self, name: &str, rtype: RecordType, records: Vec<Record>) -> Self {
+        self.with_ttl(name, rtype, records, STATIC_TTL)
+    }
+
+    /// Answer `rtype` questions about `name` with `records` valid for
+    /// `ttl`.
+    pub fn with_ttl(
+        mut self,
+        name: &str,
+        rtype: RecordType,
+        records: Vec<Record>,
+        ttl: Duration,
+    ) -> Self {
         self.table
             .entry((name.trim_end_matches('.').to_ascii_lowercase(), rtype))
             .or_default()
-            .extend(records);
+            .extend(records.into_iter().map(|r| DnsRecord::new(r, ttl)));
+        self
+    }
+
+    /// Lookups of `name` fail (as on a server failure).
+    pub fn failing(mut self, name: &str) -> Self {
+        self.failing
+            .push(name.trim_end_matches('.').to_ascii_lowercase());
         self
     }
 
@@ -228,7 +283,12 @@ impl DnsResolver for StaticResolver {
             query.name.trim_end_matches('.').to_ascii_lowercase(),
             query.rtype,
         );
+        if self.failing.contains(&key.0) {
+            return Box::pin(std::future::ready(Err(io::Error::other(
+                "lookup failed (stub)",
+            ))));
+        }
         let records = self.table.get(&key).cloned().unwrap_or_default();
-        Box::pin(std::future::ready(records))
+        Box::pin(std::future::ready(Ok(records)))
     }
 }

@@ -7,14 +7,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sipparty_core::party::{
-    CallPolicy, DialogError, DialogId, DialogState, Event, Input, InviteOptions, Output,
-    Party as CoreParty, RegisterOptions, RegistrationId, RegistrationState, RequestId,
+    CallPolicy, DialogId, DialogState, Event, Input, InviteOptions, Output, Party as CoreParty,
+    RegisterOptions, RegistrationId, RegistrationState, RequestId,
 };
-use sipparty_core::transport::resolve::{Failure, Targets};
+use sipparty_core::transport::locate::{Answer, DnsRecord, LookupId};
 use sipparty_core::Transport;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tracing::{debug, info, trace, warn};
 
+use crate::dns::{DnsResolver, SystemResolver};
 use crate::io::{Io, IoEvent};
 use crate::{Dialog, DialogShared, Error, IncomingCall, Registration, RequestOutcome};
 
@@ -24,8 +25,6 @@ pub(crate) enum Command {
     Invite {
         target: String,
         options: InviteOptions,
-        /// RFC 3263 targets to fail over to, when DNS found them.
-        targets: Option<Targets>,
         reply: oneshot::Sender<Result<Dialog, Error>>,
     },
     Dialog {
@@ -87,16 +86,12 @@ pub struct Stats {
 
 /// A call the application holds a [`Dialog`] for.
 struct CallEntry {
-    /// The id the application knows (the first attempt's).
-    app: DialogId,
     states: watch::Sender<DialogState>,
     shared: Arc<DialogShared>,
-    /// RFC 3263 section 4.3: where to resend the INVITE if this attempt
-    /// fails with a transport error, a timeout or a 503.
-    retry: Option<(String, InviteOptions, Targets)>,
-    /// A provisional or final answer came back: no more failover.
-    answered: bool,
 }
+
+/// A DNS answer on its way back to the loop.
+type DnsAnswer = (LookupId, std::io::Result<Vec<DnsRecord>>);
 
 pub(crate) struct Driver {
     pub(crate) party: CoreParty,
@@ -106,12 +101,16 @@ pub(crate) struct Driver {
     pub(crate) incoming: mpsc::Sender<IncomingCall>,
     pub(crate) events: broadcast::Sender<Event>,
     calls: HashMap<DialogId, CallEntry>,
-    /// Application id to the core id of the current attempt.
-    alias: HashMap<DialogId, DialogId>,
     registrations: HashMap<RegistrationId, watch::Sender<RegistrationState>>,
     requests: HashMap<RequestId, oneshot::Sender<Result<RequestOutcome, Error>>>,
     deadline: Option<Instant>,
     local_ip_family_v6: bool,
+    /// Answers the core's RFC 3263 questions; each lookup runs as its own
+    /// task and its answer comes back through `dns_answers`. None: the
+    /// system's, made at the first lookup.
+    pub(crate) resolver: Option<Arc<dyn DnsResolver>>,
+    dns_tx: mpsc::UnboundedSender<DnsAnswer>,
+    dns_answers: mpsc::UnboundedReceiver<DnsAnswer>,
 }
 
 /// How long a stopping endpoint keeps running to finish the calls it
@@ -133,6 +132,7 @@ impl Driver {
         events: broadcast::Sender<Event>,
         v6: bool,
     ) -> Driver {
+        let (dns_tx, dns_answers) = mpsc::unbounded_channel();
         Driver {
             party,
             io,
@@ -141,11 +141,13 @@ impl Driver {
             incoming,
             events,
             calls: HashMap::new(),
-            alias: HashMap::new(),
             registrations: HashMap::new(),
             requests: HashMap::new(),
             deadline: None,
             local_ip_family_v6: v6,
+            resolver: None,
+            dns_tx,
+            dns_answers,
         }
     }
 
@@ -200,6 +202,7 @@ impl Driver {
                     }
                 },
                 ev = std::future::poll_fn(|cx| self.io.poll_event(cx)) => self.io_event(ev),
+                Some((id, result)) = self.dns_answers.recv() => self.dns_answer(id, result),
                 () = tokio::time::sleep_until(deadline) => {
                     let now = now();
                     self.io.handle_timeout(now);
@@ -291,8 +294,33 @@ impl Driver {
         }
     }
 
-    fn core_id(&self, app: DialogId) -> DialogId {
-        self.alias.get(&app).copied().unwrap_or(app)
+    /// RFC 3263: the core asks a DNS question; look it up off the loop.
+    fn lookup(&mut self, id: LookupId, query: sipparty_core::transport::resolve::Query) {
+        let resolver = self
+            .resolver
+            .get_or_insert_with(|| Arc::new(SystemResolver::new()))
+            .clone();
+        let answers = self.dns_tx.clone();
+        tokio::spawn(async move {
+            let result = resolver.lookup(&query).await;
+            // The loop is gone when this fails: nobody to tell.
+            let _ = answers.send((id, result));
+        });
+    }
+
+    fn dns_answer(&mut self, id: LookupId, result: std::io::Result<Vec<DnsRecord>>) {
+        let answer = match &result {
+            Ok(records) => Answer::Records(records),
+            Err(e) => {
+                debug!(%id, error = %e, "DNS lookup failed");
+                Answer::Failed
+            }
+        };
+        self.party.handle_input(Input::Resolved {
+            now: now(),
+            id,
+            answer,
+        });
     }
 
     fn command(&mut self, cmd: Command) {
@@ -301,14 +329,12 @@ impl Driver {
             Command::Invite {
                 target,
                 options,
-                targets,
                 reply,
             } => {
-                let result = self.party.invite(now, &target, options.clone());
+                let result = self.party.invite(now, &target, options);
                 match result {
                     Ok(id) => {
-                        let retry = targets.map(|t| (target, options, t));
-                        let dialog = self.track(id, id, retry);
+                        let dialog = self.track(id);
                         if reply.send(Ok(dialog)).is_err() {
                             // The invite future was dropped: nobody will
                             // ever see this call, so end it (cancel
@@ -325,8 +351,7 @@ impl Driver {
                 }
             }
             Command::Dialog { id, action, reply } => {
-                let core = self.core_id(id);
-                let r = self.dialog_action(now, core, action);
+                let r = self.dialog_action(now, id, action);
                 let _ = reply.send(r);
             }
             Command::Register {
@@ -425,31 +450,23 @@ impl Driver {
         }
     }
 
-    /// Start following core dialog `core` for the application's `app`.
-    fn track(
-        &mut self,
-        app: DialogId,
-        core: DialogId,
-        retry: Option<(String, InviteOptions, Targets)>,
-    ) -> Dialog {
+    /// Start following core dialog `id` for the application.
+    fn track(&mut self, id: DialogId) -> Dialog {
         let state = self
             .party
-            .dialog_state(core)
+            .dialog_state(id)
             .unwrap_or(DialogState::InitiatingDialog);
         let (tx, rx) = watch::channel(state);
         let shared = Arc::new(DialogShared::default());
         self.calls.insert(
-            core,
+            id,
             CallEntry {
-                app,
                 states: tx,
                 shared: shared.clone(),
-                retry,
-                answered: false,
             },
         );
         Dialog {
-            id: app,
+            id,
             states: rx,
             shared,
             commands: self.weak.clone(),
@@ -460,11 +477,7 @@ impl Driver {
         trace!(?event, "event");
         match &event {
             Event::DialogStateChanged { id, state } => self.state_changed(*id, *state),
-            Event::Progress { id, .. } => {
-                if let Some(c) = self.calls.get_mut(id) {
-                    c.answered = true;
-                }
-            }
+            Event::ResolveRequest { id, query } => self.lookup(*id, query.clone()),
             Event::IncomingCall {
                 id,
                 from,
@@ -475,12 +488,12 @@ impl Driver {
             } => {
                 let dialog = match self.calls.get(id) {
                     Some(c) => Dialog {
-                        id: c.app,
+                        id: *id,
                         states: c.states.subscribe(),
                         shared: c.shared.clone(),
                         commands: self.weak.clone(),
                     },
-                    None => self.track(*id, *id, None),
+                    None => self.track(*id),
                 };
                 let call = IncomingCall {
                     dialog,
@@ -535,15 +548,7 @@ impl Driver {
         if !self.calls.contains_key(&id) {
             // A call the application has not seen yet (incoming, before
             // its IncomingCall event): follow it from now.
-            self.track(id, id, None);
-        }
-        if matches!(state, DialogState::Early | DialogState::InDialog) {
-            if let Some(c) = self.calls.get_mut(&id) {
-                c.answered = true;
-            }
-        }
-        if state == DialogState::Error && self.fail_over(id) {
-            return;
+            self.track(id);
         }
         let Some(entry) = self.calls.get(&id) else {
             return;
@@ -557,51 +562,7 @@ impl Driver {
         }
         entry.states.send_replace(state);
         if state.is_final() {
-            if let Some(entry) = self.calls.remove(&id) {
-                self.alias.remove(&entry.app);
-            }
-        }
-    }
-
-    /// RFC 3263 section 4.3: an INVITE that failed with a transport error,
-    /// a timeout or a 503 before any answer goes to the next target.
-    /// Returns true when a new attempt replaces the failed one.
-    fn fail_over(&mut self, id: DialogId) -> bool {
-        let failure = match self.party.last_error(id) {
-            Some(DialogError::TransportError) => Failure::TransportError,
-            Some(DialogError::Timeout) => Failure::Timeout,
-            Some(DialogError::Rejected { code, .. }) => Failure::Response(*code),
-            _ => return false,
-        };
-        let Some(entry) = self.calls.get_mut(&id) else {
-            return false;
-        };
-        if entry.answered && failure != Failure::Response(503) {
-            return false;
-        }
-        let Some((target, options, targets)) = entry.retry.as_mut() else {
-            return false;
-        };
-        let Some(next) = targets.fail_over(failure).cloned() else {
-            return false;
-        };
-        let attempt = options.clone().destination(next.addr);
-        let target = target.clone();
-        match self.party.invite(now(), &target, attempt) {
-            Ok(new_id) => {
-                info!(old = %id, new = %new_id, addr = %next.addr, ?failure, "INVITE failed over to the next target");
-                let Some(mut entry) = self.calls.remove(&id) else {
-                    return false;
-                };
-                entry.answered = false;
-                self.alias.insert(entry.app, new_id);
-                self.calls.insert(new_id, entry);
-                true
-            }
-            Err(e) => {
-                warn!(error = %e, "failover INVITE could not be sent");
-                false
-            }
+            self.calls.remove(&id);
         }
     }
 }

@@ -38,12 +38,14 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Names are resolved with RFC 3263 ([`sipparty_core::transport::resolve`])
-//! before the INVITE goes out; the lookups are answered by a
-//! [`DnsResolver`]: [`SystemResolver`] by default (hickory-resolver with the
-//! system configuration, `getaddrinfo` for addresses), or a
-//! [`StaticResolver`] table. An INVITE that fails on a transport error, a
-//! timeout or a 503 is sent again to the next target.
+//! Host names are located by the core with RFC 3263
+//! ([`sipparty_core::transport::locate`]): it holds the request, asks its
+//! DNS questions as [`Event::ResolveRequest`], caches the answers by TTL,
+//! and fails over to the next target on a transport error, a timeout or a
+//! 503. The task answers each question on its own Tokio task with a
+//! [`DnsResolver`]: [`SystemResolver`] by default (hickory-resolver with
+//! the system configuration, `getaddrinfo` for addresses), or a
+//! [`StaticResolver`] table.
 //!
 //! ## Stream transports
 //!
@@ -96,10 +98,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use sipparty_core::message::{Scheme, Uri};
 use sipparty_core::party::Party as CoreParty;
 use sipparty_core::transport::connection::ConnectionPolicy;
-use sipparty_core::transport::resolve::{ResolveConfig, ResolveError, Targets};
+use sipparty_core::transport::resolve::ResolveError;
 use sipparty_core::{Random, SeededRandom};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
@@ -134,7 +135,9 @@ pub enum Error {
     Party(sipparty_core::party::Error),
     /// A socket could not be opened.
     Io(std::io::Error),
-    /// The target's name could not be resolved (RFC 3263).
+    /// A name could not be resolved (RFC 3263; only from
+    /// [`resolve`], calls report it as
+    /// [`DialogError::Unresolvable`]).
     Resolve(ResolveError),
     /// The endpoint task has stopped (every [`Party`] handle was dropped),
     /// or the dialog ended before the awaited state.
@@ -358,16 +361,13 @@ impl PartyBuilder {
         let random = self.random.unwrap_or_else(|| Box::new(os_random()));
         let mut party = CoreParty::new(config, random);
         party.set_local_address(Transport::Udp, local);
-        let mut transports = vec![Transport::Udp];
         if listener.is_some() {
             party.set_local_address(Transport::Tcp, local);
-            transports.push(Transport::Tcp);
         }
         if self.tls.is_some() {
             // Without a listener, requests still need a Via; responses
             // come back on the connection (RFC 3261 section 18.2.2).
             party.set_local_address(Transport::Tls, tls_local.unwrap_or(local));
-            transports.push(Transport::Tls);
         }
         let sockets = io::Sockets {
             udp,
@@ -379,7 +379,7 @@ impl PartyBuilder {
         let (cmd_tx, cmd_rx) = mpsc::channel(COMMAND_QUEUE);
         let (in_tx, in_rx) = mpsc::channel(INCOMING_QUEUE);
         let (ev_tx, _) = broadcast::channel(EVENT_QUEUE);
-        let driver = Driver::new(
+        let mut driver = Driver::new(
             party,
             io,
             cmd_rx,
@@ -388,11 +388,9 @@ impl PartyBuilder {
             ev_tx.clone(),
             local.is_ipv6(),
         );
+        driver.resolver = self.resolver;
         tokio::spawn(driver.run());
         debug!(%local, aor, "party bound");
-        let mut resolve = ResolveConfig::with_transports(&transports);
-        resolve.ipv4 = local.is_ipv4();
-        resolve.ipv6 = local.is_ipv6();
         Ok(Party {
             inner: Arc::new(Inner {
                 commands: cmd_tx,
@@ -402,10 +400,6 @@ impl PartyBuilder {
                 tcp_listening,
                 tls_local,
                 aor,
-                resolver: self
-                    .resolver
-                    .unwrap_or_else(|| Arc::new(SystemResolver::new())),
-                resolve,
             }),
         })
     }
@@ -460,8 +454,6 @@ struct Inner {
     tcp_listening: bool,
     tls_local: Option<SocketAddr>,
     aor: String,
-    resolver: Arc<dyn DnsResolver>,
-    resolve: ResolveConfig,
 }
 
 /// A SIP user agent running on its own Tokio task. Clones share the task;
@@ -541,72 +533,17 @@ impl Party {
     /// Returns once the INVITE is on its way; follow the call with
     /// [`Dialog::wait_for`]. A name is located with RFC 3263 first (unless
     /// `options` names a destination), and the INVITE fails over to the
-    /// next target on a transport error, timeout or 503.
+    /// next target on a transport error, timeout or 503; a name that
+    /// cannot be located ends the call with
+    /// [`DialogError::Unresolvable`].
     pub async fn invite(&self, target: &str, options: InviteOptions) -> Result<Dialog, Error> {
-        let (options, targets) = self.locate(target, options).await?;
         let target = target.to_string();
         self.ask(|reply| Command::Invite {
             target,
             options,
-            targets,
             reply,
         })
         .await
-    }
-
-    /// RFC 3263: find where the first hop (proxy or target) is. IP
-    /// literals need no lookup and are left to the core.
-    async fn locate(
-        &self,
-        target: &str,
-        options: InviteOptions,
-    ) -> Result<(InviteOptions, Option<Targets>), Error> {
-        if options.destination.is_some() {
-            return Ok((options, None));
-        }
-        let hop = options.proxy.clone().unwrap_or_else(|| target.to_string());
-        let hop = if has_sip_scheme(&hop) {
-            hop
-        } else {
-            format!("sip:{hop}")
-        };
-        let Ok(uri) = Uri::parse(&hop) else {
-            // Not something to resolve: the core says what is wrong.
-            return Ok((options, None));
-        };
-        if uri
-            .maddr()
-            .unwrap_or(uri.host_unbracketed())
-            .parse::<IpAddr>()
-            .is_ok()
-        {
-            return Ok((options, None));
-        }
-        // The core sends over the transport the URI names (RFC 3263
-        // section 4.1 would let SRV choose): keep the targets that use it.
-        let transport = match uri.transport_param().and_then(Transport::from_token) {
-            Some(t) => t,
-            None if uri.scheme == Scheme::Sips => Transport::Tls,
-            None => Transport::Udp,
-        };
-        let mut rng = os_random();
-        let targets = resolve(&*self.inner.resolver, &hop, &self.inner.resolve, &mut rng)
-            .await
-            .map_err(Error::Resolve)?;
-        let usable: Vec<_> = targets
-            .as_slice()
-            .iter()
-            .filter(|t| t.transport == transport)
-            .cloned()
-            .collect();
-        let Some(first) = usable.first() else {
-            return Err(Error::Resolve(ResolveError::NotFound(
-                uri.host_unbracketed().to_string(),
-            )));
-        };
-        debug!(hop, first = %first.addr, count = usable.len(), "located");
-        let options = options.destination(first.addr);
-        Ok((options, Some(Targets::new(usable))))
     }
 
     /// The next incoming call (None once the task has stopped). With the
@@ -662,7 +599,6 @@ impl Party {
         target: &str,
         options: InviteOptions,
     ) -> Result<RequestOutcome, Error> {
-        let (options, _) = self.locate(target, options).await?;
         let target = target.to_string();
         self.ask(|reply| Command::Request {
             kind: RequestKind::Options,
@@ -681,7 +617,7 @@ impl Party {
         content_type: &str,
         body: &[u8],
     ) -> Result<RequestOutcome, Error> {
-        let (options, _) = self.locate(target, InviteOptions::default()).await?;
+        let options = InviteOptions::default();
         let (target, content_type, body) =
             (target.to_string(), content_type.to_string(), body.to_vec());
         self.ask(|reply| Command::Request {
@@ -703,11 +639,6 @@ impl Party {
             .map_err(|_| Error::Closed)?;
         rx.await.map_err(|_| Error::Closed)
     }
-}
-
-fn has_sip_scheme(s: &str) -> bool {
-    let l = s.get(..5).map(str::to_ascii_lowercase).unwrap_or_default();
-    l.starts_with("sip:") || l == "sips:"
 }
 
 /// The final response to an OPTIONS or MESSAGE (408 on timeout, 503 on

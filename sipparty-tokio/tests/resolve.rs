@@ -11,7 +11,7 @@ use std::time::Duration;
 use sipparty_core::sdp::MediaCapabilities;
 use sipparty_core::transport::resolve::{Record, RecordType};
 use sipparty_tokio::{
-    CallPolicy, DialogState, Error, InviteOptions, Party, PartyConfig, StaticResolver,
+    CallPolicy, DialogError, DialogState, InviteOptions, Party, PartyConfig, StaticResolver,
 };
 
 static NEXT_RTP: AtomicU16 = AtomicU16::new(24000);
@@ -154,11 +154,18 @@ async fn unresolvable_names_fail_the_invite() {
         .bind("127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
-    match alice
+    // The core holds the INVITE while it asks; with no records anywhere
+    // the call fails, saying which name.
+    let call = alice
         .invite("sip:bob@nowhere.test", InviteOptions::default())
         .await
-    {
-        Err(Error::Resolve(e)) => assert!(e.to_string().contains("nowhere.test"), "{e}"),
+        .unwrap();
+    let end = within("resolution failure", call.wait_for(|s| s.is_final()))
+        .await
+        .unwrap();
+    assert_eq!(end, DialogState::Error);
+    match call.last_error() {
+        Some(DialogError::Unresolvable(why)) => assert!(why.contains("nowhere.test"), "{why}"),
         other => panic!("expected a resolution error, got {other:?}"),
     }
     // A literal address needs no DNS at all.

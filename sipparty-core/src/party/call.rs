@@ -142,8 +142,9 @@ impl Party {
             return Err(Error::TooManyDialogs);
         }
         let target = config::normalize_uri(target)?;
-        let (destination, transport, route) =
+        let (hop, route) =
             self.route_for(&target, options.proxy.as_deref(), options.destination)?;
+        let (destination, transport) = (hop.addr(), hop.transport());
         let local = self.local_for(transport)?;
         let id = DialogId(self.new_id());
         let tag = self.new_tag();
@@ -189,15 +190,7 @@ impl Party {
             }
         }
         let offered = media.is_some() && !options.delayed_offer;
-        let tx = match self.send_request(
-            now,
-            req.clone(),
-            destination,
-            transport,
-            Owner::Call(id),
-            TxKind::Invite,
-            0,
-        ) {
+        let tx = match self.send_routed(now, req.clone(), &hop, Owner::Call(id), TxKind::Invite) {
             Ok(tx) => tx,
             Err(e) => {
                 if let Some(m) = media {
@@ -238,6 +231,8 @@ impl Party {
         };
         self.calls.insert(id, Box::new(call));
         self.by_tag.insert(tag.into(), id);
+        // A large INVITE may have gone over TCP (RFC 3261 section 18.1.1).
+        self.sync_call_route(id, tx);
         debug!(%id, %target, %destination, "INVITE sent");
         self.events.push_back(Event::DialogStateChanged {
             id,
@@ -697,7 +692,8 @@ impl Party {
     /// Follow a 3xx once: the same request to the first Contact, CSeq one
     /// higher, new branch (RFC 3261 section 8.1.3.4).
     fn redirect(&mut self, now: Instant, id: DialogId, target: &str) -> Result<(), Error> {
-        let (addr, transport) = resolve_uri(target)?;
+        let hop = self.hop_for_uri(target)?;
+        let (addr, transport) = (hop.addr(), hop.transport());
         let Some(call) = self.calls.get_mut(&id) else {
             return Ok(());
         };
@@ -712,15 +708,7 @@ impl Party {
         let (via, _) = self.via(transport)?;
         req.remove_first_header(&HeaderName::Via);
         req.push_front_header(HeaderName::Via, &via);
-        let tx = self.send_request(
-            now,
-            req.clone(),
-            addr,
-            transport,
-            Owner::Call(id),
-            TxKind::Invite,
-            0,
-        )?;
+        let tx = self.send_routed(now, req.clone(), &hop, Owner::Call(id), TxKind::Invite)?;
         if let Some(out) = self.calls.get_mut(&id).and_then(|c| c.out_invite.as_mut()) {
             out.tx = tx;
             out.request = req;
@@ -732,6 +720,7 @@ impl Party {
             c.peer = addr;
             c.dialog = None;
         }
+        self.sync_call_route(id, tx);
         debug!(%id, %target, "following redirect");
         Ok(())
     }
@@ -2052,7 +2041,11 @@ impl Party {
     }
 
     fn dialog_hop(&self, dialog: &Dialog) -> Option<SocketAddr> {
-        resolve_uri(dialog.next_hop()).ok().map(|(a, _)| a)
+        let hop = dialog.next_hop();
+        resolve_uri(hop)
+            .ok()
+            .map(|(a, _)| a)
+            .or_else(|| self.cached_hop(hop))
     }
 }
 

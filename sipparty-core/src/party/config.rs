@@ -130,6 +130,15 @@ pub struct PartyConfig {
     /// media, RFC 3261 section 13.3.1.1). The 183 is sent reliably when
     /// the caller supports 100rel. Default false.
     pub early_media: bool,
+    /// The path MTU towards peers, for RFC 3261 section 18.1.1: a request
+    /// over UDP larger than the MTU less 200 bytes (or than 1300 bytes when
+    /// the MTU is unknown, None) goes over TCP instead. Default 1500.
+    pub path_mtu: Option<u32>,
+    /// Switch large requests from UDP to TCP (section 18.1.1) when a local
+    /// TCP address is set. Default true.
+    pub tcp_for_large_requests: bool,
+    /// DNS lookups for RFC 3263 server location: timeout and cache limits.
+    pub dns: crate::transport::locate::LocatorConfig,
 }
 
 impl PartyConfig {
@@ -155,6 +164,9 @@ impl PartyConfig {
             max_transactions: 10_000,
             reliable_provisionals: ReliableProvisionals::WhenNeeded,
             early_media: false,
+            path_mtu: Some(1500),
+            tcp_for_large_requests: true,
+            dns: crate::transport::locate::LocatorConfig::default(),
         })
     }
 }
@@ -168,7 +180,8 @@ pub struct InviteOptions {
     /// 8.1.2): a URI (`sip:127.0.0.1:5060;lr`) or `host:port`.
     pub proxy: Option<String>,
     /// Where to send the request, overriding what the Request-URI or the
-    /// proxy says (for drivers that resolved the name themselves).
+    /// proxy says. Without it a host name is located by RFC 3263 through
+    /// [`Event::ResolveRequest`](super::Event::ResolveRequest).
     pub destination: Option<SocketAddr>,
     /// Extra headers added to the INVITE (name, value).
     pub headers: Vec<(String, String)>,

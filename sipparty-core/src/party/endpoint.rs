@@ -13,6 +13,8 @@
 //!   alone (requests sent to a Contact carry an IP address), else the
 //!   first Party.
 //! - media goes to the Party that asked for the local address.
+//! - DNS lookups (RFC 3263) are renumbered, so the driver sees one id
+//!   space, and each answer goes back to the Party that asked.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
@@ -25,6 +27,7 @@ use super::event::{Event, Input, MediaTransmit, Output};
 use super::media::PortPool;
 use super::Party;
 use crate::message::{Message, Uri};
+use crate::transport::locate::LookupId;
 use crate::transport::{Transmit, Transport};
 
 /// Identifies a Party within an [`Endpoint`].
@@ -75,6 +78,9 @@ pub struct Endpoint {
     deadlines: BinaryHeap<Reverse<(Instant, usize)>>,
     ports_per_party: u16,
     framer: super::Framer,
+    /// Our lookup id to (party, the party's own lookup id).
+    lookups: HashMap<LookupId, (usize, LookupId)>,
+    next_lookup: u64,
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -259,6 +265,20 @@ impl Endpoint {
                     self.mark(i);
                 }
             }
+            Input::Resolved { id, answer, .. } => {
+                let Some((i, theirs)) = self.lookups.remove(&id) else {
+                    trace!(%id, "answer to no open lookup, dropped");
+                    return;
+                };
+                if let Some(p) = self.parties.get_mut(i).and_then(Option::as_mut) {
+                    p.handle_input(Input::Resolved {
+                        now,
+                        id: theirs,
+                        answer,
+                    });
+                    self.mark(i);
+                }
+            }
             Input::Timeout(_) => {
                 // Only the parties whose deadline has come (or that are
                 // about to be polled anyway) need the time.
@@ -362,8 +382,14 @@ impl Endpoint {
             match party.poll_output() {
                 Output::Transmit(t) => return EndpointOutput::Transmit(t),
                 Output::MediaTransmit(m) => return EndpointOutput::MediaTransmit(m),
-                Output::Event(event) => {
-                    match &event {
+                Output::Event(mut event) => {
+                    match &mut event {
+                        Event::ResolveRequest { id, .. } => {
+                            self.next_lookup += 1;
+                            let ours = LookupId::from_u64(self.next_lookup);
+                            self.lookups.insert(ours, (i, *id));
+                            *id = ours;
+                        }
                         Event::MediaSocketOpen { rtp, rtcp, .. } => {
                             self.media_routes.insert(*rtp, i);
                             self.media_routes.insert(*rtcp, i);

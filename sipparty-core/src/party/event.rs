@@ -5,6 +5,8 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use crate::transport::locate::{Answer, LookupId};
+use crate::transport::resolve::Query;
 use crate::transport::{Transmit, Transport};
 
 /// Something that happened outside the Party: bytes arrived or time passed.
@@ -55,6 +57,16 @@ pub enum Input<'a> {
     /// The deadline last returned in [`Output::Timeout`] has passed (or
     /// any other wake-up: early calls are harmless).
     Timeout(Instant),
+    /// The answer to an [`Event::ResolveRequest`]: the records with their
+    /// TTLs, or that the lookup failed (RFC 3263 then moves on).
+    Resolved {
+        /// When the answer came.
+        now: Instant,
+        /// The request's id.
+        id: LookupId,
+        /// The records, or the failure.
+        answer: Answer<'a>,
+    },
 }
 
 impl Input<'_> {
@@ -64,6 +76,7 @@ impl Input<'_> {
             Input::Datagram { now, .. }
             | Input::StreamData { now, .. }
             | Input::TransportError { now, .. }
+            | Input::Resolved { now, .. }
             | Input::Timeout(now) => now,
         }
     }
@@ -214,6 +227,9 @@ pub enum DialogError {
     /// a PRACK within 64*T1 (RFC 3262 section 3); the INVITE was rejected
     /// with 500.
     NoPrack,
+    /// The next hop's name could not be located (RFC 3263: no NAPTR, SRV
+    /// or address record led anywhere); the text names the host.
+    Unresolvable(String),
 }
 
 impl fmt::Display for DialogError {
@@ -244,6 +260,9 @@ impl fmt::Display for DialogError {
             DialogError::Unanswered => f.write_str("480 Temporarily Unavailable: not answered"),
             DialogError::NoPrack => {
                 f.write_str("no PRACK for a reliable provisional response (RFC 3262): 500 sent")
+            }
+            DialogError::Unresolvable(why) => {
+                write!(f, "cannot locate the server (RFC 3263): {why}")
             }
         }
     }
@@ -404,6 +423,17 @@ pub enum Event {
         digit: char,
         /// How long it lasted.
         duration: Duration,
+    },
+    /// The driver must look up `query` in the DNS and answer with
+    /// [`Input::Resolved`] (RFC 3263: a request's next hop is a host
+    /// name). A driver without DNS answers NAPTR and SRV with no records,
+    /// and the Party falls back to A/AAAA. Unanswered lookups time out
+    /// ([`PartyConfig::dns`](super::PartyConfig::dns)).
+    ResolveRequest {
+        /// Echo it in the answer.
+        id: LookupId,
+        /// The question.
+        query: Query,
     },
     /// A request sent with `party.options()` or `party.message()` got its
     /// final response.

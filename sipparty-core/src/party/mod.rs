@@ -64,6 +64,15 @@
 //! `destination`), and packets to send come out as
 //! [`Output::MediaTransmit`] naming the local source address.
 //!
+//! Host names: when a request's next hop (outbound proxy, else the
+//! Request-URI) is a name, the Party holds the request and locates the
+//! server by RFC 3263 (NAPTR, SRV, A/AAAA), asking the driver one DNS
+//! question at a time with [`Event::ResolveRequest`]; the driver answers
+//! with [`Input::Resolved`] (records with their TTLs, cached by the Party).
+//! A transport error, a timeout or a 503 sends the request on to the next
+//! target (RFC 3263 section 4.3), and a UDP request too large for the path
+//! MTU goes over TCP (RFC 3261 section 18.1.1). IP literals need no lookup.
+//!
 //! Many parties can share one transport through an [`Endpoint`], which
 //! routes requests by Request-URI and responses and in-dialog requests by
 //! tag.
@@ -77,6 +86,7 @@ mod fork;
 mod handle;
 mod media;
 mod register;
+mod route;
 mod session_timer;
 #[cfg(any(test, feature = "sim"))]
 mod sim_node;
@@ -95,6 +105,7 @@ use tracing::{debug, trace, warn};
 use crate::message::{self, HeaderName, Message, Method};
 use crate::random::{Random, SeededRandom};
 use crate::transaction::{TransactionConfig, TransactionEvent, TransactionId, TransactionLayer};
+use crate::transport::resolve::Failure;
 use crate::transport::Transport;
 
 pub use crate::auth::Credentials;
@@ -108,12 +119,13 @@ pub use event::{
 };
 pub use handle::{DialogHandle, Incoming, RegistrationHandle};
 #[cfg(any(test, feature = "sim"))]
-pub use sim_node::SimParty;
+pub use sim_node::{SimDns, SimParty};
 pub use update::MediaChange;
 
 use call::Call;
 use media::PortPool;
 use register::Registration;
+pub(crate) use route::NextHop;
 use timer::{CallTimer, TimerHeap, TimerOwner};
 
 /// Methods this user agent handles (the Allow header, RFC 3261 section
@@ -143,8 +155,8 @@ pub enum Error {
     /// No local address is known for this transport: call
     /// [`Party::set_local_address`] first.
     NoLocalAddress(Transport),
-    /// The host is a name, not an IP address, and no destination was given
-    /// (resolve it and pass [`InviteOptions::destination`]).
+    /// The next hop cannot be located (RFC 3263): the URI asks for a
+    /// transport we have no local address for, or similar.
     Unresolvable(String),
     /// The dialog limit ([`PartyConfig::max_dialogs`]) is reached.
     TooManyDialogs,
@@ -169,12 +181,7 @@ impl fmt::Display for Error {
         match self {
             Error::InvalidUri(u) => write!(f, "invalid URI: {u:?}"),
             Error::NoLocalAddress(t) => write!(f, "no local {t} address set"),
-            Error::Unresolvable(h) => {
-                write!(
-                    f,
-                    "cannot resolve host {h:?} (give an IP address or a destination)"
-                )
-            }
+            Error::Unresolvable(why) => write!(f, "cannot locate the next hop: {why}"),
             Error::TooManyDialogs => f.write_str("too many dialogs"),
             Error::Unknown => f.write_str("no such dialog or request"),
             Error::InvalidState { state, action } => {
@@ -318,6 +325,8 @@ pub struct Party {
     /// Final states of the last calls, so `last_error` still answers
     /// after a call is forgotten (bounded).
     pub(crate) finished: VecDeque<(DialogId, DialogState, Option<DialogError>)>,
+    /// RFC 3263 location and failover; made when first needed.
+    pub(crate) routing: Option<Box<route::Routing>>,
 }
 
 impl fmt::Debug for Party {
@@ -368,6 +377,7 @@ impl Party {
             next_id: 1,
             last_now: None,
             finished: VecDeque::new(),
+            routing: None,
         }
     }
 
@@ -476,6 +486,7 @@ impl Party {
                 self.framer.close(transport, destination);
                 self.tx.transport_error(now, destination, transport)
             }
+            Input::Resolved { id, answer, .. } => self.handle_resolved(now, id, answer),
             Input::Timeout(_) => {}
         }
         self.handle_timeout(now);
@@ -519,7 +530,11 @@ impl Party {
             self.timers.pop();
         }
         let mine = self.timers.peek().map(|(at, _)| at);
-        match (mine, self.tx.poll_timeout()) {
+        let soonest = match (mine, self.tx.poll_timeout()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        match (soonest, self.routing_timeout()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
@@ -685,6 +700,7 @@ impl Party {
     /// After a command: the transaction layer may have events already.
     pub(crate) fn after_command(&mut self, now: Instant) {
         self.drain_tx_events(now);
+        self.process_routing(now);
     }
 
     pub(crate) fn new_id(&mut self) -> u64 {
@@ -805,18 +821,54 @@ impl Party {
         kind: TxKind,
         auth_rounds: u8,
     ) -> Result<TransactionId, Error> {
-        // Kept only to answer a digest challenge: without credentials
-        // there is nothing to resend (the INVITE keeps its own copy for
-        // CANCEL and forks).
-        let keep = self
-            .config
-            .credentials
-            .is_some()
+        self.send_request_with(
+            now,
+            request,
+            destination,
+            transport,
+            owner,
+            kind,
+            auth_rounds,
+            false,
+            true,
+        )
+    }
+
+    /// [`Party::send_request`], keeping the request for a resend even
+    /// without credentials (`keep`), and switching a large one to TCP
+    /// unless `may_switch` is false (RFC 3261 section 18.1.1).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn send_request_with(
+        &mut self,
+        now: Instant,
+        mut request: Message,
+        destination: SocketAddr,
+        transport: Transport,
+        owner: Owner,
+        kind: TxKind,
+        auth_rounds: u8,
+        keep: bool,
+        may_switch: bool,
+    ) -> Result<TransactionId, Error> {
+        let sent_over = if may_switch {
+            self.fit_to_path(&mut request, transport)
+        } else {
+            transport
+        };
+        let switched = sent_over != transport;
+        let transport = sent_over;
+        // Kept to answer a digest challenge or to send again elsewhere
+        // (failover, UDP after TCP failed); otherwise there is nothing to
+        // resend (the INVITE keeps its own copy for CANCEL and forks).
+        let keep = (keep || switched || self.config.credentials.is_some())
             .then(|| Box::new(request.clone()));
         let id = self
             .tx
             .send_request(now, request, destination, transport)
             .map_err(|e| Error::Transaction(e.to_string()))?;
+        if switched {
+            self.note_switched(id, destination);
+        }
         self.txs.insert(
             id,
             TxUse {
@@ -860,6 +912,7 @@ impl Party {
             }
             self.drain_tx_events(now);
         }
+        self.process_routing(now);
     }
 
     fn timer_is_live(&self, at: Instant, owner: TimerOwner) -> bool {
@@ -979,6 +1032,7 @@ impl Party {
     }
 
     fn on_tx_terminated(&mut self, id: TransactionId) {
+        self.forget_route(id);
         if let Some(TxUse {
             owner: Owner::Call(call),
             kind: TxKind::Invite,
@@ -1005,6 +1059,10 @@ impl Party {
             && kind != TxKind::ServerInvite
             && self.retry_with_auth(now, id, &response)
         {
+            return;
+        }
+        // RFC 3263 section 4.3: a 503 sends the request to the next target.
+        if status == 503 && self.fail_over(now, id, Failure::Response(503)) {
             return;
         }
         match owner {
@@ -1124,6 +1182,8 @@ impl Party {
             rounds + 1,
         ) {
             Ok(new_id) => {
+                // Still the same targets to fail over to (RFC 3263).
+                self.carry_route(id, new_id);
                 if let Owner::Call(call) = owner {
                     self.retarget_call_tx(call, id, new_id);
                 }
@@ -1138,21 +1198,31 @@ impl Party {
 
     /// A client transaction timed out or could not be sent.
     fn on_tx_failure(&mut self, now: Instant, id: TransactionId, error: DialogError) {
+        let failure = match error {
+            DialogError::Timeout => Some(Failure::Timeout),
+            DialogError::TransportError => Some(Failure::TransportError),
+            _ => None,
+        };
+        if failure.is_some_and(|f| self.fail_over(now, id, f)) {
+            return;
+        }
         let Some(tx) = self.txs.get(&id) else { return };
         let (owner, kind) = (tx.owner, tx.kind);
         match owner {
             Owner::Call(call) => self.on_call_tx_failure(now, call, id, kind, error),
             Owner::Registration(reg) => self.on_register_failure(now, reg, error),
             Owner::Request(req) => {
-                let (code, reason) = match error {
-                    DialogError::Timeout => (408, "Request Timeout"),
-                    _ => (503, "Service Unavailable"),
+                let (code, reason) = match &error {
+                    DialogError::Timeout => (408, "Request Timeout".to_string()),
+                    // RFC 3263 section 4.3: as if a 503 had come.
+                    DialogError::Unresolvable(_) => (503, error.to_string()),
+                    _ => (503, "Service Unavailable".to_string()),
                 };
                 self.events.push_back(Event::RequestCompleted {
                     id: req,
                     outcome: RequestCompleted {
                         code,
-                        reason: reason.into(),
+                        reason,
                         allow: Vec::new(),
                         supported: Vec::new(),
                         accept: Vec::new(),
@@ -1173,8 +1243,9 @@ impl Party {
         body: Option<(&str, &[u8])>,
     ) -> Result<RequestId, Error> {
         let target = config::normalize_uri(target)?;
-        let (destination, transport, route) =
+        let (hop, route) =
             self.route_for(&target, options.proxy.as_deref(), options.destination)?;
+        let transport = hop.transport();
         let mut req = Message::request(method.clone(), &target);
         let (via, _) = self.via(transport)?;
         req.add_header(HeaderName::Via, &via);
@@ -1201,27 +1272,20 @@ impl Party {
         } else {
             TxKind::Message
         };
-        self.send_request(
-            now,
-            req,
-            destination,
-            transport,
-            Owner::Request(id),
-            kind,
-            0,
-        )?;
+        self.send_routed(now, req, &hop, Owner::Request(id), kind)?;
         Ok(id)
     }
 
     /// Next hop for a new request: an explicit destination, else the
     /// outbound proxy (which also becomes a pre-loaded Route, RFC 3261
-    /// section 8.1.2), else the Request-URI's host.
+    /// section 8.1.2), else the Request-URI's host. A host name is located
+    /// later, by RFC 3263 ([`NextHop::Name`]).
     pub(crate) fn route_for(
         &self,
         target: &str,
         proxy: Option<&str>,
         destination: Option<SocketAddr>,
-    ) -> Result<(SocketAddr, Transport, Option<String>), Error> {
+    ) -> Result<(NextHop, Option<String>), Error> {
         let mut route = None;
         let mut hop_uri = target.to_string();
         if let Some(p) = proxy {
@@ -1236,10 +1300,9 @@ impl Party {
         }
         if let Some(dest) = destination {
             // The caller resolved the name: only the transport is needed.
-            return Ok((dest, uri_transport(&hop_uri)?, route));
+            return Ok((NextHop::Addr(dest, uri_transport(&hop_uri)?), route));
         }
-        let (addr, transport) = resolve_uri(&hop_uri)?;
-        Ok((addr, transport, route))
+        Ok((self.hop_for_uri(&hop_uri)?, route))
     }
 }
 

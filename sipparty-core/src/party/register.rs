@@ -1,14 +1,13 @@
 //! The REGISTER client (RFC 3261 section 10.2): bind, refresh before the
 //! granted expiry, unregister, and 423 Interval Too Brief.
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use tracing::debug;
 
 use super::event::{DialogError, Event, RegistrationId, RegistrationState};
 use super::timer::TimerOwner;
-use super::{config, Error, Owner, Party, RegisterOptions, TxKind};
+use super::{config, Error, NextHop, Owner, Party, RegisterOptions, TxKind};
 use crate::message::{self, Contact, HeaderName, Message, Method};
 use crate::transaction::TransactionId;
 use crate::transport::Transport;
@@ -20,7 +19,9 @@ pub(crate) struct Registration {
     aor: String,
     contacts: Vec<String>,
     route: Option<String>,
-    destination: SocketAddr,
+    /// Where REGISTERs go; a name is located again for each refresh
+    /// (through the DNS cache, so its TTL is honoured).
+    hop: NextHop,
     transport: Transport,
     /// One Call-ID and From tag for all REGISTERs of a binding (section
     /// 10.2: the registrar orders them by CSeq).
@@ -42,8 +43,9 @@ impl Party {
         options: RegisterOptions,
     ) -> Result<RegistrationId, Error> {
         let registrar = config::normalize_uri(registrar)?;
-        let (destination, transport, route) =
+        let (hop, route) =
             self.route_for(&registrar, options.proxy.as_deref(), options.destination)?;
+        let transport = hop.transport();
         let local = self.local_for(transport)?;
         let aor = match &options.aor {
             Some(a) => config::normalize_uri(a)?,
@@ -64,7 +66,7 @@ impl Party {
             aor,
             contacts,
             route,
-            destination,
+            hop,
             transport,
             call_id: message::new_call_id(&mut *self.rng, &local.ip().to_string()),
             from_tag: self.new_tag(),
@@ -116,7 +118,7 @@ impl Party {
         if let Some(r) = &reg.route {
             req.add_header(HeaderName::Route, r);
         }
-        let destination = reg.destination;
+        let hop = reg.hop.clone();
         self.common_request_headers(&mut req);
         // Refreshes reuse the registrar's nonce with the next nonce count
         // (RFC 3261 section 22.3), saving the 401 round trip.
@@ -134,15 +136,7 @@ impl Party {
                 }
             }
         }
-        let tx = self.send_request(
-            now,
-            req,
-            destination,
-            transport,
-            Owner::Registration(id),
-            TxKind::Register,
-            0,
-        )?;
+        let tx = self.send_routed(now, req, &hop, Owner::Registration(id), TxKind::Register)?;
         if let Some(reg) = self.registrations.get_mut(&id) {
             reg.tx = Some(tx);
         }

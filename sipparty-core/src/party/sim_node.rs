@@ -22,6 +22,9 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::Instant;
 
+use crate::transport::locate::{Answer, DnsRecord, LookupId};
+use crate::transport::resolve::{Query, RecordType};
+
 use super::endpoint::{Endpoint, EndpointOutput, PartyKey};
 use super::event::{DialogId, DialogState, Event, Input, MediaTransmit, Output};
 use super::Party;
@@ -44,6 +47,61 @@ pub struct SimParty {
     /// Media packets the Party wanted to send (the simulator carries SIP
     /// only).
     pub media: Vec<MediaTransmit>,
+    /// A stub DNS answering the parties' `Event::ResolveRequest` at once
+    /// (None: requests stay unanswered and time out).
+    dns: Option<SimDns>,
+    /// The latest time the node has seen.
+    now: Option<Instant>,
+}
+
+/// A DNS stub for simulated nodes: answers from a table, records every
+/// question. Never touches the network.
+#[derive(Debug, Clone, Default)]
+pub struct SimDns {
+    table: Vec<(Query, Vec<DnsRecord>)>,
+    /// Names whose lookups fail (SERVFAIL) rather than find nothing.
+    failing: Vec<String>,
+    /// Every question asked, in order.
+    pub asked: Vec<Query>,
+}
+
+impl SimDns {
+    /// An empty table: every question finds no records.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Answer `rtype` questions about `name` with `records`.
+    pub fn with(mut self, name: &str, rtype: RecordType, records: Vec<DnsRecord>) -> Self {
+        self.table.push((
+            Query {
+                name: name.to_string(),
+                rtype,
+            },
+            records,
+        ));
+        self
+    }
+
+    /// Lookups of `name` fail (as on a server failure).
+    pub fn failing(mut self, name: &str) -> Self {
+        self.failing.push(name.to_string());
+        self
+    }
+
+    fn answer(&mut self, query: &Query) -> Option<Vec<DnsRecord>> {
+        self.asked.push(query.clone());
+        if self.failing.contains(&query.name) {
+            return None;
+        }
+        Some(
+            self.table
+                .iter()
+                .find(|(q, _)| q == query)
+                .map(|(_, r)| r.clone())
+                .unwrap_or_default(),
+        )
+    }
 }
 
 impl SimParty {
@@ -55,6 +113,8 @@ impl SimParty {
             out: VecDeque::new(),
             events: Vec::new(),
             media: Vec::new(),
+            dns: None,
+            now: None,
         }
     }
 
@@ -66,7 +126,19 @@ impl SimParty {
             out: VecDeque::new(),
             events: Vec::new(),
             media: Vec::new(),
+            dns: None,
+            now: None,
         }
+    }
+
+    /// Answer the node's DNS questions from `dns`.
+    pub fn set_dns(&mut self, dns: SimDns) {
+        self.dns = Some(dns);
+    }
+
+    /// The stub DNS, to see what was asked.
+    pub fn dns(&self) -> Option<&SimDns> {
+        self.dns.as_ref()
     }
 
     /// The Party (the first one of an Endpoint).
@@ -153,6 +225,8 @@ impl SimParty {
     }
 
     fn feed(&mut self, input: Input<'_>) {
+        let now = input.now();
+        self.now = Some(self.now.map_or(now, |t| t.max(now)));
         match &mut self.inner {
             Inner::One(p) => p.handle_input(input),
             Inner::Many(e) => e.handle_input(input),
@@ -163,20 +237,68 @@ impl SimParty {
     /// Move everything the parties want to send or say into the node's
     /// queues.
     pub fn drain(&mut self) {
+        let mut lookups: Vec<(LookupId, Query)> = Vec::new();
         loop {
-            match &mut self.inner {
+            let event = match &mut self.inner {
                 Inner::One(p) => match p.poll_output() {
-                    Output::Transmit(t) => self.out.push_back(t),
-                    Output::MediaTransmit(m) => self.media.push(m),
-                    Output::Event(e) => self.events.push((PartyKey(0), e)),
-                    _ => break,
+                    Output::Transmit(t) => {
+                        self.out.push_back(t);
+                        continue;
+                    }
+                    Output::MediaTransmit(m) => {
+                        self.media.push(m);
+                        continue;
+                    }
+                    Output::Event(e) => Some((PartyKey(0), e)),
+                    _ => None,
                 },
                 Inner::Many(e) => match e.poll_output() {
-                    EndpointOutput::Transmit(t) => self.out.push_back(t),
-                    EndpointOutput::MediaTransmit(m) => self.media.push(m),
-                    EndpointOutput::Event { party, event } => self.events.push((party, event)),
-                    _ => break,
+                    EndpointOutput::Transmit(t) => {
+                        self.out.push_back(t);
+                        continue;
+                    }
+                    EndpointOutput::MediaTransmit(m) => {
+                        self.media.push(m);
+                        continue;
+                    }
+                    EndpointOutput::Event { party, event } => Some((party, event)),
+                    _ => None,
                 },
+            };
+            match event {
+                Some((party, event)) => {
+                    if let Event::ResolveRequest { id, query } = &event {
+                        lookups.push((*id, query.clone()));
+                    }
+                    self.events.push((party, event));
+                }
+                None if lookups.is_empty() || self.dns.is_none() => break,
+                None => {
+                    // Answer as a resolver on the same host would: at once.
+                    let party_now = match &self.inner {
+                        Inner::One(p) => p.last_now,
+                        Inner::Many(e) => e
+                            .keys()
+                            .filter_map(|k| e.party(k).and_then(|p| p.last_now))
+                            .max(),
+                    };
+                    let Some(now) = self.now.into_iter().chain(party_now).max() else {
+                        break;
+                    };
+                    for (id, query) in std::mem::take(&mut lookups) {
+                        let Some(dns) = self.dns.as_mut() else { break };
+                        let records = dns.answer(&query);
+                        let answer = match &records {
+                            Some(r) => Answer::Records(r),
+                            None => Answer::Failed,
+                        };
+                        let input = Input::Resolved { now, id, answer };
+                        match &mut self.inner {
+                            Inner::One(p) => p.handle_input(input),
+                            Inner::Many(e) => e.handle_input(input),
+                        }
+                    }
+                }
             }
         }
     }

@@ -2,6 +2,7 @@
 //! framing of SIP messages on a byte stream. Sockets live in the drivers.
 
 pub mod connection;
+pub mod locate;
 pub mod resolve;
 pub mod stream;
 

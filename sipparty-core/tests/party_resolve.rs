@@ -1,0 +1,782 @@
+//! RFC 3263 server location through the Party's resolution requests, and
+//! RFC 3261 section 18.1.1 (large requests over TCP). DNS is a stub
+//! (`SimDns`, or answers written by hand): nothing leaves the process.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use sipparty_core::message::{HeaderName, Message};
+use sipparty_core::party::{
+    CallPolicy, DialogError, DialogState, Endpoint, Event, Input, InviteOptions, Output, Party,
+    PartyConfig, RegisterOptions, RegistrationState, SimDns, SimParty,
+};
+use sipparty_core::sim::Network;
+use sipparty_core::transport::locate::{Answer, DnsRecord, LookupId};
+use sipparty_core::transport::resolve::{Query, Record, RecordType};
+use sipparty_core::Transport;
+
+const ALICE: &str = "127.0.0.1:5060";
+const CAROL: &str = "127.0.0.1:5070";
+const BOB: &str = "127.0.0.1:5080";
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+fn ttl(record: Record, secs: u64) -> DnsRecord {
+    DnsRecord::new(record, Duration::from_secs(secs))
+}
+
+fn localhost(secs: u64) -> Vec<DnsRecord> {
+    vec![ttl(Record::A("127.0.0.1".parse().unwrap()), secs)]
+}
+
+/// SRV for `_sip._udp.example.test`: Carol (priority 10) before Bob (20).
+fn two_servers() -> SimDns {
+    SimDns::new()
+        .with(
+            "_sip._udp.example.test",
+            RecordType::Srv,
+            vec![
+                ttl(Record::srv(20, 0, 5080, "backup.example.test."), 300),
+                ttl(Record::srv(10, 0, 5070, "primary.example.test."), 300),
+            ],
+        )
+        .with("primary.example.test", RecordType::A, localhost(300))
+        .with("backup.example.test", RecordType::A, localhost(300))
+}
+
+fn party(aor: &str, policy: CallPolicy) -> Party {
+    let mut p = Party::no_media_simple_calls(aor).unwrap();
+    p.set_policy(policy);
+    p
+}
+
+fn invites_to(net: &Network<SimParty>, to: SocketAddr) -> Vec<Message> {
+    net.log()
+        .iter()
+        .filter(|d| d.destination == to)
+        .filter_map(|d| Message::parse(&d.bytes).ok())
+        .filter(|m| m.method().map(|x| x.as_str()) == Some("INVITE"))
+        .collect()
+}
+
+fn branch(m: &Message) -> String {
+    m.top_via().unwrap().unwrap().branch().unwrap().to_string()
+}
+
+#[test]
+fn rfc3263_s4_3_srv_targets_in_order_fail_over_on_503() {
+    let mut net = Network::new(1, Instant::now());
+    let mut alice = SimParty::new(
+        party("alice@example.test", CallPolicy::AutoAnswer),
+        addr(ALICE),
+    );
+    alice.set_dns(two_servers());
+    net.add(addr(ALICE), alice);
+    net.add(
+        addr(CAROL),
+        SimParty::new(
+            party("bob@example.test", CallPolicy::Reject { code: 503 }),
+            addr(CAROL),
+        ),
+    );
+    net.add(
+        addr(BOB),
+        SimParty::new(party("bob@example.test", CallPolicy::AutoAnswer), addr(BOB)),
+    );
+    let now = net.now();
+    let call = net
+        .endpoint_mut(addr(ALICE))
+        .party_mut()
+        .invite(now, "sip:bob@example.test", InviteOptions::default())
+        .unwrap();
+    net.run_until(now + Duration::from_secs(2));
+    assert_eq!(
+        net.endpoint(addr(ALICE)).state_of(call),
+        Some(DialogState::InDialog),
+        "{:?}",
+        net.endpoint(addr(ALICE)).party().last_error(call)
+    );
+    // The states the application saw: no Error in between.
+    assert_eq!(
+        net.endpoint(addr(ALICE)).states_of(call),
+        vec![DialogState::InitiatingDialog, DialogState::InDialog]
+    );
+    let to_carol = invites_to(&net, addr(CAROL));
+    let to_bob = invites_to(&net, addr(BOB));
+    assert_eq!(to_carol.len(), 1, "the primary first");
+    assert_eq!(to_bob.len(), 1, "then the backup");
+    // Section 4.3: the same request in a new transaction.
+    assert_eq!(to_carol[0].call_id(), to_bob[0].call_id());
+    assert_eq!(
+        to_carol[0].cseq().unwrap().unwrap(),
+        to_bob[0].cseq().unwrap().unwrap()
+    );
+    assert_ne!(branch(&to_carol[0]), branch(&to_bob[0]));
+    // NAPTR first (nothing), then the UDP SRV, then the hosts.
+    let asked = &net.endpoint(addr(ALICE)).dns().unwrap().asked;
+    assert_eq!(asked[0].rtype, RecordType::Naptr);
+    assert_eq!(asked[0].name, "example.test");
+    assert_eq!(asked[1].name, "_sip._udp.example.test");
+    assert!(asked.iter().any(|q| q.name == "backup.example.test"));
+    // The application saw the questions too.
+    assert!(net
+        .endpoint(addr(ALICE))
+        .events
+        .iter()
+        .any(|(_, e)| matches!(e, Event::ResolveRequest { .. })));
+
+    // In-dialog requests go where the INVITE went.
+    let now = net.now();
+    net.endpoint_mut(addr(ALICE))
+        .party_mut()
+        .dialog(call)
+        .unwrap()
+        .terminate(now)
+        .unwrap();
+    net.run_until(now + Duration::from_secs(2));
+    assert_eq!(
+        net.endpoint(addr(ALICE)).state_of(call),
+        Some(DialogState::Terminated)
+    );
+    // Once Timer D of the failed attempt has run, nothing is left.
+    net.run_until(now + Duration::from_secs(40));
+    assert!(net.endpoint_mut(addr(ALICE)).is_idle());
+}
+
+#[test]
+fn rfc3263_s4_3_fail_over_when_the_first_target_times_out() {
+    let mut net = Network::new(2, Instant::now());
+    let mut alice = SimParty::new(
+        party("alice@example.test", CallPolicy::AutoAnswer),
+        addr(ALICE),
+    );
+    alice.set_dns(two_servers());
+    net.add(addr(ALICE), alice);
+    // Nobody at CAROL: Timer B fires (64*T1) and the backup gets the call.
+    net.add(
+        addr(BOB),
+        SimParty::new(party("bob@example.test", CallPolicy::AutoAnswer), addr(BOB)),
+    );
+    let now = net.now();
+    let call = net
+        .endpoint_mut(addr(ALICE))
+        .party_mut()
+        .invite(now, "bob@example.test", InviteOptions::default())
+        .unwrap();
+    net.run_until(now + Duration::from_secs(31));
+    assert_eq!(
+        net.endpoint(addr(ALICE)).state_of(call),
+        Some(DialogState::InitiatingDialog)
+    );
+    net.run_until(now + Duration::from_secs(34));
+    assert_eq!(
+        net.endpoint(addr(ALICE)).state_of(call),
+        Some(DialogState::InDialog)
+    );
+    assert!(
+        invites_to(&net, addr(CAROL)).len() >= 7,
+        "Timer A retransmissions"
+    );
+}
+
+#[test]
+fn rfc3263_name_without_records_fails_the_call_with_a_clear_error() {
+    let mut net = Network::new(3, Instant::now());
+    let mut alice = SimParty::new(
+        party("alice@example.test", CallPolicy::AutoAnswer),
+        addr(ALICE),
+    );
+    alice.set_dns(SimDns::new());
+    net.add(addr(ALICE), alice);
+    let now = net.now();
+    let call = net
+        .endpoint_mut(addr(ALICE))
+        .party_mut()
+        .invite(now, "sip:bob@nowhere.test", InviteOptions::default())
+        .unwrap();
+    net.run_until(now + Duration::from_secs(1));
+    let node = net.endpoint(addr(ALICE));
+    assert_eq!(node.state_of(call), Some(DialogState::Error));
+    let error = node.party().last_error(call).cloned().unwrap();
+    assert!(matches!(error, DialogError::Unresolvable(_)), "{error:?}");
+    assert!(error.to_string().contains("nowhere.test"), "{error}");
+    assert!(net.log().is_empty(), "nothing was sent");
+    // NAPTR, the three SRV guesses, then A and AAAA... of a v4-only party:
+    // A alone.
+    let asked = &node.dns().unwrap().asked;
+    assert_eq!(asked.last().unwrap().rtype, RecordType::A);
+    assert!(!asked.iter().any(|q| q.rtype == RecordType::Aaaa));
+}
+
+#[test]
+fn rfc3263_answers_are_cached_for_their_ttl() {
+    let mut net = Network::new(4, Instant::now());
+    let dns = SimDns::new().with("pbx.example.test", RecordType::A, localhost(60));
+    let mut alice = SimParty::new(
+        party("alice@example.test", CallPolicy::AutoAnswer),
+        addr(ALICE),
+    );
+    alice.set_dns(dns);
+    net.add(addr(ALICE), alice);
+    net.add(
+        addr(BOB),
+        SimParty::new(party("bob@example.test", CallPolicy::AutoAnswer), addr(BOB)),
+    );
+    let asked = |net: &Network<SimParty>| net.endpoint(addr(ALICE)).dns().unwrap().asked.len();
+    let target = "sip:bob@pbx.example.test:5080";
+    let mut calls = Vec::new();
+    let start = net.now();
+    for at in [0, 30, 70] {
+        net.run_until(start + Duration::from_secs(at));
+        let now = net.now();
+        let call = net
+            .endpoint_mut(addr(ALICE))
+            .party_mut()
+            .invite(now, target, InviteOptions::default())
+            .unwrap();
+        net.run_until(now + Duration::from_secs(1));
+        assert_eq!(
+            net.endpoint(addr(ALICE)).state_of(call),
+            Some(DialogState::InDialog)
+        );
+        calls.push(asked(&net));
+    }
+    // A name with a port: A only (a v4 party). The second call is within
+    // the TTL, the third after it.
+    assert_eq!(calls, vec![1, 1, 2]);
+}
+
+#[test]
+fn rfc3263_literal_addresses_need_no_lookup() {
+    let mut net = Network::new(5, Instant::now());
+    let mut alice = SimParty::new(
+        party("alice@example.test", CallPolicy::AutoAnswer),
+        addr(ALICE),
+    );
+    alice.set_dns(SimDns::new());
+    net.add(addr(ALICE), alice);
+    net.add(
+        addr(BOB),
+        SimParty::new(party("bob@example.test", CallPolicy::AutoAnswer), addr(BOB)),
+    );
+    let now = net.now();
+    let call = net
+        .endpoint_mut(addr(ALICE))
+        .party_mut()
+        .invite(now, "bob@127.0.0.1:5080", InviteOptions::default())
+        .unwrap();
+    net.run_until(now + Duration::from_secs(1));
+    let node = net.endpoint(addr(ALICE));
+    assert_eq!(node.state_of(call), Some(DialogState::InDialog));
+    assert!(node.dns().unwrap().asked.is_empty());
+    assert!(!node
+        .events
+        .iter()
+        .any(|(_, e)| matches!(e, Event::ResolveRequest { .. })));
+}
+
+#[test]
+fn rfc3263_endpoint_routes_answers_to_the_party_that_asked() {
+    let mut net = Network::new(6, Instant::now());
+    let mut endpoint = Endpoint::new();
+    let a = endpoint.add(party("alice@example.test", CallPolicy::AutoAnswer));
+    let c = endpoint.add(party("carl@example.test", CallPolicy::AutoAnswer));
+    let mut node = SimParty::endpoint(endpoint, addr(ALICE));
+    node.set_dns(
+        SimDns::new()
+            .with("bob.example.test", RecordType::A, localhost(60))
+            .with("dave.example.test", RecordType::A, localhost(60)),
+    );
+    net.add(addr(ALICE), node);
+    net.add(
+        addr(BOB),
+        SimParty::endpoint(
+            {
+                let mut e = Endpoint::new();
+                e.add(party("bob@example.test", CallPolicy::AutoAnswer));
+                e.add(party("dave@example.test", CallPolicy::AutoAnswer));
+                e
+            },
+            addr(BOB),
+        ),
+    );
+    let now = net.now();
+    let call_a = net
+        .endpoint_mut(addr(ALICE))
+        .party_at(a)
+        .invite(
+            now,
+            "sip:bob@bob.example.test:5080",
+            InviteOptions::default(),
+        )
+        .unwrap();
+    let call_c = net
+        .endpoint_mut(addr(ALICE))
+        .party_at(c)
+        .invite(
+            now,
+            "sip:dave@dave.example.test:5080",
+            InviteOptions::default(),
+        )
+        .unwrap();
+    net.run_until(now + Duration::from_secs(1));
+    let node = net.endpoint(addr(ALICE));
+    assert_eq!(node.state_at(a, call_a), Some(DialogState::InDialog));
+    assert_eq!(node.state_at(c, call_c), Some(DialogState::InDialog));
+    // Each party asked its own question; the ids the driver saw differ.
+    let ids: Vec<(LookupId, String)> = node
+        .events
+        .iter()
+        .filter_map(|(_, e)| match e {
+            Event::ResolveRequest { id, query } => Some((*id, query.name.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ids.len(), 2);
+    assert_ne!(ids[0].0, ids[1].0);
+}
+
+#[test]
+fn rfc3263_registrar_name_is_located() {
+    let mut net = Network::new(7, Instant::now());
+    let mut alice = SimParty::new(
+        party("alice@example.test", CallPolicy::AutoAnswer),
+        addr(ALICE),
+    );
+    alice.set_dns(
+        SimDns::new()
+            .with(
+                "_sip._udp.example.test",
+                RecordType::Srv,
+                vec![ttl(Record::srv(0, 0, 5080, "reg.example.test"), 10)],
+            )
+            .with("reg.example.test", RecordType::A, localhost(10)),
+    );
+    net.add(addr(ALICE), alice);
+    // Nobody registers at BOB: every REGISTER times out, which is enough
+    // to see where they went.
+    let now = net.now();
+    let reg = net
+        .endpoint_mut(addr(ALICE))
+        .party_mut()
+        .register(now, "sip:example.test", RegisterOptions::default())
+        .unwrap();
+    net.run_until(now + Duration::from_secs(40));
+    let node = net.endpoint(addr(ALICE));
+    let last = node
+        .events
+        .iter()
+        .rev()
+        .find_map(|(_, e)| match e {
+            Event::Registration { id, state } if *id == reg => Some(state.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(last, RegistrationState::Failed(DialogError::Timeout));
+    let registers: Vec<_> = net
+        .log()
+        .iter()
+        .filter(|d| d.destination == addr(BOB))
+        .collect();
+    assert!(!registers.is_empty());
+    assert!(registers.iter().all(|d| d.transport == Transport::Udp));
+}
+
+/// A Party driven by hand with a DNS answered in the test.
+struct Manual {
+    party: Party,
+    now: Instant,
+    sent: Vec<(Transport, SocketAddr, Message)>,
+    lookups: Vec<(LookupId, Query)>,
+    events: Vec<Event>,
+}
+
+impl Manual {
+    fn new(config: PartyConfig, tcp: bool) -> Self {
+        let mut party = Party::new(config, Box::new(sipparty_core::SeededRandom::new(3)));
+        party.set_local_address(Transport::Udp, addr(ALICE));
+        if tcp {
+            party.set_local_address(Transport::Tcp, addr(ALICE));
+        }
+        Manual {
+            party,
+            now: Instant::now(),
+            sent: Vec::new(),
+            lookups: Vec::new(),
+            events: Vec::new(),
+        }
+    }
+
+    fn drain(&mut self) {
+        loop {
+            match self.party.poll_output() {
+                Output::Transmit(t) => self.sent.push((
+                    t.transport,
+                    t.destination,
+                    Message::parse(&t.bytes).unwrap(),
+                )),
+                Output::Event(Event::ResolveRequest { id, query }) => {
+                    self.lookups.push((id, query))
+                }
+                Output::Event(e) => self.events.push(e),
+                Output::MediaTransmit(_) => {}
+                _ => break,
+            }
+        }
+    }
+
+    fn answer(&mut self, table: &[(&str, RecordType, Vec<DnsRecord>)]) {
+        while let Some((id, q)) = self.lookups.pop() {
+            let records = table
+                .iter()
+                .find(|(n, t, _)| *n == q.name && *t == q.rtype)
+                .map(|(_, _, r)| r.clone())
+                .unwrap_or_default();
+            self.party.handle_input(Input::Resolved {
+                now: self.now,
+                id,
+                answer: Answer::Records(&records),
+            });
+            self.drain();
+        }
+    }
+
+    fn states(&self) -> Vec<DialogState> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::DialogStateChanged { state, .. } => Some(*state),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+fn config() -> PartyConfig {
+    PartyConfig::new("alice@example.test").unwrap()
+}
+
+#[test]
+fn rfc3263_s4_1_naptr_picks_tcp_and_the_request_says_so() {
+    let mut m = Manual::new(config(), true);
+    let call = m
+        .party
+        .invite(m.now, "sip:bob@example.test", InviteOptions::default())
+        .unwrap();
+    m.drain();
+    assert!(m.sent.is_empty(), "held until located");
+    assert_eq!(m.lookups.len(), 1);
+    m.answer(&[
+        (
+            "example.test",
+            RecordType::Naptr,
+            vec![ttl(
+                Record::naptr(10, 10, "SIP+D2T", "_sip._tcp.example.test"),
+                60,
+            )],
+        ),
+        (
+            "_sip._tcp.example.test",
+            RecordType::Srv,
+            vec![ttl(Record::srv(0, 0, 5090, "tcp.example.test"), 60)],
+        ),
+        ("tcp.example.test", RecordType::A, localhost(60)),
+    ]);
+    assert_eq!(m.sent.len(), 1);
+    let (transport, dest, invite) = &m.sent[0];
+    assert_eq!(*transport, Transport::Tcp);
+    assert_eq!(*dest, addr("127.0.0.1:5090"));
+    let via = invite.top_via().unwrap().unwrap();
+    assert_eq!(via.transport, "TCP");
+    assert!(invite
+        .header(&HeaderName::Contact)
+        .unwrap()
+        .contains("transport=tcp"));
+    assert_eq!(
+        m.party.dialog_state(call),
+        Some(DialogState::InitiatingDialog)
+    );
+}
+
+#[test]
+fn rfc3263_cancel_while_resolving_sends_nothing() {
+    let mut m = Manual::new(config(), false);
+    let call = m
+        .party
+        .invite(
+            m.now,
+            "sip:bob@pbx.example.test:5080",
+            InviteOptions::default(),
+        )
+        .unwrap();
+    m.drain();
+    m.party.dialog(call).unwrap().terminate(m.now).unwrap();
+    m.drain();
+    m.answer(&[("pbx.example.test", RecordType::A, localhost(60))]);
+    assert!(m.sent.is_empty());
+    assert_eq!(
+        m.states(),
+        vec![
+            DialogState::InitiatingDialog,
+            DialogState::TerminatingDialog,
+            DialogState::Terminated
+        ]
+    );
+    assert!(m.party.is_idle() || m.party.poll_timeout().is_some());
+}
+
+#[test]
+fn rfc3263_unanswered_lookups_time_out() {
+    let mut cfg = config();
+    cfg.dns.lookup_timeout = Duration::from_secs(2);
+    let mut m = Manual::new(cfg, false);
+    let call = m
+        .party
+        .invite(
+            m.now,
+            "sip:bob@pbx.example.test:5080",
+            InviteOptions::default(),
+        )
+        .unwrap();
+    m.drain();
+    assert_eq!(m.lookups.len(), 1);
+    // The driver never answers: after the timeout the A lookup counts as
+    // failed, and there is nothing else to ask.
+    let at = m.party.poll_timeout().unwrap();
+    assert_eq!(at, m.now + Duration::from_secs(2));
+    {
+        m.now = at;
+        m.party.handle_input(Input::Timeout(at));
+        m.drain();
+    }
+    assert_eq!(m.party.dialog_state(call), Some(DialogState::Error));
+    assert!(matches!(
+        m.party.last_error(call),
+        Some(DialogError::Unresolvable(_))
+    ));
+}
+
+#[test]
+fn rfc3263_options_to_an_unknown_name_completes_with_503() {
+    let mut m = Manual::new(config(), false);
+    let id = m.party.options(m.now, "sip:nowhere.test:5060").unwrap();
+    m.drain();
+    m.answer(&[]);
+    let done = m
+        .events
+        .iter()
+        .find_map(|e| match e {
+            Event::RequestCompleted { id: i, outcome } if *i == id => {
+                Some((outcome.code, outcome.reason.clone()))
+            }
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(done.0, 503);
+    assert!(done.1.contains("nowhere.test"), "{}", done.1);
+}
+
+fn big_invite() -> InviteOptions {
+    InviteOptions::default().header("X-Padding", &"p".repeat(1400))
+}
+
+#[test]
+fn rfc3261_s18_1_1_large_request_goes_over_tcp_then_udp_if_tcp_fails() {
+    let mut m = Manual::new(config(), true);
+    let call = m
+        .party
+        .invite(m.now, "sip:bob@127.0.0.1:5080", big_invite())
+        .unwrap();
+    m.drain();
+    assert_eq!(m.sent.len(), 1);
+    let (t, dest, first) = m.sent[0].clone();
+    assert_eq!(t, Transport::Tcp);
+    assert_eq!(dest, addr(BOB));
+    assert_eq!(first.top_via().unwrap().unwrap().transport, "TCP");
+    // The connection is refused: the same request again over UDP, a new
+    // transaction.
+    m.party.handle_input(Input::TransportError {
+        now: m.now,
+        transport: Transport::Tcp,
+        destination: addr(BOB),
+    });
+    m.drain();
+    assert_eq!(m.sent.len(), 2, "{:?}", m.states());
+    let (t, dest, second) = m.sent[1].clone();
+    assert_eq!(t, Transport::Udp);
+    assert_eq!(dest, addr(BOB));
+    assert_eq!(second.top_via().unwrap().unwrap().transport, "UDP");
+    assert_ne!(branch(&first), branch(&second));
+    assert_eq!(first.call_id(), second.call_id());
+    assert_eq!(
+        m.party.dialog_state(call),
+        Some(DialogState::InitiatingDialog)
+    );
+}
+
+#[test]
+fn rfc3261_s18_1_1_small_or_pinned_requests_stay_on_udp() {
+    // Small.
+    let mut m = Manual::new(config(), true);
+    m.party
+        .invite(m.now, "sip:bob@127.0.0.1:5080", InviteOptions::default())
+        .unwrap();
+    m.drain();
+    assert_eq!(m.sent[0].0, Transport::Udp);
+    // Large but the URI says transport=udp.
+    let mut m = Manual::new(config(), true);
+    m.party
+        .invite(m.now, "sip:bob@127.0.0.1:5080;transport=udp", big_invite())
+        .unwrap();
+    m.drain();
+    assert_eq!(m.sent[0].0, Transport::Udp);
+    // Large, no local TCP address.
+    let mut m = Manual::new(config(), false);
+    m.party
+        .invite(m.now, "sip:bob@127.0.0.1:5080", big_invite())
+        .unwrap();
+    m.drain();
+    assert_eq!(m.sent[0].0, Transport::Udp);
+    // Large for a 1500 MTU, small for a 9000 one.
+    let mut cfg = config();
+    cfg.path_mtu = Some(9000);
+    let mut m = Manual::new(cfg, true);
+    m.party
+        .invite(m.now, "sip:bob@127.0.0.1:5080", big_invite())
+        .unwrap();
+    m.drain();
+    assert_eq!(m.sent[0].0, Transport::Udp);
+    // Unknown MTU: 1300 bytes is the limit.
+    let mut cfg = config();
+    cfg.path_mtu = None;
+    let mut m = Manual::new(cfg, true);
+    m.party
+        .invite(
+            m.now,
+            "sip:bob@127.0.0.1:5080",
+            InviteOptions::default().header("X-Padding", &"p".repeat(1100)),
+        )
+        .unwrap();
+    m.drain();
+    assert_eq!(m.sent[0].0, Transport::Tcp);
+    assert!(m.sent[0].2.to_bytes().len() > 1300);
+}
+
+#[test]
+fn rfc3263_in_dialog_requests_to_a_known_name_use_the_cache() {
+    let mut m = Manual::new(config(), false);
+    let table = [
+        ("pbx.example.test", RecordType::A, localhost(60)),
+        (
+            "proxy.example.test",
+            RecordType::A,
+            vec![ttl(Record::A("127.0.0.2".parse().unwrap()), 60)],
+        ),
+    ];
+    // The proxy's name gets into the cache through an OPTIONS.
+    m.party
+        .options(m.now, "sip:proxy.example.test:5090")
+        .unwrap();
+    m.drain();
+    m.answer(&table);
+    let call = m
+        .party
+        .invite(
+            m.now,
+            "sip:bob@pbx.example.test:5080",
+            InviteOptions::default(),
+        )
+        .unwrap();
+    m.drain();
+    m.answer(&table);
+    let (_, dest, invite) = m
+        .sent
+        .iter()
+        .find(|(_, _, msg)| msg.method().map(|x| x.as_str()) == Some("INVITE"))
+        .cloned()
+        .unwrap();
+    assert_eq!(dest, addr(BOB));
+    // Bob answers through a proxy that record-routes by name.
+    let mut ok = Message::response_to(&invite, 200, Some("b1"));
+    ok.add_header(HeaderName::RecordRoute, "<sip:proxy.example.test:5090;lr>");
+    ok.add_header(HeaderName::Contact, "<sip:bob@127.0.0.1:5080>");
+    let bytes = ok.to_bytes();
+    m.party.handle_input(Input::Datagram {
+        now: m.now,
+        transport: Transport::Udp,
+        source: addr(BOB),
+        destination: addr(ALICE),
+        bytes: &bytes,
+    });
+    m.drain();
+    assert_eq!(m.party.dialog_state(call), Some(DialogState::InDialog));
+    let (_, dest, ack) = m.sent.last().cloned().unwrap();
+    assert_eq!(ack.method().unwrap().as_str(), "ACK");
+    assert_eq!(
+        dest,
+        addr("127.0.0.2:5090"),
+        "the proxy, located from the cache"
+    );
+    assert!(m.lookups.is_empty(), "nothing asked mid-dialog");
+}
+
+#[test]
+fn rfc3263_s4_3_a_challenged_request_keeps_its_targets() {
+    let mut cfg = config();
+    cfg.credentials = Some(sipparty_core::party::Credentials::new("alice", "secret"));
+    let mut m = Manual::new(cfg, false);
+    let id = m.party.options(m.now, "sip:example.test").unwrap();
+    m.drain();
+    m.answer(&[
+        (
+            "_sip._udp.example.test",
+            RecordType::Srv,
+            vec![
+                ttl(Record::srv(1, 0, 5070, "a.example.test"), 60),
+                ttl(Record::srv(2, 0, 5080, "b.example.test"), 60),
+            ],
+        ),
+        ("a.example.test", RecordType::A, localhost(60)),
+        ("b.example.test", RecordType::A, localhost(60)),
+    ]);
+    let feed = |m: &mut Manual, from: &str, resp: Message| {
+        let bytes = resp.to_bytes();
+        m.party.handle_input(Input::Datagram {
+            now: m.now,
+            transport: Transport::Udp,
+            source: addr(from),
+            destination: addr(ALICE),
+            bytes: &bytes,
+        });
+        m.drain();
+    };
+    let (_, dest, first) = m.sent.last().cloned().unwrap();
+    assert_eq!(dest, addr(CAROL));
+    // The first server challenges; the answer goes to it again.
+    let mut challenge = Message::response_to(&first, 401, Some("x"));
+    challenge.add_header(
+        HeaderName::WwwAuthenticate,
+        "Digest realm=\"example.test\", nonce=\"n1\", algorithm=MD5",
+    );
+    feed(&mut m, CAROL, challenge);
+    let (_, dest, second) = m.sent.last().cloned().unwrap();
+    assert_eq!(dest, addr(CAROL));
+    assert!(second.header(&HeaderName::Authorization).is_some());
+    // Then it is overloaded: the next target gets the request.
+    feed(&mut m, CAROL, Message::response_to(&second, 503, Some("x")));
+    let (_, dest, third) = m.sent.last().cloned().unwrap();
+    assert_eq!(dest, addr(BOB));
+    assert_eq!(third.method().unwrap().as_str(), "OPTIONS");
+    assert_eq!(
+        third.cseq().unwrap().unwrap(),
+        second.cseq().unwrap().unwrap()
+    );
+    feed(&mut m, BOB, Message::response_to(&third, 200, Some("y")));
+    let code = m.events.iter().find_map(|e| match e {
+        Event::RequestCompleted { id: i, outcome } if *i == id => Some(outcome.code),
+        _ => None,
+    });
+    assert_eq!(code, Some(200));
+}
