@@ -180,17 +180,6 @@ fn strict_fields_ok(value: &str) -> bool {
     !prev_space
 }
 
-/// The eight bytes of `b` from `i`, of which those before `end` count: a
-/// line's value is followed by its line end in the input, so a full word
-/// can nearly always be loaded even for a short value.
-#[inline(always)]
-fn word_before(b: &[u8], i: usize, end: usize) -> (u64, usize) {
-    match b.get(i..).and_then(|r| r.first_chunk::<8>()) {
-        Some(c) => (u64::from_le_bytes(*c), (end - i).min(8)),
-        None => swar::word_at(&b[..end], i),
-    }
-}
-
 /// The index of the first NUL, LF or CR at or after `i`, or the length:
 /// one word-at-a-time scan finds both the line end and any NUL or stray CR.
 #[inline(always)]
@@ -215,24 +204,57 @@ fn line_end(b: &[u8], mut i: usize) -> usize {
         .map_or(b.len(), |k| i + k)
 }
 
-/// Whether the `a=` value in `b[start..end]` starts with a valid att-field:
-/// a non-empty token (no blanks) up to the first `:` or the end.
+/// Scans an `a=` line whose value starts at `start`: the index of the
+/// first NUL, LF or CR (or the length), and whether the value starts with
+/// a valid att-field, a non-empty token (no blanks) up to the first `:` or
+/// the line end (RFC 8866 s.9). Both come out of the same words.
 #[inline(always)]
-fn attribute_name_ok(b: &[u8], start: usize, end: usize) -> bool {
+fn attribute_line(b: &[u8], start: usize) -> (usize, bool) {
     let mut i = start;
-    while i < end {
-        let (w, valid) = word_before(b, i, end);
-        let live = swar::valid_mask(valid);
-        let colon = swar::eq(w, b':') & live;
-        let blank = (swar::eq(w, b' ') | swar::eq(w, b'\t')) & live;
-        if colon | blank != 0 {
-            // The lowest mark of each is exact (see `swar::eq`).
-            let c = colon.trailing_zeros();
-            return c < blank.trailing_zeros() && (i > start || c > 7);
+    // None until the att-field has ended.
+    let mut name_ok = None;
+    while let Some(c) = b.get(i..).and_then(|r| r.first_chunk::<8>()) {
+        let w = u64::from_le_bytes(*c);
+        // The line end in this word, if any (see `line_end`).
+        let mut end = None;
+        let mut m = swar::below(w, 0x0E);
+        while m != 0 {
+            let k = (m.trailing_zeros() / 8) as usize;
+            if matches!(c[k], 0 | b'\n' | b'\r') {
+                end = Some(k);
+                break;
+            }
+            m &= m - 1;
+        }
+        if name_ok.is_none() {
+            let live = swar::valid_mask(end.unwrap_or(8));
+            let colon = swar::eq(w, b':') & live;
+            let blank = (swar::eq(w, b' ') | swar::eq(w, b'\t')) & live;
+            if colon | blank != 0 {
+                // The lowest mark of each is exact (see `swar::eq`).
+                let k = colon.trailing_zeros();
+                name_ok = Some(k < blank.trailing_zeros() && (i > start || k > 7));
+            }
+        }
+        if let Some(k) = end {
+            let at = i + k;
+            return (at, name_ok.unwrap_or(at > start));
         }
         i += 8;
     }
-    end > start
+    // The last few bytes of the input.
+    let at = line_end(b, i);
+    let ok = name_ok.unwrap_or_else(|| attribute_name_ok(&b[start..at]));
+    (at, ok)
+}
+
+/// Whether an `a=` value starts with a valid att-field (the slow path of
+/// [`attribute_line`], for the end of the input).
+fn attribute_name_ok(v: &[u8]) -> bool {
+    match v.iter().position(|&c| matches!(c, b':' | b' ' | b'\t')) {
+        Some(k) => v[k] == b':' && k > 0,
+        None => !v.is_empty(),
+    }
 }
 
 struct Parser<'l> {
@@ -276,6 +298,36 @@ impl<'l> Parser<'l> {
             if n >= self.limits.max_lines {
                 return Err(err(SdpErrorKind::TooManyLines));
             }
+            if n > 0 && bytes[pos] == b'a' && bytes.get(pos + 1) == Some(&b'=') {
+                // Most lines are attributes: one scan finds the line end
+                // and checks the att-field, without the general dispatch.
+                let (at, name_ok) = attribute_line(bytes, pos + 2);
+                let ending = match bytes.get(at) {
+                    Some(b'\r') if bytes.get(at + 1) == Some(&b'\n') => LineEnding::CrLf,
+                    None if !strict => LineEnding::None,
+                    Some(b'\n') if !strict => LineEnding::Lf,
+                    None => return Err(err(SdpErrorKind::MissingLineEnding)),
+                    Some(b'\n') => return Err(err(SdpErrorKind::BareLineFeed)),
+                    Some(_) => return Err(err(SdpErrorKind::InvalidCharacter)),
+                };
+                self.attributes += 1;
+                if self.attributes > self.limits.max_attributes {
+                    return Err(err(SdpErrorKind::TooManyAttributes));
+                }
+                if !name_ok {
+                    return Err(err(SdpErrorKind::InvalidField(b'a')));
+                }
+                // a= may repeat and is last in its section.
+                self.rank = self.a_rank;
+                d.lines.push(Line {
+                    kind: b'a',
+                    // "a=" is ASCII, so this is a char boundary.
+                    value: raw.get(pos + 2..at).unwrap_or_default(),
+                    ending,
+                });
+                pos = at + ending.as_str().len();
+                continue;
+            }
             // One scan per line finds its end and any NUL or stray CR.
             let at = line_end(bytes, pos);
             let (ending, next) = match bytes.get(at) {
@@ -304,21 +356,7 @@ impl<'l> Parser<'l> {
             }
             // The type letter and '=' are ASCII, so this is a char boundary.
             let value = raw.get(line_start + 2..at).unwrap_or_default();
-            if kind == b'a' && n > 0 {
-                // Most lines are attributes: checked here, without the
-                // general dispatch. a= may repeat and is last in its section.
-                self.attributes += 1;
-                if self.attributes > self.limits.max_attributes {
-                    return Err(err(SdpErrorKind::TooManyAttributes));
-                }
-                // att-field is a token: non-empty, no blanks, up to the ':'.
-                if !attribute_name_ok(bytes, line_start + 2, at) {
-                    return Err(err(SdpErrorKind::InvalidField(b'a')));
-                }
-                self.rank = self.a_rank;
-            } else {
-                self.line(d, kind, value).map_err(|e| e.at(n as u32 + 1))?;
-            }
+            self.line(d, kind, value).map_err(|e| e.at(n as u32 + 1))?;
             d.lines.push(Line {
                 kind,
                 value,
