@@ -490,7 +490,9 @@ impl<'a> Connection<'a> {
         if self.addrtype.eq_ignore_ascii_case("IP6") {
             self.address.parse::<Ipv6Addr>().ok().map(IpAddr::V6)
         } else {
-            self.address.parse::<Ipv4Addr>().ok().map(IpAddr::V4)
+            dotted_quad(self.address)
+                .or_else(|| self.address.parse::<Ipv4Addr>().ok())
+                .map(IpAddr::V4)
         }
     }
 
@@ -499,6 +501,38 @@ impl<'a> Connection<'a> {
     pub fn is_hold_address(&self) -> bool {
         self.address == "0.0.0.0"
     }
+}
+
+/// A plain dotted-quad IPv4 address (`192.0.2.1`), read in one pass; `None`
+/// for anything else, including leading zeros, which the standard parser
+/// then judges.
+fn dotted_quad(s: &str) -> Option<Ipv4Addr> {
+    let b = s.as_bytes();
+    let mut octets = [0u8; 4];
+    let mut i = 0;
+    for (n, o) in octets.iter_mut().enumerate() {
+        if n > 0 {
+            if b.get(i) != Some(&b'.') {
+                return None;
+            }
+            i += 1;
+        }
+        let start = i;
+        let mut v: u32 = 0;
+        while let Some(&c) = b.get(i) {
+            let d = c.wrapping_sub(b'0');
+            if d > 9 || i - start == 3 {
+                break;
+            }
+            v = v * 10 + u32::from(d);
+            i += 1;
+        }
+        if i == start || (i - start > 1 && b[start] == b'0') {
+            return None;
+        }
+        *o = u8::try_from(v).ok()?;
+    }
+    (i == b.len()).then_some(Ipv4Addr::from(octets))
 }
 
 /// The `m=` line (RFC 8866 s.5.14).
@@ -692,6 +726,32 @@ pub(crate) fn addrtype(ip: IpAddr) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dotted_quad_agrees_with_the_standard_parser() {
+        for v in [
+            "192.0.2.1",
+            "0.0.0.0",
+            "255.255.255.255",
+            "256.1.1.1",
+            "01.2.3.4",
+            "1.2.3",
+            "1.2.3.4.5",
+            "1.2.3.4 ",
+            "1234.1.1.1",
+            "1..2.3",
+            "",
+        ] {
+            assert_eq!(
+                dotted_quad(v).is_some(),
+                v.parse::<Ipv4Addr>().is_ok(),
+                "{v:?}"
+            );
+            if let Some(ip) = dotted_quad(v) {
+                assert_eq!(Ok(ip), v.parse::<Ipv4Addr>());
+            }
+        }
+    }
 
     #[test]
     fn canonical_scans_refuse_every_blank_irregularity() {

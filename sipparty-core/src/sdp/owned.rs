@@ -410,22 +410,48 @@ impl Sdp {
     /// with the same body differ only in their origin (RFC 3264 s.8: the
     /// version goes up only when something changed).
     pub fn body_without_origin(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(
-            self.session.text.len() + self.media.iter().map(|m| m.lines.text.len()).sum::<usize>(),
-        );
-        match self.session.find(b'o') {
+        let mut out = Vec::new();
+        self.write_body_without_origin(&mut out);
+        out
+    }
+
+    /// The pieces of [`body_without_origin`](Self::body_without_origin), in
+    /// order, without copying them.
+    fn body_pieces(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        let t = self.session.text.as_bytes();
+        let (before, after) = match self.session.find(b'o') {
             Some(i) => {
                 let s = self.session.spans[i];
-                let t = self.session.text.as_bytes();
-                out.extend_from_slice(&t[..s.line_start()]);
-                out.extend_from_slice(&t[s.line_end()..]);
+                (&t[..s.line_start()], &t[s.line_end()..])
             }
-            None => out.extend_from_slice(self.session.text.as_bytes()),
+            None => (t, &t[t.len()..]),
+        };
+        [before, after]
+            .into_iter()
+            .chain(self.media.iter().map(|m| m.lines.text.as_bytes()))
+    }
+
+    /// Whether [`body_without_origin`](Self::body_without_origin) would
+    /// equal `body`, without building it (the Negotiator's o= version check
+    /// runs on every answer).
+    pub(crate) fn body_without_origin_eq(&self, body: &[u8]) -> bool {
+        let mut rest = body;
+        for piece in self.body_pieces() {
+            match rest.split_at_checked(piece.len()) {
+                Some((head, tail)) if head == piece => rest = tail,
+                _ => return false,
+            }
         }
-        for m in &self.media {
-            out.extend_from_slice(m.lines.text.as_bytes());
+        rest.is_empty()
+    }
+
+    /// Replaces `out` with [`body_without_origin`](Self::body_without_origin),
+    /// reusing its allocation.
+    pub(crate) fn write_body_without_origin(&self, out: &mut Vec<u8>) {
+        out.clear();
+        for piece in self.body_pieces() {
+            out.extend_from_slice(piece);
         }
-        out
     }
 }
 
