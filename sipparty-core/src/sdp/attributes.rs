@@ -851,6 +851,7 @@ impl EventSet {
 /// digits (payload types, ptime, address octets): those are pushed as
 /// characters directly; longer ones are written backwards into a small
 /// buffer first.
+#[inline]
 pub(crate) fn push_u64(out: &mut String, v: u64) {
     let digit = |d: u64| char::from(b'0' + (d % 10) as u8);
     // The usual RTP clock rates, as literals (a fixed-size copy).

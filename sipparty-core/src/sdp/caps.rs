@@ -74,9 +74,10 @@ impl Codec {
     /// Whether this codec is `name/clock_rate/channels`, names compared
     /// case-insensitively (RFC 3264 s.6.1, RFC 4855 s.3).
     pub fn matches(&self, name: &str, clock_rate: u32, channels: u8) -> bool {
-        self.name.eq_ignore_ascii_case(name)
-            && self.clock_rate == clock_rate
+        // The numbers first: they settle most mismatches cheaply.
+        self.clock_rate == clock_rate
             && self.channels == channels
+            && self.name.eq_ignore_ascii_case(name)
     }
 }
 

@@ -190,7 +190,31 @@ impl LocalMedia {
 }
 
 fn is_telephone_event(name: &str) -> bool {
-    name.eq_ignore_ascii_case("telephone-event")
+    name.len() == 15 && name.eq_ignore_ascii_case("telephone-event")
+}
+
+/// The formats of an m= line that are RTP payload types (0..=127), in
+/// order; other formats are skipped. One pass over the bytes: this runs
+/// for every offer answered.
+fn payload_types(formats: &str) -> impl Iterator<Item = u8> + '_ {
+    let b = formats.as_bytes();
+    let mut i = 0;
+    std::iter::from_fn(move || loop {
+        while b.get(i).is_some_and(|&c| c == b' ' || c == b'\t') {
+            i += 1;
+        }
+        if i >= b.len() {
+            return None;
+        }
+        let start = i;
+        while b.get(i).is_some_and(|&c| c != b' ' && c != b'\t') {
+            i += 1;
+        }
+        let token = formats.get(start..i)?;
+        if let Ok(pt) = parse_payload_type(token) {
+            return Some(pt);
+        }
+    })
 }
 
 /// RTP profiles we can run without SRTP or DTLS.
@@ -474,10 +498,7 @@ fn answer_media(
     // (offered pt, index of our codec), in the offerer's order.
     let mut matched: SmallVec<[(u8, usize); 8]> = SmallVec::new();
     let mut te: SmallVec<[(u8, u32); 2]> = SmallVec::new();
-    for fmt in m.formats() {
-        let Ok(pt) = parse_payload_type(fmt) else {
-            continue;
-        };
+    for pt in payload_types(m.media_line().formats) {
         let Some((name, rate, channels)) = info.describe(pt) else {
             continue;
         };

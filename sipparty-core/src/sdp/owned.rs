@@ -60,6 +60,7 @@ impl Lines {
     }
 
     /// Appends a line whose value is written by `f`, ended with CRLF.
+    #[inline]
     fn push_with(&mut self, kind: u8, f: impl FnOnce(&mut String)) {
         self.text.push(kind as char);
         self.text.push('=');
@@ -75,6 +76,7 @@ impl Lines {
         });
     }
 
+    #[inline]
     fn push(&mut self, kind: u8, value: &str) {
         self.push_with(kind, |t| t.push_str(value));
     }
@@ -234,18 +236,25 @@ impl Sdp {
     pub fn new(session_id: u64, session_version: u64, addr: IpAddr) -> Self {
         let mut session = Lines::with_capacity(128, 8);
         session.push(b'v', "0");
+        // Where "IN IP4 <addr>" starts in the o= line: the c= line repeats
+        // it, copied rather than written again.
+        let mut conn = 0;
         session.push_with(b'o', |o| {
             o.push_str("- ");
             push_u64(o, session_id);
             o.push(' ');
             push_u64(o, session_version);
-            o.push_str(" IN ");
+            o.push(' ');
+            conn = o.len();
+            o.push_str("IN ");
             o.push_str(addrtype(addr));
             o.push(' ');
             push_ip(o, addr);
         });
+        // Before the o= line's CRLF.
+        let conn_end = session.text.len() - 2;
         session.push(b's', "-");
-        session.push_with(b'c', |c| push_connection(c, addr));
+        session.push_with(b'c', |c| c.extend_from_within(conn..conn_end));
         session.push(b't', "0 0");
         Sdp {
             session,
