@@ -241,7 +241,7 @@ pub(crate) mod canon {
     /// at either end, no two SPs in a row (the formats of m=).
     #[inline(always)]
     pub(crate) fn fields_ok(b: &[u8]) -> bool {
-        if b.first().is_none_or(|&c| c == b' ') || b.last() == Some(&b' ') {
+        if matches!(b.first(), None | Some(b' ')) || b.last() == Some(&b' ') {
             return false;
         }
         // Whether the byte before the current word was a SP.

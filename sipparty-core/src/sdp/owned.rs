@@ -254,7 +254,19 @@ impl Sdp {
         // Before the o= line's CRLF.
         let conn_end = session.text.len() - 2;
         session.push(b's', "-");
-        session.push_with(b'c', |c| c.extend_from_within(conn..conn_end));
+        session.push_with(b'c', |c| {
+            // "IN IP6 " and the longest IPv6 text fit in 64 bytes.
+            let mut copy = [0u8; 64];
+            let from = c.as_bytes().get(conn..conn_end);
+            match from.and_then(|f| copy.get_mut(..f.len()).map(|to| (f, to))) {
+                Some((f, to)) => {
+                    to.copy_from_slice(f);
+                    // We wrote those bytes (ASCII) just above, so this is UTF-8.
+                    c.push_str(std::str::from_utf8(to).unwrap_or_default());
+                }
+                None => push_connection(c, addr),
+            }
+        });
         session.push(b't', "0 0");
         Sdp {
             session,
