@@ -851,17 +851,11 @@ impl EventSet {
 /// digits (payload types, ptime, address octets): those are pushed as
 /// characters directly; longer ones are written backwards into a small
 /// buffer first.
-#[inline]
+// The short cases are inlined at every call site (a dozen per answer);
+// longer numbers go to `push_u64_long`.
+#[inline(always)]
 pub(crate) fn push_u64(out: &mut String, v: u64) {
     let digit = |d: u64| char::from(b'0' + (d % 10) as u8);
-    // The usual RTP clock rates, as literals (a fixed-size copy).
-    match v {
-        8000 => return out.push_str("8000"),
-        16000 => return out.push_str("16000"),
-        48000 => return out.push_str("48000"),
-        90000 => return out.push_str("90000"),
-        _ => {}
-    }
     if v < 10 {
         out.push(digit(v));
     } else if v < 100 {
@@ -872,17 +866,32 @@ pub(crate) fn push_u64(out: &mut String, v: u64) {
         out.push(digit(v / 10));
         out.push(digit(v));
     } else {
-        let mut buf = [0u8; 20];
-        let mut i = buf.len();
-        let mut v = v;
-        while v > 0 {
-            i -= 1;
-            buf[i] = b'0' + (v % 10) as u8;
-            v /= 10;
-        }
-        for &c in &buf[i..] {
-            out.push(char::from(c));
-        }
+        push_u64_long(out, v);
+    }
+}
+
+/// [`push_u64`] for numbers of four digits or more.
+#[inline(never)]
+fn push_u64_long(out: &mut String, v: u64) {
+    // The usual RTP clock rates, as literals (a fixed-size copy).
+    match v {
+        8000 => return out.push_str("8000"),
+        16000 => return out.push_str("16000"),
+        48000 => return out.push_str("48000"),
+        90000 => return out.push_str("90000"),
+        _ => {}
+    }
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    let mut v = v;
+    while v > 0 {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+    out.reserve(buf.len() - i);
+    for &c in &buf[i..] {
+        out.push(char::from(c));
     }
 }
 
