@@ -1036,3 +1036,58 @@ fn set_current(current: &mut Option<NegotiatedSession>, session: &NegotiatedSess
 pub fn is_hold_address(addr: IpAddr) -> bool {
     addr == IpAddr::V4(Ipv4Addr::UNSPECIFIED)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OFFER: &[u8] = include_bytes!("../../tests/data/sdp/audio_offer_320.sdp");
+
+    fn version(sdp: &Sdp) -> u64 {
+        sdp.origin().map(|o| o.session_version).unwrap_or(0)
+    }
+
+    #[test]
+    fn body_comparison_in_place_matches_the_built_body() {
+        let bob = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2));
+        let mut n = Negotiator::new(MediaCapabilities::default_audio(), bob, 6000, 9);
+        let (answer, _) = n.accept_offer(OFFER).unwrap();
+        let body = answer.body_without_origin();
+        assert!(answer.body_without_origin_eq(&body));
+        assert!(!answer.body_without_origin_eq(&body[..body.len() - 1]));
+        let mut longer = body.clone();
+        longer.push(b'x');
+        assert!(!answer.body_without_origin_eq(&longer));
+        let mut reused = vec![1, 2, 3];
+        answer.write_body_without_origin(&mut reused);
+        assert_eq!(reused, body);
+    }
+
+    /// RFC 3264 s.8: the version goes up only when the description changes;
+    /// the Negotiator's reused state (slots, current session, last body)
+    /// must give the same results as a fresh one.
+    #[test]
+    fn repeated_offers_keep_the_version_rfc3264_s8() {
+        let bob = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2));
+        let mut n = Negotiator::new(MediaCapabilities::default_audio(), bob, 6000, 9);
+        let (first, s1) = n.accept_offer(OFFER).unwrap();
+        let (again, s2) = n.accept_offer(OFFER).unwrap();
+        assert_eq!(again.to_bytes(), first.to_bytes());
+        assert_eq!(s1, s2);
+        assert_eq!(n.current(), Some(&s2));
+        // A hold re-offer changes our answer (recvonly): one version more.
+        let hold = String::from_utf8(OFFER.to_vec())
+            .unwrap()
+            .replace("a=sendrecv", "a=sendonly");
+        let (held, s3) = n.accept_offer(hold.as_bytes()).unwrap();
+        assert_eq!(version(&held), version(&first) + 1);
+        assert_eq!(s3.streams[0].direction, Direction::RecvOnly);
+        assert_eq!(n.current(), Some(&s3));
+        // Resuming changes it back: one more again.
+        let (resumed, _) = n.accept_offer(OFFER).unwrap();
+        assert_eq!(version(&resumed), version(&first) + 2);
+        assert!(String::from_utf8(resumed.to_bytes())
+            .unwrap()
+            .contains("a=sendrecv\r\n"));
+    }
+}
