@@ -67,6 +67,15 @@ fn bench(c: &mut Criterion) {
             "allocations per op: Negotiator::accept_offer alone {}",
             ALLOCS.load(Ordering::Relaxed) - before
         );
+        // The same offer again (a session refresh): the Negotiator reuses
+        // what it keeps, so only the answer itself allocates.
+        let before = ALLOCS.load(Ordering::Relaxed);
+        let r = n.accept_offer(OFFER).map(|(s, _)| s.media().len());
+        black_box(r).ok();
+        println!(
+            "allocations per op: Negotiator::accept_offer again (reused) {}",
+            ALLOCS.load(Ordering::Relaxed) - before
+        );
     }
 
     let mut g = c.benchmark_group("sdp");

@@ -38,6 +38,15 @@ impl Direction {
 
     /// Decodes a direction attribute name (case-insensitive).
     pub fn from_name(name: &str) -> Option<Self> {
+        // Nearly always written in lower case: compare exactly first.
+        match name {
+            "sendrecv" => return Some(Self::SendRecv),
+            "sendonly" => return Some(Self::SendOnly),
+            "recvonly" => return Some(Self::RecvOnly),
+            "inactive" => return Some(Self::Inactive),
+            _ if name.len() != 8 => return None,
+            _ => {}
+        }
         [
             Self::SendRecv,
             Self::SendOnly,
@@ -218,9 +227,35 @@ pub enum TypedAttribute<'a> {
     Other(Attribute<'a>),
 }
 
+/// Up to ten decimal digits from `i` (so no overflow) and where they end;
+/// `None` if there are none or more. For the short numbers of attributes.
+#[inline(always)]
+pub(crate) fn small_number(b: &[u8], i: usize) -> Option<(u64, usize)> {
+    let mut v: u64 = 0;
+    let mut j = i;
+    while let Some(&c) = b.get(j) {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        if j - i == 10 {
+            return None;
+        }
+        v = v * 10 + u64::from(d);
+        j += 1;
+    }
+    (j > i).then_some((v, j))
+}
+
 /// `ptime`/`maxptime`: integer milliseconds; some peers write `20.0`, so a
 /// decimal fraction is accepted and truncated.
 pub(crate) fn parse_ptime(v: &str) -> Option<u32> {
+    // The usual `20`, without splitting.
+    if let Some((p, j)) = small_number(v.as_bytes(), 0) {
+        if j == v.len() {
+            return u32::try_from(p).ok();
+        }
+    }
     match v.split_once('.') {
         Some((i, f)) if f.bytes().all(|b| b.is_ascii_digit()) => parse_u32(i),
         Some(_) => None,
@@ -253,39 +288,42 @@ impl<'a> RtpMap<'a> {
     /// The fast path: `<digits> SP <name>/<rate>[/<channels>]` with no other
     /// blank and only ASCII, which the general path reads the same way
     /// (nothing to trim, a single split point). `None` for anything else.
+    /// One pass over the bytes; no splitting iterators.
+    #[inline]
     fn parse_canonical(v: &'a str) -> Option<Self> {
         let b = v.as_bytes();
-        let sp = b.iter().position(|&c| c == b' ')?;
-        let payload_type = parse_payload_type(&v[..sp]).ok()?;
-        let rest = &v[sp + 1..];
-        let mut slashes = [0usize; 2];
-        let mut n = 0;
-        for (i, &c) in rest.as_bytes().iter().enumerate() {
-            if c <= b' ' || c >= 0x7F {
-                return None;
-            }
-            if c == b'/' {
-                if n == 2 {
-                    return None;
-                }
-                slashes[n] = i;
-                n += 1;
-            }
-        }
-        if n == 0 || slashes[0] == 0 {
+        let (pt, mut i) = small_number(b, 0)?;
+        if pt > 127 || b.get(i) != Some(&b' ') {
             return None;
         }
-        let encoding = &rest[..slashes[0]];
-        let (clock_rate, channels) = if n == 1 {
-            (parse_u32(&rest[slashes[0] + 1..])?, None)
-        } else {
-            (
-                parse_u32(&rest[slashes[0] + 1..slashes[1]])?,
-                Some(parse_u8(&rest[slashes[1] + 1..])?),
-            )
+        i += 1;
+        let name_start = i;
+        loop {
+            match *b.get(i)? {
+                b'/' => break,
+                c if c <= b' ' || c >= 0x7F => return None,
+                _ => i += 1,
+            }
+        }
+        if i == name_start {
+            return None;
+        }
+        let encoding = v.get(name_start..i)?;
+        let (clock_rate, j) = small_number(b, i + 1)?;
+        let clock_rate = u32::try_from(clock_rate).ok()?;
+        let channels = match b.get(j) {
+            None => None,
+            Some(b'/') => {
+                let (c, k) = small_number(b, j + 1)?;
+                if k != b.len() {
+                    return None;
+                }
+                Some(u8::try_from(c).ok()?)
+            }
+            Some(_) => return None,
         };
         Some(RtpMap {
-            payload_type,
+            payload_type: pt as u8,
             encoding,
             clock_rate,
             channels,
@@ -326,6 +364,19 @@ pub struct Fmtp<'a> {
 impl<'a> Fmtp<'a> {
     /// Decodes an fmtp value.
     pub fn parse(v: &'a str) -> Result<Self, SdpError> {
+        // The usual `<format> SP <params>` with nothing to trim.
+        let b = v.as_bytes();
+        if let Some(sp) = b.iter().position(|&c| c == b' ') {
+            // ASCII and not blank: nothing `trim` would remove.
+            let edge = |c: Option<&u8>| c.is_some_and(|&c| c > b' ' && c < 0x80);
+            if sp > 0 && edge(b.first()) && edge(b.get(sp + 1)) && edge(b.last()) {
+                if let (Some(format), Some(params)) = (v.get(..sp), v.get(sp + 1..)) {
+                    if !format.contains('\t') {
+                        return Ok(Fmtp { format, params });
+                    }
+                }
+            }
+        }
         let v = v.trim();
         let (format, params) = match v.split_once([' ', '\t']) {
             Some((f, p)) => (f, p.trim()),
@@ -374,6 +425,16 @@ pub struct Rtcp<'a> {
 impl<'a> Rtcp<'a> {
     /// Decodes an rtcp value.
     pub fn parse(v: &'a str) -> Result<Self, SdpError> {
+        // The usual bare port.
+        if let Some((p, j)) = small_number(v.as_bytes(), 0) {
+            if j == v.len() {
+                let port = u16::try_from(p).map_err(|_| bad(0))?;
+                return Ok(Rtcp {
+                    port,
+                    address: None,
+                });
+            }
+        }
         let mut it = v.split_ascii_whitespace();
         let port = it.next().and_then(parse_u16).ok_or(bad(0))?;
         let address = match (it.next(), it.next(), it.next()) {
@@ -666,6 +727,9 @@ impl EventSet {
 
     /// Decodes an events list; `None` if malformed.
     pub fn parse(list: &str) -> Option<Self> {
+        if let Some(set) = Self::parse_compact(list.as_bytes()) {
+            return Some(set);
+        }
         let mut set = EventSet::default();
         for item in list.split(',').map(str::trim) {
             let (lo, hi) = match item.bytes().position(|b| b == b'-') {
@@ -681,6 +745,30 @@ impl EventSet {
             set.insert_range(lo, hi);
         }
         Some(set)
+    }
+
+    /// The usual form without blanks (`0-15,66`), in one pass; `None` for
+    /// anything else (the general parse then decides).
+    fn parse_compact(b: &[u8]) -> Option<Self> {
+        let mut set = EventSet::default();
+        let mut i = 0;
+        loop {
+            let (lo, j) = small_number(b, i)?;
+            let (hi, j) = match b.get(j) {
+                Some(b'-') => small_number(b, j + 1)?,
+                _ => (lo, j),
+            };
+            let (lo, hi) = (u8::try_from(lo).ok()?, u8::try_from(hi).ok()?);
+            if lo > hi {
+                return None;
+            }
+            set.insert_range(lo, hi);
+            match b.get(j) {
+                None => return Some(set),
+                Some(b',') => i = j + 1,
+                Some(_) => return None,
+            }
+        }
     }
 
     /// Adds the events `lo..=hi`, a word at a time.
@@ -758,29 +846,52 @@ impl EventSet {
     }
 }
 
-/// "00" to "99", for writing numbers two digits at a time.
-const PAIRS: &str = "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899";
-
 /// Appends a decimal number without going through `fmt` (this is on the
-/// answer fast path): two digits at a time, as slices of [`PAIRS`].
-pub(crate) fn push_u64(out: &mut String, mut v: u64) {
-    // The pairs below the leading one or two digits, least significant first.
-    let mut pairs = [0u8; 10];
-    let mut n = 0;
-    while v >= 100 {
-        pairs[n] = (v % 100) as u8;
-        v /= 100;
-        n += 1;
-    }
-    if v >= 10 {
-        let p = v as usize * 2;
-        out.push_str(&PAIRS[p..p + 2]);
+/// answer fast path). Numbers in descriptions are mostly one to three
+/// digits (payload types, ptime, address octets): those are pushed as
+/// characters directly; longer ones are written backwards into a small
+/// buffer first.
+// The short cases are inlined at every call site (a dozen per answer);
+// longer numbers go to `push_u64_long`.
+#[inline(always)]
+pub(crate) fn push_u64(out: &mut String, v: u64) {
+    let digit = |d: u64| char::from(b'0' + (d % 10) as u8);
+    if v < 10 {
+        out.push(digit(v));
+    } else if v < 100 {
+        out.push(digit(v / 10));
+        out.push(digit(v));
+    } else if v < 1000 {
+        out.push(digit(v / 100));
+        out.push(digit(v / 10));
+        out.push(digit(v));
     } else {
-        out.push(char::from(b'0' + v as u8));
+        push_u64_long(out, v);
     }
-    for &p in pairs[..n].iter().rev() {
-        let p = usize::from(p) * 2;
-        out.push_str(&PAIRS[p..p + 2]);
+}
+
+/// [`push_u64`] for numbers of four digits or more.
+#[inline(never)]
+fn push_u64_long(out: &mut String, v: u64) {
+    // The usual RTP clock rates, as literals (a fixed-size copy).
+    match v {
+        8000 => return out.push_str("8000"),
+        16000 => return out.push_str("16000"),
+        48000 => return out.push_str("48000"),
+        90000 => return out.push_str("90000"),
+        _ => {}
+    }
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    let mut v = v;
+    while v > 0 {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+    out.reserve(buf.len() - i);
+    for &c in &buf[i..] {
+        out.push(char::from(c));
     }
 }
 

@@ -4,7 +4,7 @@ use super::attributes::{Direction, EventSet};
 
 /// A codec as negotiated: encoding name, RTP clock rate, channels, payload
 /// type and format parameters.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub struct Codec {
     /// Encoding name as in rtpmap (`PCMU`, `opus`...); compared case-insensitively.
     pub name: String,
@@ -16,6 +16,27 @@ pub struct Codec {
     pub payload_type: u8,
     /// Format parameters (`a=fmtp`), if any.
     pub fmtp: Option<String>,
+}
+
+// By hand so `clone_from` reuses the name and fmtp strings.
+impl Clone for Codec {
+    fn clone(&self) -> Self {
+        Codec {
+            name: self.name.clone(),
+            clock_rate: self.clock_rate,
+            channels: self.channels,
+            payload_type: self.payload_type,
+            fmtp: self.fmtp.clone(),
+        }
+    }
+
+    fn clone_from(&mut self, source: &Self) {
+        self.name.clone_from(&source.name);
+        self.clock_rate = source.clock_rate;
+        self.channels = source.channels;
+        self.payload_type = source.payload_type;
+        self.fmtp.clone_from(&source.fmtp);
+    }
 }
 
 impl Codec {
@@ -53,9 +74,10 @@ impl Codec {
     /// Whether this codec is `name/clock_rate/channels`, names compared
     /// case-insensitively (RFC 3264 s.6.1, RFC 4855 s.3).
     pub fn matches(&self, name: &str, clock_rate: u32, channels: u8) -> bool {
-        self.name.eq_ignore_ascii_case(name)
-            && self.clock_rate == clock_rate
+        // The numbers first: they settle most mismatches cheaply.
+        self.clock_rate == clock_rate
             && self.channels == channels
+            && self.name.eq_ignore_ascii_case(name)
     }
 }
 

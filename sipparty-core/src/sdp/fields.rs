@@ -74,6 +74,23 @@ pub(crate) mod swar {
         w.wrapping_sub(LO * u64::from(n)) & !w & HI
     }
 
+    /// Marks the bytes of `w` equal to `c`. The lowest mark is exact and no
+    /// equal byte is missed; a mark right above a true one may be false.
+    #[inline(always)]
+    pub(crate) fn eq(w: u64, c: u8) -> u64 {
+        below(w ^ (LO * u64::from(c)), 1)
+    }
+
+    /// The high bits of the first `valid` bytes.
+    #[inline(always)]
+    pub(crate) fn valid_mask(valid: usize) -> u64 {
+        if valid >= 8 {
+            HI
+        } else {
+            HI & ((1u64 << (8 * valid)) - 1)
+        }
+    }
+
     /// The eight bytes of `b` from `i` as a little-endian word, and how many
     /// of them are real: near the end the last eight bytes are loaded and
     /// shifted, so the missing ones read as zero bytes.
@@ -95,53 +112,155 @@ pub(crate) mod swar {
     }
 }
 
-/// The fields of a structural value in canonical form: separated by exactly
-/// one SP, none at either end, no tab (what strict mode requires, and what
-/// nearly every peer sends). Up to `N` fields; the last one takes the rest of
-/// the value. `None` when the value is not canonical: callers then take the
-/// general path, which also says what is wrong with it.
-pub(crate) fn canonical_fields<const N: usize>(v: &str) -> Option<([&str; N], usize)> {
-    let b = v.as_bytes();
-    let mut out = [""; N];
-    let mut n = 0;
-    // The start of the field being scanned, and of the one going to out[n]
-    // (they differ once the last field collects the rest).
-    let mut cur = 0;
-    let mut tail = 0;
-    let mut i = 0;
-    while i < b.len() {
-        let (w, valid) = swar::word_at(b, i);
-        let mut m = swar::below(w, 0x21);
-        while m != 0 {
-            let k = (m.trailing_zeros() / 8) as usize;
-            if k >= valid {
+/// Scanning helpers for the canonical form of structural values: fields
+/// separated by exactly one SP, none at either end, no tab (what strict mode
+/// requires, and what nearly every peer sends). Each returns `None` when the
+/// value is not canonical there; callers then take the general path, which
+/// is authoritative and also says what is wrong. A `None` is therefore
+/// always safe; a `Some` must only ever be given for canonical input.
+pub(crate) mod canon {
+    use super::swar;
+
+    /// The end of the non-empty token starting at `i`, which must be
+    /// followed by a single SP (the next field must not start with one).
+    /// Tokens here are short (`IN`, `IP4`, `-`, `audio`): a byte loop.
+    #[inline(always)]
+    pub(crate) fn token_sp(b: &[u8], i: usize) -> Option<usize> {
+        let mut j = i;
+        loop {
+            match b.get(j) {
+                Some(b' ') => break,
+                Some(b'\t') | None => return None,
+                Some(_) => j += 1,
+            }
+        }
+        if j == i || b.get(j + 1) == Some(&b' ') {
+            return None;
+        }
+        Some(j)
+    }
+
+    /// 10^k for k in 0..=8.
+    const POW10: [u64; 9] = [
+        1,
+        10,
+        100,
+        1_000,
+        10_000,
+        100_000,
+        1_000_000,
+        10_000_000,
+        100_000_000,
+    ];
+
+    /// Decimal digits from `i` (1 to 19 of them, so no overflow), and where
+    /// they end. The caller checks what follows. Eight digits are converted
+    /// at a time (SWAR): session ids and versions are ten or more digits.
+    #[inline(always)]
+    pub(crate) fn digits(b: &[u8], i: usize) -> Option<(u64, usize)> {
+        let mut v: u64 = 0;
+        let mut j = i;
+        while let Some(c) = b.get(j..).and_then(|r| r.first_chunk::<8>()) {
+            let d = u64::from_le_bytes(*c).wrapping_sub(0x3030_3030_3030_3030);
+            // Bytes that are not '0'..='9': above 9 after the subtraction
+            // (the add sets their high bit), or wrapped below '0'. Carries
+            // only reach bytes above a marked one, so the lowest is exact.
+            let bad = (d | d.wrapping_add(0x7676_7676_7676_7676)) & 0x8080_8080_8080_8080;
+            let k = if bad == 0 {
+                8
+            } else {
+                (bad.trailing_zeros() / 8) as usize
+            };
+            if k > 0 {
+                // The first byte is the most significant digit: move the k
+                // digits to the top, zeros below act as leading zeros.
+                let mut x = if k == 8 { d } else { d << (8 * (8 - k)) };
+                x = ((x & 0x0F0F_0F0F_0F0F_0F0F).wrapping_mul(2561)) >> 8;
+                x = ((x & 0x00FF_00FF_00FF_00FF).wrapping_mul(6_553_601)) >> 16;
+                x = ((x & 0x0000_FFFF_0000_FFFF).wrapping_mul(42_949_672_960_001)) >> 32;
+                v = v.wrapping_mul(POW10[k]).wrapping_add(x);
+                j += k;
+            }
+            if k < 8 || j - i > 19 {
                 break;
             }
-            let j = i + k;
-            match b[j] {
-                b' ' => {
-                    if j == cur {
-                        return None; // leading or double space
-                    }
-                    if n + 1 < N {
-                        out[n] = &v[tail..j];
-                        n += 1;
-                        tail = j + 1;
-                    }
-                    cur = j + 1;
-                }
-                b'\t' => return None,
-                _ => {}
-            }
-            m &= m - 1;
         }
-        i += 8;
+        if j - i <= 19 {
+            // The last few bytes of the value, one at a time.
+            while let Some(&c) = b.get(j) {
+                let d = c.wrapping_sub(b'0');
+                if d > 9 || j - i > 19 {
+                    break;
+                }
+                v = v.wrapping_mul(10).wrapping_add(u64::from(d));
+                j += 1;
+            }
+        }
+        if j == i || j - i > 19 {
+            return None;
+        }
+        Some((v, j))
     }
-    if cur >= b.len() {
-        return None; // empty, or a trailing space
+
+    /// Like [`digits`], followed by a single SP; returns the value and the
+    /// start of the next field.
+    #[inline(always)]
+    pub(crate) fn number_sp(b: &[u8], i: usize) -> Option<(u64, usize)> {
+        let (v, j) = digits(b, i)?;
+        if b.get(j) != Some(&b' ') || b.get(j + 1) == Some(&b' ') {
+            return None;
+        }
+        Some((v, j + 1))
     }
-    out[n] = &v[tail..];
-    Some((out, n + 1))
+
+    /// Whether `b` (a last field) is non-empty and free of blanks, and
+    /// where its first `/` is (multicast suffixes of c=).
+    #[inline(always)]
+    pub(crate) fn last_field(b: &[u8]) -> Option<Option<usize>> {
+        if b.is_empty() {
+            return None;
+        }
+        let mut slash = None;
+        let mut i = 0;
+        while i < b.len() {
+            let (w, valid) = swar::word_at(b, i);
+            let live = swar::valid_mask(valid);
+            if (swar::eq(w, b' ') | swar::eq(w, b'\t')) & live != 0 {
+                return None;
+            }
+            let s = swar::eq(w, b'/') & live;
+            if slash.is_none() && s != 0 {
+                slash = Some(i + (s.trailing_zeros() / 8) as usize);
+            }
+            i += 8;
+        }
+        Some(slash)
+    }
+
+    /// Whether `b` is a canonical run of fields: non-empty, no tab, no SP
+    /// at either end, no two SPs in a row (the formats of m=).
+    #[inline(always)]
+    pub(crate) fn fields_ok(b: &[u8]) -> bool {
+        if matches!(b.first(), None | Some(b' ')) || b.last() == Some(&b' ') {
+            return false;
+        }
+        // Whether the byte before the current word was a SP.
+        let mut carry = 0u64;
+        let mut i = 0;
+        while i < b.len() {
+            let (w, valid) = swar::word_at(b, i);
+            let live = swar::valid_mask(valid);
+            // A borrow can flag a '!' right after a SP too: that only sends
+            // the value down the general path, never lets a bad one through.
+            let sp = swar::eq(w, b' ') & live;
+            if swar::eq(w, b'\t') & live != 0 || sp & ((sp << 8) | carry) != 0 {
+                return false;
+            }
+            carry = (sp >> 56) & 0x80;
+            i += 8;
+        }
+        true
+    }
 }
 
 /// Space- or tab-separated fields, runs of blanks skipped (a byte loop:
@@ -223,20 +342,28 @@ impl<'a> Origin<'a> {
         }
     }
 
-    /// The fast path for a canonical value (see [`canonical_fields`]);
-    /// `None` for anything else, well formed or not.
+    /// The fast path for a canonical value (see [`canon`]); `None` for
+    /// anything else, well formed or not.
     pub(crate) fn parse_canonical(value: &'a str) -> Option<Self> {
-        match canonical_fields::<7>(value)? {
-            ([username, id, version, nettype, addrtype, address, _], 6) => Some(Origin {
-                username,
-                session_id: parse_u64(id)?,
-                session_version: parse_u64(version)?,
-                nettype,
-                addrtype,
-                address,
-            }),
-            _ => None,
+        let b = value.as_bytes();
+        let u = canon::token_sp(b, 0)?;
+        let (session_id, i) = canon::number_sp(b, u + 1)?;
+        let (session_version, i) = canon::number_sp(b, i)?;
+        let n = canon::token_sp(b, i)?;
+        let a = canon::token_sp(b, n + 1)?;
+        let address = value.get(a + 1..)?;
+        if canon::last_field(address.as_bytes())?.is_some() {
+            // A '/' has no place in an o= address; let the general path decide.
+            return None;
         }
+        Some(Origin {
+            username: value.get(..u)?,
+            session_id,
+            session_version,
+            nettype: value.get(i..n)?,
+            addrtype: value.get(n + 1..a)?,
+            address,
+        })
     }
 
     pub(crate) fn parse_general(value: &'a str) -> Result<Self, SdpError> {
@@ -280,12 +407,25 @@ impl<'a> Connection<'a> {
         }
     }
 
-    /// The fast path for a canonical value (see [`canonical_fields`]);
-    /// `None` for anything else, well formed or not.
+    /// The fast path for a canonical value (see [`canon`]); `None` for
+    /// anything else, well formed or not.
     pub(crate) fn parse_canonical(value: &'a str) -> Option<Self> {
-        match canonical_fields::<4>(value)? {
-            ([nettype, addrtype, full, _], 3) => Self::from_parts(nettype, addrtype, full).ok(),
-            _ => None,
+        let b = value.as_bytes();
+        let n = canon::token_sp(b, 0)?;
+        let a = canon::token_sp(b, n + 1)?;
+        let nettype = value.get(..n)?;
+        let addrtype = value.get(n + 1..a)?;
+        let full = value.get(a + 1..)?;
+        match canon::last_field(full.as_bytes())? {
+            None => Some(Connection {
+                nettype,
+                addrtype,
+                address: full,
+                ttl: None,
+                count: None,
+            }),
+            // Multicast suffixes are rare: the shared decoding.
+            Some(_) => Self::from_parts(nettype, addrtype, full).ok(),
         }
     }
 
@@ -350,7 +490,9 @@ impl<'a> Connection<'a> {
         if self.addrtype.eq_ignore_ascii_case("IP6") {
             self.address.parse::<Ipv6Addr>().ok().map(IpAddr::V6)
         } else {
-            self.address.parse::<Ipv4Addr>().ok().map(IpAddr::V4)
+            dotted_quad(self.address)
+                .or_else(|| self.address.parse::<Ipv4Addr>().ok())
+                .map(IpAddr::V4)
         }
     }
 
@@ -359,6 +501,38 @@ impl<'a> Connection<'a> {
     pub fn is_hold_address(&self) -> bool {
         self.address == "0.0.0.0"
     }
+}
+
+/// A plain dotted-quad IPv4 address (`192.0.2.1`), read in one pass; `None`
+/// for anything else, including leading zeros, which the standard parser
+/// then judges.
+fn dotted_quad(s: &str) -> Option<Ipv4Addr> {
+    let b = s.as_bytes();
+    let mut octets = [0u8; 4];
+    let mut i = 0;
+    for (n, o) in octets.iter_mut().enumerate() {
+        if n > 0 {
+            if b.get(i) != Some(&b'.') {
+                return None;
+            }
+            i += 1;
+        }
+        let start = i;
+        let mut v: u32 = 0;
+        while let Some(&c) = b.get(i) {
+            let d = c.wrapping_sub(b'0');
+            if d > 9 || i - start == 3 {
+                break;
+            }
+            v = v * 10 + u32::from(d);
+            i += 1;
+        }
+        if i == start || (i - start > 1 && b[start] == b'0') {
+            return None;
+        }
+        *o = u8::try_from(v).ok()?;
+    }
+    (i == b.len()).then_some(Ipv4Addr::from(octets))
 }
 
 /// The `m=` line (RFC 8866 s.5.14).
@@ -385,24 +559,32 @@ impl<'a> MediaLine<'a> {
         }
     }
 
-    /// The fast path for a canonical value (see [`canonical_fields`]);
-    /// `None` for anything else, well formed or not.
+    /// The fast path for a canonical value (see [`canon`]); `None` for
+    /// anything else, well formed or not.
     pub(crate) fn parse_canonical(value: &'a str) -> Option<Self> {
-        let ([media, port_field, proto, formats], 4) = canonical_fields::<4>(value)? else {
+        let b = value.as_bytes();
+        let m = canon::token_sp(b, 0)?;
+        let (port, mut i) = canon::digits(b, m + 1)?;
+        let port = u16::try_from(port).ok()?;
+        let mut port_count = None;
+        if b.get(i) == Some(&b'/') {
+            let (c, j) = canon::digits(b, i + 1)?;
+            port_count = Some(u32::try_from(c).ok()?);
+            i = j;
+        }
+        if b.get(i) != Some(&b' ') {
             return None;
-        };
-        let (port, port_count) = match port_field.bytes().position(|c| c == b'/') {
-            Some(i) => (
-                parse_u16(&port_field[..i])?,
-                Some(parse_u32(&port_field[i + 1..])?),
-            ),
-            None => (parse_u16(port_field)?, None),
-        };
+        }
+        let p = canon::token_sp(b, i + 1)?;
+        let formats = value.get(p + 1..)?;
+        if !canon::fields_ok(formats.as_bytes()) {
+            return None;
+        }
         Some(MediaLine {
-            media,
+            media: value.get(..m)?,
             port,
             port_count,
-            proto,
+            proto: value.get(i + 1..p)?,
             formats,
         })
     }
@@ -487,16 +669,13 @@ impl Timing {
         }
     }
 
-    /// The fast path for a canonical value (see [`canonical_fields`]);
-    /// `None` for anything else, well formed or not.
+    /// The fast path for a canonical value (see [`canon`]); `None` for
+    /// anything else, well formed or not.
     pub(crate) fn parse_canonical(value: &str) -> Option<Self> {
-        match canonical_fields::<3>(value)? {
-            ([start, stop, _], 2) => Some(Timing {
-                start: parse_u64(start)?,
-                stop: parse_u64(stop)?,
-            }),
-            _ => None,
-        }
+        let b = value.as_bytes();
+        let (start, i) = canon::number_sp(b, 0)?;
+        let (stop, j) = canon::digits(b, i)?;
+        (j == b.len()).then_some(Timing { start, stop })
     }
 
     pub(crate) fn parse_general(value: &str) -> Result<Self, SdpError> {
@@ -549,23 +728,75 @@ mod tests {
     use super::*;
 
     #[test]
-    fn canonical_fields_split_at_single_spaces() {
-        let ([a, b, c, rest], 4) = canonical_fields::<4>("audio 49170 RTP/AVP 0 8 101").unwrap()
-        else {
-            panic!("four fields expected");
-        };
-        assert_eq!((a, b, c, rest), ("audio", "49170", "RTP/AVP", "0 8 101"));
-        assert_eq!(canonical_fields::<3>("0 0").map(|f| f.1), Some(2));
-        // Anything a strict parse would refuse for its blanks is not canonical.
+    fn dotted_quad_agrees_with_the_standard_parser() {
         for v in [
+            "192.0.2.1",
+            "0.0.0.0",
+            "255.255.255.255",
+            "256.1.1.1",
+            "01.2.3.4",
+            "1.2.3",
+            "1.2.3.4.5",
+            "1.2.3.4 ",
+            "1234.1.1.1",
+            "1..2.3",
             "",
-            " 0 0",
-            "0 0 ",
-            "0  0",
-            "0\t0",
-            "a b c d e f g h i j k l m n o p q ",
         ] {
-            assert!(canonical_fields::<3>(v).is_none(), "{v:?}");
+            assert_eq!(
+                dotted_quad(v).is_some(),
+                v.parse::<Ipv4Addr>().is_ok(),
+                "{v:?}"
+            );
+            if let Some(ip) = dotted_quad(v) {
+                assert_eq!(Ok(ip), v.parse::<Ipv4Addr>());
+            }
+        }
+    }
+
+    #[test]
+    fn canonical_scans_refuse_every_blank_irregularity() {
+        assert_eq!(canon::token_sp(b"IN IP4 h", 0), Some(2));
+        for v in [&b" IN"[..], b"IN", b"IN  IP4", b"I\tN IP4", b""] {
+            assert_eq!(canon::token_sp(v, 0), None, "{v:?}");
+        }
+        assert_eq!(canon::number_sp(b"12 x", 0), Some((12, 3)));
+        for (text, value) in [
+            (&b"0"[..], 0),
+            (b"7 ", 7),
+            (b"12345678", 12_345_678),
+            (b"123456789", 123_456_789),
+            (b"2890844526 2890844526", 2_890_844_526),
+            (b"1000000000000000000", 1_000_000_000_000_000_000),
+            (b"9999999999999999999/", 9_999_999_999_999_999_999),
+            (b"00000000000000000001", u64::MAX), // 20 digits: general path
+        ] {
+            let got = canon::digits(text, 0).map(|(v, _)| v);
+            if text.len() > 19 && text.iter().all(u8::is_ascii_digit) {
+                assert_eq!(got, None, "{text:?}");
+            } else {
+                assert_eq!(got, Some(value), "{text:?}");
+            }
+        }
+        assert_eq!(canon::digits(b"x1", 0), None);
+        assert_eq!(canon::number_sp(b"12  x", 0), None);
+        assert_eq!(canon::number_sp(b"99999999999999999999 x", 0), None);
+        assert_eq!(canon::last_field(b"192.0.2.1"), Some(None));
+        assert_eq!(canon::last_field(b"233.252.0.1/127"), Some(Some(11)));
+        assert_eq!(canon::last_field(b"192.0.2.1 x"), None);
+        assert_eq!(canon::last_field(b"a-long-host-name.example.com\t"), None);
+        assert!(canon::fields_ok(b"0 8 111 101 96 97 98 99 100"));
+        assert!(canon::fields_ok(b"0"));
+        for v in [
+            &b""[..],
+            b" 0",
+            b"0 ",
+            b"0  8",
+            b"0\t8",
+            b"0 8 111 101 96 97 98  99",
+            // The double SP straddles two words.
+            b"0 8 111  101",
+        ] {
+            assert!(!canon::fields_ok(v), "{v:?}");
         }
     }
 

@@ -19,10 +19,24 @@ use super::owned::{Media, Sdp};
 use super::parse::{parse, MediaView, SessionDescription};
 
 /// The outcome of an offer/answer exchange, one entry per m= line.
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
+#[derive(Debug, PartialEq, Eq, Default)]
 pub struct NegotiatedSession {
     /// The streams, in m= line order.
     pub streams: Vec<NegotiatedStream>,
+}
+
+// By hand so `clone_from` reuses the strings of the streams (the
+// Negotiator keeps a copy of every result).
+impl Clone for NegotiatedSession {
+    fn clone(&self) -> Self {
+        NegotiatedSession {
+            streams: self.streams.clone(),
+        }
+    }
+
+    fn clone_from(&mut self, source: &Self) {
+        self.streams.clone_from(&source.streams);
+    }
 }
 
 impl NegotiatedSession {
@@ -35,7 +49,7 @@ impl NegotiatedSession {
 }
 
 /// One negotiated stream.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub struct NegotiatedStream {
     /// The media type of the m= line.
     pub media: String,
@@ -57,6 +71,34 @@ pub struct NegotiatedStream {
     pub direction: Direction,
     /// Whether the stream was rejected (port 0).
     pub rejected: bool,
+}
+
+impl Clone for NegotiatedStream {
+    fn clone(&self) -> Self {
+        NegotiatedStream {
+            media: self.media.clone(),
+            remote_rtp: self.remote_rtp,
+            remote_rtcp: self.remote_rtcp,
+            local_port: self.local_port,
+            codec: self.codec.clone(),
+            telephone_event_pt: self.telephone_event_pt,
+            ptime: self.ptime,
+            direction: self.direction,
+            rejected: self.rejected,
+        }
+    }
+
+    fn clone_from(&mut self, source: &Self) {
+        self.media.clone_from(&source.media);
+        self.remote_rtp = source.remote_rtp;
+        self.remote_rtcp = source.remote_rtcp;
+        self.local_port = source.local_port;
+        self.codec.clone_from(&source.codec);
+        self.telephone_event_pt = source.telephone_event_pt;
+        self.ptime = source.ptime;
+        self.direction = source.direction;
+        self.rejected = source.rejected;
+    }
 }
 
 /// Why an offer or an answer could not be used.
@@ -148,7 +190,31 @@ impl LocalMedia {
 }
 
 fn is_telephone_event(name: &str) -> bool {
-    name.eq_ignore_ascii_case("telephone-event")
+    name.len() == 15 && name.eq_ignore_ascii_case("telephone-event")
+}
+
+/// The formats of an m= line that are RTP payload types (0..=127), in
+/// order; other formats are skipped. One pass over the bytes: this runs
+/// for every offer answered.
+fn payload_types(formats: &str) -> impl Iterator<Item = u8> + '_ {
+    let b = formats.as_bytes();
+    let mut i = 0;
+    std::iter::from_fn(move || loop {
+        while b.get(i).is_some_and(|&c| c == b' ' || c == b'\t') {
+            i += 1;
+        }
+        if i >= b.len() {
+            return None;
+        }
+        let start = i;
+        while b.get(i).is_some_and(|&c| c != b' ' && c != b'\t') {
+            i += 1;
+        }
+        let token = formats.get(start..i)?;
+        if let Ok(pt) = parse_payload_type(token) {
+            return Some(pt);
+        }
+    })
 }
 
 /// RTP profiles we can run without SRTP or DTLS.
@@ -169,6 +235,8 @@ struct MediaInfo<'a> {
 }
 
 impl<'a> MediaInfo<'a> {
+    // Inlined so the (large) value is built where it is used, not copied.
+    #[inline(always)]
     fn new(m: &MediaView<'_, 'a>) -> Self {
         let mut info = MediaInfo {
             rtpmaps: SmallVec::new(),
@@ -199,7 +267,7 @@ impl<'a> MediaInfo<'a> {
                     }
                 }
                 (5, Some(v)) if is("ptime") => {
-                    if let Some(p) = parse_ptime(v.trim()) {
+                    if let Some(p) = parse_ptime(v).or_else(|| parse_ptime(v.trim())) {
                         info.ptime = Some(p);
                     }
                 }
@@ -390,14 +458,18 @@ pub fn create_answer(
     let mut accepted = 0;
     for (i, m) in offer.media().enumerate() {
         let port = local.port_for(i);
-        let (media, stream) = match port.and_then(|p| answer_media(&m, caps, direction, p)) {
-            Some(r) => {
+        // The answered section is pushed onto `sdp` by `answer_media` (no
+        // copies of the section through return values).
+        let stream = match port.and_then(|p| answer_media(&m, caps, direction, p, &mut sdp)) {
+            Some(stream) => {
                 accepted += 1;
-                r
+                stream
             }
-            None => (rejected_media(&m), rejected_stream(&m, 0)),
+            None => {
+                sdp.push_media(rejected_media(&m));
+                rejected_stream(&m, 0)
+            }
         };
-        sdp.push_media(media);
         streams.push(stream);
     }
     if accepted == 0 {
@@ -412,7 +484,8 @@ fn answer_media(
     caps: &MediaCapabilities,
     direction: Direction,
     local_port: u16,
-) -> Option<(Media, NegotiatedStream)> {
+    sdp: &mut Sdp,
+) -> Option<NegotiatedStream> {
     if m.port() == 0 || !plain_rtp(m.proto()) {
         return None;
     }
@@ -425,10 +498,7 @@ fn answer_media(
     // (offered pt, index of our codec), in the offerer's order.
     let mut matched: SmallVec<[(u8, usize); 8]> = SmallVec::new();
     let mut te: SmallVec<[(u8, u32); 2]> = SmallVec::new();
-    for fmt in m.formats() {
-        let Ok(pt) = parse_payload_type(fmt) else {
-            continue;
-        };
+    for pt in payload_types(m.media_line().formats) {
         let Some((name, rate, channels)) = info.describe(pt) else {
             continue;
         };
@@ -514,7 +584,8 @@ fn answer_media(
         direction: ours,
         rejected: false,
     };
-    Some((media, stream))
+    sdp.push_media(media);
+    Some(stream)
 }
 
 /// Reads the answer to our offer (RFC 3264 s.7): the same m= lines in the
@@ -744,14 +815,19 @@ impl Negotiator {
     /// Sets the o= version: unchanged if the body is the same as the last
     /// description we sent, else one more (RFC 3264 s.8).
     fn stamp(&mut self, sdp: &mut Sdp) {
-        let body = sdp.body_without_origin();
-        match &self.last_body {
-            Some(last) if *last == body => {}
-            Some(_) => self.local.session_version = self.local.session_version.wrapping_add(1),
-            None => {}
+        // Compared and stored without a new buffer: an unchanged answer
+        // (the common re-INVITE refresh) allocates nothing here.
+        match &mut self.last_body {
+            Some(last) if sdp.body_without_origin_eq(last) => {}
+            Some(last) => {
+                self.local.session_version = self.local.session_version.wrapping_add(1);
+                sdp.write_body_without_origin(last);
+            }
+            None => self.last_body = Some(sdp.body_without_origin()),
         }
-        sdp.set_session_version(self.local.session_version);
-        self.last_body = Some(body);
+        if sdp.origin().map(|o| o.session_version) != Some(self.local.session_version) {
+            sdp.set_session_version(self.local.session_version);
+        }
     }
 
     /// Makes an offer (initial, or a re-offer keeping every m= line of the
@@ -870,11 +946,11 @@ impl Negotiator {
         // used only so a caller-modified offer cannot wedge the session.
         let offer_view = parse(&pending.offer, &SdpLimits::lenient())?;
         let session = process_answer(&offer_view, &answer_view, &self.local)?;
-        self.slots = slots_from(&offer_view, &session);
+        update_slots(&mut self.slots, &offer_view, &session);
         let o = answer_view.origin();
         self.remote_origin = Some((o.session_id, o.session_version));
         self.committed_direction = self.direction;
-        self.current = Some(session.clone());
+        set_current(&mut self.current, &session);
         Ok(session)
     }
 
@@ -899,11 +975,11 @@ impl Negotiator {
         }
         let (mut sdp, session) = create_answer(&view, &self.caps, self.direction, &self.local)?;
         self.stamp(&mut sdp);
-        self.slots = slots_from(&view, &session);
+        update_slots(&mut self.slots, &view, &session);
         let o = view.origin();
         self.remote_origin = Some((o.session_id, o.session_version));
         self.committed_direction = self.direction;
-        self.current = Some(session.clone());
+        set_current(&mut self.current, &session);
         Ok((sdp, session))
     }
 
@@ -918,19 +994,100 @@ impl Negotiator {
     }
 }
 
-fn slots_from(desc: &SessionDescription<'_>, session: &NegotiatedSession) -> Vec<Slot> {
-    desc.media()
-        .zip(&session.streams)
-        .map(|(m, s)| Slot {
-            media: m.media().to_owned(),
-            proto: m.proto().to_owned(),
-            formats: m.media_line().formats.to_owned(),
-            active: !s.rejected,
-        })
-        .collect()
+/// Remembers the m= lines of the session for re-offers, reusing the
+/// strings already there (a refresh with the same lines allocates nothing).
+fn update_slots(slots: &mut Vec<Slot>, desc: &SessionDescription<'_>, session: &NegotiatedSession) {
+    let n = desc.media_count().min(session.streams.len());
+    slots.truncate(n);
+    for (i, (m, s)) in desc.media().zip(&session.streams).enumerate() {
+        let set = |to: &mut String, from: &str| {
+            if to != from {
+                to.clear();
+                to.push_str(from);
+            }
+        };
+        match slots.get_mut(i) {
+            Some(slot) => {
+                set(&mut slot.media, m.media());
+                set(&mut slot.proto, m.proto());
+                set(&mut slot.formats, m.media_line().formats);
+                slot.active = !s.rejected;
+            }
+            None => slots.push(Slot {
+                media: m.media().to_owned(),
+                proto: m.proto().to_owned(),
+                formats: m.media_line().formats.to_owned(),
+                active: !s.rejected,
+            }),
+        }
+    }
+}
+
+/// Keeps a copy of the negotiated session, reusing the previous one's
+/// allocations (`clone_from` all the way down).
+fn set_current(current: &mut Option<NegotiatedSession>, session: &NegotiatedSession) {
+    match current {
+        Some(c) => c.clone_from(session),
+        None => *current = Some(session.clone()),
+    }
 }
 
 /// Whether `addr` is the RFC 2543 hold address.
 pub fn is_hold_address(addr: IpAddr) -> bool {
     addr == IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OFFER: &[u8] = include_bytes!("../../tests/data/sdp/audio_offer_320.sdp");
+
+    fn version(sdp: &Sdp) -> u64 {
+        sdp.origin().map(|o| o.session_version).unwrap_or(0)
+    }
+
+    #[test]
+    fn body_comparison_in_place_matches_the_built_body() {
+        let bob = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2));
+        let mut n = Negotiator::new(MediaCapabilities::default_audio(), bob, 6000, 9);
+        let (answer, _) = n.accept_offer(OFFER).unwrap();
+        let body = answer.body_without_origin();
+        assert!(answer.body_without_origin_eq(&body));
+        assert!(!answer.body_without_origin_eq(&body[..body.len() - 1]));
+        let mut longer = body.clone();
+        longer.push(b'x');
+        assert!(!answer.body_without_origin_eq(&longer));
+        let mut reused = vec![1, 2, 3];
+        answer.write_body_without_origin(&mut reused);
+        assert_eq!(reused, body);
+    }
+
+    /// RFC 3264 s.8: the version goes up only when the description changes;
+    /// the Negotiator's reused state (slots, current session, last body)
+    /// must give the same results as a fresh one.
+    #[test]
+    fn repeated_offers_keep_the_version_rfc3264_s8() {
+        let bob = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2));
+        let mut n = Negotiator::new(MediaCapabilities::default_audio(), bob, 6000, 9);
+        let (first, s1) = n.accept_offer(OFFER).unwrap();
+        let (again, s2) = n.accept_offer(OFFER).unwrap();
+        assert_eq!(again.to_bytes(), first.to_bytes());
+        assert_eq!(s1, s2);
+        assert_eq!(n.current(), Some(&s2));
+        // A hold re-offer changes our answer (recvonly): one version more.
+        let hold = String::from_utf8(OFFER.to_vec())
+            .unwrap()
+            .replace("a=sendrecv", "a=sendonly");
+        let (held, s3) = n.accept_offer(hold.as_bytes()).unwrap();
+        assert_eq!(version(&held), version(&first) + 1);
+        assert_eq!(s3.streams[0].direction, Direction::RecvOnly);
+        assert_eq!(n.current(), Some(&s3));
+        // Resuming changes it back: one more again.
+        let (resumed, _) = n.accept_offer(OFFER).unwrap();
+        assert_eq!(version(&resumed), version(&first) + 2);
+        assert!(String::from_utf8(resumed.to_bytes())
+            .unwrap()
+            .contains("a=sendrecv\r\n"));
+    }
 }

@@ -60,6 +60,7 @@ impl Lines {
     }
 
     /// Appends a line whose value is written by `f`, ended with CRLF.
+    #[inline]
     fn push_with(&mut self, kind: u8, f: impl FnOnce(&mut String)) {
         self.text.push(kind as char);
         self.text.push('=');
@@ -75,6 +76,7 @@ impl Lines {
         });
     }
 
+    #[inline]
     fn push(&mut self, kind: u8, value: &str) {
         self.push_with(kind, |t| t.push_str(value));
     }
@@ -234,18 +236,37 @@ impl Sdp {
     pub fn new(session_id: u64, session_version: u64, addr: IpAddr) -> Self {
         let mut session = Lines::with_capacity(128, 8);
         session.push(b'v', "0");
+        // Where "IN IP4 <addr>" starts in the o= line: the c= line repeats
+        // it, copied rather than written again.
+        let mut conn = 0;
         session.push_with(b'o', |o| {
             o.push_str("- ");
             push_u64(o, session_id);
             o.push(' ');
             push_u64(o, session_version);
-            o.push_str(" IN ");
+            o.push(' ');
+            conn = o.len();
+            o.push_str("IN ");
             o.push_str(addrtype(addr));
             o.push(' ');
             push_ip(o, addr);
         });
+        // Before the o= line's CRLF.
+        let conn_end = session.text.len() - 2;
         session.push(b's', "-");
-        session.push_with(b'c', |c| push_connection(c, addr));
+        session.push_with(b'c', |c| {
+            // "IN IP6 " and the longest IPv6 text fit in 64 bytes.
+            let mut copy = [0u8; 64];
+            let from = c.as_bytes().get(conn..conn_end);
+            match from.and_then(|f| copy.get_mut(..f.len()).map(|to| (f, to))) {
+                Some((f, to)) => {
+                    to.copy_from_slice(f);
+                    // We wrote those bytes (ASCII) just above, so this is UTF-8.
+                    c.push_str(std::str::from_utf8(to).unwrap_or_default());
+                }
+                None => push_connection(c, addr),
+            }
+        });
         session.push(b't', "0 0");
         Sdp {
             session,
@@ -410,22 +431,48 @@ impl Sdp {
     /// with the same body differ only in their origin (RFC 3264 s.8: the
     /// version goes up only when something changed).
     pub fn body_without_origin(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(
-            self.session.text.len() + self.media.iter().map(|m| m.lines.text.len()).sum::<usize>(),
-        );
-        match self.session.find(b'o') {
+        let mut out = Vec::new();
+        self.write_body_without_origin(&mut out);
+        out
+    }
+
+    /// The pieces of [`body_without_origin`](Self::body_without_origin), in
+    /// order, without copying them.
+    fn body_pieces(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        let t = self.session.text.as_bytes();
+        let (before, after) = match self.session.find(b'o') {
             Some(i) => {
                 let s = self.session.spans[i];
-                let t = self.session.text.as_bytes();
-                out.extend_from_slice(&t[..s.line_start()]);
-                out.extend_from_slice(&t[s.line_end()..]);
+                (&t[..s.line_start()], &t[s.line_end()..])
             }
-            None => out.extend_from_slice(self.session.text.as_bytes()),
+            None => (t, &t[t.len()..]),
+        };
+        [before, after]
+            .into_iter()
+            .chain(self.media.iter().map(|m| m.lines.text.as_bytes()))
+    }
+
+    /// Whether [`body_without_origin`](Self::body_without_origin) would
+    /// equal `body`, without building it (the Negotiator's o= version check
+    /// runs on every answer).
+    pub(crate) fn body_without_origin_eq(&self, body: &[u8]) -> bool {
+        let mut rest = body;
+        for piece in self.body_pieces() {
+            match rest.split_at_checked(piece.len()) {
+                Some((head, tail)) if head == piece => rest = tail,
+                _ => return false,
+            }
         }
-        for m in &self.media {
-            out.extend_from_slice(m.lines.text.as_bytes());
+        rest.is_empty()
+    }
+
+    /// Replaces `out` with [`body_without_origin`](Self::body_without_origin),
+    /// reusing its allocation.
+    pub(crate) fn write_body_without_origin(&self, out: &mut Vec<u8>) {
+        out.clear();
+        for piece in self.body_pieces() {
+            out.extend_from_slice(piece);
         }
-        out
     }
 }
 

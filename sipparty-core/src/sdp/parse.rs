@@ -52,6 +52,9 @@ pub struct Line<'a> {
 struct MediaSlot<'a> {
     /// Index of the m= line in `lines`.
     start: u32,
+    /// Index in `lines` of the section's first c= line, 0 if it has none
+    /// (line 0 is always v=).
+    connection_line: u32,
     line: MediaLine<'a>,
 }
 
@@ -62,6 +65,10 @@ pub struct SessionDescription<'a> {
     lines: SmallVec<[Line<'a>; 32]>,
     media: SmallVec<[MediaSlot<'a>; 4]>,
     origin: Origin<'a>,
+    /// The first session-level c= and t= lines, decoded while parsing
+    /// (every c= and t= line of a parsed description is well formed).
+    connection: Option<Connection<'a>>,
+    timing: Option<Timing>,
 }
 
 /// Parses a session description with the given limits (strict by default;
@@ -95,7 +102,29 @@ pub fn parse<'a>(input: &'a [u8], limits: &SdpLimits) -> Result<SessionDescripti
             return Err(SdpError::new(line as u32, SdpErrorKind::InvalidUtf8));
         }
     };
-    Parser::new(raw, limits).run()
+    // Built in place and filled by the parser: the description is over a
+    // kilobyte (its lines are inline), so it is not moved around.
+    let mut out = Ok(SessionDescription {
+        raw,
+        lines: SmallVec::new(),
+        media: SmallVec::new(),
+        origin: Origin {
+            username: "",
+            session_id: 0,
+            session_version: 0,
+            nettype: "",
+            addrtype: "",
+            address: "",
+        },
+        connection: None,
+        timing: None,
+    });
+    if let Ok(d) = &mut out {
+        if let Err(e) = Parser::new(limits).run(d) {
+            out = Err(e);
+        }
+    }
+    out
 }
 
 /// Where in the grammar the parser is (RFC 8866 s.9), for ordering checks.
@@ -114,10 +143,15 @@ fn session_rank(kind: u8) -> Option<(u8, bool)> {
         b't' | b'r' => (9, true),
         b'z' => (10, false),
         b'k' => (11, false),
-        b'a' => (12, true),
+        b'a' => (SESSION_A_RANK, true),
         _ => return None,
     })
 }
+
+/// a= is last in both sections and may repeat, so an a= line never breaks
+/// the order; it only moves the rank to the end.
+const SESSION_A_RANK: u8 = 12;
+const MEDIA_A_RANK: u8 = 5;
 
 fn media_rank(kind: u8) -> Option<(u8, bool)> {
     Some(match kind {
@@ -127,7 +161,7 @@ fn media_rank(kind: u8) -> Option<(u8, bool)> {
         b'c' => (2, true),
         b'b' => (3, true),
         b'k' => (4, false),
-        b'a' => (5, true),
+        b'a' => (MEDIA_A_RANK, true),
         _ => return None,
     })
 }
@@ -148,140 +182,191 @@ fn strict_fields_ok(value: &str) -> bool {
 
 /// The index of the first NUL, LF or CR at or after `i`, or the length:
 /// one word-at-a-time scan finds both the line end and any NUL or stray CR.
+#[inline(always)]
 fn line_end(b: &[u8], mut i: usize) -> usize {
-    while i < b.len() {
-        let (w, valid) = swar::word_at(b, i);
+    // Whole words while there are eight bytes left: no masking needed.
+    while let Some(c) = b.get(i..).and_then(|r| r.first_chunk::<8>()) {
         // Bytes below 0x0E: the three we look for, and TAB, VT, FF and a few
         // other controls that are simply part of the line.
-        let mut m = swar::below(w, 0x0E);
+        let mut m = swar::below(u64::from_le_bytes(*c), 0x0E);
         while m != 0 {
             let k = (m.trailing_zeros() / 8) as usize;
-            if k >= valid {
-                break;
-            }
-            if matches!(b[i + k], 0 | b'\n' | b'\r') {
+            if matches!(c[k], 0 | b'\n' | b'\r') {
                 return i + k;
             }
             m &= m - 1;
         }
         i += 8;
     }
-    b.len()
+    b.iter()
+        .skip(i)
+        .position(|&c| matches!(c, 0 | b'\n' | b'\r'))
+        .map_or(b.len(), |k| i + k)
 }
 
-/// Whether an `a=` value starts with a valid att-field: a non-empty token
-/// (no blanks) up to the first `:` or the end.
-fn attribute_name_ok(v: &[u8]) -> bool {
-    let mut i = 0;
-    while i < v.len() {
-        let (w, valid) = swar::word_at(v, i);
-        // ':', SP and TAB are all below ';' (so are digits and '-', which
-        // are checked and skipped).
-        let mut m = swar::below(w, b';');
+/// Scans an `a=` line whose value starts at `start`: the index of the
+/// first NUL, LF or CR (or the length), and whether the value starts with
+/// a valid att-field, a non-empty token (no blanks) up to the first `:` or
+/// the line end (RFC 8866 s.9). Both come out of the same words.
+#[inline(always)]
+fn attribute_line(b: &[u8], start: usize) -> (usize, bool) {
+    let mut i = start;
+    // None until the att-field has ended.
+    let mut name_ok = None;
+    while let Some(c) = b.get(i..).and_then(|r| r.first_chunk::<8>()) {
+        let w = u64::from_le_bytes(*c);
+        // The line end in this word, if any (see `line_end`).
+        let mut end = None;
+        let mut m = swar::below(w, 0x0E);
         while m != 0 {
             let k = (m.trailing_zeros() / 8) as usize;
-            if k >= valid {
+            if matches!(c[k], 0 | b'\n' | b'\r') {
+                end = Some(k);
                 break;
-            }
-            match v[i + k] {
-                b':' => return i + k > 0,
-                b' ' | b'\t' => return false,
-                _ => {}
             }
             m &= m - 1;
         }
+        if name_ok.is_none() {
+            let live = swar::valid_mask(end.unwrap_or(8));
+            let colon = swar::eq(w, b':') & live;
+            let blank = (swar::eq(w, b' ') | swar::eq(w, b'\t')) & live;
+            if colon | blank != 0 {
+                // The lowest mark of each is exact (see `swar::eq`).
+                let k = colon.trailing_zeros();
+                name_ok = Some(k < blank.trailing_zeros() && (i > start || k > 7));
+            }
+        }
+        if let Some(k) = end {
+            let at = i + k;
+            return (at, name_ok.unwrap_or(at > start));
+        }
         i += 8;
     }
-    !v.is_empty()
+    // The last few bytes of the input.
+    let at = line_end(b, i);
+    let ok = name_ok.unwrap_or_else(|| attribute_name_ok(&b[start..at]));
+    (at, ok)
 }
 
-struct Parser<'a, 'l> {
-    raw: &'a str,
+/// Whether an `a=` value starts with a valid att-field (the slow path of
+/// [`attribute_line`], for the end of the input).
+fn attribute_name_ok(v: &[u8]) -> bool {
+    match v.iter().position(|&c| matches!(c, b':' | b' ' | b'\t')) {
+        Some(k) => v[k] == b':' && k > 0,
+        None => !v.is_empty(),
+    }
+}
+
+struct Parser<'l> {
     limits: &'l SdpLimits,
-    lines: SmallVec<[Line<'a>; 32]>,
-    media: SmallVec<[MediaSlot<'a>; 4]>,
-    origin: Option<Origin<'a>>,
+    strict: bool,
+    seen_o: bool,
     seen_s: bool,
     seen_t: bool,
     session_c: bool,
     media_c: bool,
     rank: u8,
+    /// The rank of a= in the current section.
+    a_rank: u8,
     attributes: usize,
 }
 
-impl<'a, 'l> Parser<'a, 'l> {
-    fn new(raw: &'a str, limits: &'l SdpLimits) -> Self {
+impl<'l> Parser<'l> {
+    fn new(limits: &'l SdpLimits) -> Self {
         Self {
-            raw,
             limits,
-            lines: SmallVec::new(),
-            media: SmallVec::new(),
-            origin: None,
+            strict: !limits.lenient,
+            seen_o: false,
             seen_s: false,
             seen_t: false,
             session_c: false,
             media_c: false,
             rank: 0,
+            a_rank: SESSION_A_RANK,
             attributes: 0,
         }
     }
 
-    fn run(mut self) -> Result<SessionDescription<'a>, SdpError> {
-        let raw = self.raw;
+    fn run<'a>(mut self, d: &mut SessionDescription<'a>) -> Result<(), SdpError> {
+        let raw = d.raw;
         let bytes = raw.as_bytes();
-        let strict = !self.limits.lenient;
+        let strict = self.strict;
         let mut pos = 0;
         while pos < bytes.len() {
-            let line_no = self.lines.len() as u32 + 1;
-            let err = |kind| SdpError::new(line_no, kind);
-            if self.lines.len() >= self.limits.max_lines {
+            let n = d.lines.len();
+            let err = |kind| SdpError::new(n as u32 + 1, kind);
+            if n >= self.limits.max_lines {
                 return Err(err(SdpErrorKind::TooManyLines));
+            }
+            if n > 0 && bytes[pos] == b'a' && bytes.get(pos + 1) == Some(&b'=') {
+                // Most lines are attributes: one scan finds the line end
+                // and checks the att-field, without the general dispatch.
+                let (at, name_ok) = attribute_line(bytes, pos + 2);
+                let ending = match bytes.get(at) {
+                    Some(b'\r') if bytes.get(at + 1) == Some(&b'\n') => LineEnding::CrLf,
+                    None if !strict => LineEnding::None,
+                    Some(b'\n') if !strict => LineEnding::Lf,
+                    None => return Err(err(SdpErrorKind::MissingLineEnding)),
+                    Some(b'\n') => return Err(err(SdpErrorKind::BareLineFeed)),
+                    Some(_) => return Err(err(SdpErrorKind::InvalidCharacter)),
+                };
+                self.attributes += 1;
+                if self.attributes > self.limits.max_attributes {
+                    return Err(err(SdpErrorKind::TooManyAttributes));
+                }
+                if !name_ok {
+                    return Err(err(SdpErrorKind::InvalidField(b'a')));
+                }
+                // a= may repeat and is last in its section.
+                self.rank = self.a_rank;
+                d.lines.push(Line {
+                    kind: b'a',
+                    // "a=" is ASCII, so this is a char boundary.
+                    value: raw.get(pos + 2..at).unwrap_or_default(),
+                    ending,
+                });
+                pos = at + ending.as_str().len();
+                continue;
             }
             // One scan per line finds its end and any NUL or stray CR.
             let at = line_end(bytes, pos);
-            let (content, ending, next) = match bytes.get(at) {
-                None => (&raw[pos..], LineEnding::None, bytes.len()),
-                Some(b'\n') => (&raw[pos..at], LineEnding::Lf, at + 1),
-                Some(b'\r') if bytes.get(at + 1) == Some(&b'\n') => {
-                    (&raw[pos..at], LineEnding::CrLf, at + 2)
-                }
+            let (ending, next) = match bytes.get(at) {
+                Some(b'\r') if bytes.get(at + 1) == Some(&b'\n') => (LineEnding::CrLf, at + 2),
+                None if !strict => (LineEnding::None, at),
+                Some(b'\n') if !strict => (LineEnding::Lf, at + 1),
+                None => return Err(err(SdpErrorKind::MissingLineEnding)),
+                Some(b'\n') => return Err(err(SdpErrorKind::BareLineFeed)),
                 Some(_) => return Err(err(SdpErrorKind::InvalidCharacter)),
             };
+            let line_start = pos;
             pos = next;
-            if strict {
-                match ending {
-                    LineEnding::Lf => return Err(err(SdpErrorKind::BareLineFeed)),
-                    LineEnding::None => return Err(err(SdpErrorKind::MissingLineEnding)),
-                    LineEnding::CrLf => {}
-                }
-            }
-            let cb = content.as_bytes();
-            if cb.is_empty() && !strict && !self.lines.is_empty() {
+            if at == line_start && !strict && n > 0 {
                 // Blank lines (typically an extra CRLF at the end) are kept
                 // for the round trip and otherwise ignored.
-                self.lines.push(Line {
+                d.lines.push(Line {
                     kind: 0,
                     value: "",
                     ending,
                 });
                 continue;
             }
-            if cb.len() < 2 || !cb[0].is_ascii_lowercase() || cb[1] != b'=' {
+            let kind = bytes[line_start];
+            if at - line_start < 2 || !kind.is_ascii_lowercase() || bytes[line_start + 1] != b'=' {
                 return Err(err(SdpErrorKind::MalformedLine));
             }
-            let kind = cb[0];
-            let value = &content[2..];
-            self.line(kind, value, strict).map_err(|e| e.at(line_no))?;
-            self.lines.push(Line {
+            // The type letter and '=' are ASCII, so this is a char boundary.
+            let value = raw.get(line_start + 2..at).unwrap_or_default();
+            self.line(d, kind, value).map_err(|e| e.at(n as u32 + 1))?;
+            d.lines.push(Line {
                 kind,
                 value,
                 ending,
             });
         }
-        self.finish_media()?;
-        let origin = self
-            .origin
-            .ok_or(SdpError::new(0, SdpErrorKind::MissingLine(b'o')))?;
+        self.finish_media(d)?;
+        if !self.seen_o {
+            return Err(SdpError::new(0, SdpErrorKind::MissingLine(b'o')));
+        }
         if strict {
             if !self.seen_s {
                 return Err(SdpError::new(0, SdpErrorKind::MissingLine(b's')));
@@ -290,28 +375,29 @@ impl<'a, 'l> Parser<'a, 'l> {
                 return Err(SdpError::new(0, SdpErrorKind::MissingLine(b't')));
             }
         }
-        Ok(SessionDescription {
-            raw,
-            lines: self.lines,
-            media: self.media,
-            origin,
-        })
+        Ok(())
     }
 
     /// Checks the c= rule for the media section that just ended.
-    fn finish_media(&self) -> Result<(), SdpError> {
-        if let Some(m) = self.media.last() {
-            if !self.limits.lenient && !self.session_c && !self.media_c {
+    fn finish_media(&self, d: &SessionDescription<'_>) -> Result<(), SdpError> {
+        if let Some(m) = d.media.last() {
+            if self.strict && !self.session_c && !self.media_c {
                 return Err(SdpError::new(m.start + 1, SdpErrorKind::MissingConnection));
             }
         }
         Ok(())
     }
 
-    fn line(&mut self, kind: u8, value: &'a str, strict: bool) -> Result<(), SdpError> {
+    fn line<'a>(
+        &mut self,
+        d: &mut SessionDescription<'a>,
+        kind: u8,
+        value: &'a str,
+    ) -> Result<(), SdpError> {
+        let strict = self.strict;
         let e = |k| SdpError::new(0, k);
-        let in_media = !self.media.is_empty();
-        if self.lines.is_empty() {
+        let in_media = !d.media.is_empty();
+        if d.lines.is_empty() {
             // v=0 must come first, in both modes: it is how SDP is recognised.
             let v = if strict { value } else { value.trim() };
             return if kind == b'v' && v == "0" {
@@ -326,6 +412,8 @@ impl<'a, 'l> Parser<'a, 'l> {
         // the blanks.
         let mut origin = None;
         let mut media_line = None;
+        let mut connection = None;
+        let mut timing = None;
         let canonical = match kind {
             b'o' => {
                 origin = Origin::parse_canonical(value);
@@ -335,8 +423,14 @@ impl<'a, 'l> Parser<'a, 'l> {
                 media_line = MediaLine::parse_canonical(value);
                 media_line.is_some()
             }
-            b'c' => Connection::parse_canonical(value).is_some(),
-            b't' => Timing::parse_canonical(value).is_some(),
+            b'c' => {
+                connection = Connection::parse_canonical(value);
+                connection.is_some()
+            }
+            b't' => {
+                timing = Timing::parse_canonical(value);
+                timing.is_some()
+            }
             _ => false,
         };
         if strict
@@ -352,11 +446,11 @@ impl<'a, 'l> Parser<'a, 'l> {
             }));
         }
         if kind == b'm' {
-            self.finish_media()?;
-            if self.media.len() >= self.limits.max_media {
+            self.finish_media(d)?;
+            if d.media.len() >= self.limits.max_media {
                 return Err(e(SdpErrorKind::TooManyMedia));
             }
-            if self.origin.is_none() {
+            if !self.seen_o {
                 return Err(e(SdpErrorKind::MissingLine(b'o')));
             }
             let line = match media_line {
@@ -370,11 +464,13 @@ impl<'a, 'l> Parser<'a, 'l> {
             {
                 return Err(e(SdpErrorKind::TooManyFormats));
             }
-            self.media.push(MediaSlot {
-                start: self.lines.len() as u32,
+            d.media.push(MediaSlot {
+                start: d.lines.len() as u32,
+                connection_line: 0,
                 line,
             });
             self.rank = 0;
+            self.a_rank = MEDIA_A_RANK;
             self.attributes = 0;
             self.media_c = false;
             return Ok(());
@@ -409,13 +505,14 @@ impl<'a, 'l> Parser<'a, 'l> {
         }
         match kind {
             b'o' => {
-                if self.origin.is_some() {
+                if self.seen_o {
                     return Err(e(SdpErrorKind::UnexpectedLine(b'o')));
                 }
-                self.origin = Some(match origin {
+                self.seen_o = true;
+                d.origin = match origin {
                     Some(o) => o,
                     None => Origin::parse_general(value)?,
-                });
+                };
             }
             b's' => {
                 if strict && value.is_empty() {
@@ -425,21 +522,34 @@ impl<'a, 'l> Parser<'a, 'l> {
                 self.seen_s = true;
             }
             b'c' => {
-                if !canonical {
-                    Connection::parse_general(value)?;
-                }
+                let c = match connection {
+                    Some(c) => c,
+                    None => Connection::parse_general(value)?,
+                };
                 if in_media {
                     self.media_c = true;
+                    if let Some(m) = d.media.last_mut() {
+                        if m.connection_line == 0 {
+                            m.connection_line = d.lines.len() as u32;
+                        }
+                    }
                 } else {
                     self.session_c = true;
+                    if d.connection.is_none() {
+                        d.connection = Some(c);
+                    }
                 }
             }
             b'b' => {
                 Bandwidth::parse(value)?;
             }
             b't' => {
-                if !canonical {
-                    Timing::parse_general(value)?;
+                let t = match timing {
+                    Some(t) => t,
+                    None => Timing::parse_general(value)?,
+                };
+                if !in_media && d.timing.is_none() {
+                    d.timing = Some(t);
                 }
                 self.seen_t = true;
             }
@@ -450,14 +560,7 @@ impl<'a, 'l> Parser<'a, 'l> {
                 check_repeat_or_zone(value, kind)?;
             }
             b'a' => {
-                self.attributes += 1;
-                if self.attributes > self.limits.max_attributes {
-                    return Err(e(SdpErrorKind::TooManyAttributes));
-                }
-                // att-field is a token: non-empty, no blanks, up to the ':'.
-                if !attribute_name_ok(value.as_bytes()) {
-                    return Err(e(SdpErrorKind::InvalidField(b'a')));
-                }
+                // Only the first line gets here with a=, and it failed above.
             }
             _ => {}
         }
@@ -504,13 +607,12 @@ impl<'a> SessionDescription<'a> {
 
     /// The session-level c= line.
     pub fn connection(&self) -> Option<Connection<'a>> {
-        self.session_value(b'c')
-            .and_then(|v| Connection::parse(v).ok())
+        self.connection
     }
 
     /// The first t= line.
     pub fn timing(&self) -> Option<Timing> {
-        self.session_value(b't').and_then(|v| Timing::parse(v).ok())
+        self.timing
     }
 
     /// The session-level b= lines.
@@ -555,6 +657,7 @@ impl<'a> SessionDescription<'a> {
         MediaView {
             lines: &self.lines[slot.start as usize..end],
             first_line: slot.start + 1,
+            connection_line: slot.connection_line,
             media_line: slot.line,
             session: self,
         }
@@ -682,6 +785,7 @@ pub(crate) use media_accessors;
 pub struct MediaView<'s, 'a> {
     lines: &'s [Line<'a>],
     first_line: u32,
+    connection_line: u32,
     media_line: MediaLine<'a>,
     session: &'s SessionDescription<'a>,
 }
@@ -724,11 +828,15 @@ impl<'s, 'a> MediaView<'s, 'a> {
 
     /// The media-level c= line, falling back to the session-level one.
     pub fn connection(&self) -> Option<Connection<'a>> {
-        self.lines
-            .iter()
-            .find(|l| l.kind == b'c')
-            .and_then(|l| Connection::parse(l.value).ok())
-            .or_else(|| self.session.connection())
+        match self.connection_line {
+            0 => self.session.connection(),
+            // Every c= line of a parsed description is well formed.
+            i => self
+                .session
+                .lines
+                .get(i as usize)
+                .and_then(|l| Connection::parse(l.value).ok()),
+        }
     }
 
     /// The media-level b= lines.
