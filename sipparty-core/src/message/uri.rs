@@ -4,8 +4,9 @@
 use std::fmt;
 
 use super::error::ParseError;
+use super::lex::run_host;
 use super::params::{scan_uri_params, Params, DEFAULT_MAX_PARAMS};
-use super::tables::{ABS_URI, HOST, PASSWORD, SCHEME, URI_HEADERS, USER, USER_PLAIN};
+use super::tables::{ABS_URI, PASSWORD, SCHEME, URI_HEADERS, USER, USER_PLAIN};
 
 /// The URI scheme.
 #[non_exhaustive]
@@ -220,9 +221,7 @@ impl<'a> Uri<'a> {
                     }
                     i += close + 1;
                 } else {
-                    while i < s.len() && HOST[s[i] as usize] {
-                        i += 1;
-                    }
+                    i = run_host(s, i);
                     if i == host_start {
                         return Err(ParseError::expected(i, "host"));
                     }

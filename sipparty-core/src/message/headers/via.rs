@@ -8,9 +8,8 @@
 use std::fmt;
 
 use crate::message::error::ParseError;
-use crate::message::lex::{run, skip_lws, token};
+use crate::message::lex::{run, run_host, skip_lws, token};
 use crate::message::params::{scan_header_params, Params, DEFAULT_MAX_PARAMS};
-use crate::message::tables::HOST;
 use crate::Transport;
 
 /// One `via-parm` (one element of a possibly comma-separated Via header).
@@ -45,7 +44,7 @@ pub(crate) fn host_port(s: &[u8], i: usize) -> Result<(usize, Option<u16>, usize
         }
         i + close + 1
     } else {
-        let e = run(s, i, &HOST);
+        let e = run_host(s, i);
         if e == i {
             return Err(ParseError::expected(i, "host"));
         }
