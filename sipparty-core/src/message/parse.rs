@@ -461,8 +461,8 @@ fn token_end(buf: &[u8], i: usize) -> usize {
 }
 
 /// Index of the first LF at or after `from`, sixteen bytes at a time: the
-/// byte compare below compiles to one vector compare, and header lines are
-/// too short to pay for a general search's setup.
+/// byte compare below compiles to one vector compare here, and header lines
+/// are too short to pay for a general search's setup.
 #[inline(always)]
 fn find_lf(buf: &[u8], from: usize) -> Option<usize> {
     let mut i = from;

@@ -243,13 +243,15 @@ impl<'a> Uri<'a> {
                 }
             }
         }
-        let params_start = i;
-        let pct;
-        (i, pct) = scan_uri_params(s, i, max_params)?;
-        if pct {
-            hex_escapes_ok(&s[params_start..i], params_start)?;
+        if s.get(i) == Some(&b';') {
+            let params_start = i;
+            let pct;
+            (i, pct) = scan_uri_params(s, i, max_params)?;
+            if pct {
+                hex_escapes_ok(&s[params_start..i], params_start)?;
+            }
+            uri.params = Params::new(&raw[params_start..i]);
         }
-        uri.params = Params::new(&raw[params_start..i]);
         if i < s.len() && s[i] == b'?' && uri.scheme != Scheme::Tel {
             let h = i + 1;
             let end = h + s[h..]

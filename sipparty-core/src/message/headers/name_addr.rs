@@ -11,7 +11,7 @@
 use std::fmt;
 
 use crate::message::error::ParseError;
-use crate::message::lex::{quoted_string, skip_lws, trim, unquote};
+use crate::message::lex::{find_byte, quoted_string, skip_lws, trim, unquote};
 use crate::message::params::{scan_header_params, Params, DEFAULT_MAX_PARAMS};
 use crate::message::tables::LWS;
 use crate::message::uri::Uri;
@@ -94,7 +94,7 @@ impl<'a> NameAddr<'a> {
 }
 
 fn find(s: &[u8], from: usize, b: u8) -> Option<usize> {
-    memchr::memchr(b, s.get(from..)?).map(|p| from + p)
+    find_byte(s, from, b)
 }
 
 impl fmt::Debug for NameAddr<'_> {

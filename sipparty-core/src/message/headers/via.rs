@@ -89,19 +89,25 @@ impl<'a> Via<'a> {
     /// [`Headers::vias`](crate::message::Headers::vias)).
     pub fn parse(raw: &'a str) -> Result<Via<'a>, ParseError> {
         let s = raw.as_bytes();
-        let p0 = skip_lws(s, 0);
-        let p1 = token(s, p0, "protocol-name")?;
-        let slash = skip_lws(s, p1);
-        if s.get(slash) != Some(&b'/') {
-            return Err(ParseError::expected(slash, "\"/\""));
-        }
-        let v0 = skip_lws(s, slash + 1);
-        let v1 = token(s, v0, "protocol-version")?;
-        let slash = skip_lws(s, v1);
-        if s.get(slash) != Some(&b'/') {
-            return Err(ParseError::expected(slash, "\"/\""));
-        }
-        let t0 = skip_lws(s, slash + 1);
+        // Nearly every Via starts with exactly this; the general scan below
+        // finds the same bounds for it.
+        let (p0, v1, t0) = if s.starts_with(b"SIP/2.0/") {
+            (0, 7, skip_lws(s, 8))
+        } else {
+            let p0 = skip_lws(s, 0);
+            let p1 = token(s, p0, "protocol-name")?;
+            let slash = skip_lws(s, p1);
+            if s.get(slash) != Some(&b'/') {
+                return Err(ParseError::expected(slash, "\"/\""));
+            }
+            let v0 = skip_lws(s, slash + 1);
+            let v1 = token(s, v0, "protocol-version")?;
+            let slash = skip_lws(s, v1);
+            if s.get(slash) != Some(&b'/') {
+                return Err(ParseError::expected(slash, "\"/\""));
+            }
+            (p0, v1, skip_lws(s, slash + 1))
+        };
         let t1 = token(s, t0, "transport")?;
         let h0 = skip_lws(s, t1);
         if h0 == t1 {
