@@ -24,6 +24,62 @@ pub(crate) fn run(s: &[u8], mut i: usize, class: &[bool; 256]) -> usize {
     i
 }
 
+/// Index of the first `needle` at or after `from`. Sixteen bytes at a time
+/// until a chunk holds one: an OR-reduction of byte compares over a fixed
+/// array compiles to one vector compare and a mask test, and header values
+/// are too short to pay for a general search's setup.
+#[inline]
+pub(crate) fn find_byte(s: &[u8], from: usize, needle: u8) -> Option<usize> {
+    let mut i = from;
+    while let Some(chunk) = s.get(i..i + 16) {
+        if chunk.iter().fold(false, |hit, &b| hit | (b == needle)) {
+            break;
+        }
+        i += 16;
+    }
+    let rest = s.get(i..)?;
+    rest.iter().position(|&b| b == needle).map(|k| i + k)
+}
+
+/// Index of the first `a` or `b` at or after `from` (see [`find_byte`]).
+#[inline]
+pub(crate) fn find_either(s: &[u8], from: usize, a: u8, b: u8) -> Option<usize> {
+    let mut i = from;
+    while let Some(chunk) = s.get(i..i + 16) {
+        if chunk
+            .iter()
+            .fold(false, |hit, &c| hit | (c == a) | (c == b))
+        {
+            break;
+        }
+        i += 16;
+    }
+    let rest = s.get(i..)?;
+    rest.iter().position(|&c| c == a || c == b).map(|k| i + k)
+}
+
+/// [`run`] of [`HOST`](super::tables::HOST) characters (`alphanum`, `-`,
+/// `.`, `_`), sixteen bytes at a time while whole chunks qualify (the class
+/// written as range compares vectorizes, as in [`find_byte`]).
+#[inline]
+pub(crate) fn run_host(s: &[u8], mut i: usize) -> usize {
+    #[inline(always)]
+    fn is_host(b: u8) -> bool {
+        (b.wrapping_sub(b'0') < 10)
+            | ((b | 0x20).wrapping_sub(b'a') < 26)
+            | (b == b'-')
+            | (b == b'.')
+            | (b == b'_')
+    }
+    while let Some(chunk) = s.get(i..i + 16) {
+        if !chunk.iter().fold(true, |all, &b| all & is_host(b)) {
+            break;
+        }
+        i += 16;
+    }
+    run(s, i, &super::tables::HOST)
+}
+
 /// A token at `i` (after LWS): returns its range end, or an error.
 #[inline]
 pub(crate) fn token(s: &[u8], i: usize, what: &'static str) -> Result<usize, ParseError> {
@@ -122,7 +178,7 @@ impl<'a> Iterator for CommaSplit<'a> {
             }
             let b = self.rest.as_bytes();
             // Most values have no comma at all: one element.
-            if memchr::memchr(b',', b).is_none() {
+            if find_byte(b, 0, b',').is_none() {
                 let item = trim(self.rest);
                 self.rest = "";
                 return (!item.is_empty()).then_some(item);

@@ -198,9 +198,14 @@ const KNOWN: usize = CANONICAL.len();
 /// mixed by a multiplicative hash.
 const fn name_hash(name: &[u8]) -> usize {
     let len = name.len();
-    let first = (name[0] | 0x20) as u32;
-    let mid = (name[len / 2] | 0x20) as u32;
-    let last = (name[len - 1] | 0x20) as u32;
+    name_hash_parts(len, name[0], name[len / 2], name[len - 1])
+}
+
+#[inline(always)]
+const fn name_hash_parts(len: usize, first: u8, mid: u8, last: u8) -> usize {
+    let first = (first | 0x20) as u32;
+    let mid = (mid | 0x20) as u32;
+    let last = (last | 0x20) as u32;
     let key = first | (mid << 8) | (last << 16) | ((len as u32) << 24);
     (key.wrapping_mul(0x9E37_79B1) >> 24) as usize
 }
@@ -307,6 +312,110 @@ pub(crate) fn lookup_id(name: &[u8]) -> u8 {
                 }
                 h = (h + 1) & (TABLE_SIZE - 1);
             }
+        }
+    }
+}
+
+/// Widest name [`lookup_line`] handles: the longest canonical name (20
+/// bytes) and its colon fit.
+pub(crate) const LINE_PREFIX: usize = 24;
+
+/// A canonical name lowercased and zero-padded to [`LINE_PREFIX`] bytes
+/// (as three little-endian words), a mask with 0x20 where it has a letter,
+/// and a mask of its bytes: `(x | fold) & keep == lower` holds for a name
+/// `x` of the same length exactly when each byte is that letter in either
+/// case, or that very non-letter.
+#[derive(Clone, Copy)]
+struct Folded {
+    len: usize,
+    lower: [u64; 3],
+    fold: [u64; 3],
+    keep: [u64; 3],
+}
+
+const FOLDED: [Folded; KNOWN] = {
+    let mut t = [Folded {
+        len: 0,
+        lower: [0; 3],
+        fold: [0; 3],
+        keep: [0; 3],
+    }; KNOWN];
+    let mut i = 0;
+    while i < KNOWN {
+        let name = CANONICAL[i].as_bytes();
+        let mut f = Folded {
+            len: name.len(),
+            lower: [0; 3],
+            fold: [0; 3],
+            keep: [0; 3],
+        };
+        let mut k = 0;
+        while k < name.len() {
+            let c = name[k];
+            let shift = 8 * (k % 8);
+            let (lower, fold) = if c.is_ascii_alphabetic() {
+                (c | 0x20, 0x20)
+            } else {
+                (c, 0)
+            };
+            f.lower[k / 8] |= (lower as u64) << shift;
+            f.fold[k / 8] |= (fold as u64) << shift;
+            f.keep[k / 8] |= 0xff << shift;
+            k += 1;
+        }
+        t[i] = f;
+        i += 1;
+    }
+    t
+};
+
+/// The header line parser's fast path: if `line` (the first
+/// [`LINE_PREFIX`] bytes of a header line) starts with a known name or
+/// compact form written exactly (any case) and directly followed by `:`,
+/// the name's length and id. `None` sends the caller to the general scan
+/// (unknown names, white space before the colon, errors), which decides.
+/// Comparing whole words against the folded canonical spelling both finds
+/// the name and checks that every byte of it is a token character.
+#[inline(always)]
+pub(crate) fn lookup_line(line: &[u8; LINE_PREFIX]) -> Option<(usize, u8)> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    const COLONS: u64 = ONES * b':' as u64;
+    // `line` has 24 bytes, so the three 8-byte slices below exist.
+    let w = [
+        u64::from_le_bytes(line[0..8].try_into().expect("8 bytes")),
+        u64::from_le_bytes(line[8..16].try_into().expect("8 bytes")),
+        u64::from_le_bytes(line[16..24].try_into().expect("8 bytes")),
+    ];
+    // The first colon: zero bytes of `x` are colons, and the lowest set
+    // high bit marks the first one exactly.
+    let mut len = None;
+    for (k, &word) in w.iter().enumerate() {
+        let x = word ^ COLONS;
+        let z = x.wrapping_sub(ONES) & !x & HIGH;
+        if z != 0 {
+            len = Some(8 * k + (z.trailing_zeros() / 8) as usize);
+            break;
+        }
+    }
+    let len = len?;
+    match len {
+        0 => None,
+        1 => match COMPACT_ID[usize::from(line[0] | 0x20)] {
+            // Only letters fold onto the letters of COMPACT_ID.
+            0 => None,
+            id => Some((1, id)),
+        },
+        _ => {
+            let h = name_hash_parts(len, line[0], line[len / 2], line[len - 1]);
+            let id = LOOKUP[h];
+            let f = FOLDED.get(usize::from(id).wrapping_sub(1))?;
+            // The length check keeps NUL bytes from matching the padding.
+            let ok = f.len == len
+                && (w[0] | f.fold[0]) & f.keep[0] == f.lower[0]
+                && (len <= 8 || (w[1] | f.fold[1]) & f.keep[1] == f.lower[1])
+                && (len <= 16 || (w[2] | f.fold[2]) & f.keep[2] == f.lower[2]);
+            ok.then_some((len, id))
         }
     }
 }

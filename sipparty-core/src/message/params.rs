@@ -4,7 +4,7 @@
 use std::fmt;
 
 use super::error::{ParseError, ParseErrorKind};
-use super::lex::{quoted_string, run, skip_lws, trim};
+use super::lex::{find_either, quoted_string, run, skip_lws, trim};
 use super::tables::{GEN_VALUE, LWS, TOKEN, URI_PARAM_PLAIN};
 
 /// Default cap on parameters of one header element or URI
@@ -116,7 +116,8 @@ impl<'a> Iterator for ParamIter<'a> {
                 }
                 Some(b'=') => {
                     let value_start = skip_lws(b, i + 1);
-                    let mut j = value_start;
+                    // Usually no quotes: straight to the next `;`.
+                    let mut j = find_either(b, value_start, b';', b'"').unwrap_or(b.len());
                     while j < b.len() && b[j] != b';' {
                         if b[j] == b'"' {
                             j = quoted_string(b, j).unwrap_or(b.len());

@@ -10,10 +10,10 @@
 use smallvec::SmallVec;
 
 use super::error::{ParseError, ParseErrorKind};
-use super::name::{lookup_id, HeaderName};
+use super::name::{lookup_id, lookup_line, HeaderName, LINE_PREFIX};
 use super::params::DEFAULT_MAX_PARAMS;
 use super::section::{Headers, Slot};
-use super::tables::TOKEN;
+use super::tables::{LWS, TOKEN};
 use super::uri::Uri;
 
 /// Size caps applied while parsing. Exceeding one is an error, never a
@@ -268,65 +268,79 @@ fn parse<'a>(
         need_more!(stream, base, "start line");
     }
     let limit_end = base.saturating_add(limits.max_message).min(buf.len());
-    let Some(nl) = memchr::memchr(b'\n', &buf[base..limit_end]) else {
-        if stream && buf.len() - base < limits.max_message {
-            return Ok(Status::Partial);
+    let (start, nl) = match fast_request_line(buf, base, limit_end, limits) {
+        Some(fast) => fast,
+        None => {
+            let Some(nl) = memchr::memchr(b'\n', &buf[base..limit_end]) else {
+                if stream && buf.len() - base < limits.max_message {
+                    return Ok(Status::Partial);
+                }
+                if stream {
+                    return Err(ParseError::new(limit_end, ParseErrorKind::MessageTooLarge));
+                }
+                return Err(ParseError::expected(buf.len(), "CRLF after start line"));
+            };
+            let nl = base + nl;
+            let line_end = if nl > base && buf[nl - 1] == b'\r' {
+                nl - 1
+            } else {
+                nl
+            };
+            (start_line(buf, base, line_end, limits)?, nl)
         }
-        if stream {
-            return Err(ParseError::new(limit_end, ParseErrorKind::MessageTooLarge));
-        }
-        return Err(ParseError::expected(buf.len(), "CRLF after start line"));
     };
-    let nl = base + nl;
-    let line_end = if nl > base && buf[nl - 1] == b'\r' {
-        nl - 1
-    } else {
-        nl
-    };
-    let start = start_line(buf, base, line_end, limits)?;
     let start_len = (nl + 1 - base) as u32;
 
     let mut slots: SmallVec<[Slot; INLINE_HEADERS]> = SmallVec::new();
     let mut content_length: Option<usize> = None;
     let mut p = nl + 1;
     let head_end = loop {
-        if p - base > limits.max_message {
+        // (A datagram is no larger than max_message: checked up front.)
+        if stream && p - base > limits.max_message {
             return Err(ParseError::new(p, ParseErrorKind::MessageTooLarge));
         }
-        match buf.get(p) {
-            None => need_more!(stream, p, "empty line after headers"),
-            Some(b'\n') => break p + 1,
-            Some(b'\r') => match buf.get(p + 1) {
-                Some(b'\n') => break p + 2,
-                None => need_more!(stream, p + 1, "LF"),
-                Some(_) => return Err(ParseError::expected(p + 1, "LF")),
-            },
-            Some(_) => {}
-        }
-        // header-name = token, then HCOLON = *( SP / HTAB ) ":" SWS
+        // header-name = token, then HCOLON = *( SP / HTAB ) ":" SWS. Fast
+        // path: a known name directly followed by the colon.
         let name_start = p;
-        let mut i = p + buf[p..]
-            .iter()
-            .position(|&b| !TOKEN[b as usize])
-            .unwrap_or(buf.len() - p);
-        if i == name_start {
-            return Err(ParseError::expected(i, "header name"));
-        }
-        let name_end = i;
-        while i < buf.len() && (buf[i] == b' ' || buf[i] == b'\t') {
-            i += 1;
-        }
-        match buf.get(i) {
-            Some(b':') => i += 1,
-            None => need_more!(stream, i, "\":\""),
-            Some(_) => return Err(ParseError::expected(i, "\":\"")),
-        }
+        let fast = buf
+            .get(p..p + LINE_PREFIX)
+            .and_then(|line| lookup_line(line.try_into().expect("LINE_PREFIX bytes")));
+        let (name_end, colon, id) = match fast {
+            Some((len, id)) => (p + len, p + len, id),
+            None => {
+                // A line that does not start with a token character is the
+                // empty line ending the header section, or an error.
+                let name_end = token_end(buf, p);
+                if name_end == name_start {
+                    match buf.get(p) {
+                        None => need_more!(stream, p, "empty line after headers"),
+                        Some(b'\n') => break p + 1,
+                        Some(b'\r') => match buf.get(p + 1) {
+                            Some(b'\n') => break p + 2,
+                            None => need_more!(stream, p + 1, "LF"),
+                            Some(_) => return Err(ParseError::expected(p + 1, "LF")),
+                        },
+                        Some(_) => return Err(ParseError::expected(p, "header name")),
+                    }
+                }
+                let mut i = name_end;
+                while i < buf.len() && (buf[i] == b' ' || buf[i] == b'\t') {
+                    i += 1;
+                }
+                match buf.get(i) {
+                    Some(b':') => {}
+                    None => need_more!(stream, i, "\":\""),
+                    Some(_) => return Err(ParseError::expected(i, "\":\"")),
+                }
+                (name_end, i, lookup_id(&buf[name_start..name_end]))
+            }
+        };
         // The value runs to a line end not followed by SP/HTAB (folding,
         // RFC 3261 section 7.3.1).
-        let value_start = i;
-        let mut q = i;
+        let value_start = colon + 1;
+        let mut q = value_start;
         let next = loop {
-            let Some(off) = memchr::memchr(b'\n', &buf[q..]) else {
+            let Some(lf) = find_lf(buf, q) else {
                 if buf.len() - name_start > limits.max_header_line {
                     return Err(ParseError::new(
                         name_start,
@@ -335,7 +349,7 @@ fn parse<'a>(
                 }
                 need_more!(stream, buf.len(), "end of header line");
             };
-            let after = q + off + 1;
+            let after = lf + 1;
             match buf.get(after) {
                 Some(b' ') | Some(b'\t') => q = after,
                 Some(_) => break after,
@@ -357,15 +371,26 @@ fn parse<'a>(
         if ve > value_start && buf[ve - 1] == b'\r' {
             ve -= 1;
         }
-        let mut vs = value_start;
-        while vs < ve && matches!(buf[vs], b' ' | b'\t' | b'\r' | b'\n') {
-            vs += 1;
-        }
-        while ve > vs && matches!(buf[ve - 1], b' ' | b'\t' | b'\r' | b'\n') {
-            ve -= 1;
-        }
-        let id = lookup_id(&buf[name_start..name_end]);
-        if id == HeaderName::ContentLength.known_id() {
+        // Usually one SP before the value and nothing after it.
+        let value = &buf[value_start..ve];
+        let (vs, ve) = match value {
+            [b' ', first, .., last] if !LWS[*first as usize] && !LWS[*last as usize] => {
+                (value_start + 1, ve)
+            }
+            _ => {
+                let lead = value
+                    .iter()
+                    .position(|&b| !LWS[b as usize])
+                    .unwrap_or(value.len());
+                let trail = value[lead..]
+                    .iter()
+                    .rev()
+                    .position(|&b| !LWS[b as usize])
+                    .unwrap_or(0);
+                (value_start + lead, ve - trail)
+            }
+        };
+        if id == CONTENT_LENGTH {
             let cl = content_length_value(&buf[vs..ve], vs)?;
             if content_length.is_some_and(|prev| prev != cl) {
                 return Err(ParseError::new(
@@ -423,6 +448,39 @@ fn parse<'a>(
     )))
 }
 
+const CONTENT_LENGTH: u8 = HeaderName::ContentLength.known_id();
+
+/// End of the token starting at `i` (`i` itself if there is none).
+#[inline(always)]
+fn token_end(buf: &[u8], i: usize) -> usize {
+    let rest = buf.get(i..).unwrap_or_default();
+    i + rest
+        .iter()
+        .position(|&b| !TOKEN[b as usize])
+        .unwrap_or(rest.len())
+}
+
+/// Index of the first LF at or after `from`, sixteen bytes at a time: the
+/// byte compare below compiles to one vector compare here, and header lines
+/// are too short to pay for a general search's setup.
+#[inline(always)]
+fn find_lf(buf: &[u8], from: usize) -> Option<usize> {
+    let mut i = from;
+    while let Some(chunk) = buf.get(i..i + 16) {
+        let mut eq = [0u8; 16];
+        for (e, &b) in eq.iter_mut().zip(chunk) {
+            *e = if b == b'\n' { 0xff } else { 0 };
+        }
+        let m = u128::from_le_bytes(eq);
+        if m != 0 {
+            return Some(i + (m.trailing_zeros() / 8) as usize);
+        }
+        i += 16;
+    }
+    let rest = buf.get(i..)?;
+    rest.iter().position(|&b| b == b'\n').map(|k| i + k)
+}
+
 /// `Content-Length = 1*DIGIT`; values beyond `u32` are malformed (RFC
 /// 4475 section 3.1.2.4 expects 400 for them).
 fn content_length_value(v: &[u8], at: usize) -> Result<usize, ParseError> {
@@ -449,6 +507,63 @@ enum RawStart {
         code: u16,
         reason: (usize, usize),
     },
+}
+
+/// The common request line, `token SP uri SP "SIP/2.0" CRLF` with a URI
+/// of no more than `max_uri` bytes above 0x20, in one pass: the start line
+/// and the index of its LF. Anything else (responses, other spacing or
+/// versions, errors) is `None`, and [`start_line`] decides; on this shape
+/// both agree. The URI's syntax is checked later, as on the general path.
+#[inline(always)]
+fn fast_request_line(
+    buf: &[u8],
+    base: usize,
+    limit_end: usize,
+    limits: &Limits,
+) -> Option<(RawStart, usize)> {
+    let line = buf.get(base..limit_end)?;
+    let m = line.iter().position(|&b| !TOKEN[b as usize])?;
+    if m == 0 || line[m] != b' ' {
+        return None;
+    }
+    let u = m + 1;
+    let e = u + below_0x21(line.get(u..)?)?;
+    if e == u || e - u > limits.max_uri || line[e] != b' ' {
+        return None;
+    }
+    let v = e + 1;
+    if line.get(v..v + 9)? != b"SIP/2.0\r\n" {
+        return None;
+    }
+    Some((
+        RawStart::Request {
+            method: (0, m),
+            uri: (u, e),
+            version: (v, v + 7),
+        },
+        base + v + 8,
+    ))
+}
+
+/// Index of the first byte below 0x21 (SP, HTAB, CR, LF, controls), eight
+/// bytes at a time.
+#[inline(always)]
+fn below_0x21(s: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut i = 0;
+    while let Some(chunk) = s.get(i..i + 8) {
+        // `get(i..i + 8)` returned eight bytes.
+        let x = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+        // High bit of each byte below 0x21 (bytes of 0x80 and up never
+        // count); the lowest one is exact, as borrows only travel upwards.
+        let z = x.wrapping_sub(ONES * 0x21) & !x & HIGH;
+        if z != 0 {
+            return Some(i + (z.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    s[i..].iter().position(|&b| b < 0x21).map(|k| i + k)
 }
 
 /// `SIP-Version = "SIP" "/" 1*DIGIT "." 1*DIGIT` ("SIP" case-insensitive).

@@ -4,8 +4,9 @@
 use std::fmt;
 
 use super::error::ParseError;
+use super::lex::run_host;
 use super::params::{scan_uri_params, Params, DEFAULT_MAX_PARAMS};
-use super::tables::{ABS_URI, HOST, PASSWORD, SCHEME, URI_HEADERS, USER, USER_PLAIN};
+use super::tables::{ABS_URI, PASSWORD, SCHEME, URI_HEADERS, USER, USER_PLAIN};
 
 /// The URI scheme.
 #[non_exhaustive]
@@ -220,9 +221,7 @@ impl<'a> Uri<'a> {
                     }
                     i += close + 1;
                 } else {
-                    while i < s.len() && HOST[s[i] as usize] {
-                        i += 1;
-                    }
+                    i = run_host(s, i);
                     if i == host_start {
                         return Err(ParseError::expected(i, "host"));
                     }
@@ -244,13 +243,15 @@ impl<'a> Uri<'a> {
                 }
             }
         }
-        let params_start = i;
-        let pct;
-        (i, pct) = scan_uri_params(s, i, max_params)?;
-        if pct {
-            hex_escapes_ok(&s[params_start..i], params_start)?;
+        if s.get(i) == Some(&b';') {
+            let params_start = i;
+            let pct;
+            (i, pct) = scan_uri_params(s, i, max_params)?;
+            if pct {
+                hex_escapes_ok(&s[params_start..i], params_start)?;
+            }
+            uri.params = Params::new(&raw[params_start..i]);
         }
-        uri.params = Params::new(&raw[params_start..i]);
         if i < s.len() && s[i] == b'?' && uri.scheme != Scheme::Tel {
             let h = i + 1;
             let end = h + s[h..]

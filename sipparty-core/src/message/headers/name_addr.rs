@@ -11,7 +11,7 @@
 use std::fmt;
 
 use crate::message::error::ParseError;
-use crate::message::lex::{quoted_string, skip_lws, trim, unquote};
+use crate::message::lex::{find_byte, quoted_string, skip_lws, trim, unquote};
 use crate::message::params::{scan_header_params, Params, DEFAULT_MAX_PARAMS};
 use crate::message::tables::LWS;
 use crate::message::uri::Uri;
@@ -41,7 +41,7 @@ impl<'a> NameAddr<'a> {
             if s.get(lt) != Some(&b'<') {
                 return Err(ParseError::expected(lt, "\"<\""));
             }
-            let gt = find(s, lt + 1, b'>').ok_or(ParseError::expected(s.len(), "\">\""))?;
+            let gt = find_far(s, lt + 1, b'>').ok_or(ParseError::expected(s.len(), "\">\""))?;
             (Some(unquote(&raw[start..end])), lt + 1, gt, gt + 1)
         } else if let Some(lt) = find(s, start, b'<') {
             // Token display name; real traffic also sends unquoted UTF-8.
@@ -50,7 +50,7 @@ impl<'a> NameAddr<'a> {
             }) {
                 return Err(ParseError::expected(start + bad, "display-name"));
             }
-            let gt = find(s, lt + 1, b'>').ok_or(ParseError::expected(s.len(), "\">\""))?;
+            let gt = find_far(s, lt + 1, b'>').ok_or(ParseError::expected(s.len(), "\">\""))?;
             let name = trim(&raw[start..lt]);
             (
                 if name.is_empty() { None } else { Some(name) },
@@ -93,7 +93,14 @@ impl<'a> NameAddr<'a> {
     }
 }
 
+/// A byte that is usually near (`<` after a display name).
 fn find(s: &[u8], from: usize, b: u8) -> Option<usize> {
+    find_byte(s, from, b)
+}
+
+/// A byte that is usually a URI's length away (`>`): a general search
+/// pays for its setup there.
+fn find_far(s: &[u8], from: usize, b: u8) -> Option<usize> {
     memchr::memchr(b, s.get(from..)?).map(|p| from + p)
 }
 

@@ -8,9 +8,8 @@
 use std::fmt;
 
 use crate::message::error::ParseError;
-use crate::message::lex::{run, skip_lws, token};
+use crate::message::lex::{run, run_host, skip_lws, token};
 use crate::message::params::{scan_header_params, Params, DEFAULT_MAX_PARAMS};
-use crate::message::tables::HOST;
 use crate::Transport;
 
 /// One `via-parm` (one element of a possibly comma-separated Via header).
@@ -45,7 +44,7 @@ pub(crate) fn host_port(s: &[u8], i: usize) -> Result<(usize, Option<u16>, usize
         }
         i + close + 1
     } else {
-        let e = run(s, i, &HOST);
+        let e = run_host(s, i);
         if e == i {
             return Err(ParseError::expected(i, "host"));
         }
@@ -90,19 +89,25 @@ impl<'a> Via<'a> {
     /// [`Headers::vias`](crate::message::Headers::vias)).
     pub fn parse(raw: &'a str) -> Result<Via<'a>, ParseError> {
         let s = raw.as_bytes();
-        let p0 = skip_lws(s, 0);
-        let p1 = token(s, p0, "protocol-name")?;
-        let slash = skip_lws(s, p1);
-        if s.get(slash) != Some(&b'/') {
-            return Err(ParseError::expected(slash, "\"/\""));
-        }
-        let v0 = skip_lws(s, slash + 1);
-        let v1 = token(s, v0, "protocol-version")?;
-        let slash = skip_lws(s, v1);
-        if s.get(slash) != Some(&b'/') {
-            return Err(ParseError::expected(slash, "\"/\""));
-        }
-        let t0 = skip_lws(s, slash + 1);
+        // Nearly every Via starts with exactly this; the general scan below
+        // finds the same bounds for it.
+        let (p0, v1, t0) = if s.starts_with(b"SIP/2.0/") {
+            (0, 7, skip_lws(s, 8))
+        } else {
+            let p0 = skip_lws(s, 0);
+            let p1 = token(s, p0, "protocol-name")?;
+            let slash = skip_lws(s, p1);
+            if s.get(slash) != Some(&b'/') {
+                return Err(ParseError::expected(slash, "\"/\""));
+            }
+            let v0 = skip_lws(s, slash + 1);
+            let v1 = token(s, v0, "protocol-version")?;
+            let slash = skip_lws(s, v1);
+            if s.get(slash) != Some(&b'/') {
+                return Err(ParseError::expected(slash, "\"/\""));
+            }
+            (p0, v1, skip_lws(s, slash + 1))
+        };
         let t1 = token(s, t0, "transport")?;
         let h0 = skip_lws(s, t1);
         if h0 == t1 {
