@@ -137,7 +137,8 @@ pub(crate) fn stamp_via(request: &mut Message, source: SocketAddr) -> bool {
     if !needs_stamp(&top, source) {
         return false;
     }
-    let line = stamped_line(request, &top.via, source);
+    let mut line = String::new();
+    write_stamped_line(request, &top.via, source, &mut line);
     replace_top_via(request, &line);
     true
 }
@@ -146,13 +147,27 @@ pub(crate) fn stamp_via(request: &mut Message, source: SocketAddr) -> bool {
 /// for `source`: protocol, transport, sent-by, then the parameters with
 /// `rport` filled in and `received` (re)set; further values that share
 /// the line are kept.
+#[cfg(test)]
 pub(crate) fn stamped_line(request: &Message, via: &Via<'_>, source: SocketAddr) -> String {
+    let mut value = String::new();
+    write_stamped_line(request, via, source, &mut value);
+    value
+}
+
+/// [`stamped_line`] written into `value` (cleared first), so the layer can
+/// reuse one buffer for every request.
+pub(crate) fn write_stamped_line(
+    request: &Message,
+    via: &Via<'_>,
+    source: SocketAddr,
+    value: &mut String,
+) {
     let rest = match request.headers(&HeaderName::Via).next() {
         Some(line) => first_comma(line).map_or("", |i| &line[i..]),
         None => "",
     };
-    let mut value =
-        String::with_capacity(via.params.as_str().len() + via.host.len() + 64 + rest.len());
+    value.clear();
+    value.reserve(via.params.as_str().len() + via.host.len() + 64 + rest.len());
     let mut digits = [0u8; 5];
     value.push_str(via.protocol);
     value.push('/');
@@ -192,11 +207,10 @@ pub(crate) fn stamped_line(request: &Message, via: &Via<'_>, source: SocketAddr)
         IpAddr::V6(v6) => {
             use std::fmt::Write as _;
             // Writing to a String cannot fail.
-            let _ = write!(value, "{v6}");
+            let _ = write!(*value, "{v6}");
         }
     }
     value.push_str(rest);
-    value
 }
 
 /// `n` in decimal, written into `buf`.
