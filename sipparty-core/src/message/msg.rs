@@ -885,3 +885,47 @@ impl fmt::Display for Message {
         f.write_str(&String::from_utf8_lossy(&self.to_bytes()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const INVITE: &str = "INVITE sip:bob@biloxi.com SIP/2.0\r\n\
+        Via: SIP/2.0/UDP pc33.atlanta.com;branch=z9hG4bK776asdhds\r\n\
+        Max-Forwards: 70\r\n\
+        To: Bob <sip:bob@biloxi.com>\r\n\
+        From: Alice <sip:alice@atlanta.com>;tag=1928301774\r\n\
+        Call-ID: a84b4c76e66710@pc33.atlanta.com\r\n\
+        CSeq: 314159 INVITE\r\n\
+        Content-Length: 4\r\n\
+        \r\n\
+        v=0\n";
+
+    /// `into_bytes` must write exactly what `to_bytes` writes, whether it
+    /// reuses the text buffer (built, append-only) or not (parsed, edited).
+    #[test]
+    fn into_bytes_equals_to_bytes() {
+        let mut built = Message::request(Method::Bye, "sip:bob@192.0.2.4");
+        built.add_header(HeaderName::Via, "SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKx");
+        built.add_header_parts(HeaderName::CSeq, &["2", " ", "BYE"]);
+        assert!(built.is_laid_out());
+        let mut with_body = built.clone();
+        with_body.set_body(Some("text/plain"), b"hello");
+        let mut edited = built.clone();
+        edited.set_header(HeaderName::Via, "SIP/2.0/UDP 192.0.2.9;branch=z9hG4bKy");
+        let mut front = built.clone();
+        front.push_front_header(HeaderName::Route, "<sip:p.example.com;lr>");
+        assert!(!front.is_laid_out(), "inserted line is out of text order");
+        let parsed = Message::parse(INVITE.as_bytes()).unwrap();
+        let response = Message::response_to(&parsed, 180, Some("t1"));
+        for m in [built, with_body, edited, front, parsed, response] {
+            let expected = m.to_bytes();
+            assert_eq!(
+                String::from_utf8(m.into_bytes()).unwrap(),
+                String::from_utf8(expected).unwrap()
+            );
+        }
+        let parsed = Message::parse(INVITE.as_bytes()).unwrap();
+        assert_eq!(parsed.into_bytes(), INVITE.as_bytes(), "lossless");
+    }
+}

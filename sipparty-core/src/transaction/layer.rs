@@ -975,3 +975,50 @@ impl TransactionLayer {
         self.events.pop_front()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(branch: &str) -> Message {
+        let mut m = Message::request(Method::Options, "sip:bob@127.0.0.1:5070");
+        m.add_header(
+            HeaderName::Via,
+            &format!("SIP/2.0/UDP 127.0.0.1:5060;branch={branch};rport"),
+        );
+        m.add_header(HeaderName::From, "<sip:alice@127.0.0.1>;tag=a1");
+        m.add_header(HeaderName::To, "<sip:bob@127.0.0.1>");
+        m.add_header(HeaderName::CallId, "c1@127.0.0.1");
+        m.add_header(HeaderName::CSeq, "1 OPTIONS");
+        m
+    }
+
+    /// RFC 3261 section 17.1.3: a transaction started with the branch
+    /// passed in is found by its response exactly as one whose branch was
+    /// read from the Via, and the same branch cannot start a second one.
+    #[test]
+    fn rfc3261_17_1_3_send_request_with_branch_matches_responses() {
+        let peer: SocketAddr = "127.0.0.1:5070".parse().unwrap();
+        let now = Instant::now();
+        let mut layer = TransactionLayer::new(TransactionConfig::default());
+        let request = options("z9hG4bKabc");
+        let response = Message::response_to(&request, 200, Some("b1"));
+        let id = layer
+            .send_request_with_branch(now, request.clone(), "z9hG4bKabc", peer, Transport::Udp)
+            .unwrap();
+        let sent = layer.poll_transmit().unwrap();
+        assert_eq!(sent.bytes, request.to_bytes());
+        assert_eq!(
+            layer.send_request(now, options("z9hG4bKabc"), peer, Transport::Udp),
+            Err(TransactionError::Duplicate)
+        );
+        assert_eq!(
+            layer.handle_message(now, response, peer, Transport::Udp),
+            Matched::Existing(id)
+        );
+        let other = layer
+            .send_request(now, options("z9hG4bKdef"), peer, Transport::Udp)
+            .unwrap();
+        assert_ne!(other, id);
+    }
+}
