@@ -127,7 +127,7 @@ fn parse_ip(host: &str) -> Option<IpAddr> {
 /// 18.2.1): add `received` when sent-by is not `source`'s IP, and fill a
 /// bare `rport` with `source`'s port, which RFC 3581 pairs with an
 /// unconditional `received`. Returns whether the Via changed. (The layer
-/// builds the line with [`stamped_line`] while it reads the Via anyway.)
+/// builds the line with [`write_stamped_line`] while it reads the Via anyway.)
 #[cfg(test)]
 pub(crate) fn stamp_via(request: &mut Message, source: SocketAddr) -> bool {
     let Some(Ok(via)) = request.top_via() else {
@@ -147,15 +147,9 @@ pub(crate) fn stamp_via(request: &mut Message, source: SocketAddr) -> bool {
 /// for `source`: protocol, transport, sent-by, then the parameters with
 /// `rport` filled in and `received` (re)set; further values that share
 /// the line are kept.
-#[cfg(test)]
-pub(crate) fn stamped_line(request: &Message, via: &Via<'_>, source: SocketAddr) -> String {
-    let mut value = String::new();
-    write_stamped_line(request, via, source, &mut value);
-    value
-}
-
-/// [`stamped_line`] written into `value` (cleared first), so the layer can
-/// reuse one buffer for every request.
+///
+/// Written into `value` (cleared first), so the layer can reuse one buffer
+/// for every request.
 pub(crate) fn write_stamped_line(
     request: &Message,
     via: &Via<'_>,
@@ -233,7 +227,7 @@ pub(crate) fn needs_stamp(via: &TopVia<'_>, source: SocketAddr) -> bool {
     via.rport == Some(None) || parse_ip(via.via.host) != Some(source.ip())
 }
 
-/// Replace the first Via line with `line` (see [`stamped_line`]).
+/// Replace the first Via line with `line` (see [`write_stamped_line`]).
 pub(crate) fn replace_top_via(request: &mut Message, line: &str) {
     if !request.replace_first_header(&HeaderName::Via, line) {
         warn!("top Via vanished while stamping it");
