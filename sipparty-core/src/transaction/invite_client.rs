@@ -208,7 +208,7 @@ pub(crate) fn build_ack(invite: &[u8], response: &Message) -> Option<Vec<u8>> {
     ack.add_header(HeaderName::CallId, invite.call_id()?);
     let cseq = invite.cseq()?.ok()?;
     ack.add_header(HeaderName::CSeq, &format!("{} ACK", cseq.seq));
-    Some(ack.to_bytes())
+    Some(ack.into_bytes())
 }
 
 /// The CANCEL for an INVITE (RFC 3261 section 9.1): same Request-URI,

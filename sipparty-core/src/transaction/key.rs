@@ -1,6 +1,8 @@
 //! Transaction matching keys (RFC 3261 sections 17.1.3 and 17.2.3).
 
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasher, Hasher};
+
+use smallvec::SmallVec;
 
 use super::stateless::TopVia;
 use crate::message::{HeaderName, Message, Method, Via};
@@ -9,49 +11,88 @@ use crate::message::{HeaderName, Message, Method, Via};
 /// an RFC 3261 element and is unique per transaction (section 8.1.1.7).
 pub(crate) const MAGIC_COOKIE: &str = "z9hG4bK";
 
-/// What a transaction is found by. Client and server keys live in one map;
-/// the variant keeps them apart (a UA talking to itself through a loop must
-/// not match its own request with its own client transaction).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Key {
+/// Which matching rule a [`Key`] follows. Client and server keys live in
+/// one map; the kind keeps them apart (a UA talking to itself through a
+/// loop must not match its own request with its own client transaction).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
     /// Section 17.1.3: the top Via branch and the CSeq method of the
-    /// response.
-    Client { branch: Box<str>, method: Method },
+    /// response. `text` is the branch.
+    Client,
     /// Section 17.2.3: the top Via branch, its sent-by (host lower-cased,
-    /// port defaulted) and the method, where ACK stands for INVITE. Branch
-    /// and sent-by share one allocation, `branch NUL host:port`.
-    Server {
-        branch_sent_by: Box<str>,
-        method: Method,
-    },
+    /// port defaulted) and the method, where ACK stands for INVITE. `text`
+    /// is `branch NUL host:port`.
+    Server,
     /// Section 17.2.3's RFC 2543 fallback for a branch without the magic
     /// cookie: Request-URI, From tag, Call-ID, CSeq number and the whole top
-    /// Via, with ACK standing for INVITE. (The To tag is left out: it is the
-    /// one field in which an ACK legitimately differs from its INVITE.)
-    Rfc2543 { fields: Box<str>, method: Method },
+    /// Via, joined by LF, with ACK standing for INVITE. (The To tag is left
+    /// out: it is the one field in which an ACK legitimately differs from
+    /// its INVITE.)
+    Rfc2543,
 }
 
-/// A [`Key`] borrowed from a message being matched, so a lookup needs no
-/// allocation. It hashes as the `Key` it borrows from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) enum KeyRef<'a> {
-    Client {
-        branch: &'a str,
-        method: &'a Method,
-    },
-    Server {
-        branch_sent_by: &'a str,
-        method: &'a Method,
-    },
-    Rfc2543 {
-        fields: &'a str,
-        method: &'a Method,
-    },
+/// Key text: inline up to this many bytes (a generated branch and an IPv4
+/// sent-by fit), so building a key usually allocates nothing.
+type Text = SmallVec<[u8; 48]>;
+
+/// What a transaction is found by: the matching rule, the method and the
+/// fields the rule compares, as one text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Key {
+    pub(crate) kind: Kind,
+    pub(crate) method: Method,
+    text: Text,
 }
 
-impl Hash for Key {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.as_ref().hash(state);
+/// A [`Key`] borrowed, possibly from a message being matched, so a lookup
+/// needs no allocation. It hashes as the `Key` it borrows from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct KeyRef<'a> {
+    kind: Kind,
+    method: &'a Method,
+    text: &'a [u8],
+}
+
+impl<'a> KeyRef<'a> {
+    /// The key of a client transaction or a response to it.
+    pub(crate) fn client(branch: &'a str, method: &'a Method) -> Self {
+        KeyRef {
+            kind: Kind::Client,
+            method,
+            text: branch.as_bytes(),
+        }
+    }
+
+    /// The keyed hash of this key under `state`: one word for the rule and
+    /// method, then the text in one write, so SipHash runs over as few
+    /// bytes, in as few calls, as the key has.
+    pub(crate) fn hash_with(&self, state: &impl BuildHasher) -> u64 {
+        let mut h = state.build_hasher();
+        h.write_u64((self.kind as u64) << 8 | u64::from(method_code(self.method)));
+        h.write(self.text);
+        h.finish()
+    }
+}
+
+/// A small number per standard method (extensions share one; equal keys
+/// still hash alike, and the full key is compared on lookup).
+fn method_code(method: &Method) -> u8 {
+    match method {
+        Method::Invite => 1,
+        Method::Ack => 2,
+        Method::Bye => 3,
+        Method::Cancel => 4,
+        Method::Register => 5,
+        Method::Options => 6,
+        Method::Info => 7,
+        Method::Message => 8,
+        Method::Update => 9,
+        Method::Prack => 10,
+        Method::Subscribe => 11,
+        Method::Notify => 12,
+        Method::Refer => 13,
+        Method::Publish => 14,
+        _ => 0,
     }
 }
 
@@ -66,16 +107,19 @@ fn match_method(method: &Method) -> Method {
 impl Key {
     /// The borrowed form, for hashing and comparing.
     pub(crate) fn as_ref(&self) -> KeyRef<'_> {
-        match self {
-            Key::Client { branch, method } => KeyRef::Client { branch, method },
-            Key::Server {
-                branch_sent_by,
-                method,
-            } => KeyRef::Server {
-                branch_sent_by,
-                method,
-            },
-            Key::Rfc2543 { fields, method } => KeyRef::Rfc2543 { fields, method },
+        KeyRef {
+            kind: self.kind,
+            method: &self.method,
+            text: &self.text,
+        }
+    }
+
+    /// A client transaction's key from its branch and method.
+    pub(crate) fn new_client(branch: &str, method: Method) -> Key {
+        Key {
+            kind: Kind::Client,
+            method,
+            text: Text::from_slice(branch.as_bytes()),
         }
     }
 
@@ -90,10 +134,7 @@ impl Key {
     pub(crate) fn client_from_via(via: &Via<'_>, msg: &Message) -> Option<Key> {
         let branch = via.branch()?;
         let method = msg.cseq()?.ok()?.method;
-        Some(Key::Client {
-            branch: branch.into(),
-            method,
-        })
+        Some(Key::new_client(branch, method))
     }
 
     /// The key of a request arriving at a server, under `method` (pass the
@@ -117,35 +158,41 @@ impl Key {
                 let port = via.port.unwrap_or_else(|| default_port(via.transport));
                 let mut digits = [0u8; 5];
                 let digits = decimal(port.into(), &mut digits);
-                let mut text =
-                    String::with_capacity(branch.len() + 1 + via.host.len() + 1 + digits.len());
-                text.push_str(branch);
-                text.push('\0');
-                for c in via.host.chars() {
-                    text.push(c.to_ascii_lowercase());
-                }
-                text.push(':');
-                text.push_str(digits);
-                // Exact capacity: boxing does not reallocate.
-                Some(Key::Server {
-                    branch_sent_by: text.into_boxed_str(),
+                let mut text = Text::new();
+                text.reserve(branch.len() + 1 + via.host.len() + 1 + digits.len());
+                text.extend_from_slice(branch.as_bytes());
+                text.push(0);
+                text.extend(via.host.bytes().map(|b| b.to_ascii_lowercase()));
+                text.push(b':');
+                text.extend_from_slice(digits.as_bytes());
+                Some(Key {
+                    kind: Kind::Server,
                     method,
+                    text,
                 })
             }
             _ => {
                 let from_tag = request.from_tag().flatten().unwrap_or_default();
                 let seq = request.cseq()?.ok()?.seq;
+                let mut digits = [0u8; 10];
                 let fields = [
                     request.request_uri()?,
                     from_tag,
                     request.call_id()?,
-                    decimal(seq, &mut [0u8; 10]),
+                    decimal(seq, &mut digits),
                     request.header_values(&HeaderName::Via).next()?,
-                ]
-                .join("\n");
-                Some(Key::Rfc2543 {
-                    fields: fields.into(),
+                ];
+                let mut text = Text::new();
+                for (i, f) in fields.iter().enumerate() {
+                    if i > 0 {
+                        text.push(b'\n');
+                    }
+                    text.extend_from_slice(f.as_bytes());
+                }
+                Some(Key {
+                    kind: Kind::Rfc2543,
                     method,
+                    text,
                 })
             }
         }
@@ -221,7 +268,7 @@ mod tests {
         let old = INVITE.replace(";branch=z9hG4bK776", ";branch=1234");
         let invite = msg(&old);
         let k = Key::server(&invite, &Method::Invite).unwrap();
-        assert!(matches!(k, Key::Rfc2543 { .. }));
+        assert_eq!(k.kind, Kind::Rfc2543);
         let ack = msg(&old
             .replace("INVITE sip", "ACK sip")
             .replace("314159 INVITE", "314159 ACK")
@@ -230,10 +277,10 @@ mod tests {
         let next = msg(&old.replace("314159 INVITE", "314160 INVITE"));
         assert_ne!(Key::server(&next, &Method::Invite).unwrap(), k);
         let no_branch = msg(&INVITE.replace(";branch=z9hG4bK776", ""));
-        assert!(matches!(
-            Key::server(&no_branch, &Method::Invite),
-            Some(Key::Rfc2543 { .. })
-        ));
+        assert_eq!(
+            Key::server(&no_branch, &Method::Invite).map(|k| k.kind),
+            Some(Kind::Rfc2543)
+        );
     }
 
     #[test]
@@ -243,10 +290,7 @@ mod tests {
         assert_eq!(Key::client(&ok), Key::client(&invite));
         assert_eq!(
             Key::client(&ok),
-            Some(Key::Client {
-                branch: "z9hG4bK776".into(),
-                method: Method::Invite
-            })
+            Some(Key::new_client("z9hG4bK776", Method::Invite))
         );
         assert_eq!(decimal(0, &mut [0; 10]), "0");
         assert_eq!(decimal(4_294_967_295, &mut [0; 10]), "4294967295");

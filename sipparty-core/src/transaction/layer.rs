@@ -3,7 +3,7 @@
 
 use std::collections::hash_map::RandomState;
 use std::collections::{BTreeSet, HashMap, VecDeque};
-use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -12,12 +12,12 @@ use tracing::{debug, trace, warn};
 
 use super::invite_client::{self, InviteClient};
 use super::invite_server::{self, InviteServer};
-use super::key::{Key, KeyRef};
+use super::key::{Key, KeyRef, Kind};
 use super::non_invite_client::NonInviteClient;
 use super::non_invite_server::NonInviteServer;
 use super::stateless::{
     destination_from_via, make_response, needs_stamp, replace_top_via, response_destination,
-    stamped_line, TopVia,
+    write_stamped_line, TopVia,
 };
 use super::timer::Timer;
 use super::{
@@ -140,9 +140,10 @@ struct Entry {
 pub struct TransactionLayer {
     config: TransactionConfig,
     next_id: u64,
-    /// Live transactions. Boxed: the map's spare capacity then costs a
-    /// pointer per slot, not a whole machine.
-    entries: HashMap<TransactionId, Box<Entry>, Mix>,
+    /// Live transactions, stored inline (no allocation per transaction;
+    /// the table holds only a minute's worth of transactions, so its spare
+    /// capacity stays small).
+    entries: HashMap<TransactionId, Entry, Mix>,
     /// Matching index: the keyed hash of each entry's [`Key`] to the ids
     /// with that hash (almost always one). The key itself lives only in
     /// the entry, so it is stored once.
@@ -153,6 +154,8 @@ pub struct TransactionLayer {
     timers: BTreeSet<(Instant, TransactionId)>,
     transmits: VecDeque<Transmit>,
     events: VecDeque<TransactionEvent>,
+    /// Reused buffer for a stamped top Via line (section 18.2.1).
+    scratch: String,
 }
 
 impl TransactionLayer {
@@ -173,6 +176,7 @@ impl TransactionLayer {
             timers: BTreeSet::new(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
+            scratch: String::new(),
         }
     }
 
@@ -205,8 +209,7 @@ impl TransactionLayer {
     }
 
     fn find(&self, key: KeyRef<'_>) -> Option<TransactionId> {
-        // `KeyRef` hashes as the `Key` it stands for.
-        self.find_hashed(key, self.hasher.hash_one(key))
+        self.find_hashed(key, key.hash_with(&self.hasher))
     }
 
     fn allocate_id(&mut self) -> TransactionId {
@@ -265,7 +268,7 @@ impl TransactionLayer {
             return Matched::Dropped;
         };
         let is_invite = *method == Method::Invite;
-        let found = self.find(KeyRef::Client { branch, method });
+        let found = self.find(KeyRef::client(branch, method));
         let Some(id) = found else {
             // RFC 6026 section 7.2: a 2xx to INVITE after its transaction is
             // gone still matters to the TU (it must be ACKed); other strays
@@ -360,10 +363,10 @@ impl TransactionLayer {
             Some(Ok(via)) => {
                 let top = TopVia::new(via);
                 if needs_stamp(&top, source) {
-                    let line = stamped_line(&request, &top.via, source);
-                    (Some(line), facts(&top.stamped(source), &request))
+                    write_stamped_line(&request, &top.via, source, &mut self.scratch);
+                    (true, facts(&top.stamped(source), &request))
                 } else {
-                    (None, facts(&top, &request))
+                    (false, facts(&top, &request))
                 }
             }
             _ => {
@@ -372,8 +375,8 @@ impl TransactionLayer {
                 return Matched::Dropped;
             }
         };
-        if let Some(line) = stamp {
-            replace_top_via(&mut request, &line);
+        if stamp {
+            replace_top_via(&mut request, &self.scratch);
         }
         let Some(key) = key else {
             if method == Method::Ack {
@@ -385,7 +388,7 @@ impl TransactionLayer {
             return Matched::Rejected(400);
         };
 
-        let hash = self.hasher.hash_one(&key);
+        let hash = key.as_ref().hash_with(&self.hasher);
         if let Some(id) = self.find_hashed(key.as_ref(), hash) {
             self.handle_matched_request(now, id, request, &method, source, transport);
             return Matched::Existing(id);
@@ -425,7 +428,7 @@ impl TransactionLayer {
             events: &mut self.events,
         };
         let machine = if method == Method::Invite {
-            let trying = make_response(&request, 100, None).to_bytes();
+            let trying = make_response(&request, 100, None).into_bytes();
             Machine::InviteServer(InviteServer::start(&mut ctx, peer, trying))
         } else {
             Machine::NonInviteServer(NonInviteServer::start(peer))
@@ -497,7 +500,7 @@ impl TransactionLayer {
                 Some(Machine::InviteServer(_))
             )
         });
-        let (status, tag, notify) = match invite.and_then(|i| self.entries.get(&i)).map(|e| &**e) {
+        let (status, tag, notify) = match invite.and_then(|i| self.entries.get(&i)) {
             Some(Entry {
                 machine: Machine::InviteServer(m),
                 ..
@@ -518,7 +521,7 @@ impl TransactionLayer {
             events: &mut self.events,
         };
         // A fresh machine in Trying always accepts a final response.
-        let _ = machine.send_response(&mut ctx, status, response.to_bytes());
+        let _ = machine.send_response(&mut ctx, status, response.into_bytes());
         debug!(%id, status, ?invite, "CANCEL answered");
         if let (true, Some(invite)) = (notify, invite) {
             ctx.event(TransactionEvent::Cancelled { id: invite, cancel });
@@ -532,13 +535,13 @@ impl TransactionLayer {
         self.index.entry(hash).or_default().push(id);
         self.entries.insert(
             id,
-            Box::new(Entry {
+            Entry {
                 key,
                 hash,
                 machine,
                 scheduled: None,
                 pending_cancel: None,
-            }),
+            },
         );
     }
 
@@ -591,24 +594,63 @@ impl TransactionLayer {
         destination: SocketAddr,
         transport: Transport,
     ) -> Result<TransactionId, TransactionError> {
-        let Some(method) = request.method().cloned() else {
+        let key = {
+            let Some(method) = request.method() else {
+                return Err(TransactionError::WrongKind);
+            };
+            let via = request.top_via().and_then(Result::ok);
+            let Some(branch) = via.as_ref().and_then(|v| v.branch()) else {
+                return Err(if *method == Method::Ack {
+                    TransactionError::AckNeedsNoTransaction
+                } else {
+                    TransactionError::NoBranch
+                });
+            };
+            Key::new_client(branch, method.clone())
+        };
+        self.start_request(now, key, request, destination, transport)
+    }
+
+    /// [`Self::send_request`] for a caller that just generated the top
+    /// Via's `branch` itself: the Via is not decoded again to find it.
+    /// `branch` must be the branch of `request`'s top Via, else responses
+    /// will not match the transaction.
+    pub fn send_request_with_branch(
+        &mut self,
+        now: Instant,
+        request: Message,
+        branch: &str,
+        destination: SocketAddr,
+        transport: Transport,
+    ) -> Result<TransactionId, TransactionError> {
+        let Some(method) = request.method() else {
             return Err(TransactionError::WrongKind);
         };
-        if method == Method::Ack {
+        debug_assert_eq!(
+            request
+                .top_via()
+                .and_then(Result::ok)
+                .and_then(|v| v.branch().map(str::to_owned))
+                .as_deref(),
+            Some(branch),
+            "branch given is the top Via's"
+        );
+        let key = Key::new_client(branch, method.clone());
+        self.start_request(now, key, request, destination, transport)
+    }
+
+    fn start_request(
+        &mut self,
+        now: Instant,
+        key: Key,
+        request: Message,
+        destination: SocketAddr,
+        transport: Transport,
+    ) -> Result<TransactionId, TransactionError> {
+        if key.method == Method::Ack {
             return Err(TransactionError::AckNeedsNoTransaction);
         }
-        let branch = match request.top_via() {
-            Some(Ok(via)) => via.branch().map(Box::<str>::from),
-            _ => None,
-        };
-        let Some(branch) = branch else {
-            return Err(TransactionError::NoBranch);
-        };
-        let key = Key::Client {
-            branch,
-            method: method.clone(),
-        };
-        let hash = self.hasher.hash_one(&key);
+        let hash = key.as_ref().hash_with(&self.hasher);
         if self.find_hashed(key.as_ref(), hash).is_some() {
             return Err(TransactionError::Duplicate);
         }
@@ -621,7 +663,7 @@ impl TransactionLayer {
             id,
             key,
             hash,
-            request.to_bytes(),
+            request.into_bytes(),
             Peer {
                 destination,
                 transport,
@@ -639,13 +681,7 @@ impl TransactionLayer {
         bytes: Vec<u8>,
         peer: Peer,
     ) {
-        let invite = matches!(
-            &key,
-            Key::Client {
-                method: Method::Invite,
-                ..
-            }
-        );
+        let invite = key.kind == Kind::Client && key.method == Method::Invite;
         let mut ctx = Ctx {
             now,
             config: &self.config,
@@ -723,8 +759,8 @@ impl TransactionLayer {
                 self.events.push_back(TransactionEvent::Terminated { id });
             }
             (Some(cancel), Some(key)) if self.find(key.as_ref()).is_none() => {
-                let hash = self.hasher.hash_one(&key);
-                self.start_client(now, id, key, hash, cancel.to_bytes(), peer);
+                let hash = key.as_ref().hash_with(&self.hasher);
+                self.start_client(now, id, key, hash, cancel.into_bytes(), peer);
             }
             _ => {
                 // Our own INVITE always yields a CANCEL; a second CANCEL of
@@ -745,7 +781,12 @@ impl TransactionLayer {
         id: TransactionId,
         response: Message,
     ) -> Result<(), TransactionError> {
-        self.send_response_ref(now, id, &response)
+        let Some(status) = response.status() else {
+            return Err(TransactionError::WrongKind);
+        };
+        let to_tag = self.wants_to_tag(id, status).then(|| response.to_tag());
+        let to_tag = to_tag.flatten().flatten().map(Box::from);
+        self.respond(now, id, status, to_tag, response.into_bytes())
     }
 
     /// [`Self::send_response`] for a response the TU keeps (a 2xx it
@@ -759,6 +800,32 @@ impl TransactionLayer {
         let Some(status) = response.status() else {
             return Err(TransactionError::WrongKind);
         };
+        let to_tag = self.wants_to_tag(id, status).then(|| response.to_tag());
+        let to_tag = to_tag.flatten().flatten().map(Box::from);
+        self.respond(now, id, status, to_tag, response.to_bytes())
+    }
+
+    /// Whether a `status` response in transaction `id` sets the To tag
+    /// remembered for answering a CANCEL (the first tagged one of an
+    /// INVITE server transaction).
+    fn wants_to_tag(&self, id: TransactionId, status: u16) -> bool {
+        status > 100
+            && matches!(
+                self.entries.get(&id).map(|e| &e.machine),
+                Some(Machine::InviteServer(m)) if m.to_tag.is_none()
+            )
+    }
+
+    /// Send the serialized `status` response `bytes` in server transaction
+    /// `id`; `to_tag` as [`Self::wants_to_tag`] asked for.
+    fn respond(
+        &mut self,
+        now: Instant,
+        id: TransactionId,
+        status: u16,
+        to_tag: Option<Box<str>>,
+        bytes: Vec<u8>,
+    ) -> Result<(), TransactionError> {
         let Some(entry) = self.entries.get_mut(&id) else {
             return Err(TransactionError::UnknownTransaction);
         };
@@ -771,12 +838,12 @@ impl TransactionLayer {
         };
         let result = match &mut entry.machine {
             Machine::InviteServer(m) => {
-                if m.to_tag.is_none() && status > 100 {
-                    m.to_tag = response.to_tag().flatten().map(Box::from);
+                if to_tag.is_some() {
+                    m.to_tag = to_tag;
                 }
-                m.send_response(&mut ctx, status, response.to_bytes())
+                m.send_response(&mut ctx, status, bytes)
             }
-            Machine::NonInviteServer(m) => m.send_response(&mut ctx, status, response.to_bytes()),
+            Machine::NonInviteServer(m) => m.send_response(&mut ctx, status, bytes),
             Machine::InviteClient(_) | Machine::NonInviteClient(_) => {
                 Err(TransactionError::WrongSide)
             }
@@ -798,7 +865,7 @@ impl TransactionLayer {
         self.transmits.push_back(Transmit {
             transport,
             destination,
-            bytes: response.to_bytes(),
+            bytes: response.into_bytes(),
         });
     }
 
@@ -810,7 +877,11 @@ impl TransactionLayer {
         destination: SocketAddr,
         transport: Transport,
     ) {
-        self.send_stateless_request_ref(&request, destination, transport);
+        self.transmits.push_back(Transmit {
+            transport,
+            destination,
+            bytes: request.into_bytes(),
+        });
     }
 
     /// [`Self::send_stateless_request`] for a request the TU keeps (the
@@ -902,5 +973,52 @@ impl TransactionLayer {
     /// The next event for the transaction user.
     pub fn poll_event(&mut self) -> Option<TransactionEvent> {
         self.events.pop_front()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(branch: &str) -> Message {
+        let mut m = Message::request(Method::Options, "sip:bob@127.0.0.1:5070");
+        m.add_header(
+            HeaderName::Via,
+            &format!("SIP/2.0/UDP 127.0.0.1:5060;branch={branch};rport"),
+        );
+        m.add_header(HeaderName::From, "<sip:alice@127.0.0.1>;tag=a1");
+        m.add_header(HeaderName::To, "<sip:bob@127.0.0.1>");
+        m.add_header(HeaderName::CallId, "c1@127.0.0.1");
+        m.add_header(HeaderName::CSeq, "1 OPTIONS");
+        m
+    }
+
+    /// RFC 3261 section 17.1.3: a transaction started with the branch
+    /// passed in is found by its response exactly as one whose branch was
+    /// read from the Via, and the same branch cannot start a second one.
+    #[test]
+    fn rfc3261_17_1_3_send_request_with_branch_matches_responses() {
+        let peer: SocketAddr = "127.0.0.1:5070".parse().unwrap();
+        let now = Instant::now();
+        let mut layer = TransactionLayer::new(TransactionConfig::default());
+        let request = options("z9hG4bKabc");
+        let response = Message::response_to(&request, 200, Some("b1"));
+        let id = layer
+            .send_request_with_branch(now, request.clone(), "z9hG4bKabc", peer, Transport::Udp)
+            .unwrap();
+        let sent = layer.poll_transmit().unwrap();
+        assert_eq!(sent.bytes, request.to_bytes());
+        assert_eq!(
+            layer.send_request(now, options("z9hG4bKabc"), peer, Transport::Udp),
+            Err(TransactionError::Duplicate)
+        );
+        assert_eq!(
+            layer.handle_message(now, response, peer, Transport::Udp),
+            Matched::Existing(id)
+        );
+        let other = layer
+            .send_request(now, options("z9hG4bKdef"), peer, Transport::Udp)
+            .unwrap();
+        assert_ne!(other, id);
     }
 }

@@ -127,7 +127,7 @@ fn parse_ip(host: &str) -> Option<IpAddr> {
 /// 18.2.1): add `received` when sent-by is not `source`'s IP, and fill a
 /// bare `rport` with `source`'s port, which RFC 3581 pairs with an
 /// unconditional `received`. Returns whether the Via changed. (The layer
-/// builds the line with [`stamped_line`] while it reads the Via anyway.)
+/// builds the line with [`write_stamped_line`] while it reads the Via anyway.)
 #[cfg(test)]
 pub(crate) fn stamp_via(request: &mut Message, source: SocketAddr) -> bool {
     let Some(Ok(via)) = request.top_via() else {
@@ -137,7 +137,8 @@ pub(crate) fn stamp_via(request: &mut Message, source: SocketAddr) -> bool {
     if !needs_stamp(&top, source) {
         return false;
     }
-    let line = stamped_line(request, &top.via, source);
+    let mut line = String::new();
+    write_stamped_line(request, &top.via, source, &mut line);
     replace_top_via(request, &line);
     true
 }
@@ -146,13 +147,21 @@ pub(crate) fn stamp_via(request: &mut Message, source: SocketAddr) -> bool {
 /// for `source`: protocol, transport, sent-by, then the parameters with
 /// `rport` filled in and `received` (re)set; further values that share
 /// the line are kept.
-pub(crate) fn stamped_line(request: &Message, via: &Via<'_>, source: SocketAddr) -> String {
+///
+/// Written into `value` (cleared first), so the layer can reuse one buffer
+/// for every request.
+pub(crate) fn write_stamped_line(
+    request: &Message,
+    via: &Via<'_>,
+    source: SocketAddr,
+    value: &mut String,
+) {
     let rest = match request.headers(&HeaderName::Via).next() {
         Some(line) => first_comma(line).map_or("", |i| &line[i..]),
         None => "",
     };
-    let mut value =
-        String::with_capacity(via.params.as_str().len() + via.host.len() + 64 + rest.len());
+    value.clear();
+    value.reserve(via.params.as_str().len() + via.host.len() + 64 + rest.len());
     let mut digits = [0u8; 5];
     value.push_str(via.protocol);
     value.push('/');
@@ -192,11 +201,10 @@ pub(crate) fn stamped_line(request: &Message, via: &Via<'_>, source: SocketAddr)
         IpAddr::V6(v6) => {
             use std::fmt::Write as _;
             // Writing to a String cannot fail.
-            let _ = write!(value, "{v6}");
+            let _ = write!(*value, "{v6}");
         }
     }
     value.push_str(rest);
-    value
 }
 
 /// `n` in decimal, written into `buf`.
@@ -219,7 +227,7 @@ pub(crate) fn needs_stamp(via: &TopVia<'_>, source: SocketAddr) -> bool {
     via.rport == Some(None) || parse_ip(via.via.host) != Some(source.ip())
 }
 
-/// Replace the first Via line with `line` (see [`stamped_line`]).
+/// Replace the first Via line with `line` (see [`write_stamped_line`]).
 pub(crate) fn replace_top_via(request: &mut Message, line: &str) {
     if !request.replace_first_header(&HeaderName::Via, line) {
         warn!("top Via vanished while stamping it");
