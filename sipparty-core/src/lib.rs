@@ -28,5 +28,6 @@ pub mod sim;
 pub mod fuzzing;
 
 mod random;
+mod text;
 pub use random::{Random, SeededRandom};
 pub use transport::{Transmit, Transport};

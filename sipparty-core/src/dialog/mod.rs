@@ -251,8 +251,8 @@ impl Dialog {
         msg.add_header(HeaderName::From, &self.local_header);
         msg.add_header(HeaderName::To, &self.remote_header);
         msg.add_header(HeaderName::CallId, &self.call_id);
-        let mut digits = [0u8; 10];
-        let seq = crate::party::decimal(seq, &mut digits);
+        let mut digits = crate::text::Digits::default();
+        let seq = crate::text::decimal(seq, &mut digits);
         msg.add_header_parts(HeaderName::CSeq, &[seq, " ", method.as_str()]);
         msg
     }

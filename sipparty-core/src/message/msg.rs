@@ -16,6 +16,7 @@ use super::name::HeaderName;
 use super::parse::{parse_datagram, Limits, MessageView, StartLine};
 use super::reason::reason_phrase;
 use super::section::{Headers, Slot, SplitValues, Values};
+use crate::text::{decimal, Digits};
 
 /// Forward typed accessors to [`Headers`].
 macro_rules! delegate {
@@ -128,34 +129,10 @@ fn contains_tag_word(value: &str) -> bool {
         .any(|w| w.eq_ignore_ascii_case(b"tag"))
 }
 
-/// `n` in decimal, written into `buf` (which must be long enough).
-pub(crate) fn decimal_str(mut n: u32, buf: &mut [u8]) -> &str {
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    // Only ASCII digits were written.
-    std::str::from_utf8(&buf[i..]).unwrap_or("0")
-}
-
 /// Write `n` in decimal without allocating.
-fn push_decimal(out: &mut Vec<u8>, mut n: usize) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&buf[i..]);
+fn push_decimal(out: &mut Vec<u8>, n: usize) {
+    let mut digits = Digits::default();
+    out.extend_from_slice(decimal(n as u64, &mut digits).as_bytes());
 }
 
 impl Message {
@@ -263,11 +240,11 @@ impl Message {
     }
 
     fn set_status_line(&mut self, code: u16, reason: &str) {
-        let mut buf = [0u8; 5];
+        let mut buf = Digits::default();
         let t = &mut self.text;
         let s = t.len();
         t.push_str("SIP/2.0 ");
-        t.push_str(decimal_str(u32::from(code), &mut buf));
+        t.push_str(decimal(code, &mut buf));
         t.push(' ');
         let r = t.len();
         push_clean(t, reason);

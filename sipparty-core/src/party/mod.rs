@@ -220,22 +220,6 @@ impl Hasher for IdHasher {
     }
 }
 
-/// `n` in decimal, written into `buf` (which must hold its digits),
-/// without the formatting machinery.
-pub(crate) fn decimal(mut n: u32, buf: &mut [u8; 10]) -> &str {
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    // Only ASCII digits were written.
-    std::str::from_utf8(&buf[i..]).unwrap_or("0")
-}
-
 /// Whether `bytes` is an RTP or RTCP packet (RFC 3550 section 5.1: version
 /// 2 in the two top bits) rather than SIP, whose messages start with a
 /// letter.
@@ -797,10 +781,10 @@ impl Party {
 
     /// Headers every request we originate carries.
     pub(crate) fn common_request_headers(&self, msg: &mut Message) {
-        let mut digits = [0u8; 10];
+        let mut digits = crate::text::Digits::default();
         msg.set_header(
             HeaderName::MaxForwards,
-            decimal(self.config.max_forwards, &mut digits),
+            crate::text::decimal(self.config.max_forwards, &mut digits),
         );
         if let Some(ua) = &self.config.user_agent {
             msg.set_header(HeaderName::UserAgent, ua);

@@ -6,6 +6,7 @@ use smallvec::SmallVec;
 
 use super::stateless::TopVia;
 use crate::message::{HeaderName, Message, Method, Via};
+use crate::text::{decimal, Digits};
 
 /// The RFC 3261 branch prefix: a branch that starts with it was built by
 /// an RFC 3261 element and is unique per transaction (section 8.1.1.7).
@@ -156,8 +157,8 @@ impl Key {
         match top.branch {
             Some(branch) if branch.starts_with(MAGIC_COOKIE) => {
                 let port = via.port.unwrap_or_else(|| default_port(via.transport));
-                let mut digits = [0u8; 5];
-                let digits = decimal(port.into(), &mut digits);
+                let mut digits = Digits::default();
+                let digits = decimal(port, &mut digits);
                 let mut text = Text::new();
                 text.reserve(branch.len() + 1 + via.host.len() + 1 + digits.len());
                 text.extend_from_slice(branch.as_bytes());
@@ -174,7 +175,7 @@ impl Key {
             _ => {
                 let from_tag = request.from_tag().flatten().unwrap_or_default();
                 let seq = request.cseq()?.ok()?.seq;
-                let mut digits = [0u8; 10];
+                let mut digits = Digits::default();
                 let fields = [
                     request.request_uri()?,
                     from_tag,
@@ -205,22 +206,6 @@ fn default_port(transport: &str) -> u16 {
     } else {
         5060
     }
-}
-
-/// Decimal text of `n`, written into `buf` (which must hold its digits)
-/// without allocating.
-fn decimal(mut n: u32, buf: &mut [u8]) -> &str {
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    // Only ASCII digits were written.
-    std::str::from_utf8(&buf[i..]).unwrap_or("0")
 }
 
 #[cfg(test)]
@@ -292,8 +277,5 @@ mod tests {
             Key::client(&ok),
             Some(Key::new_client("z9hG4bK776", Method::Invite))
         );
-        assert_eq!(decimal(0, &mut [0; 10]), "0");
-        assert_eq!(decimal(4_294_967_295, &mut [0; 10]), "4294967295");
-        assert_eq!(decimal(65535, &mut [0; 5]), "65535");
     }
 }

@@ -8,6 +8,7 @@ use std::net::{IpAddr, SocketAddr};
 use tracing::warn;
 
 use crate::message::{HeaderName, Message, Via};
+use crate::text::{decimal, Digits};
 use crate::transport::Transport;
 
 /// Where a response to a request from `source` over `transport` is sent,
@@ -162,7 +163,7 @@ pub(crate) fn write_stamped_line(
     };
     value.clear();
     value.reserve(via.params.as_str().len() + via.host.len() + 64 + rest.len());
-    let mut digits = [0u8; 5];
+    let mut digits = Digits::default();
     value.push_str(via.protocol);
     value.push('/');
     value.push_str(via.transport);
@@ -205,21 +206,6 @@ pub(crate) fn write_stamped_line(
         }
     }
     value.push_str(rest);
-}
-
-/// `n` in decimal, written into `buf`.
-fn decimal(mut n: u16, buf: &mut [u8; 5]) -> &str {
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    // Only ASCII digits were written.
-    std::str::from_utf8(&buf[i..]).unwrap_or("0")
 }
 
 /// Whether [`stamp_via`] would change this top Via.
