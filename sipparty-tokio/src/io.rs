@@ -128,6 +128,27 @@ impl Stream {
 /// Connecting and, for TLS, the handshake (either side).
 type Opening = Pin<Box<dyn Future<Output = io::Result<Stream>> + Send>>;
 
+/// How long connecting and, for TLS, the handshake may take, either side.
+/// A peer that accepts a connection but never completes the handshake must
+/// not hold one of the capped connection slots until the idle timeout; an
+/// outbound attempt that fails fast lets the core fail over (RFC 3263
+/// section 4.3) well before Timer B or F.
+pub(crate) const OPEN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// `fut`, failed with `TimedOut` after [`OPEN_TIMEOUT`].
+fn bounded(fut: impl Future<Output = io::Result<Stream>> + Send + 'static) -> Opening {
+    Box::pin(async move {
+        tokio::time::timeout(OPEN_TIMEOUT, fut)
+            .await
+            .unwrap_or_else(|_| {
+                Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "connect or TLS handshake took too long",
+                ))
+            })
+    })
+}
+
 enum ConnState {
     Opening(Opening),
     Open(Stream),
@@ -283,14 +304,14 @@ impl Io {
             return;
         }
         let opening: Opening = match (transport, &self.tls) {
-            (Transport::Tcp, _) => Box::pin(async move {
+            (Transport::Tcp, _) => bounded(async move {
                 let tcp = TcpStream::connect(destination).await?;
                 let _ = tcp.set_nodelay(true);
                 Ok(Stream::Tcp(tcp))
             }),
             (_, Some(tls)) => {
                 let tls = tls.clone();
-                Box::pin(async move {
+                bounded(async move {
                     let tcp = TcpStream::connect(destination).await?;
                     let _ = tcp.set_nodelay(true);
                     let stream = tls.connect(tcp, destination).await?;
@@ -519,7 +540,7 @@ impl Io {
             let state = match (transport, &self.tls) {
                 (Transport::Tls, Some(tls)) => {
                     let tls = tls.clone();
-                    ConnState::Opening(Box::pin(async move {
+                    ConnState::Opening(bounded(async move {
                         let stream = tls.accept(stream).await?;
                         Ok(Stream::Tls(Box::new(stream)))
                     }))

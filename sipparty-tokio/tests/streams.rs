@@ -428,3 +428,54 @@ async fn idle_tls_connections_are_closed_and_reopened() {
     let reply = within("OPTIONS again", alice.options(&to)).await.unwrap();
     assert_eq!(reply.code, 200);
 }
+
+#[tokio::test]
+async fn a_tls_handshake_that_never_comes_does_not_hold_a_slot_inbound() {
+    let bob = tls_party("bob@biloxi.com", "127.0.0.1", tls_with(&certificate())).await;
+    let started = std::time::Instant::now();
+    // Connect to the TLS listener and never send a ClientHello.
+    let mut s = TcpStream::connect(bob.local_addr_for(Transport::Tls).unwrap())
+        .await
+        .unwrap();
+    stats_until("bob took the connection", &bob, |n| n == 1).await;
+    let mut buf = [0u8; 16];
+    let n = tokio::time::timeout(Duration::from_secs(30), s.read(&mut buf))
+        .await
+        .expect("bob gives up on the handshake")
+        .unwrap_or(0);
+    assert_eq!(n, 0, "nothing but the close: {:?}", &buf[..n]);
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "well before the 300 s idle timeout"
+    );
+    stats_until("bob forgot the connection", &bob, |n| n == 0).await;
+}
+
+#[tokio::test]
+async fn a_tls_peer_that_never_answers_the_handshake_fails_the_call_before_timer_b() {
+    let alice = tls_party("alice@atlanta.com", "127.0.0.1", tls_with(&certificate())).await;
+    // A TCP server that accepts and then says nothing.
+    let silent = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = silent.local_addr().unwrap();
+    let held = tokio::spawn(async move {
+        let (conn, _) = silent.accept().await.unwrap();
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        drop(conn);
+    });
+    let call = alice
+        .invite(
+            &format!("sips:bob@{}", host(addr)),
+            InviteOptions::default(),
+        )
+        .await
+        .unwrap();
+    // Timer B would end the call after 32 s; the handshake limit ends it
+    // with a transport error much sooner.
+    let end = tokio::time::timeout(Duration::from_secs(20), call.wait_for(|s| s.is_final()))
+        .await
+        .expect("the call fails before Timer B")
+        .unwrap();
+    assert_eq!(end, DialogState::Error);
+    assert_eq!(call.last_error(), Some(DialogError::TransportError));
+    held.abort();
+}
