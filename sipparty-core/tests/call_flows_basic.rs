@@ -407,11 +407,6 @@ fn calls_complete_under_30_percent_loss_with_reordering() {
         net.settle();
         let final_state = net.state(alice_addr(), call).unwrap();
         assert!(final_state.is_final(), "seed {seed}: {final_state:?}");
-        for (_, e) in &net.endpoint(bob_addr()).events {
-            if let Event::DialogStateChanged { state, .. } = e {
-                let _ = state;
-            }
-        }
         for id in net.endpoint(bob_addr()).incoming_calls() {
             let s = net.state(bob_addr(), id).unwrap();
             assert!(s.is_final(), "seed {seed}: bob's call in {s:?}");

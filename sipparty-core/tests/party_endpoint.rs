@@ -275,3 +275,32 @@ fn endpoint_polls_only_parties_that_ran_and_reports_the_earliest_deadline() {
     }
     assert_eq!(resent, 1);
 }
+
+#[test]
+fn rfc5626_4_4_1_endpoint_answers_a_stream_ping_with_a_pong() {
+    use sipparty_core::party::{EndpointOutput, Input};
+    use sipparty_core::Transport;
+    let (mut endpoint, _, _) = two_parties();
+    let peer: SocketAddr = "127.0.0.1:5090".parse().unwrap();
+    endpoint.handle_input(Input::StreamData {
+        now: Instant::now(),
+        transport: Transport::Tcp,
+        source: peer,
+        destination: "127.0.0.1:5060".parse().unwrap(),
+        bytes: b"\r\n\r\n",
+    });
+    let mut pongs = Vec::new();
+    loop {
+        match endpoint.poll_output() {
+            EndpointOutput::Transmit(t) => pongs.push(t),
+            EndpointOutput::Event { .. } | EndpointOutput::MediaTransmit(_) => {}
+            _ => break,
+        }
+    }
+    assert_eq!(pongs.len(), 1, "one pong for one ping: {pongs:?}");
+    assert_eq!(pongs[0].bytes, b"\r\n");
+    assert_eq!(
+        (pongs[0].transport, pongs[0].destination),
+        (Transport::Tcp, peer)
+    );
+}

@@ -279,8 +279,14 @@ fn rfc3261_18_3_stream_data_is_framed_by_content_length_at_any_split() {
         }
         let mut oks = 0;
         let mut messages = 0;
+        let mut pongs = 0;
         loop {
             match party.poll_output() {
+                Output::Transmit(t) if t.bytes == b"\r\n" => {
+                    assert_eq!(t.transport, Transport::Tcp);
+                    assert_eq!(t.destination, PEER.parse().unwrap());
+                    pongs += 1;
+                }
                 Output::Transmit(t) => {
                     assert_eq!(t.transport, Transport::Tcp);
                     if Message::parse(&t.bytes).unwrap().status() == Some(200) {
@@ -296,6 +302,8 @@ fn rfc3261_18_3_stream_data_is_framed_by_content_length_at_any_split() {
             }
         }
         assert_eq!((oks, messages), (2, 2), "split at {split}");
+        // The ping is answered with a pong on the same connection.
+        assert_eq!(pongs, 1, "split at {split}");
     }
 }
 

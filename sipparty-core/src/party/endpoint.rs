@@ -245,8 +245,9 @@ impl Endpoint {
                 ..
             } => {
                 let mut framer = std::mem::take(&mut self.framer);
-                framer.push(transport, source, bytes, |msg| {
-                    self.route(now, msg, source, transport)
+                framer.push(transport, source, bytes, |delivered| match delivered {
+                    super::Delivered::Message(msg) => self.route(now, msg, source, transport),
+                    super::Delivered::Ping => self.answer_ping(transport, source),
                 });
                 self.framer = framer;
             }
@@ -323,6 +324,16 @@ impl Endpoint {
                 self.mark(i);
             }
             None => debug!(%source, %error, "dropping unparseable datagram (no party)"),
+        }
+    }
+
+    /// The connection is shared by every Party: the first one answers.
+    fn answer_ping(&mut self, transport: Transport, source: SocketAddr) {
+        if let Some(i) = self.first_live() {
+            if let Some(p) = self.parties[i].as_mut() {
+                p.tx.send_pong(transport, source);
+            }
+            self.mark(i);
         }
     }
 

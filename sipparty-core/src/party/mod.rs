@@ -981,8 +981,9 @@ impl Party {
         bytes: &[u8],
     ) {
         let mut framer = std::mem::take(&mut self.framer);
-        framer.push(transport, source, bytes, |msg| {
-            self.handle_message(now, msg, source, transport)
+        framer.push(transport, source, bytes, |delivered| match delivered {
+            Delivered::Message(msg) => self.handle_message(now, msg, source, transport),
+            Delivered::Ping => self.tx.send_pong(transport, source),
         });
         self.framer = framer;
     }
@@ -1353,59 +1354,62 @@ impl Party {
 }
 
 /// Frames SIP messages out of the bytes of stream connections (RFC 3261
-/// section 18.3: Content-Length delimits them), one buffer per connection.
+/// section 18.3: Content-Length delimits them), one
+/// [`StreamFramer`](crate::transport::stream::StreamFramer) per connection.
 #[derive(Debug, Default)]
 pub(crate) struct Framer {
-    buffers: HashMap<(Transport, SocketAddr), Vec<u8>>,
+    streams: HashMap<(Transport, SocketAddr), crate::transport::stream::StreamFramer>,
+}
+
+/// What a stream connection delivered.
+pub(crate) enum Delivered {
+    /// A whole message.
+    Message(Message),
+    /// A keep-alive ping (RFC 5626 section 4.4.1), to be answered with a
+    /// pong on the same connection.
+    Ping,
 }
 
 impl Framer {
     /// Append `bytes` from the connection and hand every complete message
-    /// to `deliver`; a partial one waits for more. Unparseable data (or a
-    /// message over the size limit) drops the connection's buffer.
+    /// and ping to `deliver`; a partial message waits for more. A framing
+    /// error (unparseable data, a message over the size limit) drops the
+    /// connection's buffer.
     pub(crate) fn push(
         &mut self,
         transport: Transport,
         source: SocketAddr,
         bytes: &[u8],
-        mut deliver: impl FnMut(Message),
+        mut deliver: impl FnMut(Delivered),
     ) {
+        use crate::transport::stream::Frame;
         let key = (transport, source);
-        let mut buf = self.buffers.remove(&key).unwrap_or_default();
-        buf.extend_from_slice(bytes);
-        let limits = message::Limits::default();
+        let framer = self.streams.entry(key).or_default();
+        framer.push(bytes);
         loop {
-            // Keep-alive pings (RFC 5626 section 4.4.1) are bare CRLFs.
-            let skip = buf
-                .iter()
-                .take_while(|b| **b == b'\r' || **b == b'\n')
-                .count();
-            buf.drain(..skip);
-            if buf.is_empty() {
-                break;
-            }
-            match message::parse_stream(&buf, &limits) {
-                Ok(message::Status::Complete((view, used))) => {
-                    let msg = Message::from_view(&view);
-                    buf.drain(..used);
-                    deliver(msg);
-                }
-                Ok(message::Status::Partial) => break,
+            match framer.next_frame() {
+                Ok(Some(Frame::Message(bytes))) => match Message::parse(&bytes) {
+                    Ok(msg) => deliver(Delivered::Message(msg)),
+                    Err(e) => warn!(%source, error = ?e, "unparseable stream message dropped"),
+                },
+                Ok(Some(Frame::Ping)) => deliver(Delivered::Ping),
+                Ok(Some(Frame::Pong)) => {}
+                Ok(None) => break,
                 Err(e) => {
-                    warn!(%source, error = ?e, "unparseable stream data, dropping buffer");
-                    buf.clear();
-                    break;
+                    warn!(%source, error = %e, "unparseable stream data, dropping buffer");
+                    self.streams.remove(&key);
+                    return;
                 }
             }
         }
-        if !buf.is_empty() {
-            self.buffers.insert(key, buf);
+        if framer.buffered() == 0 {
+            self.streams.remove(&key);
         }
     }
 
     /// Forget a closed connection's partial data.
     pub(crate) fn close(&mut self, transport: Transport, peer: SocketAddr) {
-        self.buffers.remove(&(transport, peer));
+        self.streams.remove(&(transport, peer));
     }
 }
 

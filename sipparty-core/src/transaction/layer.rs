@@ -869,6 +869,16 @@ impl TransactionLayer {
         });
     }
 
+    /// Answer a keep-alive ping on a stream connection with a pong
+    /// (RFC 5626 section 4.4.1), queued with the other transmits.
+    pub fn send_pong(&mut self, transport: Transport, destination: SocketAddr) {
+        self.transmits.push_back(Transmit {
+            transport,
+            destination,
+            bytes: crate::transport::stream::PONG.to_vec(),
+        });
+    }
+
     /// Send `request` with no transaction: the ACK for a 2xx (section
     /// 13.2.2.4), which the TU retransmits itself for each 2xx.
     pub fn send_stateless_request(
