@@ -3,82 +3,46 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::Duration;
 
 use sipparty_core::party::Event;
-use sipparty_core::sdp::MediaCapabilities;
 use sipparty_tokio::{CallPolicy, DialogError, DialogState, InviteOptions, Party, PartyConfig};
 
-/// RTP port ranges, distinct per party so parties in this process never
-/// pick the same port.
-static NEXT_RTP: AtomicU16 = AtomicU16::new(20000);
+mod support;
+use support::{config, ended, eventually, hang_up, in_dialog, party, target, within};
 
-async fn within<T>(what: &str, fut: impl Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(10), fut)
-        .await
-        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
-}
-
-fn config(aor: &str, policy: CallPolicy) -> PartyConfig {
-    let mut c = PartyConfig::new(aor).unwrap();
-    c.media = Some(MediaCapabilities::default_audio());
-    c.policy = policy;
-    let base = NEXT_RTP.fetch_add(100, Ordering::Relaxed);
-    c.rtp_ports = (base, base + 99);
-    c
-}
-
-async fn party(aor: &str, ip: &str, policy: CallPolicy) -> Party {
-    // RUST_LOG=sipparty_tokio=trace shows the traffic of a failing test.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
-    let addr: SocketAddr = format!("{ip}:0").parse().unwrap();
-    Party::bind(config(aor, policy), addr).await.unwrap()
-}
-
-fn target(user: &str, p: &Party) -> String {
-    format!("sip:{user}@{}", p.local_addr())
-}
-
-async fn call_and_hang_up(ip: &str) {
-    let bob = party("bob@example.com", ip, CallPolicy::AutoAnswer).await;
+/// Alice and Bob on `ip`, Bob answering by `bob_policy`, and Alice's call
+/// to Bob, placed.
+async fn alice_calls_bob(
+    ip: &str,
+    bob_policy: CallPolicy,
+) -> (Party, Party, sipparty_tokio::Dialog) {
+    let bob = party("bob@example.com", ip, bob_policy).await;
     let alice = party("alice@example.com", ip, CallPolicy::AutoAnswer).await;
     let call = alice
         .invite(&target("bob", &bob), InviteOptions::default())
         .await
         .unwrap();
-    within(
-        "alice in dialog",
-        call.wait_for(|s| s == DialogState::InDialog),
-    )
-    .await
-    .unwrap();
+    (alice, bob, call)
+}
+
+async fn call_and_hang_up(ip: &str) {
+    let (alice, bob, call) = alice_calls_bob(ip, CallPolicy::AutoAnswer).await;
+    in_dialog("alice in dialog", &call).await;
     let incoming = within("bob's incoming call", bob.incoming()).await.unwrap();
     assert!(incoming.from.contains("alice@example.com"));
     assert!(incoming.has_offer);
-    within(
-        "bob in dialog",
-        incoming.dialog.wait_for(|s| s == DialogState::InDialog),
-    )
-    .await
-    .unwrap();
+    in_dialog("bob in dialog", &incoming.dialog).await;
     // Media sockets are open on both sides while the call is up.
     assert_eq!(alice.stats().await.unwrap().media_sockets, 2);
     assert_eq!(bob.stats().await.unwrap().media_sockets, 2);
 
-    call.terminate().await.unwrap();
-    let end = within("alice terminated", call.wait_for(|s| s.is_final()))
-        .await
-        .unwrap();
-    assert_eq!(end, DialogState::Terminated);
+    hang_up(&call).await;
     assert!(call.last_error().is_none());
-    let end = within("bob terminated", incoming.dialog.wait_for(|s| s.is_final()))
-        .await
-        .unwrap();
-    assert_eq!(end, DialogState::Terminated);
+    assert_eq!(
+        ended("bob terminated", &incoming.dialog).await,
+        DialogState::Terminated
+    );
     let stats = alice.stats().await.unwrap();
     assert_eq!((stats.dialogs, stats.media_sockets), (0, 0));
     let stats = bob.stats().await.unwrap();
@@ -97,49 +61,20 @@ async fn udp_ipv6_call_and_bye_from_caller() {
 
 #[tokio::test]
 async fn bye_from_callee() {
-    let bob = party("bob@example.com", "127.0.0.1", CallPolicy::AutoAnswer).await;
-    let alice = party("alice@example.com", "127.0.0.1", CallPolicy::AutoAnswer).await;
-    let call = alice
-        .invite(&target("bob", &bob), InviteOptions::default())
-        .await
-        .unwrap();
+    let (_alice, bob, call) = alice_calls_bob("127.0.0.1", CallPolicy::AutoAnswer).await;
     let incoming = within("incoming", bob.incoming()).await.unwrap();
-    within(
-        "bob in dialog",
-        incoming.dialog.wait_for(|s| s == DialogState::InDialog),
-    )
-    .await
-    .unwrap();
-    incoming.dialog.terminate().await.unwrap();
-    let end = within("alice terminated", call.wait_for(|s| s.is_final()))
-        .await
-        .unwrap();
-    assert_eq!(end, DialogState::Terminated);
+    in_dialog("bob in dialog", &incoming.dialog).await;
+    hang_up(&incoming.dialog).await;
     assert_eq!(
-        within("bob terminated", incoming.dialog.wait_for(|s| s.is_final()))
-            .await
-            .unwrap(),
+        ended("alice terminated", &call).await,
         DialogState::Terminated
     );
 }
 
 #[tokio::test]
 async fn rejected_by_policy() {
-    let bob = party(
-        "bob@example.com",
-        "127.0.0.1",
-        CallPolicy::Reject { code: 486 },
-    )
-    .await;
-    let alice = party("alice@example.com", "127.0.0.1", CallPolicy::AutoAnswer).await;
-    let call = alice
-        .invite(&target("bob", &bob), InviteOptions::default())
-        .await
-        .unwrap();
-    let end = within("rejection", call.wait_for(|s| s.is_final()))
-        .await
-        .unwrap();
-    assert_eq!(end, DialogState::Error);
+    let (_alice, _bob, call) = alice_calls_bob("127.0.0.1", CallPolicy::Reject { code: 486 }).await;
+    assert_eq!(ended("rejection", &call).await, DialogState::Error);
     match call.last_error() {
         Some(DialogError::Rejected { code: 486, .. }) => {}
         other => panic!("expected 486, got {other:?}"),
@@ -148,12 +83,7 @@ async fn rejected_by_policy() {
 
 #[tokio::test]
 async fn rejected_by_the_application() {
-    let bob = party("bob@example.com", "127.0.0.1", CallPolicy::AskApplication).await;
-    let alice = party("alice@example.com", "127.0.0.1", CallPolicy::AutoAnswer).await;
-    let call = alice
-        .invite(&target("bob", &bob), InviteOptions::default())
-        .await
-        .unwrap();
+    let (_alice, bob, call) = alice_calls_bob("127.0.0.1", CallPolicy::AskApplication).await;
     let incoming = within("incoming", bob.incoming()).await.unwrap();
     assert!(incoming.needs_decision);
     // Bob rings first (180 creates an early dialog at Alice).
@@ -161,9 +91,7 @@ async fn rejected_by_the_application() {
         .await
         .unwrap();
     incoming.reject(603).await.unwrap();
-    within("rejection", call.wait_for(|s| s.is_final()))
-        .await
-        .unwrap();
+    ended("rejection", &call).await;
     assert!(
         matches!(
             call.last_error(),
@@ -176,46 +104,27 @@ async fn rejected_by_the_application() {
 
 #[tokio::test]
 async fn accepted_by_the_application() {
-    let bob = party("bob@example.com", "127.0.0.1", CallPolicy::AskApplication).await;
-    let alice = party("alice@example.com", "127.0.0.1", CallPolicy::AutoAnswer).await;
-    let call = alice
-        .invite(&target("bob", &bob), InviteOptions::default())
-        .await
-        .unwrap();
+    let (_alice, bob, call) = alice_calls_bob("127.0.0.1", CallPolicy::AskApplication).await;
     let incoming = within("incoming", bob.incoming()).await.unwrap();
     within("early", call.wait_for(|s| s == DialogState::Early))
         .await
         .unwrap();
     assert_eq!(call.state(), DialogState::Early);
     incoming.accept().await.unwrap();
-    within("answered", call.wait_for(|s| s == DialogState::InDialog))
-        .await
-        .unwrap();
+    in_dialog("answered", &call).await;
     // Deciding twice is refused by the core, as an error value.
     assert!(incoming.accept().await.is_err());
 }
 
 #[tokio::test]
 async fn cancel_before_answer() {
-    let bob = party("bob@example.com", "127.0.0.1", CallPolicy::AskApplication).await;
-    let alice = party("alice@example.com", "127.0.0.1", CallPolicy::AutoAnswer).await;
-    let call = alice
-        .invite(&target("bob", &bob), InviteOptions::default())
-        .await
-        .unwrap();
+    let (_alice, bob, call) = alice_calls_bob("127.0.0.1", CallPolicy::AskApplication).await;
     let incoming = within("incoming", bob.incoming()).await.unwrap();
     within("early", call.wait_for(|s| s == DialogState::Early))
         .await
         .unwrap();
-    call.terminate().await.unwrap();
-    let end = within("alice final", call.wait_for(|s| s.is_final()))
-        .await
-        .unwrap();
-    assert_eq!(end, DialogState::Terminated, "{:?}", call.last_error());
-    let bob_end = within("bob final", incoming.dialog.wait_for(|s| s.is_final()))
-        .await
-        .unwrap();
-    assert!(bob_end.is_final());
+    hang_up(&call).await;
+    assert!(ended("bob final", &incoming.dialog).await.is_final());
     // The call was never answered: a late accept is refused.
     assert!(incoming.accept().await.is_err());
 }
@@ -230,9 +139,7 @@ async fn hold_and_resume() {
         .invite(&target("bob", &bob), InviteOptions::default())
         .await
         .unwrap();
-    within("in dialog", call.wait_for(|s| s == DialogState::InDialog))
-        .await
-        .unwrap();
+    in_dialog("in dialog", &call).await;
 
     // Bob's view of the stream after each re-INVITE from Alice.
     async fn next_update(rx: &mut tokio::sync::broadcast::Receiver<Event>) -> (bool, bool) {
@@ -262,48 +169,28 @@ async fn hold_and_resume() {
         "resumed: both ways (send={send}, recv={recv})"
     );
     assert_eq!(call.state(), DialogState::InDialog);
-    call.terminate().await.unwrap();
-    within("end", call.wait_for(|s| s.is_final()))
-        .await
-        .unwrap();
+    hang_up(&call).await;
+}
+
+async fn tcp_call(ip: &str) {
+    let bob = party("bob@example.com", ip, CallPolicy::AutoAnswer).await;
+    let alice = party("alice@example.com", ip, CallPolicy::AutoAnswer).await;
+    let to = format!("{};transport=tcp", target("bob", &bob));
+    let call = alice.invite(&to, InviteOptions::default()).await.unwrap();
+    in_dialog("in dialog", &call).await;
+    assert_eq!(alice.stats().await.unwrap().connections, 1);
+    assert_eq!(bob.stats().await.unwrap().connections, 1);
+    hang_up(&call).await;
 }
 
 #[tokio::test]
-async fn tcp_call() {
-    let bob = party("bob@example.com", "127.0.0.1", CallPolicy::AutoAnswer).await;
-    let alice = party("alice@example.com", "127.0.0.1", CallPolicy::AutoAnswer).await;
-    let to = format!("{};transport=tcp", target("bob", &bob));
-    let call = alice.invite(&to, InviteOptions::default()).await.unwrap();
-    within("in dialog", call.wait_for(|s| s == DialogState::InDialog))
-        .await
-        .unwrap();
-    assert_eq!(alice.stats().await.unwrap().connections, 1);
-    assert_eq!(bob.stats().await.unwrap().connections, 1);
-    call.terminate().await.unwrap();
-    assert_eq!(
-        within("end", call.wait_for(|s| s.is_final()))
-            .await
-            .unwrap(),
-        DialogState::Terminated
-    );
+async fn tcp_call_ipv4() {
+    tcp_call("127.0.0.1").await;
 }
 
 #[tokio::test]
 async fn tcp_call_ipv6() {
-    let bob = party("bob@example.com", "[::1]", CallPolicy::AutoAnswer).await;
-    let alice = party("alice@example.com", "[::1]", CallPolicy::AutoAnswer).await;
-    let to = format!("{};transport=tcp", target("bob", &bob));
-    let call = alice.invite(&to, InviteOptions::default()).await.unwrap();
-    within("in dialog", call.wait_for(|s| s == DialogState::InDialog))
-        .await
-        .unwrap();
-    call.terminate().await.unwrap();
-    assert_eq!(
-        within("end", call.wait_for(|s| s.is_final()))
-            .await
-            .unwrap(),
-        DialogState::Terminated
-    );
+    tcp_call("[::1]").await;
 }
 
 #[tokio::test]
@@ -323,26 +210,14 @@ async fn options_answered() {
 
 #[tokio::test]
 async fn dropping_the_party_ends_its_calls_and_closes_its_sockets() {
-    let bob = party("bob@example.com", "127.0.0.1", CallPolicy::AutoAnswer).await;
-    let alice = party("alice@example.com", "127.0.0.1", CallPolicy::AutoAnswer).await;
+    let (alice, bob, call) = alice_calls_bob("127.0.0.1", CallPolicy::AutoAnswer).await;
     let alice_addr = alice.local_addr();
-    let call = alice
-        .invite(&target("bob", &bob), InviteOptions::default())
-        .await
-        .unwrap();
     let incoming = within("incoming", bob.incoming()).await.unwrap();
-    within(
-        "in dialog",
-        incoming.dialog.wait_for(|s| s == DialogState::InDialog),
-    )
-    .await
-    .unwrap();
+    in_dialog("in dialog", &incoming.dialog).await;
     drop(alice);
     // The task sent BYE on its way out.
     assert_eq!(
-        within("bob sees BYE", incoming.dialog.wait_for(|s| s.is_final()))
-            .await
-            .unwrap(),
+        ended("bob sees BYE", &incoming.dialog).await,
         DialogState::Terminated
     );
     // Alice's handles now report the stop instead of hanging.
@@ -351,15 +226,10 @@ async fn dropping_the_party_ends_its_calls_and_closes_its_sockets() {
         Err(sipparty_tokio::Error::Closed)
     ));
     // Its sockets are closed: the port can be bound again.
-    within("port released", async {
-        loop {
-            let udp = std::net::UdpSocket::bind(alice_addr);
-            let tcp = std::net::TcpListener::bind(alice_addr);
-            if udp.is_ok() && tcp.is_ok() {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+    eventually("port released", || async {
+        let udp = std::net::UdpSocket::bind(alice_addr);
+        let tcp = std::net::TcpListener::bind(alice_addr);
+        udp.is_ok() && tcp.is_ok()
     })
     .await;
 }
@@ -395,12 +265,7 @@ async fn junk_traffic_does_not_stop_the_loop() {
         .invite(&target("bob", &bob), InviteOptions::default())
         .await
         .unwrap();
-    within(
-        "in dialog despite junk",
-        call.wait_for(|s| s == DialogState::InDialog),
-    )
-    .await
-    .unwrap();
+    in_dialog("in dialog despite junk", &call).await;
     drop(s);
 }
 
@@ -421,23 +286,11 @@ async fn a_dropped_invite_future_leaves_no_call_behind() {
         .invite(&target("bob", &bob), InviteOptions::default())
         .await
         .unwrap();
-    within("in dialog", call.wait_for(|s| s == DialogState::InDialog))
-        .await
-        .unwrap();
-    call.terminate().await.unwrap();
-    within("end", call.wait_for(|s| s.is_final()))
-        .await
-        .unwrap();
+    in_dialog("in dialog", &call).await;
+    hang_up(&call).await;
     // The abandoned calls were ended by the task: nothing is left.
-    within("all calls gone", async {
-        loop {
-            let a = alice.stats().await.unwrap().dialogs;
-            let b = bob.stats().await.unwrap().dialogs;
-            if a == 0 && b == 0 {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+    eventually("all calls gone", || async {
+        alice.stats().await.unwrap().dialogs == 0 && bob.stats().await.unwrap().dialogs == 0
     })
     .await;
 }
@@ -462,13 +315,7 @@ async fn a_thousand_concurrent_calls_through_one_driver() {
         calls.push(alice.invite(&to, InviteOptions::default()).await.unwrap());
     }
     for c in &calls {
-        let s = within(
-            "every call answered",
-            c.wait_for(|s| s.is_final() || s == DialogState::InDialog),
-        )
-        .await
-        .unwrap();
-        assert_eq!(s, DialogState::InDialog, "{:?}", c.last_error());
+        in_dialog("every call answered", c).await;
     }
     assert_eq!(alice.stats().await.unwrap().dialogs, 1000);
     assert_eq!(bob.stats().await.unwrap().dialogs, 1000);
@@ -476,15 +323,10 @@ async fn a_thousand_concurrent_calls_through_one_driver() {
         c.terminate().await.unwrap();
     }
     for c in &calls {
-        let s = within("every call ended", c.wait_for(|s| s.is_final()))
-            .await
-            .unwrap();
-        assert_eq!(s, DialogState::Terminated);
+        assert_eq!(ended("every call ended", c).await, DialogState::Terminated);
     }
-    within("bob's dialogs gone", async {
-        while bob.stats().await.unwrap().dialogs != 0 {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+    eventually("bob's dialogs gone", || async {
+        bob.stats().await.unwrap().dialogs == 0
     })
     .await;
 }
@@ -504,17 +346,8 @@ async fn idle_tcp_connections_are_closed() {
         .unwrap();
     assert_eq!(reply.code, 200);
     assert_eq!(alice.stats().await.unwrap().connections, 1);
-    within("idle connections closed", async {
-        loop {
-            let (a, b) = (
-                alice.stats().await.unwrap().connections,
-                bob.stats().await.unwrap().connections,
-            );
-            if a == 0 && b == 0 {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+    eventually("idle connections closed", || async {
+        alice.stats().await.unwrap().connections == 0 && bob.stats().await.unwrap().connections == 0
     })
     .await;
     // A new request opens a new connection.

@@ -1,18 +1,14 @@
 //! A tokio party and a `sipparty-mio` party call each other over loopback
 //! UDP, TCP and TLS: the two drivers interoperate on the wire.
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use sipparty_core::sdp::MediaCapabilities;
 use sipparty_tokio::{CallPolicy, DialogState, InviteOptions, PartyConfig, Transport};
 
-async fn within<T>(what: &str, fut: impl Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(10), fut)
-        .await
-        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
-}
+mod support;
+use support::{certificate, host, within};
 
 fn config(aor: &str, rtp: u16) -> PartyConfig {
     let mut c = PartyConfig::new(aor).unwrap();
@@ -20,13 +16,6 @@ fn config(aor: &str, rtp: u16) -> PartyConfig {
     c.policy = CallPolicy::AutoAnswer;
     c.rtp_ports = (rtp, rtp + 99);
     c
-}
-
-fn host(addr: SocketAddr) -> String {
-    match addr {
-        SocketAddr::V4(a) => a.to_string(),
-        SocketAddr::V6(a) => format!("[{}]:{}", a.ip(), a.port()),
-    }
 }
 
 /// Run blocking mio calls off the runtime's threads.
@@ -37,13 +26,7 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
 /// One self-signed certificate for the loopback addresses, made for this
 /// run, as each driver's TLS configuration (server and trust).
 fn certificates() -> (sipparty_mio::TlsConfig, sipparty_tokio::TlsConfig) {
-    let cert = rcgen::generate_simple_self_signed(vec![
-        "127.0.0.1".to_string(),
-        "::1".to_string(),
-        "localhost".to_string(),
-    ])
-    .unwrap();
-    let (der, key) = (cert.cert.der().to_vec(), cert.key_pair.serialize_der());
+    let (der, key) = certificate();
     let trust = std::slice::from_ref(&der);
     (
         sipparty_mio::TlsConfig::with_certificate(vec![der.clone()], key.clone(), trust).unwrap(),

@@ -2,37 +2,24 @@
 //! outside DNS): SRV ordering, failover on 503 and on a refused
 //! connection, and names that do not resolve.
 
-use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
-use sipparty_core::sdp::MediaCapabilities;
 use sipparty_core::transport::resolve::{Record, RecordType};
-use sipparty_tokio::{
-    CallPolicy, DialogError, DialogState, InviteOptions, Party, PartyConfig, StaticResolver,
-};
+use sipparty_tokio::{CallPolicy, DialogError, DialogState, InviteOptions, Party, StaticResolver};
 
-static NEXT_RTP: AtomicU16 = AtomicU16::new(24000);
-
-async fn within<T>(what: &str, fut: impl Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(10), fut)
-        .await
-        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
-}
-
-fn config(aor: &str, policy: CallPolicy) -> PartyConfig {
-    let mut c = PartyConfig::new(aor).unwrap();
-    c.media = Some(MediaCapabilities::default_audio());
-    c.policy = policy;
-    let base = NEXT_RTP.fetch_add(100, Ordering::Relaxed);
-    c.rtp_ports = (base, base + 99);
-    c
-}
+mod support;
+use support::{config, ended, hang_up, in_dialog, within};
 
 async fn party(aor: &str, policy: CallPolicy) -> Party {
-    Party::bind(config(aor, policy), "127.0.0.1:0".parse().unwrap())
+    support::party(aor, "127.0.0.1", policy).await
+}
+
+/// Alice, asking `dns` for her targets.
+async fn alice_with(dns: Arc<StaticResolver>) -> Party {
+    Party::builder(config("alice@example.test", CallPolicy::AutoAnswer))
+        .resolver(dns)
+        .bind("127.0.0.1:0".parse().unwrap())
         .await
         .unwrap()
 }
@@ -59,23 +46,13 @@ async fn rfc3263_s4_3_srv_targets_in_priority_order_fail_over_on_503() {
             .with("primary.example.test", RecordType::A, vec![localhost()])
             .with("backup.example.test", RecordType::A, vec![localhost()]),
     );
-    let alice = Party::builder(config("alice@example.test", CallPolicy::AutoAnswer))
-        .resolver(dns.clone())
-        .bind("127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
+    let alice = alice_with(dns.clone()).await;
 
     let call = alice
         .invite("sip:bob@example.test", InviteOptions::default())
         .await
         .unwrap();
-    let state = within(
-        "call answered by the backup",
-        call.wait_for(|s| s != DialogState::InitiatingDialog && s != DialogState::Early),
-    )
-    .await
-    .unwrap();
-    assert_eq!(state, DialogState::InDialog, "{:?}", call.last_error());
+    in_dialog("call answered by the backup", &call).await;
     // The primary saw the INVITE first and refused it.
     let refused = within("primary's call", carol.incoming()).await.unwrap();
     assert!(refused.from.contains("alice@example.test"));
@@ -88,10 +65,7 @@ async fn rfc3263_s4_3_srv_targets_in_priority_order_fail_over_on_503() {
     assert_eq!(asked[1].name, "_sip._udp.example.test");
     assert!(asked.iter().any(|q| q.name == "primary.example.test"));
 
-    call.terminate().await.unwrap();
-    within("end", call.wait_for(|s| s.is_final()))
-        .await
-        .unwrap();
+    hang_up(&call).await;
 }
 
 #[tokio::test]
@@ -120,11 +94,7 @@ async fn rfc3263_s4_3_fail_over_when_the_connection_is_refused() {
             .with("dead.example.test", RecordType::A, vec![localhost()])
             .with("alive.example.test", RecordType::A, vec![localhost()]),
     );
-    let alice = Party::builder(config("alice@example.test", CallPolicy::AutoAnswer))
-        .resolver(dns.clone())
-        .bind("127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
+    let alice = alice_with(dns.clone()).await;
     let call = alice
         .invite(
             "sip:bob@example.test;transport=tcp",
@@ -132,38 +102,22 @@ async fn rfc3263_s4_3_fail_over_when_the_connection_is_refused() {
         )
         .await
         .unwrap();
-    let state = within(
-        "answered after failover",
-        call.wait_for(|s| s.is_final() || s == DialogState::InDialog),
-    )
-    .await
-    .unwrap();
-    assert_eq!(state, DialogState::InDialog, "{:?}", call.last_error());
+    in_dialog("answered after failover", &call).await;
     // An explicit transport skips NAPTR (RFC 3263 section 4.1).
     assert_eq!(dns.asked()[0].name, "_sip._tcp.example.test");
-    call.terminate().await.unwrap();
-    within("end", call.wait_for(|s| s.is_final()))
-        .await
-        .unwrap();
+    hang_up(&call).await;
 }
 
 #[tokio::test]
 async fn unresolvable_names_fail_the_invite() {
-    let alice = Party::builder(config("alice@example.test", CallPolicy::AutoAnswer))
-        .resolver(Arc::new(StaticResolver::new()))
-        .bind("127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
+    let alice = alice_with(Arc::new(StaticResolver::new())).await;
     // The core holds the INVITE while it asks; with no records anywhere
     // the call fails, saying which name.
     let call = alice
         .invite("sip:bob@nowhere.test", InviteOptions::default())
         .await
         .unwrap();
-    let end = within("resolution failure", call.wait_for(|s| s.is_final()))
-        .await
-        .unwrap();
-    assert_eq!(end, DialogState::Error);
+    assert_eq!(ended("resolution failure", &call).await, DialogState::Error);
     match call.last_error() {
         Some(DialogError::Unresolvable(why)) => assert!(why.contains("nowhere.test"), "{why}"),
         other => panic!("expected a resolution error, got {other:?}"),
@@ -175,10 +129,5 @@ async fn unresolvable_names_fail_the_invite() {
         .invite(&format!("sip:bob@{addr}"), InviteOptions::default())
         .await
         .unwrap();
-    within(
-        "literal call",
-        call.wait_for(|s| s == DialogState::InDialog),
-    )
-    .await
-    .unwrap();
+    in_dialog("literal call", &call).await;
 }

@@ -3,8 +3,6 @@
 //! for responses (section 18.2.2), CRLF keep-alive (RFC 5626 section
 //! 4.4.1), idle closing and the cap on open connections.
 
-use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,21 +15,8 @@ use sipparty_tokio::{
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-const WAIT: Duration = Duration::from_secs(10);
-
-async fn within<T>(what: &str, fut: impl Future<Output = T>) -> T {
-    tokio::time::timeout(WAIT, fut)
-        .await
-        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
-}
-
-fn init_logs() {
-    // RUST_LOG=sipparty_tokio=trace shows the traffic of a failing test.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
-}
+mod support;
+use support::{any, certificate, host, init_logs, within};
 
 /// Signalling only: these tests are about transports, not media.
 fn builder(aor: &str) -> PartyBuilder {
@@ -39,29 +24,6 @@ fn builder(aor: &str) -> PartyBuilder {
     let mut c = PartyConfig::new(aor).unwrap();
     c.policy = CallPolicy::AutoAnswer;
     Party::builder(c)
-}
-
-fn any(ip: &str) -> SocketAddr {
-    format!("{ip}:0").parse().unwrap()
-}
-
-fn host(addr: SocketAddr) -> String {
-    match addr {
-        SocketAddr::V4(a) => a.to_string(),
-        SocketAddr::V6(a) => format!("[{}]:{}", a.ip(), a.port()),
-    }
-}
-
-/// A self-signed certificate for the loopback addresses, made for this
-/// run: (certificate DER, private key DER).
-fn certificate() -> (Vec<u8>, Vec<u8>) {
-    let cert = rcgen::generate_simple_self_signed(vec![
-        "127.0.0.1".to_string(),
-        "::1".to_string(),
-        "localhost".to_string(),
-    ])
-    .unwrap();
-    (cert.cert.der().to_vec(), cert.key_pair.serialize_der())
 }
 
 /// A TLS server with `cert` that trusts `cert` as a client.
