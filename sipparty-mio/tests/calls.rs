@@ -8,11 +8,12 @@ use std::time::{Duration, Instant};
 
 use sipparty_mio::parties::{NoMediaSimpleCallsParty, SingleRtpSessionSimpleParty};
 use sipparty_mio::{
-    CallPolicy, DialogState, Endpoint, EndpointConfig, InviteOptions, Party, TlsConfig, Transport,
+    CallPolicy, Dialog, DialogState, Endpoint, EndpointConfig, InviteOptions, Party, TlsConfig,
+    Transport,
 };
 
 mod support;
-use support::{any, eventually, init_logs, media_party, uri, WAIT};
+use support::{answered_call, any, eventually, hang_up, init_logs, media_party, uri, WAIT};
 
 fn established_call_then_hangup(alice: &Party, bob: &Party, target: &str) {
     let dialog = alice.invite(target, InviteOptions::default()).unwrap();
@@ -78,11 +79,7 @@ fn rfc3261_basic_call_over_udp_ipv4_opens_and_closes_media_sockets() {
         "RTP socket {} should be open",
         media.local_rtp
     );
-    dialog.terminate().unwrap();
-    assert_eq!(
-        dialog.wait_for_state_condition(|s| s.is_final()),
-        DialogState::Terminated
-    );
+    hang_up(&dialog);
     // Closed again once the call is over.
     eventually("media socket closed", || {
         UdpSocket::bind(media.local_rtp).is_ok()
@@ -98,6 +95,19 @@ fn rfc3261_basic_call_over_udp_ipv6() {
     established_call_then_hangup(&alice, &bob, &uri("bob", &bob, Transport::Udp));
 }
 
+/// Alice and Bob on loopback UDP, Bob answering by `policy`, and Alice's
+/// call to Bob, placed.
+fn alice_calls_bob(policy: CallPolicy) -> (Party, Party, Dialog) {
+    init_logs();
+    let alice = media_party("alice@atlanta.com", "127.0.0.1");
+    let bob = media_party("bob@biloxi.com", "127.0.0.1");
+    bob.set_call_policy(policy).unwrap();
+    let dialog = alice
+        .invite(&uri("bob", &bob, Transport::Udp), InviteOptions::default())
+        .unwrap();
+    (alice, bob, dialog)
+}
+
 #[test]
 fn calls_in_both_directions_between_the_same_parties() {
     init_logs();
@@ -111,14 +121,7 @@ fn calls_in_both_directions_between_the_same_parties() {
 
 #[test]
 fn rfc3261_21_4_busy_callee_rejects_with_486() {
-    init_logs();
-    let alice = media_party("alice@atlanta.com", "127.0.0.1");
-    let bob = media_party("bob@biloxi.com", "127.0.0.1");
-    bob.set_call_policy(CallPolicy::Reject { code: 486 })
-        .unwrap();
-    let dialog = alice
-        .invite(&uri("bob", &bob, Transport::Udp), InviteOptions::default())
-        .unwrap();
+    let (_alice, _bob, dialog) = alice_calls_bob(CallPolicy::Reject { code: 486 });
     assert_eq!(
         dialog.wait_for_state_condition(|s| s.is_final()),
         DialogState::Error
@@ -128,13 +131,7 @@ fn rfc3261_21_4_busy_callee_rejects_with_486() {
 
 #[test]
 fn application_rejects_an_incoming_call_with_603() {
-    init_logs();
-    let alice = media_party("alice@atlanta.com", "127.0.0.1");
-    let bob = media_party("bob@biloxi.com", "127.0.0.1");
-    bob.set_call_policy(CallPolicy::AskApplication).unwrap();
-    let dialog = alice
-        .invite(&uri("bob", &bob, Transport::Udp), InviteOptions::default())
-        .unwrap();
+    let (_alice, bob, dialog) = alice_calls_bob(CallPolicy::AskApplication);
     let incoming = bob.next_incoming(Some(WAIT)).unwrap().unwrap();
     assert!(incoming.needs_decision());
     incoming.reject(603).unwrap();
@@ -147,13 +144,7 @@ fn application_rejects_an_incoming_call_with_603() {
 
 #[test]
 fn rfc3261_9_cancel_a_ringing_call() {
-    init_logs();
-    let alice = media_party("alice@atlanta.com", "127.0.0.1");
-    let bob = media_party("bob@biloxi.com", "127.0.0.1");
-    bob.set_call_policy(CallPolicy::AskApplication).unwrap();
-    let dialog = alice
-        .invite(&uri("bob", &bob, Transport::Udp), InviteOptions::default())
-        .unwrap();
+    let (_alice, bob, dialog) = alice_calls_bob(CallPolicy::AskApplication);
     let incoming = bob.next_incoming(Some(WAIT)).unwrap().unwrap();
     // Ringing (180 from the AskApplication policy) creates the early dialog.
     assert!(dialog.wait_for_state_condition_timeout(|s| s == DialogState::Early, WAIT));
@@ -175,16 +166,7 @@ fn rfc3264_8_4_hold_and_resume_change_the_callee_media_direction() {
     init_logs();
     let alice = media_party("alice@atlanta.com", "127.0.0.1");
     let bob = media_party("bob@biloxi.com", "127.0.0.1");
-    let dialog = alice
-        .invite(&uri("bob", &bob, Transport::Udp), InviteOptions::default())
-        .unwrap();
-    assert!(dialog.wait_for_state_condition_timeout(|s| s == DialogState::InDialog, WAIT));
-    let bob_dialog = bob
-        .next_incoming(Some(WAIT))
-        .unwrap()
-        .unwrap()
-        .accept()
-        .unwrap();
+    let (dialog, bob_dialog) = answered_call(&alice, &bob, &uri("bob", &bob, Transport::Udp));
     eventually("bob's media", || bob_dialog.media().is_some_and(|m| m.send));
     dialog.hold().unwrap();
     // sendonly offer: bob answers recvonly, so bob stops sending.
@@ -199,11 +181,7 @@ fn rfc3264_8_4_hold_and_resume_change_the_callee_media_direction() {
         bob_dialog.media().is_some_and(|m| m.send && m.recv)
     });
     assert_eq!(dialog.state(), DialogState::InDialog);
-    dialog.terminate().unwrap();
-    assert_eq!(
-        dialog.wait_for_state_condition(|s| s.is_final()),
-        DialogState::Terminated
-    );
+    hang_up(&dialog);
 }
 
 #[test]
@@ -239,11 +217,7 @@ fn established_after_junk(alice: &Party, bob: &Party) {
         .invite(&uri("bob", bob, Transport::Udp), InviteOptions::default())
         .unwrap();
     assert!(dialog.wait_for_state_condition_timeout(|s| s == DialogState::InDialog, WAIT));
-    dialog.terminate().unwrap();
-    assert_eq!(
-        dialog.wait_for_state_condition(|s| s.is_final()),
-        DialogState::Terminated
-    );
+    hang_up(&dialog);
 }
 
 fn stream_party(aor: &str, ip: &str, tls: Option<TlsConfig>) -> Party {
@@ -307,11 +281,7 @@ fn established_call_then_hangup_auto(alice: &Party, target: &str) {
         "{:?}",
         dialog.last_error()
     );
-    dialog.terminate().unwrap();
-    assert_eq!(
-        dialog.wait_for_state_condition(|s| s.is_final()),
-        DialogState::Terminated
-    );
+    hang_up(&dialog);
 }
 
 /// A certificate for 127.0.0.1 and ::1 made for this test run.

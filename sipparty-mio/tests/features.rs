@@ -10,7 +10,7 @@ use sipparty_mio::{
 };
 
 mod support;
-use support::{eventually, media_party, uri, WAIT};
+use support::{answered_call, eventually, hang_up, media_party, uri, WAIT};
 
 fn party(aor: &str) -> Party {
     media_party(aor, "127.0.0.1")
@@ -24,16 +24,7 @@ fn target(user: &str, p: &Party) -> String {
 fn rfc3550_rtp_flows_both_ways_through_the_media_sockets() {
     let alice = party("alice@atlanta.com");
     let bob = party("bob@biloxi.com");
-    let dialog = alice
-        .invite(&target("bob", &bob), InviteOptions::default())
-        .unwrap();
-    assert!(dialog.wait_for_state_condition_timeout(|s| s == DialogState::InDialog, WAIT));
-    let bob_dialog = bob
-        .next_incoming(Some(WAIT))
-        .unwrap()
-        .unwrap()
-        .accept()
-        .unwrap();
+    let (dialog, bob_dialog) = answered_call(&alice, &bob, &target("bob", &bob));
     // 20 ms packets: a few hundred milliseconds give several each way.
     eventually("RTP both ways", || {
         let (a, b) = (dialog.media_stats(), bob_dialog.media_stats());
@@ -45,11 +36,7 @@ fn rfc3550_rtp_flows_both_ways_through_the_media_sockets() {
     // The core's RTP statistics agree that packets arrived.
     let rtp = dialog.with_media(|m| m.stats()).unwrap();
     assert!(rtp.is_some(), "alice has a running media session");
-    dialog.terminate().unwrap();
-    assert_eq!(
-        dialog.wait_for_state_condition(|s| s.is_final()),
-        DialogState::Terminated
-    );
+    hang_up(&dialog);
     // Nothing more is sent once the call is over.
     let sent = dialog.media_stats().packets_sent;
     std::thread::sleep(Duration::from_millis(100));
@@ -60,16 +47,7 @@ fn rfc3550_rtp_flows_both_ways_through_the_media_sockets() {
 fn rfc4733_dtmf_reaches_the_callee() {
     let alice = party("alice@atlanta.com");
     let bob = party("bob@biloxi.com");
-    let dialog = alice
-        .invite(&target("bob", &bob), InviteOptions::default())
-        .unwrap();
-    assert!(dialog.wait_for_state_condition_timeout(|s| s == DialogState::InDialog, WAIT));
-    let bob_dialog = bob
-        .next_incoming(Some(WAIT))
-        .unwrap()
-        .unwrap()
-        .accept()
-        .unwrap();
+    let (dialog, bob_dialog) = answered_call(&alice, &bob, &target("bob", &bob));
     eventually("media on both sides", || {
         dialog.media().is_some() && bob_dialog.media().is_some()
     });
@@ -100,11 +78,7 @@ fn incoming_calls_reach_a_callback_that_may_block() {
     assert!(from.contains("alice@atlanta.com"));
     assert_eq!(state, DialogState::InDialog);
     assert!(dialog.wait_for_state_condition_timeout(|s| s == DialogState::InDialog, WAIT));
-    dialog.terminate().unwrap();
-    assert_eq!(
-        dialog.wait_for_state_condition(|s| s.is_final()),
-        DialogState::Terminated
-    );
+    hang_up(&dialog);
 }
 
 /// A registrar that grants every binding for 60 s: just enough of RFC 3261

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use sipparty_mio::parties::SingleRtpSessionSimpleParty;
-use sipparty_mio::{Party, Transport};
+use sipparty_mio::{Dialog, DialogState, InviteOptions, Party, Transport};
 
 /// How long any step of a loopback test may take before it fails.
 pub const WAIT: Duration = Duration::from_secs(10);
@@ -61,4 +61,37 @@ pub fn eventually(what: &str, mut f: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(5));
     }
     panic!("timed out waiting for {what}");
+}
+
+/// `alice` calls `target` (a party of `bob`'s, which answers or is asked
+/// and accepts): the two sides of the confirmed call.
+pub fn answered_call(alice: &Party, bob: &Party, target: &str) -> (Dialog, Dialog) {
+    let dialog = alice
+        .invite(target, InviteOptions::default())
+        .expect("the call is placed");
+    assert!(
+        dialog.wait_for_state_condition_timeout(|s| s == DialogState::InDialog, WAIT),
+        "call not established: {:?} {:?}",
+        dialog.state(),
+        dialog.last_error()
+    );
+    let answered = bob
+        .next_incoming(Some(WAIT))
+        .expect("bob is running")
+        .expect("bob saw the call")
+        .accept()
+        .expect("bob takes the call");
+    (dialog, answered)
+}
+
+/// End `dialog` and wait until it is over; the test fails unless it ends
+/// cleanly.
+pub fn hang_up(dialog: &Dialog) {
+    dialog.terminate().expect("the party is running");
+    assert_eq!(
+        dialog.wait_for_state_condition(|s| s.is_final()),
+        DialogState::Terminated,
+        "{:?}",
+        dialog.last_error()
+    );
 }
