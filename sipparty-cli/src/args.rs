@@ -303,6 +303,34 @@ pub struct MediaArgs {
     pub record: Option<PathBuf>,
 }
 
+/// How a client command (call, options, register) reaches its next hop:
+/// the local address, the transport and its certificates.
+#[derive(Debug, Args)]
+pub struct LinkArgs {
+    /// Local address to bind, `IP:PORT` or an IP (default: loopback when
+    /// the next hop is on loopback, else all interfaces; any free port).
+    #[arg(long, value_name = "ADDR", value_parser = parse_bind)]
+    pub bind: Option<Bind>,
+    /// SIP transport.
+    #[arg(long, value_enum, default_value_t = TransportArg::Udp)]
+    pub transport: TransportArg,
+    #[command(flatten)]
+    pub tls: TlsArgs,
+}
+
+impl LinkArgs {
+    /// Towards `next_hop`: its address when it is a name (resolved here,
+    /// see [`SipUri::resolve`]), and the local address to bind.
+    pub fn towards(&self, next_hop: &SipUri) -> Result<(Option<SocketAddr>, SocketAddr), String> {
+        let resolved = next_hop.resolve(self.transport)?;
+        let bind = self
+            .bind
+            .unwrap_or_else(|| default_bind_towards(resolved.map(|a| a.ip()).or(next_hop.ip())))
+            .addr(0);
+        Ok((resolved, bind))
+    }
+}
+
 /// Certificates for `--transport tls`.
 #[derive(Debug, Clone, Args, Default)]
 pub struct TlsArgs {

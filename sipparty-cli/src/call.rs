@@ -14,8 +14,7 @@ use sipparty_mio::{CallPolicy, Dialog, DialogState, InviteOptions};
 
 use crate::agent::{with_transport, AgentSpec};
 use crate::args::{
-    default_bind_towards, parse_auth, parse_bind, parse_dtmf, parse_seconds, parse_sip_uri, Auth,
-    Bind, MediaArgs, SipUri, TlsArgs, TransportArg,
+    parse_auth, parse_dtmf, parse_seconds, parse_sip_uri, Auth, LinkArgs, MediaArgs, SipUri,
 };
 use crate::interrupt;
 use crate::ladder::{self, Ladder};
@@ -42,19 +41,12 @@ pub struct CallArgs {
     /// Our address of record, for From (default `sip:sipparty@LOCAL-ADDRESS`).
     #[arg(long, value_name = "AOR", value_parser = parse_sip_uri)]
     pub from: Option<SipUri>,
-    /// Local address to bind, `IP:PORT` or an IP (default: loopback for a
-    /// loopback target, else all interfaces; any free port).
-    #[arg(long, value_name = "ADDR", value_parser = parse_bind)]
-    pub bind: Option<Bind>,
     /// Send the INVITE through this outbound proxy (`sip:10.0.0.1;lr`):
     /// it becomes the first entry of the route set (RFC 3261 section 8.1.2).
     #[arg(long, value_name = "URI", value_parser = parse_sip_uri)]
     pub proxy: Option<SipUri>,
-    /// SIP transport.
-    #[arg(long, value_enum, default_value_t = TransportArg::Udp)]
-    pub transport: TransportArg,
     #[command(flatten)]
-    pub tls: TlsArgs,
+    pub link: LinkArgs,
     /// Seconds to stay in the call once established before hanging up.
     #[arg(long, value_name = "SECS", value_parser = parse_seconds, default_value = "5")]
     pub duration: Duration,
@@ -83,21 +75,17 @@ pub fn run(args: &CallArgs, verbose: u8) -> ExitCode {
     };
     interrupt::install();
     let next_hop = args.proxy.as_ref().unwrap_or(&args.target);
-    let resolved = match next_hop.resolve(args.transport) {
+    let (resolved, bind) = match args.link.towards(next_hop) {
         Ok(r) => r,
         Err(e) => return report::fail(e),
     };
-    let bind = args
-        .bind
-        .unwrap_or_else(|| default_bind_towards(resolved.map(|a| a.ip()).or(next_hop.ip())))
-        .addr(0);
     let agent = match (AgentSpec {
         bind,
-        transport: args.transport,
+        transport: args.link.transport,
         aor: args.from.as_ref(),
         user: "sipparty",
         auth: args.auth.as_ref(),
-        tls: &args.tls,
+        tls: &args.link.tls,
         policy: CallPolicy::Reject { code: 486 },
     })
     .start()
@@ -118,11 +106,11 @@ pub fn run(args: &CallArgs, verbose: u8) -> ExitCode {
 
     let target = match &args.proxy {
         Some(_) => args.target.0.clone(),
-        None => with_transport(&args.target, args.transport),
+        None => with_transport(&args.target, args.link.transport),
     };
     let mut options = InviteOptions::default();
     if let Some(p) = &args.proxy {
-        options = options.proxy(&with_transport(p, args.transport));
+        options = options.proxy(&with_transport(p, args.link.transport));
     }
     if let Some(addr) = resolved {
         options = options.destination(addr);

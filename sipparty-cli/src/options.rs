@@ -9,9 +9,7 @@ use clap::Args;
 use sipparty_mio::{CallPolicy, InviteOptions};
 
 use crate::agent::{with_transport, AgentSpec};
-use crate::args::{
-    default_bind_towards, parse_bind, parse_sip_uri, Bind, SipUri, TlsArgs, TransportArg,
-};
+use crate::args::{parse_sip_uri, LinkArgs, SipUri};
 use crate::ladder::{self, Ladder};
 use crate::report;
 
@@ -31,35 +29,24 @@ pub struct OptionsArgs {
     /// Send through this outbound proxy.
     #[arg(long, value_name = "URI", value_parser = parse_sip_uri)]
     pub proxy: Option<SipUri>,
-    /// Local address to bind (default: loopback for a loopback target,
-    /// else all interfaces; any free port).
-    #[arg(long, value_name = "ADDR", value_parser = parse_bind)]
-    pub bind: Option<Bind>,
-    /// SIP transport.
-    #[arg(long, value_enum, default_value_t = TransportArg::Udp)]
-    pub transport: TransportArg,
     #[command(flatten)]
-    pub tls: TlsArgs,
+    pub link: LinkArgs,
 }
 
 /// Run `sipparty options`.
 pub fn run(args: &OptionsArgs) -> ExitCode {
     let next_hop = args.proxy.as_ref().unwrap_or(&args.target);
-    let resolved = match next_hop.resolve(args.transport) {
+    let (resolved, bind) = match args.link.towards(next_hop) {
         Ok(r) => r,
         Err(e) => return report::fail(e),
     };
-    let bind = args
-        .bind
-        .unwrap_or_else(|| default_bind_towards(resolved.map(|a| a.ip()).or(next_hop.ip())))
-        .addr(0);
     let agent = match (AgentSpec {
         bind,
-        transport: args.transport,
+        transport: args.link.transport,
         aor: None,
         user: "sipparty",
         auth: None,
-        tls: &args.tls,
+        tls: &args.link.tls,
         policy: CallPolicy::Reject { code: 480 },
     })
     .start()
@@ -71,10 +58,10 @@ pub fn run(args: &OptionsArgs) -> ExitCode {
     let mut options = InviteOptions::default();
     let target = match &args.proxy {
         Some(p) => {
-            options = options.proxy(&with_transport(p, args.transport));
+            options = options.proxy(&with_transport(p, args.link.transport));
             args.target.0.clone()
         }
-        None => with_transport(&args.target, args.transport),
+        None => with_transport(&args.target, args.link.transport),
     };
     if let Some(addr) = resolved {
         options = options.destination(addr);

@@ -9,10 +9,7 @@ use clap::Args;
 use sipparty_mio::{CallPolicy, RegisterOptions, Registration, RegistrationState};
 
 use crate::agent::{with_transport, AgentSpec};
-use crate::args::{
-    default_bind_towards, parse_auth, parse_bind, parse_sip_uri, Auth, Bind, SipUri, TlsArgs,
-    TransportArg,
-};
+use crate::args::{parse_auth, parse_sip_uri, Auth, LinkArgs, SipUri};
 use crate::interrupt;
 use crate::ladder::{self, Ladder};
 use crate::report;
@@ -46,15 +43,8 @@ pub struct RegisterArgs {
     /// Stay running and refresh the binding before it expires.
     #[arg(long)]
     pub stay: bool,
-    /// Local address to bind (default: loopback for a loopback registrar,
-    /// else all interfaces; any free port).
-    #[arg(long, value_name = "ADDR", value_parser = parse_bind)]
-    pub bind: Option<Bind>,
-    /// SIP transport.
-    #[arg(long, value_enum, default_value_t = TransportArg::Udp)]
-    pub transport: TransportArg,
     #[command(flatten)]
-    pub tls: TlsArgs,
+    pub link: LinkArgs,
 }
 
 /// Longer than a REGISTER transaction can last (Timer F, 64*T1 = 32 s).
@@ -95,21 +85,17 @@ pub fn run(args: &RegisterArgs) -> ExitCode {
     if args.stay {
         interrupt::install();
     }
-    let resolved = match args.registrar.resolve(args.transport) {
+    let (resolved, bind) = match args.link.towards(&args.registrar) {
         Ok(r) => r,
         Err(e) => return report::fail(e),
     };
-    let bind = args
-        .bind
-        .unwrap_or_else(|| default_bind_towards(resolved.map(|a| a.ip()).or(args.registrar.ip())))
-        .addr(0);
     let agent = match (AgentSpec {
         bind,
-        transport: args.transport,
+        transport: args.link.transport,
         aor: Some(&args.aor),
         user: "sipparty",
         auth: args.auth.as_ref(),
-        tls: &args.tls,
+        tls: &args.link.tls,
         policy: CallPolicy::Reject { code: 480 },
     })
     .start()
@@ -128,7 +114,7 @@ pub fn run(args: &RegisterArgs) -> ExitCode {
     if let Some(addr) = resolved {
         options = options.destination(addr);
     }
-    let registrar = with_transport(&args.registrar, args.transport);
+    let registrar = with_transport(&args.registrar, args.link.transport);
     let registration = match agent.party.register(&registrar, options) {
         Ok(r) => r,
         Err(e) => return report::fail(format!("cannot register with {registrar}: {e}")),
