@@ -11,8 +11,8 @@ use sipparty_core::sim::Network;
 
 mod support;
 use support::{
-    alice_addr as a, bob_addr as b, drop_every, media_updates, no_frames, party_with, two_parties,
-    Calls, BOB,
+    alice_addr as a, bob_addr as b, drop_every, media_updates, media_updates_of_both, no_frames,
+    party_with, two_parties, Calls, BOB, RECVONLY, SENDONLY, SENDRECV,
 };
 
 fn established(
@@ -29,6 +29,17 @@ fn established(
     (net, call, bob_call)
 }
 
+/// The DTMF digits a node received, in order.
+fn dtmf_digits(node: &SimParty) -> Vec<char> {
+    node.events
+        .iter()
+        .filter_map(|(_, e)| match e {
+            Event::Dtmf { digit, .. } => Some(*digit),
+            _ => None,
+        })
+        .collect()
+}
+
 fn hang_up(net: &mut Network<SimParty>, call: DialogId) {
     net.hang_up(a(), call);
     net.settle();
@@ -40,17 +51,15 @@ fn hold_and_resume_rfc3264_8_4() {
     net.with_dialog(a(), call, |d, now| d.hold(now)).unwrap();
     net.run_for(Duration::from_secs(1));
     // Alice offered sendonly; Bob answered recvonly.
-    assert_eq!(media_updates(net.endpoint(a())), vec![(true, false)]);
-    assert_eq!(media_updates(net.endpoint(b())), vec![(false, true)]);
+    assert_eq!(
+        media_updates_of_both(&net),
+        (vec![SENDONLY], vec![RECVONLY])
+    );
     net.with_dialog(a(), call, |d, now| d.resume(now)).unwrap();
     net.run_for(Duration::from_secs(1));
     assert_eq!(
-        media_updates(net.endpoint(a())),
-        vec![(true, false), (true, true)]
-    );
-    assert_eq!(
-        media_updates(net.endpoint(b())),
-        vec![(false, true), (true, true)]
+        media_updates_of_both(&net),
+        (vec![SENDONLY, SENDRECV], vec![RECVONLY, SENDRECV])
     );
     assert_eq!(net.state(a(), call), Some(DialogState::InDialog));
     hang_up(&mut net, call);
@@ -94,15 +103,7 @@ fn info_message_and_dtmf_in_dialog_reach_the_application() {
         .unwrap();
     net.run_for(Duration::from_secs(2));
     let bob = net.endpoint(b());
-    let digits: Vec<char> = bob
-        .events
-        .iter()
-        .filter_map(|(_, e)| match e {
-            Event::Dtmf { digit, .. } => Some(*digit),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(digits, vec!['1', '#']);
+    assert_eq!(dtmf_digits(bob), vec!['1', '#']);
     assert!(bob.events.iter().any(|(_, e)| matches!(
         e,
         Event::MessageReceived { dialog: Some(d), body, .. } if *d == bob_call && body == b"hi bob"
@@ -213,16 +214,7 @@ fn rtp_flows_both_ways_and_dtmf_rides_rfc4733() {
         assert!(stats.rtp.packets_sent >= 100, "{node}: {stats:?}");
         assert!(stats.rtp.packets_received >= 100, "{node}: {stats:?}");
     }
-    let digits: Vec<char> = net
-        .endpoint(b())
-        .events
-        .iter()
-        .filter_map(|(_, e)| match e {
-            Event::Dtmf { digit, .. } => Some(*digit),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(digits, vec!['4', '2']);
+    assert_eq!(dtmf_digits(net.endpoint(b())), vec!['4', '2']);
     // No INFO was needed.
     assert!(!net.log().iter().any(|d| d.text().starts_with("INFO")));
     hang_up(&mut net, call);

@@ -120,6 +120,21 @@ pub fn media_updates(node: &SimParty) -> Vec<(bool, bool)> {
         .collect()
 }
 
+/// A stream direction change as (send, recv): what a hold offers.
+pub const SENDONLY: (bool, bool) = (true, false);
+/// What the held side answers.
+pub const RECVONLY: (bool, bool) = (false, true);
+/// Both ways: what a resume gets back to.
+pub const SENDRECV: (bool, bool) = (true, true);
+
+/// [`media_updates`] of Alice and of Bob.
+pub fn media_updates_of_both(net: &Network<SimParty>) -> (Vec<(bool, bool)>, Vec<(bool, bool)>) {
+    (
+        media_updates(net.endpoint(alice_addr())),
+        media_updates(net.endpoint(bob_addr())),
+    )
+}
+
 /// A network hook that loses the first `n` datagrams whose text starts
 /// with `prefix` (`"PRACK "`, `"UPDATE"`...) and delivers everything else.
 pub fn drop_first(n: usize, prefix: &'static str) -> impl FnMut(&Datagram) -> Verdict {
