@@ -85,7 +85,7 @@ fn update_and_check_resume(net: &mut Network<SimParty>, call: DialogId) {
     update(net, a(), call, MediaChange::Resume);
     net.run_for(Duration::from_secs(1));
     assert_eq!(
-        media_updates_of_both(&net),
+        media_updates_of_both(net),
         (vec![SENDONLY, SENDRECV], vec![RECVONLY, SENDRECV])
     );
 }

@@ -110,7 +110,7 @@ pub fn to_tag(m: &Message) -> Option<String> {
 }
 
 /// (send, recv) of every `MediaUpdated` a node reported, in order.
-pub fn media_updates(node: &SimParty) -> Vec<(bool, bool)> {
+pub fn media_updates(node: &SimParty) -> Vec<Direction> {
     node.events
         .iter()
         .filter_map(|(_, e)| match e {
@@ -120,15 +120,18 @@ pub fn media_updates(node: &SimParty) -> Vec<(bool, bool)> {
         .collect()
 }
 
-/// A stream direction change as (send, recv): what a hold offers.
-pub const SENDONLY: (bool, bool) = (true, false);
+/// A stream's direction after a change: (send, recv).
+pub type Direction = (bool, bool);
+
+/// What a hold offers.
+pub const SENDONLY: Direction = (true, false);
 /// What the held side answers.
-pub const RECVONLY: (bool, bool) = (false, true);
+pub const RECVONLY: Direction = (false, true);
 /// Both ways: what a resume gets back to.
-pub const SENDRECV: (bool, bool) = (true, true);
+pub const SENDRECV: Direction = (true, true);
 
 /// [`media_updates`] of Alice and of Bob.
-pub fn media_updates_of_both(net: &Network<SimParty>) -> (Vec<(bool, bool)>, Vec<(bool, bool)>) {
+pub fn media_updates_of_both(net: &Network<SimParty>) -> (Vec<Direction>, Vec<Direction>) {
     (
         media_updates(net.endpoint(alice_addr())),
         media_updates(net.endpoint(bob_addr())),
