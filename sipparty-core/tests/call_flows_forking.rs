@@ -10,14 +10,14 @@ use std::time::{Duration, Instant};
 
 use sipparty_core::message::{HeaderName, Message, Method};
 use sipparty_core::party::{
-    CallPolicy, DialogId, DialogState, Event, InviteOptions, Party, ReliableProvisionals, SimParty,
+    CallPolicy, DialogId, DialogState, Event, InviteOptions, Party, ReliableProvisionals,
 };
-use sipparty_core::sim::{self, LinkConfig, Network};
+use sipparty_core::sim::{LinkConfig, Network};
 use sipparty_core::transport::{Transmit, Transport};
 use sipparty_core::SeededRandom;
 
 mod support;
-use support::{alice_addr as alice, to_tag, Calls, PartyNode};
+use support::{alice_addr as alice, ring_then_answer, to_tag, Calls, Peer};
 
 fn proxy() -> SocketAddr {
     "127.0.0.1:5080".parse().unwrap()
@@ -91,55 +91,18 @@ impl ForkingProxy {
     }
 }
 
-enum Node {
-    Party(Box<SimParty>),
-    Proxy(ForkingProxy),
-}
-
-impl PartyNode for Node {
-    fn sim(&self) -> Option<&SimParty> {
-        match self {
-            Node::Party(p) => Some(p),
-            Node::Proxy(_) => None,
-        }
-    }
-    fn sim_mut(&mut self) -> Option<&mut SimParty> {
-        match self {
-            Node::Party(p) => Some(p),
-            Node::Proxy(_) => None,
-        }
-    }
-}
-
-impl sim::Endpoint for Node {
-    fn handle_datagram(&mut self, now: Instant, source: SocketAddr, dest: SocketAddr, b: &[u8]) {
-        match self {
-            Node::Party(p) => p.handle_datagram(now, source, dest, b),
-            Node::Proxy(x) => {
-                if let Ok(m) = Message::parse(b) {
-                    x.forward(m)
-                }
-            }
-        }
-    }
-    fn handle_timeout(&mut self, now: Instant) {
-        if let Node::Party(p) = self {
-            p.handle_timeout(now)
+impl Peer for ForkingProxy {
+    fn handle_datagram(&mut self, _: Instant, _: SocketAddr, _: SocketAddr, bytes: &[u8]) {
+        if let Ok(m) = Message::parse(bytes) {
+            self.forward(m)
         }
     }
     fn poll_transmit(&mut self) -> Option<Transmit> {
-        match self {
-            Node::Party(p) => p.poll_transmit(),
-            Node::Proxy(x) => x.out.pop_front(),
-        }
-    }
-    fn poll_timeout(&mut self) -> Option<Instant> {
-        match self {
-            Node::Party(p) => sim::Endpoint::poll_timeout(&mut **p),
-            Node::Proxy(_) => None,
-        }
+        self.out.pop_front()
     }
 }
+
+type Node = support::Node<ForkingProxy>;
 
 /// Alice, the proxy, and one Bob per ring delay (None: rings until
 /// Alice gives up), each tweaked by `tweak`.
@@ -147,10 +110,10 @@ fn network(seed: u64, delays: &[Option<u64>], tweak: impl Fn(&mut Party)) -> Net
     let mut net = Network::new(seed, Instant::now());
     let mut a = Party::no_media_simple_calls("alice@atlanta.com").unwrap();
     tweak(&mut a);
-    net.add(alice(), Node::Party(Box::new(SimParty::new(a, alice()))));
+    net.add(alice(), Node::party(a, alice()));
     net.add(
         proxy(),
-        Node::Proxy(ForkingProxy {
+        Node::scripted(ForkingProxy {
             branches: (1..=delays.len() as u16).map(bob).collect(),
             out: VecDeque::new(),
             failed: HashMap::new(),
@@ -161,14 +124,12 @@ fn network(seed: u64, delays: &[Option<u64>], tweak: impl Fn(&mut Party)) -> Net
         // Each Bob its own tags (the default generator is seeded by AOR).
         p.set_random(Box::new(SeededRandom::new(seed * 10 + i as u64)));
         p.set_policy(match d {
-            Some(ms) => CallPolicy::RingThenAnswer {
-                delay: Duration::from_millis(*ms),
-            },
+            Some(ms) => ring_then_answer(*ms),
             None => CallPolicy::AskApplication,
         });
         tweak(&mut p);
         let addr = bob(i as u16 + 1);
-        net.add(addr, Node::Party(Box::new(SimParty::new(p, addr))));
+        net.add(addr, Node::party(p, addr));
     }
     net
 }

@@ -12,11 +12,11 @@ use sipparty_core::party::{
     DialogError, DialogId, DialogState, Event, Party, RegisterOptions, RegistrationId,
     RegistrationState, SimParty,
 };
-use sipparty_core::sim::{Endpoint, Network};
+use sipparty_core::sim::Network;
 use sipparty_core::{SeededRandom, Transmit, Transport};
 
 mod support;
-use support::{alice_addr as alice, bob_addr, two_parties, Calls, PartyNode, BOB};
+use support::{alice_addr as alice, bob_addr, two_parties, Calls, Peer, BOB};
 
 /// A registrar and challenging proxy: REGISTER needs `alice`/`secret`
 /// (401), INVITE needs them too (407) and is then answered 603.
@@ -70,47 +70,14 @@ impl Registrar {
     }
 }
 
-enum Node {
-    Party(SimParty),
-    Registrar(Box<Registrar>),
-}
-
-impl PartyNode for Node {
-    fn sim(&self) -> Option<&SimParty> {
-        match self {
-            Node::Party(p) => Some(p),
-            Node::Registrar(_) => None,
-        }
-    }
-    fn sim_mut(&mut self) -> Option<&mut SimParty> {
-        match self {
-            Node::Party(p) => Some(p),
-            Node::Registrar(_) => None,
-        }
-    }
-}
-
-impl Node {
-    fn registrar(&self) -> &Registrar {
-        match self {
-            Node::Registrar(r) => r,
-            Node::Party(_) => panic!("not the registrar"),
-        }
-    }
-}
-
-impl Endpoint for Node {
+impl Peer for Registrar {
     fn handle_datagram(
         &mut self,
         now: Instant,
         source: SocketAddr,
-        destination: SocketAddr,
+        _destination: SocketAddr,
         bytes: &[u8],
     ) {
-        let r = match self {
-            Node::Party(p) => return p.handle_datagram(now, source, destination, bytes),
-            Node::Registrar(r) => r,
-        };
         let Ok(req) = Message::parse(bytes) else {
             return;
         };
@@ -118,20 +85,20 @@ impl Endpoint for Node {
         match method.as_str() {
             "REGISTER" => {
                 let expires = req.expires().and_then(Result::ok).unwrap_or(3600);
-                let ok = Registrar::verified(&mut r.www, now, &req, HeaderName::Authorization);
-                r.registers
+                let ok = Registrar::verified(&mut self.www, now, &req, HeaderName::Authorization);
+                self.registers
                     .push((expires, req.header(&HeaderName::Authorization).is_some()));
                 if !ok {
                     let mut resp = Message::response_to(&req, 401, Some("reg"));
-                    for c in r.www.challenge(now) {
+                    for c in self.www.challenge(now) {
                         resp.add_header(HeaderName::WwwAuthenticate, &c);
                     }
-                    return r.respond(source, resp);
+                    return self.respond(source, resp);
                 }
-                if expires != 0 && expires < r.min_expires {
+                if expires != 0 && expires < self.min_expires {
                     let mut resp = Message::response_to(&req, 423, Some("reg"));
-                    resp.add_header(HeaderName::MinExpires, &r.min_expires.to_string());
-                    return r.respond(source, resp);
+                    resp.add_header(HeaderName::MinExpires, &self.min_expires.to_string());
+                    return self.respond(source, resp);
                 }
                 let mut resp = Message::response_to(&req, 200, Some("reg"));
                 if expires > 0 {
@@ -143,43 +110,32 @@ impl Endpoint for Node {
                         &format!("{contact};expires={}", expires / 2),
                     );
                 }
-                r.respond(source, resp);
+                self.respond(source, resp);
             }
             "INVITE" => {
-                r.invites.push(req.clone());
+                self.invites.push(req.clone());
                 let ok =
-                    Registrar::verified(&mut r.proxy, now, &req, HeaderName::ProxyAuthorization);
+                    Registrar::verified(&mut self.proxy, now, &req, HeaderName::ProxyAuthorization);
                 if !ok {
                     let mut resp = Message::response_to(&req, 407, Some("px"));
-                    for c in r.proxy.challenge(now) {
+                    for c in self.proxy.challenge(now) {
                         resp.add_header(HeaderName::ProxyAuthenticate, &c);
                     }
-                    return r.respond(source, resp);
+                    return self.respond(source, resp);
                 }
                 let resp = Message::response_to(&req, 603, Some("px"));
-                r.respond(source, resp);
+                self.respond(source, resp);
             }
             _ => {}
         }
     }
-    fn handle_timeout(&mut self, now: Instant) {
-        if let Node::Party(p) = self {
-            p.handle_timeout(now)
-        }
-    }
+
     fn poll_transmit(&mut self) -> Option<Transmit> {
-        match self {
-            Node::Party(p) => p.poll_transmit(),
-            Node::Registrar(r) => r.out.pop_front(),
-        }
-    }
-    fn poll_timeout(&mut self) -> Option<Instant> {
-        match self {
-            Node::Party(p) => p.poll_timeout(),
-            Node::Registrar(_) => None,
-        }
+        self.out.pop_front()
     }
 }
+
+type Node = support::Node<Registrar>;
 
 fn registrar() -> SocketAddr {
     "127.0.0.1:5080".parse().unwrap()
@@ -190,10 +146,10 @@ fn setup(password: &str, min_expires: u32) -> Network<Node> {
     let mut net = Network::new(31, start);
     let mut party = Party::no_media_simple_calls("alice@example.com").unwrap();
     party.config_mut().credentials = Some(Credentials::new("alice", password));
-    net.add(alice(), Node::Party(SimParty::new(party, alice())));
+    net.add(alice(), Node::party(party, alice()));
     let mut r = Registrar::new(start);
     r.min_expires = min_expires;
-    net.add(registrar(), Node::Registrar(Box::new(r)));
+    net.add(registrar(), Node::scripted(r));
     net
 }
 
@@ -208,7 +164,7 @@ fn register(net: &mut Network<Node>, options: RegisterOptions) -> RegistrationId
 
 /// The REGISTERs the registrar got: (Expires asked, had credentials).
 fn registers(net: &Network<Node>) -> &[(u32, bool)] {
-    &net.endpoint(registrar()).registrar().registers
+    &net.endpoint(registrar()).peer().registers
 }
 
 fn registration_states(net: &Network<Node>) -> Vec<RegistrationState> {
@@ -291,7 +247,7 @@ fn invite_answers_a_proxy_challenge_rfc3665_3_3() {
     let mut net = setup("secret", 0);
     let call = net.call(alice(), "bob@127.0.0.1:5080");
     net.run_until_idle(Duration::from_secs(120));
-    let invites = &net.endpoint(registrar()).registrar().invites;
+    let invites = &net.endpoint(registrar()).peer().invites;
     assert_eq!(invites.len(), 2);
     assert!(invites[0].header(&HeaderName::ProxyAuthorization).is_none());
     assert!(invites[1].header(&HeaderName::ProxyAuthorization).is_some());

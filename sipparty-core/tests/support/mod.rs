@@ -19,6 +19,7 @@ use sipparty_core::party::{
     CallPolicy, DialogHandle, DialogId, DialogState, Event, InviteOptions, Party, SimParty,
 };
 use sipparty_core::sim::{Datagram, Endpoint, Network, Verdict};
+use sipparty_core::Transmit;
 
 /// Alice's SIP address (the caller in most flows).
 pub fn alice_addr() -> SocketAddr {
@@ -384,6 +385,98 @@ impl<E: PartyNode> Calls for Network<E> {
             if let Some(node) = self.endpoint_mut(a).sim_mut() {
                 assert!(node.is_idle(), "{a} left state behind");
             }
+        }
+    }
+}
+
+/// A scripted peer that sits next to Parties in a network (a forking
+/// proxy, a registrar): it only reacts to what arrives, so it has no
+/// timers.
+pub trait Peer {
+    /// A datagram from `source` arrived at this peer's `destination`.
+    fn handle_datagram(
+        &mut self,
+        now: Instant,
+        source: SocketAddr,
+        destination: SocketAddr,
+        bytes: &[u8],
+    );
+    /// The next datagram the peer sends.
+    fn poll_transmit(&mut self) -> Option<Transmit>;
+}
+
+/// A node of a network that mixes Parties with one kind of scripted
+/// [`Peer`].
+pub enum Node<P> {
+    /// A Party.
+    Party(Box<SimParty>),
+    /// The scripted peer.
+    Peer(Box<P>),
+}
+
+impl<P> Node<P> {
+    /// A node for `party` at `addr`.
+    pub fn party(party: Party, addr: SocketAddr) -> Self {
+        Node::Party(Box::new(SimParty::new(party, addr)))
+    }
+
+    /// A node for the scripted `peer`.
+    pub fn scripted(peer: P) -> Self {
+        Node::Peer(Box::new(peer))
+    }
+
+    /// The scripted peer of this node (panics on a Party).
+    pub fn peer(&self) -> &P {
+        match self {
+            Node::Peer(p) => p,
+            Node::Party(_) => panic!("not the scripted peer"),
+        }
+    }
+}
+
+impl<P: Peer> Endpoint for Node<P> {
+    fn handle_datagram(
+        &mut self,
+        now: Instant,
+        source: SocketAddr,
+        destination: SocketAddr,
+        bytes: &[u8],
+    ) {
+        match self {
+            Node::Party(p) => p.handle_datagram(now, source, destination, bytes),
+            Node::Peer(p) => p.handle_datagram(now, source, destination, bytes),
+        }
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        if let Node::Party(p) = self {
+            p.handle_timeout(now)
+        }
+    }
+    fn poll_transmit(&mut self) -> Option<Transmit> {
+        match self {
+            Node::Party(p) => p.poll_transmit(),
+            Node::Peer(p) => p.poll_transmit(),
+        }
+    }
+    fn poll_timeout(&mut self) -> Option<Instant> {
+        match self {
+            Node::Party(p) => Endpoint::poll_timeout(&mut **p),
+            Node::Peer(_) => None,
+        }
+    }
+}
+
+impl<P: Peer> PartyNode for Node<P> {
+    fn sim(&self) -> Option<&SimParty> {
+        match self {
+            Node::Party(p) => Some(p),
+            Node::Peer(_) => None,
+        }
+    }
+    fn sim_mut(&mut self) -> Option<&mut SimParty> {
+        match self {
+            Node::Party(p) => Some(p),
+            Node::Peer(_) => None,
         }
     }
 }
