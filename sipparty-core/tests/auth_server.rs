@@ -9,15 +9,8 @@ use sipparty_core::auth::{
 };
 use sipparty_core::SeededRandom;
 
-const REGISTER: DigestRequest<'static> = DigestRequest {
-    method: "REGISTER",
-    uri: "sip:example.com",
-    body: b"",
-};
-
-fn none() -> std::iter::Empty<&'static str> {
-    std::iter::empty()
-}
+mod support;
+use support::digest::{none, REGISTER};
 
 fn alice(user: &str, _realm: &str) -> Option<String> {
     (user == "alice").then(|| "wonderland".to_owned())

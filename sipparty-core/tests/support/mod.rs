@@ -11,6 +11,8 @@
 //! needs, so some items are unused in some binaries.
 #![allow(dead_code)]
 
+pub mod digest;
+
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
