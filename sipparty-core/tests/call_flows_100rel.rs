@@ -80,12 +80,7 @@ fn rseq(m: &Message) -> u32 {
 
 /// Bob's application accepts incoming call `bob_call` now.
 fn accept(net: &mut Network<SimParty>, bob_call: DialogId) {
-    let now = net.now();
-    net.node_mut(bob())
-        .party_mut()
-        .incoming(bob_call)
-        .expect("still ringing")
-        .accept(now)
+    net.with_incoming(bob(), bob_call, |i, now| i.accept(now))
         .unwrap();
 }
 
@@ -307,11 +302,12 @@ fn rfc3262_3_reliable_provisionals_queue_behind_the_outstanding_one() {
     let id = net.call(alice(), BOB);
     net.run_for(Duration::from_millis(10));
     let bob_call = net.first_incoming(bob());
-    let now = net.now();
-    let mut incoming = net.node_mut(bob()).party_mut().incoming(bob_call).unwrap();
-    incoming.ring(now, 183);
-    incoming.accept(now).unwrap();
-    net.run_until(now + Duration::from_secs(2));
+    net.with_incoming(bob(), bob_call, |mut i, now| {
+        i.ring(now, 183);
+        i.accept(now)
+    })
+    .unwrap();
+    net.run_for(Duration::from_secs(2));
     assert_eq!(
         net.labels(),
         [
@@ -390,12 +386,7 @@ fn early_media_through_the_incoming_api() {
     let id = net.call(alice(), BOB);
     net.run_for(Duration::from_millis(50));
     let bob_call = net.first_incoming(bob());
-    let now = net.now();
-    net.node_mut(bob())
-        .party_mut()
-        .incoming(bob_call)
-        .unwrap()
-        .early_media(now)
+    net.with_incoming(bob(), bob_call, |mut i, now| i.early_media(now))
         .unwrap();
     net.run_for(Duration::from_millis(100));
     assert_eq!(media_started(net.endpoint(bob())).len(), 1);

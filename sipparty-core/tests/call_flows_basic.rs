@@ -272,22 +272,11 @@ fn application_accepts_incoming_call() {
         )
     });
     assert!(needs);
-    let now = net.now();
-    net.endpoint_mut(bob_addr())
-        .party_mut()
-        .incoming(bob_call)
-        .unwrap()
-        .accept(now)
+    net.with_incoming(bob_addr(), bob_call, |i, now| i.accept(now))
         .unwrap();
-    net.run_until(now + Duration::from_secs(1));
+    net.run_for(Duration::from_secs(1));
     assert_eq!(net.state(alice_addr(), call), Some(DialogState::InDialog));
-    assert!(
-        net.endpoint_mut(bob_addr())
-            .party_mut()
-            .incoming(bob_call)
-            .is_none(),
-        "decided"
-    );
+    assert!(!net.undecided(bob_addr(), bob_call), "decided");
     net.hang_up(alice_addr(), call);
     net.settle();
 }
@@ -299,12 +288,7 @@ fn application_rejects_incoming_call() {
     let call = net.call(alice_addr(), BOB);
     net.run_until(now + Duration::from_secs(1));
     let bob_call = net.first_incoming(bob_addr());
-    let now = net.now();
-    net.endpoint_mut(bob_addr())
-        .party_mut()
-        .incoming(bob_call)
-        .unwrap()
-        .reject(now, 603)
+    net.with_incoming(bob_addr(), bob_call, |i, now| i.reject(now, 603))
         .unwrap();
     net.settle();
     assert_eq!(

@@ -320,12 +320,7 @@ fn a_fork_whose_callee_rejects_leaves_the_call_to_the_others() {
     let mut net = network(43, &[None, Some(1500)], |_| {});
     let call = ringing(&mut net);
     let bob1_call = net.first_incoming(bob(1));
-    let now = net.now();
-    net.node_mut(bob(1))
-        .party_mut()
-        .incoming(bob1_call)
-        .unwrap()
-        .reject(now, 486)
+    net.with_incoming(bob(1), bob1_call, |i, now| i.reject(now, 486))
         .unwrap();
     net.run_for(Duration::from_secs(2));
     assert_eq!(net.state(alice(), call), Some(DialogState::InDialog));

@@ -18,7 +18,8 @@ use std::time::{Duration, Instant};
 
 use sipparty_core::message::Message;
 use sipparty_core::party::{
-    CallPolicy, DialogHandle, DialogId, DialogState, Event, InviteOptions, Party, SimParty,
+    CallPolicy, DialogHandle, DialogId, DialogState, Event, Incoming, InviteOptions, Party,
+    SimParty,
 };
 use sipparty_core::sim::{Datagram, Endpoint, Network, Verdict};
 use sipparty_core::Transmit;
@@ -238,6 +239,18 @@ pub trait Calls {
         id: DialogId,
         f: impl FnOnce(DialogHandle<'_>, Instant) -> R,
     ) -> R;
+    /// Run `f` now on incoming call `id` of the Party at `at`, which waits
+    /// for the application's decision.
+    fn with_incoming<R>(
+        &mut self,
+        at: SocketAddr,
+        id: DialogId,
+        f: impl FnOnce(Incoming<'_>, Instant) -> R,
+    ) -> R;
+    /// Whether incoming call `id` at `at` still waits for a decision.
+    fn undecided(&mut self, at: SocketAddr, id: DialogId) -> bool {
+        self.node_mut(at).party_mut().incoming(id).is_some()
+    }
     /// The peer's From/To header value of dialog `id` at `at`.
     fn remote(&mut self, at: SocketAddr, id: DialogId) -> String {
         self.with_dialog(at, id, |d, _| {
@@ -350,6 +363,21 @@ impl<E: PartyNode> Calls for Network<E> {
             .dialog(id)
             .unwrap_or_else(|| panic!("{at} has no dialog {id}"));
         f(dialog, now)
+    }
+
+    fn with_incoming<R>(
+        &mut self,
+        at: SocketAddr,
+        id: DialogId,
+        f: impl FnOnce(Incoming<'_>, Instant) -> R,
+    ) -> R {
+        let now = self.now();
+        let incoming = self
+            .node_mut(at)
+            .party_mut()
+            .incoming(id)
+            .unwrap_or_else(|| panic!("{at} has no undecided call {id}"));
+        f(incoming, now)
     }
 
     fn ladder(&self) -> Vec<String> {
