@@ -391,13 +391,7 @@ impl Manual {
     }
 
     fn states(&self) -> Vec<DialogState> {
-        self.events
-            .iter()
-            .filter_map(|e| match e {
-                Event::DialogStateChanged { state, .. } => Some(*state),
-                _ => None,
-            })
-            .collect()
+        support::dialog_states(&self.events)
     }
 }
 

@@ -113,6 +113,18 @@ pub fn to_tag(m: &Message) -> Option<String> {
     m.to_header().unwrap().unwrap().tag().map(str::to_string)
 }
 
+/// The dialog states among `events`, in order (for Parties driven by
+/// hand, which keep their events in a plain list).
+pub fn dialog_states(events: &[Event]) -> Vec<DialogState> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::DialogStateChanged { state, .. } => Some(*state),
+            _ => None,
+        })
+        .collect()
+}
+
 /// (send, recv) of every `MediaUpdated` a node reported, in order.
 pub fn media_updates(node: &SimParty) -> Vec<Direction> {
     node.events
