@@ -10,12 +10,12 @@ use sipparty_core::party::{
     CallPolicy, DialogError, DialogId, DialogState, Event, InviteOptions, Party,
     ReliableProvisionals, SimParty,
 };
-use sipparty_core::sim::{LinkConfig, Network, Verdict};
+use sipparty_core::sim::{Network, Verdict};
 
 mod support;
 use support::{
-    alice_addr as alice, bob_addr as bob, drop_every, drop_first, label, media_updates, no_frames,
-    party_with, rewrite, ring_then_answer, two_parties, Calls, BOB,
+    alice_addr as alice, bob_addr as bob, drop_every, drop_first, label, lossy_30_percent,
+    media_updates, no_frames, party_with, rewrite, ring_then_answer, two_parties, Calls, BOB,
 };
 
 /// Alice (caller, default configuration: she supports 100rel) and Bob
@@ -419,13 +419,7 @@ fn reliable_calls_under_30_percent_loss_complete_or_fail_cleanly() {
             b.config_mut().reliable_provisionals = ReliableProvisionals::Always;
             b.config_mut().early_media = true;
         });
-        net.set_link(LinkConfig {
-            latency: Duration::from_millis(20),
-            jitter: Duration::from_millis(10),
-            loss: 0.3,
-            duplicate: 0.05,
-            reorder: 0.2,
-        });
+        net.set_link(lossy_30_percent());
         let id = net.call(alice(), BOB);
         net.run_for(Duration::from_secs(40));
         match net.state(alice(), id) {

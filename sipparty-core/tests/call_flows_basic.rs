@@ -6,10 +6,13 @@
 use std::time::Duration;
 
 use sipparty_core::party::{CallPolicy, DialogError, DialogState, Event, SimParty};
-use sipparty_core::sim::{LinkConfig, Verdict};
+use sipparty_core::sim::Verdict;
 
 mod support;
-use support::{alice_addr, bob_addr, drop_every, network, no_frames, ring_then_answer, Calls, BOB};
+use support::{
+    alice_addr, bob_addr, drop_every, lossy_30_percent, network, no_frames, ring_then_answer,
+    Calls, BOB,
+};
 
 #[test]
 fn basic_call_rfc3665_3_1_message_by_message() {
@@ -323,13 +326,7 @@ fn calls_complete_under_30_percent_loss_with_reordering() {
         for n in [alice_addr(), bob_addr()] {
             no_frames(net.node_mut(n).party_mut());
         }
-        net.set_link(LinkConfig {
-            latency: Duration::from_millis(20),
-            jitter: Duration::from_millis(10),
-            loss: 0.3,
-            duplicate: 0.05,
-            reorder: 0.2,
-        });
+        net.set_link(lossy_30_percent());
         let call = net.call(alice_addr(), BOB);
         net.run_for(Duration::from_secs(40));
         let state = net.state(alice_addr(), call);

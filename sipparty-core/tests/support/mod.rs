@@ -21,7 +21,7 @@ use sipparty_core::party::{
     CallPolicy, DialogHandle, DialogId, DialogState, Event, Incoming, InviteOptions, Party,
     SimParty,
 };
-use sipparty_core::sim::{Datagram, Endpoint, Network, Verdict};
+use sipparty_core::sim::{Datagram, Endpoint, LinkConfig, Network, Verdict};
 use sipparty_core::Transmit;
 
 /// Alice's SIP address (the caller in most flows).
@@ -65,6 +65,18 @@ pub fn no_frames(p: &mut Party) {
 pub fn ring_then_answer(ms: u64) -> CallPolicy {
     CallPolicy::RingThenAnswer {
         delay: Duration::from_millis(ms),
+    }
+}
+
+/// A bad link: 30% loss, 20 ms latency with 10 ms jitter, 5% duplicated,
+/// 20% reordered.
+pub fn lossy_30_percent() -> LinkConfig {
+    LinkConfig {
+        latency: Duration::from_millis(20),
+        jitter: Duration::from_millis(10),
+        loss: 0.3,
+        duplicate: 0.05,
+        reorder: 0.2,
     }
 }
 
@@ -232,7 +244,10 @@ pub trait Calls {
         self.call_with(at, target, InviteOptions::default())
     }
     /// The Party at `at` calls `target` now, with `options`.
-    fn call_with(&mut self, at: SocketAddr, target: &str, options: InviteOptions) -> DialogId;
+    fn call_with(&mut self, at: SocketAddr, target: &str, options: InviteOptions) -> DialogId {
+        self.with_party(at, |party, now| party.invite(now, target, options))
+            .expect("the call can be placed")
+    }
     /// Run the network for `d` of virtual time from now.
     fn run_for(&mut self, d: Duration);
     /// The Party at `at` ends dialog `id` now (BYE, or CANCEL before an
@@ -243,14 +258,29 @@ pub trait Calls {
     }
     /// [`Calls::hang_up`] if the Party at `at` still has dialog `id` (a
     /// call that failed has none to end).
-    fn hang_up_if_open(&mut self, at: SocketAddr, id: DialogId);
+    fn hang_up_if_open(&mut self, at: SocketAddr, id: DialogId) {
+        self.with_party(at, |party, now| {
+            if let Some(d) = party.dialog(id) {
+                d.terminate(now).expect("the dialog can be ended");
+            }
+        })
+    }
+    /// Run `f` now on the Party at `at`.
+    fn with_party<R>(&mut self, at: SocketAddr, f: impl FnOnce(&mut Party, Instant) -> R) -> R;
     /// Run `f` now on dialog `id` of the Party at `at`.
     fn with_dialog<R>(
         &mut self,
         at: SocketAddr,
         id: DialogId,
         f: impl FnOnce(DialogHandle<'_>, Instant) -> R,
-    ) -> R;
+    ) -> R {
+        self.with_party(at, |party, now| {
+            let dialog = party
+                .dialog(id)
+                .unwrap_or_else(|| panic!("{at} has no dialog {id}"));
+            f(dialog, now)
+        })
+    }
     /// Run `f` now on incoming call `id` of the Party at `at`, which waits
     /// for the application's decision.
     fn with_incoming<R>(
@@ -258,10 +288,17 @@ pub trait Calls {
         at: SocketAddr,
         id: DialogId,
         f: impl FnOnce(Incoming<'_>, Instant) -> R,
-    ) -> R;
+    ) -> R {
+        self.with_party(at, |party, now| {
+            let incoming = party
+                .incoming(id)
+                .unwrap_or_else(|| panic!("{at} has no undecided call {id}"));
+            f(incoming, now)
+        })
+    }
     /// Whether incoming call `id` at `at` still waits for a decision.
     fn undecided(&mut self, at: SocketAddr, id: DialogId) -> bool {
-        self.node_mut(at).party_mut().incoming(id).is_some()
+        self.with_party(at, |party, _| party.incoming(id).is_some())
     }
     /// The peer's From/To header value of dialog `id` at `at`.
     fn remote(&mut self, at: SocketAddr, id: DialogId) -> String {
@@ -342,54 +379,14 @@ impl<E: PartyNode> Calls for Network<E> {
             .unwrap_or_else(|| panic!("{at} is not a party"))
     }
 
-    fn call_with(&mut self, at: SocketAddr, target: &str, options: InviteOptions) -> DialogId {
-        let now = self.now();
-        self.node_mut(at)
-            .party_mut()
-            .invite(now, target, options)
-            .expect("the call can be placed")
-    }
-
     fn run_for(&mut self, d: Duration) {
         let until = self.now() + d;
         self.run_until(until);
     }
 
-    fn hang_up_if_open(&mut self, at: SocketAddr, id: DialogId) {
+    fn with_party<R>(&mut self, at: SocketAddr, f: impl FnOnce(&mut Party, Instant) -> R) -> R {
         let now = self.now();
-        if let Some(d) = self.node_mut(at).party_mut().dialog(id) {
-            d.terminate(now).expect("the dialog can be ended");
-        }
-    }
-
-    fn with_dialog<R>(
-        &mut self,
-        at: SocketAddr,
-        id: DialogId,
-        f: impl FnOnce(DialogHandle<'_>, Instant) -> R,
-    ) -> R {
-        let now = self.now();
-        let dialog = self
-            .node_mut(at)
-            .party_mut()
-            .dialog(id)
-            .unwrap_or_else(|| panic!("{at} has no dialog {id}"));
-        f(dialog, now)
-    }
-
-    fn with_incoming<R>(
-        &mut self,
-        at: SocketAddr,
-        id: DialogId,
-        f: impl FnOnce(Incoming<'_>, Instant) -> R,
-    ) -> R {
-        let now = self.now();
-        let incoming = self
-            .node_mut(at)
-            .party_mut()
-            .incoming(id)
-            .unwrap_or_else(|| panic!("{at} has no undecided call {id}"));
-        f(incoming, now)
+        f(self.node_mut(at).party_mut(), now)
     }
 
     fn ladder(&self) -> Vec<String> {
