@@ -513,6 +513,19 @@ fn new_server(
     id
 }
 
+/// The TU answers `request` in server transaction `id` with `status` at
+/// `now`; what the layer sent at once.
+fn respond(
+    l: &mut TransactionLayer,
+    now: Instant,
+    id: TransactionId,
+    request: &Message,
+    status: u16,
+) -> Vec<Transmit> {
+    l.send_response(now, id, response(request, status)).unwrap();
+    transmits(l)
+}
+
 #[test]
 fn rfc3261_17_2_1_100_trying_after_200_ms_of_tu_silence() {
     let (start, mut l) = setup();
@@ -548,9 +561,10 @@ fn rfc3261_17_2_1_no_100_when_the_tu_answers_in_time() {
     let (start, mut l) = setup();
     let invite = request("INVITE", "z9hG4bKsrv2");
     let id = new_server(&mut l, start, invite.clone(), UDP);
-    l.send_response(start + ms(100), id, response(&invite, 180))
-        .unwrap();
-    assert_eq!(first_line(&transmits(&mut l)[0]), "SIP/2.0 180 Ringing");
+    assert_eq!(
+        first_line(&respond(&mut l, start + ms(100), id, &invite, 180)[0]),
+        "SIP/2.0 180 Ringing"
+    );
     assert_eq!(l.poll_timeout(), None);
     // Retransmitted INVITE gets the latest provisional.
     l.handle_message(start + ms(500), invite, peer(), UDP);
@@ -562,9 +576,7 @@ fn rfc3261_17_2_1_failure_retransmitted_until_ack_then_confirmed() {
     let (start, mut l) = setup();
     let invite = request("INVITE", "z9hG4bKsrv3");
     let id = new_server(&mut l, start, invite.clone(), UDP);
-    l.send_response(start + ms(50), id, response(&invite, 486))
-        .unwrap();
-    assert_eq!(transmits(&mut l).len(), 1);
+    assert_eq!(respond(&mut l, start + ms(50), id, &invite, 486).len(), 1);
     assert_eq!(
         l.send_response(start + ms(60), id, response(&invite, 500)),
         Err(TransactionError::InvalidState),
@@ -600,8 +612,7 @@ fn rfc3261_17_2_1_timer_h_without_ack() {
     let (start, mut l) = setup();
     let invite = request("INVITE", "z9hG4bKsrv4");
     let id = new_server(&mut l, start, invite.clone(), UDP);
-    l.send_response(start, id, response(&invite, 404)).unwrap();
-    transmits(&mut l);
+    respond(&mut l, start, id, &invite, 404);
     let (sent, evs) = run(&mut l, start, secs(100.0));
     assert_eq!(times(&sent), DOUBLING_UP_TO_T2.map(secs).to_vec());
     assert_eq!(evs, timed_out(secs(32.0), id));
@@ -612,8 +623,7 @@ fn rfc3261_17_2_1_reliable_transport_no_g_and_zero_i() {
     let (start, mut l) = setup();
     let invite = request("INVITE", "z9hG4bKsrv5");
     let id = new_server(&mut l, start, invite.clone(), TCP);
-    l.send_response(start, id, response(&invite, 486)).unwrap();
-    assert_eq!(transmits(&mut l).len(), 1);
+    assert_eq!(respond(&mut l, start, id, &invite, 486).len(), 1);
     assert_eq!(
         l.poll_timeout(),
         Some(start + secs(32.0)),
@@ -688,18 +698,17 @@ fn rfc3261_17_2_2_non_invite_server_absorbs_and_repeats() {
     assert!(transmits(&mut l).is_empty());
     assert!(events(&mut l).is_empty());
     // Proceeding: the provisional is repeated.
-    l.send_response(start + ms(600), id, response(&options, 183))
-        .unwrap();
-    transmits(&mut l);
+    respond(&mut l, start + ms(600), id, &options, 183);
     l.handle_message(start + ms(1500), options.clone(), peer(), UDP);
     assert_eq!(
         first_line(&transmits(&mut l)[0]),
         "SIP/2.0 183 Session Progress"
     );
     // Completed: the final is repeated; Timer J = 64*T1.
-    l.send_response(start + secs(2.0), id, response(&options, 200))
-        .unwrap();
-    assert_eq!(first_line(&transmits(&mut l)[0]), "SIP/2.0 200 OK");
+    assert_eq!(
+        first_line(&respond(&mut l, start + secs(2.0), id, &options, 200)[0]),
+        "SIP/2.0 200 OK"
+    );
     l.handle_message(start + secs(3.5), options.clone(), peer(), UDP);
     assert_eq!(first_line(&transmits(&mut l)[0]), "SIP/2.0 200 OK");
     assert_eq!(
@@ -724,8 +733,7 @@ fn rfc3261_17_2_2_timer_j_is_zero_over_tcp() {
     let (start, mut l) = setup();
     let options = request("OPTIONS", "z9hG4bKsrv8");
     let id = new_server(&mut l, start, options.clone(), TCP);
-    l.send_response(start, id, response(&options, 200)).unwrap();
-    let out = transmits(&mut l);
+    let out = respond(&mut l, start, id, &options, 200);
     assert_eq!(
         (out.len(), out[0].transport, out[0].destination),
         (1, TCP, peer())
@@ -798,9 +806,7 @@ fn rfc3261_9_2_cancel_matches_its_invite() {
     let late = request("CANCEL", "z9hG4bKcan1");
     let mut l2 = layer();
     let id2 = new_server(&mut l2, start, invite.clone(), UDP);
-    l2.send_response(start, id2, response(&invite, 486))
-        .unwrap();
-    transmits(&mut l2);
+    respond(&mut l2, start, id2, &invite, 486);
     assert!(matches!(
         l2.handle_message(start, late, peer(), UDP),
         Matched::Cancel {
@@ -918,9 +924,8 @@ fn rfc3261_18_2_1_received_and_rport_stamped_on_new_requests() {
     let via = request.top_via().unwrap().unwrap();
     assert_eq!(via.received(), Some("127.0.0.1"));
     assert_eq!(via.rport(), Some(Some(40000)));
-    l.send_response(start, id, response(&request, 200)).unwrap();
     assert_eq!(
-        transmits(&mut l)[0].destination,
+        respond(&mut l, start, id, &request, 200)[0].destination,
         from,
         "RFC 3581: back to the NAT binding"
     );
@@ -1027,8 +1032,7 @@ fn rfc3261_17_2_4_server_transport_error_is_reported() {
     let (start, mut l) = setup();
     let invite = request("INVITE", "z9hG4bKste");
     let id = new_server(&mut l, start, invite.clone(), TCP);
-    l.send_response(start, id, response(&invite, 486)).unwrap();
-    transmits(&mut l);
+    respond(&mut l, start, id, &invite, 486);
     // The connection the 486 went out on broke before the ACK came.
     l.transport_error(start + ms(10), peer(), TCP);
     assert_eq!(
