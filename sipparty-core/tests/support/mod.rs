@@ -7,6 +7,8 @@
 //! ([`PartyNode`]): plain [`SimParty`] networks, and networks that mix
 //! Parties with a scripted proxy or registrar.
 //!
+//! [`digest`] holds what the digest client and server tests share.
+//!
 //! Each test binary includes this with `mod support;` and uses what it
 //! needs, so some items are unused in some binaries.
 #![allow(dead_code)]
@@ -120,7 +122,7 @@ pub fn label(m: &Message) -> String {
     }
 }
 
-/// The To tag of a message, if it has one.
+/// The To tag of a message, if its To header has one.
 pub fn to_tag(m: &Message) -> Option<String> {
     m.to_header().unwrap().unwrap().tag().map(str::to_string)
 }
@@ -137,6 +139,16 @@ pub fn dialog_states(events: &[Event]) -> Vec<DialogState> {
         .collect()
 }
 
+/// A stream's direction after a change: (send, recv).
+pub type Direction = (bool, bool);
+
+/// What a hold offers.
+pub const SENDONLY: Direction = (true, false);
+/// What the held side answers.
+pub const RECVONLY: Direction = (false, true);
+/// Both ways: what a resume gets back to.
+pub const SENDRECV: Direction = (true, true);
+
 /// (send, recv) of every `MediaUpdated` a node reported, in order.
 pub fn media_updates(node: &SimParty) -> Vec<Direction> {
     node.events
@@ -147,16 +159,6 @@ pub fn media_updates(node: &SimParty) -> Vec<Direction> {
         })
         .collect()
 }
-
-/// A stream's direction after a change: (send, recv).
-pub type Direction = (bool, bool);
-
-/// What a hold offers.
-pub const SENDONLY: Direction = (true, false);
-/// What the held side answers.
-pub const RECVONLY: Direction = (false, true);
-/// Both ways: what a resume gets back to.
-pub const SENDRECV: Direction = (true, true);
 
 /// [`media_updates`] of Alice and of Bob.
 pub fn media_updates_of_both(net: &Network<SimParty>) -> (Vec<Direction>, Vec<Direction>) {
