@@ -9,15 +9,8 @@ use sipparty_core::auth::{
 };
 use sipparty_core::SeededRandom;
 
-const REGISTER: DigestRequest<'static> = DigestRequest {
-    method: "REGISTER",
-    uri: "sip:example.com",
-    body: b"",
-};
-
-fn none() -> std::iter::Empty<&'static str> {
-    std::iter::empty()
-}
+mod support;
+use support::digest::{none, REGISTER};
 
 /// Recomputes the response from the header's own parameters and the
 /// password, independently of the client's code path.

@@ -9,15 +9,8 @@ use sipparty_core::auth::{
 };
 use sipparty_core::SeededRandom;
 
-const REGISTER: DigestRequest<'static> = DigestRequest {
-    method: "REGISTER",
-    uri: "sip:example.com",
-    body: b"",
-};
-
-fn none() -> std::iter::Empty<&'static str> {
-    std::iter::empty()
-}
+mod support;
+use support::digest::{none, REGISTER};
 
 fn alice(user: &str, _realm: &str) -> Option<String> {
     (user == "alice").then(|| "wonderland".to_owned())
@@ -28,6 +21,23 @@ fn setup(config: ServerConfig) -> (ServerAuth, ClientAuth, SeededRandom, Instant
     let mut rng = SeededRandom::new(42);
     let server = ServerAuth::new(config, &mut rng, start);
     (server, ClientAuth::default(), rng, start)
+}
+
+/// The registrar's configuration before a test changes it.
+fn example_com() -> ServerConfig {
+    ServerConfig::new("example.com")
+}
+
+/// The Authorization a client with no earlier state sends for `password`
+/// in answer to `challenges`.
+fn fresh_answer(challenges: &[String], password: &str, rng: &mut SeededRandom) -> String {
+    answer(
+        &mut ClientAuth::default(),
+        challenges,
+        password,
+        &REGISTER,
+        rng,
+    )
 }
 
 fn answer(
@@ -53,7 +63,7 @@ fn answer(
 #[test]
 fn rfc8760_round_trip_every_algorithm() {
     for algorithm in Algorithm::ALL {
-        let mut config = ServerConfig::new("example.com");
+        let mut config = example_com();
         config.algorithms = vec![algorithm];
         config.qop = vec![Qop::Auth, Qop::AuthInt];
         let (mut server, mut client, mut rng, t0) = setup(config);
@@ -71,7 +81,7 @@ fn rfc8760_round_trip_every_algorithm() {
 
 #[test]
 fn rfc8760_section_2_3_challenges_in_preference_order_share_a_nonce() {
-    let mut config = ServerConfig::new("example.com");
+    let mut config = example_com();
     config.algorithms = vec![Algorithm::Sha512_256, Algorithm::Sha256, Algorithm::Md5];
     let (mut server, mut client, mut rng, t0) = setup(config);
     let challenges = server.challenge(t0);
@@ -87,7 +97,7 @@ fn rfc8760_section_2_3_challenges_in_preference_order_share_a_nonce() {
 
 #[test]
 fn wrong_password_and_unknown_user_rejected() {
-    let (mut server, mut client, mut rng, t0) = setup(ServerConfig::new("example.com"));
+    let (mut server, mut client, mut rng, t0) = setup(example_com());
     let challenges = server.challenge(t0);
     let value = answer(&mut client, &challenges, "guess", &REGISTER, &mut rng);
     assert_eq!(
@@ -104,7 +114,7 @@ fn wrong_password_and_unknown_user_rejected() {
 
 #[test]
 fn rfc7616_section_3_3_expired_nonce_is_stale() {
-    let (mut server, mut client, mut rng, t0) = setup(ServerConfig::new("example.com"));
+    let (mut server, mut client, mut rng, t0) = setup(example_com());
     let challenges = server.challenge(t0);
     let value = answer(&mut client, &challenges, "wonderland", &REGISTER, &mut rng);
     let late = t0 + Duration::from_secs(301);
@@ -113,13 +123,7 @@ fn rfc7616_section_3_3_expired_nonce_is_stale() {
         Err(AuthFailure::Stale)
     );
     // Stale is only said to a client that knows the password.
-    let wrong = answer(
-        &mut ClientAuth::default(),
-        &challenges,
-        "guess",
-        &REGISTER,
-        &mut rng,
-    );
+    let wrong = fresh_answer(&challenges, "guess", &mut rng);
     assert_eq!(
         server.verify(late, &REGISTER, &wrong, alice),
         Err(AuthFailure::BadResponse)
@@ -140,7 +144,7 @@ fn rfc7616_section_3_3_expired_nonce_is_stale() {
 
 #[test]
 fn rfc7616_section_5_4_replay_detected_by_nonce_count() {
-    let (mut server, mut client, mut rng, t0) = setup(ServerConfig::new("example.com"));
+    let (mut server, mut client, mut rng, t0) = setup(example_com());
     let challenges = server.challenge(t0);
     let creds = Credentials::new("alice", "wonderland");
     let nc1 = answer(&mut client, &challenges, "wonderland", &REGISTER, &mut rng);
@@ -153,34 +157,29 @@ fn rfc7616_section_5_4_replay_detected_by_nonce_count() {
         .remove(0)
         .value;
 
-    assert_eq!(
-        server.verify(t0, &REGISTER, &nc3, alice).map(|v| v.nc),
-        Ok(3)
-    );
-    // Requests may arrive out of order over UDP: a lower unused count is
-    // still accepted once.
-    assert_eq!(
-        server.verify(t0, &REGISTER, &nc1, alice).map(|v| v.nc),
-        Ok(1)
-    );
-    assert_eq!(
-        server.verify(t0, &REGISTER, &nc1, alice),
-        Err(AuthFailure::Replay)
-    );
-    assert_eq!(
-        server.verify(t0, &REGISTER, &nc3, alice),
-        Err(AuthFailure::Replay)
-    );
-    assert_eq!(
-        server.verify(t0, &REGISTER, &nc2, alice).map(|v| v.nc),
-        Ok(2)
-    );
+    // In the order they arrive: (which, what the server says). Requests
+    // may arrive out of order over UDP: a lower unused count is still
+    // accepted once.
+    let arrivals = [
+        ("nc=3", &nc3, Ok(3)),
+        ("nc=1", &nc1, Ok(1)),
+        ("nc=1 again", &nc1, Err(AuthFailure::Replay)),
+        ("nc=3 again", &nc3, Err(AuthFailure::Replay)),
+        ("nc=2", &nc2, Ok(2)),
+    ];
+    for (which, value, expected) in arrivals {
+        assert_eq!(
+            server.verify(t0, &REGISTER, value, alice).map(|v| v.nc),
+            expected,
+            "{which}"
+        );
+    }
     assert_eq!(server.tracked_nonces(), 1);
 }
 
 #[test]
 fn forged_or_foreign_nonces() {
-    let (mut server, mut client, mut rng, t0) = setup(ServerConfig::new("example.com"));
+    let (mut server, mut client, mut rng, t0) = setup(example_com());
     // A nonce from another server instance (or before a restart): the
     // client knows the password, so it is told to retry (stale).
     let mut other_rng = SeededRandom::new(7);
@@ -202,13 +201,7 @@ fn forged_or_foreign_nonces() {
     let made_up = [String::from(
         "Digest realm=\"example.com\", nonce=\"00ff\", qop=\"auth\"",
     )];
-    let value = answer(
-        &mut ClientAuth::default(),
-        &made_up,
-        "wonderland",
-        &REGISTER,
-        &mut rng,
-    );
+    let value = fresh_answer(&made_up, "wonderland", &mut rng);
     assert_eq!(
         server.verify(t0, &REGISTER, &value, alice),
         Err(AuthFailure::Stale)
@@ -218,7 +211,7 @@ fn forged_or_foreign_nonces() {
 
 #[test]
 fn rfc7616_section_3_4_6_uri_realm_algorithm_and_qop_checks() {
-    let mut config = ServerConfig::new("example.com");
+    let mut config = example_com();
     config.algorithms = vec![Algorithm::Sha256];
     let (mut server, mut client, mut rng, t0) = setup(config);
     let challenges = server.challenge(t0);
@@ -231,43 +224,34 @@ fn rfc7616_section_3_4_6_uri_realm_algorithm_and_qop_checks() {
         server.verify(t0, &other_uri, &value, alice),
         Err(AuthFailure::UriMismatch)
     );
-    let md5_for_us = [challenges[0].replace("SHA-256", "MD5")];
-    let md5 = answer(
-        &mut ClientAuth::default(),
-        &md5_for_us,
-        "wonderland",
-        &REGISTER,
-        &mut rng,
-    );
-    assert_eq!(
-        server.verify(t0, &REGISTER, &md5, alice),
-        Err(AuthFailure::Unsupported)
-    );
-    let elsewhere = [challenges[0].replace("example.com", "elsewhere")];
-    let v = answer(
-        &mut ClientAuth::default(),
-        &elsewhere,
-        "wonderland",
-        &REGISTER,
-        &mut rng,
-    );
-    assert_eq!(
-        server.verify(t0, &REGISTER, &v, alice),
-        Err(AuthFailure::RealmMismatch)
-    );
-    // An RFC 2069 answer (no qop) cannot be checked for replays: refused.
-    let legacy = [challenges[0].replace(", qop=\"auth\"", "")];
-    let v = answer(
-        &mut ClientAuth::default(),
-        &legacy,
-        "wonderland",
-        &REGISTER,
-        &mut rng,
-    );
-    assert_eq!(
-        server.verify(t0, &REGISTER, &v, alice),
-        Err(AuthFailure::Malformed("qop"))
-    );
+    // Answers to challenges the server did not send: (what changed, the
+    // challenge answered, the failure).
+    let edited = [
+        (
+            "MD5 where we offered SHA-256",
+            challenges[0].replace("SHA-256", "MD5"),
+            AuthFailure::Unsupported,
+        ),
+        (
+            "another realm",
+            challenges[0].replace("example.com", "elsewhere"),
+            AuthFailure::RealmMismatch,
+        ),
+        // An RFC 2069 answer (no qop) cannot be checked for replays: refused.
+        (
+            "no qop (RFC 2069)",
+            challenges[0].replace(", qop=\"auth\"", ""),
+            AuthFailure::Malformed("qop"),
+        ),
+    ];
+    for (case, challenge, failure) in edited {
+        let v = fresh_answer(&[challenge], "wonderland", &mut rng);
+        assert_eq!(
+            server.verify(t0, &REGISTER, &v, alice),
+            Err(failure),
+            "{case}"
+        );
+    }
     for junk in [
         "",
         "Basic YWxhZGRpbjpvcGVuc2VzYW1l",
@@ -282,7 +266,7 @@ fn rfc7616_section_3_4_6_uri_realm_algorithm_and_qop_checks() {
 
 #[test]
 fn rfc7616_section_3_4_3_auth_int_body_is_checked() {
-    let mut config = ServerConfig::new("example.com");
+    let mut config = example_com();
     config.qop = vec![Qop::AuthInt];
     config.kind = AuthKind::Proxy;
     let (mut server, mut client, mut rng, t0) = setup(config);
@@ -321,7 +305,7 @@ fn rfc7616_section_3_4_3_auth_int_body_is_checked() {
 
 #[test]
 fn replay_table_is_bounded_without_opening_a_replay_window() {
-    let mut config = ServerConfig::new("example.com");
+    let mut config = example_com();
     config.max_tracked_nonces = 2;
     let (mut server, _, mut rng, t0) = setup(config);
     let mut used = Vec::new();
@@ -337,18 +321,17 @@ fn replay_table_is_bounded_without_opening_a_replay_window() {
     // The evicted nonces' state is gone, so they are stale now rather than
     // replayable; the tracked ones are replays.
     let now = t0 + Duration::from_millis(50);
-    assert_eq!(
-        server.verify(now, &REGISTER, &used[0], alice),
-        Err(AuthFailure::Stale)
-    );
-    assert_eq!(
-        server.verify(now, &REGISTER, &used[1], alice),
-        Err(AuthFailure::Stale)
-    );
-    assert_eq!(
-        server.verify(now, &REGISTER, &used[3], alice),
-        Err(AuthFailure::Replay)
-    );
+    for (i, failure) in [
+        (0, AuthFailure::Stale),
+        (1, AuthFailure::Stale),
+        (3, AuthFailure::Replay),
+    ] {
+        assert_eq!(
+            server.verify(now, &REGISTER, &used[i], alice),
+            Err(failure),
+            "answer {i}"
+        );
+    }
 }
 
 /// What a Party does with a 401: answer it and resend while `respond`
@@ -391,7 +374,7 @@ fn register_loop(
 
 #[test]
 fn rfc3665_section_2_1_registration_with_authentication() {
-    let (mut server, _, _, t0) = setup(ServerConfig::new("example.com"));
+    let (mut server, _, _, t0) = setup(example_com());
     assert_eq!(
         register_loop(&mut server, "wonderland", |_| t0),
         (2, Ok(()))
@@ -400,7 +383,7 @@ fn rfc3665_section_2_1_registration_with_authentication() {
 
 #[test]
 fn wrong_password_fails_after_one_retry_even_with_fresh_nonces() {
-    let (mut server, _, _, t0) = setup(ServerConfig::new("example.com"));
+    let (mut server, _, _, t0) = setup(example_com());
     assert_eq!(
         register_loop(&mut server, "guess", |_| t0),
         (
@@ -414,7 +397,7 @@ fn wrong_password_fails_after_one_retry_even_with_fresh_nonces() {
 
 #[test]
 fn stale_nonce_is_retried_once_then_succeeds() {
-    let (mut server, _, _, t0) = setup(ServerConfig::new("example.com"));
+    let (mut server, _, _, t0) = setup(example_com());
     // The second request arrives after the first nonce expired.
     let clock = |sent: usize| match sent {
         1 => t0,
@@ -425,7 +408,7 @@ fn stale_nonce_is_retried_once_then_succeeds() {
 
 #[test]
 fn a_server_that_is_always_stale_does_not_make_the_client_loop() {
-    let (mut server, _, _, t0) = setup(ServerConfig::new("example.com"));
+    let (mut server, _, _, t0) = setup(example_com());
     // Every request arrives after the nonce it answers has expired.
     let clock = |sent: usize| t0 + Duration::from_secs(400 * sent as u64);
     let (sent, outcome) = register_loop(&mut server, "wonderland", clock);
@@ -441,7 +424,7 @@ fn a_server_that_is_always_stale_does_not_make_the_client_loop() {
 #[test]
 fn stored_ha1_instead_of_password() {
     use sipparty_core::auth::digest::ha1_base;
-    let mut config = ServerConfig::new("example.com");
+    let mut config = example_com();
     config.algorithms = vec![Algorithm::Sha256Sess, Algorithm::Md5];
     let (mut server, mut client, mut rng, t0) = setup(config);
     let challenges = server.challenge(t0);
@@ -452,13 +435,7 @@ fn stored_ha1_instead_of_password() {
     };
     let ok = server.verify_ha1(t0, &REGISTER, &value, db).unwrap();
     assert_eq!(ok.algorithm, Algorithm::Sha256Sess);
-    let value = answer(
-        &mut ClientAuth::default(),
-        &challenges,
-        "guess",
-        &REGISTER,
-        &mut rng,
-    );
+    let value = fresh_answer(&challenges, "guess", &mut rng);
     assert_eq!(
         server.verify_ha1(t0, &REGISTER, &value, db),
         Err(AuthFailure::BadResponse)
@@ -468,7 +445,7 @@ fn stored_ha1_instead_of_password() {
 #[test]
 fn rfc7616_section_3_5_authentication_info_rspauth_and_nextnonce() {
     for qop in [Qop::Auth, Qop::AuthInt] {
-        let mut config = ServerConfig::new("example.com");
+        let mut config = example_com();
         config.algorithms = vec![Algorithm::Sha512_256Sess];
         config.qop = vec![qop];
         let (mut server, mut client, mut rng, t0) = setup(config);

@@ -6,28 +6,24 @@
 use std::time::Duration;
 
 use sipparty_core::party::{CallPolicy, DialogError, DialogState, Event, SimParty};
-use sipparty_core::sim::{LinkConfig, Verdict};
+use sipparty_core::sim::Verdict;
 
 mod support;
-use support::{alice_addr, bob_addr, network, Calls, BOB};
+use support::{
+    alice_addr, bob_addr, drop_every, lossy_30_percent, network, no_frames, ring_then_answer,
+    Calls, BOB,
+};
 
 #[test]
 fn basic_call_rfc3665_3_1_message_by_message() {
-    let mut net = network(
-        1,
-        CallPolicy::RingThenAnswer {
-            delay: Duration::from_millis(300),
-        },
-        true,
-    );
-    let now = net.now();
+    let mut net = network(1, ring_then_answer(300), true);
     let call = net.call(alice_addr(), BOB);
-    net.run_until(now + Duration::from_secs(2));
+    net.run_for(Duration::from_secs(2));
     assert_eq!(net.state(alice_addr(), call), Some(DialogState::InDialog));
     let bob_call = net.first_incoming(bob_addr());
     assert_eq!(net.state(bob_addr(), bob_call), Some(DialogState::InDialog));
     assert_eq!(
-        net.endpoint(alice_addr()).states_of(call),
+        net.states(alice_addr(), call),
         vec![
             DialogState::InitiatingDialog,
             DialogState::Early,
@@ -136,18 +132,10 @@ fn basic_call_rfc3665_3_1_message_by_message() {
     assert_ne!(branch(invite), branch(ack));
     // Media sockets were opened and then closed on both sides.
     for n in [alice_addr(), bob_addr()] {
-        let opened = net
-            .endpoint(n)
-            .events
-            .iter()
-            .filter(|(_, e)| matches!(e, Event::MediaSocketOpen { .. }))
-            .count();
-        let closed = net
-            .endpoint(n)
-            .events
-            .iter()
-            .filter(|(_, e)| matches!(e, Event::MediaSocketClose { .. }))
-            .count();
+        let count =
+            |pred: fn(&Event) -> bool| net.node(n).events.iter().filter(|(_, e)| pred(e)).count();
+        let opened = count(|e| matches!(e, Event::MediaSocketOpen { .. }));
+        let closed = count(|e| matches!(e, Event::MediaSocketClose { .. }));
         assert_eq!((opened, closed), (1, 1), "media sockets of {n}");
     }
 }
@@ -155,9 +143,8 @@ fn basic_call_rfc3665_3_1_message_by_message() {
 #[test]
 fn callee_hangs_up_with_bye() {
     let mut net = network(2, CallPolicy::AutoAnswer, false);
-    let now = net.now();
     let call = net.call(alice_addr(), BOB);
-    net.run_until(now + Duration::from_secs(1));
+    net.run_for(Duration::from_secs(1));
     let bob_call = net.first_incoming(bob_addr());
     net.hang_up(bob_addr(), bob_call);
     net.settle();
@@ -194,16 +181,15 @@ fn busy_rfc3665_3_5_ends_in_error_486() {
 #[test]
 fn no_answer_rfc3665_3_7_caller_cancels() {
     let mut net = network(4, CallPolicy::AskApplication, false);
-    let now = net.now();
     let call = net.call(alice_addr(), BOB);
-    net.run_until(now + Duration::from_secs(5));
+    net.run_for(Duration::from_secs(5));
     assert_eq!(net.state(alice_addr(), call), Some(DialogState::Early));
     let bob_call = net.first_incoming(bob_addr());
     assert_eq!(net.state(bob_addr(), bob_call), Some(DialogState::Early));
     net.hang_up(alice_addr(), call);
     net.settle();
     assert_eq!(
-        net.endpoint(alice_addr()).states_of(call),
+        net.states(alice_addr(), call),
         vec![
             DialogState::InitiatingDialog,
             DialogState::Early,
@@ -258,36 +244,21 @@ fn cancel_before_any_provisional_waits_for_one() {
 #[test]
 fn application_accepts_incoming_call() {
     let mut net = network(6, CallPolicy::AskApplication, false);
-    let now = net.now();
     let call = net.call(alice_addr(), BOB);
-    net.run_until(now + Duration::from_secs(1));
+    net.run_for(Duration::from_secs(1));
     let bob_call = net.first_incoming(bob_addr());
-    let needs = net.endpoint(bob_addr()).events.iter().any(|(_, e)| {
-        matches!(
-            e,
-            Event::IncomingCall {
-                needs_decision: true,
-                ..
-            }
-        )
-    });
-    assert!(needs);
-    let now = net.now();
-    net.endpoint_mut(bob_addr())
-        .party_mut()
-        .incoming(bob_call)
-        .unwrap()
-        .accept(now)
+    assert!(net.saw(bob_addr(), |e| matches!(
+        e,
+        Event::IncomingCall {
+            needs_decision: true,
+            ..
+        }
+    )));
+    net.with_incoming(bob_addr(), bob_call, |i, now| i.accept(now))
         .unwrap();
-    net.run_until(now + Duration::from_secs(1));
+    net.run_for(Duration::from_secs(1));
     assert_eq!(net.state(alice_addr(), call), Some(DialogState::InDialog));
-    assert!(
-        net.endpoint_mut(bob_addr())
-            .party_mut()
-            .incoming(bob_call)
-            .is_none(),
-        "decided"
-    );
+    assert!(!net.undecided(bob_addr(), bob_call), "decided");
     net.hang_up(alice_addr(), call);
     net.settle();
 }
@@ -295,16 +266,10 @@ fn application_accepts_incoming_call() {
 #[test]
 fn application_rejects_incoming_call() {
     let mut net = network(7, CallPolicy::AskApplication, false);
-    let now = net.now();
     let call = net.call(alice_addr(), BOB);
-    net.run_until(now + Duration::from_secs(1));
+    net.run_for(Duration::from_secs(1));
     let bob_call = net.first_incoming(bob_addr());
-    let now = net.now();
-    net.endpoint_mut(bob_addr())
-        .party_mut()
-        .incoming(bob_call)
-        .unwrap()
-        .reject(now, 603)
+    net.with_incoming(bob_addr(), bob_call, |i, now| i.reject(now, 603))
         .unwrap();
     net.settle();
     assert_eq!(
@@ -320,13 +285,10 @@ fn nobody_there_times_out_with_timer_b() {
     let call = net.call(alice_addr(), "carol@127.0.0.1:5999");
     net.settle();
     assert_eq!(net.state(alice_addr(), call), Some(DialogState::Error));
-    let err = net
-        .endpoint(alice_addr())
-        .party()
-        .last_error(call)
-        .unwrap()
-        .clone();
-    assert_eq!(err, DialogError::Timeout);
+    assert_eq!(
+        net.node(alice_addr()).party().last_error(call),
+        Some(&DialogError::Timeout)
+    );
     // Timer B: 64*T1 after the INVITE.
     let elapsed = net.now() - now;
     assert!(elapsed >= Duration::from_secs(32), "{elapsed:?}");
@@ -335,13 +297,7 @@ fn nobody_there_times_out_with_timer_b() {
 #[test]
 fn lost_acks_make_the_callee_retransmit_2xx_then_bye_rfc3261_13_3_1_4() {
     let mut net = network(9, CallPolicy::AutoAnswer, false);
-    net.set_hook(|d| {
-        if d.text().starts_with("ACK") {
-            Verdict::Drop
-        } else {
-            Verdict::Deliver
-        }
-    });
+    net.set_hook(drop_every("ACK"));
     let call = net.call(alice_addr(), BOB);
     net.settle();
     let bob_call = net.first_incoming(bob_addr());
@@ -365,27 +321,14 @@ fn lost_acks_make_the_callee_retransmit_2xx_then_bye_rfc3261_13_3_1_4() {
 fn calls_complete_under_30_percent_loss_with_reordering() {
     let mut completed = 0;
     for seed in 0..20 {
-        let mut net = network(
-            100 + seed,
-            CallPolicy::RingThenAnswer {
-                delay: Duration::from_millis(200),
-            },
-            true,
-        );
+        let mut net = network(100 + seed, ring_then_answer(200), true);
         // Negotiate media but do not generate 20 ms frames for 40 s.
         for n in [alice_addr(), bob_addr()] {
-            net.endpoint_mut(n).party_mut().config_mut().run_media = false;
+            no_frames(net.node_mut(n).party_mut());
         }
-        net.set_link(LinkConfig {
-            latency: Duration::from_millis(20),
-            jitter: Duration::from_millis(10),
-            loss: 0.3,
-            duplicate: 0.05,
-            reorder: 0.2,
-        });
-        let now = net.now();
+        net.set_link(lossy_30_percent());
         let call = net.call(alice_addr(), BOB);
-        net.run_until(now + Duration::from_secs(40));
+        net.run_for(Duration::from_secs(40));
         let state = net.state(alice_addr(), call);
         match state {
             Some(DialogState::InDialog) => {
@@ -394,12 +337,7 @@ fn calls_complete_under_30_percent_loss_with_reordering() {
             }
             Some(DialogState::Error) => {
                 // A failure names an RFC reason.
-                let e = net
-                    .endpoint(alice_addr())
-                    .party()
-                    .last_error(call)
-                    .unwrap()
-                    .to_string();
+                let e = net.error_text(alice_addr(), call).unwrap();
                 assert!(!e.is_empty());
             }
             other => panic!("seed {seed}: call stuck in {other:?}"),
@@ -421,9 +359,8 @@ fn calls_complete_under_30_percent_loss_with_reordering() {
 #[test]
 fn stray_bye_gets_481() {
     let mut net = network(10, CallPolicy::AutoAnswer, false);
-    let now = net.now();
     let call = net.call(alice_addr(), BOB);
-    net.run_until(now + Duration::from_secs(1));
+    net.run_for(Duration::from_secs(1));
     // Rewrite alice's BYE so its To tag matches nothing at bob.
     net.set_hook(|d| {
         let t = d.text();

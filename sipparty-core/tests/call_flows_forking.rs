@@ -10,15 +10,15 @@ use std::time::{Duration, Instant};
 
 use sipparty_core::message::{HeaderName, Message, Method};
 use sipparty_core::party::{
-    CallPolicy, DialogId, DialogState, Event, InviteOptions, Party, ReliableProvisionals, SimParty,
+    CallPolicy, DialogId, DialogState, Event, InviteOptions, Party, ReliableProvisionals,
 };
-use sipparty_core::sim::{self, LinkConfig, Network};
+use sipparty_core::sim::{LinkConfig, Network};
 use sipparty_core::transport::{Transmit, Transport};
 use sipparty_core::SeededRandom;
 
-fn alice() -> SocketAddr {
-    "127.0.0.1:5060".parse().unwrap()
-}
+mod support;
+use support::{alice_addr as alice, ring_then_answer, to_tag, Calls, Peer};
+
 fn proxy() -> SocketAddr {
     "127.0.0.1:5080".parse().unwrap()
 }
@@ -91,55 +91,18 @@ impl ForkingProxy {
     }
 }
 
-enum Node {
-    Party(Box<SimParty>),
-    Proxy(ForkingProxy),
-}
-
-impl Node {
-    fn party(&self) -> &SimParty {
-        match self {
-            Node::Party(p) => p,
-            Node::Proxy(_) => panic!("not a party"),
-        }
-    }
-    fn party_mut(&mut self) -> &mut SimParty {
-        match self {
-            Node::Party(p) => p,
-            Node::Proxy(_) => panic!("not a party"),
-        }
-    }
-}
-
-impl sim::Endpoint for Node {
-    fn handle_datagram(&mut self, now: Instant, source: SocketAddr, dest: SocketAddr, b: &[u8]) {
-        match self {
-            Node::Party(p) => p.handle_datagram(now, source, dest, b),
-            Node::Proxy(x) => {
-                if let Ok(m) = Message::parse(b) {
-                    x.forward(m)
-                }
-            }
-        }
-    }
-    fn handle_timeout(&mut self, now: Instant) {
-        if let Node::Party(p) = self {
-            p.handle_timeout(now)
+impl Peer for ForkingProxy {
+    fn handle_datagram(&mut self, _: Instant, _: SocketAddr, _: SocketAddr, bytes: &[u8]) {
+        if let Ok(m) = Message::parse(bytes) {
+            self.forward(m)
         }
     }
     fn poll_transmit(&mut self) -> Option<Transmit> {
-        match self {
-            Node::Party(p) => p.poll_transmit(),
-            Node::Proxy(x) => x.out.pop_front(),
-        }
-    }
-    fn poll_timeout(&mut self) -> Option<Instant> {
-        match self {
-            Node::Party(p) => sim::Endpoint::poll_timeout(&mut **p),
-            Node::Proxy(_) => None,
-        }
+        self.out.pop_front()
     }
 }
+
+type Node = support::Node<ForkingProxy>;
 
 /// Alice, the proxy, and one Bob per ring delay (None: rings until
 /// Alice gives up), each tweaked by `tweak`.
@@ -147,10 +110,10 @@ fn network(seed: u64, delays: &[Option<u64>], tweak: impl Fn(&mut Party)) -> Net
     let mut net = Network::new(seed, Instant::now());
     let mut a = Party::no_media_simple_calls("alice@atlanta.com").unwrap();
     tweak(&mut a);
-    net.add(alice(), Node::Party(Box::new(SimParty::new(a, alice()))));
+    net.add(alice(), Node::party(a, alice()));
     net.add(
         proxy(),
-        Node::Proxy(ForkingProxy {
+        Node::scripted(ForkingProxy {
             branches: (1..=delays.len() as u16).map(bob).collect(),
             out: VecDeque::new(),
             failed: HashMap::new(),
@@ -161,35 +124,28 @@ fn network(seed: u64, delays: &[Option<u64>], tweak: impl Fn(&mut Party)) -> Net
         // Each Bob its own tags (the default generator is seeded by AOR).
         p.set_random(Box::new(SeededRandom::new(seed * 10 + i as u64)));
         p.set_policy(match d {
-            Some(ms) => CallPolicy::RingThenAnswer {
-                delay: Duration::from_millis(*ms),
-            },
+            Some(ms) => ring_then_answer(*ms),
             None => CallPolicy::AskApplication,
         });
         tweak(&mut p);
         let addr = bob(i as u16 + 1);
-        net.add(addr, Node::Party(Box::new(SimParty::new(p, addr))));
+        net.add(addr, Node::party(p, addr));
     }
     net
 }
 
+/// Alice calls Bob through the forking proxy.
 fn invite(net: &mut Network<Node>) -> DialogId {
-    let now = net.now();
-    net.endpoint_mut(alice())
-        .party_mut()
-        .party_mut()
-        .invite(
-            now,
-            "sip:bob@biloxi.com",
-            InviteOptions::default().proxy(&proxy().to_string()),
-        )
-        .unwrap()
+    net.call_with(
+        alice(),
+        "sip:bob@biloxi.com",
+        InviteOptions::default().proxy(&proxy().to_string()),
+    )
 }
 
 /// (call, dialog, remote tag) of every EarlyDialog event of Alice.
 fn early_dialogs(net: &Network<Node>) -> Vec<(DialogId, DialogId, String)> {
-    net.endpoint(alice())
-        .party()
+    net.node(alice())
         .events
         .iter()
         .filter_map(|(_, e)| match e {
@@ -211,7 +167,7 @@ fn bob_tag(net: &Network<Node>, n: u16) -> String {
         .filter(|d| d.source == bob(n))
         .filter_map(|d| Message::parse(&d.bytes).ok())
         .find(|m| m.status().is_some_and(|s| s > 100))
-        .and_then(|m| m.to_header()?.ok()?.tag().map(str::to_string))
+        .and_then(|m| to_tag(&m))
         .expect("bob answered")
 }
 
@@ -225,26 +181,26 @@ fn sent_to(net: &Network<Node>, n: u16, method: Method) -> Vec<Message> {
         .collect()
 }
 
-fn state(net: &Network<Node>, at: SocketAddr, id: DialogId) -> Option<DialogState> {
-    net.endpoint(at).party().state_of(id)
+/// Alice hangs up `id` (BYE, or CANCEL while it rings), then nothing may
+/// be left at Alice or any Bob.
+fn hang_up_and_settle(net: &mut Network<Node>, id: DialogId) {
+    net.hang_up(alice(), id);
+    net.settle();
 }
 
-fn settle(net: &mut Network<Node>, nodes: &[SocketAddr]) {
-    net.run_until_idle(Duration::from_secs(600));
-    for n in nodes {
-        assert!(
-            net.endpoint_mut(*n).party_mut().is_idle(),
-            "{n} left state behind"
-        );
-    }
+/// Alice places the call through the proxy and lets it run half a second:
+/// every Bob has sent his provisional response by then.
+fn ringing(net: &mut Network<Node>) -> DialogId {
+    let call = invite(net);
+    net.run_for(Duration::from_millis(500));
+    call
 }
 
 #[test]
 fn every_early_dialog_gets_an_id_and_the_first_2xx_ends_the_others_rfc3261_13_2_2_4() {
     // Bob 1 answers after 1 s, Bob 3 after 2 s, Bob 2 after 3 s.
     let mut net = network(40, &[Some(1000), Some(3000), Some(2000)], |_| {});
-    let call = invite(&mut net);
-    net.run_until(net.now() + Duration::from_millis(500));
+    let call = ringing(&mut net);
     let early = early_dialogs(&net);
     assert_eq!(early.len(), 3, "{early:?}");
     assert!(early.iter().all(|(c, _, _)| *c == call));
@@ -258,50 +214,34 @@ fn every_early_dialog_gets_an_id_and_the_first_2xx_ends_the_others_rfc3261_13_2_
     bob_tags.sort();
     assert_eq!(tags, bob_tags);
     for id in &ids {
-        assert_eq!(state(&net, alice(), *id), Some(DialogState::Early));
+        assert_eq!(net.state(alice(), *id), Some(DialogState::Early));
     }
-    assert_eq!(net.endpoint(alice()).party().party().dialog_count(), 3);
+    assert_eq!(net.node(alice()).party().dialog_count(), 3);
 
     // Bob 1 answers: the call is his, the other early dialogs end.
-    net.run_until(net.now() + Duration::from_millis(1000));
-    assert_eq!(state(&net, alice(), call), Some(DialogState::InDialog));
+    net.run_for(Duration::from_millis(1000));
+    assert_eq!(net.state(alice(), call), Some(DialogState::InDialog));
     for id in &ids[1..] {
         assert_eq!(
-            net.endpoint(alice()).party().states_of(*id),
+            net.states(alice(), *id),
             [DialogState::Early, DialogState::Terminated]
         );
     }
-    let remote = net
-        .endpoint_mut(alice())
-        .party_mut()
-        .party_mut()
-        .dialog(call)
-        .unwrap()
-        .remote()
-        .unwrap()
-        .to_string();
+    let remote = net.remote(alice(), call);
     assert!(remote.contains(&bob_tag(&net, 1)));
 
     // Bobs 3 and 2 answer later: each 2xx is ACKed, then ended with BYE.
-    net.run_until(net.now() + Duration::from_secs(3));
+    net.run_for(Duration::from_secs(3));
     for n in [2, 3] {
         assert_eq!(sent_to(&net, n, Method::Ack).len(), 1, "bob {n}");
         assert_eq!(sent_to(&net, n, Method::Bye).len(), 1, "bob {n}");
-        let bob_call = net.endpoint(bob(n)).party().incoming_calls()[0];
-        assert_eq!(state(&net, bob(n), bob_call), Some(DialogState::Terminated));
+        let bob_call = net.first_incoming(bob(n));
+        assert_eq!(net.state(bob(n), bob_call), Some(DialogState::Terminated));
     }
-    assert_eq!(state(&net, alice(), call), Some(DialogState::InDialog));
+    assert_eq!(net.state(alice(), call), Some(DialogState::InDialog));
     assert_eq!(sent_to(&net, 1, Method::Bye).len(), 0);
 
-    let now = net.now();
-    net.endpoint_mut(alice())
-        .party_mut()
-        .party_mut()
-        .dialog(call)
-        .unwrap()
-        .terminate(now)
-        .unwrap();
-    settle(&mut net, &[alice(), bob(1), bob(2), bob(3)]);
+    hang_up_and_settle(&mut net, call);
     assert_eq!(sent_to(&net, 1, Method::Bye).len(), 1);
 }
 
@@ -311,19 +251,12 @@ fn a_later_fork_can_win_and_each_early_dialog_is_pracked_rfc3262() {
     let mut net = network(41, &[Some(3000), Some(1000)], |p| {
         p.config_mut().reliable_provisionals = ReliableProvisionals::Always
     });
-    let call = invite(&mut net);
-    net.run_until(net.now() + Duration::from_millis(500));
+    let call = ringing(&mut net);
     // One PRACK to each Bob, in his own early dialog.
     for n in [1, 2] {
         let pracks = sent_to(&net, n, Method::Prack);
         assert_eq!(pracks.len(), 1, "bob {n}");
-        let to_tag = pracks[0]
-            .to_header()
-            .unwrap()
-            .unwrap()
-            .tag()
-            .map(str::to_string);
-        assert_eq!(to_tag, Some(bob_tag(&net, n)));
+        assert_eq!(to_tag(&pracks[0]), Some(bob_tag(&net, n)));
         assert_eq!(pracks[0].cseq().unwrap().unwrap().seq, 2);
     }
     let early = early_dialogs(&net);
@@ -332,75 +265,52 @@ fn a_later_fork_can_win_and_each_early_dialog_is_pracked_rfc3262() {
         .find(|(_, _, t)| *t == bob_tag(&net, 2))
         .map(|e| e.1)
         .unwrap();
-    net.run_until(net.now() + Duration::from_secs(1));
+    net.run_for(Duration::from_secs(1));
     // The call took Bob 2's dialog; his fork id ended.
-    assert_eq!(state(&net, alice(), call), Some(DialogState::InDialog));
+    assert_eq!(net.state(alice(), call), Some(DialogState::InDialog));
     if fork_of_bob2 != call {
         assert_eq!(
-            state(&net, alice(), fork_of_bob2),
+            net.state(alice(), fork_of_bob2),
             Some(DialogState::Terminated)
         );
     }
     assert_eq!(sent_to(&net, 2, Method::Ack).len(), 1);
     // Bob 1 answers at 3 s: ACK and BYE.
-    net.run_until(net.now() + Duration::from_secs(3));
+    net.run_for(Duration::from_secs(3));
     let bye1 = sent_to(&net, 1, Method::Bye);
     assert_eq!(bye1.len(), 1);
     // Its CSeq counts on from the PRACK sent in that early dialog.
     assert_eq!(bye1[0].cseq().unwrap().unwrap().seq, 3);
 
     // Hanging up the call reaches Bob 2, whose dialog counts the PRACK too.
-    let now = net.now();
-    net.endpoint_mut(alice())
-        .party_mut()
-        .party_mut()
-        .dialog(call)
-        .unwrap()
-        .terminate(now)
-        .unwrap();
-    net.run_until(now + Duration::from_secs(1));
+    net.hang_up(alice(), call);
+    net.run_for(Duration::from_secs(1));
     let bye2 = sent_to(&net, 2, Method::Bye);
     assert_eq!(bye2.len(), 1);
     assert_eq!(bye2[0].cseq().unwrap().unwrap().seq, 3);
-    let bob2_call = net.endpoint(bob(2)).party().incoming_calls()[0];
-    assert_eq!(
-        state(&net, bob(2), bob2_call),
-        Some(DialogState::Terminated)
-    );
-    assert!(net
-        .endpoint(bob(2))
-        .party()
-        .party()
-        .last_error(bob2_call)
-        .is_none());
-    settle(&mut net, &[alice(), bob(1), bob(2)]);
+    let bob2_call = net.first_incoming(bob(2));
+    assert_eq!(net.state(bob(2), bob2_call), Some(DialogState::Terminated));
+    assert_eq!(net.error_text(bob(2), bob2_call), None);
+    net.settle();
 }
 
 #[test]
 fn cancelling_a_forked_call_ends_every_early_dialog_rfc3261_9_1() {
     let mut net = network(42, &[None, None], |_| {});
-    let call = invite(&mut net);
-    net.run_until(net.now() + Duration::from_millis(500));
+    let call = ringing(&mut net);
     let early = early_dialogs(&net);
     assert_eq!(early.len(), 2);
-    let now = net.now();
-    net.endpoint_mut(alice())
-        .party_mut()
-        .party_mut()
-        .dialog(call)
-        .unwrap()
-        .terminate(now)
-        .unwrap();
-    net.run_until(now + Duration::from_secs(2));
+    net.hang_up(alice(), call);
+    net.run_for(Duration::from_secs(2));
     for (_, id, _) in &early {
-        let s = state(&net, alice(), *id);
+        let s = net.state(alice(), *id);
         assert_eq!(s, Some(DialogState::Terminated), "{id}");
     }
     for n in [1, 2] {
-        let bob_call = net.endpoint(bob(n)).party().incoming_calls()[0];
-        assert_eq!(state(&net, bob(n), bob_call), Some(DialogState::Terminated));
+        let bob_call = net.first_incoming(bob(n));
+        assert_eq!(net.state(bob(n), bob_call), Some(DialogState::Terminated));
     }
-    settle(&mut net, &[alice(), bob(1), bob(2)]);
+    net.settle();
 }
 
 #[test]
@@ -408,46 +318,23 @@ fn a_fork_whose_callee_rejects_leaves_the_call_to_the_others() {
     // Bob 1 rings and his application rejects (486, which the proxy holds
     // while Bob 2 may still answer); Bob 2 answers after 1.5 s.
     let mut net = network(43, &[None, Some(1500)], |_| {});
-    let call = invite(&mut net);
-    net.run_until(net.now() + Duration::from_millis(500));
-    let bob1_call = net.endpoint(bob(1)).party().incoming_calls()[0];
-    let now = net.now();
-    net.endpoint_mut(bob(1))
-        .party_mut()
-        .party_mut()
-        .incoming(bob1_call)
-        .unwrap()
-        .reject(now, 486)
+    let call = ringing(&mut net);
+    let bob1_call = net.first_incoming(bob(1));
+    net.with_incoming(bob(1), bob1_call, |i, now| i.reject(now, 486))
         .unwrap();
-    net.run_until(now + Duration::from_secs(2));
-    assert_eq!(state(&net, alice(), call), Some(DialogState::InDialog));
-    let remote = net
-        .endpoint_mut(alice())
-        .party_mut()
-        .party_mut()
-        .dialog(call)
-        .unwrap()
-        .remote()
-        .unwrap()
-        .to_string();
+    net.run_for(Duration::from_secs(2));
+    assert_eq!(net.state(alice(), call), Some(DialogState::InDialog));
+    let remote = net.remote(alice(), call);
     assert!(remote.contains(&bob_tag(&net, 2)));
     // Bob 1's early dialog (the call's first, or a fork) is over for Alice.
     let early = early_dialogs(&net);
     assert_eq!(early.len(), 2);
     for (_, id, _) in &early {
         if *id != call {
-            assert_eq!(state(&net, alice(), *id), Some(DialogState::Terminated));
+            assert_eq!(net.state(alice(), *id), Some(DialogState::Terminated));
         }
     }
-    let now = net.now();
-    net.endpoint_mut(alice())
-        .party_mut()
-        .party_mut()
-        .dialog(call)
-        .unwrap()
-        .terminate(now)
-        .unwrap();
-    settle(&mut net, &[alice(), bob(1), bob(2)]);
+    hang_up_and_settle(&mut net, call);
 }
 
 #[test]
@@ -455,23 +342,15 @@ fn terminating_a_fork_ends_only_that_early_dialog_rfc3261_15() {
     // Both Bobs ring; Alice hangs up on the second with BYE in its early
     // dialog (a caller may, section 15), then Bob 1 answers.
     let mut net = network(44, &[Some(2000), None], |_| {});
-    let call = invite(&mut net);
-    net.run_until(net.now() + Duration::from_millis(500));
+    let call = ringing(&mut net);
     let early = early_dialogs(&net);
     assert_eq!(early.len(), 2);
     let fork = early[1].1;
     let fork_bob = if early[1].2 == bob_tag(&net, 1) { 1 } else { 2 };
-    let now = net.now();
-    net.endpoint_mut(alice())
-        .party_mut()
-        .party_mut()
-        .dialog(fork)
-        .unwrap()
-        .terminate(now)
-        .unwrap();
-    net.run_until(now + Duration::from_millis(500));
+    net.hang_up(alice(), fork);
+    net.run_for(Duration::from_millis(500));
     assert_eq!(
-        net.endpoint(alice()).party().states_of(fork),
+        net.states(alice(), fork),
         [
             DialogState::Early,
             DialogState::TerminatingDialog,
@@ -486,26 +365,18 @@ fn terminating_a_fork_ends_only_that_early_dialog_rfc3261_15() {
     );
     // The fork's callee ended its side (487 to the INVITE, held by the
     // proxy); the call itself still rings.
-    let fork_call = net.endpoint(bob(fork_bob)).party().incoming_calls()[0];
+    let fork_call = net.first_incoming(bob(fork_bob));
     assert_eq!(
-        state(&net, bob(fork_bob), fork_call),
+        net.state(bob(fork_bob), fork_call),
         Some(DialogState::Terminated)
     );
-    assert_eq!(state(&net, alice(), call), Some(DialogState::Early));
+    assert_eq!(net.state(alice(), call), Some(DialogState::Early));
     if fork_bob == 2 {
         // Bob 1 answers at 2 s.
-        net.run_until(net.now() + Duration::from_secs(2));
-        assert_eq!(state(&net, alice(), call), Some(DialogState::InDialog));
+        net.run_for(Duration::from_secs(2));
+        assert_eq!(net.state(alice(), call), Some(DialogState::InDialog));
     }
-    let now = net.now();
-    net.endpoint_mut(alice())
-        .party_mut()
-        .party_mut()
-        .dialog(call)
-        .unwrap()
-        .terminate(now)
-        .unwrap();
-    settle(&mut net, &[alice(), bob(1), bob(2)]);
+    hang_up_and_settle(&mut net, call);
 }
 
 #[test]
@@ -523,18 +394,11 @@ fn forked_calls_under_loss_end_cleanly() {
             reorder: 0.1,
         });
         let call = invite(&mut net);
-        net.run_until(net.now() + Duration::from_secs(40));
-        match state(&net, alice(), call) {
+        net.run_for(Duration::from_secs(40));
+        match net.state(alice(), call) {
             Some(DialogState::InDialog) => {
                 completed += 1;
-                let now = net.now();
-                net.endpoint_mut(alice())
-                    .party_mut()
-                    .party_mut()
-                    .dialog(call)
-                    .unwrap()
-                    .terminate(now)
-                    .unwrap();
+                net.hang_up(alice(), call);
             }
             Some(DialogState::Error) => {}
             other => panic!("seed {seed}: call in {other:?}"),
@@ -542,14 +406,11 @@ fn forked_calls_under_loss_end_cleanly() {
         net.run_until_idle(Duration::from_secs(600));
         // Every early dialog Alice saw ended.
         for (_, id, _) in early_dialogs(&net) {
-            let s = state(&net, alice(), id).unwrap();
+            let s = net.state(alice(), id).unwrap();
             assert!(s.is_final(), "seed {seed}: {id} in {s:?}");
         }
         for n in [alice(), bob(1), bob(2)] {
-            assert!(
-                net.endpoint_mut(n).party_mut().is_idle(),
-                "seed {seed}: {n} left state"
-            );
+            assert!(net.node_mut(n).is_idle(), "seed {seed}: {n} left state");
         }
     }
     assert!(completed >= 7, "only {completed} of 10 completed");

@@ -7,35 +7,34 @@ use std::time::Duration;
 use sipparty_core::party::{
     CallPolicy, DialogError, DialogId, DialogState, Event, Party, SimParty,
 };
-use sipparty_core::sim::{Network, Verdict};
+use sipparty_core::sim::Network;
 
 mod support;
-use support::{alice_addr as a, bob_addr as b, party, two_parties, Calls, BOB};
+use support::{
+    alice_addr as a, bob_addr as b, drop_every, media_updates, media_updates_of_both, no_frames,
+    party_with, two_parties, Calls, BOB, RECVONLY, SENDONLY, SENDRECV,
+};
 
 fn established(
     seed: u64,
     media: bool,
     tweak: impl Fn(&mut Party),
 ) -> (Network<SimParty>, DialogId, DialogId) {
-    let mk = |aor: &str| {
-        let mut p = party(aor, CallPolicy::AutoAnswer, media);
-        tweak(&mut p);
-        p
-    };
+    let mk = |aor: &str| party_with(aor, CallPolicy::AutoAnswer, media, &tweak);
     let mut net = two_parties(seed, mk("alice@atlanta.com"), mk("bob@biloxi.com"));
-    let now = net.now();
     let call = net.call(a(), BOB);
-    net.run_until(now + Duration::from_secs(1));
+    net.run_for(Duration::from_secs(1));
     assert_eq!(net.state(a(), call), Some(DialogState::InDialog));
     let bob_call = net.first_incoming(b());
     (net, call, bob_call)
 }
 
-fn media_updates(node: &SimParty) -> Vec<(bool, bool)> {
+/// The DTMF digits a node received, in order.
+fn dtmf_digits(node: &SimParty) -> Vec<char> {
     node.events
         .iter()
         .filter_map(|(_, e)| match e {
-            Event::MediaUpdated { stream, .. } => Some((stream.send, stream.recv)),
+            Event::Dtmf { digit, .. } => Some(*digit),
             _ => None,
         })
         .collect()
@@ -49,22 +48,18 @@ fn hang_up(net: &mut Network<SimParty>, call: DialogId) {
 #[test]
 fn hold_and_resume_rfc3264_8_4() {
     let (mut net, call, _bob_call) = established(20, true, |_| {});
-    let now = net.now();
     net.with_dialog(a(), call, |d, now| d.hold(now)).unwrap();
-    net.run_until(now + Duration::from_secs(1));
+    net.run_for(Duration::from_secs(1));
     // Alice offered sendonly; Bob answered recvonly.
-    assert_eq!(media_updates(net.endpoint(a())), vec![(true, false)]);
-    assert_eq!(media_updates(net.endpoint(b())), vec![(false, true)]);
-    let now = net.now();
-    net.with_dialog(a(), call, |d, now| d.resume(now)).unwrap();
-    net.run_until(now + Duration::from_secs(1));
     assert_eq!(
-        media_updates(net.endpoint(a())),
-        vec![(true, false), (true, true)]
+        media_updates_of_both(&net),
+        (vec![SENDONLY], vec![RECVONLY])
     );
+    net.with_dialog(a(), call, |d, now| d.resume(now)).unwrap();
+    net.run_for(Duration::from_secs(1));
     assert_eq!(
-        media_updates(net.endpoint(b())),
-        vec![(false, true), (true, true)]
+        media_updates_of_both(&net),
+        (vec![SENDONLY, SENDRECV], vec![RECVONLY, SENDRECV])
     );
     assert_eq!(net.state(a(), call), Some(DialogState::InDialog));
     hang_up(&mut net, call);
@@ -73,11 +68,10 @@ fn hold_and_resume_rfc3264_8_4() {
 #[test]
 fn glare_both_hold_at_once_rfc3261_14_1() {
     let (mut net, call, bob_call) = established(21, true, |_| {});
-    let now = net.now();
     net.with_dialog(a(), call, |d, now| d.hold(now)).unwrap();
     net.with_dialog(b(), bob_call, |d, now| d.hold(now))
         .unwrap();
-    net.run_until(now + Duration::from_secs(10));
+    net.run_for(Duration::from_secs(10));
     let log: Vec<String> = net
         .log()
         .iter()
@@ -99,7 +93,6 @@ fn glare_both_hold_at_once_rfc3261_14_1() {
 #[test]
 fn info_message_and_dtmf_in_dialog_reach_the_application() {
     let (mut net, call, bob_call) = established(22, false, |_| {});
-    let now = net.now();
     net.with_dialog(a(), call, |d, now| d.send_dtmf(now, "1#"))
         .unwrap();
     net.with_dialog(a(), call, |d, now| {
@@ -108,17 +101,9 @@ fn info_message_and_dtmf_in_dialog_reach_the_application() {
     .unwrap();
     net.with_dialog(b(), bob_call, |d, now| d.send_options(now))
         .unwrap();
-    net.run_until(now + Duration::from_secs(2));
+    net.run_for(Duration::from_secs(2));
     let bob = net.endpoint(b());
-    let digits: Vec<char> = bob
-        .events
-        .iter()
-        .filter_map(|(_, e)| match e {
-            Event::Dtmf { digit, .. } => Some(*digit),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(digits, vec!['1', '#']);
+    assert_eq!(dtmf_digits(bob), vec!['1', '#']);
     assert!(bob.events.iter().any(|(_, e)| matches!(
         e,
         Event::MessageReceived { dialog: Some(d), body, .. } if *d == bob_call && body == b"hi bob"
@@ -161,8 +146,7 @@ fn session_timer_refreshes_keep_the_call_up_rfc4028() {
     let (mut net, call, bob_call) = established(24, false, |p| {
         p.config_mut().session_expires = Some(Duration::from_secs(90));
     });
-    let now = net.now();
-    net.run_until(now + Duration::from_secs(300));
+    net.run_for(Duration::from_secs(300));
     assert_eq!(net.state(a(), call), Some(DialogState::InDialog));
     assert_eq!(net.state(b(), bob_call), Some(DialogState::InDialog));
     let updates = net
@@ -180,15 +164,8 @@ fn session_expires_without_refresh_ends_the_call_rfc4028_10() {
         p.config_mut().session_expires = Some(Duration::from_secs(90));
     });
     // Alice is the refresher; lose every refresh.
-    net.set_hook(|d| {
-        if d.text().starts_with("UPDATE") {
-            Verdict::Drop
-        } else {
-            Verdict::Deliver
-        }
-    });
-    let now = net.now();
-    net.run_until(now + Duration::from_secs(200));
+    net.set_hook(drop_every("UPDATE"));
+    net.run_for(Duration::from_secs(200));
     assert_eq!(net.state(b(), bob_call), Some(DialogState::Error));
     assert_eq!(
         net.endpoint(b()).party().last_error(bob_call),
@@ -231,27 +208,13 @@ fn rtp_flows_both_ways_and_dtmf_rides_rfc4733() {
         .unwrap();
     run_with_media(&mut net, Duration::from_secs(2));
     for (node, id) in [(a(), call), (b(), bob_call)] {
-        let stats = net
-            .endpoint_mut(node)
-            .party_mut()
-            .dialog(id)
-            .unwrap()
-            .media()
-            .expect("G.711 stream running")
-            .stats();
+        let stats = net.with_dialog(node, id, |mut d, _| {
+            d.media().expect("G.711 stream running").stats()
+        });
         assert!(stats.rtp.packets_sent >= 100, "{node}: {stats:?}");
         assert!(stats.rtp.packets_received >= 100, "{node}: {stats:?}");
     }
-    let digits: Vec<char> = net
-        .endpoint(b())
-        .events
-        .iter()
-        .filter_map(|(_, e)| match e {
-            Event::Dtmf { digit, .. } => Some(*digit),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(digits, vec!['4', '2']);
+    assert_eq!(dtmf_digits(net.endpoint(b())), vec!['4', '2']);
     // No INFO was needed.
     assert!(!net.log().iter().any(|d| d.text().starts_with("INFO")));
     hang_up(&mut net, call);
@@ -261,11 +224,7 @@ fn rtp_flows_both_ways_and_dtmf_rides_rfc4733() {
 fn whole_call_with_hold_resume_info_under_30_percent_loss() {
     let mut finished_clean = 0;
     for seed in 0..12 {
-        let mk = |aor: &str| {
-            let mut p = party(aor, CallPolicy::AutoAnswer, true);
-            p.config_mut().run_media = false;
-            p
-        };
+        let mk = |aor: &str| party_with(aor, CallPolicy::AutoAnswer, true, no_frames);
         let mut net = two_parties(500 + seed, mk("alice@atlanta.com"), mk("bob@biloxi.com"));
         net.set_link(sipparty_core::sim::LinkConfig {
             latency: Duration::from_millis(20),
@@ -274,9 +233,8 @@ fn whole_call_with_hold_resume_info_under_30_percent_loss() {
             duplicate: 0.05,
             reorder: 0.2,
         });
-        let now = net.now();
         let call = net.call(a(), BOB);
-        net.run_until(now + Duration::from_secs(40));
+        net.run_for(Duration::from_secs(40));
         if net.state(a(), call) == Some(DialogState::InDialog) {
             for step in 0..3 {
                 let now = net.now();
@@ -289,10 +247,7 @@ fn whole_call_with_hold_resume_info_under_30_percent_loss() {
                 }
                 net.run_until(now + Duration::from_secs(40));
             }
-            let now = net.now();
-            if let Some(d) = net.endpoint_mut(a()).party_mut().dialog(call) {
-                d.terminate(now).unwrap();
-            }
+            net.hang_up_if_open(a(), call);
         }
         net.run_until_idle(Duration::from_secs(600));
         let s = net.state(a(), call).unwrap();

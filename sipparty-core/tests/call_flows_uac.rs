@@ -9,6 +9,8 @@ use sipparty_core::message::{HeaderName, Message};
 use sipparty_core::party::{DialogState, Event, Input, InviteOptions, Output, Party};
 use sipparty_core::Transport;
 
+mod support;
+
 const ALICE: &str = "127.0.0.1:5060";
 const PROXY: &str = "127.0.0.1:5080";
 
@@ -61,13 +63,7 @@ impl Uac {
     }
 
     fn states(&self) -> Vec<DialogState> {
-        self.events
-            .iter()
-            .filter_map(|e| match e {
-                Event::DialogStateChanged { state, .. } => Some(*state),
-                _ => None,
-            })
-            .collect()
+        support::dialog_states(&self.events)
     }
 }
 

@@ -26,6 +26,11 @@ fn wire(text: &str) -> Vec<u8> {
     m
 }
 
+/// The To tag of a message.
+fn to_tag(m: &Message) -> Option<&str> {
+    m.to_header().unwrap().unwrap().tag()
+}
+
 fn check(raw: &[u8]) -> Message {
     let m = Message::parse(raw).unwrap_or_else(|e| panic!("{e}\n{}", String::from_utf8_lossy(raw)));
     m.validate()
@@ -97,10 +102,10 @@ Expires: 7200
 Content-Length: 0",
     ));
     answers(&f2, &f1);
-    assert_eq!(f2.to_header().unwrap().unwrap().tag(), Some("2493k59kd"));
+    assert_eq!(to_tag(&f2), Some("2493k59kd"));
     let built = Message::response_to(&f1, 200, Some("2493k59kd"));
     answers(&built, &f1);
-    assert_eq!(built.to_header().unwrap().unwrap().tag(), Some("2493k59kd"));
+    assert_eq!(to_tag(&built), Some("2493k59kd"));
 }
 
 /// RFC 3261 section 24.2: the session setup through two proxies (F1
@@ -135,7 +140,7 @@ CSeq: 314159 INVITE
 Content-Length: 0",
     ));
     answers(&f2, &f1);
-    assert_eq!(f2.to_header().unwrap().unwrap().tag(), None);
+    assert_eq!(to_tag(&f2), None);
 
     let f3 = check(&wire(&format!(
         "INVITE sip:bob@biloxi.com SIP/2.0
@@ -246,7 +251,7 @@ Content-Length: 0",
     answers(&f14, &f13);
     let f14 = check(&f14.to_bytes());
     assert_eq!(f14.reason(), Some("OK"));
-    assert_eq!(f14.to_header().unwrap().unwrap().tag(), Some("1928301774"));
+    assert_eq!(to_tag(&f14), Some("1928301774"));
 }
 
 /// RFC 3665 section 2.1: successful new registration with a digest
@@ -348,22 +353,23 @@ Content-Length: *
         Some("tcp")
     );
 
-    let mut f2 = Message::response_to(&f1, 180, Some("8321234356"));
-    f2.add_header(
-        HeaderName::Contact,
-        "<sip:bob@client.biloxi.example.com;transport=tcp>",
-    );
-    let f2 = check(&f2.to_bytes());
+    // Bob's responses: his tag and his TCP contact.
+    let from_bob = |status: u16, sdp: Option<&str>| {
+        let mut r = Message::response_to(&f1, status, Some("8321234356"));
+        r.add_header(
+            HeaderName::Contact,
+            "<sip:bob@client.biloxi.example.com;transport=tcp>",
+        );
+        if let Some(sdp) = sdp {
+            r.set_body(Some("application/sdp"), sdp.as_bytes());
+        }
+        check(&r.to_bytes())
+    };
+    let f2 = from_bob(180, None);
     answers(&f2, &f1);
     assert_eq!(f2.reason(), Some("Ringing"));
 
-    let mut f3 = Message::response_to(&f1, 200, Some("8321234356"));
-    f3.add_header(
-        HeaderName::Contact,
-        "<sip:bob@client.biloxi.example.com;transport=tcp>",
-    );
-    f3.set_body(Some("application/sdp"), SDP_ALICE.as_bytes());
-    let f3 = check(&f3.to_bytes());
+    let f3 = from_bob(200, Some(SDP_ALICE));
     answers(&f3, &f1);
     assert_eq!(f3.body(), SDP_ALICE.as_bytes());
 
@@ -377,10 +383,7 @@ Call-ID: 3848276298220188511@atlanta.example.com
 CSeq: 1 ACK
 Content-Length: 0",
     ));
-    assert_eq!(
-        f4.to_header().unwrap().unwrap().tag(),
-        f3.to_header().unwrap().unwrap().tag()
-    );
+    assert_eq!(to_tag(&f4), to_tag(&f3));
 
     let f5 = check(&wire(
         "BYE sip:alice@client.atlanta.example.com SIP/2.0

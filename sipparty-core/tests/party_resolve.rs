@@ -7,13 +7,17 @@ use std::time::{Duration, Instant};
 
 use sipparty_core::message::{HeaderName, Message};
 use sipparty_core::party::{
-    CallPolicy, DialogError, DialogState, Endpoint, Event, Input, InviteOptions, Output, Party,
-    PartyConfig, RegisterOptions, RegistrationState, SimDns, SimParty,
+    CallPolicy, DialogError, DialogId, DialogState, Endpoint, Event, Input, InviteOptions, Output,
+    Party, PartyConfig, RegisterOptions, RegistrationState, RequestCompleted, RequestId, SimDns,
+    SimParty,
 };
 use sipparty_core::sim::Network;
 use sipparty_core::transport::locate::{Answer, DnsRecord, LookupId};
 use sipparty_core::transport::resolve::{Query, Record, RecordType};
 use sipparty_core::Transport;
+
+mod support;
+use support::Calls;
 
 const ALICE: &str = "127.0.0.1:5060";
 const CAROL: &str = "127.0.0.1:5070";
@@ -52,6 +56,25 @@ fn party(aor: &str, policy: CallPolicy) -> Party {
     p
 }
 
+/// Alice at ALICE, located through `dns`, and a Bob at each of `servers`
+/// answering with its policy.
+fn network(seed: u64, dns: SimDns, servers: &[(&str, CallPolicy)]) -> Network<SimParty> {
+    let mut net = Network::new(seed, Instant::now());
+    let mut alice = SimParty::new(
+        party("alice@example.test", CallPolicy::AutoAnswer),
+        addr(ALICE),
+    );
+    alice.set_dns(dns);
+    net.add(addr(ALICE), alice);
+    for &(at, policy) in servers {
+        net.add(
+            addr(at),
+            SimParty::new(party("bob@example.test", policy), addr(at)),
+        );
+    }
+    net
+}
+
 fn invites_to(net: &Network<SimParty>, to: SocketAddr) -> Vec<Message> {
     net.log()
         .iter()
@@ -61,46 +84,36 @@ fn invites_to(net: &Network<SimParty>, to: SocketAddr) -> Vec<Message> {
         .collect()
 }
 
+/// Whether an event is the Party asking its driver to resolve a name.
+fn asked_to_resolve(e: &Event) -> bool {
+    matches!(e, Event::ResolveRequest { .. })
+}
+
 fn branch(m: &Message) -> String {
     m.top_via().unwrap().unwrap().branch().unwrap().to_string()
 }
 
 #[test]
 fn rfc3263_s4_3_srv_targets_in_order_fail_over_on_503() {
-    let mut net = Network::new(1, Instant::now());
-    let mut alice = SimParty::new(
-        party("alice@example.test", CallPolicy::AutoAnswer),
-        addr(ALICE),
+    let mut net = network(
+        1,
+        two_servers(),
+        &[
+            (CAROL, CallPolicy::Reject { code: 503 }),
+            (BOB, CallPolicy::AutoAnswer),
+        ],
     );
-    alice.set_dns(two_servers());
-    net.add(addr(ALICE), alice);
-    net.add(
-        addr(CAROL),
-        SimParty::new(
-            party("bob@example.test", CallPolicy::Reject { code: 503 }),
-            addr(CAROL),
-        ),
-    );
-    net.add(
-        addr(BOB),
-        SimParty::new(party("bob@example.test", CallPolicy::AutoAnswer), addr(BOB)),
-    );
-    let now = net.now();
-    let call = net
-        .endpoint_mut(addr(ALICE))
-        .party_mut()
-        .invite(now, "sip:bob@example.test", InviteOptions::default())
-        .unwrap();
-    net.run_until(now + Duration::from_secs(2));
+    let call = net.call(addr(ALICE), "sip:bob@example.test");
+    net.run_for(Duration::from_secs(2));
     assert_eq!(
-        net.endpoint(addr(ALICE)).state_of(call),
+        net.state(addr(ALICE), call),
         Some(DialogState::InDialog),
         "{:?}",
-        net.endpoint(addr(ALICE)).party().last_error(call)
+        net.error_text(addr(ALICE), call)
     );
     // The states the application saw: no Error in between.
     assert_eq!(
-        net.endpoint(addr(ALICE)).states_of(call),
+        net.states(addr(ALICE), call),
         vec![DialogState::InitiatingDialog, DialogState::InDialog]
     );
     let to_carol = invites_to(&net, addr(CAROL));
@@ -121,25 +134,13 @@ fn rfc3263_s4_3_srv_targets_in_order_fail_over_on_503() {
     assert_eq!(asked[1].name, "_sip._udp.example.test");
     assert!(asked.iter().any(|q| q.name == "backup.example.test"));
     // The application saw the questions too.
-    assert!(net
-        .endpoint(addr(ALICE))
-        .events
-        .iter()
-        .any(|(_, e)| matches!(e, Event::ResolveRequest { .. })));
+    assert!(net.saw(addr(ALICE), asked_to_resolve));
 
     // In-dialog requests go where the INVITE went.
     let now = net.now();
-    net.endpoint_mut(addr(ALICE))
-        .party_mut()
-        .dialog(call)
-        .unwrap()
-        .terminate(now)
-        .unwrap();
+    net.hang_up(addr(ALICE), call);
     net.run_until(now + Duration::from_secs(2));
-    assert_eq!(
-        net.endpoint(addr(ALICE)).state_of(call),
-        Some(DialogState::Terminated)
-    );
+    assert_eq!(net.state(addr(ALICE), call), Some(DialogState::Terminated));
     // Once Timer D of the failed attempt has run, nothing is left.
     net.run_until(now + Duration::from_secs(40));
     assert!(net.endpoint_mut(addr(ALICE)).is_idle());
@@ -147,34 +148,17 @@ fn rfc3263_s4_3_srv_targets_in_order_fail_over_on_503() {
 
 #[test]
 fn rfc3263_s4_3_fail_over_when_the_first_target_times_out() {
-    let mut net = Network::new(2, Instant::now());
-    let mut alice = SimParty::new(
-        party("alice@example.test", CallPolicy::AutoAnswer),
-        addr(ALICE),
-    );
-    alice.set_dns(two_servers());
-    net.add(addr(ALICE), alice);
     // Nobody at CAROL: Timer B fires (64*T1) and the backup gets the call.
-    net.add(
-        addr(BOB),
-        SimParty::new(party("bob@example.test", CallPolicy::AutoAnswer), addr(BOB)),
-    );
+    let mut net = network(2, two_servers(), &[(BOB, CallPolicy::AutoAnswer)]);
     let now = net.now();
-    let call = net
-        .endpoint_mut(addr(ALICE))
-        .party_mut()
-        .invite(now, "bob@example.test", InviteOptions::default())
-        .unwrap();
+    let call = net.call(addr(ALICE), "bob@example.test");
     net.run_until(now + Duration::from_secs(31));
     assert_eq!(
-        net.endpoint(addr(ALICE)).state_of(call),
+        net.state(addr(ALICE), call),
         Some(DialogState::InitiatingDialog)
     );
     net.run_until(now + Duration::from_secs(34));
-    assert_eq!(
-        net.endpoint(addr(ALICE)).state_of(call),
-        Some(DialogState::InDialog)
-    );
+    assert_eq!(net.state(addr(ALICE), call), Some(DialogState::InDialog));
     assert!(
         invites_to(&net, addr(CAROL)).len() >= 7,
         "Timer A retransmissions"
@@ -183,20 +167,9 @@ fn rfc3263_s4_3_fail_over_when_the_first_target_times_out() {
 
 #[test]
 fn rfc3263_name_without_records_fails_the_call_with_a_clear_error() {
-    let mut net = Network::new(3, Instant::now());
-    let mut alice = SimParty::new(
-        party("alice@example.test", CallPolicy::AutoAnswer),
-        addr(ALICE),
-    );
-    alice.set_dns(SimDns::new());
-    net.add(addr(ALICE), alice);
-    let now = net.now();
-    let call = net
-        .endpoint_mut(addr(ALICE))
-        .party_mut()
-        .invite(now, "sip:bob@nowhere.test", InviteOptions::default())
-        .unwrap();
-    net.run_until(now + Duration::from_secs(1));
+    let mut net = network(3, SimDns::new(), &[]);
+    let call = net.call(addr(ALICE), "sip:bob@nowhere.test");
+    net.run_for(Duration::from_secs(1));
     let node = net.endpoint(addr(ALICE));
     assert_eq!(node.state_of(call), Some(DialogState::Error));
     let error = node.party().last_error(call).cloned().unwrap();
@@ -212,35 +185,17 @@ fn rfc3263_name_without_records_fails_the_call_with_a_clear_error() {
 
 #[test]
 fn rfc3263_answers_are_cached_for_their_ttl() {
-    let mut net = Network::new(4, Instant::now());
     let dns = SimDns::new().with("pbx.example.test", RecordType::A, localhost(60));
-    let mut alice = SimParty::new(
-        party("alice@example.test", CallPolicy::AutoAnswer),
-        addr(ALICE),
-    );
-    alice.set_dns(dns);
-    net.add(addr(ALICE), alice);
-    net.add(
-        addr(BOB),
-        SimParty::new(party("bob@example.test", CallPolicy::AutoAnswer), addr(BOB)),
-    );
+    let mut net = network(4, dns, &[(BOB, CallPolicy::AutoAnswer)]);
     let asked = |net: &Network<SimParty>| net.endpoint(addr(ALICE)).dns().unwrap().asked.len();
     let target = "sip:bob@pbx.example.test:5080";
     let mut calls = Vec::new();
     let start = net.now();
     for at in [0, 30, 70] {
         net.run_until(start + Duration::from_secs(at));
-        let now = net.now();
-        let call = net
-            .endpoint_mut(addr(ALICE))
-            .party_mut()
-            .invite(now, target, InviteOptions::default())
-            .unwrap();
-        net.run_until(now + Duration::from_secs(1));
-        assert_eq!(
-            net.endpoint(addr(ALICE)).state_of(call),
-            Some(DialogState::InDialog)
-        );
+        let call = net.call(addr(ALICE), target);
+        net.run_for(Duration::from_secs(1));
+        assert_eq!(net.state(addr(ALICE), call), Some(DialogState::InDialog));
         calls.push(asked(&net));
     }
     // A name with a port: A only (a v4 party). The second call is within
@@ -250,31 +205,12 @@ fn rfc3263_answers_are_cached_for_their_ttl() {
 
 #[test]
 fn rfc3263_literal_addresses_need_no_lookup() {
-    let mut net = Network::new(5, Instant::now());
-    let mut alice = SimParty::new(
-        party("alice@example.test", CallPolicy::AutoAnswer),
-        addr(ALICE),
-    );
-    alice.set_dns(SimDns::new());
-    net.add(addr(ALICE), alice);
-    net.add(
-        addr(BOB),
-        SimParty::new(party("bob@example.test", CallPolicy::AutoAnswer), addr(BOB)),
-    );
-    let now = net.now();
-    let call = net
-        .endpoint_mut(addr(ALICE))
-        .party_mut()
-        .invite(now, "bob@127.0.0.1:5080", InviteOptions::default())
-        .unwrap();
-    net.run_until(now + Duration::from_secs(1));
-    let node = net.endpoint(addr(ALICE));
-    assert_eq!(node.state_of(call), Some(DialogState::InDialog));
-    assert!(node.dns().unwrap().asked.is_empty());
-    assert!(!node
-        .events
-        .iter()
-        .any(|(_, e)| matches!(e, Event::ResolveRequest { .. })));
+    let mut net = network(5, SimDns::new(), &[(BOB, CallPolicy::AutoAnswer)]);
+    let call = net.call(addr(ALICE), "bob@127.0.0.1:5080");
+    net.run_for(Duration::from_secs(1));
+    assert_eq!(net.state(addr(ALICE), call), Some(DialogState::InDialog));
+    assert!(net.node(addr(ALICE)).dns().unwrap().asked.is_empty());
+    assert!(!net.saw(addr(ALICE), asked_to_resolve));
 }
 
 #[test]
@@ -303,24 +239,14 @@ fn rfc3263_endpoint_routes_answers_to_the_party_that_asked() {
         ),
     );
     let now = net.now();
-    let call_a = net
-        .endpoint_mut(addr(ALICE))
-        .party_at(a)
-        .invite(
-            now,
-            "sip:bob@bob.example.test:5080",
-            InviteOptions::default(),
-        )
-        .unwrap();
-    let call_c = net
-        .endpoint_mut(addr(ALICE))
-        .party_at(c)
-        .invite(
-            now,
-            "sip:dave@dave.example.test:5080",
-            InviteOptions::default(),
-        )
-        .unwrap();
+    let mut invite = |key, target: &str| {
+        net.endpoint_mut(addr(ALICE))
+            .party_at(key)
+            .invite(now, target, InviteOptions::default())
+            .unwrap()
+    };
+    let call_a = invite(a, "sip:bob@bob.example.test:5080");
+    let call_c = invite(c, "sip:dave@dave.example.test:5080");
     net.run_until(now + Duration::from_secs(1));
     let node = net.endpoint(addr(ALICE));
     assert_eq!(node.state_at(a, call_a), Some(DialogState::InDialog));
@@ -340,21 +266,14 @@ fn rfc3263_endpoint_routes_answers_to_the_party_that_asked() {
 
 #[test]
 fn rfc3263_registrar_name_is_located() {
-    let mut net = Network::new(7, Instant::now());
-    let mut alice = SimParty::new(
-        party("alice@example.test", CallPolicy::AutoAnswer),
-        addr(ALICE),
-    );
-    alice.set_dns(
-        SimDns::new()
-            .with(
-                "_sip._udp.example.test",
-                RecordType::Srv,
-                vec![ttl(Record::srv(0, 0, 5080, "reg.example.test"), 10)],
-            )
-            .with("reg.example.test", RecordType::A, localhost(10)),
-    );
-    net.add(addr(ALICE), alice);
+    let dns = SimDns::new()
+        .with(
+            "_sip._udp.example.test",
+            RecordType::Srv,
+            vec![ttl(Record::srv(0, 0, 5080, "reg.example.test"), 10)],
+        )
+        .with("reg.example.test", RecordType::A, localhost(10));
+    let mut net = network(7, dns, &[]);
     // Nobody registers at BOB: every REGISTER times out, which is enough
     // to see where they went.
     let now = net.now();
@@ -443,14 +362,36 @@ impl Manual {
         }
     }
 
+    /// Place a call now and hand over what the Party does at once.
+    fn invite(&mut self, target: &str, options: InviteOptions) -> DialogId {
+        let call = self.party.invite(self.now, target, options).unwrap();
+        self.drain();
+        call
+    }
+
+    /// A response from `from` arrives over UDP.
+    fn feed(&mut self, from: &str, response: Message) {
+        let bytes = response.to_bytes();
+        self.party.handle_input(Input::Datagram {
+            now: self.now,
+            transport: Transport::Udp,
+            source: addr(from),
+            destination: addr(ALICE),
+            bytes: &bytes,
+        });
+        self.drain();
+    }
+
+    /// The outcome of request `id`, once it completed.
+    fn completed(&self, id: RequestId) -> Option<&RequestCompleted> {
+        self.events.iter().find_map(|e| match e {
+            Event::RequestCompleted { id: i, outcome } if *i == id => Some(outcome),
+            _ => None,
+        })
+    }
+
     fn states(&self) -> Vec<DialogState> {
-        self.events
-            .iter()
-            .filter_map(|e| match e {
-                Event::DialogStateChanged { state, .. } => Some(*state),
-                _ => None,
-            })
-            .collect()
+        support::dialog_states(&self.events)
     }
 }
 
@@ -461,11 +402,7 @@ fn config() -> PartyConfig {
 #[test]
 fn rfc3263_s4_1_naptr_picks_tcp_and_the_request_says_so() {
     let mut m = Manual::new(config(), true);
-    let call = m
-        .party
-        .invite(m.now, "sip:bob@example.test", InviteOptions::default())
-        .unwrap();
-    m.drain();
+    let call = m.invite("sip:bob@example.test", InviteOptions::default());
     assert!(m.sent.is_empty(), "held until located");
     assert_eq!(m.lookups.len(), 1);
     m.answer(&[
@@ -503,15 +440,7 @@ fn rfc3263_s4_1_naptr_picks_tcp_and_the_request_says_so() {
 #[test]
 fn rfc3263_cancel_while_resolving_sends_nothing() {
     let mut m = Manual::new(config(), false);
-    let call = m
-        .party
-        .invite(
-            m.now,
-            "sip:bob@pbx.example.test:5080",
-            InviteOptions::default(),
-        )
-        .unwrap();
-    m.drain();
+    let call = m.invite("sip:bob@pbx.example.test:5080", InviteOptions::default());
     m.party.dialog(call).unwrap().terminate(m.now).unwrap();
     m.drain();
     m.answer(&[("pbx.example.test", RecordType::A, localhost(60))]);
@@ -532,15 +461,7 @@ fn rfc3263_unanswered_lookups_time_out() {
     let mut cfg = config();
     cfg.dns.lookup_timeout = Duration::from_secs(2);
     let mut m = Manual::new(cfg, false);
-    let call = m
-        .party
-        .invite(
-            m.now,
-            "sip:bob@pbx.example.test:5080",
-            InviteOptions::default(),
-        )
-        .unwrap();
-    m.drain();
+    let call = m.invite("sip:bob@pbx.example.test:5080", InviteOptions::default());
     assert_eq!(m.lookups.len(), 1);
     // The driver never answers: after the timeout the A lookup counts as
     // failed, and there is nothing else to ask.
@@ -564,18 +485,9 @@ fn rfc3263_options_to_an_unknown_name_completes_with_503() {
     let id = m.party.options(m.now, "sip:nowhere.test:5060").unwrap();
     m.drain();
     m.answer(&[]);
-    let done = m
-        .events
-        .iter()
-        .find_map(|e| match e {
-            Event::RequestCompleted { id: i, outcome } if *i == id => {
-                Some((outcome.code, outcome.reason.clone()))
-            }
-            _ => None,
-        })
-        .unwrap();
-    assert_eq!(done.0, 503);
-    assert!(done.1.contains("nowhere.test"), "{}", done.1);
+    let done = m.completed(id).unwrap();
+    assert_eq!(done.code, 503);
+    assert!(done.reason.contains("nowhere.test"), "{}", done.reason);
 }
 
 fn big_invite() -> InviteOptions {
@@ -585,11 +497,7 @@ fn big_invite() -> InviteOptions {
 #[test]
 fn rfc3261_s18_1_1_large_request_goes_over_tcp_then_udp_if_tcp_fails() {
     let mut m = Manual::new(config(), true);
-    let call = m
-        .party
-        .invite(m.now, "sip:bob@127.0.0.1:5080", big_invite())
-        .unwrap();
-    m.drain();
+    let call = m.invite("sip:bob@127.0.0.1:5080", big_invite());
     assert_eq!(m.sent.len(), 1);
     let (t, dest, first) = m.sent[0].clone();
     assert_eq!(t, Transport::Tcp);
@@ -618,50 +526,61 @@ fn rfc3261_s18_1_1_large_request_goes_over_tcp_then_udp_if_tcp_fails() {
 
 #[test]
 fn rfc3261_s18_1_1_small_or_pinned_requests_stay_on_udp() {
-    // Small.
-    let mut m = Manual::new(config(), true);
-    m.party
-        .invite(m.now, "sip:bob@127.0.0.1:5080", InviteOptions::default())
-        .unwrap();
-    m.drain();
-    assert_eq!(m.sent[0].0, Transport::Udp);
-    // Large but the URI says transport=udp.
-    let mut m = Manual::new(config(), true);
-    m.party
-        .invite(m.now, "sip:bob@127.0.0.1:5080;transport=udp", big_invite())
-        .unwrap();
-    m.drain();
-    assert_eq!(m.sent[0].0, Transport::Udp);
-    // Large, no local TCP address.
-    let mut m = Manual::new(config(), false);
-    m.party
-        .invite(m.now, "sip:bob@127.0.0.1:5080", big_invite())
-        .unwrap();
-    m.drain();
-    assert_eq!(m.sent[0].0, Transport::Udp);
-    // Large for a 1500 MTU, small for a 9000 one.
-    let mut cfg = config();
-    cfg.path_mtu = Some(9000);
-    let mut m = Manual::new(cfg, true);
-    m.party
-        .invite(m.now, "sip:bob@127.0.0.1:5080", big_invite())
-        .unwrap();
-    m.drain();
-    assert_eq!(m.sent[0].0, Transport::Udp);
-    // Unknown MTU: 1300 bytes is the limit.
-    let mut cfg = config();
-    cfg.path_mtu = None;
-    let mut m = Manual::new(cfg, true);
-    m.party
-        .invite(
-            m.now,
+    let padded_1100 = || InviteOptions::default().header("X-Padding", &"p".repeat(1100));
+    // (case, path MTU, local TCP address, target, options, transport).
+    let cases = [
+        (
+            "small",
+            Some(1500),
+            true,
             "sip:bob@127.0.0.1:5080",
-            InviteOptions::default().header("X-Padding", &"p".repeat(1100)),
-        )
-        .unwrap();
-    m.drain();
-    assert_eq!(m.sent[0].0, Transport::Tcp);
-    assert!(m.sent[0].2.to_bytes().len() > 1300);
+            InviteOptions::default(),
+            Transport::Udp,
+        ),
+        (
+            "large but the URI says transport=udp",
+            Some(1500),
+            true,
+            "sip:bob@127.0.0.1:5080;transport=udp",
+            big_invite(),
+            Transport::Udp,
+        ),
+        (
+            "large, no local TCP address",
+            Some(1500),
+            false,
+            "sip:bob@127.0.0.1:5080",
+            big_invite(),
+            Transport::Udp,
+        ),
+        (
+            "large for a 1500 MTU, small for a 9000 one",
+            Some(9000),
+            true,
+            "sip:bob@127.0.0.1:5080",
+            big_invite(),
+            Transport::Udp,
+        ),
+        (
+            "unknown MTU: 1300 bytes is the limit",
+            None,
+            true,
+            "sip:bob@127.0.0.1:5080",
+            padded_1100(),
+            Transport::Tcp,
+        ),
+    ];
+    for (case, mtu, tcp, target, options, expected) in cases {
+        let mut cfg = config();
+        cfg.path_mtu = mtu;
+        let mut m = Manual::new(cfg, tcp);
+        m.invite(target, options);
+        let (transport, _, invite) = &m.sent[0];
+        assert_eq!(*transport, expected, "{case}");
+        if mtu.is_none() {
+            assert!(invite.to_bytes().len() > 1300, "{case}");
+        }
+    }
 }
 
 #[test]
@@ -681,15 +600,7 @@ fn rfc3263_in_dialog_requests_to_a_known_name_use_the_cache() {
         .unwrap();
     m.drain();
     m.answer(&table);
-    let call = m
-        .party
-        .invite(
-            m.now,
-            "sip:bob@pbx.example.test:5080",
-            InviteOptions::default(),
-        )
-        .unwrap();
-    m.drain();
+    let call = m.invite("sip:bob@pbx.example.test:5080", InviteOptions::default());
     m.answer(&table);
     let (_, dest, invite) = m
         .sent
@@ -702,15 +613,7 @@ fn rfc3263_in_dialog_requests_to_a_known_name_use_the_cache() {
     let mut ok = Message::response_to(&invite, 200, Some("b1"));
     ok.add_header(HeaderName::RecordRoute, "<sip:proxy.example.test:5090;lr>");
     ok.add_header(HeaderName::Contact, "<sip:bob@127.0.0.1:5080>");
-    let bytes = ok.to_bytes();
-    m.party.handle_input(Input::Datagram {
-        now: m.now,
-        transport: Transport::Udp,
-        source: addr(BOB),
-        destination: addr(ALICE),
-        bytes: &bytes,
-    });
-    m.drain();
+    m.feed(BOB, ok);
     assert_eq!(m.party.dialog_state(call), Some(DialogState::InDialog));
     let (_, dest, ack) = m.sent.last().cloned().unwrap();
     assert_eq!(ack.method().unwrap().as_str(), "ACK");
@@ -741,17 +644,6 @@ fn rfc3263_s4_3_a_challenged_request_keeps_its_targets() {
         ("a.example.test", RecordType::A, localhost(60)),
         ("b.example.test", RecordType::A, localhost(60)),
     ]);
-    let feed = |m: &mut Manual, from: &str, resp: Message| {
-        let bytes = resp.to_bytes();
-        m.party.handle_input(Input::Datagram {
-            now: m.now,
-            transport: Transport::Udp,
-            source: addr(from),
-            destination: addr(ALICE),
-            bytes: &bytes,
-        });
-        m.drain();
-    };
     let (_, dest, first) = m.sent.last().cloned().unwrap();
     assert_eq!(dest, addr(CAROL));
     // The first server challenges; the answer goes to it again.
@@ -760,12 +652,12 @@ fn rfc3263_s4_3_a_challenged_request_keeps_its_targets() {
         HeaderName::WwwAuthenticate,
         "Digest realm=\"example.test\", nonce=\"n1\", algorithm=MD5",
     );
-    feed(&mut m, CAROL, challenge);
+    m.feed(CAROL, challenge);
     let (_, dest, second) = m.sent.last().cloned().unwrap();
     assert_eq!(dest, addr(CAROL));
     assert!(second.header(&HeaderName::Authorization).is_some());
     // Then it is overloaded: the next target gets the request.
-    feed(&mut m, CAROL, Message::response_to(&second, 503, Some("x")));
+    m.feed(CAROL, Message::response_to(&second, 503, Some("x")));
     let (_, dest, third) = m.sent.last().cloned().unwrap();
     assert_eq!(dest, addr(BOB));
     assert_eq!(third.method().unwrap().as_str(), "OPTIONS");
@@ -773,10 +665,6 @@ fn rfc3263_s4_3_a_challenged_request_keeps_its_targets() {
         third.cseq().unwrap().unwrap(),
         second.cseq().unwrap().unwrap()
     );
-    feed(&mut m, BOB, Message::response_to(&third, 200, Some("y")));
-    let code = m.events.iter().find_map(|e| match e {
-        Event::RequestCompleted { id: i, outcome } if *i == id => Some(outcome.code),
-        _ => None,
-    });
-    assert_eq!(code, Some(200));
+    m.feed(BOB, Message::response_to(&third, 200, Some("y")));
+    assert_eq!(m.completed(id).map(|o| o.code), Some(200));
 }

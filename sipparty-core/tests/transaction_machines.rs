@@ -49,8 +49,48 @@ fn response(request: &Message, status: u16) -> Message {
     Message::response_to(request, status, Some("tag-b"))
 }
 
+/// `m` with `from` replaced by `to` in its text (LF line ends).
+fn edited(m: &Message, from: &str, to: &str) -> Message {
+    msg(&String::from_utf8_lossy(&m.to_bytes())
+        .replace('\r', "")
+        .replace(from, to))
+}
+
+/// The ACK the peer sends for a non-2xx final response to `invite`: the
+/// same branch (RFC 3261 section 17.1.1.3).
+fn ack_for(invite: &Message) -> Message {
+    edited(
+        &edited(invite, "INVITE sip", "ACK sip"),
+        "314159 INVITE",
+        "314159 ACK",
+    )
+}
+
 fn layer() -> TransactionLayer {
     TransactionLayer::new(TransactionConfig::default())
+}
+
+/// A layer with the default configuration, and the instant the test
+/// starts at.
+fn setup() -> (Instant, TransactionLayer) {
+    (Instant::now(), layer())
+}
+
+/// Send `request` to the peer in a new client transaction: exactly one
+/// copy goes out at once.
+fn start_client(
+    l: &mut TransactionLayer,
+    now: Instant,
+    request: &Message,
+    transport: Transport,
+) -> TransactionId {
+    let id = l
+        .send_request(now, request.clone(), peer(), transport)
+        .unwrap();
+    let out = transmits(l);
+    assert_eq!(out.len(), 1, "one copy sent at once");
+    assert_eq!(out[0].destination, peer());
+    id
 }
 
 fn transmits(layer: &mut TransactionLayer) -> Vec<Transmit> {
@@ -96,17 +136,37 @@ fn times(sent: &[(Duration, Transmit)]) -> Vec<Duration> {
     sent.iter().map(|(t, _)| *t).collect()
 }
 
+/// The status code of the response a transmit carries.
+fn status(t: &Transmit) -> Option<u16> {
+    Message::parse(&t.bytes).unwrap().status()
+}
+
+/// Retransmission times of a timer that doubles from T1 = 0.5 s and stays
+/// at T2 = 4 s, until 64*T1 (Timers E and G).
+const DOUBLING_UP_TO_T2: [f64; 10] = [0.5, 1.5, 3.5, 7.5, 11.5, 15.5, 19.5, 23.5, 27.5, 31.5];
+
+/// What a transaction whose timeout timer fires at `at` reports.
+fn timed_out(at: Duration, id: TransactionId) -> Timed<TransactionEvent> {
+    vec![
+        (at, TransactionEvent::Timeout { id }),
+        (at, TransactionEvent::Terminated { id }),
+    ]
+}
+
+/// The one event of a transaction that passed `response` up.
+fn response_event(id: TransactionId, response: &Message) -> Vec<TransactionEvent> {
+    vec![TransactionEvent::Response {
+        id,
+        response: response.clone(),
+    }]
+}
+
 // ---------------------------------------------------------------- INVITE client
 
 #[test]
 fn rfc3261_17_1_1_2_unanswered_invite_over_udp() {
-    let start = Instant::now();
-    let mut l = layer();
-    let invite = request("INVITE", "z9hG4bKinv1");
-    let id = l.send_request(start, invite, peer(), UDP).unwrap();
-    let first = transmits(&mut l);
-    assert_eq!(first.len(), 1);
-    assert_eq!(first[0].destination, peer());
+    let (start, mut l) = setup();
+    let id = start_client(&mut l, start, &request("INVITE", "z9hG4bKinv1"), UDP);
     let (sent, evs) = run(&mut l, start, secs(100.0));
     let mut all = vec![Duration::ZERO];
     all.extend(times(&sent));
@@ -118,26 +178,15 @@ fn rfc3261_17_1_1_2_unanswered_invite_over_udp() {
     assert!(sent
         .iter()
         .all(|(_, t)| first_line(t).starts_with("INVITE ")));
-    assert_eq!(
-        evs,
-        vec![
-            (secs(32.0), TransactionEvent::Timeout { id }),
-            (secs(32.0), TransactionEvent::Terminated { id }),
-        ],
-        "Timer B = 64*T1"
-    );
+    assert_eq!(evs, timed_out(secs(32.0), id), "Timer B = 64*T1");
     assert!(l.is_empty());
     assert_eq!(l.poll_timeout(), None);
 }
 
 #[test]
 fn rfc3261_17_1_1_2_invite_over_tcp_is_not_retransmitted() {
-    let start = Instant::now();
-    let mut l = layer();
-    let id = l
-        .send_request(start, request("INVITE", "z9hG4bKinv2"), peer(), TCP)
-        .unwrap();
-    assert_eq!(transmits(&mut l).len(), 1);
+    let (start, mut l) = setup();
+    let id = start_client(&mut l, start, &request("INVITE", "z9hG4bKinv2"), TCP);
     let (sent, evs) = run(&mut l, start, secs(100.0));
     assert!(sent.is_empty());
     assert_eq!(evs[0], (secs(32.0), TransactionEvent::Timeout { id }));
@@ -145,23 +194,15 @@ fn rfc3261_17_1_1_2_invite_over_tcp_is_not_retransmitted() {
 
 #[test]
 fn rfc3261_17_1_1_2_provisional_stops_retransmission_and_timer_b() {
-    let start = Instant::now();
-    let mut l = layer();
+    let (start, mut l) = setup();
     let invite = request("INVITE", "z9hG4bKinv3");
-    let id = l.send_request(start, invite.clone(), peer(), UDP).unwrap();
-    transmits(&mut l);
+    let id = start_client(&mut l, start, &invite, UDP);
     let ringing = response(&invite, 180);
     assert_eq!(
         l.handle_message(start + ms(100), ringing.clone(), peer(), UDP),
         Matched::Existing(id)
     );
-    assert_eq!(
-        events(&mut l),
-        vec![TransactionEvent::Response {
-            id,
-            response: ringing
-        }]
-    );
+    assert_eq!(events(&mut l), response_event(id, &ringing));
     assert_eq!(
         l.poll_timeout(),
         None,
@@ -178,20 +219,13 @@ fn rfc3261_17_1_1_2_provisional_stops_retransmission_and_timer_b() {
 
 #[test]
 fn rfc3261_17_1_1_3_failure_response_is_acked_by_the_transaction() {
-    let start = Instant::now();
-    let mut l = layer();
-    let invite = msg(&request("INVITE", "z9hG4bKinv4")
-        .to_bytes()
-        .iter()
-        .map(|&b| b as char)
-        .collect::<String>()
-        .replace('\r', "")
-        .replace(
-            "Max-Forwards: 70\n",
-            "Max-Forwards: 70\nRoute: <sip:proxy@127.0.0.1;lr>\n",
-        ));
-    let id = l.send_request(start, invite.clone(), peer(), UDP).unwrap();
-    transmits(&mut l);
+    let (start, mut l) = setup();
+    let invite = edited(
+        &request("INVITE", "z9hG4bKinv4"),
+        "Max-Forwards: 70\n",
+        "Max-Forwards: 70\nRoute: <sip:proxy@127.0.0.1;lr>\n",
+    );
+    let id = start_client(&mut l, start, &invite, UDP);
     let busy = response(&invite, 486);
     l.handle_message(start + ms(50), busy.clone(), peer(), UDP);
     let acks = transmits(&mut l);
@@ -222,13 +256,7 @@ fn rfc3261_17_1_1_3_failure_response_is_acked_by_the_transaction() {
         Some("<sip:proxy@127.0.0.1;lr>")
     );
     assert_eq!(acks[0].destination, peer());
-    assert_eq!(
-        events(&mut l),
-        vec![TransactionEvent::Response {
-            id,
-            response: busy.clone()
-        }]
-    );
+    assert_eq!(events(&mut l), response_event(id, &busy));
 
     // A retransmitted 486 is ACKed again and not passed up.
     l.handle_message(start + secs(1.0), busy.clone(), peer(), UDP);
@@ -246,11 +274,9 @@ fn rfc3261_17_1_1_3_failure_response_is_acked_by_the_transaction() {
 
 #[test]
 fn rfc3261_17_1_1_2_timer_d_is_zero_over_tcp() {
-    let start = Instant::now();
-    let mut l = layer();
+    let (start, mut l) = setup();
     let invite = request("INVITE", "z9hG4bKinv5");
-    let id = l.send_request(start, invite.clone(), peer(), TCP).unwrap();
-    transmits(&mut l);
+    let id = start_client(&mut l, start, &invite, TCP);
     l.handle_message(start, response(&invite, 603), peer(), TCP);
     assert_eq!(transmits(&mut l).len(), 1, "the ACK");
     let evs = events(&mut l);
@@ -261,36 +287,22 @@ fn rfc3261_17_1_1_2_timer_d_is_zero_over_tcp() {
 
 #[test]
 fn rfc6026_8_4_accepted_passes_2xx_retransmissions_until_timer_m() {
-    let start = Instant::now();
-    let mut l = layer();
+    let (start, mut l) = setup();
     let invite = request("INVITE", "z9hG4bKinv6");
-    let id = l.send_request(start, invite.clone(), peer(), UDP).unwrap();
-    transmits(&mut l);
+    let id = start_client(&mut l, start, &invite, UDP);
     let ok = response(&invite, 200);
     l.handle_message(start + ms(10), ok.clone(), peer(), UDP);
     assert!(
         transmits(&mut l).is_empty(),
         "the TU, not the transaction, ACKs a 2xx"
     );
-    assert_eq!(
-        events(&mut l),
-        vec![TransactionEvent::Response {
-            id,
-            response: ok.clone()
-        }]
-    );
+    assert_eq!(events(&mut l), response_event(id, &ok));
     // Retransmission of the 2xx: passed up again, so the TU re-ACKs.
     assert_eq!(
         l.handle_message(start + ms(510), ok.clone(), peer(), UDP),
         Matched::Existing(id)
     );
-    assert_eq!(
-        events(&mut l),
-        vec![TransactionEvent::Response {
-            id,
-            response: ok.clone()
-        }]
-    );
+    assert_eq!(events(&mut l), response_event(id, &ok));
     // Non-2xx in Accepted is absorbed.
     l.handle_message(start + ms(600), response(&invite, 486), peer(), UDP);
     assert!(events(&mut l).is_empty());
@@ -317,8 +329,7 @@ fn rfc6026_8_4_accepted_passes_2xx_retransmissions_until_timer_m() {
 
 #[test]
 fn rfc3261_17_1_4_transport_error_is_reported() {
-    let start = Instant::now();
-    let mut l = layer();
+    let (start, mut l) = setup();
     let a = l
         .send_request(start, request("INVITE", "z9hG4bKte1"), peer(), UDP)
         .unwrap();
@@ -347,37 +358,22 @@ fn rfc3261_17_1_4_transport_error_is_reported() {
 
 #[test]
 fn rfc3261_17_1_2_2_non_invite_retransmissions_cap_at_t2() {
-    let start = Instant::now();
-    let mut l = layer();
-    let id = l
-        .send_request(start, request("OPTIONS", "z9hG4bKopt1"), peer(), UDP)
-        .unwrap();
-    transmits(&mut l);
+    let (start, mut l) = setup();
+    let id = start_client(&mut l, start, &request("OPTIONS", "z9hG4bKopt1"), UDP);
     let (sent, evs) = run(&mut l, start, secs(100.0));
     assert_eq!(
         times(&sent),
-        [0.5, 1.5, 3.5, 7.5, 11.5, 15.5, 19.5, 23.5, 27.5, 31.5]
-            .map(secs)
-            .to_vec(),
+        DOUBLING_UP_TO_T2.map(secs).to_vec(),
         "Timer E doubles from T1 up to T2 = 4 s"
     );
-    assert_eq!(
-        evs,
-        vec![
-            (secs(32.0), TransactionEvent::Timeout { id }),
-            (secs(32.0), TransactionEvent::Terminated { id }),
-        ],
-        "Timer F = 64*T1"
-    );
+    assert_eq!(evs, timed_out(secs(32.0), id), "Timer F = 64*T1");
 }
 
 #[test]
 fn rfc3261_17_1_2_2_proceeding_retransmits_every_t2() {
-    let start = Instant::now();
-    let mut l = layer();
+    let (start, mut l) = setup();
     let bye = request("BYE", "z9hG4bKbye1");
-    let id = l.send_request(start, bye.clone(), peer(), UDP).unwrap();
-    transmits(&mut l);
+    let id = start_client(&mut l, start, &bye, UDP);
     l.handle_message(start + ms(200), response(&bye, 100), peer(), UDP);
     assert!(matches!(&events(&mut l)[..], [TransactionEvent::Response { id: i, .. }] if *i == id));
     let (sent, evs) = run(&mut l, start, secs(100.0));
@@ -392,20 +388,12 @@ fn rfc3261_17_1_2_2_proceeding_retransmits_every_t2() {
 
 #[test]
 fn rfc3261_17_1_2_2_completed_absorbs_retransmissions_for_timer_k() {
-    let start = Instant::now();
-    let mut l = layer();
+    let (start, mut l) = setup();
     let bye = request("BYE", "z9hG4bKbye2");
-    let id = l.send_request(start, bye.clone(), peer(), UDP).unwrap();
-    transmits(&mut l);
+    let id = start_client(&mut l, start, &bye, UDP);
     let ok = response(&bye, 200);
     l.handle_message(start + secs(1.0), ok.clone(), peer(), UDP);
-    assert_eq!(
-        events(&mut l),
-        vec![TransactionEvent::Response {
-            id,
-            response: ok.clone()
-        }]
-    );
+    assert_eq!(events(&mut l), response_event(id, &ok));
     l.handle_message(start + secs(2.0), ok.clone(), peer(), UDP);
     assert!(events(&mut l).is_empty(), "retransmitted final absorbed");
     assert!(transmits(&mut l).is_empty());
@@ -436,8 +424,7 @@ fn rfc3261_17_1_2_2_completed_absorbs_retransmissions_for_timer_k() {
 
 #[test]
 fn rfc3261_17_1_3_responses_match_branch_and_cseq_method() {
-    let start = Instant::now();
-    let mut l = layer();
+    let (start, mut l) = setup();
     let invite = request("INVITE", "z9hG4bKsame");
     let cancel_req = request("CANCEL", "z9hG4bKsame");
     let inv = l.send_request(start, invite.clone(), peer(), UDP).unwrap();
@@ -526,10 +513,22 @@ fn new_server(
     id
 }
 
+/// The TU answers `request` in server transaction `id` with `status` at
+/// `now`; what the layer sent at once.
+fn respond(
+    l: &mut TransactionLayer,
+    now: Instant,
+    id: TransactionId,
+    request: &Message,
+    status: u16,
+) -> Vec<Transmit> {
+    l.send_response(now, id, response(request, status)).unwrap();
+    transmits(l)
+}
+
 #[test]
 fn rfc3261_17_2_1_100_trying_after_200_ms_of_tu_silence() {
-    let start = Instant::now();
-    let mut l = layer();
+    let (start, mut l) = setup();
     let invite = request("INVITE", "z9hG4bKsrv1");
     let id = new_server(&mut l, start, invite.clone(), UDP);
     assert!(transmits(&mut l).is_empty());
@@ -559,13 +558,13 @@ fn rfc3261_17_2_1_100_trying_after_200_ms_of_tu_silence() {
 
 #[test]
 fn rfc3261_17_2_1_no_100_when_the_tu_answers_in_time() {
-    let start = Instant::now();
-    let mut l = layer();
+    let (start, mut l) = setup();
     let invite = request("INVITE", "z9hG4bKsrv2");
     let id = new_server(&mut l, start, invite.clone(), UDP);
-    l.send_response(start + ms(100), id, response(&invite, 180))
-        .unwrap();
-    assert_eq!(first_line(&transmits(&mut l)[0]), "SIP/2.0 180 Ringing");
+    assert_eq!(
+        first_line(&respond(&mut l, start + ms(100), id, &invite, 180)[0]),
+        "SIP/2.0 180 Ringing"
+    );
     assert_eq!(l.poll_timeout(), None);
     // Retransmitted INVITE gets the latest provisional.
     l.handle_message(start + ms(500), invite, peer(), UDP);
@@ -574,13 +573,10 @@ fn rfc3261_17_2_1_no_100_when_the_tu_answers_in_time() {
 
 #[test]
 fn rfc3261_17_2_1_failure_retransmitted_until_ack_then_confirmed() {
-    let start = Instant::now();
-    let mut l = layer();
+    let (start, mut l) = setup();
     let invite = request("INVITE", "z9hG4bKsrv3");
     let id = new_server(&mut l, start, invite.clone(), UDP);
-    l.send_response(start + ms(50), id, response(&invite, 486))
-        .unwrap();
-    assert_eq!(transmits(&mut l).len(), 1);
+    assert_eq!(respond(&mut l, start + ms(50), id, &invite, 486).len(), 1);
     assert_eq!(
         l.send_response(start + ms(60), id, response(&invite, 500)),
         Err(TransactionError::InvalidState),
@@ -595,10 +591,7 @@ fn rfc3261_17_2_1_failure_retransmitted_until_ack_then_confirmed() {
     // An INVITE retransmission gets the final response again.
     l.handle_message(start + secs(10.0), invite.clone(), peer(), UDP);
     assert_eq!(first_line(&transmits(&mut l)[0]), "SIP/2.0 486 Busy Here");
-    let ack = msg(&String::from_utf8_lossy(&invite.to_bytes())
-        .replace("INVITE sip", "ACK sip")
-        .replace("314159 INVITE", "314159 ACK")
-        .replace('\r', ""));
+    let ack = ack_for(&invite);
     assert_eq!(
         l.handle_message(start + secs(10.0), ack.clone(), peer(), UDP),
         Matched::Existing(id)
@@ -616,45 +609,27 @@ fn rfc3261_17_2_1_failure_retransmitted_until_ack_then_confirmed() {
 
 #[test]
 fn rfc3261_17_2_1_timer_h_without_ack() {
-    let start = Instant::now();
-    let mut l = layer();
+    let (start, mut l) = setup();
     let invite = request("INVITE", "z9hG4bKsrv4");
     let id = new_server(&mut l, start, invite.clone(), UDP);
-    l.send_response(start, id, response(&invite, 404)).unwrap();
-    transmits(&mut l);
+    respond(&mut l, start, id, &invite, 404);
     let (sent, evs) = run(&mut l, start, secs(100.0));
-    assert_eq!(
-        times(&sent),
-        [0.5, 1.5, 3.5, 7.5, 11.5, 15.5, 19.5, 23.5, 27.5, 31.5]
-            .map(secs)
-            .to_vec()
-    );
-    assert_eq!(
-        evs,
-        vec![
-            (secs(32.0), TransactionEvent::Timeout { id }),
-            (secs(32.0), TransactionEvent::Terminated { id })
-        ]
-    );
+    assert_eq!(times(&sent), DOUBLING_UP_TO_T2.map(secs).to_vec());
+    assert_eq!(evs, timed_out(secs(32.0), id));
 }
 
 #[test]
 fn rfc3261_17_2_1_reliable_transport_no_g_and_zero_i() {
-    let start = Instant::now();
-    let mut l = layer();
+    let (start, mut l) = setup();
     let invite = request("INVITE", "z9hG4bKsrv5");
     let id = new_server(&mut l, start, invite.clone(), TCP);
-    l.send_response(start, id, response(&invite, 486)).unwrap();
-    assert_eq!(transmits(&mut l).len(), 1);
+    assert_eq!(respond(&mut l, start, id, &invite, 486).len(), 1);
     assert_eq!(
         l.poll_timeout(),
         Some(start + secs(32.0)),
         "only H is armed"
     );
-    let ack = msg(&String::from_utf8_lossy(&invite.to_bytes())
-        .replace("INVITE sip", "ACK sip")
-        .replace("314159 INVITE", "314159 ACK")
-        .replace('\r', ""));
+    let ack = ack_for(&invite);
     l.handle_message(start + ms(20), ack, peer(), TCP);
     assert_eq!(
         events(&mut l),
@@ -665,8 +640,7 @@ fn rfc3261_17_2_1_reliable_transport_no_g_and_zero_i() {
 
 #[test]
 fn rfc6026_8_7_accepted_absorbs_invites_and_passes_acks() {
-    let start = Instant::now();
-    let mut l = layer();
+    let (start, mut l) = setup();
     let invite = request("INVITE", "z9hG4bKsrv6");
     let id = new_server(&mut l, start, invite.clone(), UDP);
     let ok = response(&invite, 200);
@@ -713,8 +687,7 @@ fn rfc6026_8_7_accepted_absorbs_invites_and_passes_acks() {
 
 #[test]
 fn rfc3261_17_2_2_non_invite_server_absorbs_and_repeats() {
-    let start = Instant::now();
-    let mut l = layer();
+    let (start, mut l) = setup();
     let options = request("OPTIONS", "z9hG4bKsrv7");
     let id = new_server(&mut l, start, options.clone(), UDP);
     // Trying: a retransmission is silently absorbed.
@@ -725,18 +698,17 @@ fn rfc3261_17_2_2_non_invite_server_absorbs_and_repeats() {
     assert!(transmits(&mut l).is_empty());
     assert!(events(&mut l).is_empty());
     // Proceeding: the provisional is repeated.
-    l.send_response(start + ms(600), id, response(&options, 183))
-        .unwrap();
-    transmits(&mut l);
+    respond(&mut l, start + ms(600), id, &options, 183);
     l.handle_message(start + ms(1500), options.clone(), peer(), UDP);
     assert_eq!(
         first_line(&transmits(&mut l)[0]),
         "SIP/2.0 183 Session Progress"
     );
     // Completed: the final is repeated; Timer J = 64*T1.
-    l.send_response(start + secs(2.0), id, response(&options, 200))
-        .unwrap();
-    assert_eq!(first_line(&transmits(&mut l)[0]), "SIP/2.0 200 OK");
+    assert_eq!(
+        first_line(&respond(&mut l, start + secs(2.0), id, &options, 200)[0]),
+        "SIP/2.0 200 OK"
+    );
     l.handle_message(start + secs(3.5), options.clone(), peer(), UDP);
     assert_eq!(first_line(&transmits(&mut l)[0]), "SIP/2.0 200 OK");
     assert_eq!(
@@ -758,12 +730,10 @@ fn rfc3261_17_2_2_non_invite_server_absorbs_and_repeats() {
 
 #[test]
 fn rfc3261_17_2_2_timer_j_is_zero_over_tcp() {
-    let start = Instant::now();
-    let mut l = layer();
+    let (start, mut l) = setup();
     let options = request("OPTIONS", "z9hG4bKsrv8");
     let id = new_server(&mut l, start, options.clone(), TCP);
-    l.send_response(start, id, response(&options, 200)).unwrap();
-    let out = transmits(&mut l);
+    let out = respond(&mut l, start, id, &options, 200);
     assert_eq!(
         (out.len(), out[0].transport, out[0].destination),
         (1, TCP, peer())
@@ -780,8 +750,7 @@ fn rfc3261_17_2_2_timer_j_is_zero_over_tcp() {
 
 #[test]
 fn rfc3261_9_2_cancel_matches_its_invite() {
-    let start = Instant::now();
-    let mut l = layer();
+    let (start, mut l) = setup();
     let invite = request("INVITE", "z9hG4bKcan1");
     let id = new_server(&mut l, start, invite.clone(), UDP);
     l.send_response(
@@ -819,12 +788,7 @@ fn rfc3261_9_2_cancel_matches_its_invite() {
     );
     // A retransmitted CANCEL is absorbed by its own transaction: 200 again, no event.
     l.handle_message(start + ms(800), cancel.clone(), peer(), UDP);
-    assert_eq!(
-        Message::parse(&transmits(&mut l)[0].bytes)
-            .unwrap()
-            .status(),
-        Some(200)
-    );
+    assert_eq!(status(&transmits(&mut l)[0]), Some(200));
     assert!(events(&mut l).is_empty());
     // The TU ends the INVITE with 487.
     l.send_response(
@@ -842,9 +806,7 @@ fn rfc3261_9_2_cancel_matches_its_invite() {
     let late = request("CANCEL", "z9hG4bKcan1");
     let mut l2 = layer();
     let id2 = new_server(&mut l2, start, invite.clone(), UDP);
-    l2.send_response(start, id2, response(&invite, 486))
-        .unwrap();
-    transmits(&mut l2);
+    respond(&mut l2, start, id2, &invite, 486);
     assert!(matches!(
         l2.handle_message(start, late, peer(), UDP),
         Matched::Cancel {
@@ -852,33 +814,21 @@ fn rfc3261_9_2_cancel_matches_its_invite() {
             ..
         }
     ));
-    assert_eq!(
-        Message::parse(&transmits(&mut l2)[0].bytes)
-            .unwrap()
-            .status(),
-        Some(200)
-    );
+    assert_eq!(status(&transmits(&mut l2)[0]), Some(200));
     assert!(events(&mut l2).is_empty());
     let stray = request("CANCEL", "z9hG4bKnothing");
     assert!(matches!(
         l2.handle_message(start, stray, peer(), UDP),
         Matched::Cancel { invite: None, .. }
     ));
-    assert_eq!(
-        Message::parse(&transmits(&mut l2)[0].bytes)
-            .unwrap()
-            .status(),
-        Some(481)
-    );
+    assert_eq!(status(&transmits(&mut l2)[0]), Some(481));
 }
 
 #[test]
 fn rfc3261_9_1_cancel_waits_for_a_provisional_response() {
-    let start = Instant::now();
-    let mut l = layer();
+    let (start, mut l) = setup();
     let invite = request("INVITE", "z9hG4bKcc1");
-    let inv = l.send_request(start, invite.clone(), peer(), UDP).unwrap();
-    transmits(&mut l);
+    let inv = start_client(&mut l, start, &invite, UDP);
     let can = l.cancel(start + ms(100), inv).unwrap();
     assert!(
         transmits(&mut l).is_empty(),
@@ -922,8 +872,7 @@ fn rfc3261_9_1_cancel_waits_for_a_provisional_response() {
 
 #[test]
 fn rfc3261_17_2_3_rfc2543_requests_match_without_magic_cookie() {
-    let start = Instant::now();
-    let mut l = layer();
+    let (start, mut l) = setup();
     let invite = request("INVITE", "2543branch");
     let id = new_server(&mut l, start, invite.clone(), UDP);
     assert_eq!(
@@ -931,14 +880,11 @@ fn rfc3261_17_2_3_rfc2543_requests_match_without_magic_cookie() {
         Matched::Existing(id)
     );
     l.send_response(start, id, response(&invite, 486)).unwrap();
-    let ack = msg(&String::from_utf8_lossy(&invite.to_bytes())
-        .replace("INVITE sip", "ACK sip")
-        .replace("314159 INVITE", "314159 ACK")
-        .replace(
-            "To: <sip:bob@127.0.0.1>",
-            "To: <sip:bob@127.0.0.1>;tag=tag-b",
-        )
-        .replace('\r', ""));
+    let ack = edited(
+        &ack_for(&invite),
+        "To: <sip:bob@127.0.0.1>",
+        "To: <sip:bob@127.0.0.1>;tag=tag-b",
+    );
     assert_eq!(
         l.handle_message(start + ms(600), ack, peer(), UDP),
         Matched::Existing(id)
@@ -948,13 +894,12 @@ fn rfc3261_17_2_3_rfc2543_requests_match_without_magic_cookie() {
 
 #[test]
 fn rfc3261_17_2_3_sent_by_and_method_keep_transactions_apart() {
-    let start = Instant::now();
-    let mut l = layer();
+    let (start, mut l) = setup();
     let a = new_server(&mut l, start, request("OPTIONS", "z9hG4bKdup"), UDP);
-    let other_host = msg(
-        &String::from_utf8_lossy(&request("OPTIONS", "z9hG4bKdup").to_bytes())
-            .replace("127.0.0.1:5070;branch", "127.0.0.2:5070;branch")
-            .replace('\r', ""),
+    let other_host = edited(
+        &request("OPTIONS", "z9hG4bKdup"),
+        "127.0.0.1:5070;branch",
+        "127.0.0.2:5070;branch",
     );
     let b = new_server(&mut l, start, other_host, UDP);
     let c = new_server(&mut l, start, request("INFO", "z9hG4bKdup"), UDP);
@@ -963,12 +908,11 @@ fn rfc3261_17_2_3_sent_by_and_method_keep_transactions_apart() {
 
 #[test]
 fn rfc3261_18_2_1_received_and_rport_stamped_on_new_requests() {
-    let start = Instant::now();
-    let mut l = layer();
-    let req = msg(
-        &String::from_utf8_lossy(&request("OPTIONS", "z9hG4bKnat").to_bytes())
-            .replace("127.0.0.1:5070;branch", "10.0.0.1:5060;rport;branch")
-            .replace('\r', ""),
+    let (start, mut l) = setup();
+    let req = edited(
+        &request("OPTIONS", "z9hG4bKnat"),
+        "127.0.0.1:5070;branch",
+        "10.0.0.1:5060;rport;branch",
     );
     let from: SocketAddr = "127.0.0.1:40000".parse().unwrap();
     let Matched::New(id) = l.handle_message(start, req, from, UDP) else {
@@ -980,9 +924,8 @@ fn rfc3261_18_2_1_received_and_rport_stamped_on_new_requests() {
     let via = request.top_via().unwrap().unwrap();
     assert_eq!(via.received(), Some("127.0.0.1"));
     assert_eq!(via.rport(), Some(Some(40000)));
-    l.send_response(start, id, response(&request, 200)).unwrap();
     assert_eq!(
-        transmits(&mut l)[0].destination,
+        respond(&mut l, start, id, &request, 200)[0].destination,
         from,
         "RFC 3581: back to the NAT binding"
     );
@@ -1022,8 +965,7 @@ fn table_cap_answers_503_with_retry_after() {
 
 #[test]
 fn rfc3261_8_2_2_incomplete_requests_get_400() {
-    let start = Instant::now();
-    let mut l = layer();
+    let (start, mut l) = setup();
     let mut req = request("OPTIONS", "z9hG4bKbad");
     req.remove_header(&HeaderName::CallId);
     assert_eq!(
@@ -1031,7 +973,7 @@ fn rfc3261_8_2_2_incomplete_requests_get_400() {
         Matched::Rejected(400)
     );
     let out = transmits(&mut l);
-    assert_eq!(Message::parse(&out[0].bytes).unwrap().status(), Some(400));
+    assert_eq!(status(&out[0]), Some(400));
     let mut mismatched = request("OPTIONS", "z9hG4bKbad2");
     mismatched.set_header(HeaderName::CSeq, "1 INFO");
     assert_eq!(
@@ -1050,13 +992,10 @@ fn rfc3261_8_2_2_incomplete_requests_get_400() {
 #[test]
 fn stateless_sends_use_section_18_2_2_addressing() {
     let mut l = layer();
-    let req = msg(
-        &String::from_utf8_lossy(&request("OPTIONS", "z9hG4bKsl").to_bytes())
-            .replace(
-                "127.0.0.1:5070;branch",
-                "127.0.0.1:5070;maddr=127.0.0.5;branch",
-            )
-            .replace('\r', ""),
+    let req = edited(
+        &request("OPTIONS", "z9hG4bKsl"),
+        "127.0.0.1:5070;branch",
+        "127.0.0.1:5070;maddr=127.0.0.5;branch",
     );
     l.send_stateless_response(peer(), UDP, response(&req, 404));
     assert_eq!(
@@ -1081,10 +1020,7 @@ fn degenerate_timer_config_cannot_stall_the_clock() {
         ..TransactionConfig::default()
     });
     assert_eq!(l.config().timers.t1, ms(1));
-    let id = l
-        .send_request(start, request("OPTIONS", "z9hG4bKzero"), peer(), UDP)
-        .unwrap();
-    transmits(&mut l);
+    let id = start_client(&mut l, start, &request("OPTIONS", "z9hG4bKzero"), UDP);
     let (sent, evs) = run(&mut l, start, secs(1.0));
     // T1 = T2 = 1 ms: one copy per millisecond, the last as F = 64 ms fires.
     assert_eq!(times(&sent), (1..=64).map(ms).collect::<Vec<_>>());
@@ -1093,12 +1029,10 @@ fn degenerate_timer_config_cannot_stall_the_clock() {
 
 #[test]
 fn rfc3261_17_2_4_server_transport_error_is_reported() {
-    let start = Instant::now();
-    let mut l = layer();
+    let (start, mut l) = setup();
     let invite = request("INVITE", "z9hG4bKste");
     let id = new_server(&mut l, start, invite.clone(), TCP);
-    l.send_response(start, id, response(&invite, 486)).unwrap();
-    transmits(&mut l);
+    respond(&mut l, start, id, &invite, 486);
     // The connection the 486 went out on broke before the ACK came.
     l.transport_error(start + ms(10), peer(), TCP);
     assert_eq!(
