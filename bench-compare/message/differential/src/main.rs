@@ -319,9 +319,12 @@ fn main() {
     let mut rng = Rng(0x5157_0a11_2026_1130);
     let mut checked = 0usize;
     let mut bad = 0usize;
+    let mut parsed = 0usize;
     let mut check = |kind: &str, input: &[u8]| {
         let (mut a, mut b) = (String::new(), String::new());
         if kind == "msg" {
+            let limits = new::message::Limits::default();
+            parsed += usize::from(new::message::parse_datagram(input, &limits).is_ok());
             obs_new::message(&mut a, input);
             obs_old::message(&mut b, input);
         } else {
@@ -364,7 +367,7 @@ fn main() {
             check("value", &mutate(&mut rng, v));
         }
     }
-    println!("{checked} inputs checked, {bad} mismatches");
+    println!("{checked} inputs checked ({parsed} messages parsed as datagrams), {bad} mismatches");
     if bad != 0 {
         std::process::exit(1);
     }
