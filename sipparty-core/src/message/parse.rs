@@ -10,10 +10,10 @@
 use smallvec::SmallVec;
 
 use super::error::{ParseError, ParseErrorKind};
+use super::lex::run_host;
 use super::name::{lookup_id, lookup_line, HeaderName, LINE_PREFIX};
 use super::params::DEFAULT_MAX_PARAMS;
 use super::section::{Headers, Slot};
-use super::lex::run_host;
 use super::tables::{LWS, TOKEN, USER_PLAIN};
 use super::uri::Uri;
 
