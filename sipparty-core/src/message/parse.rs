@@ -468,6 +468,12 @@ fn token_end(buf: &[u8], i: usize) -> usize {
 fn find_lf(buf: &[u8], from: usize) -> Option<usize> {
     let mut i = from;
     while let Some(chunk) = buf.get(i..i + 16) {
+        // The cheaper any-LF test first; the position only for the chunk
+        // that has one.
+        if !chunk.iter().fold(false, |hit, &b| hit | (b == b'\n')) {
+            i += 16;
+            continue;
+        }
         let mut eq = [0u8; 16];
         for (e, &b) in eq.iter_mut().zip(chunk) {
             *e = if b == b'\n' { 0xff } else { 0 };
