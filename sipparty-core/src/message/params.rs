@@ -176,6 +176,10 @@ pub(crate) fn scan_header_params(s: &[u8], i: usize, max: usize) -> Result<usize
     scan_header_params_noting(s, i, max, b"").map(|(end, _)| end)
 }
 
+/// What [`scan_header_params_noting`] found for its parameter: `None` if
+/// absent, `Some(None)` without a value, else the value's byte range.
+pub(crate) type Noted = Option<Option<(usize, usize)>>;
+
 /// [`scan_header_params`] that also notes the value of the first parameter
 /// named `want` (case-insensitive): `None` if absent, `Some(None)` without
 /// a value, else the value's range (a quoted value with its quotes). On
@@ -187,7 +191,7 @@ pub(crate) fn scan_header_params_noting(
     mut i: usize,
     max: usize,
     want: &[u8],
-) -> Result<(usize, Option<Option<(usize, usize)>>), ParseError> {
+) -> Result<(usize, Noted), ParseError> {
     let mut count = 0;
     let mut found = None;
     loop {
