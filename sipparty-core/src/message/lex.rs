@@ -15,9 +15,21 @@ pub(crate) fn skip_lws(s: &[u8], mut i: usize) -> usize {
     i
 }
 
-/// End of the run of bytes at `i` that are in `class`.
+/// End of the run of bytes at `i` that are in `class`. Four bytes a step
+/// while four remain and all are in the class (four table loads AND-ed,
+/// one branch), then byte by byte.
 #[inline]
 pub(crate) fn run(s: &[u8], mut i: usize, class: &[bool; 256]) -> usize {
+    while let Some(&[a, b, c, d]) = s.get(i..i + 4) {
+        let all = u8::from(class[a as usize])
+            & u8::from(class[b as usize])
+            & u8::from(class[c as usize])
+            & u8::from(class[d as usize]);
+        if all == 0 {
+            break;
+        }
+        i += 4;
+    }
     while i < s.len() && class[s[i] as usize] {
         i += 1;
     }

@@ -172,12 +172,32 @@ impl<'a> ParamIter<'a> {
 /// `*( SEMI generic-param )`, `generic-param = token [ EQUAL gen-value ]`,
 /// `gen-value = token / host / quoted-string`. Returns the end of the last
 /// parameter (trailing LWS not included).
-pub(crate) fn scan_header_params(s: &[u8], mut i: usize, max: usize) -> Result<usize, ParseError> {
+pub(crate) fn scan_header_params(s: &[u8], i: usize, max: usize) -> Result<usize, ParseError> {
+    scan_header_params_noting(s, i, max, b"").map(|(end, _)| end)
+}
+
+/// What [`scan_header_params_noting`] found for its parameter: `None` if
+/// absent, `Some(None)` without a value, else the value's byte range.
+pub(crate) type Noted = Option<Option<(usize, usize)>>;
+
+/// [`scan_header_params`] that also notes the value of the first parameter
+/// named `want` (case-insensitive): `None` if absent, `Some(None)` without
+/// a value, else the value's range (a quoted value with its quotes). On
+/// text this scan accepts, that is what [`Params::get`] returns, so the
+/// typed headers answer `branch` and `tag` without a second scan.
+#[inline]
+pub(crate) fn scan_header_params_noting(
+    s: &[u8],
+    mut i: usize,
+    max: usize,
+    want: &[u8],
+) -> Result<(usize, Noted), ParseError> {
     let mut count = 0;
+    let mut found = None;
     loop {
         let j = skip_lws(s, i);
         if j >= s.len() || s[j] != b';' {
-            return Ok(i);
+            return Ok((i, found));
         }
         count += 1;
         if count > max {
@@ -189,6 +209,7 @@ pub(crate) fn scan_header_params(s: &[u8], mut i: usize, max: usize) -> Result<u
             return Err(ParseError::expected(n, "parameter name"));
         }
         i = name_end;
+        let wanted = found.is_none() && s[n..name_end].eq_ignore_ascii_case(want);
         let k = skip_lws(s, name_end);
         if k < s.len() && s[k] == b'=' {
             let v = skip_lws(s, k + 1);
@@ -201,6 +222,11 @@ pub(crate) fn scan_header_params(s: &[u8], mut i: usize, max: usize) -> Result<u
                 }
                 i = end;
             }
+            if wanted {
+                found = Some(Some((v, i)));
+            }
+        } else if wanted {
+            found = Some(None);
         }
     }
 }
@@ -273,6 +299,18 @@ mod tests {
         let end = scan_header_params(s, 0, 10).unwrap();
         assert_eq!(&s[..end], b";a=1 ; b ;c=\"q;\"");
         assert!(scan_header_params(b";=1", 0, 10).is_err());
+        for (text, want) in [
+            (&b" ; Tag = \"x;y\" ;tag=2"[..], Some(Some("\"x;y\""))),
+            (b";a=1;TAG;tag=3", Some(None)),
+            (b";a=1;tags=3", None),
+            (b";tag=3 ;x", Some(Some("3"))),
+        ] {
+            let (end, found) = scan_header_params_noting(text, 0, 10, b"tag").unwrap();
+            let params = Params::new(std::str::from_utf8(&text[..end]).unwrap());
+            let found = found.map(|v| v.map(|(a, b)| std::str::from_utf8(&text[a..b]).unwrap()));
+            assert_eq!(found, want);
+            assert_eq!(found, params.get("tag"));
+        }
         assert_eq!(
             scan_header_params(b";a;b;c", 0, 2).unwrap_err().kind,
             ParseErrorKind::TooManyParams

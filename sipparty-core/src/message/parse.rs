@@ -10,10 +10,11 @@
 use smallvec::SmallVec;
 
 use super::error::{ParseError, ParseErrorKind};
+use super::lex::run_host;
 use super::name::{lookup_id, lookup_line, HeaderName, LINE_PREFIX};
 use super::params::DEFAULT_MAX_PARAMS;
 use super::section::{Headers, Slot};
-use super::tables::{LWS, TOKEN};
+use super::tables::{LWS, TOKEN, USER_PLAIN};
 use super::uri::Uri;
 
 /// Size caps applied while parsing. Exceeding one is an error, never a
@@ -467,6 +468,12 @@ fn token_end(buf: &[u8], i: usize) -> usize {
 fn find_lf(buf: &[u8], from: usize) -> Option<usize> {
     let mut i = from;
     while let Some(chunk) = buf.get(i..i + 16) {
+        // The cheaper any-LF test first; the position only for the chunk
+        // that has one.
+        if !chunk.iter().fold(false, |hit, &b| hit | (b == b'\n')) {
+            i += 16;
+            continue;
+        }
         let mut eq = [0u8; 16];
         for (e, &b) in eq.iter_mut().zip(chunk) {
             *e = if b == b'\n' { 0xff } else { 0 };
@@ -669,7 +676,9 @@ fn start_line_str(
             version,
         } => {
             let uri_str = &head[uri.0..uri.1];
-            Uri::parse_with(uri_str, max_params).map_err(|e| e.shifted(base + uri.0))?;
+            if !is_plain_sip_uri(uri_str.as_bytes()) {
+                Uri::parse_with(uri_str, max_params).map_err(|e| e.shifted(base + uri.0))?;
+            }
             StartLine::Request {
                 method: &head[method.0..method.1],
                 uri: uri_str,
@@ -686,4 +695,82 @@ fn start_line_str(
             reason: &head[reason.0..reason.1],
         },
     })
+}
+
+/// Whether `uri` is `sip:user@host` (scheme in any case, a user part of
+/// plain characters, a host name or IPv4 address, nothing after it): the
+/// usual Request-URI, which [`Uri::parse_with`] accepts whatever the
+/// parameter cap. Anything else gets the full parse, which reports errors.
+#[inline]
+fn is_plain_sip_uri(uri: &[u8]) -> bool {
+    let Some((scheme, rest)) = uri.split_first_chunk::<4>() else {
+        return false;
+    };
+    // OR-ing 0x20 folds only letters onto `s`, `i` and `p`.
+    if u32::from_le_bytes([scheme[0], scheme[1], scheme[2], b':']) | 0x0020_2020
+        != u32::from_le_bytes(*b"sip:")
+        || scheme[3] != b':'
+    {
+        return false;
+    }
+    let user = rest
+        .iter()
+        .position(|&b| !USER_PLAIN[b as usize])
+        .unwrap_or(rest.len());
+    if user == 0 || rest.get(user) != Some(&b'@') {
+        return false;
+    }
+    let host = &rest[user + 1..];
+    !host.is_empty() && run_host(host, 0) == host.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The Request-URI shortcut only ever accepts what the full URI parser
+    /// accepts (RFC 3261 section 19.1.1 SIP-URI), under any parameter cap.
+    #[test]
+    fn plain_sip_uri_shortcut_agrees_with_the_uri_parser() {
+        let yes = [
+            "sip:bob@biloxi.example.com",
+            "SIP:a@b",
+            "sIp:+1-212_x.y!~*'()&=+$,;?/@192.0.2.4",
+        ];
+        let no = [
+            "sip:biloxi.example.com",
+            "sip:@h",
+            "sip:a@",
+            "sip:a@h:5060",
+            "sip:a@h;lr",
+            "sip:a:pw@h",
+            "sip:%61@h",
+            "sips:a@h",
+            "sip;a@h",
+            "tel:+1",
+            "sip:a@[::1]",
+            "sip:a@h?x=y",
+            "sip:a@h@i",
+            "sip",
+        ];
+        for u in yes {
+            assert!(is_plain_sip_uri(u.as_bytes()), "{u}");
+            assert!(Uri::parse_with(u, 0).is_ok(), "{u}");
+        }
+        for u in no {
+            assert!(!is_plain_sip_uri(u.as_bytes()), "{u}");
+        }
+        // Every byte in every position of a short plain URI.
+        let base = *b"sip:ab@cd";
+        for at in 0..base.len() {
+            for b in 0..=255u8 {
+                let mut u = base;
+                u[at] = b;
+                if is_plain_sip_uri(&u) {
+                    let s = std::str::from_utf8(&u).expect("plain URIs are ASCII");
+                    assert!(Uri::parse_with(s, 0).is_ok(), "{s}");
+                }
+            }
+        }
+    }
 }

@@ -274,8 +274,14 @@ impl<'s> Headers<'s> {
 
     /// The topmost Via element.
     pub fn top_via(&self) -> Option<Result<Via<'s>, ParseError>> {
-        self.split_by_id(HeaderName::Via.known_id())
-            .next()
+        // The first element of the first Via line that has one (what
+        // `vias().next()` yields), without the iterator machinery.
+        let id = HeaderName::Via.known_id();
+        let text = self.text;
+        self.slots
+            .iter()
+            .filter(|s| s.id == id)
+            .find_map(|s| CommaSplit::new(s.value(text)).next())
             .map(Via::parse)
     }
 

@@ -12,12 +12,12 @@ use std::fmt;
 
 use crate::message::error::ParseError;
 use crate::message::lex::{find_byte, quoted_string, skip_lws, trim, unquote};
-use crate::message::params::{scan_header_params, Params, DEFAULT_MAX_PARAMS};
+use crate::message::params::{scan_header_params_noting, Params, DEFAULT_MAX_PARAMS};
 use crate::message::tables::LWS;
 use crate::message::uri::Uri;
 
 /// An address with optional display name and header parameters.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy)]
 pub struct NameAddr<'a> {
     /// The display name: quotes removed, escapes kept as written; a token
     /// display name trimmed. `None` when absent or empty.
@@ -28,7 +28,24 @@ pub struct NameAddr<'a> {
     pub params: Params<'a>,
     /// Whether the address was written in angle brackets.
     pub bracketed: bool,
+    /// The tag as noted while scanning `parsed_params`, the parameter text
+    /// at parse time ([`NameAddr::tag`] uses it while `params` is still
+    /// that text).
+    tag: Option<&'a str>,
+    parsed_params: &'a str,
 }
+
+impl PartialEq for NameAddr<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        // The public fields; the noted tag follows from them.
+        self.display_name == other.display_name
+            && self.uri == other.uri
+            && self.params == other.params
+            && self.bracketed == other.bracketed
+    }
+}
+
+impl Eq for NameAddr<'_> {}
 
 impl<'a> NameAddr<'a> {
     /// Parse one element (From, To, one Route/Contact entry).
@@ -74,22 +91,30 @@ impl<'a> NameAddr<'a> {
                 "angle brackets around URI with headers",
             ));
         }
-        let end = scan_header_params(s, after, DEFAULT_MAX_PARAMS)?;
+        let (end, tag) = scan_header_params_noting(s, after, DEFAULT_MAX_PARAMS, b"tag")?;
         let tail = skip_lws(s, end);
         if tail != s.len() {
             return Err(ParseError::expected(tail, "\";\" or end of address"));
         }
+        let params = &raw[after..end];
         Ok(NameAddr {
             display_name: display_name.filter(|d| !d.is_empty()),
             uri,
-            params: Params::new(&raw[after..end]),
+            params: Params::new(params),
             bracketed,
+            tag: tag.flatten().map(|(a, b)| &raw[a..b]),
+            parsed_params: params,
         })
     }
 
     /// The `tag` parameter (RFC 3261 section 19.3).
     pub fn tag(&self) -> Option<&'a str> {
-        self.params.value("tag")
+        // Noted during parsing, unless `params` was replaced since.
+        if std::ptr::eq(self.params.as_str(), self.parsed_params) {
+            self.tag
+        } else {
+            self.params.value("tag")
+        }
     }
 }
 
@@ -167,6 +192,11 @@ mod tests {
         assert_eq!(a.display_name, Some("A. G. Bell"));
         assert_eq!(a.uri.user, Some("agb"));
         assert_eq!(a.tag(), Some("a48s"));
+        // A replaced parameter list is read, not the one noted at parse.
+        let mut b = a;
+        b.params = Params::new(";TAG=other");
+        assert_eq!(b.tag(), Some("other"));
+        assert_ne!(a, b);
         let a = NameAddr::parse("sip:+12125551212@server.phone2net.com;tag=887s").unwrap();
         assert_eq!(a.display_name, None);
         assert_eq!(a.uri.raw, "sip:+12125551212@server.phone2net.com");

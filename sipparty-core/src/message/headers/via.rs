@@ -9,11 +9,11 @@ use std::fmt;
 
 use crate::message::error::ParseError;
 use crate::message::lex::{run, run_host, skip_lws, token};
-use crate::message::params::{scan_header_params, Params, DEFAULT_MAX_PARAMS};
+use crate::message::params::{scan_header_params_noting, Params, DEFAULT_MAX_PARAMS};
 use crate::Transport;
 
 /// One `via-parm` (one element of a possibly comma-separated Via header).
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy)]
 pub struct Via<'a> {
     /// `protocol-name "/" protocol-version` as written, e.g. `SIP/2.0`.
     pub protocol: &'a str,
@@ -25,7 +25,25 @@ pub struct Via<'a> {
     pub port: Option<u16>,
     /// The via-params (`;branch=..;received=..;rport`).
     pub params: Params<'a>,
+    /// The branch as noted while scanning `parsed_params`, the parameter
+    /// text at parse time ([`Via::branch`] uses it while `params` is still
+    /// that text).
+    branch: Option<&'a str>,
+    parsed_params: &'a str,
 }
+
+impl PartialEq for Via<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        // The public fields; the noted branch follows from them.
+        self.protocol == other.protocol
+            && self.transport == other.transport
+            && self.host == other.host
+            && self.port == other.port
+            && self.params == other.params
+    }
+}
+
+impl Eq for Via<'_> {}
 
 /// Parse `host [ COLON port ]` at `i`; returns (host end, port, end).
 pub(crate) fn host_port(s: &[u8], i: usize) -> Result<(usize, Option<u16>, usize), ParseError> {
@@ -114,23 +132,31 @@ impl<'a> Via<'a> {
             return Err(ParseError::expected(h0, "LWS before sent-by"));
         }
         let (host_end, port, i) = host_port(s, h0)?;
-        let end = scan_header_params(s, i, DEFAULT_MAX_PARAMS)?;
+        let (end, branch) = scan_header_params_noting(s, i, DEFAULT_MAX_PARAMS, b"branch")?;
         let tail = skip_lws(s, end);
         if tail != s.len() {
             return Err(ParseError::expected(tail, "\";\" or end of Via"));
         }
+        let params = &raw[i..end];
         Ok(Via {
             protocol: &raw[p0..v1],
             transport: &raw[t0..t1],
             host: &raw[h0..host_end],
             port,
-            params: Params::new(&raw[i..end]),
+            params: Params::new(params),
+            branch: branch.flatten().map(|(a, b)| &raw[a..b]),
+            parsed_params: params,
         })
     }
 
     /// The `branch` parameter (RFC 3261 section 8.1.1.7).
     pub fn branch(&self) -> Option<&'a str> {
-        self.params.value("branch")
+        // Noted during parsing, unless `params` was replaced since.
+        if std::ptr::eq(self.params.as_str(), self.parsed_params) {
+            self.branch
+        } else {
+            self.params.value("branch")
+        }
     }
 
     /// Whether the branch has the RFC 3261 magic cookie `z9hG4bK`.
@@ -201,6 +227,13 @@ mod tests {
         assert_eq!(v.port, Some(5060));
         assert_eq!(v.branch(), Some("z9hG4bK87asdks7"));
         assert!(v.is_rfc3261_branch());
+        // A replaced parameter list is read, not the one noted at parse.
+        let mut w = v;
+        w.params = Params::new(";branch=z9hG4bKother");
+        assert_eq!(w.branch(), Some("z9hG4bKother"));
+        assert_ne!(w, v);
+        w.params = Params::new(";rport");
+        assert_eq!(w.branch(), None);
         let v = Via::parse(
             "SIP/2.0/UDP 192.0.2.1:5060 ;received=192.0.2.207\r\n ;branch=z9hG4bK77asjd",
         )
