@@ -102,9 +102,7 @@ pub fn parse<'a>(input: &'a [u8], limits: &SdpLimits) -> Result<SessionDescripti
             return Err(SdpError::new(line as u32, SdpErrorKind::InvalidUtf8));
         }
     };
-    // Built in place and filled by the parser: the description is over a
-    // kilobyte (its lines are inline), so it is not moved around.
-    let mut out = Ok(SessionDescription {
+    let mut d = SessionDescription {
         raw,
         lines: SmallVec::new(),
         media: SmallVec::new(),
@@ -118,13 +116,9 @@ pub fn parse<'a>(input: &'a [u8], limits: &SdpLimits) -> Result<SessionDescripti
         },
         connection: None,
         timing: None,
-    });
-    if let Ok(d) = &mut out {
-        if let Err(e) = Parser::new(limits).run(d) {
-            out = Err(e);
-        }
-    }
-    out
+    };
+    Parser::new(limits).run(&mut d)?;
+    Ok(d)
 }
 
 /// Where in the grammar the parser is (RFC 8866 s.9), for ordering checks.
