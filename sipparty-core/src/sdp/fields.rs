@@ -878,11 +878,7 @@ mod tests {
             (b"123456789x", None),
             (b"/", None),
         ] {
-            assert_eq!(
-                canon::number_field(text, 0, text.len()),
-                value,
-                "{text:?}"
-            );
+            assert_eq!(canon::number_field(text, 0, text.len()), value, "{text:?}");
             // The same inside a longer value, as the parser sees it.
             let mut padded = text.to_vec();
             padded.extend_from_slice(b" 123456789");
