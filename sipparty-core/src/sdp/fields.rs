@@ -310,6 +310,36 @@ pub(crate) mod canon {
         Some(hi * POW10[n - 8] + lo)
     }
 
+    /// `IN IP4 <address>` or `IN IP6 <address>` from `i` to the end of
+    /// `value`, the address being a plain last field (non-empty, no blank,
+    /// no `/`): nearly every c= value and the end of nearly every o=
+    /// value. Returns the three fields; `None` for anything else.
+    #[inline(always)]
+    pub(crate) fn internet(value: &str, i: usize) -> Option<(&str, &str, &str)> {
+        let b = value.as_bytes();
+        let head = b.get(i..)?.first_chunk::<7>()?;
+        if head != b"IN IP4 " && head != b"IN IP6 " {
+            return None;
+        }
+        let address = value.get(i + 7..)?;
+        let a = address.as_bytes();
+        if a.is_empty() {
+            return None;
+        }
+        let mut j = 0;
+        while j < a.len() {
+            let (w, valid) = swar::word_at(a, j);
+            // `eq` never misses an equal byte and marks none where there
+            // is none, so "any mark" is exact.
+            let m = swar::eq(w, b' ') | swar::eq(w, b'\t') | swar::eq(w, b'/');
+            if m & swar::valid_mask(valid) != 0 {
+                return None;
+            }
+            j += 8;
+        }
+        Some((value.get(i..i + 2)?, value.get(i + 3..i + 6)?, address))
+    }
+
     /// Whether `b` (a last field) is non-empty and free of blanks, and
     /// where its first `/` is (multicast suffixes of c=).
     #[inline(always)]
@@ -421,6 +451,16 @@ impl<'a> Origin<'a> {
         let u = canon::token_sp(b, 0)?;
         let (session_id, i) = canon::number_sp(b, u + 1)?;
         let (session_version, i) = canon::number_sp(b, i)?;
+        if let Some((nettype, addrtype, address)) = canon::internet(value, i) {
+            return Some(Origin {
+                username: value.get(..u)?,
+                session_id,
+                session_version,
+                nettype,
+                addrtype,
+                address,
+            });
+        }
         let n = canon::token_sp(b, i)?;
         let a = canon::token_sp(b, n + 1)?;
         let address = value.get(a + 1..)?;
@@ -482,6 +522,15 @@ impl<'a> Connection<'a> {
     /// The fast path for a canonical value (see [`canon`]); `None` for
     /// anything else, well formed or not.
     pub(crate) fn parse_canonical(value: &'a str) -> Option<Self> {
+        if let Some((nettype, addrtype, address)) = canon::internet(value, 0) {
+            return Some(Connection {
+                nettype,
+                addrtype,
+                address,
+                ttl: None,
+                count: None,
+            });
+        }
         let b = value.as_bytes();
         let (sp, count) = canon::split::<2>(b)?;
         if count != 2 {
@@ -746,6 +795,10 @@ impl Timing {
     /// The fast path for a canonical value (see [`canon`]); `None` for
     /// anything else, well formed or not.
     pub(crate) fn parse_canonical(value: &str) -> Option<Self> {
+        // What SIP peers send (RFC 3264 s.5: an unbounded session).
+        if value == "0 0" {
+            return Some(Timing { start: 0, stop: 0 });
+        }
         let b = value.as_bytes();
         let (start, i) = canon::number_sp(b, 0)?;
         let (stop, j) = canon::digits(b, i)?;
@@ -906,6 +959,14 @@ mod tests {
     fn structural_fast_paths_match_the_general_ones() {
         for v in [
             "- 1 2 IN IP4 192.0.2.1",
+            "- 1 2 IN IP6 2001:db8::1",
+            "- 1 2 IN IP4 a/b",
+            "- 1 2 IN IP4 ",
+            "- 1 2 IN IP4 h\tx",
+            "- 1 2 IN IP4  h",
+            "- 1 2 IN IP4 a-long-host-name.example.com",
+            "- 1 2 IN IP4 a-long-host-name.example.com x",
+            "- 1 2 IN IP7 h",
             "- 1 2 IN IP4",
             "- 18446744073709551616 1 IN IP4 h",
             "a  1 2 IN IP4 h",
@@ -914,6 +975,13 @@ mod tests {
         }
         for v in [
             "IN IP4 233.252.0.1/127/3",
+            "IN IP4 192.0.2.1",
+            "IN IP6 ::",
+            "IN IP4 ",
+            "IN IP4 a b",
+            "IN IP4 0.0.0.0\t",
+            "IN IP4 a-long-host-name.example.com/2",
+            "IN IP4 a-long-host-name.example.com ",
             "IN IP6 ff00::1/3",
             "IN IP4 a/1/2/3",
             "IN IP4 /1",
@@ -923,13 +991,37 @@ mod tests {
         }
         for v in [
             "audio 49170/2 RTP/AVP 0 8",
+            "audio 49170 RTP/AVP 0 8 111 101",
+            "audio 49170 RTP/AVP 0 8 111 101 ",
+            "audio 49170 RTP/AVP 0 8  111",
+            "audio 49170 RTP/AVP  0",
+            "audio 49170 RTP/AVP ",
+            "audio 49170  RTP/AVP 0",
+            "audio 49170 RTP/AVPF 0",
+            "audio\t49170 RTP/AVP 0",
+            "aud\tio 49170 RTP/AVP 0",
+            " audio 49170 RTP/AVP 0",
+            "application 9 RTP/AVP 0",
+            "audio 0 RTP/AVP 0\t8",
+            "a 65535 RTP/AVP 127",
+            "a 65536 RTP/AVP 127",
+            "a 00001 RTP/AVP 1",
+            "a 1x RTP/AVP 1",
             "audio 70000 RTP/AVP 0",
             "audio 1 RTP/AVP",
             "audio 1 RTP/AVP 0 ",
         ] {
             assert_eq!(MediaLine::parse(v), MediaLine::parse_general(v), "{v:?}");
         }
-        for v in ["0 0", "3034423619 3042462419", "0", "0 0 0", "x 0"] {
+        for v in [
+            "0 0",
+            "3034423619 3042462419",
+            "0",
+            "0 0 0",
+            "x 0",
+            "0  0",
+            "0 0 ",
+        ] {
             assert_eq!(Timing::parse(v), Timing::parse_general(v), "{v:?}");
         }
     }
