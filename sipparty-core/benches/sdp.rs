@@ -1,6 +1,14 @@
 //! SDP benchmarks: parse the classic 320-byte SIP audio offer (borrowed and
 //! owned), serialize it, and answer it, with heap allocations per operation.
 //!
+//! Before criterion's wall-clock timings the bench prints, for the same
+//! operations, the wall time and the on-CPU time per operation over a fixed
+//! loop (`/proc/thread-self/schedstat`). On this project's shared 2-core
+//! machine criterion's wall time varies by 2x with the load of other jobs
+//! (time spent waiting for a core lands in its samples); the on-CPU time
+//! does not include that wait, so it is the figure to compare across runs,
+//! next to callgrind's instruction counts (`bench-compare/sdp/README.md`).
+//!
 //! Run: `cargo bench -p sipparty-core --bench sdp -- --warm-up-time 1 --measurement-time 3`
 // The counting allocator below is the only unsafe code: it forwards to the
 // system allocator and counts calls.
@@ -9,6 +17,7 @@
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use sipparty_core::sdp::{
@@ -34,6 +43,33 @@ fn local() -> LocalMedia {
         rtp_port: 6000,
         session_id: 77,
         session_version: 77,
+    }
+}
+
+/// Nanoseconds this thread has run on a CPU (Linux), or `None` elsewhere.
+fn cpu_ns() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    text.split_whitespace().next()?.parse().ok()
+}
+
+/// Wall and on-CPU time per call of `f`, over a fixed loop after a warm-up.
+fn per_op<R>(label: &str, mut f: impl FnMut() -> R) {
+    const N: u32 = 200_000;
+    for _ in 0..N / 10 {
+        black_box(f());
+    }
+    let cpu = cpu_ns();
+    let started = Instant::now();
+    for _ in 0..N {
+        black_box(f());
+    }
+    let wall = started.elapsed().as_nanos() as f64 / f64::from(N);
+    match (cpu, cpu_ns()) {
+        (Some(a), Some(b)) => println!(
+            "per op: {label}: {wall:.0} ns wall, {:.0} ns on-CPU",
+            (b - a) as f64 / f64::from(N)
+        ),
+        _ => println!("per op: {label}: {wall:.0} ns wall"),
     }
 }
 
@@ -77,6 +113,18 @@ fn bench(c: &mut Criterion) {
             ALLOCS.load(Ordering::Relaxed) - before
         );
     }
+
+    per_op("parse (borrowed)", || {
+        parse(black_box(OFFER), &limits).map(|d| d.media_count())
+    });
+    per_op("Sdp::parse (owned)", || Sdp::parse(black_box(OFFER)));
+    per_op("create_answer", || {
+        create_answer(black_box(&view), &caps, caps.direction, &local())
+    });
+    per_op("parse + create_answer", || {
+        let v = parse(black_box(OFFER), &limits).expect("parses");
+        create_answer(&v, &caps, caps.direction, &local()).map(|(s, _)| s.to_bytes())
+    });
 
     let mut g = c.benchmark_group("sdp");
     g.bench_function("parse_borrowed_320B", |b| {

@@ -81,6 +81,15 @@ pub(crate) mod swar {
         below(w ^ (LO * u64::from(c)), 1)
     }
 
+    /// Marks exactly the bytes of `w` equal to `c`: no false marks, so
+    /// every mark can be used (the sum cannot carry between bytes, as each
+    /// byte adds at most 0x7F to at most 0x7F).
+    #[inline(always)]
+    pub(crate) fn eq_exact(w: u64, c: u8) -> u64 {
+        let x = w ^ (LO * u64::from(c));
+        !((x & !HI).wrapping_add(!HI) | x) & HI
+    }
+
     /// The high bits of the first `valid` bytes.
     #[inline(always)]
     pub(crate) fn valid_mask(valid: usize) -> u64 {
@@ -213,6 +222,124 @@ pub(crate) mod canon {
         Some((v, j + 1))
     }
 
+    /// Splits a canonical run of fields (non-empty, no tab, no SP at either
+    /// end, no two SPs in a row): the positions of its first `N` SPs and
+    /// the number of SPs in all. One pass of word-at-a-time scanning gives
+    /// every field boundary of an o=, c=, t= or m= value.
+    #[inline(always)]
+    pub(crate) fn split<const N: usize>(b: &[u8]) -> Option<([usize; N], usize)> {
+        if matches!(b.first(), None | Some(b' ')) || b.last() == Some(&b' ') {
+            return None;
+        }
+        let mut sp = [0; N];
+        let mut count = 0;
+        // Whether the byte before the current word was a SP.
+        let mut carry = 0u64;
+        let mut i = 0;
+        while i < b.len() {
+            let (w, valid) = swar::word_at(b, i);
+            let live = swar::valid_mask(valid);
+            let s = swar::eq_exact(w, b' ') & live;
+            if swar::eq_exact(w, b'\t') & live != 0 || s & ((s << 8) | carry) != 0 {
+                return None;
+            }
+            carry = (s >> 56) & 0x80;
+            let mut m = s;
+            while m != 0 {
+                if let Some(slot) = sp.get_mut(count) {
+                    *slot = i + (m.trailing_zeros() / 8) as usize;
+                }
+                count += 1;
+                m &= m - 1;
+            }
+            i += 8;
+        }
+        Some((sp, count))
+    }
+
+    /// The value of `n` (1 to 8) decimal digits held in the low bytes of
+    /// `w` (little endian: the first digit is the lowest byte), or `None`
+    /// if any of them is not a digit.
+    #[inline(always)]
+    fn eight_digits(w: u64, n: usize) -> Option<u64> {
+        // Move the digits to the top and fill the bytes below with '0':
+        // leading zeros do not change the value.
+        let shift = 8 * (8 - n) as u32;
+        let pad = 0x3030_3030_3030_3030u64
+            .checked_shr(8 * n as u32)
+            .unwrap_or(0);
+        let d = ((w << shift) | pad).wrapping_sub(0x3030_3030_3030_3030);
+        // Not a digit: above 9 after the subtraction, or wrapped below
+        // '0'. Carries only reach bytes above a bad one, so any bad byte
+        // leaves a mark.
+        if (d | d.wrapping_add(0x7676_7676_7676_7676)) & 0x8080_8080_8080_8080 != 0 {
+            return None;
+        }
+        let mut x = d;
+        x = ((x & 0x0F0F_0F0F_0F0F_0F0F).wrapping_mul(2561)) >> 8;
+        x = ((x & 0x00FF_00FF_00FF_00FF).wrapping_mul(6_553_601)) >> 16;
+        x = ((x & 0x0000_FFFF_0000_FFFF).wrapping_mul(42_949_672_960_001)) >> 32;
+        Some(x)
+    }
+
+    /// The value of the decimal field `b[i..end]`: 1 to 19 digits (so no
+    /// overflow), nothing else. Up to 16 digits take one or two words.
+    #[inline(always)]
+    pub(crate) fn number_field(b: &[u8], i: usize, end: usize) -> Option<u64> {
+        let n = end.checked_sub(i)?;
+        if n == 0 || n > 16 {
+            return match digits(b, i) {
+                Some((v, j)) if j == end => Some(v),
+                _ => None,
+            };
+        }
+        let (w, valid) = swar::word_at(b, i);
+        let first = n.min(8);
+        if valid < first {
+            return None;
+        }
+        let hi = eight_digits(w, first)?;
+        if n <= 8 {
+            return Some(hi);
+        }
+        let (w, valid) = swar::word_at(b, i + 8);
+        if valid < n - 8 {
+            return None;
+        }
+        let lo = eight_digits(w, n - 8)?;
+        Some(hi * POW10[n - 8] + lo)
+    }
+
+    /// `IN IP4 <address>` or `IN IP6 <address>` from `i` to the end of
+    /// `value`, the address being a plain last field (non-empty, no blank,
+    /// no `/`): nearly every c= value and the end of nearly every o=
+    /// value. Returns the three fields; `None` for anything else.
+    #[inline(always)]
+    pub(crate) fn internet(value: &str, i: usize) -> Option<(&str, &str, &str)> {
+        let b = value.as_bytes();
+        let head = b.get(i..)?.first_chunk::<7>()?;
+        if head != b"IN IP4 " && head != b"IN IP6 " {
+            return None;
+        }
+        let address = value.get(i + 7..)?;
+        let a = address.as_bytes();
+        if a.is_empty() {
+            return None;
+        }
+        let mut j = 0;
+        while j < a.len() {
+            let (w, valid) = swar::word_at(a, j);
+            // `eq` never misses an equal byte and marks none where there
+            // is none, so "any mark" is exact.
+            let m = swar::eq(w, b' ') | swar::eq(w, b'\t') | swar::eq(w, b'/');
+            if m & swar::valid_mask(valid) != 0 {
+                return None;
+            }
+            j += 8;
+        }
+        Some((value.get(i..i + 2)?, value.get(i + 3..i + 6)?, address))
+    }
+
     /// Whether `b` (a last field) is non-empty and free of blanks, and
     /// where its first `/` is (multicast suffixes of c=).
     #[inline(always)]
@@ -235,31 +362,6 @@ pub(crate) mod canon {
             i += 8;
         }
         Some(slash)
-    }
-
-    /// Whether `b` is a canonical run of fields: non-empty, no tab, no SP
-    /// at either end, no two SPs in a row (the formats of m=).
-    #[inline(always)]
-    pub(crate) fn fields_ok(b: &[u8]) -> bool {
-        if matches!(b.first(), None | Some(b' ')) || b.last() == Some(&b' ') {
-            return false;
-        }
-        // Whether the byte before the current word was a SP.
-        let mut carry = 0u64;
-        let mut i = 0;
-        while i < b.len() {
-            let (w, valid) = swar::word_at(b, i);
-            let live = swar::valid_mask(valid);
-            // A borrow can flag a '!' right after a SP too: that only sends
-            // the value down the general path, never lets a bad one through.
-            let sp = swar::eq(w, b' ') & live;
-            if swar::eq(w, b'\t') & live != 0 || sp & ((sp << 8) | carry) != 0 {
-                return false;
-            }
-            carry = (sp >> 56) & 0x80;
-            i += 8;
-        }
-        true
     }
 }
 
@@ -349,6 +451,16 @@ impl<'a> Origin<'a> {
         let u = canon::token_sp(b, 0)?;
         let (session_id, i) = canon::number_sp(b, u + 1)?;
         let (session_version, i) = canon::number_sp(b, i)?;
+        if let Some((nettype, addrtype, address)) = canon::internet(value, i) {
+            return Some(Origin {
+                username: value.get(..u)?,
+                session_id,
+                session_version,
+                nettype,
+                addrtype,
+                address,
+            });
+        }
         let n = canon::token_sp(b, i)?;
         let a = canon::token_sp(b, n + 1)?;
         let address = value.get(a + 1..)?;
@@ -410,23 +522,34 @@ impl<'a> Connection<'a> {
     /// The fast path for a canonical value (see [`canon`]); `None` for
     /// anything else, well formed or not.
     pub(crate) fn parse_canonical(value: &'a str) -> Option<Self> {
-        let b = value.as_bytes();
-        let n = canon::token_sp(b, 0)?;
-        let a = canon::token_sp(b, n + 1)?;
-        let nettype = value.get(..n)?;
-        let addrtype = value.get(n + 1..a)?;
-        let full = value.get(a + 1..)?;
-        match canon::last_field(full.as_bytes())? {
-            None => Some(Connection {
+        if let Some((nettype, addrtype, address)) = canon::internet(value, 0) {
+            return Some(Connection {
                 nettype,
                 addrtype,
-                address: full,
+                address,
                 ttl: None,
                 count: None,
-            }),
-            // Multicast suffixes are rare: the shared decoding.
-            Some(_) => Self::from_parts(nettype, addrtype, full).ok(),
+            });
         }
+        let b = value.as_bytes();
+        let (sp, count) = canon::split::<2>(b)?;
+        if count != 2 {
+            return None;
+        }
+        let nettype = value.get(..sp[0])?;
+        let addrtype = value.get(sp[0] + 1..sp[1])?;
+        let full = value.get(sp[1] + 1..)?;
+        if full.as_bytes().contains(&b'/') {
+            // Multicast suffixes are rare: the shared decoding.
+            return Self::from_parts(nettype, addrtype, full).ok();
+        }
+        Some(Connection {
+            nettype,
+            addrtype,
+            address: full,
+            ttl: None,
+            count: None,
+        })
     }
 
     pub(crate) fn parse_general(value: &'a str) -> Result<Self, SdpError> {
@@ -563,29 +686,29 @@ impl<'a> MediaLine<'a> {
     /// anything else, well formed or not.
     pub(crate) fn parse_canonical(value: &'a str) -> Option<Self> {
         let b = value.as_bytes();
-        let m = canon::token_sp(b, 0)?;
-        let (port, mut i) = canon::digits(b, m + 1)?;
+        let (sp, count) = canon::split::<3>(b)?;
+        if count < 3 {
+            return None;
+        }
+        // port or port/count
+        let (port, port_count) = match canon::number_field(b, sp[0] + 1, sp[1]) {
+            Some(p) => (p, None),
+            None => {
+                let (p, j) = canon::digits(b, sp[0] + 1)?;
+                if b.get(j) != Some(&b'/') {
+                    return None;
+                }
+                let c = canon::number_field(b, j + 1, sp[1])?;
+                (p, Some(u32::try_from(c).ok()?))
+            }
+        };
         let port = u16::try_from(port).ok()?;
-        let mut port_count = None;
-        if b.get(i) == Some(&b'/') {
-            let (c, j) = canon::digits(b, i + 1)?;
-            port_count = Some(u32::try_from(c).ok()?);
-            i = j;
-        }
-        if b.get(i) != Some(&b' ') {
-            return None;
-        }
-        let p = canon::token_sp(b, i + 1)?;
-        let formats = value.get(p + 1..)?;
-        if !canon::fields_ok(formats.as_bytes()) {
-            return None;
-        }
         Some(MediaLine {
-            media: value.get(..m)?,
+            media: value.get(..sp[0])?,
             port,
             port_count,
-            proto: value.get(i + 1..p)?,
-            formats,
+            proto: value.get(sp[1] + 1..sp[2])?,
+            formats: value.get(sp[2] + 1..)?,
         })
     }
 
@@ -672,6 +795,10 @@ impl Timing {
     /// The fast path for a canonical value (see [`canon`]); `None` for
     /// anything else, well formed or not.
     pub(crate) fn parse_canonical(value: &str) -> Option<Self> {
+        // What SIP peers send (RFC 3264 s.5: an unbounded session).
+        if value == "0 0" {
+            return Some(Timing { start: 0, stop: 0 });
+        }
         let b = value.as_bytes();
         let (start, i) = canon::number_sp(b, 0)?;
         let (stop, j) = canon::digits(b, i)?;
@@ -784,8 +911,36 @@ mod tests {
         assert_eq!(canon::last_field(b"233.252.0.1/127"), Some(Some(11)));
         assert_eq!(canon::last_field(b"192.0.2.1 x"), None);
         assert_eq!(canon::last_field(b"a-long-host-name.example.com\t"), None);
-        assert!(canon::fields_ok(b"0 8 111 101 96 97 98 99 100"));
-        assert!(canon::fields_ok(b"0"));
+        assert_eq!(
+            canon::split::<3>(b"audio 49170 RTP/AVP 0 8 111 101 96 97 98 99 100"),
+            Some(([5, 11, 19], 11))
+        );
+        assert_eq!(canon::split::<2>(b"0"), Some(([0, 0], 0)));
+        assert_eq!(canon::split::<1>(b"a b c"), Some(([1], 2)));
+        for (text, value) in [
+            (&b"0"[..], Some(0)),
+            (b"49170", Some(49_170)),
+            (b"12345678", Some(12_345_678)),
+            (b"2890844526", Some(2_890_844_526)),
+            (b"1234567890123456", Some(1_234_567_890_123_456)),
+            (b"1234567890123456789", Some(1_234_567_890_123_456_789)),
+            (b"12345678901234567890", None),
+            (b"", None),
+            (b"1/2", None),
+            (b"1234567x", None),
+            (b"123456789x", None),
+            (b"/", None),
+        ] {
+            assert_eq!(canon::number_field(text, 0, text.len()), value, "{text:?}");
+            // The same inside a longer value, as the parser sees it.
+            let mut padded = text.to_vec();
+            padded.extend_from_slice(b" 123456789");
+            assert_eq!(
+                canon::number_field(&padded, 0, text.len()),
+                value,
+                "{text:?}"
+            );
+        }
         for v in [
             &b""[..],
             b" 0",
@@ -796,7 +951,7 @@ mod tests {
             // The double SP straddles two words.
             b"0 8 111  101",
         ] {
-            assert!(!canon::fields_ok(v), "{v:?}");
+            assert_eq!(canon::split::<4>(v), None, "{v:?}");
         }
     }
 
@@ -804,6 +959,14 @@ mod tests {
     fn structural_fast_paths_match_the_general_ones() {
         for v in [
             "- 1 2 IN IP4 192.0.2.1",
+            "- 1 2 IN IP6 2001:db8::1",
+            "- 1 2 IN IP4 a/b",
+            "- 1 2 IN IP4 ",
+            "- 1 2 IN IP4 h\tx",
+            "- 1 2 IN IP4  h",
+            "- 1 2 IN IP4 a-long-host-name.example.com",
+            "- 1 2 IN IP4 a-long-host-name.example.com x",
+            "- 1 2 IN IP7 h",
             "- 1 2 IN IP4",
             "- 18446744073709551616 1 IN IP4 h",
             "a  1 2 IN IP4 h",
@@ -812,6 +975,13 @@ mod tests {
         }
         for v in [
             "IN IP4 233.252.0.1/127/3",
+            "IN IP4 192.0.2.1",
+            "IN IP6 ::",
+            "IN IP4 ",
+            "IN IP4 a b",
+            "IN IP4 0.0.0.0\t",
+            "IN IP4 a-long-host-name.example.com/2",
+            "IN IP4 a-long-host-name.example.com ",
             "IN IP6 ff00::1/3",
             "IN IP4 a/1/2/3",
             "IN IP4 /1",
@@ -821,13 +991,37 @@ mod tests {
         }
         for v in [
             "audio 49170/2 RTP/AVP 0 8",
+            "audio 49170 RTP/AVP 0 8 111 101",
+            "audio 49170 RTP/AVP 0 8 111 101 ",
+            "audio 49170 RTP/AVP 0 8  111",
+            "audio 49170 RTP/AVP  0",
+            "audio 49170 RTP/AVP ",
+            "audio 49170  RTP/AVP 0",
+            "audio 49170 RTP/AVPF 0",
+            "audio\t49170 RTP/AVP 0",
+            "aud\tio 49170 RTP/AVP 0",
+            " audio 49170 RTP/AVP 0",
+            "application 9 RTP/AVP 0",
+            "audio 0 RTP/AVP 0\t8",
+            "a 65535 RTP/AVP 127",
+            "a 65536 RTP/AVP 127",
+            "a 00001 RTP/AVP 1",
+            "a 1x RTP/AVP 1",
             "audio 70000 RTP/AVP 0",
             "audio 1 RTP/AVP",
             "audio 1 RTP/AVP 0 ",
         ] {
             assert_eq!(MediaLine::parse(v), MediaLine::parse_general(v), "{v:?}");
         }
-        for v in ["0 0", "3034423619 3042462419", "0", "0 0 0", "x 0"] {
+        for v in [
+            "0 0",
+            "3034423619 3042462419",
+            "0",
+            "0 0 0",
+            "x 0",
+            "0  0",
+            "0 0 ",
+        ] {
             assert_eq!(Timing::parse(v), Timing::parse_general(v), "{v:?}");
         }
     }

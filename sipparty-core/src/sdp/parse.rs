@@ -102,9 +102,7 @@ pub fn parse<'a>(input: &'a [u8], limits: &SdpLimits) -> Result<SessionDescripti
             return Err(SdpError::new(line as u32, SdpErrorKind::InvalidUtf8));
         }
     };
-    // Built in place and filled by the parser: the description is over a
-    // kilobyte (its lines are inline), so it is not moved around.
-    let mut out = Ok(SessionDescription {
+    let mut d = SessionDescription {
         raw,
         lines: SmallVec::new(),
         media: SmallVec::new(),
@@ -118,13 +116,9 @@ pub fn parse<'a>(input: &'a [u8], limits: &SdpLimits) -> Result<SessionDescripti
         },
         connection: None,
         timing: None,
-    });
-    if let Ok(d) = &mut out {
-        if let Err(e) = Parser::new(limits).run(d) {
-            out = Err(e);
-        }
-    }
-    out
+    };
+    Parser::new(limits).run(&mut d)?;
+    Ok(d)
 }
 
 /// Where in the grammar the parser is (RFC 8866 s.9), for ordering checks.
@@ -210,6 +204,40 @@ fn line_end(b: &[u8], mut i: usize) -> usize {
 /// the line end (RFC 8866 s.9). Both come out of the same words.
 #[inline(always)]
 fn attribute_line(b: &[u8], start: usize) -> (usize, bool) {
+    // Nearly every att-field ends at a ':' (or at the line end, for a
+    // flag): the first mark among ':', SP and the control bytes decides
+    // it. The lowest mark of each `swar` test is exact, so the lowest mark
+    // of their union is a true one of each test that has it.
+    let mut i = start;
+    while i < b.len() {
+        // Near the end of the input the missing bytes read as zero, above
+        // the real ones: `live` masks them, and borrows only run upwards.
+        let (w, valid) = swar::word_at(b, i);
+        let live = swar::valid_mask(valid);
+        // TAB is a control byte here (below 0x0E).
+        let ctl = swar::below(w, 0x0E) & live;
+        let colon = swar::eq(w, b':') & live;
+        let first = ctl | colon | (swar::eq(w, b' ') & live);
+        if first != 0 {
+            let bit = first & first.wrapping_neg();
+            let at = i + (bit.trailing_zeros() / 8) as usize;
+            if colon & bit != 0 {
+                return (line_end(b, at + 1), at > start);
+            }
+            if ctl & bit != 0 && matches!(b.get(at), Some(0 | b'\n' | b'\r')) {
+                return (at, at > start);
+            }
+            // A blank before any ':', or another control byte.
+            return attribute_line_words(b, start);
+        }
+        i += 8;
+    }
+    (b.len(), b.len() > start)
+}
+
+/// The general scan of [`attribute_line`], a word at a time.
+#[inline(never)]
+fn attribute_line_words(b: &[u8], start: usize) -> (usize, bool) {
     let mut i = start;
     // None until the att-field has ended.
     let mut name_ok = None;
@@ -298,12 +326,13 @@ impl<'l> Parser<'l> {
             if n >= self.limits.max_lines {
                 return Err(err(SdpErrorKind::TooManyLines));
             }
-            if n > 0 && bytes[pos] == b'a' && bytes.get(pos + 1) == Some(&b'=') {
+            if n > 0 && bytes.get(pos..).and_then(|r| r.first_chunk::<2>()) == Some(b"a=") {
                 // Most lines are attributes: one scan finds the line end
                 // and checks the att-field, without the general dispatch.
                 let (at, name_ok) = attribute_line(bytes, pos + 2);
+                let crlf = bytes.get(at..).and_then(|r| r.first_chunk::<2>()) == Some(b"\r\n");
                 let ending = match bytes.get(at) {
-                    Some(b'\r') if bytes.get(at + 1) == Some(&b'\n') => LineEnding::CrLf,
+                    _ if crlf => LineEnding::CrLf,
                     None if !strict => LineEnding::None,
                     Some(b'\n') if !strict => LineEnding::Lf,
                     None => return Err(err(SdpErrorKind::MissingLineEnding)),
