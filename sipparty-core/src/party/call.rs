@@ -151,8 +151,7 @@ impl Party {
         let call_id = message::new_call_id(&mut *self.rng, &local.ip().to_string());
 
         let mut req = Message::request(Method::Invite, &target);
-        let (via, _) = self.via(transport)?;
-        req.add_header(HeaderName::Via, &via);
+        self.push_via(&mut req, transport)?;
         req.add_header_parts(HeaderName::From, &[&self.our_from(), ";tag=", &tag]);
         req.add_header_parts(HeaderName::To, &["<", &target, ">"]);
         req.add_header(HeaderName::CallId, &call_id);
@@ -646,8 +645,7 @@ impl Party {
         ack: &mut Message,
         transport: Transport,
     ) -> Result<(), Error> {
-        let (via, _) = self.via(transport)?;
-        ack.push_front_header(HeaderName::Via, &via);
+        self.push_via(ack, transport)?;
         self.common_request_headers(ack);
         let dest = self.next_hop_of(id);
         self.tx.send_stateless_request_ref(ack, dest, transport);
@@ -676,13 +674,11 @@ impl Party {
         let mut ack = fork.create_request(Method::Ack, Some(cseq));
         let mut bye = fork.create_request(Method::Bye, None);
         let dest = self.dialog_hop(&fork).unwrap_or(out.destination);
-        if let Ok((via, _)) = self.via(transport) {
-            ack.push_front_header(HeaderName::Via, &via);
+        if self.push_via(&mut ack, transport).is_ok() {
             self.common_request_headers(&mut ack);
             self.tx.send_stateless_request(ack, dest, transport);
         }
-        if let Ok((via, _)) = self.via(transport) {
-            bye.push_front_header(HeaderName::Via, &via);
+        if self.push_via(&mut bye, transport).is_ok() {
             self.common_request_headers(&mut bye);
             debug!(%id, "second 2xx from a fork: ACK and BYE");
             let _ = self.send_request(now, bye, dest, transport, Owner::Nobody, TxKind::Bye, 0);
@@ -705,9 +701,7 @@ impl Party {
         req.remove_header(&HeaderName::Route);
         let seq = req.cseq().and_then(Result::ok).map(|c| c.seq).unwrap_or(1) + 1;
         req.set_header(HeaderName::CSeq, &format!("{seq} INVITE"));
-        let (via, _) = self.via(transport)?;
-        req.remove_first_header(&HeaderName::Via);
-        req.push_front_header(HeaderName::Via, &via);
+        self.replace_via(&mut req, transport)?;
         let tx = self.send_routed(now, req.clone(), &hop, Owner::Call(id), TxKind::Invite)?;
         if let Some(out) = self.calls.get_mut(&id).and_then(|c| c.out_invite.as_mut()) {
             out.tx = tx;
@@ -742,9 +736,7 @@ impl Party {
         let (mut req, dest, transport) = (out.request.clone(), out.destination, call.transport);
         let seq = req.cseq().and_then(Result::ok).map(|c| c.seq).unwrap_or(1) + 1;
         req.set_header(HeaderName::CSeq, &format!("{seq} INVITE"));
-        let (via, _) = self.via(transport)?;
-        req.remove_first_header(&HeaderName::Via);
-        req.push_front_header(HeaderName::Via, &via);
+        self.replace_via(&mut req, transport)?;
         edit(&mut req);
         let tx = self.send_request(
             now,
@@ -875,10 +867,8 @@ impl Party {
         // CSeq as one being served, on another branch (a fork reaching us
         // twice).
         let key = merge_key(&request);
-        let branch = request
-            .top_via()
-            .and_then(Result::ok)
-            .and_then(|v| v.branch().map(Box::<str>::from));
+        // Decoded once, by the transaction layer.
+        let branch = request.top_branch().map(Box::<str>::from);
         if matches!(method, Method::Invite | Method::Message) {
             if let Some(resp) = self.challenge(now, &request) {
                 let _ = self.tx.send_response(now, tx, resp);
@@ -1683,8 +1673,7 @@ impl Party {
         kind: TxKind,
     ) -> Result<TransactionId, Error> {
         let transport = self.calls.get(&id).ok_or(Error::Unknown)?.transport;
-        let (via, _) = self.via(transport)?;
-        req.push_front_header(HeaderName::Via, &via);
+        self.push_via(&mut req, transport)?;
         self.common_request_headers(&mut req);
         if let Some(inv) = self.calls.get(&id).and_then(|c| c.out_invite.as_ref()) {
             copy_credentials(&inv.request, &mut req);

@@ -700,26 +700,44 @@ impl Party {
         tag
     }
 
-    pub(crate) fn new_branch(&mut self) -> String {
-        message::new_branch(&mut *self.rng)
-    }
-
     pub(crate) fn local_for(&self, transport: Transport) -> Result<SocketAddr, Error> {
         self.local_address(transport)
             .ok_or(Error::NoLocalAddress(transport))
     }
 
-    /// A top Via for a request we send (RFC 3261 section 8.1.1.7, with
-    /// `rport` of RFC 3581 so responses come back through NATs).
-    pub(crate) fn via(&mut self, transport: Transport) -> Result<(String, String), Error> {
-        let branch = self.new_branch();
+    /// Put our top Via on `msg` (RFC 3261 section 8.1.1.7, with `rport`
+    /// of RFC 3581 so responses come back through NATs), above any other,
+    /// with a fresh branch. Written straight into the message, and the
+    /// branch recorded there so the transaction layer need not decode the
+    /// Via to find it.
+    pub(crate) fn push_via(&mut self, msg: &mut Message, transport: Transport) -> Result<(), Error> {
+        // `message::new_branch`'s layout (the magic cookie, then 16 random
+        // token characters), without a String of its own.
+        let mut buf = *b"z9hG4bK0000000000000000";
+        self.rng.fill_token(&mut buf[7..]);
+        // The cookie is ASCII and fill_token writes ASCII alphanumerics.
+        let branch = std::str::from_utf8(&buf).unwrap_or("z9hG4bK");
         let hp = self.local_host_port(transport)?;
         let token = transport.via_token();
-        let mut via = String::with_capacity(8 + token.len() + 1 + hp.len() + 8 + branch.len() + 6);
-        for part in ["SIP/2.0/", token, " ", hp, ";branch=", &branch, ";rport"] {
-            via.push_str(part);
-        }
-        Ok((via, branch))
+        msg.push_front_header_parts(
+            HeaderName::Via,
+            &["SIP/2.0/", token, " ", hp, ";branch=", branch, ";rport"],
+        );
+        msg.set_top_branch(branch);
+        Ok(())
+    }
+
+    /// Replace the top Via line of a request we send again as a new
+    /// transaction (new branch, section 8.1.3.5 and 17.1.1.3).
+    pub(crate) fn replace_via(
+        &mut self,
+        msg: &mut Message,
+        transport: Transport,
+    ) -> Result<(), Error> {
+        // Checked first so a failure leaves the request as it was.
+        self.local_host_port(transport)?;
+        msg.remove_first_header(&HeaderName::Via);
+        self.push_via(msg, transport)
     }
 
     fn local_host_port(&self, transport: Transport) -> Result<&str, Error> {
@@ -1139,11 +1157,9 @@ impl Party {
         }
         request.add_header(credentials_name, &answer.value);
         // A new transaction: new branch, CSeq one higher (section 8.1.3.5).
-        let Ok((via, _)) = self.via(transport) else {
+        if self.replace_via(&mut request, transport).is_err() {
             return false;
-        };
-        request.remove_first_header(&HeaderName::Via);
-        request.push_front_header(HeaderName::Via, &via);
+        }
         let new_seq = match request.cseq().and_then(Result::ok) {
             Some(c) => {
                 let seq = c.seq.wrapping_add(1);
@@ -1232,8 +1248,7 @@ impl Party {
             self.route_for(&target, options.proxy.as_deref(), options.destination)?;
         let transport = hop.transport();
         let mut req = Message::request(method.clone(), &target);
-        let (via, _) = self.via(transport)?;
-        req.add_header(HeaderName::Via, &via);
+        self.push_via(&mut req, transport)?;
         let tag = self.new_tag();
         req.add_header(HeaderName::From, &format!("{};tag={tag}", self.our_from()));
         req.add_header(HeaderName::To, &format!("<{target}>"));

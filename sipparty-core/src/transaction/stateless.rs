@@ -215,7 +215,7 @@ pub(crate) fn needs_stamp(via: &TopVia<'_>, source: SocketAddr) -> bool {
 
 /// Replace the first Via line with `line` (see [`write_stamped_line`]).
 pub(crate) fn replace_top_via(request: &mut Message, line: &str) {
-    if !request.replace_first_header(&HeaderName::Via, line) {
+    if !request.replace_top_via_same_branch(line) {
         warn!("top Via vanished while stamping it");
     }
 }
