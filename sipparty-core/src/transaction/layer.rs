@@ -18,7 +18,7 @@ use super::non_invite_client::NonInviteClient;
 use super::non_invite_server::NonInviteServer;
 use super::stateless::{
     destination_from_via, make_response, needs_stamp, replace_top_via, response_destination,
-    write_stamped_line, TopVia,
+    write_stamped_top, TopVia,
 };
 use super::timer::Timer;
 use super::{
@@ -376,7 +376,7 @@ impl TransactionLayer {
                     request.set_top_branch(branch);
                 }
                 if needs_stamp(&top, source) {
-                    write_stamped_line(&request, &top.via, source, &mut self.scratch);
+                    write_stamped_top(&request, &top, source, &mut self.scratch);
                     (true, facts(&top.stamped(source), &request))
                 } else {
                     (false, facts(&top, &request))
