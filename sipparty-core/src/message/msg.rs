@@ -107,7 +107,7 @@ fn offset_in(whole: &str, sub: &str) -> u32 {
 /// Values written by the application must not smuggle a line break into
 /// the message (header injection): CR and LF become spaces.
 fn push_clean(text: &mut String, value: &str) {
-    if memchr::memchr2(b'\r', b'\n', value.as_bytes()).is_some() {
+    if has_line_break(value.as_bytes()) {
         text.extend(
             value
                 .chars()
@@ -116,6 +116,30 @@ fn push_clean(text: &mut String, value: &str) {
     } else {
         text.push_str(value);
     }
+}
+
+/// Whether `b` holds a CR or LF. Header values are short (a call builds
+/// dozens of them), where `memchr2`'s set-up costs more than the search:
+/// CR and LF are the only bytes below 0x0E a value normally has none of,
+/// so eight bytes at a time are tested for "any byte below 0x0E" (exact
+/// for thresholds up to 0x80) and only a hit is looked at closely.
+fn has_line_break(b: &[u8]) -> bool {
+    if b.len() > 64 {
+        return memchr::memchr2(b'\r', b'\n', b).is_some();
+    }
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let is_break = |c: &u8| *c == b'\r' || *c == b'\n';
+    let mut words = b.chunks_exact(8);
+    for w in &mut words {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(w);
+        let x = u64::from_le_bytes(bytes);
+        if x.wrapping_sub(ONES * 0x0E) & !x & HIGH != 0 && w.iter().any(is_break) {
+            return true;
+        }
+    }
+    words.remainder().iter().any(is_break)
 }
 
 /// `value.trim()`, with a shortcut for the usual value that starts and
@@ -431,22 +455,21 @@ impl Message {
         let ne = t.len();
         t.push_str(": ");
         let vs = t.len();
-        match parts {
-            [one] => push_clean(t, trim_value(one)),
-            _ => {
-                for p in parts {
-                    push_clean(t, p);
-                }
-                // Trim the joined value as one (rare: parts with outer
-                // whitespace).
-                let joined = &t[vs..];
-                let trimmed = trim_value(joined);
-                if trimmed.len() != joined.len() {
-                    let trimmed = trimmed.to_owned();
-                    t.truncate(vs);
-                    t.push_str(&trimmed);
-                }
-            }
+        for p in parts {
+            t.push_str(p);
+        }
+        // The joined value checked once for CR and LF (header injection)
+        // and trimmed as one; both fix-ups are rare.
+        if has_line_break(&t.as_bytes()[vs..]) {
+            let joined = t.split_off(vs);
+            push_clean(t, &joined);
+        }
+        let joined = &t[vs..];
+        let trimmed = trim_value(joined);
+        if trimmed.len() != joined.len() {
+            let trimmed = trimmed.to_owned();
+            t.truncate(vs);
+            t.push_str(&trimmed);
         }
         let ve = t.len();
         t.push_str("\r\n");
@@ -1057,6 +1080,34 @@ mod tests {
         Content-Length: 4\r\n\
         \r\n\
         v=0\n";
+
+    /// Header injection guard (RFC 3261 section 7.3.1: a header line
+    /// ends at CRLF): the word-at-a-time test finds CR and LF wherever they
+    /// are and nothing else.
+    #[test]
+    fn rfc3261_7_3_1_line_breaks_found_at_every_offset() {
+        for len in 0..80 {
+            let plain: Vec<u8> = (0..len).map(|i| b' ' + (i % 90) as u8).collect();
+            assert!(!has_line_break(&plain), "{len}");
+            let mut tabs = plain.clone();
+            tabs.iter_mut().step_by(3).for_each(|b| *b = b'\t');
+            assert!(!has_line_break(&tabs), "tabs, {len}");
+            for at in 0..len {
+                for brk in [b'\r', b'\n'] {
+                    let mut v = plain.clone();
+                    v[at] = brk;
+                    assert!(has_line_break(&v), "{len} {at}");
+                }
+                let mut v = plain.clone();
+                v[at] = 0x0B;
+                assert!(!has_line_break(&v), "vertical tab is no line break");
+            }
+        }
+        let mut m = Message::request(Method::Options, "sip:a@b");
+        m.add_header(HeaderName::Subject, "one\r\nVia: injected");
+        assert_eq!(m.headers(&HeaderName::Via).count(), 0);
+        assert_eq!(m.header(&HeaderName::Subject), Some("one  Via: injected"));
+    }
 
     /// `into_bytes` must write exactly what `to_bytes` writes, whether it
     /// reuses the text buffer (built, append-only) or not (parsed, edited).
