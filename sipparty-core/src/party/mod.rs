@@ -694,9 +694,14 @@ impl Party {
     }
 
     pub(crate) fn new_tag(&mut self) -> String {
-        let mut tag = String::with_capacity(self.tag_prefix.len() + 10);
+        // `message::new_tag`'s 10 token characters, after the prefix, in
+        // one allocation.
+        let mut token = [0u8; 10];
+        self.rng.fill_token(&mut token);
+        let mut tag = String::with_capacity(self.tag_prefix.len() + token.len());
         tag.push_str(&self.tag_prefix);
-        tag.push_str(&message::new_tag(&mut *self.rng));
+        // fill_token writes ASCII alphanumerics only.
+        tag.push_str(std::str::from_utf8(&token).unwrap_or_default());
         tag
     }
 

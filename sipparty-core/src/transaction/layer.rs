@@ -933,6 +933,22 @@ impl TransactionLayer {
         });
     }
 
+    /// Send bytes the TU serialized and kept itself (the ACK it sends
+    /// again for each retransmitted 2xx, section 13.2.2.4) with no
+    /// transaction.
+    pub fn send_stateless_bytes(
+        &mut self,
+        bytes: Vec<u8>,
+        destination: SocketAddr,
+        transport: Transport,
+    ) {
+        self.transmits.push_back(Transmit {
+            transport,
+            destination,
+            bytes,
+        });
+    }
+
     /// [`Self::send_stateless_request`] for a request the TU keeps (the
     /// ACK it sends again for each retransmitted 2xx).
     pub fn send_stateless_request_ref(
