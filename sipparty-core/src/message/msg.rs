@@ -424,6 +424,42 @@ impl Message {
         m
     }
 
+    /// The bytes [`Message::response_to`]`(request, code, None)` would
+    /// serialize to, with `extra` (a header and its value) after the
+    /// copied lines, written straight into one buffer: for the responses
+    /// the transaction layer sends and forgets (100 Trying), where the
+    /// owned message would be built only to be serialized.
+    pub(crate) fn response_bytes(
+        request: &Message,
+        code: u16,
+        extra: Option<(&HeaderName, &str)>,
+    ) -> Vec<u8> {
+        const CALL_ID: u8 = HeaderName::CallId.known_id();
+        const CSEQ: u8 = HeaderName::CSeq.known_id();
+        let mut out = String::with_capacity(request.text.len().min(1024) + 64);
+        let mut digits = Digits::default();
+        out.push_str("SIP/2.0 ");
+        out.push_str(decimal(code, &mut digits));
+        out.push(' ');
+        push_clean(&mut out, reason_phrase(code));
+        out.push_str("\r\n");
+        let src = &request.text;
+        for slot in &request.slots {
+            if matches!(slot.id, VIA | FROM | TO | CALL_ID | CSEQ) {
+                out.push_str(slot.line(src));
+            }
+        }
+        if let Some((name, value)) = extra {
+            out.push_str(name.as_str());
+            out.push_str(": ");
+            let value = trim_value(value);
+            push_clean(&mut out, value);
+            out.push_str("\r\n");
+        }
+        out.push_str("Content-Length: 0\r\n\r\n");
+        out.into_bytes()
+    }
+
     /// Append a header line of another message's text, as written.
     fn copy_line(&mut self, src: &str, slot: &Slot) {
         let base = self.text.len() as u32;
@@ -1080,6 +1116,34 @@ mod tests {
         Content-Length: 4\r\n\
         \r\n\
         v=0\n";
+
+    /// RFC 3261 section 8.2.6: the directly written response is byte for
+    /// byte the serialized `response_to`, with the extra header where
+    /// `add_header` puts it.
+    #[test]
+    fn rfc3261_8_2_6_response_bytes_equal_response_to() {
+        let parsed = Message::parse(INVITE.as_bytes()).unwrap();
+        let mut built = Message::request(Method::Invite, "sip:bob@192.0.2.4");
+        built.add_header(HeaderName::Via, "SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKx");
+        built.add_header(HeaderName::Via, "SIP/2.0/UDP 192.0.2.9;branch=z9hG4bKy");
+        built.add_header(HeaderName::From, "<sip:a@192.0.2.1>;tag=1");
+        built.add_header(HeaderName::To, "<sip:b@192.0.2.4>");
+        built.add_header(HeaderName::Subject, "not copied");
+        built.add_header(HeaderName::CallId, "c@192.0.2.1");
+        built.add_header(HeaderName::CSeq, "7 INVITE");
+        for request in [parsed, built] {
+            for code in [100, 180, 487, 799] {
+                let expected = Message::response_to(&request, code, None).into_bytes();
+                assert_eq!(Message::response_bytes(&request, code, None), expected);
+                let mut with = Message::response_to(&request, code, None);
+                with.add_header(HeaderName::Timestamp, " 54.2 \r\n");
+                assert_eq!(
+                    Message::response_bytes(&request, code, Some((&HeaderName::Timestamp, " 54.2 \r\n"))),
+                    with.into_bytes()
+                );
+            }
+        }
+    }
 
     /// Header injection guard (RFC 3261 section 7.3.1: a header line
     /// ends at CRLF): the word-at-a-time test finds CR and LF wherever they

@@ -94,6 +94,7 @@ mod timer;
 mod update;
 mod validate;
 
+use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -282,6 +283,9 @@ pub struct Party {
     /// Local addresses per transport, with `host:port` written out once
     /// (every Via and Contact carries it).
     pub(crate) locals: Vec<(Transport, SocketAddr, Box<str>)>,
+    /// Our Contact value per transport, with the AOR it was written for
+    /// (the configuration may change the AOR afterwards).
+    contacts: Vec<(Transport, Box<str>, Box<str>)>,
     pub(crate) tx: TransactionLayer,
     pub(crate) txs: IdMap<TransactionId, TxUse>,
     /// Boxed: a table of 100,000 calls then wastes its load-factor slack on
@@ -343,6 +347,7 @@ impl Party {
             rng: random,
             tag_prefix: "".into(),
             locals: Vec::new(),
+            contacts: Vec::new(),
             tx: TransactionLayer::new(tx_config),
             txs: IdMap::default(),
             calls: IdMap::default(),
@@ -419,6 +424,11 @@ impl Party {
     pub fn set_local_address(&mut self, transport: Transport, addr: SocketAddr) {
         self.locals.retain(|(t, _, _)| *t != transport);
         self.locals.push((transport, addr, host_port(addr).into()));
+        self.contacts.retain(|(t, _, _)| *t != transport);
+        if let Ok(c) = self.build_contact(transport) {
+            let aor = self.config.aor.as_str().into();
+            self.contacts.push((transport, aor, c.into()));
+        }
     }
 
     /// The local address set for `transport`.
@@ -753,8 +763,20 @@ impl Party {
             .ok_or(Error::NoLocalAddress(transport))
     }
 
-    /// Our Contact header value for `transport`.
-    pub(crate) fn contact(&self, transport: Transport) -> Result<String, Error> {
+    /// Our Contact header value for `transport`: the one written when the
+    /// local address was set, unless the AOR changed since.
+    pub(crate) fn contact(&self, transport: Transport) -> Result<Cow<'_, str>, Error> {
+        let cached = self
+            .contacts
+            .iter()
+            .find(|(t, aor, _)| *t == transport && **aor == *self.config.aor);
+        match cached {
+            Some((_, _, c)) => Ok(Cow::Borrowed(c)),
+            None => self.build_contact(transport).map(Cow::Owned),
+        }
+    }
+
+    fn build_contact(&self, transport: Transport) -> Result<String, Error> {
         let hp = self.local_host_port(transport)?;
         let user = aor_user(&self.config.aor);
         let tp = match transport {
@@ -1292,7 +1314,7 @@ impl Party {
         destination: Option<SocketAddr>,
     ) -> Result<(NextHop, Option<String>), Error> {
         let mut route = None;
-        let mut hop_uri = target.to_string();
+        let mut hop_uri = std::borrow::Cow::Borrowed(target);
         if let Some(p) = proxy {
             let uri = config::normalize_uri(p)?;
             let uri = if message::Uri::parse(&uri).map(|u| u.lr()).unwrap_or(false) {
@@ -1301,7 +1323,7 @@ impl Party {
                 format!("{uri};lr")
             };
             route = Some(format!("<{uri}>"));
-            hop_uri = uri;
+            hop_uri = std::borrow::Cow::Owned(uri);
         }
         if let Some(dest) = destination {
             // The caller resolved the name: only the transport is needed.

@@ -52,7 +52,7 @@ impl Party {
             None => self.config.aor.clone(),
         };
         let contacts = if options.contacts.is_empty() {
-            vec![self.contact(transport)?]
+            vec![self.contact(transport)?.into_owned()]
         } else {
             options
                 .contacts

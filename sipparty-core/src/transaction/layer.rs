@@ -18,7 +18,7 @@ use super::non_invite_client::NonInviteClient;
 use super::non_invite_server::NonInviteServer;
 use super::stateless::{
     destination_from_via, make_response, needs_stamp, replace_top_via, response_destination,
-    write_stamped_top, TopVia,
+    trying_bytes, write_stamped_top, TopVia,
 };
 use super::timer::Timer;
 use super::{
@@ -441,7 +441,7 @@ impl TransactionLayer {
             events: &mut self.events,
         };
         let machine = if method == Method::Invite {
-            let trying = make_response(&request, 100, None).into_bytes();
+            let trying = trying_bytes(&request);
             Machine::InviteServer(InviteServer::start(&mut ctx, peer, trying))
         } else {
             Machine::NonInviteServer(NonInviteServer::start(peer))

@@ -340,6 +340,14 @@ pub(crate) fn derived_tag(seed: &str) -> String {
     format!("{h:016x}")
 }
 
+/// The 100 Trying the layer sends for a new INVITE (RFC 3261 section
+/// 17.2.1), serialized: what [`make_response`] would build for status 100,
+/// written straight to bytes.
+pub(crate) fn trying_bytes(request: &Message) -> Vec<u8> {
+    let ts = request.header(&HeaderName::Timestamp);
+    Message::response_bytes(request, 100, ts.map(|v| (&HeaderName::Timestamp, v)))
+}
+
 /// A response the layer makes on its own: `Message::response_to` with a
 /// derived To tag (unless the request's To already has one), plus the
 /// Timestamp echo of section 8.2.6.1 for 100 Trying.
