@@ -156,7 +156,7 @@ impl Party {
         let local = self.local_for(transport)?;
         let id = DialogId(self.new_id());
         let tag = self.new_tag();
-        let call_id = message::new_call_id(&mut *self.rng, &local.ip().to_string());
+        let call_id = self.new_call_id(transport)?;
 
         let mut req = Message::request(Method::Invite, &target);
         self.push_via(&mut req, transport)?;

@@ -755,6 +755,34 @@ impl Party {
         self.push_via(msg, transport)
     }
 
+    /// Our IP address for `transport` as `IpAddr` writes it (an IPv6 one
+    /// without brackets), taken from the `host:port` written when the
+    /// address was set (a Call-ID's host part, section 8.1.1.4).
+    pub(crate) fn local_ip_text(&self, transport: Transport) -> Result<&str, Error> {
+        let hp = self.local_host_port(transport)?;
+        let host = hp.rsplit_once(':').map_or(hp, |(h, _)| h);
+        Ok(host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host))
+    }
+
+    /// A new Call-ID naming our IP for `transport` (`message::new_call_id`'s
+    /// form, section 8.1.1.4), without formatting the address again.
+    pub(crate) fn new_call_id(&mut self, transport: Transport) -> Result<String, Error> {
+        let mut token = [0u8; 20];
+        self.rng.fill_token(&mut token);
+        let host = self.local_ip_text(transport)?;
+        let mut id = String::with_capacity(token.len() + 1 + host.len());
+        // fill_token writes ASCII alphanumerics only.
+        id.push_str(std::str::from_utf8(&token).unwrap_or_default());
+        if !host.is_empty() {
+            id.push('@');
+            id.push_str(host);
+        }
+        Ok(id)
+    }
+
     fn local_host_port(&self, transport: Transport) -> Result<&str, Error> {
         self.locals
             .iter()
@@ -1507,5 +1535,40 @@ fn request_completed(id: RequestId, response: &Message) -> Event {
             supported: list(HeaderName::Supported),
             accept: list(HeaderName::Accept),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// RFC 3261 section 8.1.1.4: the Call-ID's host part is our address as
+    /// `IpAddr` writes it (IPv6 without brackets), read back from the
+    /// `host:port` kept for Via and Contact.
+    #[test]
+    fn rfc3261_8_1_1_4_call_id_host_is_the_local_ip() {
+        for addr in ["127.0.0.1:5060", "[::1]:5070", "[fe80::1:2]:1"] {
+            let addr: SocketAddr = addr.parse().unwrap();
+            let mut p = Party::no_media_simple_calls("alice@atlanta.com").unwrap();
+            p.set_local_address(Transport::Udp, addr);
+            assert_eq!(p.local_ip_text(Transport::Udp).unwrap(), addr.ip().to_string());
+            let id = p.new_call_id(Transport::Udp).unwrap();
+            let (token, host) = id.split_once('@').unwrap();
+            assert_eq!(host, addr.ip().to_string());
+            assert_eq!(token.len(), 20);
+            assert!(token.bytes().all(|b| b.is_ascii_alphanumeric()));
+            assert!(p.new_call_id(Transport::Tcp).is_err(), "no TCP address");
+        }
+    }
+
+    /// The Contact written when the local address is set follows a later
+    /// change of the AOR (the configuration may be changed at any time).
+    #[test]
+    fn contact_follows_the_aor() {
+        let mut p = Party::no_media_simple_calls("alice@atlanta.com").unwrap();
+        p.set_local_address(Transport::Udp, "127.0.0.1:5060".parse().unwrap());
+        assert_eq!(&*p.contact(Transport::Udp).unwrap(), "<sip:alice@127.0.0.1:5060>");
+        p.config_mut().aor = "sip:bob@biloxi.com".into();
+        assert_eq!(&*p.contact(Transport::Udp).unwrap(), "<sip:bob@127.0.0.1:5060>");
     }
 }
