@@ -157,7 +157,10 @@ fn trim_value(value: &str) -> &str {
 fn shift_cache(cache: TagCache, slot: &Slot, base: u32) -> TagCache {
     match cache {
         TagCache::Valid(Some((s, e))) if s >= slot.name_start && e <= slot.line_end => {
-            TagCache::Valid(Some((s - slot.name_start + base, e - slot.name_start + base)))
+            TagCache::Valid(Some((
+                s - slot.name_start + base,
+                e - slot.name_start + base,
+            )))
         }
         TagCache::Valid(Some(_)) => TagCache::Unknown,
         other => other,
@@ -184,7 +187,10 @@ fn is_token(s: &str) -> bool {
     !s.is_empty()
         && s.bytes().all(|b| {
             b.is_ascii_alphanumeric()
-                || matches!(b, b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~')
+                || matches!(
+                    b,
+                    b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+                )
         })
 }
 
@@ -601,8 +607,7 @@ impl Message {
             let slot = self.slots.iter().find(|s| s.id == VIA);
             let found = slot.and_then(|slot| {
                 let value = slot.value(&self.text);
-                find_sub(value.as_bytes(), old.as_bytes())
-                    .map(|at| slot.value_start as usize + at)
+                find_sub(value.as_bytes(), old.as_bytes()).map(|at| slot.value_start as usize + at)
             });
             if let Some(at) = found {
                 self.top_branch
@@ -1138,7 +1143,11 @@ mod tests {
                 let mut with = Message::response_to(&request, code, None);
                 with.add_header(HeaderName::Timestamp, " 54.2 \r\n");
                 assert_eq!(
-                    Message::response_bytes(&request, code, Some((&HeaderName::Timestamp, " 54.2 \r\n"))),
+                    Message::response_bytes(
+                        &request,
+                        code,
+                        Some((&HeaderName::Timestamp, " 54.2 \r\n"))
+                    ),
                     with.into_bytes()
                 );
             }

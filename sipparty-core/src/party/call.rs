@@ -161,10 +161,9 @@ impl Party {
         let mut req = Message::request(Method::Invite, &target);
         self.push_via(&mut req, transport)?;
         match &self.config.display_name {
-            None => req.add_header_parts(
-                HeaderName::From,
-                &["<", &self.config.aor, ">;tag=", &tag],
-            ),
+            None => {
+                req.add_header_parts(HeaderName::From, &["<", &self.config.aor, ">;tag=", &tag])
+            }
             Some(_) => req.add_header_parts(HeaderName::From, &[&self.our_from(), ";tag=", &tag]),
         }
         req.add_header_parts(HeaderName::To, &["<", &target, ">"]);

@@ -725,7 +725,11 @@ impl Party {
     /// with a fresh branch. Written straight into the message, and the
     /// branch recorded there so the transaction layer need not decode the
     /// Via to find it.
-    pub(crate) fn push_via(&mut self, msg: &mut Message, transport: Transport) -> Result<(), Error> {
+    pub(crate) fn push_via(
+        &mut self,
+        msg: &mut Message,
+        transport: Transport,
+    ) -> Result<(), Error> {
         // `message::new_branch`'s layout (the magic cookie, then 16 random
         // token characters), without a String of its own.
         let mut buf = *b"z9hG4bK0000000000000000";
@@ -1551,7 +1555,10 @@ mod tests {
             let addr: SocketAddr = addr.parse().unwrap();
             let mut p = Party::no_media_simple_calls("alice@atlanta.com").unwrap();
             p.set_local_address(Transport::Udp, addr);
-            assert_eq!(p.local_ip_text(Transport::Udp).unwrap(), addr.ip().to_string());
+            assert_eq!(
+                p.local_ip_text(Transport::Udp).unwrap(),
+                addr.ip().to_string()
+            );
             let id = p.new_call_id(Transport::Udp).unwrap();
             let (token, host) = id.split_once('@').unwrap();
             assert_eq!(host, addr.ip().to_string());
@@ -1567,8 +1574,14 @@ mod tests {
     fn contact_follows_the_aor() {
         let mut p = Party::no_media_simple_calls("alice@atlanta.com").unwrap();
         p.set_local_address(Transport::Udp, "127.0.0.1:5060".parse().unwrap());
-        assert_eq!(&*p.contact(Transport::Udp).unwrap(), "<sip:alice@127.0.0.1:5060>");
+        assert_eq!(
+            &*p.contact(Transport::Udp).unwrap(),
+            "<sip:alice@127.0.0.1:5060>"
+        );
         p.config_mut().aor = "sip:bob@biloxi.com".into();
-        assert_eq!(&*p.contact(Transport::Udp).unwrap(), "<sip:bob@127.0.0.1:5060>");
+        assert_eq!(
+            &*p.contact(Transport::Udp).unwrap(),
+            "<sip:bob@127.0.0.1:5060>"
+        );
     }
 }

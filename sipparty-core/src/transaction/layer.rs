@@ -1,8 +1,8 @@
 //! The transaction table: matches arriving messages to the four machines,
 //! runs their timers, and queues what they send and report.
 
-use std::collections::hash_map::RandomState;
 use std::cmp::Reverse;
+use std::collections::hash_map::RandomState;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::net::SocketAddr;

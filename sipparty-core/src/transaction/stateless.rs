@@ -447,12 +447,24 @@ mod tests {
             ("SIP/2.0/UDP 127.0.0.2:5070;RPORT;branch=z9hG4bK1", true),
             ("SIP/2.0/UDP host.example;branch=z9hG4bK1;rport=7;x", true),
             ("SIP/2.0/TCP [::1]:5070;branch=z9hG4bK1;rport", true),
-            ("SIP/2.0/UDP h.example;branch=z9hG4bK1, SIP/2.0/UDP 127.0.0.9", true),
-            ("SIP/2.0/UDP h.example;branch=z9hG4bK1 , SIP/2.0/UDP 127.0.0.9", false),
+            (
+                "SIP/2.0/UDP h.example;branch=z9hG4bK1, SIP/2.0/UDP 127.0.0.9",
+                true,
+            ),
+            (
+                "SIP/2.0/UDP h.example;branch=z9hG4bK1 , SIP/2.0/UDP 127.0.0.9",
+                false,
+            ),
             ("SIP/2.0/UDP h.example ; branch=z9hG4bK1 ;rport", false),
             ("SIP/2.0/UDP h.example:05060;rport;branch=z9hG4bK1", false),
-            ("SIP/2.0/UDP h.example;x=\"a;rport\";branch=z9hG4bK1;rport", false),
-            ("SIP/2.0/UDP h.example;received=127.0.0.8;branch=z9hG4bK1", true),
+            (
+                "SIP/2.0/UDP h.example;x=\"a;rport\";branch=z9hG4bK1;rport",
+                false,
+            ),
+            (
+                "SIP/2.0/UDP h.example;received=127.0.0.8;branch=z9hG4bK1",
+                true,
+            ),
             ("SIP/2.0/UDP h.example;rport;rport;branch=z9hG4bK1", true),
             ("SIP/2.0/UDP h.example", true),
         ] {
@@ -470,7 +482,12 @@ mod tests {
                 m.set_header(HeaderName::Via, line);
                 let vias: Vec<String> = m.vias().map(|v| format!("{:?}", v.unwrap())).collect();
                 let top = TopVia::new(m.top_via().unwrap().unwrap());
-                (vias.len(), top.branch.map(str::to_owned), top.rport, top.received.map(str::to_owned))
+                (
+                    vias.len(),
+                    top.branch.map(str::to_owned),
+                    top.rport,
+                    top.received.map(str::to_owned),
+                )
             };
             assert_eq!(decode(&copied), decode(&rebuilt), "{via}: {copied}");
         }
