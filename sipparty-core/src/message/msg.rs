@@ -3,7 +3,7 @@
 //! slots pointing into it, and the body. A message nobody modified writes
 //! back byte for byte; a modified one keeps every untouched line as it was.
 
-use std::cell::Cell;
+use std::cell::{Cell, OnceCell};
 use std::fmt;
 
 use super::error::ParseError;
@@ -34,6 +34,7 @@ const CONTENT_LENGTH: u8 = HeaderName::ContentLength.known_id();
 const VIA: u8 = HeaderName::Via.known_id();
 const FROM: u8 = HeaderName::From.known_id();
 const TO: u8 = HeaderName::To.known_id();
+const CSEQ: u8 = HeaderName::CSeq.known_id();
 
 /// Spare text capacity of a parsed message: a rewritten top Via line.
 const STAMP_ROOM: usize = 96;
@@ -93,6 +94,9 @@ pub struct Message {
     /// The top Via's branch, decoded on first use or told by the layer
     /// that wrote or decoded the Via; reset by Via edits.
     top_branch: Cell<TagCache>,
+    /// CSeq, decoded on first use (every layer reads it); reset by CSeq
+    /// edits.
+    cseq: OnceCell<Option<Result<CSeq, ParseError>>>,
 }
 
 fn span(s: usize, e: usize) -> (u32, u32) {
@@ -256,6 +260,7 @@ impl Message {
             from_tag: Cell::default(),
             to_tag: Cell::default(),
             top_branch: Cell::default(),
+            cseq: OnceCell::new(),
         }
     }
 
@@ -275,6 +280,7 @@ impl Message {
             from_tag: Cell::default(),
             to_tag: Cell::default(),
             top_branch: Cell::default(),
+            cseq: OnceCell::new(),
         }
     }
 
@@ -342,7 +348,6 @@ impl Message {
         let mut m = Message::with_capacity(request.text.len().min(1024), 8);
         m.set_status_line(code, reason_phrase(code));
         const CALL_ID: u8 = HeaderName::CallId.known_id();
-        const CSEQ: u8 = HeaderName::CSeq.known_id();
         let src = &request.text;
         // What the request decoded of its first Via, From and To lines
         // holds for their copies: carried over, not decoded again.
@@ -441,7 +446,6 @@ impl Message {
         extra: Option<(&HeaderName, &str)>,
     ) -> Vec<u8> {
         const CALL_ID: u8 = HeaderName::CallId.known_id();
-        const CSEQ: u8 = HeaderName::CSeq.known_id();
         let mut out = String::with_capacity(request.text.len().min(1024) + 64);
         let mut digits = Digits::default();
         out.push_str("SIP/2.0 ");
@@ -532,6 +536,7 @@ impl Message {
             FROM => self.from_tag.set(TagCache::Unknown),
             TO => self.to_tag.set(TagCache::Unknown),
             VIA => self.top_branch.set(TagCache::Unknown),
+            CSEQ => self.cseq = OnceCell::new(),
             _ => {}
         }
     }
@@ -992,7 +997,9 @@ impl Message {
 
     /// CSeq.
     pub fn cseq(&self) -> Option<Result<CSeq, ParseError>> {
-        self.header_section().cseq()
+        self.cseq
+            .get_or_init(|| self.header_section().cseq())
+            .clone()
     }
 
     /// Max-Forwards.
@@ -1152,6 +1159,36 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// The decoded CSeq, From/To tags and top branch are kept per message
+    /// and follow every edit of their header (RFC 3261 section 8.1.3.5: a
+    /// resent request gets a new CSeq and branch).
+    #[test]
+    fn rfc3261_8_1_3_5_cached_headers_follow_edits() {
+        let mut m = Message::parse(INVITE.as_bytes()).unwrap();
+        assert_eq!(m.cseq().unwrap().unwrap().seq, 314159);
+        assert_eq!(m.top_branch(), Some("z9hG4bK776asdhds"));
+        assert_eq!(m.from_tag(), Some(Some("1928301774")));
+        m.set_header(HeaderName::CSeq, "314160 INVITE");
+        assert_eq!(m.cseq().unwrap().unwrap().seq, 314160);
+        m.remove_header(&HeaderName::CSeq);
+        assert!(m.cseq().is_none());
+        m.add_header(HeaderName::CSeq, "9 INVITE");
+        assert_eq!(m.cseq().unwrap().unwrap().seq, 9);
+        m.remove_first_header(&HeaderName::Via);
+        assert_eq!(m.top_branch(), None);
+        m.push_front_header(HeaderName::Via, "SIP/2.0/UDP h;branch=z9hG4bKnew");
+        assert_eq!(m.top_branch(), Some("z9hG4bKnew"));
+        m.set_header(HeaderName::From, "<sip:a@b>;tag=other");
+        assert_eq!(m.from_tag(), Some(Some("other")));
+        // Unrelated edits keep what was decoded.
+        m.add_header(HeaderName::Subject, "x");
+        assert_eq!(m.top_branch(), Some("z9hG4bKnew"));
+        let r = Message::response_to(&m, 180, Some("t"));
+        assert_eq!(r.top_branch(), Some("z9hG4bKnew"));
+        assert_eq!(r.from_tag(), Some(Some("other")));
+        assert_eq!(r.to_tag(), Some(Some("t")));
     }
 
     /// Header injection guard (RFC 3261 section 7.3.1: a header line
