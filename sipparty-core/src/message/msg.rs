@@ -3,7 +3,7 @@
 //! slots pointing into it, and the body. A message nobody modified writes
 //! back byte for byte; a modified one keeps every untouched line as it was.
 
-use std::cell::Cell;
+use std::cell::{Cell, OnceCell};
 use std::fmt;
 
 use super::error::ParseError;
@@ -31,13 +31,18 @@ macro_rules! delegate {
 }
 
 const CONTENT_LENGTH: u8 = HeaderName::ContentLength.known_id();
+const VIA: u8 = HeaderName::Via.known_id();
+const FROM: u8 = HeaderName::From.known_id();
+const TO: u8 = HeaderName::To.known_id();
+const CSEQ: u8 = HeaderName::CSeq.known_id();
 
 /// Spare text capacity of a parsed message: a rewritten top Via line.
 const STAMP_ROOM: usize = 96;
 
-/// A From or To tag decoded once (the transaction, dialog and party
-/// layers each ask for it): not yet looked at, header absent or
-/// malformed, or well-formed with the tag's span in `text` if it has one.
+/// A From or To tag, or the top Via's branch, decoded once (the
+/// transaction, dialog and party layers each ask for it): not yet looked
+/// at, header absent or malformed, or well-formed with the parameter's
+/// span in `text` if it has one.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 enum TagCache {
     #[default]
@@ -86,6 +91,12 @@ pub struct Message {
     /// From and To tags, decoded on first use; reset by header edits.
     from_tag: Cell<TagCache>,
     to_tag: Cell<TagCache>,
+    /// The top Via's branch, decoded on first use or told by the layer
+    /// that wrote or decoded the Via; reset by Via edits.
+    top_branch: Cell<TagCache>,
+    /// CSeq, decoded on first use (every layer reads it); reset by CSeq
+    /// edits.
+    cseq: OnceCell<Option<Result<CSeq, ParseError>>>,
 }
 
 fn span(s: usize, e: usize) -> (u32, u32) {
@@ -100,7 +111,7 @@ fn offset_in(whole: &str, sub: &str) -> u32 {
 /// Values written by the application must not smuggle a line break into
 /// the message (header injection): CR and LF become spaces.
 fn push_clean(text: &mut String, value: &str) {
-    if memchr::memchr2(b'\r', b'\n', value.as_bytes()).is_some() {
+    if has_line_break(value.as_bytes()) {
         text.extend(
             value
                 .chars()
@@ -111,6 +122,30 @@ fn push_clean(text: &mut String, value: &str) {
     }
 }
 
+/// Whether `b` holds a CR or LF. Header values are short (a call builds
+/// dozens of them), where `memchr2`'s set-up costs more than the search:
+/// CR and LF are the only bytes below 0x0E a value normally has none of,
+/// so eight bytes at a time are tested for "any byte below 0x0E" (exact
+/// for thresholds up to 0x80) and only a hit is looked at closely.
+fn has_line_break(b: &[u8]) -> bool {
+    if b.len() > 64 {
+        return memchr::memchr2(b'\r', b'\n', b).is_some();
+    }
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let is_break = |c: &u8| *c == b'\r' || *c == b'\n';
+    let mut words = b.chunks_exact(8);
+    for w in &mut words {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(w);
+        let x = u64::from_le_bytes(bytes);
+        if x.wrapping_sub(ONES * 0x0E) & !x & HIGH != 0 && w.iter().any(is_break) {
+            return true;
+        }
+    }
+    words.remainder().iter().any(is_break)
+}
+
 /// `value.trim()`, with a shortcut for the usual value that starts and
 /// ends with a visible ASCII character (`str::trim` decodes chars).
 fn trim_value(value: &str) -> &str {
@@ -119,6 +154,48 @@ fn trim_value(value: &str) -> &str {
         (Some(f), Some(l)) if f.is_ascii_graphic() && l.is_ascii_graphic() => value,
         _ => value.trim(),
     }
+}
+
+/// What `cache` (of the line `slot` of another message) says about that
+/// line copied to offset `base`.
+fn shift_cache(cache: TagCache, slot: &Slot, base: u32) -> TagCache {
+    match cache {
+        TagCache::Valid(Some((s, e))) if s >= slot.name_start && e <= slot.line_end => {
+            TagCache::Valid(Some((
+                s - slot.name_start + base,
+                e - slot.name_start + base,
+            )))
+        }
+        TagCache::Valid(Some(_)) => TagCache::Unknown,
+        other => other,
+    }
+}
+
+/// The first offset of `needle` in `hay`: a plain scan, as both are a
+/// few dozen bytes (a `memmem` finder costs more to set up than this).
+fn find_sub(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    let (&first, _) = needle.split_first()?;
+    let mut at = 0;
+    while let Some(i) = memchr::memchr(first, hay.get(at..)?) {
+        let s = at + i;
+        if hay.get(s..s + needle.len()) == Some(needle) {
+            return Some(s);
+        }
+        at = s + 1;
+    }
+    None
+}
+
+/// Whether `s` is a non-empty RFC 3261 `token` (section 25.1).
+fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes().all(|b| {
+            b.is_ascii_alphanumeric()
+                || matches!(
+                    b,
+                    b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+                )
+        })
 }
 
 /// Whether `value` contains `tag` in any case.
@@ -182,6 +259,8 @@ impl Message {
             auto_length: view.content_length().is_some(),
             from_tag: Cell::default(),
             to_tag: Cell::default(),
+            top_branch: Cell::default(),
+            cseq: OnceCell::new(),
         }
     }
 
@@ -200,6 +279,8 @@ impl Message {
             auto_length: true,
             from_tag: Cell::default(),
             to_tag: Cell::default(),
+            top_branch: Cell::default(),
+            cseq: OnceCell::new(),
         }
     }
 
@@ -266,21 +347,33 @@ impl Message {
     pub fn response_to(request: &Message, code: u16, to_tag: Option<&str>) -> Message {
         let mut m = Message::with_capacity(request.text.len().min(1024), 8);
         m.set_status_line(code, reason_phrase(code));
-        const VIA: u8 = HeaderName::Via.known_id();
-        const FROM: u8 = HeaderName::From.known_id();
-        const TO: u8 = HeaderName::To.known_id();
         const CALL_ID: u8 = HeaderName::CallId.known_id();
-        const CSEQ: u8 = HeaderName::CSeq.known_id();
         let src = &request.text;
+        // What the request decoded of its first Via, From and To lines
+        // holds for their copies: carried over, not decoded again.
+        let (mut via_seen, mut from_seen, mut to_seen) = (false, false, false);
         for slot in &request.slots {
             match slot.id {
                 TO => {
+                    let first = !to_seen;
+                    to_seen = true;
+                    let cached = if first {
+                        request.to_tag.get()
+                    } else {
+                        TagCache::Unknown
+                    };
                     let value = slot.value(src);
                     // A value without the letters `tag` has no tag
                     // parameter; only other values need decoding.
                     let needs_tag = to_tag.is_some()
-                        && (!contains_tag_word(value)
-                            || !NameAddr::parse(value).is_ok_and(|a| a.tag().is_some()));
+                        && match cached {
+                            TagCache::Valid(tag) => tag.is_none(),
+                            TagCache::Invalid => true,
+                            TagCache::Unknown => {
+                                !contains_tag_word(value)
+                                    || !NameAddr::parse(value).is_ok_and(|a| a.tag().is_some())
+                            }
+                        };
                     match to_tag {
                         Some(tag) if needs_tag => {
                             let t = &mut m.text;
@@ -291,6 +384,7 @@ impl Message {
                             let vs = t.len();
                             t.push_str(value);
                             t.push_str(";tag=");
+                            let ts = t.len();
                             push_clean(t, tag);
                             let ve = t.len();
                             t.push_str("\r\n");
@@ -302,15 +396,78 @@ impl Message {
                                 line_end: t.len() as u32,
                                 id: TO,
                             });
+                            // A well-formed tagless To with `;tag=token`
+                            // appended decodes to exactly that tag.
+                            let plain_end = value
+                                .as_bytes()
+                                .last()
+                                .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'>');
+                            if cached == TagCache::Valid(None) && plain_end && is_token(tag) {
+                                m.to_tag.set(TagCache::Valid(Some(span(ts, ve))));
+                            }
                         }
-                        _ => m.copy_line(src, slot),
+                        _ => {
+                            let base = m.text.len() as u32;
+                            m.copy_line(src, slot);
+                            if first {
+                                m.to_tag.set(shift_cache(cached, slot, base));
+                            }
+                        }
                     }
                 }
-                VIA | FROM | CALL_ID | CSEQ => m.copy_line(src, slot),
+                FROM | VIA => {
+                    let base = m.text.len() as u32;
+                    m.copy_line(src, slot);
+                    let (seen, from, to) = if slot.id == FROM {
+                        (&mut from_seen, &request.from_tag, &m.from_tag)
+                    } else {
+                        (&mut via_seen, &request.top_branch, &m.top_branch)
+                    };
+                    if !*seen {
+                        *seen = true;
+                        to.set(shift_cache(from.get(), slot, base));
+                    }
+                }
+                CALL_ID | CSEQ => m.copy_line(src, slot),
                 _ => {}
             }
         }
         m
+    }
+
+    /// The bytes [`Message::response_to`]`(request, code, None)` would
+    /// serialize to, with `extra` (a header and its value) after the
+    /// copied lines, written straight into one buffer: for the responses
+    /// the transaction layer sends and forgets (100 Trying), where the
+    /// owned message would be built only to be serialized.
+    pub(crate) fn response_bytes(
+        request: &Message,
+        code: u16,
+        extra: Option<(&HeaderName, &str)>,
+    ) -> Vec<u8> {
+        const CALL_ID: u8 = HeaderName::CallId.known_id();
+        let mut out = String::with_capacity(request.text.len().min(1024) + 64);
+        let mut digits = Digits::default();
+        out.push_str("SIP/2.0 ");
+        out.push_str(decimal(code, &mut digits));
+        out.push(' ');
+        push_clean(&mut out, reason_phrase(code));
+        out.push_str("\r\n");
+        let src = &request.text;
+        for slot in &request.slots {
+            if matches!(slot.id, VIA | FROM | TO | CALL_ID | CSEQ) {
+                out.push_str(slot.line(src));
+            }
+        }
+        if let Some((name, value)) = extra {
+            out.push_str(name.as_str());
+            out.push_str(": ");
+            let value = trim_value(value);
+            push_clean(&mut out, value);
+            out.push_str("\r\n");
+        }
+        out.push_str("Content-Length: 0\r\n\r\n");
+        out.into_bytes()
     }
 
     /// Append a header line of another message's text, as written.
@@ -335,7 +492,7 @@ impl Message {
     /// A new header line whose value is `parts` concatenated (the whole
     /// value trimmed, as [`Message::add_header`] trims one value).
     fn new_line_parts(&mut self, name: &HeaderName, parts: &[&str]) -> Slot {
-        self.headers_changed();
+        self.headers_changed(name.known_id());
         let name_str = name.as_str();
         let t = &mut self.text;
         t.reserve(name_str.len() + 4 + parts.iter().map(|p| p.len()).sum::<usize>());
@@ -344,22 +501,21 @@ impl Message {
         let ne = t.len();
         t.push_str(": ");
         let vs = t.len();
-        match parts {
-            [one] => push_clean(t, trim_value(one)),
-            _ => {
-                for p in parts {
-                    push_clean(t, p);
-                }
-                // Trim the joined value as one (rare: parts with outer
-                // whitespace).
-                let joined = &t[vs..];
-                let trimmed = trim_value(joined);
-                if trimmed.len() != joined.len() {
-                    let trimmed = trimmed.to_owned();
-                    t.truncate(vs);
-                    t.push_str(&trimmed);
-                }
-            }
+        for p in parts {
+            t.push_str(p);
+        }
+        // The joined value checked once for CR and LF (header injection)
+        // and trimmed as one; both fix-ups are rare.
+        if has_line_break(&t.as_bytes()[vs..]) {
+            let joined = t.split_off(vs);
+            push_clean(t, &joined);
+        }
+        let joined = &t[vs..];
+        let trimmed = trim_value(joined);
+        if trimmed.len() != joined.len() {
+            let trimmed = trimmed.to_owned();
+            t.truncate(vs);
+            t.push_str(&trimmed);
         }
         let ve = t.len();
         t.push_str("\r\n");
@@ -373,10 +529,97 @@ impl Message {
         }
     }
 
-    /// Forget what was decoded from the header lines.
-    fn headers_changed(&mut self) {
-        self.from_tag.set(TagCache::Unknown);
-        self.to_tag.set(TagCache::Unknown);
+    /// Forget what was decoded from the lines of header `id` (a line
+    /// of an unknown name, id 0, is never read by the typed accessors).
+    fn headers_changed(&mut self, id: u8) {
+        match id {
+            FROM => self.from_tag.set(TagCache::Unknown),
+            TO => self.to_tag.set(TagCache::Unknown),
+            VIA => self.top_branch.set(TagCache::Unknown),
+            CSEQ => self.cseq = OnceCell::new(),
+            _ => {}
+        }
+    }
+
+    /// The span of `sub` if it lies within `text`.
+    fn span_of(&self, sub: &str) -> Option<(u32, u32)> {
+        let start = (sub.as_ptr() as usize).checked_sub(self.text.as_ptr() as usize)?;
+        (start + sub.len() <= self.text.len()).then(|| span(start, start + sub.len()))
+    }
+
+    /// The `branch` parameter of the top Via: `None` when there is no Via,
+    /// it is malformed, or it has no branch. Decoded once per message
+    /// (the transaction layer and the TU both need it).
+    pub fn top_branch(&self) -> Option<&str> {
+        match self.top_branch.get() {
+            TagCache::Valid(Some((s, e))) => return Some(&self.text[s as usize..e as usize]),
+            TagCache::Valid(None) | TagCache::Invalid => return None,
+            TagCache::Unknown => {}
+        }
+        let (state, branch) = match self.top_via() {
+            Some(Ok(via)) => match via.branch() {
+                Some(b) => match self.span_of(b) {
+                    Some(sp) => (TagCache::Valid(Some(sp)), Some(b)),
+                    // Not borrowed from `text`: not cached.
+                    None => return Some(b),
+                },
+                None => (TagCache::Valid(None), None),
+            },
+            _ => (TagCache::Invalid, None),
+        };
+        self.top_branch.set(state);
+        branch
+    }
+
+    /// Record that the top Via's branch is `branch`, which the caller
+    /// wrote or decoded itself, so [`Message::top_branch`] need not decode
+    /// the Via. The value is looked up in the top Via line (the cached
+    /// span then reads as exactly `branch`); if it is not found nothing is
+    /// recorded.
+    pub(crate) fn set_top_branch(&self, branch: &str) {
+        let Some(slot) = self.slots.iter().find(|s| s.id == VIA) else {
+            return;
+        };
+        // Usually `branch` was decoded from this very line.
+        let found = match self.span_of(branch) {
+            Some((s, e)) if s >= slot.value_start && e <= slot.value_end => Some((s, e)),
+            _ => {
+                let value = slot.value(&self.text);
+                find_sub(value.as_bytes(), branch.as_bytes()).map(|at| {
+                    let s = slot.value_start as usize + at;
+                    span(s, s + branch.len())
+                })
+            }
+        };
+        if let Some(sp) = found {
+            self.top_branch.set(TagCache::Valid(Some(sp)));
+        }
+    }
+
+    /// Replace the top Via line with `line`, which differs from it only in
+    /// parameters other than `branch` (the `received`/`rport` stamp of RFC
+    /// 3261 section 18.2.1), keeping the decoded branch. Returns false
+    /// (and changes nothing) if there is no Via line.
+    pub(crate) fn replace_top_via_same_branch(&mut self, line: &str) -> bool {
+        let kept = self.top_branch.get();
+        if !self.replace_first_header(&HeaderName::Via, line) {
+            return false;
+        }
+        if let TagCache::Valid(Some((s, e))) = kept {
+            // The old line's bytes stay in `text` (lines are only
+            // appended), so the branch can be looked up in the new line.
+            let old = &self.text[s as usize..e as usize];
+            let slot = self.slots.iter().find(|s| s.id == VIA);
+            let found = slot.and_then(|slot| {
+                let value = slot.value(&self.text);
+                find_sub(value.as_bytes(), old.as_bytes()).map(|at| slot.value_start as usize + at)
+            });
+            if let Some(at) = found {
+                self.top_branch
+                    .set(TagCache::Valid(Some(span(at, at + (e - s) as usize))));
+            }
+        }
+        true
     }
 
     /// The tag of the first line of `id` (From or To), decoded once.
@@ -545,7 +788,13 @@ impl Message {
     /// Insert a header line before the first line of the same name, or at
     /// the top if there is none (a proxy's Via, a pre-loaded Route).
     pub fn push_front_header(&mut self, name: HeaderName, value: &str) {
-        let slot = self.new_line(&name, value);
+        self.push_front_header_parts(name, &[value]);
+    }
+
+    /// [`Message::push_front_header`] with the value given in `parts`
+    /// (joined), so a Via need not be built in a buffer of its own.
+    pub(crate) fn push_front_header_parts(&mut self, name: HeaderName, parts: &[&str]) {
+        let slot = self.new_line_parts(&name, parts);
         let at = self
             .slots
             .iter()
@@ -575,7 +824,7 @@ impl Message {
 
     /// Remove every line named `name`; returns how many there were.
     pub fn remove_header(&mut self, name: &HeaderName) -> usize {
-        self.headers_changed();
+        self.headers_changed(name.known_id());
         let before = self.slots.len();
         let text = &self.text;
         self.slots.retain(|s| !s.is(text, name));
@@ -585,7 +834,7 @@ impl Message {
     /// Remove the first line named `name` (e.g. a proxy popping its Via
     /// when the whole line is one element); returns whether there was one.
     pub fn remove_first_header(&mut self, name: &HeaderName) -> bool {
-        self.headers_changed();
+        self.headers_changed(name.known_id());
         match self.slots.iter().position(|s| s.is(&self.text, name)) {
             Some(i) => {
                 self.slots.remove(i);
@@ -748,7 +997,9 @@ impl Message {
 
     /// CSeq.
     pub fn cseq(&self) -> Option<Result<CSeq, ParseError>> {
-        self.header_section().cseq()
+        self.cseq
+            .get_or_init(|| self.header_section().cseq())
+            .clone()
     }
 
     /// Max-Forwards.
@@ -877,6 +1128,96 @@ mod tests {
         Content-Length: 4\r\n\
         \r\n\
         v=0\n";
+
+    /// RFC 3261 section 8.2.6: the directly written response is byte for
+    /// byte the serialized `response_to`, with the extra header where
+    /// `add_header` puts it.
+    #[test]
+    fn rfc3261_8_2_6_response_bytes_equal_response_to() {
+        let parsed = Message::parse(INVITE.as_bytes()).unwrap();
+        let mut built = Message::request(Method::Invite, "sip:bob@192.0.2.4");
+        built.add_header(HeaderName::Via, "SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKx");
+        built.add_header(HeaderName::Via, "SIP/2.0/UDP 192.0.2.9;branch=z9hG4bKy");
+        built.add_header(HeaderName::From, "<sip:a@192.0.2.1>;tag=1");
+        built.add_header(HeaderName::To, "<sip:b@192.0.2.4>");
+        built.add_header(HeaderName::Subject, "not copied");
+        built.add_header(HeaderName::CallId, "c@192.0.2.1");
+        built.add_header(HeaderName::CSeq, "7 INVITE");
+        for request in [parsed, built] {
+            for code in [100, 180, 487, 799] {
+                let expected = Message::response_to(&request, code, None).into_bytes();
+                assert_eq!(Message::response_bytes(&request, code, None), expected);
+                let mut with = Message::response_to(&request, code, None);
+                with.add_header(HeaderName::Timestamp, " 54.2 \r\n");
+                assert_eq!(
+                    Message::response_bytes(
+                        &request,
+                        code,
+                        Some((&HeaderName::Timestamp, " 54.2 \r\n"))
+                    ),
+                    with.into_bytes()
+                );
+            }
+        }
+    }
+
+    /// The decoded CSeq, From/To tags and top branch are kept per message
+    /// and follow every edit of their header (RFC 3261 section 8.1.3.5: a
+    /// resent request gets a new CSeq and branch).
+    #[test]
+    fn rfc3261_8_1_3_5_cached_headers_follow_edits() {
+        let mut m = Message::parse(INVITE.as_bytes()).unwrap();
+        assert_eq!(m.cseq().unwrap().unwrap().seq, 314159);
+        assert_eq!(m.top_branch(), Some("z9hG4bK776asdhds"));
+        assert_eq!(m.from_tag(), Some(Some("1928301774")));
+        m.set_header(HeaderName::CSeq, "314160 INVITE");
+        assert_eq!(m.cseq().unwrap().unwrap().seq, 314160);
+        m.remove_header(&HeaderName::CSeq);
+        assert!(m.cseq().is_none());
+        m.add_header(HeaderName::CSeq, "9 INVITE");
+        assert_eq!(m.cseq().unwrap().unwrap().seq, 9);
+        m.remove_first_header(&HeaderName::Via);
+        assert_eq!(m.top_branch(), None);
+        m.push_front_header(HeaderName::Via, "SIP/2.0/UDP h;branch=z9hG4bKnew");
+        assert_eq!(m.top_branch(), Some("z9hG4bKnew"));
+        m.set_header(HeaderName::From, "<sip:a@b>;tag=other");
+        assert_eq!(m.from_tag(), Some(Some("other")));
+        // Unrelated edits keep what was decoded.
+        m.add_header(HeaderName::Subject, "x");
+        assert_eq!(m.top_branch(), Some("z9hG4bKnew"));
+        let r = Message::response_to(&m, 180, Some("t"));
+        assert_eq!(r.top_branch(), Some("z9hG4bKnew"));
+        assert_eq!(r.from_tag(), Some(Some("other")));
+        assert_eq!(r.to_tag(), Some(Some("t")));
+    }
+
+    /// Header injection guard (RFC 3261 section 7.3.1: a header line
+    /// ends at CRLF): the word-at-a-time test finds CR and LF wherever they
+    /// are and nothing else.
+    #[test]
+    fn rfc3261_7_3_1_line_breaks_found_at_every_offset() {
+        for len in 0..80 {
+            let plain: Vec<u8> = (0..len).map(|i| b' ' + (i % 90) as u8).collect();
+            assert!(!has_line_break(&plain), "{len}");
+            let mut tabs = plain.clone();
+            tabs.iter_mut().step_by(3).for_each(|b| *b = b'\t');
+            assert!(!has_line_break(&tabs), "tabs, {len}");
+            for at in 0..len {
+                for brk in [b'\r', b'\n'] {
+                    let mut v = plain.clone();
+                    v[at] = brk;
+                    assert!(has_line_break(&v), "{len} {at}");
+                }
+                let mut v = plain.clone();
+                v[at] = 0x0B;
+                assert!(!has_line_break(&v), "vertical tab is no line break");
+            }
+        }
+        let mut m = Message::request(Method::Options, "sip:a@b");
+        m.add_header(HeaderName::Subject, "one\r\nVia: injected");
+        assert_eq!(m.headers(&HeaderName::Via).count(), 0);
+        assert_eq!(m.header(&HeaderName::Subject), Some("one  Via: injected"));
+    }
 
     /// `into_bytes` must write exactly what `to_bytes` writes, whether it
     /// reuses the text buffer (built, append-only) or not (parsed, edited).

@@ -57,6 +57,14 @@ pub(crate) struct UasInvite {
     pub(crate) needs_decision: bool,
 }
 
+/// An ACK as sent: its bytes, and the CSeq number of the INVITE it
+/// acknowledges (to tell which 2xx a retransmission belongs to).
+#[derive(Debug)]
+pub(crate) struct SentAck {
+    pub(crate) bytes: Box<[u8]>,
+    pub(crate) cseq: u32,
+}
+
 /// Our 2xx to an INVITE, retransmitted until the ACK (RFC 3261 section
 /// 13.3.1.4).
 #[derive(Debug)]
@@ -93,9 +101,9 @@ pub(crate) struct Call {
     pub(crate) out_invite: Option<Box<UacInvite>>,
     pub(crate) in_invite: Option<Box<UasInvite>>,
     pub(crate) pending_2xx: Option<Box<Pending2xx>>,
-    /// The ACK we sent for the peer's 2xx, sent again for each
-    /// retransmission of it (RFC 3261 section 13.2.2.4).
-    pub(crate) ack: Option<Box<Message>>,
+    /// The ACK we sent for the peer's 2xx, serialized, sent again for
+    /// each retransmission of it (RFC 3261 section 13.2.2.4).
+    pub(crate) ack: Option<SentAck>,
     pub(crate) media: Option<Box<CallMedia>>,
     /// Our re-INVITE in flight, or waiting to be retried after 491.
     pub(crate) reinvite: Option<(Reinvite, Option<TransactionId>)>,
@@ -148,12 +156,16 @@ impl Party {
         let local = self.local_for(transport)?;
         let id = DialogId(self.new_id());
         let tag = self.new_tag();
-        let call_id = message::new_call_id(&mut *self.rng, &local.ip().to_string());
+        let call_id = self.new_call_id(transport)?;
 
         let mut req = Message::request(Method::Invite, &target);
-        let (via, _) = self.via(transport)?;
-        req.add_header(HeaderName::Via, &via);
-        req.add_header_parts(HeaderName::From, &[&self.our_from(), ";tag=", &tag]);
+        self.push_via(&mut req, transport)?;
+        match &self.config.display_name {
+            None => {
+                req.add_header_parts(HeaderName::From, &["<", &self.config.aor, ">;tag=", &tag])
+            }
+            Some(_) => req.add_header_parts(HeaderName::From, &[&self.our_from(), ";tag=", &tag]),
+        }
         req.add_header_parts(HeaderName::To, &["<", &target, ">"]);
         req.add_header(HeaderName::CallId, &call_id);
         req.add_header(HeaderName::CSeq, "1 INVITE");
@@ -519,11 +531,11 @@ impl Party {
         match confirmed_tag {
             Some(tag) if tag == remote_tag => {
                 // A retransmission: our ACK was lost (section 13.2.2.4).
-                if let Some(ack) = call.ack.as_deref().cloned() {
+                if let Some(ack) = call.ack.as_ref().map(|a| a.bytes.to_vec()) {
                     let dest = self.next_hop_of(id);
                     trace!(%id, "2xx retransmission, ACK again");
                     self.tx
-                        .send_stateless_request(ack, dest, call_transport(self, id));
+                        .send_stateless_bytes(ack, dest, call_transport(self, id));
                 }
                 return;
             }
@@ -550,15 +562,20 @@ impl Party {
         let Some(out) = call.out_invite.as_ref() else {
             return;
         };
-        let request = out.request.clone();
         let cancelled = out.cancel != Cancel::No;
         let offered = out.offered;
+        let cseq = out
+            .request
+            .cseq()
+            .and_then(Result::ok)
+            .map(|c| c.seq)
+            .unwrap_or(1);
         let dialog = match call.dialog.take() {
             Some(mut d) if *d.remote_tag == *remote_tag => {
                 d.confirm_with(&response);
                 d
             }
-            _ => match Dialog::from_uac_response(&request, &response) {
+            _ => match Dialog::from_uac_response(&out.request, &response) {
                 Ok(d) => d,
                 Err(e) => {
                     warn!(%id, error = %e, "2xx cannot create a dialog");
@@ -602,18 +619,15 @@ impl Party {
         let Some(dialog) = call.dialog.as_mut() else {
             return;
         };
-        let cseq = request
-            .cseq()
-            .and_then(Result::ok)
-            .map(|c| c.seq)
-            .unwrap_or(1);
         let mut ack = dialog.create_request(Method::Ack, Some(cseq));
-        copy_credentials(&request, &mut ack);
+        if let Some(out) = call.out_invite.as_ref() {
+            copy_credentials(&out.request, &mut ack);
+        }
         if let Some(b) = &ack_body {
             ack.set_body(Some("application/sdp"), b);
         }
         let transport = call.transport;
-        if let Err(e) = self.finish_ack(id, &mut ack, transport) {
+        if let Err(e) = self.finish_ack(id, ack, transport) {
             warn!(%id, error = %e, "cannot build ACK");
         }
         if cancelled {
@@ -643,16 +657,21 @@ impl Party {
     fn finish_ack(
         &mut self,
         id: DialogId,
-        ack: &mut Message,
+        mut ack: Message,
         transport: Transport,
     ) -> Result<(), Error> {
-        let (via, _) = self.via(transport)?;
-        ack.push_front_header(HeaderName::Via, &via);
-        self.common_request_headers(ack);
+        self.push_via(&mut ack, transport)?;
+        self.common_request_headers(&mut ack);
         let dest = self.next_hop_of(id);
-        self.tx.send_stateless_request_ref(ack, dest, transport);
+        let cseq = ack.cseq().and_then(Result::ok).map_or(0, |c| c.seq);
+        // Kept as bytes: it is only ever sent again as it is.
+        let bytes = ack.into_bytes();
+        self.tx.send_stateless_bytes(bytes.clone(), dest, transport);
         if let Some(c) = self.calls.get_mut(&id) {
-            c.ack = Some(Box::new(ack.clone()));
+            c.ack = Some(SentAck {
+                bytes: bytes.into_boxed_slice(),
+                cseq,
+            });
         }
         Ok(())
     }
@@ -676,13 +695,11 @@ impl Party {
         let mut ack = fork.create_request(Method::Ack, Some(cseq));
         let mut bye = fork.create_request(Method::Bye, None);
         let dest = self.dialog_hop(&fork).unwrap_or(out.destination);
-        if let Ok((via, _)) = self.via(transport) {
-            ack.push_front_header(HeaderName::Via, &via);
+        if self.push_via(&mut ack, transport).is_ok() {
             self.common_request_headers(&mut ack);
             self.tx.send_stateless_request(ack, dest, transport);
         }
-        if let Ok((via, _)) = self.via(transport) {
-            bye.push_front_header(HeaderName::Via, &via);
+        if self.push_via(&mut bye, transport).is_ok() {
             self.common_request_headers(&mut bye);
             debug!(%id, "second 2xx from a fork: ACK and BYE");
             let _ = self.send_request(now, bye, dest, transport, Owner::Nobody, TxKind::Bye, 0);
@@ -705,9 +722,7 @@ impl Party {
         req.remove_header(&HeaderName::Route);
         let seq = req.cseq().and_then(Result::ok).map(|c| c.seq).unwrap_or(1) + 1;
         req.set_header(HeaderName::CSeq, &format!("{seq} INVITE"));
-        let (via, _) = self.via(transport)?;
-        req.remove_first_header(&HeaderName::Via);
-        req.push_front_header(HeaderName::Via, &via);
+        self.replace_via(&mut req, transport)?;
         let tx = self.send_routed(now, req.clone(), &hop, Owner::Call(id), TxKind::Invite)?;
         if let Some(out) = self.calls.get_mut(&id).and_then(|c| c.out_invite.as_mut()) {
             out.tx = tx;
@@ -742,9 +757,7 @@ impl Party {
         let (mut req, dest, transport) = (out.request.clone(), out.destination, call.transport);
         let seq = req.cseq().and_then(Result::ok).map(|c| c.seq).unwrap_or(1) + 1;
         req.set_header(HeaderName::CSeq, &format!("{seq} INVITE"));
-        let (via, _) = self.via(transport)?;
-        req.remove_first_header(&HeaderName::Via);
-        req.push_front_header(HeaderName::Via, &via);
+        self.replace_via(&mut req, transport)?;
         edit(&mut req);
         let tx = self.send_request(
             now,
@@ -875,10 +888,8 @@ impl Party {
         // CSeq as one being served, on another branch (a fork reaching us
         // twice).
         let key = merge_key(&request);
-        let branch = request
-            .top_via()
-            .and_then(Result::ok)
-            .and_then(|v| v.branch().map(Box::<str>::from));
+        // Decoded once, by the transaction layer.
+        let branch = request.top_branch().map(Box::<str>::from);
         if matches!(method, Method::Invite | Method::Message) {
             if let Some(resp) = self.challenge(now, &request) {
                 let _ = self.tx.send_response(now, tx, resp);
@@ -1259,10 +1270,11 @@ impl Party {
             let reinvite = self.calls.get(&id).is_some_and(|c| c.out_invite.is_none());
             if reinvite {
                 // A retransmitted 2xx to a re-INVITE: ACK again.
-                if let Some(ack) = self.calls.get(&id).and_then(|c| c.ack.as_deref()).cloned() {
+                let ack = self.calls.get(&id).and_then(|c| c.ack.as_ref());
+                if let Some(ack) = ack.map(|a| a.bytes.to_vec()) {
                     let dest = self.next_hop_of(id);
                     let t = call_transport(self, id);
-                    self.tx.send_stateless_request(ack, dest, t);
+                    self.tx.send_stateless_bytes(ack, dest, t);
                 }
             } else {
                 self.on_invite_2xx(now, id, msg);
@@ -1608,12 +1620,12 @@ impl Party {
             let seq = response.cseq().and_then(Result::ok).map(|c| c.seq);
             let ack = call
                 .ack
-                .as_deref()
-                .filter(|a| a.cseq().and_then(Result::ok).map(|c| c.seq) == seq)
-                .cloned();
+                .as_ref()
+                .filter(|a| Some(a.cseq) == seq)
+                .map(|a| a.bytes.to_vec());
             if let Some(ack) = ack {
                 let (dest, transport) = (self.next_hop_of(id), call_transport(self, id));
-                self.tx.send_stateless_request(ack, dest, transport);
+                self.tx.send_stateless_bytes(ack, dest, transport);
             }
             return;
         }
@@ -1630,9 +1642,9 @@ impl Party {
                 .and_then(Result::ok)
                 .map(|c| c.seq)
                 .unwrap_or(dialog.local_seq);
-            let mut ack = dialog.create_request(Method::Ack, Some(cseq));
+            let ack = dialog.create_request(Method::Ack, Some(cseq));
             let transport = call.transport;
-            let _ = self.finish_ack(id, &mut ack, transport);
+            let _ = self.finish_ack(id, ack, transport);
             if !response.body().is_empty() {
                 if let Err(e) = self.apply_answer(now, id, response.body()) {
                     if let Some(c) = self.calls.get_mut(&id) {
@@ -1683,8 +1695,7 @@ impl Party {
         kind: TxKind,
     ) -> Result<TransactionId, Error> {
         let transport = self.calls.get(&id).ok_or(Error::Unknown)?.transport;
-        let (via, _) = self.via(transport)?;
-        req.push_front_header(HeaderName::Via, &via);
+        self.push_via(&mut req, transport)?;
         self.common_request_headers(&mut req);
         if let Some(inv) = self.calls.get(&id).and_then(|c| c.out_invite.as_ref()) {
             copy_credentials(&inv.request, &mut req);

@@ -297,14 +297,16 @@ pub(crate) fn normalize_uri(s: &str) -> Result<String, super::Error> {
     {
         return Err(super::Error::InvalidUri(s.to_string()));
     }
-    let lower = s.get(..5).map(|p| p.to_ascii_lowercase());
-    let has_scheme = matches!(lower.as_deref(), Some("sips:"))
+    let has_scheme = s.get(..5).is_some_and(|p| p.eq_ignore_ascii_case("sips:"))
         || s.get(..4)
             .is_some_and(|p| p.eq_ignore_ascii_case("sip:") || p.eq_ignore_ascii_case("tel:"));
     if has_scheme {
         Ok(s.to_string())
     } else {
-        Ok(format!("sip:{s}"))
+        let mut uri = String::with_capacity(4 + s.len());
+        uri.push_str("sip:");
+        uri.push_str(s);
+        Ok(uri)
     }
 }
 

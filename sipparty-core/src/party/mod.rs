@@ -94,6 +94,7 @@ mod timer;
 mod update;
 mod validate;
 
+use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -282,13 +283,19 @@ pub struct Party {
     /// Local addresses per transport, with `host:port` written out once
     /// (every Via and Contact carries it).
     pub(crate) locals: Vec<(Transport, SocketAddr, Box<str>)>,
+    /// Our Contact value per transport, with the AOR it was written for
+    /// (the configuration may change the AOR afterwards).
+    contacts: Vec<(Transport, Box<str>, Box<str>)>,
     pub(crate) tx: TransactionLayer,
     pub(crate) txs: IdMap<TransactionId, TxUse>,
     /// Boxed: a table of 100,000 calls then wastes its load-factor slack on
     /// pointers, not on whole calls.
     pub(crate) calls: IdMap<DialogId, Box<Call>>,
-    /// Our tag of each call (From tag as UAC, To tag as UAS).
-    pub(crate) by_tag: HashMap<Box<str>, DialogId>,
+    /// Our tag of each call (From tag as UAC, To tag as UAS). Hashed with
+    /// the cheap [`IdHasher`]: only tags we generated are stored, so a peer
+    /// can choose what it looks up but not what collides in the table (no
+    /// flooding); SipHash showed in the call benchmark's profile.
+    pub(crate) by_tag: IdMap<Box<str>, DialogId>,
     pub(crate) registrations: IdMap<RegistrationId, Registration>,
     pub(crate) timers: TimerHeap,
     pub(crate) events: VecDeque<Event>,
@@ -343,10 +350,11 @@ impl Party {
             rng: random,
             tag_prefix: "".into(),
             locals: Vec::new(),
+            contacts: Vec::new(),
             tx: TransactionLayer::new(tx_config),
             txs: IdMap::default(),
             calls: IdMap::default(),
-            by_tag: HashMap::new(),
+            by_tag: IdMap::default(),
             registrations: IdMap::default(),
             timers: TimerHeap::default(),
             events: VecDeque::new(),
@@ -419,6 +427,11 @@ impl Party {
     pub fn set_local_address(&mut self, transport: Transport, addr: SocketAddr) {
         self.locals.retain(|(t, _, _)| *t != transport);
         self.locals.push((transport, addr, host_port(addr).into()));
+        self.contacts.retain(|(t, _, _)| *t != transport);
+        if let Ok(c) = self.build_contact(transport) {
+            let aor = self.config.aor.as_str().into();
+            self.contacts.push((transport, aor, c.into()));
+        }
     }
 
     /// The local address set for `transport`.
@@ -694,14 +707,15 @@ impl Party {
     }
 
     pub(crate) fn new_tag(&mut self) -> String {
-        let mut tag = String::with_capacity(self.tag_prefix.len() + 10);
+        // `message::new_tag`'s 10 token characters, after the prefix, in
+        // one allocation.
+        let mut token = [0u8; 10];
+        self.rng.fill_token(&mut token);
+        let mut tag = String::with_capacity(self.tag_prefix.len() + token.len());
         tag.push_str(&self.tag_prefix);
-        tag.push_str(&message::new_tag(&mut *self.rng));
+        // fill_token writes ASCII alphanumerics only.
+        tag.push_str(std::str::from_utf8(&token).unwrap_or_default());
         tag
-    }
-
-    pub(crate) fn new_branch(&mut self) -> String {
-        message::new_branch(&mut *self.rng)
     }
 
     pub(crate) fn local_for(&self, transport: Transport) -> Result<SocketAddr, Error> {
@@ -709,17 +723,71 @@ impl Party {
             .ok_or(Error::NoLocalAddress(transport))
     }
 
-    /// A top Via for a request we send (RFC 3261 section 8.1.1.7, with
-    /// `rport` of RFC 3581 so responses come back through NATs).
-    pub(crate) fn via(&mut self, transport: Transport) -> Result<(String, String), Error> {
-        let branch = self.new_branch();
+    /// Put our top Via on `msg` (RFC 3261 section 8.1.1.7, with `rport`
+    /// of RFC 3581 so responses come back through NATs), above any other,
+    /// with a fresh branch. Written straight into the message, and the
+    /// branch recorded there so the transaction layer need not decode the
+    /// Via to find it.
+    pub(crate) fn push_via(
+        &mut self,
+        msg: &mut Message,
+        transport: Transport,
+    ) -> Result<(), Error> {
+        // `message::new_branch`'s layout (the magic cookie, then 16 random
+        // token characters), without a String of its own.
+        let mut buf = *b"z9hG4bK0000000000000000";
+        self.rng.fill_token(&mut buf[7..]);
+        // The cookie is ASCII and fill_token writes ASCII alphanumerics.
+        let branch = std::str::from_utf8(&buf).unwrap_or("z9hG4bK");
         let hp = self.local_host_port(transport)?;
         let token = transport.via_token();
-        let mut via = String::with_capacity(8 + token.len() + 1 + hp.len() + 8 + branch.len() + 6);
-        for part in ["SIP/2.0/", token, " ", hp, ";branch=", &branch, ";rport"] {
-            via.push_str(part);
+        msg.push_front_header_parts(
+            HeaderName::Via,
+            &["SIP/2.0/", token, " ", hp, ";branch=", branch, ";rport"],
+        );
+        msg.set_top_branch(branch);
+        Ok(())
+    }
+
+    /// Replace the top Via line of a request we send again as a new
+    /// transaction (new branch, section 8.1.3.5 and 17.1.1.3).
+    pub(crate) fn replace_via(
+        &mut self,
+        msg: &mut Message,
+        transport: Transport,
+    ) -> Result<(), Error> {
+        // Checked first so a failure leaves the request as it was.
+        self.local_host_port(transport)?;
+        msg.remove_first_header(&HeaderName::Via);
+        self.push_via(msg, transport)
+    }
+
+    /// Our IP address for `transport` as `IpAddr` writes it (an IPv6 one
+    /// without brackets), taken from the `host:port` written when the
+    /// address was set (a Call-ID's host part, section 8.1.1.4).
+    pub(crate) fn local_ip_text(&self, transport: Transport) -> Result<&str, Error> {
+        let hp = self.local_host_port(transport)?;
+        let host = hp.rsplit_once(':').map_or(hp, |(h, _)| h);
+        Ok(host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host))
+    }
+
+    /// A new Call-ID naming our IP for `transport` (`message::new_call_id`'s
+    /// form, section 8.1.1.4), without formatting the address again.
+    pub(crate) fn new_call_id(&mut self, transport: Transport) -> Result<String, Error> {
+        let mut token = [0u8; 20];
+        self.rng.fill_token(&mut token);
+        let host = self.local_ip_text(transport)?;
+        let mut id = String::with_capacity(token.len() + 1 + host.len());
+        // fill_token writes ASCII alphanumerics only.
+        id.push_str(std::str::from_utf8(&token).unwrap_or_default());
+        if !host.is_empty() {
+            id.push('@');
+            id.push_str(host);
         }
-        Ok((via, branch))
+        Ok(id)
     }
 
     fn local_host_port(&self, transport: Transport) -> Result<&str, Error> {
@@ -730,8 +798,20 @@ impl Party {
             .ok_or(Error::NoLocalAddress(transport))
     }
 
-    /// Our Contact header value for `transport`.
-    pub(crate) fn contact(&self, transport: Transport) -> Result<String, Error> {
+    /// Our Contact header value for `transport`: the one written when the
+    /// local address was set, unless the AOR changed since.
+    pub(crate) fn contact(&self, transport: Transport) -> Result<Cow<'_, str>, Error> {
+        let cached = self
+            .contacts
+            .iter()
+            .find(|(t, aor, _)| *t == transport && **aor == *self.config.aor);
+        match cached {
+            Some((_, _, c)) => Ok(Cow::Borrowed(c)),
+            None => self.build_contact(transport).map(Cow::Owned),
+        }
+    }
+
+    fn build_contact(&self, transport: Transport) -> Result<String, Error> {
         let hp = self.local_host_port(transport)?;
         let user = aor_user(&self.config.aor);
         let tp = match transport {
@@ -1139,11 +1219,9 @@ impl Party {
         }
         request.add_header(credentials_name, &answer.value);
         // A new transaction: new branch, CSeq one higher (section 8.1.3.5).
-        let Ok((via, _)) = self.via(transport) else {
+        if self.replace_via(&mut request, transport).is_err() {
             return false;
-        };
-        request.remove_first_header(&HeaderName::Via);
-        request.push_front_header(HeaderName::Via, &via);
+        }
         let new_seq = match request.cseq().and_then(Result::ok) {
             Some(c) => {
                 let seq = c.seq.wrapping_add(1);
@@ -1232,8 +1310,7 @@ impl Party {
             self.route_for(&target, options.proxy.as_deref(), options.destination)?;
         let transport = hop.transport();
         let mut req = Message::request(method.clone(), &target);
-        let (via, _) = self.via(transport)?;
-        req.add_header(HeaderName::Via, &via);
+        self.push_via(&mut req, transport)?;
         let tag = self.new_tag();
         req.add_header(HeaderName::From, &format!("{};tag={tag}", self.our_from()));
         req.add_header(HeaderName::To, &format!("<{target}>"));
@@ -1272,7 +1349,7 @@ impl Party {
         destination: Option<SocketAddr>,
     ) -> Result<(NextHop, Option<String>), Error> {
         let mut route = None;
-        let mut hop_uri = target.to_string();
+        let mut hop_uri = std::borrow::Cow::Borrowed(target);
         if let Some(p) = proxy {
             let uri = config::normalize_uri(p)?;
             let uri = if message::Uri::parse(&uri).map(|u| u.lr()).unwrap_or(false) {
@@ -1281,7 +1358,7 @@ impl Party {
                 format!("{uri};lr")
             };
             route = Some(format!("<{uri}>"));
-            hop_uri = uri;
+            hop_uri = std::borrow::Cow::Owned(uri);
         }
         if let Some(dest) = destination {
             // The caller resolved the name: only the transport is needed.
@@ -1465,5 +1542,49 @@ fn request_completed(id: RequestId, response: &Message) -> Event {
             supported: list(HeaderName::Supported),
             accept: list(HeaderName::Accept),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// RFC 3261 section 8.1.1.4: the Call-ID's host part is our address as
+    /// `IpAddr` writes it (IPv6 without brackets), read back from the
+    /// `host:port` kept for Via and Contact.
+    #[test]
+    fn rfc3261_8_1_1_4_call_id_host_is_the_local_ip() {
+        for addr in ["127.0.0.1:5060", "[::1]:5070", "[fe80::1:2]:1"] {
+            let addr: SocketAddr = addr.parse().unwrap();
+            let mut p = Party::no_media_simple_calls("alice@atlanta.com").unwrap();
+            p.set_local_address(Transport::Udp, addr);
+            assert_eq!(
+                p.local_ip_text(Transport::Udp).unwrap(),
+                addr.ip().to_string()
+            );
+            let id = p.new_call_id(Transport::Udp).unwrap();
+            let (token, host) = id.split_once('@').unwrap();
+            assert_eq!(host, addr.ip().to_string());
+            assert_eq!(token.len(), 20);
+            assert!(token.bytes().all(|b| b.is_ascii_alphanumeric()));
+            assert!(p.new_call_id(Transport::Tcp).is_err(), "no TCP address");
+        }
+    }
+
+    /// The Contact written when the local address is set follows a later
+    /// change of the AOR (the configuration may be changed at any time).
+    #[test]
+    fn contact_follows_the_aor() {
+        let mut p = Party::no_media_simple_calls("alice@atlanta.com").unwrap();
+        p.set_local_address(Transport::Udp, "127.0.0.1:5060".parse().unwrap());
+        assert_eq!(
+            &*p.contact(Transport::Udp).unwrap(),
+            "<sip:alice@127.0.0.1:5060>"
+        );
+        p.config_mut().aor = "sip:bob@biloxi.com".into();
+        assert_eq!(
+            &*p.contact(Transport::Udp).unwrap(),
+            "<sip:bob@127.0.0.1:5060>"
+        );
     }
 }

@@ -52,7 +52,7 @@ impl Party {
             None => self.config.aor.clone(),
         };
         let contacts = if options.contacts.is_empty() {
-            vec![self.contact(transport)?]
+            vec![self.contact(transport)?.into_owned()]
         } else {
             options
                 .contacts
@@ -90,14 +90,14 @@ impl Party {
     }
 
     fn send_register(&mut self, now: Instant, id: RegistrationId) -> Result<(), Error> {
-        let transport = self.registrations.get(&id).ok_or(Error::Unknown)?.transport;
-        let (via, _) = self.via(transport)?;
+        let reg = self.registrations.get(&id).ok_or(Error::Unknown)?;
+        let transport = reg.transport;
+        let mut req = Message::request(Method::Register, &reg.registrar);
+        self.push_via(&mut req, transport)?;
         let from = self.our_from();
         let reg = self.registrations.get_mut(&id).ok_or(Error::Unknown)?;
         reg.cseq += 1;
         let expires = if reg.unregistering { 0 } else { reg.expires };
-        let mut req = Message::request(Method::Register, &reg.registrar);
-        req.add_header(HeaderName::Via, &via);
         // From and To carry the AOR being registered (section 10.2).
         let from_value = if reg.aor == self.config.aor {
             from

@@ -325,9 +325,7 @@ impl Party {
         targets: Option<Targets>,
         may_switch: bool,
     ) -> Result<TransactionId, Error> {
-        let (via, _) = self.via(target.transport)?;
-        request.remove_first_header(&HeaderName::Via);
-        request.push_front_header(HeaderName::Via, &via);
+        self.replace_via(&mut request, target.transport)?;
         self.fix_contact(&mut request, target.transport);
         let id = self.send_request_with(
             now,

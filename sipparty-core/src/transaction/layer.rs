@@ -1,8 +1,9 @@
 //! The transaction table: matches arriving messages to the four machines,
 //! runs their timers, and queues what they send and report.
 
+use std::cmp::Reverse;
 use std::collections::hash_map::RandomState;
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -17,7 +18,7 @@ use super::non_invite_client::NonInviteClient;
 use super::non_invite_server::NonInviteServer;
 use super::stateless::{
     destination_from_via, make_response, needs_stamp, replace_top_via, response_destination,
-    write_stamped_line, TopVia,
+    trying_bytes, write_stamped_top, TopVia,
 };
 use super::timer::Timer;
 use super::{
@@ -124,7 +125,8 @@ struct Entry {
     /// `key`'s keyed hash, its place in `TransactionLayer::index`.
     hash: u64,
     machine: Machine,
-    /// The deadline registered in `TransactionLayer::timers` for it.
+    /// Its live deadline in `TransactionLayer::timers` (other heap entries
+    /// for it are stale).
     scheduled: Option<Instant>,
     /// A CANCEL asked for before any provisional response: RFC 3261 section
     /// 9.1 holds it until one arrives. Holds the id promised to the TU.
@@ -150,8 +152,14 @@ pub struct TransactionLayer {
     index: HashMap<u64, SmallVec<[TransactionId; 1]>, Mix>,
     /// Keyed (SipHash) so a peer choosing branches cannot aim collisions.
     hasher: RandomState,
-    /// Every entry's next deadline, so the earliest is `first()`.
-    timers: BTreeSet<(Instant, TransactionId)>,
+    /// Every entry's next deadline, earliest on top, with lazy deletion: an
+    /// element is live only while its entry's `scheduled` holds the same
+    /// instant (a rescheduled or finished transaction leaves its old element
+    /// behind, dropped when it surfaces or at a compaction). Cheaper than
+    /// an ordered set, which paid a removal and an insertion, each a tree
+    /// walk, for every reschedule. The top is always live (see
+    /// [`Self::prune_timers`]), so [`Self::poll_timeout`] is exact.
+    timers: BinaryHeap<Reverse<(Instant, TransactionId)>>,
     transmits: VecDeque<Transmit>,
     events: VecDeque<TransactionEvent>,
     /// Reused buffer for a stamped top Via line (section 18.2.1).
@@ -173,7 +181,7 @@ impl TransactionLayer {
             entries: HashMap::default(),
             index: HashMap::default(),
             hasher: RandomState::new(),
-            timers: BTreeSet::new(),
+            timers: BinaryHeap::new(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             scratch: String::new(),
@@ -362,8 +370,13 @@ impl TransactionLayer {
         let (stamp, (key, destination)) = match request.top_via() {
             Some(Ok(via)) => {
                 let top = TopVia::new(via);
+                // Kept for the TU (it reads the branch too), through the
+                // stamp below.
+                if let Some(branch) = top.branch {
+                    request.set_top_branch(branch);
+                }
                 if needs_stamp(&top, source) {
-                    write_stamped_line(&request, &top.via, source, &mut self.scratch);
+                    write_stamped_top(&request, &top, source, &mut self.scratch);
                     (true, facts(&top.stamped(source), &request))
                 } else {
                     (false, facts(&top, &request))
@@ -428,7 +441,7 @@ impl TransactionLayer {
             events: &mut self.events,
         };
         let machine = if method == Method::Invite {
-            let trying = make_response(&request, 100, None).into_bytes();
+            let trying = trying_bytes(&request);
             Machine::InviteServer(InviteServer::start(&mut ctx, peer, trying))
         } else {
             Machine::NonInviteServer(NonInviteServer::start(peer))
@@ -552,9 +565,6 @@ impl TransactionLayer {
             return;
         };
         if entry.machine.is_terminated() {
-            if let Some(at) = entry.scheduled {
-                self.timers.remove(&(at, id));
-            }
             // The entry exists: it was just borrowed above.
             let entry = self.entries.remove(&id).expect("entry present");
             if let Some(ids) = self.index.get_mut(&entry.hash) {
@@ -569,17 +579,45 @@ impl TransactionLayer {
             }
             trace!(%id, "transaction terminated");
             self.events.push_back(TransactionEvent::Terminated { id });
+            self.prune_timers();
             return;
         }
         let next = entry.machine.next_deadline();
         if next != entry.scheduled {
-            if let Some(at) = entry.scheduled {
-                self.timers.remove(&(at, id));
-            }
-            if let Some(at) = next {
-                self.timers.insert((at, id));
-            }
+            // The old element, if any, goes stale (`scheduled` no longer
+            // names it).
             entry.scheduled = next;
+            if let Some(at) = next {
+                self.timers.push(Reverse((at, id)));
+            }
+            self.prune_timers();
+        }
+    }
+
+    /// Whether heap element `(at, id)` is its transaction's live deadline.
+    fn timer_is_live(&self, at: Instant, id: TransactionId) -> bool {
+        self.entries
+            .get(&id)
+            .is_some_and(|e| e.scheduled == Some(at))
+    }
+
+    /// Drop stale elements from the top of the timer heap, so its top is
+    /// the next real deadline; rebuild the heap from the live deadlines
+    /// when stale elements outnumber live ones (bounds its memory whatever
+    /// the rescheduling pattern).
+    fn prune_timers(&mut self) {
+        while let Some(&Reverse((at, id))) = self.timers.peek() {
+            if self.timer_is_live(at, id) {
+                break;
+            }
+            self.timers.pop();
+        }
+        if self.timers.len() > 2 * self.entries.len() + 64 {
+            self.timers = self
+                .entries
+                .iter()
+                .filter_map(|(id, e)| e.scheduled.map(|at| Reverse((at, *id))))
+                .collect();
         }
     }
 
@@ -598,8 +636,9 @@ impl TransactionLayer {
             let Some(method) = request.method() else {
                 return Err(TransactionError::WrongKind);
             };
-            let via = request.top_via().and_then(Result::ok);
-            let Some(branch) = via.as_ref().and_then(|v| v.branch()) else {
+            // Decoded once per message: a caller that wrote the Via may
+            // have recorded its branch already.
+            let Some(branch) = request.top_branch() else {
                 return Err(if *method == Method::Ack {
                     TransactionError::AckNeedsNoTransaction
                 } else {
@@ -894,6 +933,22 @@ impl TransactionLayer {
         });
     }
 
+    /// Send bytes the TU serialized and kept itself (the ACK it sends
+    /// again for each retransmitted 2xx, section 13.2.2.4) with no
+    /// transaction.
+    pub fn send_stateless_bytes(
+        &mut self,
+        bytes: Vec<u8>,
+        destination: SocketAddr,
+        transport: Transport,
+    ) {
+        self.transmits.push_back(Transmit {
+            transport,
+            destination,
+            bytes,
+        });
+    }
+
     /// [`Self::send_stateless_request`] for a request the TU keeps (the
     /// ACK it sends again for each retransmitted 2xx).
     pub fn send_stateless_request_ref(
@@ -943,14 +998,18 @@ impl TransactionLayer {
 
     /// Fire every timer due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
-        while let Some(&(at, id)) = self.timers.first() {
+        while let Some(&Reverse((at, id))) = self.timers.peek() {
             if at > now {
                 break;
             }
-            self.timers.remove(&(at, id));
+            self.timers.pop();
             let Some(entry) = self.entries.get_mut(&id) else {
                 continue;
             };
+            if entry.scheduled != Some(at) {
+                // Stale: rescheduled since.
+                continue;
+            }
             entry.scheduled = None;
             let mut ctx = Ctx {
                 now,
@@ -968,11 +1027,14 @@ impl TransactionLayer {
             }
             self.settle(id);
         }
+        // A stale element popped above may have uncovered another.
+        self.prune_timers();
     }
 
     /// When [`Self::handle_timeout`] should next be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.first().map(|(at, _)| *at)
+        // The top is live: every change is followed by `prune_timers`.
+        self.timers.peek().map(|Reverse((at, _))| *at)
     }
 
     /// The next message to send.

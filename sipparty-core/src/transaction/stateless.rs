@@ -49,20 +49,32 @@ pub(crate) struct TopVia<'a> {
     pub(crate) rport_bare: bool,
     pub(crate) maddr: Option<&'a str>,
     pub(crate) received: Option<&'a str>,
+    /// Some `received` parameter is present (with a value or not).
+    pub(crate) any_received: bool,
+    /// How many `rport` parameters have no value, and the name of the
+    /// first (where the stamp writes the port).
+    pub(crate) bare_rports: u8,
+    pub(crate) bare_rport: Option<&'a str>,
 }
 
 impl<'a> TopVia<'a> {
     pub(crate) fn new(via: Via<'a>) -> Self {
         // First occurrence wins, as with `Params::get`.
         let (mut branch, mut rport, mut maddr, mut received) = (None, None, None, None);
+        let (mut any_received, mut bare_rports, mut bare_rport) = (false, 0u8, None);
         for (name, value) in via.params.iter() {
             let slot = if name.eq_ignore_ascii_case("branch") {
                 &mut branch
             } else if name.eq_ignore_ascii_case("rport") {
+                if value.is_none() {
+                    bare_rports = bare_rports.saturating_add(1);
+                    bare_rport = bare_rport.or(Some(name));
+                }
                 &mut rport
             } else if name.eq_ignore_ascii_case("maddr") {
                 &mut maddr
             } else if name.eq_ignore_ascii_case("received") {
+                any_received = true;
                 &mut received
             } else {
                 continue;
@@ -78,6 +90,9 @@ impl<'a> TopVia<'a> {
             rport_bare: rport == Some(None),
             maddr: maddr.flatten(),
             received: received.flatten(),
+            any_received,
+            bare_rports,
+            bare_rport,
         }
     }
 
@@ -139,8 +154,78 @@ pub(crate) fn stamp_via(request: &mut Message, source: SocketAddr) -> bool {
         return false;
     }
     let mut line = String::new();
-    write_stamped_line(request, &top.via, source, &mut line);
+    write_stamped_top(request, &top, source, &mut line);
     replace_top_via(request, &line);
+    true
+}
+
+/// [`write_stamped_line`] for the decoded top Via `top`: in the common
+/// case (no `received` yet, at most one bare `rport`) the first value is
+/// copied as written with the port put after `rport` and `received`
+/// appended to it, which spares rebuilding it parameter by parameter.
+/// The result differs from the rebuilt line only where the sender's
+/// spacing did (RFC 3261 section 7.3.1 allows it around `;`).
+pub(crate) fn write_stamped_top(
+    request: &Message,
+    top: &TopVia<'_>,
+    source: SocketAddr,
+    value: &mut String,
+) {
+    if top.any_received || top.bare_rports > 1 || !write_stamped_copy(request, top, source, value) {
+        write_stamped_line(request, &top.via, source, value);
+    }
+}
+
+/// The copying path of [`write_stamped_top`]; false (and `value` left
+/// for the general path) when the Via's text is not where expected.
+fn write_stamped_copy(
+    request: &Message,
+    top: &TopVia<'_>,
+    source: SocketAddr,
+    value: &mut String,
+) -> bool {
+    let Some(line) = request.headers(&HeaderName::Via).next() else {
+        return false;
+    };
+    // Offsets in `line` of the end of the first value's parameters and of
+    // the end of the bare `rport`, from the decoded slices (which borrow
+    // from the same text).
+    let offset = |sub: &str| {
+        let at = (sub.as_ptr() as usize).checked_sub(line.as_ptr() as usize)?;
+        (at + sub.len() <= line.len()).then_some(at + sub.len())
+    };
+    // The parameters end the first value (an empty list may not borrow
+    // from the line; the port or host ends it then).
+    let params = top.via.params.as_str();
+    let end = if params.is_empty() {
+        None
+    } else {
+        offset(params)
+    };
+    let Some(end) = end else {
+        return false;
+    };
+    let rport = match top.bare_rport {
+        Some(name) => match offset(name) {
+            Some(at) if at <= end => Some(at),
+            _ => return false,
+        },
+        None => None,
+    };
+    let mut digits = Digits::default();
+    value.clear();
+    value.reserve(line.len() + 32);
+    match rport {
+        Some(at) => {
+            value.push_str(&line[..at]);
+            value.push('=');
+            value.push_str(decimal(source.port(), &mut digits));
+            value.push_str(&line[at..end]);
+        }
+        None => value.push_str(&line[..end]),
+    }
+    push_received(value, source.ip());
+    value.push_str(&line[end..]);
     true
 }
 
@@ -187,10 +272,16 @@ pub(crate) fn write_stamped_line(
             value.push_str(v);
         }
     }
-    // RFC 3261 section 18.2.1: `received` holds the bare address (an IPv6
-    // one without brackets, as `IpAddr`'s Display writes it).
+    push_received(value, source.ip());
+    value.push_str(rest);
+}
+
+/// `;received=` and `ip` (RFC 3261 section 18.2.1): the bare address, an
+/// IPv6 one without brackets as `IpAddr`'s Display writes it.
+fn push_received(value: &mut String, ip: IpAddr) {
+    let mut digits = Digits::default();
     value.push_str(";received=");
-    match source.ip() {
+    match ip {
         IpAddr::V4(v4) => {
             for (i, octet) in v4.octets().iter().enumerate() {
                 if i > 0 {
@@ -205,7 +296,6 @@ pub(crate) fn write_stamped_line(
             let _ = write!(*value, "{v6}");
         }
     }
-    value.push_str(rest);
 }
 
 /// Whether [`stamp_via`] would change this top Via.
@@ -215,7 +305,7 @@ pub(crate) fn needs_stamp(via: &TopVia<'_>, source: SocketAddr) -> bool {
 
 /// Replace the first Via line with `line` (see [`write_stamped_line`]).
 pub(crate) fn replace_top_via(request: &mut Message, line: &str) {
-    if !request.replace_first_header(&HeaderName::Via, line) {
+    if !request.replace_top_via_same_branch(line) {
         warn!("top Via vanished while stamping it");
     }
 }
@@ -248,6 +338,14 @@ pub(crate) fn derived_tag(seed: &str) -> String {
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
     format!("{h:016x}")
+}
+
+/// The 100 Trying the layer sends for a new INVITE (RFC 3261 section
+/// 17.2.1), serialized: what [`make_response`] would build for status 100,
+/// written straight to bytes.
+pub(crate) fn trying_bytes(request: &Message) -> Vec<u8> {
+    let ts = request.header(&HeaderName::Timestamp);
+    Message::response_bytes(request, 100, ts.map(|v| (&HeaderName::Timestamp, v)))
 }
 
 /// A response the layer makes on its own: `Message::response_to` with a
@@ -336,6 +434,63 @@ mod tests {
             response_destination(&resp, addr("127.0.0.3:40000"), Transport::Udp),
             addr("127.0.0.3:40000")
         );
+    }
+
+    /// RFC 3261 section 18.2.1 / RFC 3581 section 4: the copying stamp
+    /// writes exactly what rebuilding the Via writes when the sender wrote
+    /// it plainly, and otherwise a Via that decodes to the same values.
+    #[test]
+    fn rfc3261_18_2_1_copied_stamp_equals_rebuilt() {
+        let source = addr("127.0.0.3:40000");
+        for (via, plain) in [
+            ("SIP/2.0/UDP 127.0.0.2:5070;branch=z9hG4bK1;rport", true),
+            ("SIP/2.0/UDP 127.0.0.2:5070;RPORT;branch=z9hG4bK1", true),
+            ("SIP/2.0/UDP host.example;branch=z9hG4bK1;rport=7;x", true),
+            ("SIP/2.0/TCP [::1]:5070;branch=z9hG4bK1;rport", true),
+            (
+                "SIP/2.0/UDP h.example;branch=z9hG4bK1, SIP/2.0/UDP 127.0.0.9",
+                true,
+            ),
+            (
+                "SIP/2.0/UDP h.example;branch=z9hG4bK1 , SIP/2.0/UDP 127.0.0.9",
+                false,
+            ),
+            ("SIP/2.0/UDP h.example ; branch=z9hG4bK1 ;rport", false),
+            ("SIP/2.0/UDP h.example:05060;rport;branch=z9hG4bK1", false),
+            (
+                "SIP/2.0/UDP h.example;x=\"a;rport\";branch=z9hG4bK1;rport",
+                false,
+            ),
+            (
+                "SIP/2.0/UDP h.example;received=127.0.0.8;branch=z9hG4bK1",
+                true,
+            ),
+            ("SIP/2.0/UDP h.example;rport;rport;branch=z9hG4bK1", true),
+            ("SIP/2.0/UDP h.example", true),
+        ] {
+            let r = request(via);
+            let top = TopVia::new(r.top_via().unwrap().unwrap());
+            let mut copied = String::new();
+            write_stamped_top(&r, &top, source, &mut copied);
+            let mut rebuilt = String::new();
+            write_stamped_line(&r, &top.via, source, &mut rebuilt);
+            if plain {
+                assert_eq!(copied, rebuilt, "{via}");
+            }
+            let decode = |line: &str| {
+                let mut m = request(via);
+                m.set_header(HeaderName::Via, line);
+                let vias: Vec<String> = m.vias().map(|v| format!("{:?}", v.unwrap())).collect();
+                let top = TopVia::new(m.top_via().unwrap().unwrap());
+                (
+                    vias.len(),
+                    top.branch.map(str::to_owned),
+                    top.rport,
+                    top.received.map(str::to_owned),
+                )
+            };
+            assert_eq!(decode(&copied), decode(&rebuilt), "{via}: {copied}");
+        }
     }
 
     #[test]
