@@ -12,12 +12,12 @@ use sipparty_core::message::{HeaderName, Message, Method};
 use sipparty_core::party::{
     CallPolicy, DialogId, DialogState, Event, InviteOptions, Party, ReliableProvisionals,
 };
-use sipparty_core::sim::{LinkConfig, Network};
+use sipparty_core::sim::{Endpoint, LinkConfig, Network};
 use sipparty_core::transport::{Transmit, Transport};
 use sipparty_core::SeededRandom;
 
 mod support;
-use support::{alice_addr as alice, ring_then_answer, to_tag, Calls, Peer};
+use support::{alice_addr as alice, ring_then_answer, to_tag, Calls};
 
 fn proxy() -> SocketAddr {
     "127.0.0.1:5080".parse().unwrap()
@@ -91,7 +91,7 @@ impl ForkingProxy {
     }
 }
 
-impl Peer for ForkingProxy {
+impl Endpoint for ForkingProxy {
     fn handle_datagram(&mut self, _: Instant, _: SocketAddr, _: SocketAddr, bytes: &[u8]) {
         if let Ok(m) = Message::parse(bytes) {
             self.forward(m)

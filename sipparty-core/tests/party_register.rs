@@ -12,11 +12,11 @@ use sipparty_core::party::{
     DialogError, DialogId, DialogState, Event, Party, RegisterOptions, RegistrationId,
     RegistrationState, SimParty,
 };
-use sipparty_core::sim::Network;
+use sipparty_core::sim::{Endpoint, Network};
 use sipparty_core::{SeededRandom, Transmit, Transport};
 
 mod support;
-use support::{alice_addr as alice, bob_addr, two_parties, Calls, Peer, BOB};
+use support::{alice_addr as alice, bob_addr, two_parties, Calls, BOB};
 
 /// A registrar and challenging proxy: REGISTER needs `alice`/`secret`
 /// (401), INVITE needs them too (407) and is then answered 603.
@@ -70,7 +70,7 @@ impl Registrar {
     }
 }
 
-impl Peer for Registrar {
+impl Endpoint for Registrar {
     fn handle_datagram(
         &mut self,
         now: Instant,

@@ -73,11 +73,18 @@ pub trait Endpoint {
         bytes: &[u8],
     );
     /// The deadline last reported by [`Endpoint::poll_timeout`] has passed.
-    fn handle_timeout(&mut self, now: Instant);
+    /// An endpoint without timers (a scripted peer that only reacts to
+    /// what arrives) keeps the default, which does nothing.
+    fn handle_timeout(&mut self, now: Instant) {
+        let _ = now;
+    }
     /// Next thing to send; `Transmit::destination` is the peer.
     fn poll_transmit(&mut self) -> Option<Transmit>;
-    /// When this endpoint next wants [`Endpoint::handle_timeout`] called.
-    fn poll_timeout(&mut self) -> Option<Instant>;
+    /// When this endpoint next wants [`Endpoint::handle_timeout`] called;
+    /// by default never.
+    fn poll_timeout(&mut self) -> Option<Instant> {
+        None
+    }
 }
 
 /// How the simulated links behave (all links share one configuration).

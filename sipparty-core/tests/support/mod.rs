@@ -430,24 +430,9 @@ impl<E: PartyNode> Calls for Network<E> {
     }
 }
 
-/// A scripted peer that sits next to Parties in a network (a forking
-/// proxy, a registrar): it only reacts to what arrives, so it has no
-/// timers.
-pub trait Peer {
-    /// A datagram from `source` arrived at this peer's `destination`.
-    fn handle_datagram(
-        &mut self,
-        now: Instant,
-        source: SocketAddr,
-        destination: SocketAddr,
-        bytes: &[u8],
-    );
-    /// The next datagram the peer sends.
-    fn poll_transmit(&mut self) -> Option<Transmit>;
-}
-
 /// A node of a network that mixes Parties with one kind of scripted
-/// [`Peer`].
+/// peer: an [`Endpoint`] without timers (a forking proxy, a registrar)
+/// that only reacts to what arrives.
 pub enum Node<P> {
     /// A Party.
     Party(Box<SimParty>),
@@ -475,7 +460,7 @@ impl<P> Node<P> {
     }
 }
 
-impl<P: Peer> Endpoint for Node<P> {
+impl<P: Endpoint> Endpoint for Node<P> {
     fn handle_datagram(
         &mut self,
         now: Instant,
@@ -489,8 +474,9 @@ impl<P: Peer> Endpoint for Node<P> {
         }
     }
     fn handle_timeout(&mut self, now: Instant) {
-        if let Node::Party(p) = self {
-            p.handle_timeout(now)
+        match self {
+            Node::Party(p) => p.handle_timeout(now),
+            Node::Peer(p) => p.handle_timeout(now),
         }
     }
     fn poll_transmit(&mut self) -> Option<Transmit> {
@@ -502,12 +488,12 @@ impl<P: Peer> Endpoint for Node<P> {
     fn poll_timeout(&mut self) -> Option<Instant> {
         match self {
             Node::Party(p) => Endpoint::poll_timeout(&mut **p),
-            Node::Peer(_) => None,
+            Node::Peer(p) => p.poll_timeout(),
         }
     }
 }
 
-impl<P: Peer> PartyNode for Node<P> {
+impl<P: Endpoint> PartyNode for Node<P> {
     fn sim(&self) -> Option<&SimParty> {
         match self {
             Node::Party(p) => Some(p),
