@@ -36,16 +36,23 @@ pub(crate) fn run(s: &[u8], mut i: usize, class: &[bool; 256]) -> usize {
     i
 }
 
-/// Index of the first `needle` at or after `from`. Sixteen bytes at a time
-/// until a chunk holds one: an OR-reduction of byte compares over a fixed
-/// array compiles to one vector compare and a mask test, and header values
-/// are too short to pay for a general search's setup.
-#[inline]
+/// Index of the first `needle` at or after `from`. Sixteen bytes at a time:
+/// an OR-reduction of byte compares over a fixed array compiles to one
+/// vector compare and a mask test, and only the chunk that holds a match
+/// builds the mask that locates it. Header lines and values are too short
+/// to pay for a general search's setup.
+#[inline(always)]
 pub(crate) fn find_byte(s: &[u8], from: usize, needle: u8) -> Option<usize> {
     let mut i = from;
     while let Some(chunk) = s.get(i..i + 16) {
         if chunk.iter().fold(false, |hit, &b| hit | (b == needle)) {
-            break;
+            let mut eq = [0u8; 16];
+            for (e, &b) in eq.iter_mut().zip(chunk) {
+                *e = if b == needle { 0xff } else { 0 };
+            }
+            // Non-zero: the chunk holds `needle`.
+            let m = u128::from_le_bytes(eq);
+            return Some(i + (m.trailing_zeros() / 8) as usize);
         }
         i += 16;
     }

@@ -10,7 +10,7 @@
 use smallvec::SmallVec;
 
 use super::error::{ParseError, ParseErrorKind};
-use super::lex::run_host;
+use super::lex::{find_byte, run_host};
 use super::name::{lookup_id, lookup_line, HeaderName, LINE_PREFIX};
 use super::params::DEFAULT_MAX_PARAMS;
 use super::section::{Headers, Slot};
@@ -341,7 +341,7 @@ fn parse<'a>(
         let value_start = colon + 1;
         let mut q = value_start;
         let next = loop {
-            let Some(lf) = find_lf(buf, q) else {
+            let Some(lf) = find_byte(buf, q, b'\n') else {
                 if buf.len() - name_start > limits.max_header_line {
                     return Err(ParseError::new(
                         name_start,
@@ -459,33 +459,6 @@ fn token_end(buf: &[u8], i: usize) -> usize {
         .iter()
         .position(|&b| !TOKEN[b as usize])
         .unwrap_or(rest.len())
-}
-
-/// Index of the first LF at or after `from`, sixteen bytes at a time: the
-/// byte compare below compiles to one vector compare here, and header lines
-/// are too short to pay for a general search's setup.
-#[inline(always)]
-fn find_lf(buf: &[u8], from: usize) -> Option<usize> {
-    let mut i = from;
-    while let Some(chunk) = buf.get(i..i + 16) {
-        // The cheaper any-LF test first; the position only for the chunk
-        // that has one.
-        if !chunk.iter().fold(false, |hit, &b| hit | (b == b'\n')) {
-            i += 16;
-            continue;
-        }
-        let mut eq = [0u8; 16];
-        for (e, &b) in eq.iter_mut().zip(chunk) {
-            *e = if b == b'\n' { 0xff } else { 0 };
-        }
-        let m = u128::from_le_bytes(eq);
-        if m != 0 {
-            return Some(i + (m.trailing_zeros() / 8) as usize);
-        }
-        i += 16;
-    }
-    let rest = buf.get(i..)?;
-    rest.iter().position(|&b| b == b'\n').map(|k| i + k)
 }
 
 /// `Content-Length = 1*DIGIT`; values beyond `u32` are malformed (RFC
