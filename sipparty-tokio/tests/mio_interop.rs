@@ -206,6 +206,9 @@ async fn rfc5626_4_4_1_mio_answers_the_keepalives_of_tokio() {
     let alice = sipparty_tokio::Party::builder(config("alice@tokio.example", 27300))
         .keepalive_interval(Some(ping))
         .pong_timeout(2 * ping)
+        // Idle connections close after five rounds: only the pings and
+        // pongs keep this one open for the ten below.
+        .idle_timeout(5 * ping)
         .bind(bind)
         .await
         .unwrap();
