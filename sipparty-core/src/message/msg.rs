@@ -35,6 +35,7 @@ const VIA: u8 = HeaderName::Via.known_id();
 const FROM: u8 = HeaderName::From.known_id();
 const TO: u8 = HeaderName::To.known_id();
 const CSEQ: u8 = HeaderName::CSeq.known_id();
+const CALL_ID: u8 = HeaderName::CallId.known_id();
 
 /// Spare text capacity of a parsed message: a rewritten top Via line.
 const STAMP_ROOM: usize = 96;
@@ -347,7 +348,6 @@ impl Message {
     pub fn response_to(request: &Message, code: u16, to_tag: Option<&str>) -> Message {
         let mut m = Message::with_capacity(request.text.len().min(1024), 8);
         m.set_status_line(code, reason_phrase(code));
-        const CALL_ID: u8 = HeaderName::CallId.known_id();
         let src = &request.text;
         // What the request decoded of its first Via, From and To lines
         // holds for their copies: carried over, not decoded again.
@@ -445,7 +445,6 @@ impl Message {
         code: u16,
         extra: Option<(&HeaderName, &str)>,
     ) -> Vec<u8> {
-        const CALL_ID: u8 = HeaderName::CallId.known_id();
         let mut out = String::with_capacity(request.text.len().min(1024) + 64);
         let mut digits = Digits::default();
         out.push_str("SIP/2.0 ");
@@ -659,13 +658,11 @@ impl Message {
     /// The From tag: `None` if From is absent or malformed, `Some(None)`
     /// if it has no tag. Decoded once per message.
     pub fn from_tag(&self) -> Option<Option<&str>> {
-        const FROM: u8 = HeaderName::From.known_id();
         self.cached_tag(&self.from_tag, FROM)
     }
 
     /// The To tag, as [`Message::from_tag`].
     pub fn to_tag(&self) -> Option<Option<&str>> {
-        const TO: u8 = HeaderName::To.known_id();
         self.cached_tag(&self.to_tag, TO)
     }
 

@@ -820,11 +820,7 @@ impl TransactionLayer {
         id: TransactionId,
         response: Message,
     ) -> Result<(), TransactionError> {
-        let Some(status) = response.status() else {
-            return Err(TransactionError::WrongKind);
-        };
-        let to_tag = self.wants_to_tag(id, status).then(|| response.to_tag());
-        let to_tag = to_tag.flatten().flatten().map(Box::from);
+        let (status, to_tag) = self.status_and_tag(id, &response)?;
         self.respond(now, id, status, to_tag, response.into_bytes())
     }
 
@@ -836,12 +832,20 @@ impl TransactionLayer {
         id: TransactionId,
         response: &Message,
     ) -> Result<(), TransactionError> {
-        let Some(status) = response.status() else {
-            return Err(TransactionError::WrongKind);
-        };
-        let to_tag = self.wants_to_tag(id, status).then(|| response.to_tag());
-        let to_tag = to_tag.flatten().flatten().map(Box::from);
+        let (status, to_tag) = self.status_and_tag(id, response)?;
         self.respond(now, id, status, to_tag, response.to_bytes())
+    }
+
+    /// The status of `response` (which must be one), and its To tag when
+    /// [`Self::wants_to_tag`] asks for it.
+    fn status_and_tag(
+        &self,
+        id: TransactionId,
+        response: &Message,
+    ) -> Result<(u16, Option<Box<str>>), TransactionError> {
+        let status = response.status().ok_or(TransactionError::WrongKind)?;
+        let to_tag = self.wants_to_tag(id, status).then(|| response.to_tag());
+        Ok((status, to_tag.flatten().flatten().map(Box::from)))
     }
 
     /// Whether a `status` response in transaction `id` sets the To tag
@@ -946,21 +950,6 @@ impl TransactionLayer {
             transport,
             destination,
             bytes,
-        });
-    }
-
-    /// [`Self::send_stateless_request`] for a request the TU keeps (the
-    /// ACK it sends again for each retransmitted 2xx).
-    pub fn send_stateless_request_ref(
-        &mut self,
-        request: &Message,
-        destination: SocketAddr,
-        transport: Transport,
-    ) {
-        self.transmits.push_back(Transmit {
-            transport,
-            destination,
-            bytes: request.to_bytes(),
         });
     }
 
