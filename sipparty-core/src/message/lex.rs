@@ -263,6 +263,31 @@ pub(crate) fn parse_u32(s: &[u8], at: usize, what: &'static str) -> Result<u32, 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::message::tables::HOST;
+
+    /// `run_host` writes the HOST class as range compares for whole
+    /// chunks: it must agree with the table for every byte, inside a
+    /// 16-byte chunk and in the tail.
+    #[test]
+    fn run_host_agrees_with_the_host_table_for_every_byte() {
+        for b in 0..=255u8 {
+            for len in [1, 15, 16, 17, 33] {
+                let mut s = vec![b'a'; len];
+                s[len / 2] = b;
+                assert_eq!(
+                    run_host(&s, 0),
+                    run(&s, 0, &HOST),
+                    "byte {b:#04x}, length {len}"
+                );
+            }
+            let same = [b; 17];
+            assert_eq!(
+                run_host(&same, 0),
+                run(&same, 0, &HOST),
+                "byte {b:#04x} repeated"
+            );
+        }
+    }
 
     #[test]
     fn comma_split_respects_quotes_angles_and_comments() {

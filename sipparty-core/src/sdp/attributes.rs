@@ -9,6 +9,7 @@ use std::fmt;
 
 use super::error::{SdpError, SdpErrorKind};
 use super::fields::{parse_payload_type, parse_u16, parse_u32, parse_u8};
+use crate::text::{decimal, Digits};
 
 /// The media direction (RFC 3264 s.5.1, RFC 8866 s.6.7).
 #[non_exhaustive]
@@ -881,18 +882,8 @@ fn push_u64_long(out: &mut String, v: u64) {
         90000 => return out.push_str("90000"),
         _ => {}
     }
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    let mut v = v;
-    while v > 0 {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-    }
-    out.reserve(buf.len() - i);
-    for &c in &buf[i..] {
-        out.push(char::from(c));
-    }
+    let mut digits = Digits::default();
+    out.push_str(decimal(v, &mut digits));
 }
 
 #[cfg(test)]
@@ -933,8 +924,12 @@ mod tests {
             99,
             100,
             101,
+            999,
+            1000,
             8000,
+            16000,
             48000,
+            90000,
             65535,
             1_000_000_007,
             u64::MAX,

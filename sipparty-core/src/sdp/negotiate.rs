@@ -190,7 +190,7 @@ impl LocalMedia {
 }
 
 fn is_telephone_event(name: &str) -> bool {
-    name.len() == 15 && name.eq_ignore_ascii_case("telephone-event")
+    name.eq_ignore_ascii_case("telephone-event")
 }
 
 /// The formats of an m= line that are RTP payload types (0..=127), in
@@ -267,7 +267,7 @@ impl<'a> MediaInfo<'a> {
                     }
                 }
                 (5, Some(v)) if is("ptime") => {
-                    if let Some(p) = parse_ptime(v).or_else(|| parse_ptime(v.trim())) {
+                    if let Some(p) = parse_ptime(v.trim()) {
                         info.ptime = Some(p);
                     }
                 }
