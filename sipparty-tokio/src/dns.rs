@@ -24,7 +24,7 @@ use sipparty_core::transport::resolve::{
     Query, Record, RecordType, Resolution, ResolveConfig, ResolveError, ResolveStep, Targets,
 };
 use sipparty_core::Random;
-use tracing::{debug, trace};
+use tracing::trace;
 
 /// How long addresses from `getaddrinfo` (which gives no TTL) are cached.
 pub(crate) const SYSTEM_TTL: Duration = Duration::from_secs(30);
@@ -106,7 +106,7 @@ impl SystemResolver {
                     Some(b.build())
                 }
                 Err(e) => {
-                    debug!(error = %e, "no DNS configuration, only getaddrinfo lookups");
+                    tracing::debug!(error = %e, "no DNS configuration, only getaddrinfo lookups");
                     None
                 }
             },
@@ -217,7 +217,14 @@ impl DnsResolver for SystemResolver {
             match query.rtype {
                 // Names in /etc/hosts (localhost...) are known to
                 // getaddrinfo only.
-                RecordType::A | RecordType::Aaaa => Self::system_lookup(query).await,
+                RecordType::A | RecordType::Aaaa => match Self::system_lookup(query).await {
+                    // DNS said the name has no such records (NXDOMAIN,
+                    // NODATA) and the hosts file does not know it either:
+                    // an empty answer, which the core caches for its
+                    // negative TTL, not a failure, which it does not.
+                    Err(_) if cfg!(feature = "hickory") && hickory.is_ok() => hickory,
+                    answer => answer,
+                },
                 _ => hickory,
             }
         })
