@@ -268,8 +268,7 @@ impl TransactionLayer {
             return Matched::Dropped;
         }
         // Matched on a key borrowed from the response (section 17.1.3).
-        let via = response.top_via().and_then(Result::ok);
-        let branch = via.as_ref().and_then(|v| v.branch());
+        let branch = response.top_branch();
         let method = response.cseq().and_then(Result::ok).map(|c| c.method);
         let (Some(branch), Some(method)) = (branch, method.as_ref()) else {
             warn!(%source, status, "response without branch or CSeq discarded");
