@@ -2,12 +2,11 @@
 //! the system resolver (`getaddrinfo`; `localhost` comes from the hosts
 //! file, never from outside DNS).
 
-use std::time::Duration;
-
 use sipparty_mio::parties::NoMediaSimpleCallsParty;
 use sipparty_mio::{CallPolicy, DialogState, InviteOptions, Party, Transport};
 
-const WAIT: Duration = Duration::from_secs(10);
+mod support;
+use support::{hang_up, WAIT};
 
 fn party(aor: &str) -> Party {
     let p = NoMediaSimpleCallsParty::new(aor).unwrap().into_party();
@@ -43,6 +42,5 @@ fn rfc3263_s4_2_localhost_with_a_port_is_located_by_the_system_resolver() {
     // A second request to the same name reaches the same place.
     let options = alice.options(&format!("sip:bob@localhost:{port}")).unwrap();
     assert_eq!(options.code, 200);
-    dialog.terminate().unwrap();
-    assert!(dialog.wait_for_state_condition_timeout(|s| s.is_final(), WAIT));
+    hang_up(&dialog);
 }

@@ -4,18 +4,14 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use sipparty_core::sdp::MediaCapabilities;
 use sipparty_tokio::{CallPolicy, DialogState, InviteOptions, PartyConfig, Transport};
 
 mod support;
 use support::{certificate, host, within};
 
-fn config(aor: &str, rtp: u16) -> PartyConfig {
-    let mut c = PartyConfig::new(aor).unwrap();
-    c.media = Some(MediaCapabilities::default_audio());
-    c.policy = CallPolicy::AutoAnswer;
-    c.rtp_ports = (rtp, rtp + 99);
-    c
+/// An answering party with audio on its own block of RTP ports.
+fn config(aor: &str) -> PartyConfig {
+    support::config(aor, CallPolicy::AutoAnswer)
 }
 
 /// Run blocking mio calls off the runtime's threads.
@@ -57,14 +53,14 @@ fn uri(user: &str, addr: SocketAddr, transport: Transport) -> String {
     }
 }
 
-async fn tokio_calls_mio(ip: &str, rtp: u16, transport: Transport) {
+async fn tokio_calls_mio(ip: &str, transport: Transport) {
     let bind: SocketAddr = format!("{ip}:0").parse().unwrap();
     let (mio_tls, tokio_tls) = certificates();
-    let bob = sipparty_mio::Party::new(config("bob@mio.example", rtp));
+    let bob = sipparty_mio::Party::new(config("bob@mio.example"));
     bob.listen_with(mio_endpoint(bind, transport, mio_tls))
         .unwrap();
     let bob_addr = bob.local_addr(transport).unwrap();
-    let alice = sipparty_tokio::Party::builder(config("alice@tokio.example", rtp + 100))
+    let alice = sipparty_tokio::Party::builder(config("alice@tokio.example"))
         .tls(tokio_tls)
         .bind(bind)
         .await
@@ -113,15 +109,15 @@ async fn tokio_calls_mio(ip: &str, rtp: u16, transport: Transport) {
     );
 }
 
-async fn mio_calls_tokio(ip: &str, rtp: u16, transport: Transport) {
+async fn mio_calls_tokio(ip: &str, transport: Transport) {
     let bind: SocketAddr = format!("{ip}:0").parse().unwrap();
     let (mio_tls, tokio_tls) = certificates();
-    let bob = sipparty_tokio::Party::builder(config("bob@tokio.example", rtp))
+    let bob = sipparty_tokio::Party::builder(config("bob@tokio.example"))
         .tls(tokio_tls)
         .bind(bind)
         .await
         .unwrap();
-    let alice = sipparty_mio::Party::new(config("alice@mio.example", rtp + 100));
+    let alice = sipparty_mio::Party::new(config("alice@mio.example"));
     alice
         .listen_with(mio_endpoint(bind, transport, mio_tls))
         .unwrap();
@@ -167,43 +163,43 @@ async fn mio_calls_tokio(ip: &str, rtp: u16, transport: Transport) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokio_calls_mio_udp_ipv4() {
-    tokio_calls_mio("127.0.0.1", 26000, Transport::Udp).await;
+    tokio_calls_mio("127.0.0.1", Transport::Udp).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokio_calls_mio_tcp_ipv6() {
-    tokio_calls_mio("[::1]", 26200, Transport::Tcp).await;
+    tokio_calls_mio("[::1]", Transport::Tcp).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mio_calls_tokio_udp_ipv4() {
-    mio_calls_tokio("127.0.0.1", 26400, Transport::Udp).await;
+    mio_calls_tokio("127.0.0.1", Transport::Udp).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mio_calls_tokio_udp_ipv6() {
-    mio_calls_tokio("[::1]", 26600, Transport::Udp).await;
+    mio_calls_tokio("[::1]", Transport::Udp).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rfc3261_26_2_tokio_calls_mio_over_tls() {
-    tokio_calls_mio("127.0.0.1", 26800, Transport::Tls).await;
+    tokio_calls_mio("127.0.0.1", Transport::Tls).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rfc3261_26_2_mio_calls_tokio_over_tls_ipv6() {
-    mio_calls_tokio("[::1]", 27000, Transport::Tls).await;
+    mio_calls_tokio("[::1]", Transport::Tls).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rfc5626_4_4_1_mio_answers_the_keepalives_of_tokio() {
     let bind: SocketAddr = "127.0.0.1:0".parse().unwrap();
-    let bob = sipparty_mio::Party::new(config("bob@mio.example", 27200));
+    let bob = sipparty_mio::Party::new(config("bob@mio.example"));
     bob.listen_with(sipparty_mio::EndpointConfig::udp(bind).with_tcp(bind))
         .unwrap();
     let bob_addr = bob.local_addr(Transport::Tcp).unwrap();
     let ping = Duration::from_millis(100);
-    let alice = sipparty_tokio::Party::builder(config("alice@tokio.example", 27300))
+    let alice = sipparty_tokio::Party::builder(config("alice@tokio.example"))
         .keepalive_interval(Some(ping))
         .pong_timeout(2 * ping)
         // Idle connections close after five rounds: only the pings and
