@@ -606,17 +606,8 @@ impl Message {
         }
         if let TagCache::Valid(Some((s, e))) = kept {
             // The old line's bytes stay in `text` (lines are only
-            // appended), so the branch can be looked up in the new line.
-            let old = &self.text[s as usize..e as usize];
-            let slot = self.slots.iter().find(|s| s.id == VIA);
-            let found = slot.and_then(|slot| {
-                let value = slot.value(&self.text);
-                find_sub(value.as_bytes(), old.as_bytes()).map(|at| slot.value_start as usize + at)
-            });
-            if let Some(at) = found {
-                self.top_branch
-                    .set(TagCache::Valid(Some(span(at, at + (e - s) as usize))));
-            }
+            // appended), so the branch is looked up in the new line.
+            self.set_top_branch(&self.text[s as usize..e as usize]);
         }
         true
     }
@@ -639,11 +630,8 @@ impl Message {
         let (state, tag) = match decoded {
             Some(Ok(na)) => {
                 let tag = na.tag();
-                let span = tag.and_then(|t| {
-                    // `tag` borrows from `text`; anything else is not cached.
-                    let start = (t.as_ptr() as usize).checked_sub(text.as_ptr() as usize)?;
-                    (start + t.len() <= text.len()).then(|| span(start, start + t.len()))
-                });
+                // `tag` borrows from `text`; anything else is not cached.
+                let span = tag.and_then(|t| self.span_of(t));
                 match (tag, span) {
                     (Some(_), None) => return Some(tag),
                     _ => (TagCache::Valid(span), Some(tag)),
