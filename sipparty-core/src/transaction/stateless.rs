@@ -341,42 +341,29 @@ pub(crate) fn derived_tag(seed: &str) -> String {
 }
 
 /// The 100 Trying the layer sends for a new INVITE (RFC 3261 section
-/// 17.2.1), serialized: what [`make_response`] would build for status 100,
-/// written straight to bytes.
+/// 17.2.1), serialized straight to bytes: the request's Via, From, To
+/// (never tagged: a 100 creates no dialog), Call-ID and CSeq, and the
+/// Timestamp echo of section 8.2.6.1.
 pub(crate) fn trying_bytes(request: &Message) -> Vec<u8> {
     let ts = request.header(&HeaderName::Timestamp);
     Message::response_bytes(request, 100, ts.map(|v| (&HeaderName::Timestamp, v)))
 }
 
-/// A response the layer makes on its own: `Message::response_to` with a
-/// derived To tag (unless the request's To already has one), plus the
-/// Timestamp echo of section 8.2.6.1 for 100 Trying.
+/// A final or provisional (above 100) response the layer makes on its
+/// own: `Message::response_to` with `tag`, or one derived from the branch
+/// and Call-ID, unless the request's To already has a tag.
 pub(crate) fn make_response(request: &Message, status: u16, tag: Option<&str>) -> Message {
-    // A 100 never carries a tag: no need to decode To for it.
-    let has_tag = || request.to_tag().flatten().is_some();
     let derived;
-    let tag = match (status, tag) {
-        (100, _) => None,
-        _ if has_tag() => None,
-        (_, Some(t)) => Some(t),
-        (_, None) => {
-            let seed = request
-                .top_via()
-                .and_then(Result::ok)
-                .and_then(|v| v.branch().map(str::to_owned))
-                .unwrap_or_default();
+    let tag = match tag {
+        _ if request.to_tag().flatten().is_some() => None,
+        Some(t) => Some(t),
+        None => {
+            let seed = request.top_branch().unwrap_or("");
             derived = derived_tag(&format!("{seed}{}", request.call_id().unwrap_or("")));
             Some(derived.as_str())
         }
     };
-    let mut response = Message::response_to(request, status, tag);
-    if status == 100 {
-        if let Some(ts) = request.header(&HeaderName::Timestamp) {
-            let ts = ts.to_owned();
-            response.add_header(HeaderName::Timestamp, &ts);
-        }
-    }
-    response
+    Message::response_to(request, status, tag)
 }
 
 #[cfg(test)]
@@ -559,7 +546,8 @@ mod tests {
         let tag_a = a.to_header().unwrap().unwrap().tag().map(str::to_owned);
         assert!(tag_a.is_some());
         assert_eq!(tag_a.as_deref(), b.to_header().unwrap().unwrap().tag());
-        let trying = make_response(&r, 100, None);
+        let trying = Message::parse(&trying_bytes(&r)).unwrap();
+        assert_eq!(trying.status(), Some(100));
         assert_eq!(trying.to_header().unwrap().unwrap().tag(), None);
         assert_eq!(first_comma("a;x=\"1,2\", b"), Some(9));
     }
