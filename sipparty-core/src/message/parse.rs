@@ -15,7 +15,7 @@ use super::name::{lookup_id, lookup_line, HeaderName, LINE_PREFIX};
 use super::params::DEFAULT_MAX_PARAMS;
 use super::section::{Headers, Slot};
 use super::tables::{LWS, TOKEN, USER_PLAIN};
-use super::uri::Uri;
+use super::uri::{starts_with_sip_scheme, Uri};
 
 /// Size caps applied while parsing. Exceeding one is an error, never a
 /// panic or an unbounded allocation.
@@ -676,16 +676,10 @@ fn start_line_str(
 /// parameter cap. Anything else gets the full parse, which reports errors.
 #[inline]
 fn is_plain_sip_uri(uri: &[u8]) -> bool {
-    let Some((scheme, rest)) = uri.split_first_chunk::<4>() else {
-        return false;
-    };
-    // OR-ing 0x20 folds only letters onto `s`, `i` and `p`.
-    if u32::from_le_bytes([scheme[0], scheme[1], scheme[2], b':']) | 0x0020_2020
-        != u32::from_le_bytes(*b"sip:")
-        || scheme[3] != b':'
-    {
+    if !starts_with_sip_scheme(uri) {
         return false;
     }
+    let rest = &uri[4..];
     let user = rest
         .iter()
         .position(|&b| !USER_PLAIN[b as usize])

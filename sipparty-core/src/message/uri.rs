@@ -101,12 +101,7 @@ impl<'a> Uri<'a> {
         if s.is_empty() || !s[0].is_ascii_alphabetic() {
             return Err(ParseError::expected(0, "URI scheme"));
         }
-        // Fast path: `sip:` in any case (OR-ing 0x20 folds only letters
-        // onto `s`, `i` and `p`; the colon is compared exactly).
-        let sip_prefix = s.len() >= 4 && s[3] == b':' && {
-            let w = u32::from_le_bytes([s[0], s[1], s[2], b':']);
-            w | 0x0020_2020 == u32::from_le_bytes(*b"sip:")
-        };
+        let sip_prefix = starts_with_sip_scheme(s);
         let mut i = 0;
         if sip_prefix {
             i = 3;
@@ -410,6 +405,19 @@ impl fmt::Debug for Uri<'_> {
 impl fmt::Display for Uri<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.raw)
+    }
+}
+
+/// Whether `s` starts with `sip:` in any case: one word compare (OR-ing
+/// 0x20 folds only letters onto `s`, `i` and `p`; the colon is compared
+/// exactly). The fast path of the URI parser and of the Request-URI check.
+#[inline]
+pub(crate) fn starts_with_sip_scheme(s: &[u8]) -> bool {
+    match s.first_chunk::<4>() {
+        Some(&[a, b, c, b':']) => {
+            u32::from_le_bytes([a, b, c, b':']) | 0x0020_2020 == u32::from_le_bytes(*b"sip:")
+        }
+        _ => false,
     }
 }
 
