@@ -1047,6 +1047,50 @@ mod tests {
         sdp.origin().map(|o| o.session_version).unwrap_or(0)
     }
 
+    /// The hand-written `clone_from`s (they reuse strings) copy every
+    /// field: each field of `a` differs from `b`'s.
+    #[test]
+    fn clone_from_copies_every_field() {
+        let a = NegotiatedStream {
+            media: "audio".into(),
+            remote_rtp: Some("127.0.0.1:4000".parse().unwrap()),
+            remote_rtcp: Some("127.0.0.1:4001".parse().unwrap()),
+            local_port: 6000,
+            codec: Codec {
+                fmtp: Some("useinbandfec=1".into()),
+                ..Codec::new("opus", 48000, 2, 111)
+            },
+            telephone_event_pt: Some(101),
+            ptime: 20,
+            direction: Direction::SendOnly,
+            rejected: false,
+        };
+        let b = NegotiatedStream {
+            media: "video".into(),
+            remote_rtp: None,
+            remote_rtcp: None,
+            local_port: 0,
+            codec: Codec::new("PCMU", 8000, 1, 0),
+            telephone_event_pt: None,
+            ptime: 30,
+            direction: Direction::Inactive,
+            rejected: true,
+        };
+        let mut stream = b.clone();
+        stream.clone_from(&a);
+        assert_eq!(stream, a);
+        let mut codec = b.codec.clone();
+        codec.clone_from(&a.codec);
+        assert_eq!(codec, a.codec);
+        let session = NegotiatedSession {
+            streams: vec![a, b],
+        };
+        let mut other = NegotiatedSession::default();
+        other.clone_from(&session);
+        assert_eq!(other, session);
+        assert_eq!(session.clone(), session);
+    }
+
     #[test]
     fn body_comparison_in_place_matches_the_built_body() {
         let bob = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2));
