@@ -762,40 +762,15 @@ impl Party {
         self.push_via(msg, transport)
     }
 
-    /// Our IP address for `transport` as `IpAddr` writes it (an IPv6 one
-    /// without brackets), taken from the `host:port` written when the
-    /// address was set (a Call-ID's host part, section 8.1.1.4).
-    pub(crate) fn local_ip_text(&self, transport: Transport) -> Result<&str, Error> {
-        let hp = self.local_host_port(transport)?;
-        let host = hp.rsplit_once(':').map_or(hp, |(h, _)| h);
-        Ok(host
-            .strip_prefix('[')
-            .and_then(|h| h.strip_suffix(']'))
-            .unwrap_or(host))
-    }
-
-    /// A new Call-ID naming our IP for `transport` (`message::new_call_id`'s
-    /// form, section 8.1.1.4), without formatting the address again.
+    /// A new Call-ID naming our IP for `transport` (section 8.1.1.4),
+    /// without formatting the address again.
     pub(crate) fn new_call_id(&mut self, transport: Transport) -> Result<String, Error> {
-        let mut token = [0u8; 20];
-        self.rng.fill_token(&mut token);
-        let host = self.local_ip_text(transport)?;
-        let mut id = String::with_capacity(token.len() + 1 + host.len());
-        // fill_token writes ASCII alphanumerics only.
-        id.push_str(std::str::from_utf8(&token).unwrap_or_default());
-        if !host.is_empty() {
-            id.push('@');
-            id.push_str(host);
-        }
-        Ok(id)
+        let host = ip_of_host_port(host_port_in(&self.locals, transport)?);
+        Ok(message::new_call_id(&mut *self.rng, host))
     }
 
     fn local_host_port(&self, transport: Transport) -> Result<&str, Error> {
-        self.locals
-            .iter()
-            .find(|(t, _, _)| *t == transport)
-            .map(|(_, _, hp)| &**hp)
-            .ok_or(Error::NoLocalAddress(transport))
+        host_port_in(&self.locals, transport)
     }
 
     /// Our Contact header value for `transport`: the one written when the
@@ -1314,8 +1289,7 @@ impl Party {
         let tag = self.new_tag();
         req.add_header(HeaderName::From, &format!("{};tag={tag}", self.our_from()));
         req.add_header(HeaderName::To, &format!("<{target}>"));
-        let host = self.local_for(transport)?.ip().to_string();
-        let call_id = message::new_call_id(&mut *self.rng, &host);
+        let call_id = self.new_call_id(transport)?;
         req.add_header(HeaderName::CallId, &call_id);
         req.add_header(HeaderName::CSeq, &format!("1 {method}"));
         if let Some(r) = route {
@@ -1545,6 +1519,26 @@ fn request_completed(id: RequestId, response: &Message) -> Event {
     }
 }
 
+/// The `host:port` written for our address on `transport`.
+fn host_port_in(
+    locals: &[(Transport, SocketAddr, Box<str>)],
+    transport: Transport,
+) -> Result<&str, Error> {
+    locals
+        .iter()
+        .find(|(t, _, _)| *t == transport)
+        .map(|(_, _, hp)| &**hp)
+        .ok_or(Error::NoLocalAddress(transport))
+}
+
+/// The IP of a `host:port` as `IpAddr` writes it (an IPv6 one without
+/// brackets).
+fn ip_of_host_port(hp: &str) -> &str {
+    let host = hp.rsplit_once(':').map_or(hp, |(h, _)| h);
+    host.strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host)
+}
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1559,7 +1553,7 @@ mod tests {
             let mut p = Party::no_media_simple_calls("alice@atlanta.com").unwrap();
             p.set_local_address(Transport::Udp, addr);
             assert_eq!(
-                p.local_ip_text(Transport::Udp).unwrap(),
+                ip_of_host_port(p.local_host_port(Transport::Udp).unwrap()),
                 addr.ip().to_string()
             );
             let id = p.new_call_id(Transport::Udp).unwrap();

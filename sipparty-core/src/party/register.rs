@@ -8,7 +8,7 @@ use tracing::debug;
 use super::event::{DialogError, Event, RegistrationId, RegistrationState};
 use super::timer::TimerOwner;
 use super::{config, Error, NextHop, Owner, Party, RegisterOptions, TxKind};
-use crate::message::{self, Contact, HeaderName, Message, Method};
+use crate::message::{Contact, HeaderName, Message, Method};
 use crate::transaction::TransactionId;
 use crate::transport::Transport;
 
@@ -46,7 +46,8 @@ impl Party {
         let (hop, route) =
             self.route_for(&registrar, options.proxy.as_deref(), options.destination)?;
         let transport = hop.transport();
-        let local = self.local_for(transport)?;
+        // Checked first: no address for the transport, no registration.
+        let call_id = self.new_call_id(transport)?;
         let aor = match &options.aor {
             Some(a) => config::normalize_uri(a)?,
             None => self.config.aor.clone(),
@@ -68,7 +69,7 @@ impl Party {
             route,
             hop,
             transport,
-            call_id: message::new_call_id(&mut *self.rng, &local.ip().to_string()),
+            call_id,
             from_tag: self.new_tag(),
             cseq: 0,
             expires: options.expires.unwrap_or(self.config.register_expires),
