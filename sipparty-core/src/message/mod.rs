@@ -68,13 +68,23 @@ fn token(rng: &mut dyn Random, len: usize) -> String {
     String::from_utf8(buf).unwrap_or_default()
 }
 
+/// Room for a branch of [`new_branch`]'s form.
+pub(crate) type BranchBuf = [u8; 23];
+
+/// A new Via branch written into `buf`, without a `String`: the RFC 3261
+/// magic cookie `z9hG4bK` and 16 random token characters (section
+/// 8.1.1.7).
+pub(crate) fn branch_into<'b>(rng: &mut dyn Random, buf: &'b mut BranchBuf) -> &'b str {
+    *buf = *b"z9hG4bK0000000000000000";
+    rng.fill_token(&mut buf[7..]);
+    // The cookie is ASCII and fill_token writes ASCII alphanumerics only.
+    std::str::from_utf8(buf).unwrap_or("z9hG4bK")
+}
+
 /// A new Via branch: the RFC 3261 magic cookie `z9hG4bK` and 16 random
 /// token characters (section 8.1.1.7).
 pub fn new_branch(rng: &mut dyn Random) -> String {
-    let mut buf = *b"z9hG4bK0000000000000000";
-    rng.fill_token(&mut buf[7..]);
-    // The cookie is ASCII and fill_token writes ASCII alphanumerics only.
-    String::from_utf8(buf.to_vec()).unwrap_or_default()
+    branch_into(rng, &mut [0; 23]).to_owned()
 }
 
 /// A new From/To tag: 10 random token characters (section 19.3 asks for

@@ -733,12 +733,8 @@ impl Party {
         msg: &mut Message,
         transport: Transport,
     ) -> Result<(), Error> {
-        // `message::new_branch`'s layout (the magic cookie, then 16 random
-        // token characters), without a String of its own.
-        let mut buf = *b"z9hG4bK0000000000000000";
-        self.rng.fill_token(&mut buf[7..]);
-        // The cookie is ASCII and fill_token writes ASCII alphanumerics.
-        let branch = std::str::from_utf8(&buf).unwrap_or("z9hG4bK");
+        let mut buf = message::BranchBuf::default();
+        let branch = message::branch_into(&mut *self.rng, &mut buf);
         let hp = self.local_host_port(transport)?;
         let token = transport.via_token();
         msg.push_front_header_parts(
