@@ -1465,13 +1465,24 @@ impl Framer {
 pub(crate) fn resolve_uri(uri: &str) -> Result<(SocketAddr, Transport), Error> {
     let parsed = message::Uri::parse(uri).map_err(|_| Error::InvalidUri(uri.to_string()))?;
     let transport = uri_transport(uri)?;
+    let addr = literal_addr(&parsed, transport)
+        .ok_or_else(|| Error::Unresolvable(parsed.maddr().unwrap_or(parsed.host).to_string()))?;
+    Ok((addr, transport))
+}
+
+/// The address of `parsed` when its host (or `maddr`) is an IP literal:
+/// at the URI's port, or `transport`'s default.
+pub(crate) fn literal_addr(parsed: &message::Uri<'_>, transport: Transport) -> Option<SocketAddr> {
     let host = parsed.maddr().unwrap_or(parsed.host);
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    let ip: IpAddr = bare
+    let ip: IpAddr = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
         .parse()
-        .map_err(|_| Error::Unresolvable(host.to_string()))?;
-    let port = parsed.port.unwrap_or_else(|| transport.default_port());
-    Ok((SocketAddr::new(ip, port), transport))
+        .ok()?;
+    Some(SocketAddr::new(
+        ip,
+        parsed.port.unwrap_or_else(|| transport.default_port()),
+    ))
 }
 
 /// `host:port` with IPv6 in brackets.

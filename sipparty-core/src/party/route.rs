@@ -105,12 +105,11 @@ impl Party {
         let explicit =
             parsed.transport_param().is_some() || matches!(parsed.scheme, message::Scheme::Sips);
         let mut transport = uri_transport(uri)?;
+        if let Some(addr) = super::literal_addr(&parsed, transport) {
+            return Ok(NextHop::Addr(addr, transport));
+        }
         let host = parsed.maddr().unwrap_or(parsed.host);
         let bare = host.trim_start_matches('[').trim_end_matches(']');
-        if let Ok(ip) = bare.parse::<IpAddr>() {
-            let port = parsed.port.unwrap_or_else(|| transport.default_port());
-            return Ok(NextHop::Addr(SocketAddr::new(ip, port), transport));
-        }
         if bare.is_empty() {
             return Err(Error::InvalidUri(uri.to_string()));
         }
