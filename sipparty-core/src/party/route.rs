@@ -526,12 +526,7 @@ impl Party {
         if wire_size(request) <= limit {
             return transport;
         }
-        let Some(tcp) = self
-            .locals
-            .iter()
-            .find(|(t, _, _)| *t == Transport::Tcp)
-            .map(|(_, _, hp)| hp.clone())
-        else {
+        let Ok(tcp) = self.local_host_port(Transport::Tcp) else {
             return transport;
         };
         if next_hop_pins_udp(request) {
@@ -544,8 +539,9 @@ impl Party {
         // change.
         let params = top.find(';').map_or("", |i| &top[i..]);
         let via = format!("SIP/2.0/TCP {tcp}{params}");
-        request.remove_first_header(&HeaderName::Via);
-        request.push_front_header(HeaderName::Via, &via);
+        // The branch is unchanged: the transaction layer keeps reading it
+        // from the message's cache instead of decoding the Via again.
+        request.replace_top_via_same_branch(&via);
         debug!(
             size = wire_size(request),
             limit, "large request switched to TCP (RFC 3261 section 18.1.1)"
