@@ -181,6 +181,42 @@ impl<'s> Iterator for SplitValues<'s> {
     }
 }
 
+/// Typed list elements across all lines of one header name: each line is
+/// first decoded whole, and split at its commas (as [`SplitValues`] does)
+/// only when that fails. A line that decodes as one element has no comma
+/// that separates elements: the element grammars (Via, name-addr, `*`)
+/// admit commas only inside quoted strings and angle brackets, where the
+/// split does not cut either. So the result is the split's, without the
+/// search for commas on the usual one-element line.
+struct Elements<'s, T> {
+    lines: Values<'s>,
+    current: Option<CommaSplit<'s>>,
+    decode: fn(&'s str) -> Result<T, ParseError>,
+}
+
+impl<'s, T> Iterator for Elements<'s, T> {
+    type Item = Result<T, ParseError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(cur) = &mut self.current {
+                if let Some(v) = cur.next() {
+                    return Some((self.decode)(v));
+                }
+                self.current = None;
+            }
+            let line = trim(self.lines.next()?);
+            if line.is_empty() {
+                continue;
+            }
+            match (self.decode)(line) {
+                Ok(v) => return Some(Ok(v)),
+                Err(_) => self.current = Some(CommaSplit::new(line)),
+            }
+        }
+    }
+}
+
 impl<'s> Headers<'s> {
     pub(crate) fn new(text: &'s str, slots: &'s [Slot]) -> Self {
         Self { text, slots }
@@ -255,6 +291,18 @@ impl<'s> Headers<'s> {
         }
     }
 
+    fn elements_by_id<T>(
+        &self,
+        id: u8,
+        decode: fn(&'s str) -> Result<T, ParseError>,
+    ) -> Elements<'s, T> {
+        Elements {
+            lines: self.lines_by_id(id),
+            current: None,
+            decode,
+        }
+    }
+
     fn split_by_id(&self, id: u8) -> SplitValues<'s> {
         SplitValues {
             lines: self.lines_by_id(id),
@@ -274,20 +322,13 @@ impl<'s> Headers<'s> {
 
     /// The topmost Via element.
     pub fn top_via(&self) -> Option<Result<Via<'s>, ParseError>> {
-        // The first element of the first Via line that has one (what
-        // `vias().next()` yields), without the iterator machinery.
-        let id = HeaderName::Via.known_id();
-        let text = self.text;
-        self.slots
-            .iter()
-            .filter(|s| s.id == id)
-            .find_map(|s| CommaSplit::new(s.value(text)).next())
-            .map(Via::parse)
+        self.elements_by_id(HeaderName::Via.known_id(), Via::parse)
+            .next()
     }
 
     /// All Via elements, top first.
     pub fn vias(&self) -> impl Iterator<Item = Result<Via<'s>, ParseError>> + 's {
-        self.split_by_id(HeaderName::Via.known_id()).map(Via::parse)
+        self.elements_by_id(HeaderName::Via.known_id(), Via::parse)
     }
 
     /// From.
@@ -321,20 +362,17 @@ impl<'s> Headers<'s> {
 
     /// Contact elements (`*` included).
     pub fn contacts(&self) -> impl Iterator<Item = Result<Contact<'s>, ParseError>> + 's {
-        self.split_by_id(HeaderName::Contact.known_id())
-            .map(Contact::parse)
+        self.elements_by_id(HeaderName::Contact.known_id(), Contact::parse)
     }
 
     /// Route elements, top first.
     pub fn routes(&self) -> impl Iterator<Item = Result<NameAddr<'s>, ParseError>> + 's {
-        self.split_by_id(HeaderName::Route.known_id())
-            .map(NameAddr::parse)
+        self.elements_by_id(HeaderName::Route.known_id(), NameAddr::parse)
     }
 
     /// Record-Route elements, top first.
     pub fn record_routes(&self) -> impl Iterator<Item = Result<NameAddr<'s>, ParseError>> + 's {
-        self.split_by_id(HeaderName::RecordRoute.known_id())
-            .map(NameAddr::parse)
+        self.elements_by_id(HeaderName::RecordRoute.known_id(), NameAddr::parse)
     }
 
     /// Content-Type.

@@ -9,9 +9,22 @@
 
 use std::fmt::Write;
 
-/// Render everything a caller can observe, for crate `$c`.
+/// A decoded header's part: a field of the reference revision, an
+/// accessor method of this tree (`NameAddr` and `Via::params` became
+/// methods when the decoded values became byte ranges).
+macro_rules! part {
+    (fields, $e:expr, $f:ident) => {
+        $e.$f
+    };
+    (methods, $e:expr, $f:ident) => {
+        $e.$f()
+    };
+}
+
+/// Render everything a caller can observe, for crate `$c` (`$api`: how
+/// its `NameAddr` parts are read, see `part!`).
 macro_rules! observers {
-    ($m:ident, $c:ident) => {
+    ($m:ident, $c:ident, $api:ident) => {
         mod $m {
             use std::fmt::Write;
             use $c::message::*;
@@ -65,9 +78,15 @@ macro_rules! observers {
             }
 
             fn name_addr(o: &mut String, a: &NameAddr<'_>) {
-                let _ = write!(o, "A[{:?} {} {:?}", a.display_name, a.bracketed, a.tag());
-                uri_fields(o, &a.uri);
-                params(o, &a.params);
+                let _ = write!(
+                    o,
+                    "A[{:?} {} {:?}",
+                    part!($api, a, display_name),
+                    part!($api, a, bracketed),
+                    a.tag()
+                );
+                uri_fields(o, &part!($api, a, uri));
+                params(o, &part!($api, a, params));
                 o.push(']');
             }
 
@@ -89,7 +108,7 @@ macro_rules! observers {
                             v.is_rfc3261_branch(),
                             v.is_sip_2_0()
                         );
-                        params(o, &v.params);
+                        params(o, &part!($api, v, params));
                         o.push(']');
                     }
                     Err(e) => {
@@ -197,10 +216,10 @@ macro_rules! observers {
                     let _ = write!(o, "{:?}{:?}", t.branch(), t.rport());
                 }
                 if let Some(Ok(f)) = h.from() {
-                    let _ = write!(o, "{:?}{:?}", f.tag(), f.uri.host);
+                    let _ = write!(o, "{:?}{:?}", f.tag(), part!($api, f, uri).host);
                 }
                 if let Some(Ok(f)) = h.to() {
-                    let _ = write!(o, "{:?}{:?}", f.tag(), f.uri.host);
+                    let _ = write!(o, "{:?}{:?}", f.tag(), part!($api, f, uri).host);
                 }
                 if let Some(u) = v.request_uri() {
                     uri(o, u);
@@ -210,8 +229,8 @@ macro_rules! observers {
     };
 }
 
-observers!(obs_new, new);
-observers!(obs_old, old);
+observers!(obs_new, new, methods);
+observers!(obs_old, old, fields);
 
 /// xorshift64*: deterministic, no dependency.
 struct Rng(u64);
