@@ -129,7 +129,7 @@ impl UriParts {
 /// byte after it. The caller decides whether that is the end: `s.len()`
 /// for a URI on its own ([`expect_end`]), or the `>` of a name-addr,
 /// which no URI character class admits. Errors report offsets in `s`.
-#[inline]
+#[inline(always)]
 pub(crate) fn scan_uri(
     s: &[u8],
     start: usize,

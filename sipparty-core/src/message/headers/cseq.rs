@@ -3,7 +3,7 @@
 use crate::message::error::ParseError;
 use crate::message::lex::{parse_u32, run, skip_lws, token};
 use crate::message::method::Method;
-use crate::message::tables::LWS;
+use crate::message::tables::{LWS, TOKEN};
 
 const DIGIT: [bool; 256] = {
     let mut t = [false; 256];
@@ -34,6 +34,10 @@ impl CSeq {
     /// Parse a CSeq value.
     pub fn parse(raw: &str) -> Result<CSeq, ParseError> {
         let s = raw.as_bytes();
+        // The usual form, `1*DIGIT SP token`, in one pass.
+        if let Some(cseq) = Self::parse_plain(raw) {
+            return Ok(cseq);
+        }
         let i = skip_lws(s, 0);
         let (seq, e) = number(s, i, "CSeq number")?;
         let m = skip_lws(s, e);
@@ -47,6 +51,35 @@ impl CSeq {
         Ok(CSeq {
             seq,
             method: Method::from_token(&raw[m..me]),
+        })
+    }
+
+    /// `1*10DIGIT SP token` and nothing else, with the number below 2^32:
+    /// the value the general path above gives for it, else `None` (and
+    /// the general path decides, errors included).
+    #[inline]
+    fn parse_plain(raw: &str) -> Option<CSeq> {
+        let s = raw.as_bytes();
+        let mut seq: u64 = 0;
+        let mut i = 0;
+        while i < s.len() && s[i].is_ascii_digit() {
+            seq = seq * 10 + u64::from(s[i] - b'0');
+            i += 1;
+            if i > 10 {
+                return None;
+            }
+        }
+        if i == 0 || s.get(i) != Some(&b' ') {
+            return None;
+        }
+        let seq = u32::try_from(seq).ok()?;
+        let m = i + 1;
+        if run(s, m, &TOKEN) != s.len() || m == s.len() {
+            return None;
+        }
+        Some(CSeq {
+            seq,
+            method: Method::from_token(raw.get(m..)?),
         })
     }
 }

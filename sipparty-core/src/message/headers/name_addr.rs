@@ -72,16 +72,21 @@ impl<'a> NameAddr<'a> {
         let uri_start = lt + 1;
         let (uri, gt) = match scan_uri(s, uri_start, DEFAULT_MAX_PARAMS) {
             Ok((uri, stop)) if s.get(stop) == Some(&b'>') => (uri, stop),
-            _ => {
-                let gt = memchr::memchr(b'>', &s[uri_start..])
-                    .map(|g| uri_start + g)
-                    .ok_or(ParseError::expected(s.len(), "\">\""))?;
-                let (uri, stop) = scan_uri(&s[..gt], uri_start, DEFAULT_MAX_PARAMS)?;
-                expect_end(&uri, stop, gt)?;
-                (uri, gt)
-            }
+            _ => Self::bracketed_uri(s, uri_start)?,
         };
         Self::finish(raw, display_name, Span::new(uri_start, gt), uri, true)
+    }
+
+    /// The URI between `<` (before `uri_start`) and the first `>`, and
+    /// that `>`: the errors of a URI on its own.
+    #[cold]
+    fn bracketed_uri(s: &[u8], uri_start: usize) -> Result<(UriParts, usize), ParseError> {
+        let gt = memchr::memchr(b'>', &s[uri_start..])
+            .map(|g| uri_start + g)
+            .ok_or(ParseError::expected(s.len(), "\">\""))?;
+        let (uri, stop) = scan_uri(&s[..gt], uri_start, DEFAULT_MAX_PARAMS)?;
+        expect_end(&uri, stop, gt)?;
+        Ok((uri, gt))
     }
 
     /// An addr-spec without angle brackets: it ends at the first semicolon,
