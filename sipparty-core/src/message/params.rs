@@ -195,24 +195,41 @@ pub(crate) fn scan_header_params_noting(
     let mut count = 0;
     let mut found = None;
     loop {
-        let j = skip_lws(s, i);
-        if j >= s.len() || s[j] != b';' {
-            return Ok((i, found));
-        }
+        // LWS is allowed around `;` and `=` (SEMI, EQUAL) but rarely
+        // written: look at the byte itself before skipping any.
+        let j = match s.get(i) {
+            Some(b';') => i,
+            Some(&b) if LWS[b as usize] => match skip_lws(s, i) {
+                j if s.get(j) == Some(&b';') => j,
+                _ => return Ok((i, found)),
+            },
+            _ => return Ok((i, found)),
+        };
         count += 1;
         if count > max {
             return Err(ParseError::new(j, ParseErrorKind::TooManyParams));
         }
-        let n = skip_lws(s, j + 1);
-        let name_end = run(s, n, &TOKEN);
+        let mut n = j + 1;
+        let mut name_end = run(s, n, &TOKEN);
         if name_end == n {
-            return Err(ParseError::expected(n, "parameter name"));
+            n = skip_lws(s, n);
+            name_end = run(s, n, &TOKEN);
+            if name_end == n {
+                return Err(ParseError::expected(n, "parameter name"));
+            }
         }
         i = name_end;
-        let wanted = found.is_none() && s[n..name_end].eq_ignore_ascii_case(want);
-        let k = skip_lws(s, name_end);
+        let wanted = found.is_none() && eq_lower(&s[n..name_end], want);
+        let k = match s.get(name_end) {
+            Some(b'=') => name_end,
+            Some(&b) if LWS[b as usize] => skip_lws(s, name_end),
+            _ => name_end,
+        };
         if k < s.len() && s[k] == b'=' {
-            let v = skip_lws(s, k + 1);
+            let v = match s.get(k + 1) {
+                Some(&b) if LWS[b as usize] => skip_lws(s, k + 1),
+                _ => k + 1,
+            };
             if v < s.len() && s[v] == b'"' {
                 i = quoted_string(s, v)?;
             } else {
@@ -229,6 +246,13 @@ pub(crate) fn scan_header_params_noting(
             found = Some(None);
         }
     }
+}
+
+/// Whether the token `name` is `want` (lower-case letters) in any case:
+/// OR-ing 0x20 folds only letters onto letters among token characters.
+#[inline]
+fn eq_lower(name: &[u8], want: &[u8]) -> bool {
+    name.len() == want.len() && name.iter().zip(want).all(|(&a, &b)| a | 0x20 == b)
 }
 
 /// Scan URI parameters starting at `i` (no LWS allowed inside a URI):

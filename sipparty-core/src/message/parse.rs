@@ -463,11 +463,19 @@ fn token_end(buf: &[u8], i: usize) -> usize {
 
 /// `Content-Length = 1*DIGIT`; values beyond `u32` are malformed (RFC
 /// 4475 section 3.1.2.4 expects 400 for them).
+#[inline]
 fn content_length_value(v: &[u8], at: usize) -> Result<usize, ParseError> {
-    if v.is_empty() || v.len() > 10 || !v.iter().all(u8::is_ascii_digit) {
+    if v.is_empty() || v.len() > 10 {
         return Err(ParseError::expected(at, "Content-Length digits"));
     }
-    let n = v.iter().fold(0u64, |n, &d| n * 10 + u64::from(d - b'0'));
+    let mut n: u64 = 0;
+    for &d in v {
+        let digit = d.wrapping_sub(b'0');
+        if digit > 9 {
+            return Err(ParseError::expected(at, "Content-Length digits"));
+        }
+        n = n * 10 + u64::from(digit);
+    }
     u32::try_from(n)
         .map(|n| n as usize)
         .map_err(|_| ParseError::expected(at, "Content-Length below 2^32"))
