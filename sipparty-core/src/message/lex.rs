@@ -162,21 +162,23 @@ pub(crate) fn token(s: &[u8], i: usize, what: &'static str) -> Result<usize, Par
 pub(crate) fn quoted_string(s: &[u8], i: usize) -> Result<usize, ParseError> {
     debug_assert_eq!(s.get(i), Some(&b'"'));
     let mut j = i + 1;
-    while j < s.len() {
-        match s[j] {
-            b'"' => return Ok(j + 1),
-            // quoted-pair = "\" (%x00-09 / %x0B-0C / %x0E-7F)
-            b'\\' => {
-                match s.get(j + 1) {
-                    Some(b'\r') | Some(b'\n') | None => {
-                        return Err(ParseError::expected(j + 1, "escaped character"))
-                    }
-                    Some(_) => {}
-                }
-                j += 2;
-            }
-            _ => j += 1,
+    // Only `"` and `\` matter inside.
+    while let Some(k) = s
+        .get(j..)
+        .and_then(|rest| rest.iter().position(|&b| b == b'"' || b == b'\\'))
+    {
+        let k = j + k;
+        if s[k] == b'"' {
+            return Ok(k + 1);
         }
+        // quoted-pair = "\" (%x00-09 / %x0B-0C / %x0E-7F)
+        match s.get(k + 1) {
+            Some(b'\r') | Some(b'\n') | None => {
+                return Err(ParseError::expected(k + 1, "escaped character"))
+            }
+            Some(_) => {}
+        }
+        j = k + 2;
     }
     Err(ParseError::expected(s.len(), "closing quote"))
 }
