@@ -10,7 +10,7 @@
 use smallvec::SmallVec;
 
 use super::error::{ParseError, ParseErrorKind};
-use super::lex::find_byte;
+use super::lex::{cut, find_byte};
 use super::name::{lookup_id, lookup_line, HeaderName, LINE_PREFIX};
 use super::params::DEFAULT_MAX_PARAMS;
 use super::section::{Headers, Slot};
@@ -656,16 +656,16 @@ fn start_line_str(
             uri,
             version,
         } => {
-            let uri_str = &head[uri.0..uri.1];
+            let uri_str = cut(head, uri.0, uri.1);
             // The Request-URI's syntax (its parts are decoded on demand).
             let u = uri_str.as_bytes();
             scan_uri(u, 0, max_params)
                 .and_then(|(parts, stop)| expect_end(&parts, stop, u.len()))
                 .map_err(|e| e.shifted(base + uri.0))?;
             StartLine::Request {
-                method: &head[method.0..method.1],
+                method: cut(head, method.0, method.1),
                 uri: uri_str,
-                version: &head[version.0..version.1],
+                version: cut(head, version.0, version.1),
             }
         }
         RawStart::Response {
@@ -673,9 +673,9 @@ fn start_line_str(
             code,
             reason,
         } => StartLine::Response {
-            version: &head[version.0..version.1],
+            version: cut(head, version.0, version.1),
             code,
-            reason: &head[reason.0..reason.1],
+            reason: cut(head, reason.0, reason.1),
         },
     })
 }

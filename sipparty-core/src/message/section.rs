@@ -11,7 +11,7 @@ use super::headers::{
     CSeq, Contact, Event, MediaType, NameAddr, RAck, Reason, Replaces, RetryAfter, SessionExpires,
     SubscriptionState, Timestamp, Via,
 };
-use super::lex::{trim, CommaSplit};
+use super::lex::{cut, trim, CommaSplit};
 use super::name::{canonical, HeaderName};
 
 /// One header line: offsets into the text it was parsed from (or appended
@@ -31,15 +31,15 @@ pub(crate) struct Slot {
 impl Slot {
     #[inline]
     pub(crate) fn name<'t>(&self, text: &'t str) -> &'t str {
-        &text[self.name_start as usize..self.name_end as usize]
+        cut(text, self.name_start as usize, self.name_end as usize)
     }
     #[inline]
     pub(crate) fn value<'t>(&self, text: &'t str) -> &'t str {
-        &text[self.value_start as usize..self.value_end as usize]
+        cut(text, self.value_start as usize, self.value_end as usize)
     }
     #[inline]
     pub(crate) fn line<'t>(&self, text: &'t str) -> &'t str {
-        &text[self.name_start as usize..self.line_end as usize]
+        cut(text, self.name_start as usize, self.line_end as usize)
     }
     #[inline]
     pub(crate) fn is(&self, text: &str, name: &HeaderName) -> bool {

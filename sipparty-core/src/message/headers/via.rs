@@ -8,7 +8,7 @@
 use std::fmt;
 
 use crate::message::error::ParseError;
-use crate::message::lex::{run, run_host, skip_lws, token};
+use crate::message::lex::{cut, run, run_host, skip_lws, token};
 use crate::message::params::{scan_header_params_noting, Params, DEFAULT_MAX_PARAMS};
 use crate::Transport;
 
@@ -123,12 +123,12 @@ impl<'a> Via<'a> {
             return Err(ParseError::expected(tail, "\";\" or end of Via"));
         }
         Ok(Via {
-            protocol: &raw[p0..v1],
-            transport: &raw[t0..t1],
-            host: &raw[h0..host_end],
+            protocol: cut(raw, p0, v1),
+            transport: cut(raw, t0, t1),
+            host: cut(raw, h0, host_end),
             port,
-            params: &raw[i..end],
-            branch: branch.flatten().map(|(a, b)| &raw[a..b]),
+            params: cut(raw, i, end),
+            branch: branch.flatten().map(|(a, b)| cut(raw, a, b)),
         })
     }
 
