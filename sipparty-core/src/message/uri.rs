@@ -109,7 +109,7 @@ impl UriParts {
     /// The [`Uri`] these parts describe: `raw` is the whole URI, `text` the
     /// text the ranges index.
     #[inline]
-    pub(crate) fn to_uri<'a>(&self, text: &'a str, raw: &'a str) -> Uri<'a> {
+    pub(crate) fn to_uri<'a>(self, text: &'a str, raw: &'a str) -> Uri<'a> {
         Uri {
             raw,
             scheme: self.scheme,
@@ -232,8 +232,8 @@ pub(crate) fn scan_uri(
             let host_start = i;
             if i < s.len() && s[i] == b'[' {
                 // IPv6reference = "[" IPv6address "]"
-                let close = memchr::memchr(b']', &s[i..])
-                    .ok_or(ParseError::expected(s.len(), "\"]\""))?;
+                let close =
+                    memchr::memchr(b']', &s[i..]).ok_or(ParseError::expected(s.len(), "\"]\""))?;
                 let inner = &s[i + 1..i + close];
                 if inner.is_empty()
                     || !inner
