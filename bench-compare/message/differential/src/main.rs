@@ -1,6 +1,6 @@
 //! Differential check: the message parser of this tree (`new`) against a
 //! reference revision (`old`, extracted by `./setup.sh`, default main's
-//! 7cbc175) on seed messages and header values, random byte edits of them
+//! 7cbc175; this pass used `./setup.sh 10e97fd`) on seed messages and header values, random byte edits of them
 //! and every truncation. Every observable result (start line, header
 //! slots, body, typed decodes of every header, parameter lookups, errors
 //! with offset and kind) is rendered with `Debug` and compared as text.
