@@ -65,11 +65,11 @@ fn rfc8866_s5_every_line_type_round_trips() {
         Some((3724394400, 3724398000))
     );
     assert_eq!(
-        d.session_lines().iter().filter(|l| l.kind == b't').count(),
+        d.session_lines().filter(|l| l.kind == b't').count(),
         2
     );
     assert_eq!(
-        d.session_lines().iter().filter(|l| l.kind == b'r').count(),
+        d.session_lines().filter(|l| l.kind == b'r').count(),
         2
     );
     assert_eq!(d.media_count(), 4);
@@ -80,7 +80,7 @@ fn rfc8866_s5_every_line_type_round_trips() {
         (c.address, c.ttl, c.count),
         ("233.252.0.1", Some(127), Some(2))
     );
-    assert_eq!(audio.lines().iter().filter(|l| l.kind == b'c').count(), 2);
+    assert_eq!(audio.lines().filter(|l| l.kind == b'c').count(), 2);
     assert_eq!(audio.effective_direction(), Direction::RecvOnly);
     let video = d.media_at(1).unwrap();
     assert_eq!(
@@ -275,7 +275,7 @@ fn builder_writes_canonical_lines_in_grammar_order() {
     );
     let d = parse(text.as_bytes(), &SdpLimits::default()).unwrap();
     assert_eq!(d.media_at(0).unwrap().ptime(), Some(20));
-    assert!(d.lines().iter().all(|l| l.ending == LineEnding::CrLf));
+    assert!(d.lines().all(|l| l.ending == LineEnding::CrLf));
     assert_eq!(Sdp::from_view(&d), sdp);
 }
 

@@ -48,6 +48,95 @@ pub struct Line<'a> {
     pub ending: LineEnding,
 }
 
+/// Where one line sits in the input: `start` is its type letter (or, for
+/// a blank line, where it starts), `end` is where its value ends (the line
+/// ending follows). Eight bytes instead of a 24-byte [`Line`]: the type
+/// letter and the ending are read back from the input, which keeps the
+/// inline table (and every move of the parsed description) small.
+#[derive(Clone, Copy, Debug)]
+struct Span {
+    start: u32,
+    end: u32,
+}
+
+impl Span {
+    /// The value, if the line is of type `kind` (not 0).
+    #[inline]
+    fn value_of(self, raw: &str, kind: u8) -> Option<&str> {
+        let (start, end) = (self.start as usize, self.end as usize);
+        if end > start && raw.as_bytes().get(start) == Some(&kind) {
+            // As in `line`: both ends are char boundaries.
+            raw.get(start + 2..end)
+        } else {
+            None
+        }
+    }
+
+    /// The line as the public API shows it.
+    #[inline]
+    fn line<'a>(self, raw: &'a str) -> Line<'a> {
+        let (start, end) = (self.start as usize, self.end as usize);
+        let b = raw.as_bytes();
+        let ending = match b.get(end) {
+            Some(b'\r') => LineEnding::CrLf,
+            Some(_) => LineEnding::Lf,
+            None => LineEnding::None,
+        };
+        if end == start {
+            return Line {
+                kind: 0,
+                value: "",
+                ending,
+            };
+        }
+        Line {
+            kind: b.get(start).copied().unwrap_or_default(),
+            // The type letter and '=' are ASCII and a line ending or the
+            // end of the input follows the value: char boundaries.
+            value: raw.get(start + 2..end).unwrap_or_default(),
+            ending,
+        }
+    }
+}
+
+/// The lines of a [`SessionDescription`] or of one of its sections, in
+/// order (see [`SessionDescription::lines`]).
+#[derive(Clone, Debug)]
+pub struct Lines<'s, 'a> {
+    raw: &'a str,
+    spans: std::slice::Iter<'s, Span>,
+}
+
+impl<'a> Iterator for Lines<'_, 'a> {
+    type Item = Line<'a>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Line<'a>> {
+        self.spans.next().map(|s| s.line(self.raw))
+    }
+
+    #[inline]
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.spans.size_hint()
+    }
+
+    #[inline]
+    fn nth(&mut self, n: usize) -> Option<Line<'a>> {
+        self.spans.nth(n).map(|s| s.line(self.raw))
+    }
+}
+
+impl DoubleEndedIterator for Lines<'_, '_> {
+    #[inline]
+    fn next_back(&mut self) -> Option<Self::Item> {
+        self.spans.next_back().map(|s| s.line(self.raw))
+    }
+}
+
+impl ExactSizeIterator for Lines<'_, '_> {}
+
+impl std::iter::FusedIterator for Lines<'_, '_> {}
+
 #[derive(Clone, Copy, Debug)]
 struct MediaSlot<'a> {
     /// Index of the m= line in `lines`.
@@ -62,7 +151,7 @@ struct MediaSlot<'a> {
 #[derive(Clone, Debug)]
 pub struct SessionDescription<'a> {
     raw: &'a str,
-    lines: SmallVec<[Line<'a>; 32]>,
+    lines: SmallVec<[Span; 32]>,
     media: SmallVec<[MediaSlot<'a>; 4]>,
     origin: Origin<'a>,
     /// The first session-level c= and t= lines, decoded while parsing
@@ -84,8 +173,11 @@ pub struct SessionDescription<'a> {
 /// assert_eq!(audio.direction(), Some(Direction::SendOnly));
 /// assert_eq!(sdp.as_str(), text); // nothing was copied
 /// ```
+///
+/// Inputs over 4 GiB are refused as [`SdpErrorKind::TooLarge`] whatever
+/// the limits say (line positions are kept as `u32`).
 pub fn parse<'a>(input: &'a [u8], limits: &SdpLimits) -> Result<SessionDescription<'a>, SdpError> {
-    if input.len() > limits.max_size {
+    if input.len() > limits.max_size || u32::try_from(input.len()).is_err() {
         return Err(SdpError::new(0, SdpErrorKind::TooLarge));
     }
     if input.is_empty() {
@@ -285,6 +377,23 @@ fn attribute_name_ok(v: &[u8]) -> bool {
     }
 }
 
+/// Where the line whose value ends at `at` ends, and where the next one
+/// starts: after CRLF; in lenient mode also after a bare LF or at the end
+/// of the input. A NUL or a CR without LF at `at` is an invalid character.
+#[inline(always)]
+fn line_next(b: &[u8], at: usize, strict: bool) -> Result<usize, SdpErrorKind> {
+    if b.get(at..at + 2) == Some(b"\r\n") {
+        return Ok(at + 2);
+    }
+    match b.get(at) {
+        None if !strict => Ok(at),
+        Some(b'\n') if !strict => Ok(at + 1),
+        None => Err(SdpErrorKind::MissingLineEnding),
+        Some(b'\n') => Err(SdpErrorKind::BareLineFeed),
+        Some(_) => Err(SdpErrorKind::InvalidCharacter),
+    }
+}
+
 struct Parser<'l> {
     limits: &'l SdpLimits,
     strict: bool,
@@ -319,26 +428,19 @@ impl<'l> Parser<'l> {
         let raw = d.raw;
         let bytes = raw.as_bytes();
         let strict = self.strict;
+        let max_lines = self.limits.max_lines;
         let mut pos = 0;
         while pos < bytes.len() {
             let n = d.lines.len();
             let err = |kind| SdpError::new(n as u32 + 1, kind);
-            if n >= self.limits.max_lines {
+            if n >= max_lines {
                 return Err(err(SdpErrorKind::TooManyLines));
             }
-            if n > 0 && bytes.get(pos..).and_then(|r| r.first_chunk::<2>()) == Some(b"a=") {
+            if n > 0 && bytes.get(pos..pos + 2) == Some(b"a=") {
                 // Most lines are attributes: one scan finds the line end
                 // and checks the att-field, without the general dispatch.
                 let (at, name_ok) = attribute_line(bytes, pos + 2);
-                let crlf = bytes.get(at..).and_then(|r| r.first_chunk::<2>()) == Some(b"\r\n");
-                let ending = match bytes.get(at) {
-                    _ if crlf => LineEnding::CrLf,
-                    None if !strict => LineEnding::None,
-                    Some(b'\n') if !strict => LineEnding::Lf,
-                    None => return Err(err(SdpErrorKind::MissingLineEnding)),
-                    Some(b'\n') => return Err(err(SdpErrorKind::BareLineFeed)),
-                    Some(_) => return Err(err(SdpErrorKind::InvalidCharacter)),
-                };
+                let next = line_next(bytes, at, strict).map_err(err)?;
                 self.attributes += 1;
                 if self.attributes > self.limits.max_attributes {
                     return Err(err(SdpErrorKind::TooManyAttributes));
@@ -348,35 +450,27 @@ impl<'l> Parser<'l> {
                 }
                 // a= may repeat and is last in its section.
                 self.rank = self.a_rank;
-                d.lines.push(Line {
-                    kind: b'a',
-                    // "a=" is ASCII, so this is a char boundary.
-                    value: raw.get(pos + 2..at).unwrap_or_default(),
-                    ending,
+                // `parse` refused inputs longer than u32::MAX.
+                d.lines.push(Span {
+                    start: pos as u32,
+                    end: at as u32,
                 });
-                pos = at + ending.as_str().len();
+                pos = next;
                 continue;
             }
             // One scan per line finds its end and any NUL or stray CR.
             let at = line_end(bytes, pos);
-            let (ending, next) = match bytes.get(at) {
-                Some(b'\r') if bytes.get(at + 1) == Some(&b'\n') => (LineEnding::CrLf, at + 2),
-                None if !strict => (LineEnding::None, at),
-                Some(b'\n') if !strict => (LineEnding::Lf, at + 1),
-                None => return Err(err(SdpErrorKind::MissingLineEnding)),
-                Some(b'\n') => return Err(err(SdpErrorKind::BareLineFeed)),
-                Some(_) => return Err(err(SdpErrorKind::InvalidCharacter)),
-            };
+            let next = line_next(bytes, at, strict).map_err(err)?;
             let line_start = pos;
             pos = next;
+            let span = Span {
+                start: line_start as u32,
+                end: at as u32,
+            };
             if at == line_start && !strict && n > 0 {
                 // Blank lines (typically an extra CRLF at the end) are kept
                 // for the round trip and otherwise ignored.
-                d.lines.push(Line {
-                    kind: 0,
-                    value: "",
-                    ending,
-                });
+                d.lines.push(span);
                 continue;
             }
             let kind = bytes[line_start];
@@ -386,11 +480,7 @@ impl<'l> Parser<'l> {
             // The type letter and '=' are ASCII, so this is a char boundary.
             let value = raw.get(line_start + 2..at).unwrap_or_default();
             self.line(d, kind, value).map_err(|e| e.at(n as u32 + 1))?;
-            d.lines.push(Line {
-                kind,
-                value,
-                ending,
-            });
+            d.lines.push(span);
         }
         self.finish_media(d)?;
         if !self.seen_o {
@@ -604,17 +694,28 @@ impl<'a> SessionDescription<'a> {
     }
 
     /// Every line, in order.
-    pub fn lines(&self) -> &[Line<'a>] {
-        &self.lines
+    pub fn lines(&self) -> Lines<'_, 'a> {
+        self.lines_of(&self.lines)
     }
 
-    /// The session-level lines (before the first m=).
-    pub fn session_lines(&self) -> &[Line<'a>] {
+    fn lines_of<'s>(&self, spans: &'s [Span]) -> Lines<'s, 'a> {
+        Lines {
+            raw: self.raw,
+            spans: spans.iter(),
+        }
+    }
+
+    fn session_spans(&self) -> &[Span] {
         let end = self
             .media
             .first()
             .map_or(self.lines.len(), |m| m.start as usize);
-        &self.lines[..end]
+        self.lines.get(..end).unwrap_or_default()
+    }
+
+    /// The session-level lines (before the first m=).
+    pub fn session_lines(&self) -> Lines<'_, 'a> {
+        self.lines_of(self.session_spans())
     }
 
     /// The o= line.
@@ -623,10 +724,10 @@ impl<'a> SessionDescription<'a> {
     }
 
     fn session_value(&self, kind: u8) -> Option<&'a str> {
-        self.session_lines()
+        let raw = self.raw;
+        self.session_spans()
             .iter()
-            .find(|l| l.kind == kind)
-            .map(|l| l.value)
+            .find_map(|s| s.value_of(raw, kind))
     }
 
     /// The s= value (absent only from lenient parses).
@@ -646,15 +747,15 @@ impl<'a> SessionDescription<'a> {
 
     /// The session-level b= lines.
     pub fn bandwidths(&self) -> impl Iterator<Item = Bandwidth<'a>> + '_ {
-        self.session_lines()
+        let raw = self.raw;
+        self.session_spans()
             .iter()
-            .filter(|l| l.kind == b'b')
-            .filter_map(|l| Bandwidth::parse(l.value).ok())
+            .filter_map(move |s| Bandwidth::parse(s.value_of(raw, b'b')?).ok())
     }
 
     /// The session-level attributes.
     pub fn attributes(&self) -> impl Iterator<Item = Attribute<'a>> + '_ {
-        attributes_of(self.session_lines(), 1)
+        attributes_of(self.raw, self.session_spans(), 1)
     }
 
     /// The session-level direction attribute, if any.
@@ -684,7 +785,7 @@ impl<'a> SessionDescription<'a> {
             .get(i + 1)
             .map_or(self.lines.len(), |n| n.start as usize);
         MediaView {
-            lines: &self.lines[slot.start as usize..end],
+            spans: self.lines.get(slot.start as usize..end).unwrap_or_default(),
             first_line: slot.start + 1,
             connection_line: slot.connection_line,
             media_line: slot.line,
@@ -694,26 +795,24 @@ impl<'a> SessionDescription<'a> {
 
     /// Writes the description from its lines; byte for byte the input.
     pub fn write_to(&self, out: &mut Vec<u8>) {
-        for l in &self.lines {
-            if l.kind != 0 {
-                out.push(l.kind);
-                out.push(b'=');
-            }
-            out.extend_from_slice(l.value.as_bytes());
-            out.extend_from_slice(l.ending.as_str().as_bytes());
-        }
+        // The lines and their endings cover the input, in order.
+        out.extend_from_slice(self.raw.as_bytes());
     }
 }
 
-pub(crate) fn attributes_of<'s, 'a>(
-    lines: &'s [Line<'a>],
+/// The attributes among `spans` (lines of `raw`), numbered from `first_line`.
+fn attributes_of<'s, 'a>(
+    raw: &'a str,
+    spans: &'s [Span],
     first_line: u32,
-) -> impl Iterator<Item = Attribute<'a>> + 's {
-    lines
-        .iter()
-        .enumerate()
-        .filter(|(_, l)| l.kind == b'a')
-        .map(move |(i, l)| Attribute::from_line(l.value, first_line + i as u32))
+) -> impl Iterator<Item = Attribute<'a>> + 's
+where
+    'a: 's,
+{
+    spans.iter().enumerate().filter_map(move |(i, s)| {
+        s.value_of(raw, b'a')
+            .map(|v| Attribute::from_line(v, first_line + i as u32))
+    })
 }
 
 pub(crate) fn direction_of<'a>(
@@ -812,7 +911,7 @@ pub(crate) use media_accessors;
 /// One media section of a [`SessionDescription`].
 #[derive(Clone, Copy, Debug)]
 pub struct MediaView<'s, 'a> {
-    lines: &'s [Line<'a>],
+    spans: &'s [Span],
     first_line: u32,
     connection_line: u32,
     media_line: MediaLine<'a>,
@@ -846,8 +945,8 @@ impl<'s, 'a> MediaView<'s, 'a> {
     }
 
     /// The lines of this section, starting with m=.
-    pub fn lines(&self) -> &'s [Line<'a>] {
-        self.lines
+    pub fn lines(&self) -> Lines<'s, 'a> {
+        self.session.lines_of(self.spans)
     }
 
     /// The 1-based line number of the m= line.
@@ -864,21 +963,21 @@ impl<'s, 'a> MediaView<'s, 'a> {
                 .session
                 .lines
                 .get(i as usize)
-                .and_then(|l| Connection::parse(l.value).ok()),
+                .and_then(|s| Connection::parse(s.value_of(self.session.raw, b'c')?).ok()),
         }
     }
 
     /// The media-level b= lines.
     pub fn bandwidths(&self) -> impl Iterator<Item = Bandwidth<'a>> + 's {
-        self.lines
+        let raw = self.session.raw;
+        self.spans
             .iter()
-            .filter(|l| l.kind == b'b')
-            .filter_map(|l| Bandwidth::parse(l.value).ok())
+            .filter_map(move |s| Bandwidth::parse(s.value_of(raw, b'b')?).ok())
     }
 
     /// The media-level attributes.
     pub fn attributes(&self) -> impl Iterator<Item = Attribute<'a>> + 's {
-        attributes_of(self.lines, self.first_line)
+        attributes_of(self.session.raw, self.spans, self.first_line)
     }
 
     /// The direction: media-level, else session-level, else sendrecv
