@@ -171,10 +171,7 @@ pub(crate) mod canon {
         let mut j = i;
         while let Some(c) = b.get(j..).and_then(|r| r.first_chunk::<8>()) {
             let d = u64::from_le_bytes(*c).wrapping_sub(0x3030_3030_3030_3030);
-            // Bytes that are not '0'..='9': above 9 after the subtraction
-            // (the add sets their high bit), or wrapped below '0'. Carries
-            // only reach bytes above a marked one, so the lowest is exact.
-            let bad = (d | d.wrapping_add(0x7676_7676_7676_7676)) & 0x8080_8080_8080_8080;
+            let bad = non_digits(d);
             let k = if bad == 0 {
                 8
             } else {
@@ -183,10 +180,7 @@ pub(crate) mod canon {
             if k > 0 {
                 // The first byte is the most significant digit: move the k
                 // digits to the top, zeros below act as leading zeros.
-                let mut x = if k == 8 { d } else { d << (8 * (8 - k)) };
-                x = ((x & 0x0F0F_0F0F_0F0F_0F0F).wrapping_mul(2561)) >> 8;
-                x = ((x & 0x00FF_00FF_00FF_00FF).wrapping_mul(6_553_601)) >> 16;
-                x = ((x & 0x0000_FFFF_0000_FFFF).wrapping_mul(42_949_672_960_001)) >> 32;
+                let x = digit_value(if k == 8 { d } else { d << (8 * (8 - k)) });
                 v = v.wrapping_mul(POW10[k]).wrapping_add(x);
                 j += k;
             }
@@ -215,6 +209,9 @@ pub(crate) mod canon {
     /// start of the next field.
     #[inline(always)]
     pub(crate) fn number_sp(b: &[u8], i: usize) -> Option<(u64, usize)> {
+        if let Some(r) = number_sp_words(b, i) {
+            return Some(r);
+        }
         let (v, j) = digits(b, i)?;
         if b.get(j) != Some(&b' ') || b.get(j + 1) == Some(&b' ') {
             return None;
@@ -257,6 +254,35 @@ pub(crate) mod canon {
         Some((sp, count))
     }
 
+    /// Whether `b` is a canonical run of fields: non-empty, no tab, no SP
+    /// at either end, no two SPs in a row (the formats of an m= line).
+    #[inline(always)]
+    pub(crate) fn fields_ok(b: &[u8]) -> bool {
+        if matches!(b.first(), None | Some(b' ')) || b.last() == Some(&b' ') {
+            return false;
+        }
+        // Whether the byte before the current word was a SP.
+        let mut carry = 0u64;
+        let mut i = 0;
+        while let Some(c) = b.get(i..).and_then(|r| r.first_chunk::<8>()) {
+            let w = u64::from_le_bytes(*c);
+            let s = swar::eq_exact(w, b' ');
+            if swar::eq_exact(w, b'\t') != 0 || s & ((s << 8) | carry) != 0 {
+                return false;
+            }
+            carry = (s >> 56) & 0x80;
+            i += 8;
+        }
+        let mut prev_sp = carry != 0;
+        for &c in b.get(i..).unwrap_or_default() {
+            if c == b'\t' || (c == b' ' && prev_sp) {
+                return false;
+            }
+            prev_sp = c == b' ';
+        }
+        true
+    }
+
     /// The value of `n` (1 to 8) decimal digits held in the low bytes of
     /// `w` (little endian: the first digit is the lowest byte), or `None`
     /// if any of them is not a digit.
@@ -269,17 +295,68 @@ pub(crate) mod canon {
             .checked_shr(8 * n as u32)
             .unwrap_or(0);
         let d = ((w << shift) | pad).wrapping_sub(0x3030_3030_3030_3030);
-        // Not a digit: above 9 after the subtraction, or wrapped below
-        // '0'. Carries only reach bytes above a bad one, so any bad byte
-        // leaves a mark.
-        if (d | d.wrapping_add(0x7676_7676_7676_7676)) & 0x8080_8080_8080_8080 != 0 {
+        // Any bad byte leaves a mark (see `non_digits`).
+        if non_digits(d) != 0 {
             return None;
         }
+        Some(digit_value(d))
+    }
+
+    /// The non-digit bytes of `d` (a word minus `'0'` in every byte): above
+    /// 9 after the subtraction (the add sets their high bit), or wrapped
+    /// below `'0'`. Carries only reach bytes above a marked one, so the
+    /// lowest mark is exact.
+    #[inline(always)]
+    fn non_digits(d: u64) -> u64 {
+        (d | d.wrapping_add(0x7676_7676_7676_7676)) & 0x8080_8080_8080_8080
+    }
+
+    /// The value of eight digits already reduced to 0..=9 per byte (`d`,
+    /// little endian: the first digit is the lowest byte, the most
+    /// significant), combined pairwise in three multiplications.
+    #[inline(always)]
+    fn digit_value(d: u64) -> u64 {
         let mut x = d;
         x = ((x & 0x0F0F_0F0F_0F0F_0F0F).wrapping_mul(2561)) >> 8;
         x = ((x & 0x00FF_00FF_00FF_00FF).wrapping_mul(6_553_601)) >> 16;
         x = ((x & 0x0000_FFFF_0000_FFFF).wrapping_mul(42_949_672_960_001)) >> 32;
-        Some(x)
+        x
+    }
+
+    /// One to fifteen digits from `i` followed by a single SP (the next
+    /// field must not start with one): the value and the start of the next
+    /// field. Whole words only (the caller falls back to [`number_sp`]
+    /// near the end of the value or for longer numbers).
+    #[inline(always)]
+    pub(crate) fn number_sp_words(b: &[u8], i: usize) -> Option<(u64, usize)> {
+        let c = b.get(i..)?.first_chunk::<8>()?;
+        let d = u64::from_le_bytes(*c).wrapping_sub(0x3030_3030_3030_3030);
+        let bad = non_digits(d);
+        let (v, end) = if bad != 0 {
+            let k = (bad.trailing_zeros() / 8) as usize;
+            if k == 0 {
+                return None;
+            }
+            (digit_value(d << (8 * (8 - k))), i + k)
+        } else {
+            let c = b.get(i + 8..)?.first_chunk::<8>()?;
+            let d2 = u64::from_le_bytes(*c).wrapping_sub(0x3030_3030_3030_3030);
+            let bad = non_digits(d2);
+            if bad == 0 {
+                return None;
+            }
+            let k = (bad.trailing_zeros() / 8) as usize;
+            let lo = if k == 0 {
+                0
+            } else {
+                digit_value(d2 << (8 * (8 - k)))
+            };
+            (digit_value(d) * POW10[k] + lo, i + 8 + k)
+        };
+        if b.get(end) != Some(&b' ') || b.get(end + 1) == Some(&b' ') {
+            return None;
+        }
+        Some((v, end + 1))
     }
 
     /// The value of the decimal field `b[i..end]`: 1 to 19 digits (so no
@@ -327,15 +404,17 @@ pub(crate) mod canon {
             return None;
         }
         let mut j = 0;
-        while j < a.len() {
-            let (w, valid) = swar::word_at(a, j);
+        while let Some(c) = a.get(j..).and_then(|r| r.first_chunk::<8>()) {
+            let w = u64::from_le_bytes(*c);
             // `eq` never misses an equal byte and marks none where there
             // is none, so "any mark" is exact.
-            let m = swar::eq(w, b' ') | swar::eq(w, b'\t') | swar::eq(w, b'/');
-            if m & swar::valid_mask(valid) != 0 {
+            if swar::eq(w, b' ') | swar::eq(w, b'\t') | swar::eq(w, b'/') != 0 {
                 return None;
             }
             j += 8;
+        }
+        if a.get(j..)?.iter().any(|&c| matches!(c, b' ' | b'\t' | b'/')) {
+            return None;
         }
         Some((value.get(i..i + 2)?, value.get(i + 3..i + 6)?, address))
     }
@@ -686,6 +765,22 @@ impl<'a> MediaLine<'a> {
     /// anything else, well formed or not.
     pub(crate) fn parse_canonical(value: &'a str) -> Option<Self> {
         let b = value.as_bytes();
+        // The usual shape (a plain port), field by field.
+        let m = canon::token_sp(b, 0)?;
+        if let Some((port, p)) = canon::number_sp_words(b, m + 1) {
+            let t = canon::token_sp(b, p)?;
+            let formats = value.get(t + 1..)?;
+            if !canon::fields_ok(formats.as_bytes()) {
+                return None;
+            }
+            return Some(MediaLine {
+                media: value.get(..m)?,
+                port: u16::try_from(port).ok()?,
+                port_count: None,
+                proto: value.get(p..t)?,
+                formats,
+            });
+        }
         let (sp, count) = canon::split::<3>(b)?;
         if count < 3 {
             return None;

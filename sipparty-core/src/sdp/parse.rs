@@ -266,6 +266,20 @@ fn strict_fields_ok(value: &str) -> bool {
     !prev_space
 }
 
+/// The first NUL, LF or CR among the bytes of `c` marked in `m` (high
+/// bits, as [`swar::below`] gives them: none missing, some false).
+#[inline(always)]
+fn line_end_in(c: &[u8; 8], mut m: u64) -> Option<usize> {
+    while m != 0 {
+        let k = (m.trailing_zeros() / 8) as usize;
+        if matches!(c[k], 0 | b'\n' | b'\r') {
+            return Some(k);
+        }
+        m &= m - 1;
+    }
+    None
+}
+
 /// The index of the first NUL, LF or CR at or after `i`, or the length:
 /// one word-at-a-time scan finds both the line end and any NUL or stray CR.
 #[inline(always)]
@@ -274,13 +288,8 @@ fn line_end(b: &[u8], mut i: usize) -> usize {
     while let Some(c) = b.get(i..).and_then(|r| r.first_chunk::<8>()) {
         // Bytes below 0x0E: the three we look for, and TAB, VT, FF and a few
         // other controls that are simply part of the line.
-        let mut m = swar::below(u64::from_le_bytes(*c), 0x0E);
-        while m != 0 {
-            let k = (m.trailing_zeros() / 8) as usize;
-            if matches!(c[k], 0 | b'\n' | b'\r') {
-                return i + k;
-            }
-            m &= m - 1;
+        if let Some(k) = line_end_in(c, swar::below(u64::from_le_bytes(*c), 0x0E)) {
+            return i + k;
         }
         i += 8;
     }
@@ -301,30 +310,36 @@ fn attribute_line(b: &[u8], start: usize) -> (usize, bool) {
     // it. The lowest mark of each `swar` test is exact, so the lowest mark
     // of their union is a true one of each test that has it.
     let mut i = start;
-    while i < b.len() {
-        // Near the end of the input the missing bytes read as zero, above
-        // the real ones: `live` masks them, and borrows only run upwards.
-        let (w, valid) = swar::word_at(b, i);
-        let live = swar::valid_mask(valid);
+    while let Some(c) = b.get(i..).and_then(|r| r.first_chunk::<8>()) {
+        let w = u64::from_le_bytes(*c);
         // TAB is a control byte here (below 0x0E).
-        let ctl = swar::below(w, 0x0E) & live;
-        let colon = swar::eq(w, b':') & live;
-        let first = ctl | colon | (swar::eq(w, b' ') & live);
-        if first != 0 {
-            let bit = first & first.wrapping_neg();
-            let at = i + (bit.trailing_zeros() / 8) as usize;
-            if colon & bit != 0 {
-                return (line_end(b, at + 1), at > start);
-            }
-            if ctl & bit != 0 && matches!(b.get(at), Some(0 | b'\n' | b'\r')) {
-                return (at, at > start);
-            }
-            // A blank before any ':', or another control byte.
-            return attribute_line_words(b, start);
+        let ctl = swar::below(w, 0x0E);
+        let colon = swar::eq(w, b':');
+        let first = ctl | colon | swar::eq(w, b' ');
+        if first == 0 {
+            i += 8;
+            continue;
         }
-        i += 8;
+        let bit = first & first.wrapping_neg();
+        let k = (bit.trailing_zeros() / 8) as usize;
+        let name_ok = i + k > start;
+        if colon & bit != 0 {
+            // The line end, from the same word on: the control bytes
+            // above the colon (`below` never misses one), then the next
+            // words.
+            if let Some(end) = line_end_in(c, ctl & !(bit | (bit - 1))) {
+                return (i + end, name_ok);
+            }
+            return (line_end(b, i + 8), name_ok);
+        }
+        if ctl & bit != 0 && matches!(c[k], 0 | b'\n' | b'\r') {
+            return (i + k, name_ok);
+        }
+        // A blank before any ':', or another control byte.
+        break;
     }
-    (b.len(), b.len() > start)
+    // That, or fewer than eight bytes left.
+    attribute_line_words(b, start)
 }
 
 /// The general scan of [`attribute_line`], a word at a time.
@@ -336,16 +351,7 @@ fn attribute_line_words(b: &[u8], start: usize) -> (usize, bool) {
     while let Some(c) = b.get(i..).and_then(|r| r.first_chunk::<8>()) {
         let w = u64::from_le_bytes(*c);
         // The line end in this word, if any (see `line_end`).
-        let mut end = None;
-        let mut m = swar::below(w, 0x0E);
-        while m != 0 {
-            let k = (m.trailing_zeros() / 8) as usize;
-            if matches!(c[k], 0 | b'\n' | b'\r') {
-                end = Some(k);
-                break;
-            }
-            m &= m - 1;
-        }
+        let end = line_end_in(c, swar::below(w, 0x0E));
         if name_ok.is_none() {
             let live = swar::valid_mask(end.unwrap_or(8));
             let colon = swar::eq(w, b':') & live;
@@ -429,38 +435,56 @@ impl<'l> Parser<'l> {
         let bytes = raw.as_bytes();
         let strict = self.strict;
         let max_lines = self.limits.max_lines;
+        let max_attributes = self.limits.max_attributes;
         let mut pos = 0;
+        // The number of lines so far (`d.lines.len()`).
+        let mut n = 0usize;
         while pos < bytes.len() {
-            let n = d.lines.len();
-            let err = |kind| SdpError::new(n as u32 + 1, kind);
+            let err = |n: usize, kind| SdpError::new(n as u32 + 1, kind);
             if n >= max_lines {
-                return Err(err(SdpErrorKind::TooManyLines));
+                return Err(err(n, SdpErrorKind::TooManyLines));
             }
             if n > 0 && bytes.get(pos..pos + 2) == Some(b"a=") {
-                // Most lines are attributes: one scan finds the line end
-                // and checks the att-field, without the general dispatch.
-                let (at, name_ok) = attribute_line(bytes, pos + 2);
-                let next = line_next(bytes, at, strict).map_err(err)?;
-                self.attributes += 1;
-                if self.attributes > self.limits.max_attributes {
-                    return Err(err(SdpErrorKind::TooManyAttributes));
+                // Most lines are attributes, in runs: one scan per line
+                // finds its end and checks the att-field, without the
+                // general dispatch.
+                let mut attributes = self.attributes;
+                loop {
+                    let (at, name_ok) = attribute_line(bytes, pos + 2);
+                    let next = if bytes.get(at..at + 2) == Some(b"\r\n") {
+                        at + 2
+                    } else {
+                        line_next(bytes, at, strict).map_err(|k| err(n, k))?
+                    };
+                    attributes += 1;
+                    if attributes > max_attributes {
+                        return Err(err(n, SdpErrorKind::TooManyAttributes));
+                    }
+                    if !name_ok {
+                        return Err(err(n, SdpErrorKind::InvalidField(b'a')));
+                    }
+                    // `parse` refused inputs longer than u32::MAX.
+                    d.lines.push(Span {
+                        start: pos as u32,
+                        end: at as u32,
+                    });
+                    n += 1;
+                    pos = next;
+                    if bytes.get(pos..pos + 2) != Some(b"a=") {
+                        break;
+                    }
+                    if n >= max_lines {
+                        return Err(err(n, SdpErrorKind::TooManyLines));
+                    }
                 }
-                if !name_ok {
-                    return Err(err(SdpErrorKind::InvalidField(b'a')));
-                }
+                self.attributes = attributes;
                 // a= may repeat and is last in its section.
                 self.rank = self.a_rank;
-                // `parse` refused inputs longer than u32::MAX.
-                d.lines.push(Span {
-                    start: pos as u32,
-                    end: at as u32,
-                });
-                pos = next;
                 continue;
             }
             // One scan per line finds its end and any NUL or stray CR.
             let at = line_end(bytes, pos);
-            let next = line_next(bytes, at, strict).map_err(err)?;
+            let next = line_next(bytes, at, strict).map_err(|k| err(n, k))?;
             let line_start = pos;
             pos = next;
             let span = Span {
@@ -471,16 +495,18 @@ impl<'l> Parser<'l> {
                 // Blank lines (typically an extra CRLF at the end) are kept
                 // for the round trip and otherwise ignored.
                 d.lines.push(span);
+                n += 1;
                 continue;
             }
             let kind = bytes[line_start];
             if at - line_start < 2 || !kind.is_ascii_lowercase() || bytes[line_start + 1] != b'=' {
-                return Err(err(SdpErrorKind::MalformedLine));
+                return Err(err(n, SdpErrorKind::MalformedLine));
             }
             // The type letter and '=' are ASCII, so this is a char boundary.
             let value = raw.get(line_start + 2..at).unwrap_or_default();
             self.line(d, kind, value).map_err(|e| e.at(n as u32 + 1))?;
             d.lines.push(span);
+            n += 1;
         }
         self.finish_media(d)?;
         if !self.seen_o {
