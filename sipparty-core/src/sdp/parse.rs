@@ -533,94 +533,27 @@ impl<'l> Parser<'l> {
         Ok(())
     }
 
-    fn line<'a>(
-        &mut self,
-        d: &mut SessionDescription<'a>,
-        kind: u8,
-        value: &'a str,
-    ) -> Result<(), SdpError> {
-        let strict = self.strict;
-        let e = |k| SdpError::new(0, k);
-        let in_media = !d.media.is_empty();
-        if d.lines.is_empty() {
-            // v=0 must come first, in both modes: it is how SDP is recognised.
-            let v = if strict { value } else { value.trim() };
-            return if kind == b'v' && v == "0" {
-                Ok(())
-            } else {
-                Err(e(SdpErrorKind::BadVersion))
-            };
-        }
-        // Structural lines: a canonical value (single spaces, the norm) is
-        // decoded in one pass and is strict-clean; anything else takes the
-        // general path, which in strict mode first says what is wrong with
-        // the blanks.
-        let mut origin = None;
-        let mut media_line = None;
-        let mut connection = None;
-        let mut timing = None;
-        let canonical = match kind {
-            b'o' => {
-                origin = Origin::parse_canonical(value);
-                origin.is_some()
-            }
-            b'm' => {
-                media_line = MediaLine::parse_canonical(value);
-                media_line.is_some()
-            }
-            b'c' => {
-                connection = Connection::parse_canonical(value);
-                connection.is_some()
-            }
-            b't' => {
-                timing = Timing::parse_canonical(value);
-                timing.is_some()
-            }
-            _ => false,
-        };
-        if strict
-            && !canonical
-            && matches!(kind, b'o' | b'c' | b'm' | b'b' | b't' | b'r' | b'z')
-            && !strict_fields_ok(value)
-        {
+    /// Strict mode: the fields of a structural line whose value was not
+    /// canonical must still be separated by single SPs, with none at the end.
+    #[inline(always)]
+    fn blanks(&self, kind: u8, value: &str) -> Result<(), SdpError> {
+        if self.strict && !strict_fields_ok(value) {
             let trailing = value.ends_with([' ', '\t']);
-            return Err(e(if trailing {
-                SdpErrorKind::TrailingWhitespace
-            } else {
-                SdpErrorKind::InvalidField(kind)
-            }));
+            return Err(SdpError::new(
+                0,
+                if trailing {
+                    SdpErrorKind::TrailingWhitespace
+                } else {
+                    SdpErrorKind::InvalidField(kind)
+                },
+            ));
         }
-        if kind == b'm' {
-            self.finish_media(d)?;
-            if d.media.len() >= self.limits.max_media {
-                return Err(e(SdpErrorKind::TooManyMedia));
-            }
-            if !self.seen_o {
-                return Err(e(SdpErrorKind::MissingLine(b'o')));
-            }
-            let line = match media_line {
-                Some(l) => l,
-                None => MediaLine::parse_general(value)?,
-            };
-            // Each format takes at least two bytes with its separator, so
-            // short lines need no count.
-            if line.formats.len() >= self.limits.max_formats.saturating_mul(2)
-                && line.formats().nth(self.limits.max_formats).is_some()
-            {
-                return Err(e(SdpErrorKind::TooManyFormats));
-            }
-            d.media.push(MediaSlot {
-                start: d.lines.len() as u32,
-                connection_line: 0,
-                line,
-            });
-            self.rank = 0;
-            self.a_rank = MEDIA_A_RANK;
-            self.attributes = 0;
-            self.media_c = false;
-            return Ok(());
-        }
-        // Grammar order (RFC 8866 s.9), enforced in strict mode only.
+        Ok(())
+    }
+
+    /// Grammar order (RFC 8866 s.9), enforced in strict mode only.
+    #[inline(always)]
+    fn order(&mut self, kind: u8, in_media: bool) -> Result<(), SdpError> {
         let rank = if in_media {
             media_rank(kind)
         } else {
@@ -629,8 +562,8 @@ impl<'l> Parser<'l> {
         match rank {
             Some((r, repeat)) => {
                 let out_of_order = r < self.rank || (r == self.rank && !repeat);
-                if strict && out_of_order {
-                    return Err(e(SdpErrorKind::UnexpectedLine(kind)));
+                if self.strict && out_of_order {
+                    return Err(SdpError::new(0, SdpErrorKind::UnexpectedLine(kind)));
                 }
                 if r > self.rank {
                     self.rank = r;
@@ -640,16 +573,46 @@ impl<'l> Parser<'l> {
             None if matches!(
                 kind,
                 b'v' | b'o' | b's' | b'u' | b'e' | b'p' | b't' | b'r' | b'z'
-            ) && (strict || kind == b'v' || kind == b'o') =>
+            ) && (self.strict || kind == b'v' || kind == b'o') =>
             {
-                return Err(e(SdpErrorKind::UnexpectedLine(kind)));
+                return Err(SdpError::new(0, SdpErrorKind::UnexpectedLine(kind)));
             }
             // Unknown type letters are kept as they are (RFC 8866 s.5 asks
             // parsers to ignore them; we keep them for the round trip).
             None => {}
         }
+        Ok(())
+    }
+
+    /// Checks one line other than a= (the first line too) and records what
+    /// the view keeps of it. Structural lines: a canonical value (single
+    /// spaces, the norm) is decoded in one pass and is strict-clean;
+    /// anything else takes the general path, which in strict mode first
+    /// says what is wrong with the blanks.
+    fn line<'a>(
+        &mut self,
+        d: &mut SessionDescription<'a>,
+        kind: u8,
+        value: &'a str,
+    ) -> Result<(), SdpError> {
+        let e = |k| SdpError::new(0, k);
+        if d.lines.is_empty() {
+            // v=0 must come first, in both modes: it is how SDP is recognised.
+            let v = if self.strict { value } else { value.trim() };
+            return if kind == b'v' && v == "0" {
+                Ok(())
+            } else {
+                Err(e(SdpErrorKind::BadVersion))
+            };
+        }
+        let in_media = !d.media.is_empty();
         match kind {
             b'o' => {
+                let origin = Origin::parse_canonical(value);
+                if origin.is_none() {
+                    self.blanks(kind, value)?;
+                }
+                self.order(kind, in_media)?;
                 if self.seen_o {
                     return Err(e(SdpErrorKind::UnexpectedLine(b'o')));
                 }
@@ -659,14 +622,45 @@ impl<'l> Parser<'l> {
                     None => Origin::parse_general(value)?,
                 };
             }
-            b's' => {
-                if strict && value.is_empty() {
-                    // RFC 8866 s.5.3: s= must not be empty (use "s= " or "s=-").
-                    return Err(e(SdpErrorKind::InvalidField(b's')));
+            b'm' => {
+                let media_line = MediaLine::parse_canonical(value);
+                if media_line.is_none() {
+                    self.blanks(kind, value)?;
                 }
-                self.seen_s = true;
+                self.finish_media(d)?;
+                if d.media.len() >= self.limits.max_media {
+                    return Err(e(SdpErrorKind::TooManyMedia));
+                }
+                if !self.seen_o {
+                    return Err(e(SdpErrorKind::MissingLine(b'o')));
+                }
+                let line = match media_line {
+                    Some(l) => l,
+                    None => MediaLine::parse_general(value)?,
+                };
+                // Each format takes at least two bytes with its separator, so
+                // short lines need no count.
+                if line.formats.len() >= self.limits.max_formats.saturating_mul(2)
+                    && line.formats().nth(self.limits.max_formats).is_some()
+                {
+                    return Err(e(SdpErrorKind::TooManyFormats));
+                }
+                d.media.push(MediaSlot {
+                    start: d.lines.len() as u32,
+                    connection_line: 0,
+                    line,
+                });
+                self.rank = 0;
+                self.a_rank = MEDIA_A_RANK;
+                self.attributes = 0;
+                self.media_c = false;
             }
             b'c' => {
+                let connection = Connection::parse_canonical(value);
+                if connection.is_none() {
+                    self.blanks(kind, value)?;
+                }
+                self.order(kind, in_media)?;
                 let c = match connection {
                     Some(c) => c,
                     None => Connection::parse_general(value)?,
@@ -685,10 +679,12 @@ impl<'l> Parser<'l> {
                     }
                 }
             }
-            b'b' => {
-                Bandwidth::parse(value)?;
-            }
             b't' => {
+                let timing = Timing::parse_canonical(value);
+                if timing.is_none() {
+                    self.blanks(kind, value)?;
+                }
+                self.order(kind, in_media)?;
                 let t = match timing {
                     Some(t) => t,
                     None => Timing::parse_general(value)?,
@@ -698,16 +694,30 @@ impl<'l> Parser<'l> {
                 }
                 self.seen_t = true;
             }
+            b'b' => {
+                self.blanks(kind, value)?;
+                self.order(kind, in_media)?;
+                Bandwidth::parse(value)?;
+            }
             b'r' | b'z' => {
+                self.blanks(kind, value)?;
+                self.order(kind, in_media)?;
                 if kind == b'r' && !self.seen_t {
                     return Err(e(SdpErrorKind::UnexpectedLine(b'r')));
                 }
                 check_repeat_or_zone(value, kind)?;
             }
-            b'a' => {
-                // Only the first line gets here with a=, and it failed above.
+            _ => {
+                self.order(kind, in_media)?;
+                if kind == b's' {
+                    if self.strict && value.is_empty() {
+                        // RFC 8866 s.5.3: s= must not be empty (use "s= " or "s=-").
+                        return Err(e(SdpErrorKind::InvalidField(b's')));
+                    }
+                    self.seen_s = true;
+                }
+                // a= only gets here as the first line, which failed above.
             }
-            _ => {}
         }
         Ok(())
     }
