@@ -395,9 +395,12 @@ pub(crate) mod canon {
     pub(crate) fn internet(value: &str, i: usize) -> Option<(&str, &str, &str)> {
         let b = value.as_bytes();
         let head = b.get(i..)?.first_chunk::<7>()?;
-        if head != b"IN IP4 " && head != b"IN IP6 " {
-            return None;
-        }
+        // The tokens as literals: equal to the input's, without slicing it.
+        let addrtype = match head {
+            b"IN IP4 " => "IP4",
+            b"IN IP6 " => "IP6",
+            _ => return None,
+        };
         let address = value.get(i + 7..)?;
         let a = address.as_bytes();
         if a.is_empty() {
@@ -416,7 +419,7 @@ pub(crate) mod canon {
         if a.get(j..)?.iter().any(|&c| matches!(c, b' ' | b'\t' | b'/')) {
             return None;
         }
-        Some((value.get(i..i + 2)?, value.get(i + 3..i + 6)?, address))
+        Some(("IN", addrtype, address))
     }
 
     /// Whether `b` (a last field) is non-empty and free of blanks, and

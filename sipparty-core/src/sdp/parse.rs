@@ -451,7 +451,9 @@ impl<'l> Parser<'l> {
                 let mut attributes = self.attributes;
                 loop {
                     let (at, name_ok) = attribute_line(bytes, pos + 2);
-                    let next = if bytes.get(at..at + 2) == Some(b"\r\n") {
+                    // CRLF and another a= line, nearly always: one compare.
+                    let more = bytes.get(at..at + 4) == Some(b"\r\na=");
+                    let next = if more {
                         at + 2
                     } else {
                         line_next(bytes, at, strict).map_err(|k| err(n, k))?
@@ -470,7 +472,7 @@ impl<'l> Parser<'l> {
                     });
                     n += 1;
                     pos = next;
-                    if bytes.get(pos..pos + 2) != Some(b"a=") {
+                    if !more && bytes.get(pos..pos + 2) != Some(b"a=") {
                         break;
                     }
                     if n >= max_lines {
