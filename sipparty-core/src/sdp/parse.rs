@@ -137,6 +137,60 @@ impl ExactSizeIterator for Lines<'_, '_> {}
 
 impl std::iter::FusedIterator for Lines<'_, '_> {}
 
+/// How many lines a [`SessionDescription`] holds without allocating.
+const INLINE_LINES: usize = 32;
+
+/// The line table: inline up to [`INLINE_LINES`], then all on the heap.
+/// A push is a bounds check and a store (a `SmallVec` also asks whether
+/// it has spilled, on each of the ~16 pushes of a parse).
+#[derive(Clone, Debug)]
+struct SpanTable {
+    len: usize,
+    inline: [Span; INLINE_LINES],
+    /// Every span once there are more than [`INLINE_LINES`].
+    heap: Vec<Span>,
+}
+
+impl SpanTable {
+    fn new() -> Self {
+        SpanTable {
+            len: 0,
+            inline: [Span { start: 0, end: 0 }; INLINE_LINES],
+            heap: Vec::new(),
+        }
+    }
+
+    #[inline(always)]
+    fn push(&mut self, span: Span) {
+        match self.inline.get_mut(self.len) {
+            Some(slot) => *slot = span,
+            None => self.spill(span),
+        }
+        self.len += 1;
+    }
+
+    #[cold]
+    fn spill(&mut self, span: Span) {
+        if self.heap.is_empty() {
+            self.heap.reserve(2 * INLINE_LINES);
+            self.heap.extend_from_slice(&self.inline);
+        }
+        self.heap.push(span);
+    }
+}
+
+impl std::ops::Deref for SpanTable {
+    type Target = [Span];
+
+    #[inline]
+    fn deref(&self) -> &[Span] {
+        match self.inline.get(..self.len) {
+            Some(s) => s,
+            None => &self.heap,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug)]
 struct MediaSlot<'a> {
     /// Index of the m= line in `lines`.
@@ -151,7 +205,7 @@ struct MediaSlot<'a> {
 #[derive(Clone, Debug)]
 pub struct SessionDescription<'a> {
     raw: &'a str,
-    lines: SmallVec<[Span; 32]>,
+    lines: SpanTable,
     media: SmallVec<[MediaSlot<'a>; 4]>,
     origin: Origin<'a>,
     /// The first session-level c= and t= lines, decoded while parsing
@@ -196,7 +250,7 @@ pub fn parse<'a>(input: &'a [u8], limits: &SdpLimits) -> Result<SessionDescripti
     };
     let mut d = SessionDescription {
         raw,
-        lines: SmallVec::new(),
+        lines: SpanTable::new(),
         media: SmallVec::new(),
         origin: Origin {
             username: "",
@@ -1109,6 +1163,25 @@ mod tests {
         // The same, without a final newline.
         let d = lenient("v=0\r\no=- 1 1 IN IP4 h\r\nm=audio 1 RTP/AVP 8").unwrap();
         assert_eq!(d.lines().last().unwrap().ending, LineEnding::None);
+    }
+
+    #[test]
+    fn more_lines_than_the_inline_table_keep_their_order() {
+        let mut text = S.to_string();
+        for i in 0..40 {
+            text.push_str(&format!("a=x-{i}:{i}\r\n"));
+        }
+        let d = strict(&text).unwrap();
+        assert_eq!(d.lines().len(), 6 + 40);
+        let values: Vec<_> = d.lines().skip(6).map(|l| l.value).collect();
+        assert_eq!(values[0], "x-0:0");
+        assert_eq!(values[39], "x-39:39");
+        let audio = d.media_at(0).unwrap();
+        assert_eq!(audio.attributes().count(), 40);
+        assert_eq!(audio.attribute("x-33").unwrap().line, 6 + 34);
+        let mut out = Vec::new();
+        d.write_to(&mut out);
+        assert_eq!(out, text.as_bytes());
     }
 
     #[test]
