@@ -451,41 +451,48 @@ pub(crate) mod canon {
 /// these lines are on the parse fast path).
 #[derive(Clone, Debug)]
 pub(crate) struct Fields<'a> {
-    rest: &'a str,
+    s: &'a str,
+    /// Where the next field (or the blanks before it) starts.
+    i: usize,
 }
 
 impl<'a> Fields<'a> {
     pub(crate) fn new(s: &'a str) -> Self {
-        Fields { rest: s }
+        Fields { s, i: 0 }
+    }
+
+    #[inline(always)]
+    fn skip_blanks(&mut self) {
+        let b = self.s.as_bytes();
+        while b.get(self.i).is_some_and(|&c| c == b' ' || c == b'\t') {
+            self.i += 1;
+        }
     }
 
     /// What is left, from the next field on.
     pub(crate) fn remainder(&mut self) -> &'a str {
-        let b = self.rest.as_bytes();
-        let start = b
-            .iter()
-            .position(|&c| c != b' ' && c != b'\t')
-            .unwrap_or(b.len());
-        &self.rest[start..]
+        self.skip_blanks();
+        // After blanks (ASCII) or at a field start: a char boundary.
+        self.s.get(self.i..).unwrap_or_default()
     }
 }
 
 impl<'a> Iterator for Fields<'a> {
     type Item = &'a str;
 
+    #[inline]
     fn next(&mut self) -> Option<&'a str> {
-        let rest = self.remainder();
-        if rest.is_empty() {
-            self.rest = rest;
+        self.skip_blanks();
+        let b = self.s.as_bytes();
+        if self.i >= b.len() {
             return None;
         }
-        let b = rest.as_bytes();
-        let end = b
-            .iter()
-            .position(|&c| c == b' ' || c == b'\t')
-            .unwrap_or(b.len());
-        self.rest = &rest[end..];
-        Some(&rest[..end])
+        let start = self.i;
+        while b.get(self.i).is_some_and(|&c| c != b' ' && c != b'\t') {
+            self.i += 1;
+        }
+        // Blanks are ASCII, so both ends are char boundaries.
+        self.s.get(start..self.i)
     }
 }
 
