@@ -135,6 +135,20 @@ pub(crate) mod canon {
     /// Tokens here are short (`IN`, `IP4`, `-`, `audio`): a byte loop.
     #[inline(always)]
     pub(crate) fn token_sp(b: &[u8], i: usize) -> Option<usize> {
+        if let Some(c) = b.get(i..).and_then(|r| r.first_chunk::<8>()) {
+            let w = u64::from_le_bytes(*c);
+            // The lowest mark of each `eq` is exact, and so is the lowest
+            // of their union.
+            let m = swar::eq(w, b' ') | swar::eq(w, b'\t');
+            if m != 0 {
+                let k = (m.trailing_zeros() / 8) as usize;
+                let j = i + k;
+                if k == 0 || c[k] == b'\t' || b.get(j + 1) == Some(&b' ') {
+                    return None;
+                }
+                return Some(j);
+            }
+        }
         let mut j = i;
         loop {
             match b.get(j) {
@@ -779,15 +793,19 @@ impl<'a> MediaLine<'a> {
         let m = canon::token_sp(b, 0)?;
         if let Some((port, p)) = canon::number_sp_words(b, m + 1) {
             let t = canon::token_sp(b, p)?;
-            let formats = value.get(t + 1..)?;
+            // Each cut is next to a SP (ASCII): char boundaries.
+            let (head, formats) = value.split_at_checked(t)?;
+            let formats = formats.get(1..)?;
             if !canon::fields_ok(formats.as_bytes()) {
                 return None;
             }
+            let (media, _) = head.split_at_checked(m)?;
+            let (_, proto) = head.split_at_checked(p)?;
             return Some(MediaLine {
-                media: value.get(..m)?,
+                media,
                 port: u16::try_from(port).ok()?,
                 port_count: None,
-                proto: value.get(p..t)?,
+                proto,
                 formats,
             });
         }
@@ -991,7 +1009,36 @@ mod tests {
         for v in [&b" IN"[..], b"IN", b"IN  IP4", b"I\tN IP4", b""] {
             assert_eq!(canon::token_sp(v, 0), None, "{v:?}");
         }
+        // The same with eight bytes or more (the word-at-a-time path).
+        assert_eq!(canon::token_sp(b"IN IP4 192.0.2.1", 0), Some(2));
+        assert_eq!(canon::token_sp(b"RTP/AVP 0 8 111", 0), Some(7));
+        assert_eq!(canon::token_sp(b"x RTP/AVPF 0 8 111", 2), Some(10));
+        assert_eq!(canon::token_sp(b"a-long-token-name x", 0), Some(17));
+        for v in [
+            &b"audio  49170 x"[..],
+            b"aud\tio 4917",
+            b" audio 49170",
+            b"audio\t49170 RTP",
+            b"no-blank-in-here",
+        ] {
+            assert_eq!(canon::token_sp(v, 0), None, "{v:?}");
+        }
         assert_eq!(canon::number_sp(b"12 x", 0), Some((12, 3)));
+        for (text, value) in [
+            (&b"2890844526 2890844526 IN"[..], Some((2_890_844_526, 11))),
+            (b"12345678 IN IP4", Some((12_345_678, 9))),
+            (b"1234567 IN IP4", Some((1_234_567, 8))),
+            (b"123456789012345 x1234567", Some((123_456_789_012_345, 16))),
+            // 16 digits and more: the general path.
+            (b"1234567890123456 x1234567", Some((1_234_567_890_123_456, 17))),
+            (b"1234567890  IN IP4", None),
+            (b"12345678/2 RTP/AVP", None),
+            (b"x2345678 RTP/AVP", None),
+        ] {
+            assert_eq!(canon::number_sp(text, 0), value, "{text:?}");
+        }
+        assert_eq!(canon::number_sp_words(b"12345 RTP/AVP 0", 0), Some((12_345, 6)));
+        assert_eq!(canon::number_sp_words(b"12 x", 0), None);
         for (text, value) in [
             (&b"0"[..], Some(0)),
             (b"7 ", Some(7)),
