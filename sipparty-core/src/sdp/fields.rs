@@ -415,7 +415,7 @@ pub(crate) mod canon {
             b"IN IP6 " => "IP6",
             _ => return None,
         };
-        let address = value.get(i + 7..)?;
+        let address = value.split_at_checked(i + 7)?.1;
         let a = address.as_bytes();
         if a.is_empty() {
             return None;
@@ -556,7 +556,8 @@ impl<'a> Origin<'a> {
         let (session_version, i) = canon::number_sp(b, i)?;
         if let Some((nettype, addrtype, address)) = canon::internet(value, i) {
             return Some(Origin {
-                username: value.get(..u)?,
+                // Next to a SP (ASCII): a char boundary.
+                username: value.split_at_checked(u)?.0,
                 session_id,
                 session_version,
                 nettype,

@@ -364,12 +364,20 @@ fn attribute_line(b: &[u8], start: usize) -> (usize, bool) {
     // it. The lowest mark of each `swar` test is exact, so the lowest mark
     // of their union is a true one of each test that has it.
     let mut i = start;
-    while let Some(c) = b.get(i..).and_then(|r| r.first_chunk::<8>()) {
-        let w = u64::from_le_bytes(*c);
+    while i < b.len() {
+        // The last few bytes of the input read as a word too (the missing
+        // ones as zero, above the real ones: `live` masks them, and
+        // borrows only run upwards).
+        let (w, valid) = match b.get(i..).and_then(|r| r.first_chunk::<8>()) {
+            Some(c) => (u64::from_le_bytes(*c), 8),
+            None => swar::word_at(b, i),
+        };
+        let live = swar::valid_mask(valid);
+        let c = w.to_le_bytes();
         // TAB is a control byte here (below 0x0E).
-        let ctl = swar::below(w, 0x0E);
-        let colon = swar::eq(w, b':');
-        let first = ctl | colon | swar::eq(w, b' ');
+        let ctl = swar::below(w, 0x0E) & live;
+        let colon = swar::eq(w, b':') & live;
+        let first = ctl | colon | (swar::eq(w, b' ') & live);
         if first == 0 {
             i += 8;
             continue;
@@ -381,7 +389,7 @@ fn attribute_line(b: &[u8], start: usize) -> (usize, bool) {
             // The line end, from the same word on: the control bytes
             // above the colon (`below` never misses one), then the next
             // words.
-            if let Some(end) = line_end_in(c, ctl & !(bit | (bit - 1))) {
+            if let Some(end) = line_end_in(&c, ctl & !(bit | (bit - 1))) {
                 return (i + end, name_ok);
             }
             return (line_end(b, i + 8), name_ok);
@@ -390,10 +398,10 @@ fn attribute_line(b: &[u8], start: usize) -> (usize, bool) {
             return (i + k, name_ok);
         }
         // A blank before any ':', or another control byte.
-        break;
+        return attribute_line_words(b, start);
     }
-    // That, or fewer than eight bytes left.
-    attribute_line_words(b, start)
+    // No line end: the input ends inside the flag's name (lenient mode).
+    (b.len(), b.len() > start)
 }
 
 /// The general scan of [`attribute_line`], a word at a time.
