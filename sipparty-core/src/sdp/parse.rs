@@ -6,8 +6,6 @@
 //! their line number; attributes are only decoded when asked for. For a
 //! description of up to 32 lines and 4 media sections nothing is allocated.
 
-use smallvec::SmallVec;
-
 use super::attributes::{Attribute, Direction, Fmtp, Rtcp, RtpMap, TypedAttribute};
 use super::error::{SdpError, SdpErrorKind, SdpLimits};
 use super::fields::{check_repeat_or_zone, swar, Bandwidth, Connection, MediaLine, Origin, Timing};
@@ -139,51 +137,63 @@ impl std::iter::FusedIterator for Lines<'_, '_> {}
 
 /// How many lines a [`SessionDescription`] holds without allocating.
 const INLINE_LINES: usize = 32;
+/// How many media sections it holds without allocating.
+const INLINE_MEDIA: usize = 4;
 
-/// The line table: inline up to [`INLINE_LINES`], then all on the heap.
-/// A push is a bounds check and a store (a `SmallVec` also asks whether
-/// it has spilled, on each of the ~16 pushes of a parse).
+/// A table kept inline up to `N` entries, then all on the heap (the line
+/// and media tables). A push is a bounds check and a store (a `SmallVec`
+/// also asks whether it has spilled, on each of the ~16 pushes of a parse).
 #[derive(Clone, Debug)]
-struct SpanTable {
+struct Table<T, const N: usize> {
     len: usize,
-    inline: [Span; INLINE_LINES],
-    /// Every span once there are more than [`INLINE_LINES`].
-    heap: Vec<Span>,
+    inline: [T; N],
+    /// Every entry once there are more than `N`.
+    heap: Vec<T>,
 }
 
-impl SpanTable {
-    fn new() -> Self {
-        SpanTable {
+impl<T: Copy, const N: usize> Table<T, N> {
+    /// An empty table; `fill` only occupies the unused inline slots.
+    fn new(fill: T) -> Self {
+        Table {
             len: 0,
-            inline: [Span { start: 0, end: 0 }; INLINE_LINES],
+            inline: [fill; N],
             heap: Vec::new(),
         }
     }
 
     #[inline(always)]
-    fn push(&mut self, span: Span) {
+    fn push(&mut self, value: T) {
         match self.inline.get_mut(self.len) {
-            Some(slot) => *slot = span,
-            None => self.spill(span),
+            Some(slot) => *slot = value,
+            None => self.spill(value),
         }
         self.len += 1;
     }
 
     #[cold]
-    fn spill(&mut self, span: Span) {
+    fn spill(&mut self, value: T) {
         if self.heap.is_empty() {
-            self.heap.reserve(2 * INLINE_LINES);
+            self.heap.reserve(2 * N);
             self.heap.extend_from_slice(&self.inline);
         }
-        self.heap.push(span);
+        self.heap.push(value);
+    }
+
+    #[inline]
+    fn last_mut(&mut self) -> Option<&mut T> {
+        let len = self.len;
+        match self.inline.get_mut(..len) {
+            Some(s) => s.last_mut(),
+            None => self.heap.last_mut(),
+        }
     }
 }
 
-impl std::ops::Deref for SpanTable {
-    type Target = [Span];
+impl<T, const N: usize> std::ops::Deref for Table<T, N> {
+    type Target = [T];
 
     #[inline]
-    fn deref(&self) -> &[Span] {
+    fn deref(&self) -> &[T] {
         match self.inline.get(..self.len) {
             Some(s) => s,
             None => &self.heap,
@@ -205,8 +215,8 @@ struct MediaSlot<'a> {
 #[derive(Clone, Debug)]
 pub struct SessionDescription<'a> {
     raw: &'a str,
-    lines: SpanTable,
-    media: SmallVec<[MediaSlot<'a>; 4]>,
+    lines: Table<Span, INLINE_LINES>,
+    media: Table<MediaSlot<'a>, INLINE_MEDIA>,
     origin: Origin<'a>,
     /// The first session-level c= and t= lines, decoded while parsing
     /// (every c= and t= line of a parsed description is well formed).
@@ -250,8 +260,18 @@ pub fn parse<'a>(input: &'a [u8], limits: &SdpLimits) -> Result<SessionDescripti
     };
     let mut d = SessionDescription {
         raw,
-        lines: SpanTable::new(),
-        media: SmallVec::new(),
+        lines: Table::new(Span { start: 0, end: 0 }),
+        media: Table::new(MediaSlot {
+            start: 0,
+            connection_line: 0,
+            line: MediaLine {
+                media: "",
+                port: 0,
+                port_count: None,
+                proto: "",
+                formats: "",
+            },
+        }),
         origin: Origin {
             username: "",
             session_id: 0,
@@ -501,6 +521,13 @@ impl<'l> Parser<'l> {
         let mut pos = 0;
         // The number of lines so far (`d.lines.len()`).
         let mut n = 0usize;
+        // The first line is all but always exactly this, which passes every
+        // check of the general path below.
+        if max_lines > 0 && bytes.starts_with(b"v=0\r\n") {
+            d.lines.push(Span { start: 0, end: 3 });
+            n = 1;
+            pos = 5;
+        }
         while pos < bytes.len() {
             let err = |n: usize, kind| SdpError::new(n as u32 + 1, kind);
             if n >= max_lines {
@@ -1190,6 +1217,26 @@ mod tests {
         let mut out = Vec::new();
         d.write_to(&mut out);
         assert_eq!(out, text.as_bytes());
+    }
+
+    #[test]
+    fn more_media_sections_than_the_inline_table() {
+        let mut text = S.to_string();
+        for i in 1..6 {
+            text.push_str(&format!(
+                "m=audio {} RTP/AVP 0\r\nc=IN IP4 192.0.2.{i}\r\na=sendonly\r\n",
+                4000 + 2 * i
+            ));
+        }
+        let d = strict(&text).unwrap();
+        assert_eq!(d.media_count(), 6);
+        let ports: Vec<_> = d.media().map(|m| m.port()).collect();
+        assert_eq!(ports, [49170, 4002, 4004, 4006, 4008, 4010]);
+        let last = d.media_at(5).unwrap();
+        assert_eq!(last.line_number(), 6 + 4 * 3 + 1);
+        assert_eq!(last.connection().unwrap().address, "192.0.2.5");
+        assert_eq!(last.direction(), Some(Direction::SendOnly));
+        assert_eq!(d.media_at(0).unwrap().connection().unwrap().address, "192.0.2.1");
     }
 
     #[test]
