@@ -408,12 +408,15 @@ pub(crate) mod canon {
     #[inline(always)]
     pub(crate) fn internet(value: &str, i: usize) -> Option<(&str, &str, &str)> {
         let b = value.as_bytes();
-        let head = b.get(i..)?.first_chunk::<7>()?;
-        // The tokens as literals: equal to the input's, without slicing it.
-        let addrtype = match head {
-            b"IN IP4 " => "IP4",
-            b"IN IP6 " => "IP6",
-            _ => return None,
+        // The seven bytes and the first of the address, in one compare; the
+        // tokens come back as literals, equal to the input's.
+        let head = u64::from_le_bytes(*b.get(i..)?.first_chunk::<8>()?) & 0x00FF_FFFF_FFFF_FFFF;
+        let addrtype = if head == u64::from_le_bytes(*b"IN IP4 \0") {
+            "IP4"
+        } else if head == u64::from_le_bytes(*b"IN IP6 \0") {
+            "IP6"
+        } else {
+            return None;
         };
         let address = value.split_at_checked(i + 7)?.1;
         let a = address.as_bytes();
