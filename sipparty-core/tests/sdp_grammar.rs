@@ -64,14 +64,8 @@ fn rfc8866_s5_every_line_type_round_trips() {
         d.timing().map(|t| (t.start, t.stop)),
         Some((3724394400, 3724398000))
     );
-    assert_eq!(
-        d.session_lines().filter(|l| l.kind == b't').count(),
-        2
-    );
-    assert_eq!(
-        d.session_lines().filter(|l| l.kind == b'r').count(),
-        2
-    );
+    assert_eq!(d.session_lines().filter(|l| l.kind == b't').count(), 2);
+    assert_eq!(d.session_lines().filter(|l| l.kind == b'r').count(), 2);
     assert_eq!(d.media_count(), 4);
     let audio = d.media_at(0).unwrap();
     // The first media-level c= wins over the session's; multicast TTL and count.
@@ -98,7 +92,7 @@ fn rfc8866_s5_every_line_type_round_trips() {
     let tcp = d.media_at(3).unwrap();
     assert!(tcp.media_line().is_rtp());
     assert_eq!(
-        tcp.lines().last().map(|l| (l.kind, l.value)),
+        tcp.lines().next_back().map(|l| (l.kind, l.value)),
         Some((b'x', "an unknown line type, kept"))
     );
     // Lossless, borrowed and owned.

@@ -433,7 +433,10 @@ pub(crate) mod canon {
             }
             j += 8;
         }
-        if a.get(j..)?.iter().any(|&c| matches!(c, b' ' | b'\t' | b'/')) {
+        if a.get(j..)?
+            .iter()
+            .any(|&c| matches!(c, b' ' | b'\t' | b'/'))
+        {
             return None;
         }
         Some(("IN", addrtype, address))
@@ -1034,14 +1037,20 @@ mod tests {
             (b"1234567 IN IP4", Some((1_234_567, 8))),
             (b"123456789012345 x1234567", Some((123_456_789_012_345, 16))),
             // 16 digits and more: the general path.
-            (b"1234567890123456 x1234567", Some((1_234_567_890_123_456, 17))),
+            (
+                b"1234567890123456 x1234567",
+                Some((1_234_567_890_123_456, 17)),
+            ),
             (b"1234567890  IN IP4", None),
             (b"12345678/2 RTP/AVP", None),
             (b"x2345678 RTP/AVP", None),
         ] {
             assert_eq!(canon::number_sp(text, 0), value, "{text:?}");
         }
-        assert_eq!(canon::number_sp_words(b"12345 RTP/AVP 0", 0), Some((12_345, 6)));
+        assert_eq!(
+            canon::number_sp_words(b"12345 RTP/AVP 0", 0),
+            Some((12_345, 6))
+        );
         assert_eq!(canon::number_sp_words(b"12 x", 0), None);
         for (text, value) in [
             (&b"0"[..], Some(0)),

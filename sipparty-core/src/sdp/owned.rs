@@ -12,7 +12,9 @@ use smallvec::SmallVec;
 use super::attributes::{push_u64, Attribute, Direction, Fmtp, Rtcp, RtpMap, TypedAttribute};
 use super::error::{SdpError, SdpLimits};
 use super::fields::{addrtype, Connection, MediaLine, Origin, Timing};
-use super::parse::{self, direction_of, media_accessors, parse, Line, LineEnding, SessionDescription};
+use super::parse::{
+    self, direction_of, media_accessors, parse, Line, LineEnding, SessionDescription,
+};
 
 /// Where one line's value sits in a [`Lines`] buffer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

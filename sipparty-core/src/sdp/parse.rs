@@ -122,6 +122,11 @@ impl<'a> Iterator for Lines<'_, 'a> {
     fn nth(&mut self, n: usize) -> Option<Line<'a>> {
         self.spans.nth(n).map(|s| s.line(self.raw))
     }
+
+    #[inline]
+    fn last(mut self) -> Option<Line<'a>> {
+        self.next_back()
+    }
 }
 
 impl DoubleEndedIterator for Lines<'_, '_> {
@@ -1197,7 +1202,7 @@ mod tests {
         assert!(strict(sloppy).is_err());
         // The same, without a final newline.
         let d = lenient("v=0\r\no=- 1 1 IN IP4 h\r\nm=audio 1 RTP/AVP 8").unwrap();
-        assert_eq!(d.lines().last().unwrap().ending, LineEnding::None);
+        assert_eq!(d.lines().next_back().unwrap().ending, LineEnding::None);
     }
 
     #[test]
@@ -1236,7 +1241,10 @@ mod tests {
         assert_eq!(last.line_number(), 6 + 4 * 3 + 1);
         assert_eq!(last.connection().unwrap().address, "192.0.2.5");
         assert_eq!(last.direction(), Some(Direction::SendOnly));
-        assert_eq!(d.media_at(0).unwrap().connection().unwrap().address, "192.0.2.1");
+        assert_eq!(
+            d.media_at(0).unwrap().connection().unwrap().address,
+            "192.0.2.1"
+        );
     }
 
     #[test]
