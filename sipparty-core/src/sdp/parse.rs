@@ -389,20 +389,12 @@ fn attribute_line(b: &[u8], start: usize) -> (usize, bool) {
     // it. The lowest mark of each `swar` test is exact, so the lowest mark
     // of their union is a true one of each test that has it.
     let mut i = start;
-    while i < b.len() {
-        // The last few bytes of the input read as a word too (the missing
-        // ones as zero, above the real ones: `live` masks them, and
-        // borrows only run upwards).
-        let (w, valid) = match b.get(i..).and_then(|r| r.first_chunk::<8>()) {
-            Some(c) => (u64::from_le_bytes(*c), 8),
-            None => swar::word_at(b, i),
-        };
-        let live = swar::valid_mask(valid);
-        let c = w.to_le_bytes();
+    while let Some(c) = b.get(i..).and_then(|r| r.first_chunk::<8>()) {
+        let w = u64::from_le_bytes(*c);
         // TAB is a control byte here (below 0x0E).
-        let ctl = swar::below(w, 0x0E) & live;
-        let colon = swar::eq(w, b':') & live;
-        let first = ctl | colon | (swar::eq(w, b' ') & live);
+        let ctl = swar::below(w, 0x0E);
+        let colon = swar::eq(w, b':');
+        let first = ctl | colon | swar::eq(w, b' ');
         if first == 0 {
             i += 8;
             continue;
@@ -414,7 +406,7 @@ fn attribute_line(b: &[u8], start: usize) -> (usize, bool) {
             // The line end, from the same word on: the control bytes
             // above the colon (`below` never misses one), then the next
             // words.
-            if let Some(end) = line_end_in(&c, ctl & !(bit | (bit - 1))) {
+            if let Some(end) = line_end_in(c, ctl & !(bit | (bit - 1))) {
                 return (i + end, name_ok);
             }
             return (line_end(b, i + 8), name_ok);
@@ -425,8 +417,39 @@ fn attribute_line(b: &[u8], start: usize) -> (usize, bool) {
         // A blank before any ':', or another control byte.
         return attribute_line_words(b, start);
     }
-    // No line end: the input ends inside the flag's name (lenient mode).
-    (b.len(), b.len() > start)
+    attribute_line_tail(b, start, i)
+}
+
+/// The end of [`attribute_line`] in the last few bytes of the input (the
+/// last line of nearly every description), read as one word: the missing
+/// bytes read as zero, above the real ones, `live` masks them, and
+/// borrows only run upwards.
+#[inline(never)]
+fn attribute_line_tail(b: &[u8], start: usize, i: usize) -> (usize, bool) {
+    if i >= b.len() {
+        // No line end: the input ends inside the flag's name (lenient mode).
+        return (b.len(), b.len() > start);
+    }
+    let (w, valid) = swar::word_at(b, i);
+    let live = swar::valid_mask(valid);
+    let c = w.to_le_bytes();
+    let ctl = swar::below(w, 0x0E) & live;
+    let colon = swar::eq(w, b':') & live;
+    let first = ctl | colon | (swar::eq(w, b' ') & live);
+    if first == 0 {
+        return (b.len(), b.len() > start);
+    }
+    let bit = first & first.wrapping_neg();
+    let k = (bit.trailing_zeros() / 8) as usize;
+    let name_ok = i + k > start;
+    if colon & bit != 0 {
+        let end = line_end_in(&c, ctl & !(bit | (bit - 1)));
+        return (end.map_or(b.len(), |e| i + e), name_ok);
+    }
+    if ctl & bit != 0 && matches!(c[k], 0 | b'\n' | b'\r') {
+        return (i + k, name_ok);
+    }
+    attribute_line_words(b, start)
 }
 
 /// The general scan of [`attribute_line`], a word at a time.
@@ -933,18 +956,38 @@ impl<'a> SessionDescription<'a> {
 }
 
 /// The attributes among `spans` (lines of `raw`), numbered from `first_line`.
-fn attributes_of<'s, 'a>(
+fn attributes_of<'s, 'a>(raw: &'a str, spans: &'s [Span], first_line: u32) -> Attributes<'s, 'a> {
+    Attributes {
+        raw,
+        spans: spans.iter(),
+        line: first_line,
+    }
+}
+
+/// The a= lines of a section, decoded into name and value. A plain loop
+/// (not an adapter chain), so it inlines where the attributes are read:
+/// negotiation walks them once per offered section.
+struct Attributes<'s, 'a> {
     raw: &'a str,
-    spans: &'s [Span],
-    first_line: u32,
-) -> impl Iterator<Item = Attribute<'a>> + 's
-where
-    'a: 's,
-{
-    spans.iter().enumerate().filter_map(move |(i, s)| {
-        s.value_of(raw, b'a')
-            .map(|v| Attribute::from_line(v, first_line + i as u32))
-    })
+    spans: std::slice::Iter<'s, Span>,
+    /// The line number of the next span.
+    line: u32,
+}
+
+impl<'a> Iterator for Attributes<'_, 'a> {
+    type Item = Attribute<'a>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Attribute<'a>> {
+        for s in self.spans.by_ref() {
+            let line = self.line;
+            self.line += 1;
+            if let Some(v) = s.value_of(self.raw, b'a') {
+                return Some(Attribute::from_line(v, line));
+            }
+        }
+        None
+    }
 }
 
 pub(crate) fn direction_of<'a>(
