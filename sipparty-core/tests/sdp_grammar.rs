@@ -64,14 +64,8 @@ fn rfc8866_s5_every_line_type_round_trips() {
         d.timing().map(|t| (t.start, t.stop)),
         Some((3724394400, 3724398000))
     );
-    assert_eq!(
-        d.session_lines().iter().filter(|l| l.kind == b't').count(),
-        2
-    );
-    assert_eq!(
-        d.session_lines().iter().filter(|l| l.kind == b'r').count(),
-        2
-    );
+    assert_eq!(d.session_lines().filter(|l| l.kind == b't').count(), 2);
+    assert_eq!(d.session_lines().filter(|l| l.kind == b'r').count(), 2);
     assert_eq!(d.media_count(), 4);
     let audio = d.media_at(0).unwrap();
     // The first media-level c= wins over the session's; multicast TTL and count.
@@ -80,7 +74,7 @@ fn rfc8866_s5_every_line_type_round_trips() {
         (c.address, c.ttl, c.count),
         ("233.252.0.1", Some(127), Some(2))
     );
-    assert_eq!(audio.lines().iter().filter(|l| l.kind == b'c').count(), 2);
+    assert_eq!(audio.lines().filter(|l| l.kind == b'c').count(), 2);
     assert_eq!(audio.effective_direction(), Direction::RecvOnly);
     let video = d.media_at(1).unwrap();
     assert_eq!(
@@ -98,7 +92,7 @@ fn rfc8866_s5_every_line_type_round_trips() {
     let tcp = d.media_at(3).unwrap();
     assert!(tcp.media_line().is_rtp());
     assert_eq!(
-        tcp.lines().last().map(|l| (l.kind, l.value)),
+        tcp.lines().next_back().map(|l| (l.kind, l.value)),
         Some((b'x', "an unknown line type, kept"))
     );
     // Lossless, borrowed and owned.
@@ -275,7 +269,7 @@ fn builder_writes_canonical_lines_in_grammar_order() {
     );
     let d = parse(text.as_bytes(), &SdpLimits::default()).unwrap();
     assert_eq!(d.media_at(0).unwrap().ptime(), Some(20));
-    assert!(d.lines().iter().all(|l| l.ending == LineEnding::CrLf));
+    assert!(d.lines().all(|l| l.ending == LineEnding::CrLf));
     assert_eq!(Sdp::from_view(&d), sdp);
 }
 

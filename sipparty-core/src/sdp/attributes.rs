@@ -116,6 +116,7 @@ fn bad(line: u32) -> SdpError {
 
 impl<'a> Attribute<'a> {
     /// Splits the value of an `a=` line.
+    #[inline]
     pub fn from_line(value: &'a str, line: u32) -> Self {
         // Names are short: a byte loop beats a vectorised search here.
         match value.bytes().position(|b| b == b':') {

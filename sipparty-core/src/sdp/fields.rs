@@ -135,6 +135,20 @@ pub(crate) mod canon {
     /// Tokens here are short (`IN`, `IP4`, `-`, `audio`): a byte loop.
     #[inline(always)]
     pub(crate) fn token_sp(b: &[u8], i: usize) -> Option<usize> {
+        if let Some(c) = b.get(i..).and_then(|r| r.first_chunk::<8>()) {
+            let w = u64::from_le_bytes(*c);
+            // The lowest mark of each `eq` is exact, and so is the lowest
+            // of their union.
+            let m = swar::eq(w, b' ') | swar::eq(w, b'\t');
+            if m != 0 {
+                let k = (m.trailing_zeros() / 8) as usize;
+                let j = i + k;
+                if k == 0 || c[k] == b'\t' || b.get(j + 1) == Some(&b' ') {
+                    return None;
+                }
+                return Some(j);
+            }
+        }
         let mut j = i;
         loop {
             match b.get(j) {
@@ -171,10 +185,7 @@ pub(crate) mod canon {
         let mut j = i;
         while let Some(c) = b.get(j..).and_then(|r| r.first_chunk::<8>()) {
             let d = u64::from_le_bytes(*c).wrapping_sub(0x3030_3030_3030_3030);
-            // Bytes that are not '0'..='9': above 9 after the subtraction
-            // (the add sets their high bit), or wrapped below '0'. Carries
-            // only reach bytes above a marked one, so the lowest is exact.
-            let bad = (d | d.wrapping_add(0x7676_7676_7676_7676)) & 0x8080_8080_8080_8080;
+            let bad = non_digits(d);
             let k = if bad == 0 {
                 8
             } else {
@@ -183,10 +194,7 @@ pub(crate) mod canon {
             if k > 0 {
                 // The first byte is the most significant digit: move the k
                 // digits to the top, zeros below act as leading zeros.
-                let mut x = if k == 8 { d } else { d << (8 * (8 - k)) };
-                x = ((x & 0x0F0F_0F0F_0F0F_0F0F).wrapping_mul(2561)) >> 8;
-                x = ((x & 0x00FF_00FF_00FF_00FF).wrapping_mul(6_553_601)) >> 16;
-                x = ((x & 0x0000_FFFF_0000_FFFF).wrapping_mul(42_949_672_960_001)) >> 32;
+                let x = digit_value(if k == 8 { d } else { d << (8 * (8 - k)) });
                 v = v.wrapping_mul(POW10[k]).wrapping_add(x);
                 j += k;
             }
@@ -215,6 +223,9 @@ pub(crate) mod canon {
     /// start of the next field.
     #[inline(always)]
     pub(crate) fn number_sp(b: &[u8], i: usize) -> Option<(u64, usize)> {
+        if let Some(r) = number_sp_words(b, i) {
+            return Some(r);
+        }
         let (v, j) = digits(b, i)?;
         if b.get(j) != Some(&b' ') || b.get(j + 1) == Some(&b' ') {
             return None;
@@ -257,6 +268,35 @@ pub(crate) mod canon {
         Some((sp, count))
     }
 
+    /// Whether `b` is a canonical run of fields: non-empty, no tab, no SP
+    /// at either end, no two SPs in a row (the formats of an m= line).
+    #[inline(always)]
+    pub(crate) fn fields_ok(b: &[u8]) -> bool {
+        if matches!(b.first(), None | Some(b' ')) || b.last() == Some(&b' ') {
+            return false;
+        }
+        // Whether the byte before the current word was a SP.
+        let mut carry = 0u64;
+        let mut i = 0;
+        while let Some(c) = b.get(i..).and_then(|r| r.first_chunk::<8>()) {
+            let w = u64::from_le_bytes(*c);
+            let s = swar::eq_exact(w, b' ');
+            if swar::eq_exact(w, b'\t') != 0 || s & ((s << 8) | carry) != 0 {
+                return false;
+            }
+            carry = (s >> 56) & 0x80;
+            i += 8;
+        }
+        let mut prev_sp = carry != 0;
+        for &c in b.get(i..).unwrap_or_default() {
+            if c == b'\t' || (c == b' ' && prev_sp) {
+                return false;
+            }
+            prev_sp = c == b' ';
+        }
+        true
+    }
+
     /// The value of `n` (1 to 8) decimal digits held in the low bytes of
     /// `w` (little endian: the first digit is the lowest byte), or `None`
     /// if any of them is not a digit.
@@ -269,17 +309,68 @@ pub(crate) mod canon {
             .checked_shr(8 * n as u32)
             .unwrap_or(0);
         let d = ((w << shift) | pad).wrapping_sub(0x3030_3030_3030_3030);
-        // Not a digit: above 9 after the subtraction, or wrapped below
-        // '0'. Carries only reach bytes above a bad one, so any bad byte
-        // leaves a mark.
-        if (d | d.wrapping_add(0x7676_7676_7676_7676)) & 0x8080_8080_8080_8080 != 0 {
+        // Any bad byte leaves a mark (see `non_digits`).
+        if non_digits(d) != 0 {
             return None;
         }
+        Some(digit_value(d))
+    }
+
+    /// The non-digit bytes of `d` (a word minus `'0'` in every byte): above
+    /// 9 after the subtraction (the add sets their high bit), or wrapped
+    /// below `'0'`. Carries only reach bytes above a marked one, so the
+    /// lowest mark is exact.
+    #[inline(always)]
+    fn non_digits(d: u64) -> u64 {
+        (d | d.wrapping_add(0x7676_7676_7676_7676)) & 0x8080_8080_8080_8080
+    }
+
+    /// The value of eight digits already reduced to 0..=9 per byte (`d`,
+    /// little endian: the first digit is the lowest byte, the most
+    /// significant), combined pairwise in three multiplications.
+    #[inline(always)]
+    fn digit_value(d: u64) -> u64 {
         let mut x = d;
         x = ((x & 0x0F0F_0F0F_0F0F_0F0F).wrapping_mul(2561)) >> 8;
         x = ((x & 0x00FF_00FF_00FF_00FF).wrapping_mul(6_553_601)) >> 16;
         x = ((x & 0x0000_FFFF_0000_FFFF).wrapping_mul(42_949_672_960_001)) >> 32;
-        Some(x)
+        x
+    }
+
+    /// One to fifteen digits from `i` followed by a single SP (the next
+    /// field must not start with one): the value and the start of the next
+    /// field. Whole words only (the caller falls back to [`number_sp`]
+    /// near the end of the value or for longer numbers).
+    #[inline(always)]
+    pub(crate) fn number_sp_words(b: &[u8], i: usize) -> Option<(u64, usize)> {
+        let c = b.get(i..)?.first_chunk::<8>()?;
+        let d = u64::from_le_bytes(*c).wrapping_sub(0x3030_3030_3030_3030);
+        let bad = non_digits(d);
+        let (v, end) = if bad != 0 {
+            let k = (bad.trailing_zeros() / 8) as usize;
+            if k == 0 {
+                return None;
+            }
+            (digit_value(d << (8 * (8 - k))), i + k)
+        } else {
+            let c = b.get(i + 8..)?.first_chunk::<8>()?;
+            let d2 = u64::from_le_bytes(*c).wrapping_sub(0x3030_3030_3030_3030);
+            let bad = non_digits(d2);
+            if bad == 0 {
+                return None;
+            }
+            let k = (bad.trailing_zeros() / 8) as usize;
+            let lo = if k == 0 {
+                0
+            } else {
+                digit_value(d2 << (8 * (8 - k)))
+            };
+            (digit_value(d) * POW10[k] + lo, i + 8 + k)
+        };
+        if b.get(end) != Some(&b' ') || b.get(end + 1) == Some(&b' ') {
+            return None;
+        }
+        Some((v, end + 1))
     }
 
     /// The value of the decimal field `b[i..end]`: 1 to 19 digits (so no
@@ -317,27 +408,38 @@ pub(crate) mod canon {
     #[inline(always)]
     pub(crate) fn internet(value: &str, i: usize) -> Option<(&str, &str, &str)> {
         let b = value.as_bytes();
-        let head = b.get(i..)?.first_chunk::<7>()?;
-        if head != b"IN IP4 " && head != b"IN IP6 " {
+        // The seven bytes and the first of the address, in one compare; the
+        // tokens come back as literals, equal to the input's.
+        let head = u64::from_le_bytes(*b.get(i..)?.first_chunk::<8>()?) & 0x00FF_FFFF_FFFF_FFFF;
+        let addrtype = if head == u64::from_le_bytes(*b"IN IP4 \0") {
+            "IP4"
+        } else if head == u64::from_le_bytes(*b"IN IP6 \0") {
+            "IP6"
+        } else {
             return None;
-        }
-        let address = value.get(i + 7..)?;
+        };
+        let address = value.split_at_checked(i + 7)?.1;
         let a = address.as_bytes();
         if a.is_empty() {
             return None;
         }
         let mut j = 0;
-        while j < a.len() {
-            let (w, valid) = swar::word_at(a, j);
+        while let Some(c) = a.get(j..).and_then(|r| r.first_chunk::<8>()) {
+            let w = u64::from_le_bytes(*c);
             // `eq` never misses an equal byte and marks none where there
             // is none, so "any mark" is exact.
-            let m = swar::eq(w, b' ') | swar::eq(w, b'\t') | swar::eq(w, b'/');
-            if m & swar::valid_mask(valid) != 0 {
+            if swar::eq(w, b' ') | swar::eq(w, b'\t') | swar::eq(w, b'/') != 0 {
                 return None;
             }
             j += 8;
         }
-        Some((value.get(i..i + 2)?, value.get(i + 3..i + 6)?, address))
+        if a.get(j..)?
+            .iter()
+            .any(|&c| matches!(c, b' ' | b'\t' | b'/'))
+        {
+            return None;
+        }
+        Some(("IN", addrtype, address))
     }
 
     /// Whether `b` (a last field) is non-empty and free of blanks, and
@@ -369,41 +471,48 @@ pub(crate) mod canon {
 /// these lines are on the parse fast path).
 #[derive(Clone, Debug)]
 pub(crate) struct Fields<'a> {
-    rest: &'a str,
+    s: &'a str,
+    /// Where the next field (or the blanks before it) starts.
+    i: usize,
 }
 
 impl<'a> Fields<'a> {
     pub(crate) fn new(s: &'a str) -> Self {
-        Fields { rest: s }
+        Fields { s, i: 0 }
+    }
+
+    #[inline(always)]
+    fn skip_blanks(&mut self) {
+        let b = self.s.as_bytes();
+        while b.get(self.i).is_some_and(|&c| c == b' ' || c == b'\t') {
+            self.i += 1;
+        }
     }
 
     /// What is left, from the next field on.
     pub(crate) fn remainder(&mut self) -> &'a str {
-        let b = self.rest.as_bytes();
-        let start = b
-            .iter()
-            .position(|&c| c != b' ' && c != b'\t')
-            .unwrap_or(b.len());
-        &self.rest[start..]
+        self.skip_blanks();
+        // After blanks (ASCII) or at a field start: a char boundary.
+        self.s.get(self.i..).unwrap_or_default()
     }
 }
 
 impl<'a> Iterator for Fields<'a> {
     type Item = &'a str;
 
+    #[inline]
     fn next(&mut self) -> Option<&'a str> {
-        let rest = self.remainder();
-        if rest.is_empty() {
-            self.rest = rest;
+        self.skip_blanks();
+        let b = self.s.as_bytes();
+        if self.i >= b.len() {
             return None;
         }
-        let b = rest.as_bytes();
-        let end = b
-            .iter()
-            .position(|&c| c == b' ' || c == b'\t')
-            .unwrap_or(b.len());
-        self.rest = &rest[end..];
-        Some(&rest[..end])
+        let start = self.i;
+        while b.get(self.i).is_some_and(|&c| c != b' ' && c != b'\t') {
+            self.i += 1;
+        }
+        // Blanks are ASCII, so both ends are char boundaries.
+        self.s.get(start..self.i)
     }
 }
 
@@ -453,7 +562,8 @@ impl<'a> Origin<'a> {
         let (session_version, i) = canon::number_sp(b, i)?;
         if let Some((nettype, addrtype, address)) = canon::internet(value, i) {
             return Some(Origin {
-                username: value.get(..u)?,
+                // Next to a SP (ASCII): a char boundary.
+                username: value.split_at_checked(u)?.0,
                 session_id,
                 session_version,
                 nettype,
@@ -686,6 +796,26 @@ impl<'a> MediaLine<'a> {
     /// anything else, well formed or not.
     pub(crate) fn parse_canonical(value: &'a str) -> Option<Self> {
         let b = value.as_bytes();
+        // The usual shape (a plain port), field by field.
+        let m = canon::token_sp(b, 0)?;
+        if let Some((port, p)) = canon::number_sp_words(b, m + 1) {
+            let t = canon::token_sp(b, p)?;
+            // Each cut is next to a SP (ASCII): char boundaries.
+            let (head, formats) = value.split_at_checked(t)?;
+            let formats = formats.get(1..)?;
+            if !canon::fields_ok(formats.as_bytes()) {
+                return None;
+            }
+            let (media, _) = head.split_at_checked(m)?;
+            let (_, proto) = head.split_at_checked(p)?;
+            return Some(MediaLine {
+                media,
+                port: u16::try_from(port).ok()?,
+                port_count: None,
+                proto,
+                formats,
+            });
+        }
         let (sp, count) = canon::split::<3>(b)?;
         if count < 3 {
             return None;
@@ -886,7 +1016,42 @@ mod tests {
         for v in [&b" IN"[..], b"IN", b"IN  IP4", b"I\tN IP4", b""] {
             assert_eq!(canon::token_sp(v, 0), None, "{v:?}");
         }
+        // The same with eight bytes or more (the word-at-a-time path).
+        assert_eq!(canon::token_sp(b"IN IP4 192.0.2.1", 0), Some(2));
+        assert_eq!(canon::token_sp(b"RTP/AVP 0 8 111", 0), Some(7));
+        assert_eq!(canon::token_sp(b"x RTP/AVPF 0 8 111", 2), Some(10));
+        assert_eq!(canon::token_sp(b"a-long-token-name x", 0), Some(17));
+        for v in [
+            &b"audio  49170 x"[..],
+            b"aud\tio 4917",
+            b" audio 49170",
+            b"audio\t49170 RTP",
+            b"no-blank-in-here",
+        ] {
+            assert_eq!(canon::token_sp(v, 0), None, "{v:?}");
+        }
         assert_eq!(canon::number_sp(b"12 x", 0), Some((12, 3)));
+        for (text, value) in [
+            (&b"2890844526 2890844526 IN"[..], Some((2_890_844_526, 11))),
+            (b"12345678 IN IP4", Some((12_345_678, 9))),
+            (b"1234567 IN IP4", Some((1_234_567, 8))),
+            (b"123456789012345 x1234567", Some((123_456_789_012_345, 16))),
+            // 16 digits and more: the general path.
+            (
+                b"1234567890123456 x1234567",
+                Some((1_234_567_890_123_456, 17)),
+            ),
+            (b"1234567890  IN IP4", None),
+            (b"12345678/2 RTP/AVP", None),
+            (b"x2345678 RTP/AVP", None),
+        ] {
+            assert_eq!(canon::number_sp(text, 0), value, "{text:?}");
+        }
+        assert_eq!(
+            canon::number_sp_words(b"12345 RTP/AVP 0", 0),
+            Some((12_345, 6))
+        );
+        assert_eq!(canon::number_sp_words(b"12 x", 0), None);
         for (text, value) in [
             (&b"0"[..], Some(0)),
             (b"7 ", Some(7)),

@@ -42,4 +42,4 @@ pub use negotiate::{
     NegotiatedStream, NegotiationError, Negotiator,
 };
 pub use owned::{Media, Sdp};
-pub use parse::{parse, Line, LineEnding, MediaView, SessionDescription};
+pub use parse::{parse, Line, LineEnding, Lines, MediaView, SessionDescription};

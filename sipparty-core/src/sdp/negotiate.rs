@@ -14,7 +14,7 @@ use tracing::{debug, warn};
 use super::attributes::{parse_ptime, Direction, EventSet, Fmtp, Rtcp, RtpMap};
 use super::caps::{static_payload_type, Codec, MediaCapabilities};
 use super::error::{SdpError, SdpLimits};
-use super::fields::{parse_payload_type, Connection};
+use super::fields::{parse_payload_type, Connection, Fields};
 use super::owned::{Media, Sdp};
 use super::parse::{parse, MediaView, SessionDescription};
 
@@ -194,27 +194,9 @@ fn is_telephone_event(name: &str) -> bool {
 }
 
 /// The formats of an m= line that are RTP payload types (0..=127), in
-/// order; other formats are skipped. One pass over the bytes: this runs
-/// for every offer answered.
+/// order; other formats are skipped. The m= line's own field splitter.
 fn payload_types(formats: &str) -> impl Iterator<Item = u8> + '_ {
-    let b = formats.as_bytes();
-    let mut i = 0;
-    std::iter::from_fn(move || loop {
-        while b.get(i).is_some_and(|&c| c == b' ' || c == b'\t') {
-            i += 1;
-        }
-        if i >= b.len() {
-            return None;
-        }
-        let start = i;
-        while b.get(i).is_some_and(|&c| c != b' ' && c != b'\t') {
-            i += 1;
-        }
-        let token = formats.get(start..i)?;
-        if let Ok(pt) = parse_payload_type(token) {
-            return Some(pt);
-        }
-    })
+    Fields::new(formats).filter_map(|t| parse_payload_type(t).ok())
 }
 
 /// RTP profiles we can run without SRTP or DTLS.

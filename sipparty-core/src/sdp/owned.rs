@@ -12,7 +12,9 @@ use smallvec::SmallVec;
 use super::attributes::{push_u64, Attribute, Direction, Fmtp, Rtcp, RtpMap, TypedAttribute};
 use super::error::{SdpError, SdpLimits};
 use super::fields::{addrtype, Connection, MediaLine, Origin, Timing};
-use super::parse::{direction_of, media_accessors, parse, Line, LineEnding, SessionDescription};
+use super::parse::{
+    self, direction_of, media_accessors, parse, Line, LineEnding, SessionDescription,
+};
 
 /// Where one line's value sits in a [`Lines`] buffer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -286,8 +288,8 @@ impl Sdp {
 
     /// Copies a borrowed description, keeping every line as written.
     pub fn from_view(view: &SessionDescription<'_>) -> Sdp {
-        fn copy(lines: &[Line<'_>]) -> Lines {
-            let bytes = lines.iter().map(|l| l.value.len() + 4).sum();
+        fn copy(lines: parse::Lines<'_, '_>) -> Lines {
+            let bytes = lines.clone().map(|l| l.value.len() + 4).sum();
             let mut out = Lines::with_capacity(bytes, lines.len());
             for l in lines {
                 out.push_raw(l.kind, l.value, l.ending);

@@ -6,8 +6,6 @@
 //! their line number; attributes are only decoded when asked for. For a
 //! description of up to 32 lines and 4 media sections nothing is allocated.
 
-use smallvec::SmallVec;
-
 use super::attributes::{Attribute, Direction, Fmtp, Rtcp, RtpMap, TypedAttribute};
 use super::error::{SdpError, SdpErrorKind, SdpLimits};
 use super::fields::{check_repeat_or_zone, swar, Bandwidth, Connection, MediaLine, Origin, Timing};
@@ -48,6 +46,166 @@ pub struct Line<'a> {
     pub ending: LineEnding,
 }
 
+/// Where one line sits in the input: `start` is its type letter (or, for
+/// a blank line, where it starts), `end` is where its value ends (the line
+/// ending follows). Eight bytes instead of a 24-byte [`Line`]: the type
+/// letter and the ending are read back from the input, which keeps the
+/// inline table (and every move of the parsed description) small.
+#[derive(Clone, Copy, Debug)]
+struct Span {
+    start: u32,
+    end: u32,
+}
+
+impl Span {
+    /// The value, if the line is of type `kind` (not 0).
+    #[inline]
+    fn value_of(self, raw: &str, kind: u8) -> Option<&str> {
+        let (start, end) = (self.start as usize, self.end as usize);
+        if end > start && raw.as_bytes().get(start) == Some(&kind) {
+            // As in `line`: both ends are char boundaries.
+            raw.get(start + 2..end)
+        } else {
+            None
+        }
+    }
+
+    /// The line as the public API shows it.
+    #[inline]
+    fn line<'a>(self, raw: &'a str) -> Line<'a> {
+        let (start, end) = (self.start as usize, self.end as usize);
+        let b = raw.as_bytes();
+        let ending = match b.get(end) {
+            Some(b'\r') => LineEnding::CrLf,
+            Some(_) => LineEnding::Lf,
+            None => LineEnding::None,
+        };
+        if end == start {
+            return Line {
+                kind: 0,
+                value: "",
+                ending,
+            };
+        }
+        Line {
+            kind: b.get(start).copied().unwrap_or_default(),
+            // The type letter and '=' are ASCII and a line ending or the
+            // end of the input follows the value: char boundaries.
+            value: raw.get(start + 2..end).unwrap_or_default(),
+            ending,
+        }
+    }
+}
+
+/// The lines of a [`SessionDescription`] or of one of its sections, in
+/// order (see [`SessionDescription::lines`]).
+#[derive(Clone, Debug)]
+pub struct Lines<'s, 'a> {
+    raw: &'a str,
+    spans: std::slice::Iter<'s, Span>,
+}
+
+impl<'a> Iterator for Lines<'_, 'a> {
+    type Item = Line<'a>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Line<'a>> {
+        self.spans.next().map(|s| s.line(self.raw))
+    }
+
+    #[inline]
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.spans.size_hint()
+    }
+
+    #[inline]
+    fn nth(&mut self, n: usize) -> Option<Line<'a>> {
+        self.spans.nth(n).map(|s| s.line(self.raw))
+    }
+
+    #[inline]
+    fn last(mut self) -> Option<Line<'a>> {
+        self.next_back()
+    }
+}
+
+impl DoubleEndedIterator for Lines<'_, '_> {
+    #[inline]
+    fn next_back(&mut self) -> Option<Self::Item> {
+        self.spans.next_back().map(|s| s.line(self.raw))
+    }
+}
+
+impl ExactSizeIterator for Lines<'_, '_> {}
+
+impl std::iter::FusedIterator for Lines<'_, '_> {}
+
+/// How many lines a [`SessionDescription`] holds without allocating.
+const INLINE_LINES: usize = 32;
+/// How many media sections it holds without allocating.
+const INLINE_MEDIA: usize = 4;
+
+/// A table kept inline up to `N` entries, then all on the heap (the line
+/// and media tables). A push is a bounds check and a store (a `SmallVec`
+/// also asks whether it has spilled, on each of the ~16 pushes of a parse).
+#[derive(Clone, Debug)]
+struct Table<T, const N: usize> {
+    len: usize,
+    inline: [T; N],
+    /// Every entry once there are more than `N`.
+    heap: Vec<T>,
+}
+
+impl<T: Copy, const N: usize> Table<T, N> {
+    /// An empty table; `fill` only occupies the unused inline slots.
+    fn new(fill: T) -> Self {
+        Table {
+            len: 0,
+            inline: [fill; N],
+            heap: Vec::new(),
+        }
+    }
+
+    #[inline(always)]
+    fn push(&mut self, value: T) {
+        match self.inline.get_mut(self.len) {
+            Some(slot) => *slot = value,
+            None => self.spill(value),
+        }
+        self.len += 1;
+    }
+
+    #[cold]
+    fn spill(&mut self, value: T) {
+        if self.heap.is_empty() {
+            self.heap.reserve(2 * N);
+            self.heap.extend_from_slice(&self.inline);
+        }
+        self.heap.push(value);
+    }
+
+    #[inline]
+    fn last_mut(&mut self) -> Option<&mut T> {
+        let len = self.len;
+        match self.inline.get_mut(..len) {
+            Some(s) => s.last_mut(),
+            None => self.heap.last_mut(),
+        }
+    }
+}
+
+impl<T, const N: usize> std::ops::Deref for Table<T, N> {
+    type Target = [T];
+
+    #[inline]
+    fn deref(&self) -> &[T] {
+        match self.inline.get(..self.len) {
+            Some(s) => s,
+            None => &self.heap,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug)]
 struct MediaSlot<'a> {
     /// Index of the m= line in `lines`.
@@ -62,8 +220,8 @@ struct MediaSlot<'a> {
 #[derive(Clone, Debug)]
 pub struct SessionDescription<'a> {
     raw: &'a str,
-    lines: SmallVec<[Line<'a>; 32]>,
-    media: SmallVec<[MediaSlot<'a>; 4]>,
+    lines: Table<Span, INLINE_LINES>,
+    media: Table<MediaSlot<'a>, INLINE_MEDIA>,
     origin: Origin<'a>,
     /// The first session-level c= and t= lines, decoded while parsing
     /// (every c= and t= line of a parsed description is well formed).
@@ -84,8 +242,11 @@ pub struct SessionDescription<'a> {
 /// assert_eq!(audio.direction(), Some(Direction::SendOnly));
 /// assert_eq!(sdp.as_str(), text); // nothing was copied
 /// ```
+///
+/// Inputs over 4 GiB are refused as [`SdpErrorKind::TooLarge`] whatever
+/// the limits say (line positions are kept as `u32`).
 pub fn parse<'a>(input: &'a [u8], limits: &SdpLimits) -> Result<SessionDescription<'a>, SdpError> {
-    if input.len() > limits.max_size {
+    if input.len() > limits.max_size || u32::try_from(input.len()).is_err() {
         return Err(SdpError::new(0, SdpErrorKind::TooLarge));
     }
     if input.is_empty() {
@@ -104,8 +265,18 @@ pub fn parse<'a>(input: &'a [u8], limits: &SdpLimits) -> Result<SessionDescripti
     };
     let mut d = SessionDescription {
         raw,
-        lines: SmallVec::new(),
-        media: SmallVec::new(),
+        lines: Table::new(Span { start: 0, end: 0 }),
+        media: Table::new(MediaSlot {
+            start: 0,
+            connection_line: 0,
+            line: MediaLine {
+                media: "",
+                port: 0,
+                port_count: None,
+                proto: "",
+                formats: "",
+            },
+        }),
         origin: Origin {
             username: "",
             session_id: 0,
@@ -174,6 +345,20 @@ fn strict_fields_ok(value: &str) -> bool {
     !prev_space
 }
 
+/// The first NUL, LF or CR among the bytes of `c` marked in `m` (high
+/// bits, as [`swar::below`] gives them: none missing, some false).
+#[inline(always)]
+fn line_end_in(c: &[u8; 8], mut m: u64) -> Option<usize> {
+    while m != 0 {
+        let k = (m.trailing_zeros() / 8) as usize;
+        if matches!(c[k], 0 | b'\n' | b'\r') {
+            return Some(k);
+        }
+        m &= m - 1;
+    }
+    None
+}
+
 /// The index of the first NUL, LF or CR at or after `i`, or the length:
 /// one word-at-a-time scan finds both the line end and any NUL or stray CR.
 #[inline(always)]
@@ -182,13 +367,8 @@ fn line_end(b: &[u8], mut i: usize) -> usize {
     while let Some(c) = b.get(i..).and_then(|r| r.first_chunk::<8>()) {
         // Bytes below 0x0E: the three we look for, and TAB, VT, FF and a few
         // other controls that are simply part of the line.
-        let mut m = swar::below(u64::from_le_bytes(*c), 0x0E);
-        while m != 0 {
-            let k = (m.trailing_zeros() / 8) as usize;
-            if matches!(c[k], 0 | b'\n' | b'\r') {
-                return i + k;
-            }
-            m &= m - 1;
+        if let Some(k) = line_end_in(c, swar::below(u64::from_le_bytes(*c), 0x0E)) {
+            return i + k;
         }
         i += 8;
     }
@@ -209,30 +389,67 @@ fn attribute_line(b: &[u8], start: usize) -> (usize, bool) {
     // it. The lowest mark of each `swar` test is exact, so the lowest mark
     // of their union is a true one of each test that has it.
     let mut i = start;
-    while i < b.len() {
-        // Near the end of the input the missing bytes read as zero, above
-        // the real ones: `live` masks them, and borrows only run upwards.
-        let (w, valid) = swar::word_at(b, i);
-        let live = swar::valid_mask(valid);
+    while let Some(c) = b.get(i..).and_then(|r| r.first_chunk::<8>()) {
+        let w = u64::from_le_bytes(*c);
         // TAB is a control byte here (below 0x0E).
-        let ctl = swar::below(w, 0x0E) & live;
-        let colon = swar::eq(w, b':') & live;
-        let first = ctl | colon | (swar::eq(w, b' ') & live);
-        if first != 0 {
-            let bit = first & first.wrapping_neg();
-            let at = i + (bit.trailing_zeros() / 8) as usize;
-            if colon & bit != 0 {
-                return (line_end(b, at + 1), at > start);
-            }
-            if ctl & bit != 0 && matches!(b.get(at), Some(0 | b'\n' | b'\r')) {
-                return (at, at > start);
-            }
-            // A blank before any ':', or another control byte.
-            return attribute_line_words(b, start);
+        let ctl = swar::below(w, 0x0E);
+        let colon = swar::eq(w, b':');
+        let first = ctl | colon | swar::eq(w, b' ');
+        if first == 0 {
+            i += 8;
+            continue;
         }
-        i += 8;
+        let bit = first & first.wrapping_neg();
+        let k = (bit.trailing_zeros() / 8) as usize;
+        let name_ok = i + k > start;
+        if colon & bit != 0 {
+            // The line end, from the same word on: the control bytes
+            // above the colon (`below` never misses one), then the next
+            // words.
+            if let Some(end) = line_end_in(c, ctl & !(bit | (bit - 1))) {
+                return (i + end, name_ok);
+            }
+            return (line_end(b, i + 8), name_ok);
+        }
+        if ctl & bit != 0 && matches!(c[k], 0 | b'\n' | b'\r') {
+            return (i + k, name_ok);
+        }
+        // A blank before any ':', or another control byte.
+        return attribute_line_words(b, start);
     }
-    (b.len(), b.len() > start)
+    attribute_line_tail(b, start, i)
+}
+
+/// The end of [`attribute_line`] in the last few bytes of the input (the
+/// last line of nearly every description), read as one word: the missing
+/// bytes read as zero, above the real ones, `live` masks them, and
+/// borrows only run upwards.
+#[inline(never)]
+fn attribute_line_tail(b: &[u8], start: usize, i: usize) -> (usize, bool) {
+    if i >= b.len() {
+        // No line end: the input ends inside the flag's name (lenient mode).
+        return (b.len(), b.len() > start);
+    }
+    let (w, valid) = swar::word_at(b, i);
+    let live = swar::valid_mask(valid);
+    let c = w.to_le_bytes();
+    let ctl = swar::below(w, 0x0E) & live;
+    let colon = swar::eq(w, b':') & live;
+    let first = ctl | colon | (swar::eq(w, b' ') & live);
+    if first == 0 {
+        return (b.len(), b.len() > start);
+    }
+    let bit = first & first.wrapping_neg();
+    let k = (bit.trailing_zeros() / 8) as usize;
+    let name_ok = i + k > start;
+    if colon & bit != 0 {
+        let end = line_end_in(&c, ctl & !(bit | (bit - 1)));
+        return (end.map_or(b.len(), |e| i + e), name_ok);
+    }
+    if ctl & bit != 0 && matches!(c[k], 0 | b'\n' | b'\r') {
+        return (i + k, name_ok);
+    }
+    attribute_line_words(b, start)
 }
 
 /// The general scan of [`attribute_line`], a word at a time.
@@ -244,16 +461,7 @@ fn attribute_line_words(b: &[u8], start: usize) -> (usize, bool) {
     while let Some(c) = b.get(i..).and_then(|r| r.first_chunk::<8>()) {
         let w = u64::from_le_bytes(*c);
         // The line end in this word, if any (see `line_end`).
-        let mut end = None;
-        let mut m = swar::below(w, 0x0E);
-        while m != 0 {
-            let k = (m.trailing_zeros() / 8) as usize;
-            if matches!(c[k], 0 | b'\n' | b'\r') {
-                end = Some(k);
-                break;
-            }
-            m &= m - 1;
-        }
+        let end = line_end_in(c, swar::below(w, 0x0E));
         if name_ok.is_none() {
             let live = swar::valid_mask(end.unwrap_or(8));
             let colon = swar::eq(w, b':') & live;
@@ -282,6 +490,23 @@ fn attribute_name_ok(v: &[u8]) -> bool {
     match v.iter().position(|&c| matches!(c, b':' | b' ' | b'\t')) {
         Some(k) => v[k] == b':' && k > 0,
         None => !v.is_empty(),
+    }
+}
+
+/// Where the line whose value ends at `at` ends, and where the next one
+/// starts: after CRLF; in lenient mode also after a bare LF or at the end
+/// of the input. A NUL or a CR without LF at `at` is an invalid character.
+#[inline(always)]
+fn line_next(b: &[u8], at: usize, strict: bool) -> Result<usize, SdpErrorKind> {
+    if b.get(at..at + 2) == Some(b"\r\n") {
+        return Ok(at + 2);
+    }
+    match b.get(at) {
+        None if !strict => Ok(at),
+        Some(b'\n') if !strict => Ok(at + 1),
+        None => Err(SdpErrorKind::MissingLineEnding),
+        Some(b'\n') => Err(SdpErrorKind::BareLineFeed),
+        Some(_) => Err(SdpErrorKind::InvalidCharacter),
     }
 }
 
@@ -319,78 +544,88 @@ impl<'l> Parser<'l> {
         let raw = d.raw;
         let bytes = raw.as_bytes();
         let strict = self.strict;
+        let max_lines = self.limits.max_lines;
+        let max_attributes = self.limits.max_attributes;
         let mut pos = 0;
+        // The number of lines so far (`d.lines.len()`).
+        let mut n = 0usize;
+        // The first line is all but always exactly this, which passes every
+        // check of the general path below.
+        if max_lines > 0 && bytes.starts_with(b"v=0\r\n") {
+            d.lines.push(Span { start: 0, end: 3 });
+            n = 1;
+            pos = 5;
+        }
         while pos < bytes.len() {
-            let n = d.lines.len();
-            let err = |kind| SdpError::new(n as u32 + 1, kind);
-            if n >= self.limits.max_lines {
-                return Err(err(SdpErrorKind::TooManyLines));
+            let err = |n: usize, kind| SdpError::new(n as u32 + 1, kind);
+            if n >= max_lines {
+                return Err(err(n, SdpErrorKind::TooManyLines));
             }
-            if n > 0 && bytes.get(pos..).and_then(|r| r.first_chunk::<2>()) == Some(b"a=") {
-                // Most lines are attributes: one scan finds the line end
-                // and checks the att-field, without the general dispatch.
-                let (at, name_ok) = attribute_line(bytes, pos + 2);
-                let crlf = bytes.get(at..).and_then(|r| r.first_chunk::<2>()) == Some(b"\r\n");
-                let ending = match bytes.get(at) {
-                    _ if crlf => LineEnding::CrLf,
-                    None if !strict => LineEnding::None,
-                    Some(b'\n') if !strict => LineEnding::Lf,
-                    None => return Err(err(SdpErrorKind::MissingLineEnding)),
-                    Some(b'\n') => return Err(err(SdpErrorKind::BareLineFeed)),
-                    Some(_) => return Err(err(SdpErrorKind::InvalidCharacter)),
-                };
-                self.attributes += 1;
-                if self.attributes > self.limits.max_attributes {
-                    return Err(err(SdpErrorKind::TooManyAttributes));
+            if n > 0 && bytes.get(pos..pos + 2) == Some(b"a=") {
+                // Most lines are attributes, in runs: one scan per line
+                // finds its end and checks the att-field, without the
+                // general dispatch.
+                let mut attributes = self.attributes;
+                loop {
+                    let (at, name_ok) = attribute_line(bytes, pos + 2);
+                    // CRLF and another a= line, nearly always: one compare.
+                    let more = bytes.get(at..at + 4) == Some(b"\r\na=");
+                    let next = if more {
+                        at + 2
+                    } else {
+                        line_next(bytes, at, strict).map_err(|k| err(n, k))?
+                    };
+                    attributes += 1;
+                    if attributes > max_attributes {
+                        return Err(err(n, SdpErrorKind::TooManyAttributes));
+                    }
+                    if !name_ok {
+                        return Err(err(n, SdpErrorKind::InvalidField(b'a')));
+                    }
+                    // `parse` refused inputs longer than u32::MAX.
+                    d.lines.push(Span {
+                        start: pos as u32,
+                        end: at as u32,
+                    });
+                    n += 1;
+                    pos = next;
+                    if !more && bytes.get(pos..pos + 2) != Some(b"a=") {
+                        break;
+                    }
+                    if n >= max_lines {
+                        return Err(err(n, SdpErrorKind::TooManyLines));
+                    }
                 }
-                if !name_ok {
-                    return Err(err(SdpErrorKind::InvalidField(b'a')));
-                }
+                self.attributes = attributes;
                 // a= may repeat and is last in its section.
                 self.rank = self.a_rank;
-                d.lines.push(Line {
-                    kind: b'a',
-                    // "a=" is ASCII, so this is a char boundary.
-                    value: raw.get(pos + 2..at).unwrap_or_default(),
-                    ending,
-                });
-                pos = at + ending.as_str().len();
                 continue;
             }
             // One scan per line finds its end and any NUL or stray CR.
             let at = line_end(bytes, pos);
-            let (ending, next) = match bytes.get(at) {
-                Some(b'\r') if bytes.get(at + 1) == Some(&b'\n') => (LineEnding::CrLf, at + 2),
-                None if !strict => (LineEnding::None, at),
-                Some(b'\n') if !strict => (LineEnding::Lf, at + 1),
-                None => return Err(err(SdpErrorKind::MissingLineEnding)),
-                Some(b'\n') => return Err(err(SdpErrorKind::BareLineFeed)),
-                Some(_) => return Err(err(SdpErrorKind::InvalidCharacter)),
-            };
+            let next = line_next(bytes, at, strict).map_err(|k| err(n, k))?;
             let line_start = pos;
             pos = next;
+            let span = Span {
+                start: line_start as u32,
+                end: at as u32,
+            };
             if at == line_start && !strict && n > 0 {
                 // Blank lines (typically an extra CRLF at the end) are kept
                 // for the round trip and otherwise ignored.
-                d.lines.push(Line {
-                    kind: 0,
-                    value: "",
-                    ending,
-                });
+                d.lines.push(span);
+                n += 1;
                 continue;
             }
             let kind = bytes[line_start];
             if at - line_start < 2 || !kind.is_ascii_lowercase() || bytes[line_start + 1] != b'=' {
-                return Err(err(SdpErrorKind::MalformedLine));
+                return Err(err(n, SdpErrorKind::MalformedLine));
             }
             // The type letter and '=' are ASCII, so this is a char boundary.
             let value = raw.get(line_start + 2..at).unwrap_or_default();
             self.line(d, kind, value).map_err(|e| e.at(n as u32 + 1))?;
-            d.lines.push(Line {
-                kind,
-                value,
-                ending,
-            });
+            d.lines.push(span);
+            n += 1;
         }
         self.finish_media(d)?;
         if !self.seen_o {
@@ -417,94 +652,27 @@ impl<'l> Parser<'l> {
         Ok(())
     }
 
-    fn line<'a>(
-        &mut self,
-        d: &mut SessionDescription<'a>,
-        kind: u8,
-        value: &'a str,
-    ) -> Result<(), SdpError> {
-        let strict = self.strict;
-        let e = |k| SdpError::new(0, k);
-        let in_media = !d.media.is_empty();
-        if d.lines.is_empty() {
-            // v=0 must come first, in both modes: it is how SDP is recognised.
-            let v = if strict { value } else { value.trim() };
-            return if kind == b'v' && v == "0" {
-                Ok(())
-            } else {
-                Err(e(SdpErrorKind::BadVersion))
-            };
-        }
-        // Structural lines: a canonical value (single spaces, the norm) is
-        // decoded in one pass and is strict-clean; anything else takes the
-        // general path, which in strict mode first says what is wrong with
-        // the blanks.
-        let mut origin = None;
-        let mut media_line = None;
-        let mut connection = None;
-        let mut timing = None;
-        let canonical = match kind {
-            b'o' => {
-                origin = Origin::parse_canonical(value);
-                origin.is_some()
-            }
-            b'm' => {
-                media_line = MediaLine::parse_canonical(value);
-                media_line.is_some()
-            }
-            b'c' => {
-                connection = Connection::parse_canonical(value);
-                connection.is_some()
-            }
-            b't' => {
-                timing = Timing::parse_canonical(value);
-                timing.is_some()
-            }
-            _ => false,
-        };
-        if strict
-            && !canonical
-            && matches!(kind, b'o' | b'c' | b'm' | b'b' | b't' | b'r' | b'z')
-            && !strict_fields_ok(value)
-        {
+    /// Strict mode: the fields of a structural line whose value was not
+    /// canonical must still be separated by single SPs, with none at the end.
+    #[inline(always)]
+    fn blanks(&self, kind: u8, value: &str) -> Result<(), SdpError> {
+        if self.strict && !strict_fields_ok(value) {
             let trailing = value.ends_with([' ', '\t']);
-            return Err(e(if trailing {
-                SdpErrorKind::TrailingWhitespace
-            } else {
-                SdpErrorKind::InvalidField(kind)
-            }));
+            return Err(SdpError::new(
+                0,
+                if trailing {
+                    SdpErrorKind::TrailingWhitespace
+                } else {
+                    SdpErrorKind::InvalidField(kind)
+                },
+            ));
         }
-        if kind == b'm' {
-            self.finish_media(d)?;
-            if d.media.len() >= self.limits.max_media {
-                return Err(e(SdpErrorKind::TooManyMedia));
-            }
-            if !self.seen_o {
-                return Err(e(SdpErrorKind::MissingLine(b'o')));
-            }
-            let line = match media_line {
-                Some(l) => l,
-                None => MediaLine::parse_general(value)?,
-            };
-            // Each format takes at least two bytes with its separator, so
-            // short lines need no count.
-            if line.formats.len() >= self.limits.max_formats.saturating_mul(2)
-                && line.formats().nth(self.limits.max_formats).is_some()
-            {
-                return Err(e(SdpErrorKind::TooManyFormats));
-            }
-            d.media.push(MediaSlot {
-                start: d.lines.len() as u32,
-                connection_line: 0,
-                line,
-            });
-            self.rank = 0;
-            self.a_rank = MEDIA_A_RANK;
-            self.attributes = 0;
-            self.media_c = false;
-            return Ok(());
-        }
-        // Grammar order (RFC 8866 s.9), enforced in strict mode only.
+        Ok(())
+    }
+
+    /// Grammar order (RFC 8866 s.9), enforced in strict mode only.
+    #[inline(always)]
+    fn order(&mut self, kind: u8, in_media: bool) -> Result<(), SdpError> {
         let rank = if in_media {
             media_rank(kind)
         } else {
@@ -513,8 +681,8 @@ impl<'l> Parser<'l> {
         match rank {
             Some((r, repeat)) => {
                 let out_of_order = r < self.rank || (r == self.rank && !repeat);
-                if strict && out_of_order {
-                    return Err(e(SdpErrorKind::UnexpectedLine(kind)));
+                if self.strict && out_of_order {
+                    return Err(SdpError::new(0, SdpErrorKind::UnexpectedLine(kind)));
                 }
                 if r > self.rank {
                     self.rank = r;
@@ -524,16 +692,46 @@ impl<'l> Parser<'l> {
             None if matches!(
                 kind,
                 b'v' | b'o' | b's' | b'u' | b'e' | b'p' | b't' | b'r' | b'z'
-            ) && (strict || kind == b'v' || kind == b'o') =>
+            ) && (self.strict || kind == b'v' || kind == b'o') =>
             {
-                return Err(e(SdpErrorKind::UnexpectedLine(kind)));
+                return Err(SdpError::new(0, SdpErrorKind::UnexpectedLine(kind)));
             }
             // Unknown type letters are kept as they are (RFC 8866 s.5 asks
             // parsers to ignore them; we keep them for the round trip).
             None => {}
         }
+        Ok(())
+    }
+
+    /// Checks one line other than a= (the first line too) and records what
+    /// the view keeps of it. Structural lines: a canonical value (single
+    /// spaces, the norm) is decoded in one pass and is strict-clean;
+    /// anything else takes the general path, which in strict mode first
+    /// says what is wrong with the blanks.
+    fn line<'a>(
+        &mut self,
+        d: &mut SessionDescription<'a>,
+        kind: u8,
+        value: &'a str,
+    ) -> Result<(), SdpError> {
+        let e = |k| SdpError::new(0, k);
+        if d.lines.is_empty() {
+            // v=0 must come first, in both modes: it is how SDP is recognised.
+            let v = if self.strict { value } else { value.trim() };
+            return if kind == b'v' && v == "0" {
+                Ok(())
+            } else {
+                Err(e(SdpErrorKind::BadVersion))
+            };
+        }
+        let in_media = !d.media.is_empty();
         match kind {
             b'o' => {
+                let origin = Origin::parse_canonical(value);
+                if origin.is_none() {
+                    self.blanks(kind, value)?;
+                }
+                self.order(kind, in_media)?;
                 if self.seen_o {
                     return Err(e(SdpErrorKind::UnexpectedLine(b'o')));
                 }
@@ -543,14 +741,45 @@ impl<'l> Parser<'l> {
                     None => Origin::parse_general(value)?,
                 };
             }
-            b's' => {
-                if strict && value.is_empty() {
-                    // RFC 8866 s.5.3: s= must not be empty (use "s= " or "s=-").
-                    return Err(e(SdpErrorKind::InvalidField(b's')));
+            b'm' => {
+                let media_line = MediaLine::parse_canonical(value);
+                if media_line.is_none() {
+                    self.blanks(kind, value)?;
                 }
-                self.seen_s = true;
+                self.finish_media(d)?;
+                if d.media.len() >= self.limits.max_media {
+                    return Err(e(SdpErrorKind::TooManyMedia));
+                }
+                if !self.seen_o {
+                    return Err(e(SdpErrorKind::MissingLine(b'o')));
+                }
+                let line = match media_line {
+                    Some(l) => l,
+                    None => MediaLine::parse_general(value)?,
+                };
+                // Each format takes at least two bytes with its separator, so
+                // short lines need no count.
+                if line.formats.len() >= self.limits.max_formats.saturating_mul(2)
+                    && line.formats().nth(self.limits.max_formats).is_some()
+                {
+                    return Err(e(SdpErrorKind::TooManyFormats));
+                }
+                d.media.push(MediaSlot {
+                    start: d.lines.len() as u32,
+                    connection_line: 0,
+                    line,
+                });
+                self.rank = 0;
+                self.a_rank = MEDIA_A_RANK;
+                self.attributes = 0;
+                self.media_c = false;
             }
             b'c' => {
+                let connection = Connection::parse_canonical(value);
+                if connection.is_none() {
+                    self.blanks(kind, value)?;
+                }
+                self.order(kind, in_media)?;
                 let c = match connection {
                     Some(c) => c,
                     None => Connection::parse_general(value)?,
@@ -569,10 +798,12 @@ impl<'l> Parser<'l> {
                     }
                 }
             }
-            b'b' => {
-                Bandwidth::parse(value)?;
-            }
             b't' => {
+                let timing = Timing::parse_canonical(value);
+                if timing.is_none() {
+                    self.blanks(kind, value)?;
+                }
+                self.order(kind, in_media)?;
                 let t = match timing {
                     Some(t) => t,
                     None => Timing::parse_general(value)?,
@@ -582,16 +813,30 @@ impl<'l> Parser<'l> {
                 }
                 self.seen_t = true;
             }
+            b'b' => {
+                self.blanks(kind, value)?;
+                self.order(kind, in_media)?;
+                Bandwidth::parse(value)?;
+            }
             b'r' | b'z' => {
+                self.blanks(kind, value)?;
+                self.order(kind, in_media)?;
                 if kind == b'r' && !self.seen_t {
                     return Err(e(SdpErrorKind::UnexpectedLine(b'r')));
                 }
                 check_repeat_or_zone(value, kind)?;
             }
-            b'a' => {
-                // Only the first line gets here with a=, and it failed above.
+            _ => {
+                self.order(kind, in_media)?;
+                if kind == b's' {
+                    if self.strict && value.is_empty() {
+                        // RFC 8866 s.5.3: s= must not be empty (use "s= " or "s=-").
+                        return Err(e(SdpErrorKind::InvalidField(b's')));
+                    }
+                    self.seen_s = true;
+                }
+                // a= only gets here as the first line, which failed above.
             }
-            _ => {}
         }
         Ok(())
     }
@@ -604,17 +849,28 @@ impl<'a> SessionDescription<'a> {
     }
 
     /// Every line, in order.
-    pub fn lines(&self) -> &[Line<'a>] {
-        &self.lines
+    pub fn lines(&self) -> Lines<'_, 'a> {
+        self.lines_of(&self.lines)
     }
 
-    /// The session-level lines (before the first m=).
-    pub fn session_lines(&self) -> &[Line<'a>] {
+    fn lines_of<'s>(&self, spans: &'s [Span]) -> Lines<'s, 'a> {
+        Lines {
+            raw: self.raw,
+            spans: spans.iter(),
+        }
+    }
+
+    fn session_spans(&self) -> &[Span] {
         let end = self
             .media
             .first()
             .map_or(self.lines.len(), |m| m.start as usize);
-        &self.lines[..end]
+        self.lines.get(..end).unwrap_or_default()
+    }
+
+    /// The session-level lines (before the first m=).
+    pub fn session_lines(&self) -> Lines<'_, 'a> {
+        self.lines_of(self.session_spans())
     }
 
     /// The o= line.
@@ -623,10 +879,10 @@ impl<'a> SessionDescription<'a> {
     }
 
     fn session_value(&self, kind: u8) -> Option<&'a str> {
-        self.session_lines()
+        let raw = self.raw;
+        self.session_spans()
             .iter()
-            .find(|l| l.kind == kind)
-            .map(|l| l.value)
+            .find_map(|s| s.value_of(raw, kind))
     }
 
     /// The s= value (absent only from lenient parses).
@@ -646,15 +902,15 @@ impl<'a> SessionDescription<'a> {
 
     /// The session-level b= lines.
     pub fn bandwidths(&self) -> impl Iterator<Item = Bandwidth<'a>> + '_ {
-        self.session_lines()
+        let raw = self.raw;
+        self.session_spans()
             .iter()
-            .filter(|l| l.kind == b'b')
-            .filter_map(|l| Bandwidth::parse(l.value).ok())
+            .filter_map(move |s| Bandwidth::parse(s.value_of(raw, b'b')?).ok())
     }
 
     /// The session-level attributes.
     pub fn attributes(&self) -> impl Iterator<Item = Attribute<'a>> + '_ {
-        attributes_of(self.session_lines(), 1)
+        attributes_of(self.raw, self.session_spans(), 1)
     }
 
     /// The session-level direction attribute, if any.
@@ -684,7 +940,7 @@ impl<'a> SessionDescription<'a> {
             .get(i + 1)
             .map_or(self.lines.len(), |n| n.start as usize);
         MediaView {
-            lines: &self.lines[slot.start as usize..end],
+            spans: self.lines.get(slot.start as usize..end).unwrap_or_default(),
             first_line: slot.start + 1,
             connection_line: slot.connection_line,
             media_line: slot.line,
@@ -694,26 +950,44 @@ impl<'a> SessionDescription<'a> {
 
     /// Writes the description from its lines; byte for byte the input.
     pub fn write_to(&self, out: &mut Vec<u8>) {
-        for l in &self.lines {
-            if l.kind != 0 {
-                out.push(l.kind);
-                out.push(b'=');
-            }
-            out.extend_from_slice(l.value.as_bytes());
-            out.extend_from_slice(l.ending.as_str().as_bytes());
-        }
+        // The lines and their endings cover the input, in order.
+        out.extend_from_slice(self.raw.as_bytes());
     }
 }
 
-pub(crate) fn attributes_of<'s, 'a>(
-    lines: &'s [Line<'a>],
-    first_line: u32,
-) -> impl Iterator<Item = Attribute<'a>> + 's {
-    lines
-        .iter()
-        .enumerate()
-        .filter(|(_, l)| l.kind == b'a')
-        .map(move |(i, l)| Attribute::from_line(l.value, first_line + i as u32))
+/// The attributes among `spans` (lines of `raw`), numbered from `first_line`.
+fn attributes_of<'s, 'a>(raw: &'a str, spans: &'s [Span], first_line: u32) -> Attributes<'s, 'a> {
+    Attributes {
+        raw,
+        spans: spans.iter(),
+        line: first_line,
+    }
+}
+
+/// The a= lines of a section, decoded into name and value. A plain loop
+/// (not an adapter chain), so it inlines where the attributes are read:
+/// negotiation walks them once per offered section.
+struct Attributes<'s, 'a> {
+    raw: &'a str,
+    spans: std::slice::Iter<'s, Span>,
+    /// The line number of the next span.
+    line: u32,
+}
+
+impl<'a> Iterator for Attributes<'_, 'a> {
+    type Item = Attribute<'a>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Attribute<'a>> {
+        for s in self.spans.by_ref() {
+            let line = self.line;
+            self.line += 1;
+            if let Some(v) = s.value_of(self.raw, b'a') {
+                return Some(Attribute::from_line(v, line));
+            }
+        }
+        None
+    }
 }
 
 pub(crate) fn direction_of<'a>(
@@ -812,7 +1086,7 @@ pub(crate) use media_accessors;
 /// One media section of a [`SessionDescription`].
 #[derive(Clone, Copy, Debug)]
 pub struct MediaView<'s, 'a> {
-    lines: &'s [Line<'a>],
+    spans: &'s [Span],
     first_line: u32,
     connection_line: u32,
     media_line: MediaLine<'a>,
@@ -846,8 +1120,8 @@ impl<'s, 'a> MediaView<'s, 'a> {
     }
 
     /// The lines of this section, starting with m=.
-    pub fn lines(&self) -> &'s [Line<'a>] {
-        self.lines
+    pub fn lines(&self) -> Lines<'s, 'a> {
+        self.session.lines_of(self.spans)
     }
 
     /// The 1-based line number of the m= line.
@@ -864,21 +1138,21 @@ impl<'s, 'a> MediaView<'s, 'a> {
                 .session
                 .lines
                 .get(i as usize)
-                .and_then(|l| Connection::parse(l.value).ok()),
+                .and_then(|s| Connection::parse(s.value_of(self.session.raw, b'c')?).ok()),
         }
     }
 
     /// The media-level b= lines.
     pub fn bandwidths(&self) -> impl Iterator<Item = Bandwidth<'a>> + 's {
-        self.lines
+        let raw = self.session.raw;
+        self.spans
             .iter()
-            .filter(|l| l.kind == b'b')
-            .filter_map(|l| Bandwidth::parse(l.value).ok())
+            .filter_map(move |s| Bandwidth::parse(s.value_of(raw, b'b')?).ok())
     }
 
     /// The media-level attributes.
     pub fn attributes(&self) -> impl Iterator<Item = Attribute<'a>> + 's {
-        attributes_of(self.lines, self.first_line)
+        attributes_of(self.session.raw, self.spans, self.first_line)
     }
 
     /// The direction: media-level, else session-level, else sendrecv
@@ -971,7 +1245,49 @@ mod tests {
         assert!(strict(sloppy).is_err());
         // The same, without a final newline.
         let d = lenient("v=0\r\no=- 1 1 IN IP4 h\r\nm=audio 1 RTP/AVP 8").unwrap();
-        assert_eq!(d.lines().last().unwrap().ending, LineEnding::None);
+        assert_eq!(d.lines().next_back().unwrap().ending, LineEnding::None);
+    }
+
+    #[test]
+    fn more_lines_than_the_inline_table_keep_their_order() {
+        let mut text = S.to_string();
+        for i in 0..40 {
+            text.push_str(&format!("a=x-{i}:{i}\r\n"));
+        }
+        let d = strict(&text).unwrap();
+        assert_eq!(d.lines().len(), 6 + 40);
+        let values: Vec<_> = d.lines().skip(6).map(|l| l.value).collect();
+        assert_eq!(values[0], "x-0:0");
+        assert_eq!(values[39], "x-39:39");
+        let audio = d.media_at(0).unwrap();
+        assert_eq!(audio.attributes().count(), 40);
+        assert_eq!(audio.attribute("x-33").unwrap().line, 6 + 34);
+        let mut out = Vec::new();
+        d.write_to(&mut out);
+        assert_eq!(out, text.as_bytes());
+    }
+
+    #[test]
+    fn more_media_sections_than_the_inline_table() {
+        let mut text = S.to_string();
+        for i in 1..6 {
+            text.push_str(&format!(
+                "m=audio {} RTP/AVP 0\r\nc=IN IP4 192.0.2.{i}\r\na=sendonly\r\n",
+                4000 + 2 * i
+            ));
+        }
+        let d = strict(&text).unwrap();
+        assert_eq!(d.media_count(), 6);
+        let ports: Vec<_> = d.media().map(|m| m.port()).collect();
+        assert_eq!(ports, [49170, 4002, 4004, 4006, 4008, 4010]);
+        let last = d.media_at(5).unwrap();
+        assert_eq!(last.line_number(), 6 + 4 * 3 + 1);
+        assert_eq!(last.connection().unwrap().address, "192.0.2.5");
+        assert_eq!(last.direction(), Some(Direction::SendOnly));
+        assert_eq!(
+            d.media_at(0).unwrap().connection().unwrap().address,
+            "192.0.2.1"
+        );
     }
 
     #[test]
