@@ -400,7 +400,7 @@ impl Party {
         if call.dialog.is_none() && target == Some(id) {
             match Dialog::from_uac_response(&out.request, response) {
                 Ok(d) => {
-                    let remote_tag = d.remote_tag.to_string();
+                    let remote_tag = d.remote_tag().to_string();
                     call.dialog = Some(d);
                     self.events.push_back(Event::EarlyDialog {
                         call: id,
@@ -527,7 +527,7 @@ impl Party {
             .dialog
             .as_ref()
             .filter(|d| d.phase == Phase::Confirmed)
-            .map(|d| d.remote_tag.to_string());
+            .map(|d| d.remote_tag().to_string());
         match confirmed_tag {
             Some(tag) if tag == remote_tag => {
                 // A retransmission: our ACK was lost (section 13.2.2.4).
@@ -550,7 +550,7 @@ impl Party {
         if call
             .dialog
             .as_ref()
-            .is_some_and(|d| *d.remote_tag != *remote_tag)
+            .is_some_and(|d| d.remote_tag() != remote_tag)
             && call.ext().is_some_and(|e| !e.forks.is_empty())
         {
             // A fork answered: its early dialog becomes the call's.
@@ -571,7 +571,7 @@ impl Party {
             .map(|c| c.seq)
             .unwrap_or(1);
         let dialog = match call.dialog.take() {
-            Some(mut d) if *d.remote_tag == *remote_tag => {
+            Some(mut d) if d.remote_tag() == remote_tag => {
                 d.confirm_with(&response);
                 d
             }
@@ -666,12 +666,12 @@ impl Party {
         let cseq = ack.cseq().and_then(Result::ok).map_or(0, |c| c.seq);
         // Kept as bytes: it is only ever sent again as it is.
         let bytes = ack.into_bytes();
-        self.tx.send_stateless_bytes(bytes.clone(), dest, transport);
+        // The kept copy is sized exactly; the sent one is the buffer the
+        // message was written into (shrinking it would copy it again).
+        let kept = Box::from(&bytes[..]);
+        self.tx.send_stateless_bytes(bytes, dest, transport);
         if let Some(c) = self.calls.get_mut(&id) {
-            c.ack = Some(SentAck {
-                bytes: bytes.into_boxed_slice(),
-                cseq,
-            });
+            c.ack = Some(SentAck { bytes: kept, cseq });
         }
         Ok(())
     }
@@ -688,7 +688,7 @@ impl Party {
             return;
         };
         // Count on from the PRACKs we sent in its early dialog.
-        if let Some(seq) = self.fork_seq(id, &fork.remote_tag) {
+        if let Some(seq) = self.fork_seq(id, &fork.remote_tag()) {
             fork.local_seq = fork.local_seq.max(seq);
         }
         let cseq = fork.local_seq;
@@ -2052,11 +2052,11 @@ impl Party {
     }
 
     fn dialog_hop(&self, dialog: &Dialog) -> Option<SocketAddr> {
-        let hop = dialog.next_hop();
-        resolve_uri(hop)
-            .ok()
-            .map(|(a, _)| a)
-            .or_else(|| self.cached_hop(hop))
+        // An IP literal is worked out once per dialog; a name goes to the
+        // resolver's cache each time (its answer expires).
+        dialog
+            .next_hop_addr(|hop| resolve_uri(hop).ok().map(|(a, _)| a))
+            .or_else(|| self.cached_hop(dialog.next_hop()))
     }
 }
 

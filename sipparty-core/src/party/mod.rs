@@ -1342,13 +1342,16 @@ impl Party {
 /// TLS, else UDP).
 pub(crate) fn uri_transport(uri: &str) -> Result<Transport, Error> {
     let parsed = message::Uri::parse(uri).map_err(|_| Error::InvalidUri(uri.to_string()))?;
-    Ok(
-        match parsed.transport_param().and_then(Transport::from_token) {
-            Some(t) => t,
-            None if matches!(parsed.scheme, message::Scheme::Sips) => Transport::Tls,
-            None => Transport::Udp,
-        },
-    )
+    Ok(transport_of(&parsed))
+}
+
+/// [`uri_transport`] of a URI already decoded.
+pub(crate) fn transport_of(parsed: &message::Uri<'_>) -> Transport {
+    match parsed.transport_param().and_then(Transport::from_token) {
+        Some(t) => t,
+        None if matches!(parsed.scheme, message::Scheme::Sips) => Transport::Tls,
+        None => Transport::Udp,
+    }
 }
 
 impl Party {
@@ -1464,7 +1467,7 @@ impl Framer {
 /// literal (`maddr` wins over the host); the port defaults by transport.
 pub(crate) fn resolve_uri(uri: &str) -> Result<(SocketAddr, Transport), Error> {
     let parsed = message::Uri::parse(uri).map_err(|_| Error::InvalidUri(uri.to_string()))?;
-    let transport = uri_transport(uri)?;
+    let transport = transport_of(&parsed);
     let addr = literal_addr(&parsed, transport)
         .ok_or_else(|| Error::Unresolvable(parsed.maddr().unwrap_or(parsed.host).to_string()))?;
     Ok((addr, transport))

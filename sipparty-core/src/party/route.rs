@@ -22,7 +22,7 @@ use tracing::debug;
 
 use super::call::Cancel;
 use super::event::{DialogError, DialogId, DialogState, Event};
-use super::{uri_transport, Error, IdMap, Owner, Party, TxKind, TxUse};
+use super::{Error, IdMap, Owner, Party, TxKind, TxUse};
 use crate::message::{self, HeaderName, Message};
 use crate::transaction::TransactionId;
 use crate::transport::locate::{Answer, Locator, LookupId};
@@ -104,7 +104,7 @@ impl Party {
         let parsed = message::Uri::parse(uri).map_err(|_| Error::InvalidUri(uri.to_string()))?;
         let explicit =
             parsed.transport_param().is_some() || matches!(parsed.scheme, message::Scheme::Sips);
-        let mut transport = uri_transport(uri)?;
+        let mut transport = super::transport_of(&parsed);
         if let Some(addr) = super::literal_addr(&parsed, transport) {
             return Ok(NextHop::Addr(addr, transport));
         }
