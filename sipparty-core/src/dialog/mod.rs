@@ -295,13 +295,24 @@ impl Dialog {
     /// The UAC side: a dialog created by `response` (1xx with a To tag, or
     /// 2xx) to our `request` (RFC 3261 section 12.1.2).
     pub fn from_uac_response(request: &Message, response: &Message) -> Result<Dialog, DialogError> {
-        let call_id = response
-            .call_id()
-            .ok_or(DialogError::BadHeader("Call-ID"))?;
         let local_tag = request
             .from_tag()
             .flatten()
             .ok_or(DialogError::BadHeader("From"))?;
+        Dialog::from_uac_response_as(request, local_tag, response)
+    }
+
+    /// [`Dialog::from_uac_response`] for a caller that knows the From tag
+    /// of `request` (it wrote it): the From header is not decoded again.
+    pub(crate) fn from_uac_response_as(
+        request: &Message,
+        local_tag: &str,
+        response: &Message,
+    ) -> Result<Dialog, DialogError> {
+        debug_assert_eq!(request.from_tag().flatten(), Some(local_tag));
+        let call_id = response
+            .call_id()
+            .ok_or(DialogError::BadHeader("Call-ID"))?;
         let remote_tag = response
             .to_tag()
             .ok_or(DialogError::BadHeader("To"))?
@@ -508,9 +519,15 @@ impl Dialog {
     /// Whether `request` belongs to this dialog (Call-ID, To tag = our tag,
     /// From tag = theirs).
     pub fn matches_request(&self, request: &Message) -> bool {
+        let from_matches = match request.header(&HeaderName::From) {
+            // The From as the dialog holds it, byte for byte, has its tag:
+            // no need to decode it (peers copy it verbatim).
+            Some(raw) if raw == self.remote_header() => true,
+            _ => request.from_tag().flatten().unwrap_or("") == self.remote_tag(),
+        };
         request.call_id() == Some(self.call_id())
             && request.to_tag().flatten() == Some(self.local_tag())
-            && request.from_tag().flatten().unwrap_or("") == self.remote_tag()
+            && from_matches
     }
 
     /// Approximate heap bytes held by this dialog (for the memory figures).

@@ -398,7 +398,7 @@ impl Party {
         // A provisional with a To tag creates an early dialog (RFC 3261
         // section 12.1.2); the call follows the first one.
         if call.dialog.is_none() && target == Some(id) {
-            match Dialog::from_uac_response(&out.request, response) {
+            match Dialog::from_uac_response_as(&out.request, &call.local_tag, response) {
                 Ok(d) => {
                     let remote_tag = d.remote_tag().to_string();
                     call.dialog = Some(d);
@@ -575,7 +575,7 @@ impl Party {
                 d.confirm_with(&response);
                 d
             }
-            _ => match Dialog::from_uac_response(&out.request, &response) {
+            _ => match Dialog::from_uac_response_as(&out.request, &call.local_tag, &response) {
                 Ok(d) => d,
                 Err(e) => {
                     warn!(%id, error = %e, "2xx cannot create a dialog");
@@ -684,7 +684,7 @@ impl Party {
             return;
         };
         let transport = call.transport;
-        let Ok(mut fork) = Dialog::from_uac_response(&out.request, response) else {
+        let Ok(mut fork) = Dialog::from_uac_response_as(&out.request, &call.local_tag, response) else {
             return;
         };
         // Count on from the PRACKs we sent in its early dialog.

@@ -55,7 +55,7 @@ impl Party {
             return None;
         }
         let out = call.out_invite.as_ref()?;
-        let dialog = match Dialog::from_uac_response(&out.request, response) {
+        let dialog = match Dialog::from_uac_response_as(&out.request, &call.local_tag, response) {
             Ok(d) => d,
             Err(e) => {
                 debug!(%id, error = %e, "forked provisional cannot create a dialog");
