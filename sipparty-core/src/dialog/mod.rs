@@ -253,17 +253,17 @@ impl Dialog {
                 }
             };
             pack(
-            [
-                self.call_id(),
-                self.local_tag(),
-                self.remote_tag(),
-                self.local_header(),
-                remote_header.unwrap_or(self.remote_header()),
-                remote_target.unwrap_or(self.remote_target()),
-            ],
-            None,
-            routes.iter().copied(),
-        )
+                [
+                    self.call_id(),
+                    self.local_tag(),
+                    self.remote_tag(),
+                    self.local_header(),
+                    remote_header.unwrap_or(self.remote_header()),
+                    remote_target.unwrap_or(self.remote_target()),
+                ],
+                None,
+                routes.iter().copied(),
+            )
         };
         self.text = text;
         self.ends = ends;

@@ -171,14 +171,23 @@ fn rfc3261_12_2_1_2_next_hop_address_follows_target_refresh() {
     // A name: nothing found, and asked again next time.
     assert_eq!(d.next_hop_addr(resolve), None);
     d.set_remote_target("sip:bob@192.0.2.7:5070");
-    assert_eq!(d.next_hop_addr(resolve), Some("192.0.2.7:5070".parse().unwrap()));
+    assert_eq!(
+        d.next_hop_addr(resolve),
+        Some("192.0.2.7:5070".parse().unwrap())
+    );
     // Remembered: a resolver that finds nothing is not asked.
-    assert_eq!(d.next_hop_addr(|_| None), Some("192.0.2.7:5070".parse().unwrap()));
+    assert_eq!(
+        d.next_hop_addr(|_| None),
+        Some("192.0.2.7:5070".parse().unwrap())
+    );
     // A target refresh (section 12.2.1.2) forgets it.
     let mut reinvite = invite();
     reinvite.set_header(HeaderName::Contact, "<sip:bob@192.0.2.8:5080>");
     d.refresh_remote_target(&reinvite);
-    assert_eq!(d.next_hop_addr(resolve), Some("192.0.2.8:5080".parse().unwrap()));
+    assert_eq!(
+        d.next_hop_addr(resolve),
+        Some("192.0.2.8:5080".parse().unwrap())
+    );
     // So does a new route set, whose first entry is the next hop.
     d.set_route_set(["<sip:bob@192.0.2.9:5090;lr>"]);
     assert_eq!(d.next_hop(), "sip:bob@192.0.2.9:5090;lr");
@@ -188,12 +197,24 @@ fn rfc3261_12_2_1_2_next_hop_address_follows_target_refresh() {
 #[test]
 fn rfc3261_12_1_1_uas_local_header_gets_our_tag_once() {
     let d = Dialog::from_uas_request(&invite(), "314159").unwrap();
-    assert_eq!(d.local_header(), "Bob <sip:bob@biloxi.example.com>;tag=314159");
-    assert_eq!(d.remote_header(), "\"Alice\" <sip:alice@atlanta.example.com>;tag=9fxced76sl");
+    assert_eq!(
+        d.local_header(),
+        "Bob <sip:bob@biloxi.example.com>;tag=314159"
+    );
+    assert_eq!(
+        d.remote_header(),
+        "\"Alice\" <sip:alice@atlanta.example.com>;tag=9fxced76sl"
+    );
     assert_eq!(d.call_id(), "3848276298220188511@atlanta.example.com");
     // A request whose To already has a tag keeps it as it is.
     let mut tagged = invite();
-    tagged.set_header(HeaderName::To, "Bob <sip:bob@biloxi.example.com>;tag=314159");
+    tagged.set_header(
+        HeaderName::To,
+        "Bob <sip:bob@biloxi.example.com>;tag=314159",
+    );
     let d = Dialog::from_uas_request(&tagged, "314159").unwrap();
-    assert_eq!(d.local_header(), "Bob <sip:bob@biloxi.example.com>;tag=314159");
+    assert_eq!(
+        d.local_header(),
+        "Bob <sip:bob@biloxi.example.com>;tag=314159"
+    );
 }

@@ -684,7 +684,8 @@ impl Party {
             return;
         };
         let transport = call.transport;
-        let Ok(mut fork) = Dialog::from_uac_response_as(&out.request, &call.local_tag, response) else {
+        let Ok(mut fork) = Dialog::from_uac_response_as(&out.request, &call.local_tag, response)
+        else {
             return;
         };
         // Count on from the PRACKs we sent in its early dialog.

@@ -129,7 +129,9 @@ impl Party {
                 if let Some(c) = self.calls.get_mut(&id) {
                     // The call's first early dialog ends like a fork.
                     if let Some(old) = std::mem::replace(&mut c.dialog, dialog) {
-                        c.ext_mut().fork_seqs.push((old.remote_tag().into(), old.local_seq));
+                        c.ext_mut()
+                            .fork_seqs
+                            .push((old.remote_tag().into(), old.local_seq));
                     }
                 }
                 return;
