@@ -298,6 +298,9 @@ impl Endpoint {
                 });
                 self.framer = framer;
             }
+            Input::StreamClosed {
+                transport, source, ..
+            } => self.framer.close(transport, source),
             Input::TransportError {
                 transport,
                 destination,

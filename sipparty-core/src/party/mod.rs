@@ -475,6 +475,9 @@ impl Party {
                 bytes,
                 ..
             } => self.handle_stream(now, transport, source, bytes),
+            Input::StreamClosed {
+                transport, source, ..
+            } => self.framer.close(transport, source),
             Input::TransportError {
                 transport,
                 destination,
@@ -1405,11 +1408,19 @@ impl Party {
 
 /// Frames SIP messages out of the bytes of stream connections (RFC 3261
 /// section 18.3: Content-Length delimits them), one
-/// [`StreamFramer`](crate::transport::stream::StreamFramer) per connection.
+/// [`StreamFramer`](crate::transport::stream::StreamFramer) per connection,
+/// kept for the connection's life (its buffer and pong state with it)
+/// until [`Input::StreamClosed`] or [`Input::TransportError`] ends it.
 #[derive(Debug, Default)]
 pub(crate) struct Framer {
     streams: HashMap<(Transport, SocketAddr), crate::transport::stream::StreamFramer>,
 }
+
+/// More connections than a user agent keeps open at once: past it, the
+/// framers holding nothing are dropped (a driver that never reports
+/// closed connections must not make the table grow without end; an idle
+/// framer is made again when its connection speaks).
+const MAX_IDLE_FRAMERS: usize = 1024;
 
 /// What a stream connection delivered.
 pub(crate) enum Delivered {
@@ -1432,18 +1443,20 @@ impl Framer {
         bytes: &[u8],
         mut deliver: impl FnMut(Delivered),
     ) {
-        use crate::transport::stream::Frame;
+        use crate::transport::stream::ParsedFrame;
         let key = (transport, source);
+        if self.streams.len() >= MAX_IDLE_FRAMERS && !self.streams.contains_key(&key) {
+            self.streams.retain(|_, f| f.buffered() > 0);
+        }
         let framer = self.streams.entry(key).or_default();
         framer.push(bytes);
         loop {
-            match framer.next_frame() {
-                Ok(Some(Frame::Message(bytes))) => match Message::parse(&bytes) {
-                    Ok(msg) => deliver(Delivered::Message(msg)),
-                    Err(e) => warn!(%source, error = ?e, "unparseable stream message dropped"),
-                },
-                Ok(Some(Frame::Ping)) => deliver(Delivered::Ping),
-                Ok(Some(Frame::Pong)) => {}
+            // Parsed straight out of the connection's buffer: the message
+            // is copied once, into the `Message`.
+            match framer.next_parsed() {
+                Ok(Some(ParsedFrame::Message(msg))) => deliver(Delivered::Message(msg)),
+                Ok(Some(ParsedFrame::Ping)) => deliver(Delivered::Ping),
+                Ok(Some(_)) => {}
                 Ok(None) => break,
                 Err(e) => {
                     warn!(%source, error = %e, "unparseable stream data, dropping buffer");
@@ -1452,14 +1465,17 @@ impl Framer {
                 }
             }
         }
-        if framer.buffered() == 0 {
-            self.streams.remove(&key);
-        }
     }
 
-    /// Forget a closed connection's partial data.
+    /// Forget a closed connection's framing state.
     pub(crate) fn close(&mut self, transport: Transport, peer: SocketAddr) {
         self.streams.remove(&(transport, peer));
+    }
+
+    /// How many connections have framing state.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.streams.len()
     }
 }
 
@@ -1590,5 +1606,153 @@ mod tests {
             &*p.contact(Transport::Udp).unwrap(),
             "<sip:bob@127.0.0.1:5060>"
         );
+    }
+
+    const LOCAL: &str = "127.0.0.1:5060";
+    const PEER: &str = "127.0.0.1:40000";
+
+    fn options(branch: &str) -> String {
+        format!(
+            "OPTIONS sip:alice@127.0.0.1:5060 SIP/2.0\r\n\
+Via: SIP/2.0/TCP 127.0.0.1:40000;branch=z9hG4bK{branch}\r\n\
+Max-Forwards: 70\r\n\
+From: <sip:bob@biloxi.com>;tag=b1\r\n\
+To: <sip:alice@atlanta.com>\r\n\
+Call-ID: {branch}@127.0.0.1\r\n\
+CSeq: 1 OPTIONS\r\n\
+Content-Length: 0\r\n\r\n"
+        )
+    }
+
+    fn tcp_party() -> Party {
+        let mut p = Party::no_media_simple_calls("alice@atlanta.com").unwrap();
+        p.set_local_address(Transport::Tcp, LOCAL.parse().unwrap());
+        p
+    }
+
+    fn stream(p: &mut Party, now: Instant, bytes: &[u8]) {
+        p.handle_input(Input::StreamData {
+            now,
+            transport: Transport::Tcp,
+            source: PEER.parse().unwrap(),
+            destination: LOCAL.parse().unwrap(),
+            bytes,
+        });
+    }
+
+    /// What the Party sent back on the connection: the status line of
+    /// each message, `pong` for a keep-alive answer.
+    fn sent(p: &mut Party) -> Vec<String> {
+        let mut out = Vec::new();
+        loop {
+            match p.poll_output() {
+                Output::Transmit(t) => {
+                    assert_eq!(t.destination, PEER.parse().unwrap());
+                    assert_eq!(t.transport, Transport::Tcp);
+                    if t.bytes == crate::transport::stream::PONG {
+                        out.push("pong".to_string());
+                    } else {
+                        let m = Message::parse(&t.bytes).unwrap();
+                        let cseq = m.cseq().unwrap().unwrap();
+                        out.push(format!("{} {}", m.status().unwrap(), cseq.method));
+                    }
+                }
+                Output::Event(_) | Output::MediaTransmit(_) => {}
+                _ => return out,
+            }
+        }
+    }
+
+    /// RFC 3261 section 18.3: a message split across many reads is framed
+    /// once it is whole, by the connection's one framer, which stays for
+    /// the connection's life (not dropped when its buffer empties).
+    #[test]
+    fn rfc3261_18_3_message_split_across_many_reads() {
+        let mut p = tcp_party();
+        let now = Instant::now();
+        let text = options("split");
+        for chunk in text.as_bytes().chunks(7) {
+            assert!(
+                sent(&mut p).is_empty(),
+                "answered before the message was whole"
+            );
+            stream(&mut p, now, chunk);
+            assert_eq!(p.framer.len(), 1);
+        }
+        assert_eq!(sent(&mut p), ["200 OPTIONS"]);
+        // The connection's framer outlives its empty buffer...
+        assert_eq!(p.framer.len(), 1);
+        // ...until the connection closes.
+        p.handle_input(Input::StreamClosed {
+            now,
+            transport: Transport::Tcp,
+            source: PEER.parse().unwrap(),
+        });
+        assert_eq!(p.framer.len(), 0);
+    }
+
+    /// RFC 3261 section 18.3: two messages in one read are both framed
+    /// and answered, in order; a read ending in the middle of a third
+    /// keeps it for the next.
+    #[test]
+    fn rfc3261_18_3_two_messages_in_one_read() {
+        let mut p = tcp_party();
+        let now = Instant::now();
+        let third = options("three");
+        let mut bytes = options("one") + &options("two");
+        bytes.push_str(&third[..40]);
+        stream(&mut p, now, bytes.as_bytes());
+        assert_eq!(sent(&mut p), ["200 OPTIONS", "200 OPTIONS"]);
+        stream(&mut p, now, &third.as_bytes()[40..]);
+        assert_eq!(sent(&mut p), ["200 OPTIONS"]);
+        // A reset connection is forgotten too.
+        p.handle_input(Input::TransportError {
+            now,
+            transport: Transport::Tcp,
+            destination: PEER.parse().unwrap(),
+        });
+        assert_eq!(p.framer.len(), 0);
+    }
+
+    /// RFC 5626 section 4.4.1: a ping (double CRLF) is answered with a
+    /// pong on the same connection, before, between and after messages.
+    #[test]
+    fn rfc5626_4_4_1_stream_ping_is_answered() {
+        let mut p = tcp_party();
+        let now = Instant::now();
+        stream(&mut p, now, b"\r\n\r\n");
+        assert_eq!(sent(&mut p), ["pong"]);
+        let bytes = options("ping") + "\r\n\r\n";
+        stream(&mut p, now, bytes.as_bytes());
+        assert_eq!(sent(&mut p), ["200 OPTIONS", "pong"]);
+        // A ping split across two reads.
+        stream(&mut p, now, b"\r\n");
+        assert!(sent(&mut p).is_empty());
+        stream(&mut p, now, b"\r\n");
+        assert_eq!(sent(&mut p), ["pong"]);
+    }
+
+    /// Connections that close without the driver saying so cannot make the
+    /// framer table grow without end: idle framers are dropped past a
+    /// bound, and one holding a partial message is kept.
+    #[test]
+    fn framers_of_unreported_closes_stay_bounded() {
+        let mut p = tcp_party();
+        let now = Instant::now();
+        let partial = options("partial");
+        stream(&mut p, now, &partial.as_bytes()[..30]);
+        for port in 0..(MAX_IDLE_FRAMERS as u16 * 2) {
+            p.handle_input(Input::StreamData {
+                now,
+                transport: Transport::Tcp,
+                source: SocketAddr::from(([127, 0, 0, 2], 10_000 + port)),
+                destination: LOCAL.parse().unwrap(),
+                bytes: b"\r\n\r\n",
+            });
+            assert!(p.framer.len() <= MAX_IDLE_FRAMERS);
+        }
+        while !matches!(p.poll_output(), Output::Timeout(_) | Output::Idle) {}
+        stream(&mut p, now, &partial.as_bytes()[30..]);
+        assert_eq!(sent(&mut p), ["200 OPTIONS"]);
     }
 }
