@@ -90,6 +90,7 @@ mod route;
 mod session_timer;
 #[cfg(any(test, feature = "sim"))]
 mod sim_node;
+mod tag;
 mod timer;
 mod update;
 mod validate;
@@ -196,6 +197,8 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+pub(crate) use tag::LocalTag;
+
 /// A map keyed by our own sequential ids (never by anything a peer
 /// chose, so no flooding concern): a multiplicative hash instead of
 /// SipHash, which showed in the call benchmark's profile.
@@ -228,8 +231,59 @@ pub(crate) fn is_media_packet(bytes: &[u8]) -> bool {
     matches!(bytes.first(), Some(0x80..=0xBF))
 }
 
-/// (Call-ID, From tag, CSeq number) of a request without To tag.
-pub(crate) type MergeKey = (Box<str>, Box<str>, u32);
+/// (Call-ID, From tag, CSeq number) of a request without To tag being
+/// served, with the branch it came on (RFC 3261 section 8.2.2.2: the same
+/// three on another branch make a merged request). The strings share one
+/// allocation; equality and hashing leave the branch out.
+#[derive(Debug)]
+pub(crate) struct MergeKey {
+    /// Call-ID, From tag, branch.
+    text: Box<str>,
+    call_id_end: u32,
+    tag_end: u32,
+    cseq: u32,
+}
+
+impl MergeKey {
+    pub(crate) fn new(call_id: &str, from_tag: &str, cseq: u32, branch: &str) -> MergeKey {
+        let mut text = String::with_capacity(call_id.len() + from_tag.len() + branch.len());
+        text.push_str(call_id);
+        text.push_str(from_tag);
+        text.push_str(branch);
+        MergeKey {
+            text: text.into_boxed_str(),
+            // Header values are bounded by the message size limit.
+            call_id_end: call_id.len() as u32,
+            tag_end: (call_id.len() + from_tag.len()) as u32,
+            cseq,
+        }
+    }
+
+    /// Call-ID, From tag, CSeq number.
+    fn id(&self) -> (&str, &str, u32) {
+        let (c, t) = (self.call_id_end as usize, self.tag_end as usize);
+        (&self.text[..c], &self.text[c..t], self.cseq)
+    }
+
+    /// The branch of the request.
+    pub(crate) fn branch(&self) -> &str {
+        &self.text[self.tag_end as usize..]
+    }
+}
+
+impl PartialEq for MergeKey {
+    fn eq(&self, other: &MergeKey) -> bool {
+        self.id() == other.id()
+    }
+}
+
+impl Eq for MergeKey {}
+
+impl std::hash::Hash for MergeKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.id().hash(state);
+    }
+}
 
 /// What a client or server transaction of the Party is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -295,7 +349,7 @@ pub struct Party {
     /// the cheap [`IdHasher`]: only tags we generated are stored, so a peer
     /// can choose what it looks up but not what collides in the table (no
     /// flooding); SipHash showed in the call benchmark's profile.
-    pub(crate) by_tag: IdMap<Box<str>, DialogId>,
+    pub(crate) by_tag: IdMap<LocalTag, DialogId>,
     pub(crate) registrations: IdMap<RegistrationId, Registration>,
     pub(crate) timers: TimerHeap,
     pub(crate) events: VecDeque<Event>,
@@ -309,7 +363,7 @@ pub struct Party {
     pub(crate) server_auth: Option<Box<crate::auth::ServerAuth>>,
     /// Requests without To tag being served: (Call-ID, From tag, CSeq) to
     /// branch, to find merged requests (RFC 3261 section 8.2.2.2).
-    pub(crate) serving: HashMap<MergeKey, (Box<str>, TransactionId)>,
+    pub(crate) serving: HashMap<MergeKey, TransactionId>,
     pub(crate) framer: Framer,
     pub(crate) next_id: u64,
     pub(crate) last_now: Option<Instant>,
@@ -709,16 +763,24 @@ impl Party {
         id
     }
 
-    pub(crate) fn new_tag(&mut self) -> String {
-        // `message::new_tag`'s 10 token characters, after the prefix, in
-        // one allocation.
+    pub(crate) fn new_tag(&mut self) -> LocalTag {
+        // `message::new_tag`'s 10 token characters, after the prefix.
         let mut token = [0u8; 10];
         self.rng.fill_token(&mut token);
-        let mut tag = String::with_capacity(self.tag_prefix.len() + token.len());
-        tag.push_str(&self.tag_prefix);
-        // fill_token writes ASCII alphanumerics only.
-        tag.push_str(std::str::from_utf8(&token).unwrap_or_default());
-        tag
+        // A `Random` of the application's might write anything: keep the
+        // tag a token.
+        for b in &mut token {
+            if !b.is_ascii_alphanumeric() {
+                *b = b'a' + *b % 26;
+            }
+        }
+        // The prefix is `{index}.`, which fits with the token; were it
+        // ever longer it is dropped rather than the tag (routing by
+        // prefix then falls back to the Request-URI).
+        LocalTag::new(&self.tag_prefix, &token)
+            .or_else(|| LocalTag::new("", &token))
+            // Ten ASCII bytes always fit in a LocalTag.
+            .expect("a bare token fits")
     }
 
     pub(crate) fn local_for(&self, transport: Transport) -> Result<SocketAddr, Error> {
@@ -1080,7 +1142,7 @@ impl Party {
         {
             self.on_invite_tx_gone(call, id);
         }
-        self.serving.retain(|_, (_, t)| *t != id);
+        self.serving.retain(|_, t| *t != id);
     }
 
     /// A response within one of our client transactions.
