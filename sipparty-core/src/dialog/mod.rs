@@ -156,8 +156,10 @@ fn pack<'a>(
         + add_tag.map_or(0, |t| t.len() + 5)
         + routes.clone().map(str::len).sum::<usize>();
     let mut text = String::with_capacity(len);
-    let mut ends = SmallVec::new();
-    for (i, p) in pieces.into_iter().chain(routes).enumerate() {
+    // Header values are bounded by the message size limit, far below
+    // 4 GiB, so every offset fits in a u32.
+    let mut fixed = [0u32; FIXED];
+    for (i, (p, end)) in pieces.into_iter().zip(&mut fixed).enumerate() {
         text.push_str(p);
         if i == LOCAL_HEADER {
             if let Some(tag) = add_tag {
@@ -165,8 +167,11 @@ fn pack<'a>(
                 text.push_str(tag);
             }
         }
-        // Header values are bounded by the message size limit, far below
-        // 4 GiB.
+        *end = text.len() as u32;
+    }
+    let mut ends = SmallVec::from_slice(&fixed);
+    for r in routes {
+        text.push_str(r);
         ends.push(text.len() as u32);
     }
     (text.into_boxed_str(), ends)

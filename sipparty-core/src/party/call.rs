@@ -203,7 +203,7 @@ impl Party {
             }
         }
         let offered = media.is_some() && !options.delayed_offer;
-        let tx = match self.send_routed(now, req.clone(), &hop, Owner::Call(id), TxKind::Invite) {
+        let tx = match self.send_routed(now, &req, &hop, Owner::Call(id), TxKind::Invite) {
             Ok(tx) => tx,
             Err(e) => {
                 if let Some(m) = media {
@@ -727,7 +727,7 @@ impl Party {
         let seq = req.cseq().and_then(Result::ok).map(|c| c.seq).unwrap_or(1) + 1;
         req.set_header(HeaderName::CSeq, &format!("{seq} INVITE"));
         self.replace_via(&mut req, transport)?;
-        let tx = self.send_routed(now, req.clone(), &hop, Owner::Call(id), TxKind::Invite)?;
+        let tx = self.send_routed(now, &req, &hop, Owner::Call(id), TxKind::Invite)?;
         if let Some(out) = self.calls.get_mut(&id).and_then(|c| c.out_invite.as_mut()) {
             out.tx = tx;
             out.request = req;

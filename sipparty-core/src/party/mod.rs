@@ -285,6 +285,61 @@ impl std::hash::Hash for MergeKey {
     }
 }
 
+/// A request to send: one the caller gives up, or one it keeps (the
+/// INVITE stays with its call for CANCEL, ACK and retries), which is then
+/// serialized from the borrow instead of cloned.
+#[derive(Debug)]
+pub(crate) enum Outgoing<'a> {
+    Owned(Message),
+    Kept(&'a Message),
+}
+
+impl Outgoing<'_> {
+    /// The request, to change: a kept one is copied first (rare: a large
+    /// request switched to TCP).
+    pub(crate) fn make_owned(&mut self) -> &mut Message {
+        if let Outgoing::Kept(m) = *self {
+            *self = Outgoing::Owned(m.clone());
+        }
+        match self {
+            Outgoing::Owned(m) => m,
+            // Made owned just above.
+            Outgoing::Kept(_) => unreachable!("made owned above"),
+        }
+    }
+
+    /// The request, owned.
+    pub(crate) fn into_owned(self) -> Message {
+        match self {
+            Outgoing::Owned(m) => m,
+            Outgoing::Kept(m) => m.clone(),
+        }
+    }
+}
+
+impl std::ops::Deref for Outgoing<'_> {
+    type Target = Message;
+
+    fn deref(&self) -> &Message {
+        match self {
+            Outgoing::Owned(m) => m,
+            Outgoing::Kept(m) => m,
+        }
+    }
+}
+
+impl From<Message> for Outgoing<'_> {
+    fn from(m: Message) -> Self {
+        Outgoing::Owned(m)
+    }
+}
+
+impl<'a> From<&'a Message> for Outgoing<'a> {
+    fn from(m: &'a Message) -> Self {
+        Outgoing::Kept(m)
+    }
+}
+
 /// What a client or server transaction of the Party is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum TxKind {
@@ -911,10 +966,10 @@ impl Party {
     // Every argument is a distinct fact about the transaction; a struct
     // would only rename them.
     #[allow(clippy::too_many_arguments)]
-    pub(crate) fn send_request(
+    pub(crate) fn send_request<'a>(
         &mut self,
         now: Instant,
-        request: Message,
+        request: impl Into<Outgoing<'a>>,
         destination: SocketAddr,
         transport: Transport,
         owner: Owner,
@@ -923,7 +978,7 @@ impl Party {
     ) -> Result<TransactionId, Error> {
         self.send_request_with(
             now,
-            request,
+            request.into(),
             destination,
             transport,
             owner,
@@ -941,7 +996,7 @@ impl Party {
     pub(crate) fn send_request_with(
         &mut self,
         now: Instant,
-        mut request: Message,
+        mut request: Outgoing<'_>,
         destination: SocketAddr,
         transport: Transport,
         owner: Owner,
@@ -961,11 +1016,12 @@ impl Party {
         // (failover, UDP after TCP failed); otherwise there is nothing to
         // resend (the INVITE keeps its own copy for CANCEL and forks).
         let keep = (keep || switched || self.config.credentials.is_some())
-            .then(|| Box::new(request.clone()));
-        let id = self
-            .tx
-            .send_request(now, request, destination, transport)
-            .map_err(|e| Error::Transaction(e.to_string()))?;
+            .then(|| Box::new(Message::clone(&request)));
+        let sent = match request {
+            Outgoing::Owned(r) => self.tx.send_request(now, r, destination, transport),
+            Outgoing::Kept(r) => self.tx.send_request_ref(now, r, destination, transport),
+        };
+        let id = sent.map_err(|e| Error::Transaction(e.to_string()))?;
         if switched {
             self.note_switched(id, destination);
         }
