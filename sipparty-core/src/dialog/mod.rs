@@ -430,7 +430,10 @@ impl Dialog {
         let strict_first = self.route_set().next().and_then(|r| {
             NameAddr::parse(r)
                 .ok()
-                .and_then(|na| (!na.uri.lr()).then_some(na.uri.raw))
+                .and_then(|na| {
+                    let uri = na.uri();
+                    (!uri.lr()).then_some(uri.raw)
+                })
         });
         let mut msg;
         match strict_first {
@@ -550,7 +553,7 @@ impl Dialog {
 pub(crate) fn contact_uri(msg: &Message) -> Option<&str> {
     use crate::message::Contact;
     msg.contacts().find_map(|c| match c {
-        Ok(Contact::Address(na)) => Some(na.uri.raw),
+        Ok(Contact::Address(na)) => Some(na.uri().raw),
         _ => None,
     })
 }
