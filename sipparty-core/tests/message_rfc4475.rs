@@ -247,7 +247,10 @@ fn rfc4475_3_1_1_5_percent_not_an_escape() {
     );
     let m = verdict(&raw).expect("valid");
     assert_eq!(m.method(), Some(&Method::Extension("RE%47IST%45R".into())));
-    assert_eq!(m.to_header().unwrap().unwrap().display_name(), Some("%Z%45"));
+    assert_eq!(
+        m.to_header().unwrap().unwrap().display_name(),
+        Some("%Z%45")
+    );
     assert_eq!(
         m.top_via().unwrap().unwrap().branch(),
         Some("z9hG4bK209%fzsnel234")

@@ -428,12 +428,10 @@ impl Dialog {
             }
         };
         let strict_first = self.route_set().next().and_then(|r| {
-            NameAddr::parse(r)
-                .ok()
-                .and_then(|na| {
-                    let uri = na.uri();
-                    (!uri.lr()).then_some(uri.raw)
-                })
+            NameAddr::parse(r).ok().and_then(|na| {
+                let uri = na.uri();
+                (!uri.lr()).then_some(uri.raw)
+            })
         });
         let mut msg;
         match strict_first {

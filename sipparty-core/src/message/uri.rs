@@ -232,8 +232,8 @@ pub(crate) fn scan_uri(
             let host_start = i;
             if i < s.len() && s[i] == b'[' {
                 // IPv6reference = "[" IPv6address "]"
-                let close = memchr::memchr(b']', &s[i..])
-                    .ok_or(ParseError::expected(s.len(), "\"]\""))?;
+                let close =
+                    memchr::memchr(b']', &s[i..]).ok_or(ParseError::expected(s.len(), "\"]\""))?;
                 let inner = &s[i + 1..i + close];
                 if inner.is_empty()
                     || !inner

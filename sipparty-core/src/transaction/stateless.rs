@@ -261,16 +261,31 @@ pub(crate) fn write_stamped_line(
 /// `;received=` and `ip` (RFC 3261 section 18.2.1): the bare address, an
 /// IPv6 one without brackets as `IpAddr`'s Display writes it.
 fn push_received(value: &mut String, ip: IpAddr) {
-    let mut digits = Digits::default();
     value.push_str(";received=");
     match ip {
         IpAddr::V4(v4) => {
-            for (i, octet) in v4.octets().iter().enumerate() {
+            // Every request is stamped (our own Via asks for `rport`):
+            // the dotted quad is written into a buffer and appended once.
+            let mut buf = [0u8; 15];
+            let mut n = 0;
+            for (i, octet) in v4.octets().into_iter().enumerate() {
                 if i > 0 {
-                    value.push('.');
+                    buf[n] = b'.';
+                    n += 1;
                 }
-                value.push_str(decimal(u16::from(*octet), &mut digits));
+                if octet >= 100 {
+                    buf[n] = b'0' + octet / 100;
+                    n += 1;
+                }
+                if octet >= 10 {
+                    buf[n] = b'0' + octet / 10 % 10;
+                    n += 1;
+                }
+                buf[n] = b'0' + octet % 10;
+                n += 1;
             }
+            // Digits and dots only, so always UTF-8.
+            value.push_str(std::str::from_utf8(&buf[..n]).unwrap_or_default());
         }
         IpAddr::V6(v6) => {
             use std::fmt::Write as _;
@@ -534,6 +549,27 @@ mod tests {
                 assert_eq!((after.via.host, after.via.port), (host.as_str(), port));
                 assert_eq!(r.vias().count(), request(via).vias().count());
             }
+        }
+    }
+
+    /// RFC 3261 section 18.2.1: `received` holds the source address as
+    /// `IpAddr` writes it, for every width of octet.
+    #[test]
+    fn rfc3261_18_2_1_received_is_the_source_address() {
+        for ip in [
+            "0.0.0.0",
+            "1.2.3.4",
+            "10.99.100.255",
+            "127.0.0.1",
+            "192.0.2.19",
+            "255.255.255.255",
+            "2001:db8::1",
+            "::1",
+        ] {
+            let ip: IpAddr = ip.parse().unwrap();
+            let mut value = String::from("x");
+            push_received(&mut value, ip);
+            assert_eq!(value, format!("x;received={ip}"));
         }
     }
 

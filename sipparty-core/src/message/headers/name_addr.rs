@@ -230,7 +230,10 @@ mod tests {
         assert_eq!(b.tag(), b.params().value("tag"));
         assert_eq!(NameAddr::parse("<sip:a@b>;tag;tag=2").unwrap().tag(), None);
         assert_ne!(a, b);
-        assert_eq!(a, NameAddr::parse("\"A. G. Bell\" <sip:agb@bell-telephone.com> ;tag=a48s").unwrap());
+        assert_eq!(
+            a,
+            NameAddr::parse("\"A. G. Bell\" <sip:agb@bell-telephone.com> ;tag=a48s").unwrap()
+        );
         let a = NameAddr::parse("sip:+12125551212@server.phone2net.com;tag=887s").unwrap();
         assert_eq!(a.display_name(), None);
         assert!(!a.bracketed());
