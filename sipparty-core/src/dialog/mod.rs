@@ -496,7 +496,7 @@ impl Dialog {
     /// Take the Contact of a target refresh request or its 2xx as the new
     /// remote target (RFC 3261 section 12.2.1.2 and 12.2.2).
     pub fn refresh_remote_target(&mut self, msg: &Message) {
-        if let Some(t) = contact_uri(msg) {
+        if let Some(t) = self.new_target(msg) {
             if t != self.remote_target() {
                 self.set_remote_target(t);
             }
@@ -512,7 +512,7 @@ impl Dialog {
             response.header_values(&HeaderName::RecordRoute).collect();
         routes.reverse();
         let header = response.header(&HeaderName::To);
-        let target = contact_uri(response);
+        let target = self.new_target(response);
         // Usually nothing changed from the early dialog's 1xx.
         if header.is_some_and(|h| h != self.remote_header())
             || target.is_some_and(|t| t != self.remote_target())
@@ -544,6 +544,26 @@ impl Dialog {
             } else {
                 0
             }
+    }
+}
+
+impl Dialog {
+    /// The URI of `msg`'s first Contact, if any. A Contact written as
+    /// exactly `<` remote target `>` (the peer repeating itself, as a 2xx
+    /// after a 1xx does) names the target the dialog holds, which was
+    /// decoded when it was learnt: it is not decoded again.
+    fn new_target<'m>(&self, msg: &'m Message) -> Option<&'m str> {
+        if let Some(raw) = msg.header(&HeaderName::Contact) {
+            let same = raw
+                .strip_prefix('<')
+                .and_then(|r| r.strip_suffix('>'))
+                .is_some_and(|uri| uri == self.remote_target());
+            if same {
+                let uri = &raw[1..raw.len() - 1];
+                return Some(uri);
+            }
+        }
+        contact_uri(msg)
     }
 }
 

@@ -218,3 +218,33 @@ fn rfc3261_12_1_1_uas_local_header_gets_our_tag_once() {
         "Bob <sip:bob@biloxi.example.com>;tag=314159"
     );
 }
+
+/// RFC 3261 section 12.1.2: the 2xx confirming an early dialog sets the
+/// remote target from its Contact, whether it repeats the 1xx's Contact
+/// (recognized without decoding it) or names another URI, with or without
+/// parameters and further values on the line.
+#[test]
+fn rfc3261_12_1_2_confirming_2xx_sets_the_remote_target() {
+    let mut ringing = ok_200();
+    ringing.set_status(180, "Ringing");
+    for (contact, target) in [
+        (
+            "<sip:bob@client.biloxi.example.com>",
+            "sip:bob@client.biloxi.example.com",
+        ),
+        ("<sip:bob@192.0.2.4>;expires=60", "sip:bob@192.0.2.4"),
+        (
+            "<sip:bob@client.biloxi.example.com>, <sip:x@192.0.2.5>",
+            "sip:bob@client.biloxi.example.com",
+        ),
+        ("Bob <sip:bob@192.0.2.6:5070>", "sip:bob@192.0.2.6:5070"),
+    ] {
+        let mut d = Dialog::from_uac_response(&invite(), &ringing).unwrap();
+        assert_eq!(d.phase, Phase::Early);
+        let mut ok = ok_200();
+        ok.set_header(HeaderName::Contact, contact);
+        d.confirm_with(&ok);
+        assert_eq!(d.phase, Phase::Confirmed);
+        assert_eq!(d.remote_target(), target, "{contact}");
+    }
+}

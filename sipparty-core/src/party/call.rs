@@ -2080,7 +2080,8 @@ fn call_transport(party: &Party, id: DialogId) -> Transport {
 /// saves a round trip through a proxy that challenges everything.
 fn copy_credentials(from: &Message, to: &mut Message) {
     for name in [HeaderName::Authorization, HeaderName::ProxyAuthorization] {
-        if to.header(&name).is_none() {
+        // Usually the INVITE carries none: one look at it, no copies.
+        if from.header(&name).is_some() && to.header(&name).is_none() {
             let values: Vec<String> = from.headers(&name).map(str::to_string).collect();
             for v in values {
                 to.add_header(name.clone(), &v);
