@@ -340,7 +340,7 @@ impl Party {
                 let contact = crate::dialog::contact_uri(&response);
                 match (redirected, contact, out.cancel) {
                     (false, Some(target), Cancel::No) => {
-                        if let Err(e) = self.redirect(now, id, &target) {
+                        if let Err(e) = self.redirect(now, id, target) {
                             debug!(%id, error = %e, "cannot follow redirect");
                             self.fail_with_response(now, id, status, &response);
                         }
@@ -692,7 +692,7 @@ impl Party {
             return;
         };
         // Count on from the PRACKs we sent in its early dialog.
-        if let Some(seq) = self.fork_seq(id, &fork.remote_tag()) {
+        if let Some(seq) = self.fork_seq(id, fork.remote_tag()) {
             fork.local_seq = fork.local_seq.max(seq);
         }
         let cseq = fork.local_seq;

@@ -67,7 +67,7 @@ impl Party {
             state: DialogState::Early,
             last_error: None,
             uac: true,
-            local_tag: call.local_tag.clone(),
+            local_tag: call.local_tag,
             transport: call.transport,
             peer: call.peer,
             dialog: Some(dialog),
