@@ -1041,6 +1041,12 @@ impl TransactionLayer {
     /// When [`Self::handle_timeout`] should next be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
         // The top is live: every change is followed by `prune_timers`.
+        debug_assert!(
+            self.timers
+                .peek()
+                .map_or(true, |Reverse((at, id))| self.timer_is_live(*at, *id)),
+            "the timer heap's top is a live deadline"
+        );
         self.timers.peek().map(|Reverse((at, _))| *at)
     }
 
