@@ -304,3 +304,87 @@ fn rfc5626_4_4_1_endpoint_answers_a_stream_ping_with_a_pong() {
         (Transport::Tcp, peer)
     );
 }
+
+/// Drain an endpoint, counting the DNS questions it passes on (never
+/// answered here).
+fn drain_counting_lookups(endpoint: &mut Endpoint) -> usize {
+    use sipparty_core::party::EndpointOutput;
+    let mut asked = 0;
+    loop {
+        match endpoint.poll_output() {
+            EndpointOutput::Event {
+                event: Event::ResolveRequest { .. },
+                ..
+            } => asked += 1,
+            EndpointOutput::Timeout(_) | EndpointOutput::Idle => return asked,
+            _ => {}
+        }
+    }
+}
+
+/// RFC 3263 lookups a driver never answers do not pile up in the
+/// endpoint: each is forgotten when its party's resolver gives up on it
+/// (the lookup timeout), and a removed party's go with it.
+#[test]
+fn rfc3263_unanswered_lookups_are_forgotten() {
+    use sipparty_core::party::Input;
+    let addr: SocketAddr = "127.0.0.1:5060".parse().unwrap();
+    let mut endpoint = Endpoint::new();
+    let alice = endpoint.add(Party::no_media_simple_calls("alice@atlanta.com").unwrap());
+    endpoint.set_local_address(sipparty_core::Transport::Udp, addr);
+    let timeout = endpoint.party(alice).unwrap().config().dns.lookup_timeout;
+    let start = Instant::now();
+    let mut now = start;
+    let mut asked = 0;
+    let mut most = 0;
+    // A call a second to a name, for three lookup timeouts: every call
+    // asks, none is answered.
+    let end = start + timeout * 3;
+    let mut n = 0;
+    while now < end {
+        // A new name each time (the resolver would share one question).
+        n += 1;
+        endpoint
+            .party_mut(alice)
+            .unwrap()
+            .invite(
+                now,
+                &format!("bob@host{n}.example.com"),
+                InviteOptions::default(),
+            )
+            .unwrap();
+        endpoint.handle_input(Input::Timeout(now));
+        asked += drain_counting_lookups(&mut endpoint);
+        most = most.max(endpoint.lookups_in_flight());
+        now += Duration::from_secs(1);
+    }
+    let window = timeout.as_secs() as usize + 1;
+    assert!(asked > 2 * window, "the calls asked ({asked})");
+    // Only the questions of the last lookup timeout are held: a couple
+    // per call (NAPTR, then SRV/A as each times out) in that window.
+    assert!(
+        most <= 4 * window,
+        "held {most} of {asked} unanswered lookups"
+    );
+    // Once the resolver stopped waiting for every one, none is held.
+    now += timeout * 4;
+    for _ in 0..8 {
+        endpoint.handle_input(Input::Timeout(now));
+        drain_counting_lookups(&mut endpoint);
+        now += timeout;
+    }
+    assert_eq!(endpoint.lookups_in_flight(), 0);
+
+    // A removed party's questions go with it.
+    let bob = endpoint.add(Party::no_media_simple_calls("bob@biloxi.com").unwrap());
+    endpoint
+        .party_mut(bob)
+        .unwrap()
+        .invite(now, "carol@chicago.example.com", InviteOptions::default())
+        .unwrap();
+    endpoint.handle_input(Input::Timeout(now));
+    assert!(drain_counting_lookups(&mut endpoint) > 0);
+    assert!(endpoint.lookups_in_flight() > 0);
+    endpoint.remove(bob);
+    assert_eq!(endpoint.lookups_in_flight(), 0);
+}

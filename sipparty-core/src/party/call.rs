@@ -12,6 +12,7 @@ use super::early::CallExt;
 use super::event::{DialogError, DialogId, DialogState, Event};
 use super::media::CallMedia;
 use super::timer::{CallTimer, TimerTable};
+use super::LocalTag;
 use super::{
     config, resolve_uri, validate, CallPolicy, Error, InviteOptions, Owner, Party, TxKind, ACCEPT,
     ALLOW, SUPPORTED, UAC_SUPPORTED,
@@ -91,7 +92,7 @@ pub(crate) struct Call {
     pub(crate) state: DialogState,
     pub(crate) last_error: Option<DialogError>,
     pub(crate) uac: bool,
-    pub(crate) local_tag: Box<str>,
+    pub(crate) local_tag: LocalTag,
     pub(crate) transport: Transport,
     /// The first hop of the INVITE (UAC) or its source (UAS): the fallback
     /// next hop when a URI names a host we cannot resolve.
@@ -202,7 +203,7 @@ impl Party {
             }
         }
         let offered = media.is_some() && !options.delayed_offer;
-        let tx = match self.send_routed(now, req.clone(), &hop, Owner::Call(id), TxKind::Invite) {
+        let tx = match self.send_routed(now, &req, &hop, Owner::Call(id), TxKind::Invite) {
             Ok(tx) => tx,
             Err(e) => {
                 if let Some(m) = media {
@@ -215,7 +216,7 @@ impl Party {
             state: DialogState::InitiatingDialog,
             last_error: None,
             uac: true,
-            local_tag: tag.clone().into(),
+            local_tag: tag,
             transport,
             peer: destination,
             dialog: None,
@@ -242,7 +243,7 @@ impl Party {
             ext: None,
         };
         self.calls.insert(id, Box::new(call));
-        self.by_tag.insert(tag.into(), id);
+        self.by_tag.insert(tag, id);
         // A large INVITE may have gone over TCP (RFC 3261 section 18.1.1).
         self.sync_call_route(id, tx);
         debug!(%id, %target, %destination, "INVITE sent");
@@ -339,7 +340,7 @@ impl Party {
                 let contact = crate::dialog::contact_uri(&response);
                 match (redirected, contact, out.cancel) {
                     (false, Some(target), Cancel::No) => {
-                        if let Err(e) = self.redirect(now, id, &target) {
+                        if let Err(e) = self.redirect(now, id, target) {
                             debug!(%id, error = %e, "cannot follow redirect");
                             self.fail_with_response(now, id, status, &response);
                         }
@@ -398,9 +399,9 @@ impl Party {
         // A provisional with a To tag creates an early dialog (RFC 3261
         // section 12.1.2); the call follows the first one.
         if call.dialog.is_none() && target == Some(id) {
-            match Dialog::from_uac_response(&out.request, response) {
+            match Dialog::from_uac_response_as(&out.request, &call.local_tag, response) {
                 Ok(d) => {
-                    let remote_tag = d.remote_tag.to_string();
+                    let remote_tag = d.remote_tag().to_string();
                     call.dialog = Some(d);
                     self.events.push_back(Event::EarlyDialog {
                         call: id,
@@ -522,14 +523,16 @@ impl Party {
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
-        let remote_tag = response.to_tag().flatten().unwrap_or("").to_string();
-        let confirmed_tag = call
+        let remote_tag = response.to_tag().flatten().unwrap_or("");
+        // Whether a confirmed dialog exists, and if so whether this 2xx is
+        // from its peer.
+        let confirmed_same = call
             .dialog
             .as_ref()
             .filter(|d| d.phase == Phase::Confirmed)
-            .map(|d| d.remote_tag.to_string());
-        match confirmed_tag {
-            Some(tag) if tag == remote_tag => {
+            .map(|d| d.remote_tag() == remote_tag);
+        match confirmed_same {
+            Some(true) => {
                 // A retransmission: our ACK was lost (section 13.2.2.4).
                 if let Some(ack) = call.ack.as_ref().map(|a| a.bytes.to_vec()) {
                     let dest = self.next_hop_of(id);
@@ -539,7 +542,7 @@ impl Party {
                 }
                 return;
             }
-            Some(_) => {
+            Some(false) => {
                 // Forking: a second branch answered. ACK it, then end that
                 // dialog with BYE (RFC 3261 section 13.2.2.4).
                 self.ack_and_bye_fork(now, id, &response);
@@ -550,11 +553,11 @@ impl Party {
         if call
             .dialog
             .as_ref()
-            .is_some_and(|d| *d.remote_tag != *remote_tag)
+            .is_some_and(|d| d.remote_tag() != remote_tag)
             && call.ext().is_some_and(|e| !e.forks.is_empty())
         {
             // A fork answered: its early dialog becomes the call's.
-            self.adopt_fork_dialog(id, &remote_tag);
+            self.adopt_fork_dialog(id, remote_tag);
         }
         let Some(call) = self.calls.get_mut(&id) else {
             return;
@@ -571,11 +574,11 @@ impl Party {
             .map(|c| c.seq)
             .unwrap_or(1);
         let dialog = match call.dialog.take() {
-            Some(mut d) if *d.remote_tag == *remote_tag => {
+            Some(mut d) if d.remote_tag() == remote_tag => {
                 d.confirm_with(&response);
                 d
             }
-            _ => match Dialog::from_uac_response(&out.request, &response) {
+            _ => match Dialog::from_uac_response_as(&out.request, &call.local_tag, &response) {
                 Ok(d) => d,
                 Err(e) => {
                     warn!(%id, error = %e, "2xx cannot create a dialog");
@@ -666,12 +669,12 @@ impl Party {
         let cseq = ack.cseq().and_then(Result::ok).map_or(0, |c| c.seq);
         // Kept as bytes: it is only ever sent again as it is.
         let bytes = ack.into_bytes();
-        self.tx.send_stateless_bytes(bytes.clone(), dest, transport);
+        // The kept copy is sized exactly; the sent one is the buffer the
+        // message was written into (shrinking it would copy it again).
+        let kept = Box::from(&bytes[..]);
+        self.tx.send_stateless_bytes(bytes, dest, transport);
         if let Some(c) = self.calls.get_mut(&id) {
-            c.ack = Some(SentAck {
-                bytes: bytes.into_boxed_slice(),
-                cseq,
-            });
+            c.ack = Some(SentAck { bytes: kept, cseq });
         }
         Ok(())
     }
@@ -684,11 +687,12 @@ impl Party {
             return;
         };
         let transport = call.transport;
-        let Ok(mut fork) = Dialog::from_uac_response(&out.request, response) else {
+        let Ok(mut fork) = Dialog::from_uac_response_as(&out.request, &call.local_tag, response)
+        else {
             return;
         };
         // Count on from the PRACKs we sent in its early dialog.
-        if let Some(seq) = self.fork_seq(id, &fork.remote_tag) {
+        if let Some(seq) = self.fork_seq(id, fork.remote_tag()) {
             fork.local_seq = fork.local_seq.max(seq);
         }
         let cseq = fork.local_seq;
@@ -723,7 +727,7 @@ impl Party {
         let seq = req.cseq().and_then(Result::ok).map(|c| c.seq).unwrap_or(1) + 1;
         req.set_header(HeaderName::CSeq, &format!("{seq} INVITE"));
         self.replace_via(&mut req, transport)?;
-        let tx = self.send_routed(now, req.clone(), &hop, Owner::Call(id), TxKind::Invite)?;
+        let tx = self.send_routed(now, &req, &hop, Owner::Call(id), TxKind::Invite)?;
         if let Some(out) = self.calls.get_mut(&id).and_then(|c| c.out_invite.as_mut()) {
             out.tx = tx;
             out.request = req;
@@ -869,9 +873,8 @@ impl Party {
             return;
         };
         if let Some(to_tag) = request.to_tag().flatten() {
-            let call = self
-                .by_tag
-                .get(to_tag)
+            let call = LocalTag::parse(to_tag)
+                .and_then(|t| self.by_tag.get(&t))
                 .copied()
                 .and_then(|id| self.dialog_for_request(id, &request));
             match call {
@@ -888,24 +891,25 @@ impl Party {
         // CSeq as one being served, on another branch (a fork reaching us
         // twice).
         let key = merge_key(&request);
-        // Decoded once, by the transaction layer.
-        let branch = request.top_branch().map(Box::<str>::from);
         if matches!(method, Method::Invite | Method::Message) {
             if let Some(resp) = self.challenge(now, &request) {
                 let _ = self.tx.send_response(now, tx, resp);
                 return;
             }
         }
-        if let (Some(key), Some(branch)) = (key, branch) {
-            if let Some((b, _)) = self.serving.get(&key) {
-                if *b != branch {
+        if let Some(key) = key {
+            if let Some((served, _)) = self.serving.get_key_value(&key) {
+                if served.branch() != key.branch() {
                     let resp = Message::response_to(&request, 482, None);
                     let _ = self.tx.send_response(now, tx, resp);
                     return;
                 }
+                // The same branch: the new entry replaces it (a map keeps
+                // the old key on insert).
+                self.serving.remove(&key);
             }
             if method == Method::Invite {
-                self.serving.insert(key, (branch, tx));
+                self.serving.insert(key, tx);
             }
         }
         match method {
@@ -915,7 +919,8 @@ impl Party {
                 let _ = self.tx.send_response(now, tx, resp);
             }
             Method::Message => {
-                let resp = Message::response_to(&request, 200, Some(&self.new_tag()));
+                let tag = self.new_tag();
+                let resp = Message::response_to(&request, 200, Some(&tag));
                 let _ = self.tx.send_response(now, tx, resp);
                 self.events.push_back(Event::MessageReceived {
                     dialog: None,
@@ -934,11 +939,15 @@ impl Party {
     }
 
     fn options_response(&mut self, request: &Message, tag: Option<&str>) -> Message {
+        let new;
         let tag = match tag {
-            Some(t) => t.to_string(),
-            None => self.new_tag(),
+            Some(t) => t,
+            None => {
+                new = self.new_tag();
+                &*new
+            }
         };
-        let mut resp = Message::response_to(request, 200, Some(&tag));
+        let mut resp = Message::response_to(request, 200, Some(tag));
         resp.add_header(HeaderName::Allow, ALLOW);
         resp.add_header(HeaderName::Accept, ACCEPT);
         resp.add_header(HeaderName::Supported, uas_supported(&self.config));
@@ -1012,7 +1021,7 @@ impl Party {
             state: DialogState::InitiatingDialog,
             last_error: None,
             uac: false,
-            local_tag: tag.clone().into(),
+            local_tag: tag,
             transport,
             peer: source,
             dialog: Some(dialog),
@@ -1030,7 +1039,7 @@ impl Party {
             ext: None,
         };
         self.calls.insert(id, Box::new(call));
-        self.by_tag.insert(tag.into(), id);
+        self.by_tag.insert(tag, id);
         if self.calls.get(&id).is_some_and(|c| c.media.is_some()) {
             let result = if has_offer {
                 self.apply_offer(now, id, request.body())
@@ -1040,7 +1049,7 @@ impl Party {
             match result {
                 Ok(body) => sdp = Some(body),
                 Err(e) => {
-                    let tag = self.calls.get(&id).map(|c| c.local_tag.to_string());
+                    let tag = self.calls.get(&id).map(|c| c.local_tag);
                     let mut resp = Message::response_to(&request, 488, tag.as_deref());
                     resp.add_header(HeaderName::Warning, "304 - \"Media type not available\"");
                     let _ = self.tx.send_response(now, tx, resp);
@@ -1246,7 +1255,8 @@ impl Party {
             let Some(id) = msg
                 .to_tag()
                 .flatten()
-                .and_then(|t| self.by_tag.get(t).copied())
+                .and_then(LocalTag::parse)
+                .and_then(|t| self.by_tag.get(&t).copied())
             else {
                 trace!("ACK for no known dialog");
                 return;
@@ -1260,7 +1270,8 @@ impl Party {
             let Some(id) = msg
                 .from_tag()
                 .flatten()
-                .and_then(|t| self.by_tag.get(t).copied())
+                .and_then(LocalTag::parse)
+                .and_then(|t| self.by_tag.get(&t).copied())
             else {
                 return;
             };
@@ -2052,11 +2063,11 @@ impl Party {
     }
 
     fn dialog_hop(&self, dialog: &Dialog) -> Option<SocketAddr> {
-        let hop = dialog.next_hop();
-        resolve_uri(hop)
-            .ok()
-            .map(|(a, _)| a)
-            .or_else(|| self.cached_hop(hop))
+        // An IP literal is worked out once per dialog; a name goes to the
+        // resolver's cache each time (its answer expires).
+        dialog
+            .next_hop_addr(|hop| resolve_uri(hop).ok().map(|(a, _)| a))
+            .or_else(|| self.cached_hop(dialog.next_hop()))
     }
 }
 
@@ -2069,7 +2080,8 @@ fn call_transport(party: &Party, id: DialogId) -> Transport {
 /// saves a round trip through a proxy that challenges everything.
 fn copy_credentials(from: &Message, to: &mut Message) {
     for name in [HeaderName::Authorization, HeaderName::ProxyAuthorization] {
-        if to.header(&name).is_none() {
+        // Usually the INVITE carries none: one look at it, no copies.
+        if from.header(&name).is_some() && to.header(&name).is_none() {
             let values: Vec<String> = from.headers(&name).map(str::to_string).collect();
             for v in values {
                 to.add_header(name.clone(), &v);
@@ -2093,12 +2105,15 @@ fn challenge_realm(response: &Message) -> Option<String> {
     Some(value.to_string())
 }
 
-/// (Call-ID, From tag, CSeq) of a request, for merged-request detection.
-fn merge_key(request: &Message) -> Option<(Box<str>, Box<str>, u32)> {
-    Some((
-        request.call_id()?.into(),
-        request.from_tag().flatten()?.into(),
+/// (Call-ID, From tag, CSeq) of a request and its branch, for
+/// merged-request detection.
+fn merge_key(request: &Message) -> Option<super::MergeKey> {
+    Some(super::MergeKey::new(
+        request.call_id()?,
+        request.from_tag().flatten()?,
         request.cseq().and_then(Result::ok)?.seq,
+        // Decoded once, by the transaction layer.
+        request.top_branch()?,
     ))
 }
 

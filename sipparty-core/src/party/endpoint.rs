@@ -78,9 +78,25 @@ pub struct Endpoint {
     deadlines: BinaryHeap<Reverse<(Instant, usize)>>,
     ports_per_party: u16,
     framer: super::Framer,
-    /// Our lookup id to (party, the party's own lookup id).
-    lookups: HashMap<LookupId, (usize, LookupId)>,
+    /// Our lookup id to the party that asked and its own id.
+    lookups: HashMap<LookupId, Lookup>,
+    /// (deadline, our lookup id) of each entry of `lookups`, earliest on
+    /// top; an element whose lookup was answered or dropped is skipped
+    /// when it surfaces. A driver need not answer every question, so
+    /// entries expire when their party stops waiting.
+    lookup_deadlines: BinaryHeap<Reverse<(Instant, u64)>>,
     next_lookup: u64,
+}
+
+/// A DNS question a party asked through the endpoint.
+#[derive(Debug, Clone, Copy)]
+struct Lookup {
+    party: usize,
+    /// The party's own id for it.
+    theirs: LookupId,
+    /// When the party gives up on it (its resolver's lookup timeout);
+    /// an answer after that would be ignored anyway.
+    deadline: Instant,
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -130,6 +146,8 @@ impl Endpoint {
         let party = self.parties.get_mut(key.0)?.take()?;
         self.live -= 1;
         self.media_routes.retain(|_, i| *i != key.0);
+        // Its questions go with it (their heap elements go stale).
+        self.lookups.retain(|_, l| l.party != key.0);
         self.pending.retain(|i| *i != key.0);
         self.state[key.0] = Slot::default();
         Some(party)
@@ -210,9 +228,38 @@ impl Endpoint {
         self.parties.iter().position(Option::is_some)
     }
 
+    /// How many DNS questions the parties asked that the driver has not
+    /// answered yet (and the asking party still waits for).
+    pub fn lookups_in_flight(&self) -> usize {
+        self.lookups.len()
+    }
+
+    /// Forget the questions whose party stopped waiting by `now`.
+    fn expire_lookups(&mut self, now: Instant) {
+        while let Some(&Reverse((at, n))) = self.lookup_deadlines.peek() {
+            if at > now {
+                break;
+            }
+            self.lookup_deadlines.pop();
+            let id = LookupId::from_u64(n);
+            if self.lookups.get(&id).is_some_and(|l| l.deadline == at) {
+                trace!(%id, "lookup never answered, forgotten");
+                self.lookups.remove(&id);
+            }
+        }
+        // Answered lookups leave their elements behind: swept when they
+        // outnumber the open ones.
+        if self.lookup_deadlines.len() > 2 * self.lookups.len() + 64 {
+            let lookups = &self.lookups;
+            self.lookup_deadlines
+                .retain(|Reverse((_, n))| lookups.contains_key(&LookupId::from_u64(*n)));
+        }
+    }
+
     /// Feed an input; it reaches the Party it is for.
     pub fn handle_input(&mut self, input: Input<'_>) {
         let now = input.now();
+        self.expire_lookups(now);
         match input {
             Input::Datagram {
                 transport,
@@ -251,6 +298,9 @@ impl Endpoint {
                 });
                 self.framer = framer;
             }
+            Input::StreamClosed {
+                transport, source, ..
+            } => self.framer.close(transport, source),
             Input::TransportError {
                 transport,
                 destination,
@@ -267,7 +317,10 @@ impl Endpoint {
                 }
             }
             Input::Resolved { id, answer, .. } => {
-                let Some((i, theirs)) = self.lookups.remove(&id) else {
+                let Some(Lookup {
+                    party: i, theirs, ..
+                }) = self.lookups.remove(&id)
+                else {
                     trace!(%id, "answer to no open lookup, dropped");
                     return;
                 };
@@ -398,7 +451,21 @@ impl Endpoint {
                         Event::ResolveRequest { id, .. } => {
                             self.next_lookup += 1;
                             let ours = LookupId::from_u64(self.next_lookup);
-                            self.lookups.insert(ours, (i, *id));
+                            // The party asked while handling an input, so
+                            // it has seen the time.
+                            if let Some(now) = party.last_now {
+                                let deadline = now + party.config.dns.lookup_timeout;
+                                self.lookups.insert(
+                                    ours,
+                                    Lookup {
+                                        party: i,
+                                        theirs: *id,
+                                        deadline,
+                                    },
+                                );
+                                self.lookup_deadlines
+                                    .push(Reverse((deadline, self.next_lookup)));
+                            }
                             *id = ours;
                         }
                         Event::MediaSocketOpen { rtp, rtcp, .. } => {

@@ -43,6 +43,18 @@ pub enum Input<'a> {
         /// The bytes read.
         bytes: &'a [u8],
     },
+    /// A stream connection (TCP, TLS) closed, by either end, normally or
+    /// not: the Party forgets the connection's framing state (a partial
+    /// message). A connection that failed is reported with
+    /// [`Input::TransportError`] instead (which forgets it too).
+    StreamClosed {
+        /// When it closed.
+        now: Instant,
+        /// TCP or TLS.
+        transport: Transport,
+        /// The remote end of the connection.
+        source: SocketAddr,
+    },
     /// The driver could not send to `destination` (ICMP unreachable,
     /// connection refused or reset). Transactions towards it fail with
     /// "transport error" (RFC 3261 section 8.1.3.1: 503 semantics).
@@ -75,6 +87,7 @@ impl Input<'_> {
         match *self {
             Input::Datagram { now, .. }
             | Input::StreamData { now, .. }
+            | Input::StreamClosed { now, .. }
             | Input::TransportError { now, .. }
             | Input::Resolved { now, .. }
             | Input::Timeout(now) => now,

@@ -38,7 +38,7 @@ impl Party {
         let call = self.calls.get(&id)?;
         match &call.dialog {
             None => return Some(id),
-            Some(d) if *d.remote_tag == *tag => return Some(id),
+            Some(d) if d.remote_tag() == tag => return Some(id),
             Some(_) => {}
         }
         let forks = call.ext().map(|e| e.forks.as_slice()).unwrap_or(&[]);
@@ -46,7 +46,7 @@ impl Party {
             self.calls
                 .get(f)
                 .and_then(|c| c.dialog.as_ref())
-                .is_some_and(|d| *d.remote_tag == *tag)
+                .is_some_and(|d| d.remote_tag() == tag)
         }) {
             return Some(f);
         }
@@ -55,7 +55,7 @@ impl Party {
             return None;
         }
         let out = call.out_invite.as_ref()?;
-        let dialog = match Dialog::from_uac_response(&out.request, response) {
+        let dialog = match Dialog::from_uac_response_as(&out.request, &call.local_tag, response) {
             Ok(d) => d,
             Err(e) => {
                 debug!(%id, error = %e, "forked provisional cannot create a dialog");
@@ -67,7 +67,7 @@ impl Party {
             state: DialogState::Early,
             last_error: None,
             uac: true,
-            local_tag: call.local_tag.clone(),
+            local_tag: call.local_tag,
             transport: call.transport,
             peer: call.peer,
             dialog: Some(dialog),
@@ -123,13 +123,15 @@ impl Party {
                 .calls
                 .get(&f)
                 .and_then(|c| c.dialog.as_ref())
-                .is_some_and(|d| *d.remote_tag == *tag);
+                .is_some_and(|d| d.remote_tag() == tag);
             if matches {
                 let dialog = self.calls.get_mut(&f).and_then(|c| c.dialog.take());
                 if let Some(c) = self.calls.get_mut(&id) {
                     // The call's first early dialog ends like a fork.
                     if let Some(old) = std::mem::replace(&mut c.dialog, dialog) {
-                        c.ext_mut().fork_seqs.push((old.remote_tag, old.local_seq));
+                        c.ext_mut()
+                            .fork_seqs
+                            .push((old.remote_tag().into(), old.local_seq));
                     }
                 }
                 return;
@@ -154,7 +156,7 @@ impl Party {
                 .calls
                 .get(&f)
                 .and_then(|c| c.dialog.as_ref())
-                .map(|d| (d.remote_tag.clone(), d.local_seq));
+                .map(|d| (Box::<str>::from(d.remote_tag()), d.local_seq));
             if let (Some(seq), Some(c)) = (seq, self.calls.get_mut(&id)) {
                 c.ext_mut().fork_seqs.push(seq);
             }

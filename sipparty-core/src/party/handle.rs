@@ -46,7 +46,7 @@ impl DialogHandle<'_> {
             .calls
             .get(&self.id)
             .and_then(|c| c.dialog.as_ref())
-            .map(|d| &*d.remote_header)
+            .map(|d| d.remote_header())
     }
 
     /// The Call-ID, once a dialog exists.
@@ -55,7 +55,7 @@ impl DialogHandle<'_> {
             .calls
             .get(&self.id)
             .and_then(|c| c.dialog.as_ref())
-            .map(|d| &*d.call_id)
+            .map(|d| d.call_id())
     }
 
     /// End the call: CANCEL before an answer (sent once a provisional
@@ -178,7 +178,7 @@ impl Incoming<'_> {
             .calls
             .get(&self.id)
             .and_then(|c| c.dialog.as_ref())
-            .map_or("", |d| &*d.remote_header)
+            .map_or("", |d| d.remote_header())
     }
 
     /// Answer with 200 OK (and the SDP answer).

@@ -90,6 +90,7 @@ mod route;
 mod session_timer;
 #[cfg(any(test, feature = "sim"))]
 mod sim_node;
+mod tag;
 mod timer;
 mod update;
 mod validate;
@@ -196,6 +197,8 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+pub(crate) use tag::LocalTag;
+
 /// A map keyed by our own sequential ids (never by anything a peer
 /// chose, so no flooding concern): a multiplicative hash instead of
 /// SipHash, which showed in the call benchmark's profile.
@@ -228,8 +231,114 @@ pub(crate) fn is_media_packet(bytes: &[u8]) -> bool {
     matches!(bytes.first(), Some(0x80..=0xBF))
 }
 
-/// (Call-ID, From tag, CSeq number) of a request without To tag.
-pub(crate) type MergeKey = (Box<str>, Box<str>, u32);
+/// (Call-ID, From tag, CSeq number) of a request without To tag being
+/// served, with the branch it came on (RFC 3261 section 8.2.2.2: the same
+/// three on another branch make a merged request). The strings share one
+/// allocation; equality and hashing leave the branch out.
+#[derive(Debug)]
+pub(crate) struct MergeKey {
+    /// Call-ID, From tag, branch.
+    text: Box<str>,
+    call_id_end: u32,
+    tag_end: u32,
+    cseq: u32,
+}
+
+impl MergeKey {
+    pub(crate) fn new(call_id: &str, from_tag: &str, cseq: u32, branch: &str) -> MergeKey {
+        let mut text = String::with_capacity(call_id.len() + from_tag.len() + branch.len());
+        text.push_str(call_id);
+        text.push_str(from_tag);
+        text.push_str(branch);
+        MergeKey {
+            text: text.into_boxed_str(),
+            // Header values are bounded by the message size limit.
+            call_id_end: call_id.len() as u32,
+            tag_end: (call_id.len() + from_tag.len()) as u32,
+            cseq,
+        }
+    }
+
+    /// Call-ID, From tag, CSeq number.
+    fn id(&self) -> (&str, &str, u32) {
+        let (c, t) = (self.call_id_end as usize, self.tag_end as usize);
+        (&self.text[..c], &self.text[c..t], self.cseq)
+    }
+
+    /// The branch of the request.
+    pub(crate) fn branch(&self) -> &str {
+        &self.text[self.tag_end as usize..]
+    }
+}
+
+impl PartialEq for MergeKey {
+    fn eq(&self, other: &MergeKey) -> bool {
+        self.id() == other.id()
+    }
+}
+
+impl Eq for MergeKey {}
+
+impl std::hash::Hash for MergeKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.id().hash(state);
+    }
+}
+
+/// A request to send: one the caller gives up, or one it keeps (the
+/// INVITE stays with its call for CANCEL, ACK and retries), which is then
+/// serialized from the borrow instead of cloned.
+#[derive(Debug)]
+pub(crate) enum Outgoing<'a> {
+    Owned(Message),
+    Kept(&'a Message),
+}
+
+impl Outgoing<'_> {
+    /// The request, to change: a kept one is copied first (rare: a large
+    /// request switched to TCP).
+    pub(crate) fn make_owned(&mut self) -> &mut Message {
+        if let Outgoing::Kept(m) = *self {
+            *self = Outgoing::Owned(m.clone());
+        }
+        match self {
+            Outgoing::Owned(m) => m,
+            // Made owned just above.
+            Outgoing::Kept(_) => unreachable!("made owned above"),
+        }
+    }
+
+    /// The request, owned.
+    pub(crate) fn into_owned(self) -> Message {
+        match self {
+            Outgoing::Owned(m) => m,
+            Outgoing::Kept(m) => m.clone(),
+        }
+    }
+}
+
+impl std::ops::Deref for Outgoing<'_> {
+    type Target = Message;
+
+    fn deref(&self) -> &Message {
+        match self {
+            Outgoing::Owned(m) => m,
+            Outgoing::Kept(m) => m,
+        }
+    }
+}
+
+impl From<Message> for Outgoing<'_> {
+    fn from(m: Message) -> Self {
+        Outgoing::Owned(m)
+    }
+}
+
+impl<'a> From<&'a Message> for Outgoing<'a> {
+    fn from(m: &'a Message) -> Self {
+        Outgoing::Kept(m)
+    }
+}
 
 /// What a client or server transaction of the Party is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -295,7 +404,7 @@ pub struct Party {
     /// the cheap [`IdHasher`]: only tags we generated are stored, so a peer
     /// can choose what it looks up but not what collides in the table (no
     /// flooding); SipHash showed in the call benchmark's profile.
-    pub(crate) by_tag: IdMap<Box<str>, DialogId>,
+    pub(crate) by_tag: IdMap<LocalTag, DialogId>,
     pub(crate) registrations: IdMap<RegistrationId, Registration>,
     pub(crate) timers: TimerHeap,
     pub(crate) events: VecDeque<Event>,
@@ -309,7 +418,7 @@ pub struct Party {
     pub(crate) server_auth: Option<Box<crate::auth::ServerAuth>>,
     /// Requests without To tag being served: (Call-ID, From tag, CSeq) to
     /// branch, to find merged requests (RFC 3261 section 8.2.2.2).
-    pub(crate) serving: HashMap<MergeKey, (Box<str>, TransactionId)>,
+    pub(crate) serving: HashMap<MergeKey, TransactionId>,
     pub(crate) framer: Framer,
     pub(crate) next_id: u64,
     pub(crate) last_now: Option<Instant>,
@@ -475,6 +584,9 @@ impl Party {
                 bytes,
                 ..
             } => self.handle_stream(now, transport, source, bytes),
+            Input::StreamClosed {
+                transport, source, ..
+            } => self.framer.close(transport, source),
             Input::TransportError {
                 transport,
                 destination,
@@ -706,16 +818,24 @@ impl Party {
         id
     }
 
-    pub(crate) fn new_tag(&mut self) -> String {
-        // `message::new_tag`'s 10 token characters, after the prefix, in
-        // one allocation.
+    pub(crate) fn new_tag(&mut self) -> LocalTag {
+        // `message::new_tag`'s 10 token characters, after the prefix.
         let mut token = [0u8; 10];
         self.rng.fill_token(&mut token);
-        let mut tag = String::with_capacity(self.tag_prefix.len() + token.len());
-        tag.push_str(&self.tag_prefix);
-        // fill_token writes ASCII alphanumerics only.
-        tag.push_str(std::str::from_utf8(&token).unwrap_or_default());
-        tag
+        // A `Random` of the application's might write anything: keep the
+        // tag a token.
+        for b in &mut token {
+            if !b.is_ascii_alphanumeric() {
+                *b = b'a' + *b % 26;
+            }
+        }
+        // The prefix is `{index}.`, which fits with the token; were it
+        // ever longer it is dropped rather than the tag (routing by
+        // prefix then falls back to the Request-URI).
+        LocalTag::new(&self.tag_prefix, &token)
+            .or_else(|| LocalTag::new("", &token))
+            // Ten ASCII bytes always fit in a LocalTag.
+            .expect("a bare token fits")
     }
 
     pub(crate) fn local_for(&self, transport: Transport) -> Result<SocketAddr, Error> {
@@ -846,10 +966,10 @@ impl Party {
     // Every argument is a distinct fact about the transaction; a struct
     // would only rename them.
     #[allow(clippy::too_many_arguments)]
-    pub(crate) fn send_request(
+    pub(crate) fn send_request<'a>(
         &mut self,
         now: Instant,
-        request: Message,
+        request: impl Into<Outgoing<'a>>,
         destination: SocketAddr,
         transport: Transport,
         owner: Owner,
@@ -858,7 +978,7 @@ impl Party {
     ) -> Result<TransactionId, Error> {
         self.send_request_with(
             now,
-            request,
+            request.into(),
             destination,
             transport,
             owner,
@@ -876,7 +996,7 @@ impl Party {
     pub(crate) fn send_request_with(
         &mut self,
         now: Instant,
-        mut request: Message,
+        mut request: Outgoing<'_>,
         destination: SocketAddr,
         transport: Transport,
         owner: Owner,
@@ -896,11 +1016,12 @@ impl Party {
         // (failover, UDP after TCP failed); otherwise there is nothing to
         // resend (the INVITE keeps its own copy for CANCEL and forks).
         let keep = (keep || switched || self.config.credentials.is_some())
-            .then(|| Box::new(request.clone()));
-        let id = self
-            .tx
-            .send_request(now, request, destination, transport)
-            .map_err(|e| Error::Transaction(e.to_string()))?;
+            .then(|| Box::new(Message::clone(&request)));
+        let sent = match request {
+            Outgoing::Owned(r) => self.tx.send_request(now, r, destination, transport),
+            Outgoing::Kept(r) => self.tx.send_request_ref(now, r, destination, transport),
+        };
+        let id = sent.map_err(|e| Error::Transaction(e.to_string()))?;
         if switched {
             self.note_switched(id, destination);
         }
@@ -1077,7 +1198,7 @@ impl Party {
         {
             self.on_invite_tx_gone(call, id);
         }
-        self.serving.retain(|_, (_, t)| *t != id);
+        self.serving.retain(|_, t| *t != id);
     }
 
     /// A response within one of our client transactions.
@@ -1342,13 +1463,16 @@ impl Party {
 /// TLS, else UDP).
 pub(crate) fn uri_transport(uri: &str) -> Result<Transport, Error> {
     let parsed = message::Uri::parse(uri).map_err(|_| Error::InvalidUri(uri.to_string()))?;
-    Ok(
-        match parsed.transport_param().and_then(Transport::from_token) {
-            Some(t) => t,
-            None if matches!(parsed.scheme, message::Scheme::Sips) => Transport::Tls,
-            None => Transport::Udp,
-        },
-    )
+    Ok(transport_of(&parsed))
+}
+
+/// [`uri_transport`] of a URI already decoded.
+pub(crate) fn transport_of(parsed: &message::Uri<'_>) -> Transport {
+    match parsed.transport_param().and_then(Transport::from_token) {
+        Some(t) => t,
+        None if matches!(parsed.scheme, message::Scheme::Sips) => Transport::Tls,
+        None => Transport::Udp,
+    }
 }
 
 impl Party {
@@ -1402,11 +1526,19 @@ impl Party {
 
 /// Frames SIP messages out of the bytes of stream connections (RFC 3261
 /// section 18.3: Content-Length delimits them), one
-/// [`StreamFramer`](crate::transport::stream::StreamFramer) per connection.
+/// [`StreamFramer`](crate::transport::stream::StreamFramer) per connection,
+/// kept for the connection's life (its buffer and pong state with it)
+/// until [`Input::StreamClosed`] or [`Input::TransportError`] ends it.
 #[derive(Debug, Default)]
 pub(crate) struct Framer {
     streams: HashMap<(Transport, SocketAddr), crate::transport::stream::StreamFramer>,
 }
+
+/// More connections than a user agent keeps open at once: past it, the
+/// framers holding nothing are dropped (a driver that never reports
+/// closed connections must not make the table grow without end; an idle
+/// framer is made again when its connection speaks).
+const MAX_IDLE_FRAMERS: usize = 1024;
 
 /// What a stream connection delivered.
 pub(crate) enum Delivered {
@@ -1429,18 +1561,20 @@ impl Framer {
         bytes: &[u8],
         mut deliver: impl FnMut(Delivered),
     ) {
-        use crate::transport::stream::Frame;
+        use crate::transport::stream::ParsedFrame;
         let key = (transport, source);
+        if self.streams.len() >= MAX_IDLE_FRAMERS && !self.streams.contains_key(&key) {
+            self.streams.retain(|_, f| f.buffered() > 0);
+        }
         let framer = self.streams.entry(key).or_default();
         framer.push(bytes);
         loop {
-            match framer.next_frame() {
-                Ok(Some(Frame::Message(bytes))) => match Message::parse(&bytes) {
-                    Ok(msg) => deliver(Delivered::Message(msg)),
-                    Err(e) => warn!(%source, error = ?e, "unparseable stream message dropped"),
-                },
-                Ok(Some(Frame::Ping)) => deliver(Delivered::Ping),
-                Ok(Some(Frame::Pong)) => {}
+            // Parsed straight out of the connection's buffer: the message
+            // is copied once, into the `Message`.
+            match framer.next_parsed() {
+                Ok(Some(ParsedFrame::Message(msg))) => deliver(Delivered::Message(msg)),
+                Ok(Some(ParsedFrame::Ping)) => deliver(Delivered::Ping),
+                Ok(Some(_)) => {}
                 Ok(None) => break,
                 Err(e) => {
                     warn!(%source, error = %e, "unparseable stream data, dropping buffer");
@@ -1449,14 +1583,17 @@ impl Framer {
                 }
             }
         }
-        if framer.buffered() == 0 {
-            self.streams.remove(&key);
-        }
     }
 
-    /// Forget a closed connection's partial data.
+    /// Forget a closed connection's framing state.
     pub(crate) fn close(&mut self, transport: Transport, peer: SocketAddr) {
         self.streams.remove(&(transport, peer));
+    }
+
+    /// How many connections have framing state.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.streams.len()
     }
 }
 
@@ -1464,7 +1601,7 @@ impl Framer {
 /// literal (`maddr` wins over the host); the port defaults by transport.
 pub(crate) fn resolve_uri(uri: &str) -> Result<(SocketAddr, Transport), Error> {
     let parsed = message::Uri::parse(uri).map_err(|_| Error::InvalidUri(uri.to_string()))?;
-    let transport = uri_transport(uri)?;
+    let transport = transport_of(&parsed);
     let addr = literal_addr(&parsed, transport)
         .ok_or_else(|| Error::Unresolvable(parsed.maddr().unwrap_or(parsed.host).to_string()))?;
     Ok((addr, transport))
@@ -1587,5 +1724,153 @@ mod tests {
             &*p.contact(Transport::Udp).unwrap(),
             "<sip:bob@127.0.0.1:5060>"
         );
+    }
+
+    const LOCAL: &str = "127.0.0.1:5060";
+    const PEER: &str = "127.0.0.1:40000";
+
+    fn options(branch: &str) -> String {
+        format!(
+            "OPTIONS sip:alice@127.0.0.1:5060 SIP/2.0\r\n\
+Via: SIP/2.0/TCP 127.0.0.1:40000;branch=z9hG4bK{branch}\r\n\
+Max-Forwards: 70\r\n\
+From: <sip:bob@biloxi.com>;tag=b1\r\n\
+To: <sip:alice@atlanta.com>\r\n\
+Call-ID: {branch}@127.0.0.1\r\n\
+CSeq: 1 OPTIONS\r\n\
+Content-Length: 0\r\n\r\n"
+        )
+    }
+
+    fn tcp_party() -> Party {
+        let mut p = Party::no_media_simple_calls("alice@atlanta.com").unwrap();
+        p.set_local_address(Transport::Tcp, LOCAL.parse().unwrap());
+        p
+    }
+
+    fn stream(p: &mut Party, now: Instant, bytes: &[u8]) {
+        p.handle_input(Input::StreamData {
+            now,
+            transport: Transport::Tcp,
+            source: PEER.parse().unwrap(),
+            destination: LOCAL.parse().unwrap(),
+            bytes,
+        });
+    }
+
+    /// What the Party sent back on the connection: the status line of
+    /// each message, `pong` for a keep-alive answer.
+    fn sent(p: &mut Party) -> Vec<String> {
+        let mut out = Vec::new();
+        loop {
+            match p.poll_output() {
+                Output::Transmit(t) => {
+                    assert_eq!(t.destination, PEER.parse().unwrap());
+                    assert_eq!(t.transport, Transport::Tcp);
+                    if t.bytes == crate::transport::stream::PONG {
+                        out.push("pong".to_string());
+                    } else {
+                        let m = Message::parse(&t.bytes).unwrap();
+                        let cseq = m.cseq().unwrap().unwrap();
+                        out.push(format!("{} {}", m.status().unwrap(), cseq.method));
+                    }
+                }
+                Output::Event(_) | Output::MediaTransmit(_) => {}
+                _ => return out,
+            }
+        }
+    }
+
+    /// RFC 3261 section 18.3: a message split across many reads is framed
+    /// once it is whole, by the connection's one framer, which stays for
+    /// the connection's life (not dropped when its buffer empties).
+    #[test]
+    fn rfc3261_18_3_message_split_across_many_reads() {
+        let mut p = tcp_party();
+        let now = Instant::now();
+        let text = options("split");
+        for chunk in text.as_bytes().chunks(7) {
+            assert!(
+                sent(&mut p).is_empty(),
+                "answered before the message was whole"
+            );
+            stream(&mut p, now, chunk);
+            assert_eq!(p.framer.len(), 1);
+        }
+        assert_eq!(sent(&mut p), ["200 OPTIONS"]);
+        // The connection's framer outlives its empty buffer...
+        assert_eq!(p.framer.len(), 1);
+        // ...until the connection closes.
+        p.handle_input(Input::StreamClosed {
+            now,
+            transport: Transport::Tcp,
+            source: PEER.parse().unwrap(),
+        });
+        assert_eq!(p.framer.len(), 0);
+    }
+
+    /// RFC 3261 section 18.3: two messages in one read are both framed
+    /// and answered, in order; a read ending in the middle of a third
+    /// keeps it for the next.
+    #[test]
+    fn rfc3261_18_3_two_messages_in_one_read() {
+        let mut p = tcp_party();
+        let now = Instant::now();
+        let third = options("three");
+        let mut bytes = options("one") + &options("two");
+        bytes.push_str(&third[..40]);
+        stream(&mut p, now, bytes.as_bytes());
+        assert_eq!(sent(&mut p), ["200 OPTIONS", "200 OPTIONS"]);
+        stream(&mut p, now, &third.as_bytes()[40..]);
+        assert_eq!(sent(&mut p), ["200 OPTIONS"]);
+        // A reset connection is forgotten too.
+        p.handle_input(Input::TransportError {
+            now,
+            transport: Transport::Tcp,
+            destination: PEER.parse().unwrap(),
+        });
+        assert_eq!(p.framer.len(), 0);
+    }
+
+    /// RFC 5626 section 4.4.1: a ping (double CRLF) is answered with a
+    /// pong on the same connection, before, between and after messages.
+    #[test]
+    fn rfc5626_4_4_1_stream_ping_is_answered() {
+        let mut p = tcp_party();
+        let now = Instant::now();
+        stream(&mut p, now, b"\r\n\r\n");
+        assert_eq!(sent(&mut p), ["pong"]);
+        let bytes = options("ping") + "\r\n\r\n";
+        stream(&mut p, now, bytes.as_bytes());
+        assert_eq!(sent(&mut p), ["200 OPTIONS", "pong"]);
+        // A ping split across two reads.
+        stream(&mut p, now, b"\r\n");
+        assert!(sent(&mut p).is_empty());
+        stream(&mut p, now, b"\r\n");
+        assert_eq!(sent(&mut p), ["pong"]);
+    }
+
+    /// Connections that close without the driver saying so cannot make the
+    /// framer table grow without end: idle framers are dropped past a
+    /// bound, and one holding a partial message is kept.
+    #[test]
+    fn framers_of_unreported_closes_stay_bounded() {
+        let mut p = tcp_party();
+        let now = Instant::now();
+        let partial = options("partial");
+        stream(&mut p, now, &partial.as_bytes()[..30]);
+        for port in 0..(MAX_IDLE_FRAMERS as u16 * 2) {
+            p.handle_input(Input::StreamData {
+                now,
+                transport: Transport::Tcp,
+                source: SocketAddr::from(([127, 0, 0, 2], 10_000 + port)),
+                destination: LOCAL.parse().unwrap(),
+                bytes: b"\r\n\r\n",
+            });
+            assert!(p.framer.len() <= MAX_IDLE_FRAMERS);
+        }
+        while !matches!(p.poll_output(), Output::Timeout(_) | Output::Idle) {}
+        stream(&mut p, now, &partial.as_bytes()[30..]);
+        assert_eq!(sent(&mut p), ["200 OPTIONS"]);
     }
 }

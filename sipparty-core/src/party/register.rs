@@ -70,7 +70,7 @@ impl Party {
             hop,
             transport,
             call_id,
-            from_tag: self.new_tag(),
+            from_tag: self.new_tag().to_string(),
             cseq: 0,
             expires: options.expires.unwrap_or(self.config.register_expires),
             tx: None,

@@ -22,7 +22,7 @@ use tracing::debug;
 
 use super::call::Cancel;
 use super::event::{DialogError, DialogId, DialogState, Event};
-use super::{uri_transport, Error, IdMap, Owner, Party, TxKind, TxUse};
+use super::{Error, IdMap, Outgoing, Owner, Party, TxKind, TxUse};
 use crate::message::{self, HeaderName, Message};
 use crate::transaction::TransactionId;
 use crate::transport::locate::{Answer, Locator, LookupId};
@@ -104,7 +104,7 @@ impl Party {
         let parsed = message::Uri::parse(uri).map_err(|_| Error::InvalidUri(uri.to_string()))?;
         let explicit =
             parsed.transport_param().is_some() || matches!(parsed.scheme, message::Scheme::Sips);
-        let mut transport = uri_transport(uri)?;
+        let mut transport = super::transport_of(&parsed);
         if let Some(addr) = super::literal_addr(&parsed, transport) {
             return Ok(NextHop::Addr(addr, transport));
         }
@@ -141,14 +141,15 @@ impl Party {
 
     /// Start a client transaction for `request` towards `hop`. For a name
     /// the request is held under a placeholder id until it is located.
-    pub(crate) fn send_routed(
+    pub(crate) fn send_routed<'a>(
         &mut self,
         now: Instant,
-        request: Message,
+        request: impl Into<Outgoing<'a>>,
         hop: &NextHop,
         owner: Owner,
         kind: TxKind,
     ) -> Result<TransactionId, Error> {
+        let request = request.into();
         let uri = match hop {
             NextHop::Addr(addr, transport) => {
                 return self.send_request(now, request, *addr, *transport, owner, kind, 0)
@@ -173,7 +174,7 @@ impl Party {
             TxUse {
                 owner,
                 kind,
-                request: Some(Box::new(request)),
+                request: Some(Box::new(request.into_owned())),
                 destination: hop.addr(),
                 transport: hop.transport(),
                 auth_rounds: 0,
@@ -328,7 +329,7 @@ impl Party {
         self.fix_contact(&mut request, target.transport);
         let id = self.send_request_with(
             now,
-            request,
+            request.into(),
             target.addr,
             target.transport,
             owner,
@@ -515,7 +516,11 @@ impl Party {
     /// TCP, its top Via saying so (same branch). Not when the next hop's
     /// URI pins `transport=udp`, nor without a local TCP address. Returns
     /// the transport to use.
-    pub(crate) fn fit_to_path(&self, request: &mut Message, transport: Transport) -> Transport {
+    pub(crate) fn fit_to_path(
+        &self,
+        request: &mut Outgoing<'_>,
+        transport: Transport,
+    ) -> Transport {
         if transport != Transport::Udp || !self.config.tcp_for_large_requests {
             return transport;
         }
@@ -541,7 +546,7 @@ impl Party {
         let via = format!("SIP/2.0/TCP {tcp}{params}");
         // The branch is unchanged: the transaction layer keeps reading it
         // from the message's cache instead of decoding the Via again.
-        request.replace_top_via_same_branch(&via);
+        request.make_owned().replace_top_via_same_branch(&via);
         debug!(
             size = wire_size(request),
             limit, "large request switched to TCP (RFC 3261 section 18.1.1)"

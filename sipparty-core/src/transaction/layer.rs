@@ -166,6 +166,23 @@ pub struct TransactionLayer {
     scratch: String,
 }
 
+/// The key of the client transaction `request` starts (section 17.1.3):
+/// its top Via's branch (decoded once per message: a caller that wrote
+/// the Via may have recorded it already) and its method.
+fn client_key(request: &Message) -> Result<Key, TransactionError> {
+    let Some(method) = request.method() else {
+        return Err(TransactionError::WrongKind);
+    };
+    let Some(branch) = request.top_branch() else {
+        return Err(if *method == Method::Ack {
+            TransactionError::AckNeedsNoTransaction
+        } else {
+            TransactionError::NoBranch
+        });
+    };
+    Ok(Key::new_client(branch, method.clone()))
+}
+
 impl TransactionLayer {
     /// An empty table.
     ///
@@ -631,22 +648,22 @@ impl TransactionLayer {
         destination: SocketAddr,
         transport: Transport,
     ) -> Result<TransactionId, TransactionError> {
-        let key = {
-            let Some(method) = request.method() else {
-                return Err(TransactionError::WrongKind);
-            };
-            // Decoded once per message: a caller that wrote the Via may
-            // have recorded its branch already.
-            let Some(branch) = request.top_branch() else {
-                return Err(if *method == Method::Ack {
-                    TransactionError::AckNeedsNoTransaction
-                } else {
-                    TransactionError::NoBranch
-                });
-            };
-            Key::new_client(branch, method.clone())
-        };
-        self.start_request(now, key, request, destination, transport)
+        let key = client_key(&request)?;
+        self.start_request(now, key, || request.into_bytes(), destination, transport)
+    }
+
+    /// [`Self::send_request`] for a request the caller keeps (an INVITE is
+    /// kept for CANCEL, ACK and retries): serialized from the borrowed
+    /// message instead of a clone of it.
+    pub fn send_request_ref(
+        &mut self,
+        now: Instant,
+        request: &Message,
+        destination: SocketAddr,
+        transport: Transport,
+    ) -> Result<TransactionId, TransactionError> {
+        let key = client_key(request)?;
+        self.start_request(now, key, || request.to_bytes(), destination, transport)
     }
 
     /// [`Self::send_request`] for a caller that just generated the top
@@ -674,14 +691,16 @@ impl TransactionLayer {
             "branch given is the top Via's"
         );
         let key = Key::new_client(branch, method.clone());
-        self.start_request(now, key, request, destination, transport)
+        self.start_request(now, key, || request.into_bytes(), destination, transport)
     }
 
+    /// Start a client transaction for the request `serialize` writes, once
+    /// the checks passed.
     fn start_request(
         &mut self,
         now: Instant,
         key: Key,
-        request: Message,
+        serialize: impl FnOnce() -> Vec<u8>,
         destination: SocketAddr,
         transport: Transport,
     ) -> Result<TransactionId, TransactionError> {
@@ -701,7 +720,7 @@ impl TransactionLayer {
             id,
             key,
             hash,
-            request.into_bytes(),
+            serialize(),
             Peer {
                 destination,
                 transport,
@@ -1022,6 +1041,12 @@ impl TransactionLayer {
     /// When [`Self::handle_timeout`] should next be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
         // The top is live: every change is followed by `prune_timers`.
+        debug_assert!(
+            self.timers
+                .peek()
+                .map_or(true, |Reverse((at, id))| self.timer_is_live(*at, *id)),
+            "the timer heap's top is a live deadline"
+        );
         self.timers.peek().map(|Reverse((at, _))| *at)
     }
 
@@ -1051,6 +1076,38 @@ mod tests {
         m.add_header(HeaderName::CallId, "c1@127.0.0.1");
         m.add_header(HeaderName::CSeq, "1 OPTIONS");
         m
+    }
+
+    /// RFC 3261 section 17.1.1.2: a request the caller keeps is sent as
+    /// the owned one would be, and its transaction matches the same way.
+    #[test]
+    fn rfc3261_17_1_1_2_kept_request_is_sent_like_an_owned_one() {
+        let peer: SocketAddr = "127.0.0.1:5070".parse().unwrap();
+        let now = Instant::now();
+        let mut owned = TransactionLayer::new(TransactionConfig::default());
+        let mut kept = TransactionLayer::new(TransactionConfig::default());
+        let request = options("z9hG4bKkept");
+        owned
+            .send_request(now, request.clone(), peer, Transport::Udp)
+            .unwrap();
+        let id = kept
+            .send_request_ref(now, &request, peer, Transport::Udp)
+            .unwrap();
+        let (a, b) = (
+            owned.poll_transmit().unwrap(),
+            kept.poll_transmit().unwrap(),
+        );
+        assert_eq!(a.bytes, b.bytes);
+        assert_eq!(b.bytes, request.to_bytes());
+        assert_eq!(
+            kept.send_request_ref(now, &request, peer, Transport::Udp),
+            Err(TransactionError::Duplicate)
+        );
+        let response = Message::response_to(&request, 200, Some("b1"));
+        assert_eq!(
+            kept.handle_message(now, response, peer, Transport::Udp),
+            Matched::Existing(id)
+        );
     }
 
     /// RFC 3261 section 17.1.3: a transaction started with the branch

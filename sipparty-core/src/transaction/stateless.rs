@@ -96,7 +96,9 @@ impl<'a> TopVia<'a> {
         }
     }
 
-    /// This Via as [`stamp_via`] leaves it for a request from `source`,
+    /// This Via as the stamp (section 18.2.1: [`needs_stamp`], then
+    /// [`write_stamped_top`] and [`replace_top_via`]) leaves it for a
+    /// request from `source`,
     /// as far as the layer reads it: `received` is `source`'s IP (so it
     /// reads as absent, which means the same to
     /// [`destination_from_via`]) and a bare `rport` holds `source`'s port.
@@ -137,26 +139,6 @@ fn parse_ip(host: &str) -> Option<IpAddr> {
         .and_then(|h| h.strip_suffix(']'))
         .unwrap_or(host);
     host.parse().ok()
-}
-
-/// Stamp the top Via of a request that arrived from `source` (section
-/// 18.2.1): add `received` when sent-by is not `source`'s IP, and fill a
-/// bare `rport` with `source`'s port, which RFC 3581 pairs with an
-/// unconditional `received`. Returns whether the Via changed. (The layer
-/// builds the line with [`write_stamped_line`] while it reads the Via anyway.)
-#[cfg(test)]
-pub(crate) fn stamp_via(request: &mut Message, source: SocketAddr) -> bool {
-    let Some(Ok(via)) = request.top_via() else {
-        return false;
-    };
-    let top = TopVia::new(via);
-    if !needs_stamp(&top, source) {
-        return false;
-    }
-    let mut line = String::new();
-    write_stamped_top(request, &top, source, &mut line);
-    replace_top_via(request, &line);
-    true
 }
 
 /// [`write_stamped_line`] for the decoded top Via `top`: in the common
@@ -279,16 +261,31 @@ pub(crate) fn write_stamped_line(
 /// `;received=` and `ip` (RFC 3261 section 18.2.1): the bare address, an
 /// IPv6 one without brackets as `IpAddr`'s Display writes it.
 fn push_received(value: &mut String, ip: IpAddr) {
-    let mut digits = Digits::default();
     value.push_str(";received=");
     match ip {
         IpAddr::V4(v4) => {
-            for (i, octet) in v4.octets().iter().enumerate() {
+            // Every request is stamped (our own Via asks for `rport`):
+            // the dotted quad is written into a buffer and appended once.
+            let mut buf = [0u8; 15];
+            let mut n = 0;
+            for (i, octet) in v4.octets().into_iter().enumerate() {
                 if i > 0 {
-                    value.push('.');
+                    buf[n] = b'.';
+                    n += 1;
                 }
-                value.push_str(decimal(u16::from(*octet), &mut digits));
+                if octet >= 100 {
+                    buf[n] = b'0' + octet / 100;
+                    n += 1;
+                }
+                if octet >= 10 {
+                    buf[n] = b'0' + octet / 10 % 10;
+                    n += 1;
+                }
+                buf[n] = b'0' + octet % 10;
+                n += 1;
             }
+            // Digits and dots only, so always UTF-8.
+            value.push_str(std::str::from_utf8(&buf[..n]).unwrap_or_default());
         }
         IpAddr::V6(v6) => {
             use std::fmt::Write as _;
@@ -298,7 +295,9 @@ fn push_received(value: &mut String, ip: IpAddr) {
     }
 }
 
-/// Whether [`stamp_via`] would change this top Via.
+/// Whether a request from `source` needs its top Via stamped (section
+/// 18.2.1: `received` when sent-by is not `source`'s IP; RFC 3581: a bare
+/// `rport` filled with `source`'s port).
 pub(crate) fn needs_stamp(via: &TopVia<'_>, source: SocketAddr) -> bool {
     via.rport == Some(None) || parse_ip(via.via.host) != Some(source.ip())
 }
@@ -383,31 +382,59 @@ mod tests {
         s.parse().unwrap()
     }
 
+    /// The request as the transaction layer hands it to the TU, stamped
+    /// by the production chain (`needs_stamp`, `write_stamped_top`,
+    /// `replace_top_via` in `TransactionLayer::handle_request`), and where
+    /// the layer sends the TU's 200 to it.
+    fn through_layer(r: Message, source: SocketAddr) -> (Message, SocketAddr) {
+        use super::super::{TransactionConfig, TransactionEvent, TransactionLayer};
+        let now = std::time::Instant::now();
+        let mut layer = TransactionLayer::new(TransactionConfig::default());
+        layer.handle_message(now, r, source, Transport::Udp);
+        let Some(TransactionEvent::Request { id, request, .. }) = layer.poll_event() else {
+            panic!("the layer passed no request on");
+        };
+        let ok = Message::response_to(&request, 200, Some("x"));
+        layer.send_response(now, id, ok).unwrap();
+        let sent = layer.poll_transmit().expect("the 200 was sent");
+        (request, sent.destination)
+    }
+
+    /// The top Via line, as the TU sees it.
+    fn top_line(m: &Message) -> String {
+        m.headers(&HeaderName::Via).next().unwrap().to_owned()
+    }
+
     #[test]
     fn rfc3261_18_2_1_received_added_when_sent_by_differs() {
-        let mut r = request("SIP/2.0/UDP client.example:5070;branch=z9hG4bK1");
-        assert!(stamp_via(&mut r, addr("127.0.0.2:5070")));
+        let r = request("SIP/2.0/UDP client.example:5070;branch=z9hG4bK1");
+        let (r, dest) = through_layer(r, addr("127.0.0.2:5070"));
         let via = r.top_via().unwrap().unwrap();
         assert_eq!(via.received(), Some("127.0.0.2"));
         assert_eq!(via.branch(), Some("z9hG4bK1"));
         assert_eq!(
+            r.top_branch(),
+            Some("z9hG4bK1"),
+            "the cached branch follows"
+        );
+        assert_eq!(dest, addr("127.0.0.2:5070"));
+        assert_eq!(
             response_destination(&r, addr("127.0.0.2:5070"), Transport::Udp),
-            addr("127.0.0.2:5070")
+            dest
         );
 
-        let mut same = request("SIP/2.0/UDP 127.0.0.2:5070;branch=z9hG4bK1");
-        assert!(
-            !stamp_via(&mut same, addr("127.0.0.2:5070")),
-            "sent-by is the source: untouched"
-        );
+        let same = request("SIP/2.0/UDP 127.0.0.2:5070;branch=z9hG4bK1");
+        let before = top_line(&same);
+        let (same, dest) = through_layer(same, addr("127.0.0.2:5070"));
+        assert_eq!(top_line(&same), before, "sent-by is the source: untouched");
         assert_eq!(same.top_via().unwrap().unwrap().received(), None);
+        assert_eq!(dest, addr("127.0.0.2:5070"));
     }
 
     #[test]
     fn rfc3581_4_rport_filled_and_used() {
-        let mut r =
-            request("SIP/2.0/UDP 127.0.0.2:5070;rport;branch=z9hG4bK1, SIP/2.0/UDP 127.0.0.9");
-        assert!(stamp_via(&mut r, addr("127.0.0.3:40000")));
+        let r = request("SIP/2.0/UDP 127.0.0.2:5070;rport;branch=z9hG4bK1, SIP/2.0/UDP 127.0.0.9");
+        let (r, dest) = through_layer(r, addr("127.0.0.3:40000"));
         let via = r.top_via().unwrap().unwrap();
         assert_eq!(via.rport(), Some(Some(40000)));
         assert_eq!(via.received(), Some("127.0.0.3"));
@@ -416,10 +443,13 @@ mod tests {
             2,
             "the second Via value on the line survives"
         );
+        // The response goes to the source address and port (RFC 3581
+        // section 4), also as read back from the stamped Via.
+        assert_eq!(dest, addr("127.0.0.3:40000"));
         let resp = Message::response_to(&r, 200, Some("x"));
         assert_eq!(
             response_destination(&resp, addr("127.0.0.3:40000"), Transport::Udp),
-            addr("127.0.0.3:40000")
+            dest
         );
     }
 
@@ -494,8 +524,8 @@ mod tests {
             "SIP/2.0/TCP [::1]:5070;rport;branch=z9hG4bK1, SIP/2.0/UDP 127.0.0.9",
         ] {
             for source in [addr("127.0.0.3:40000"), addr("[::1]:40001")] {
-                let mut r = request(via);
-                let top = TopVia::new(r.top_via().unwrap().unwrap());
+                let original = request(via);
+                let top = TopVia::new(original.top_via().unwrap().unwrap());
                 let (branch, host, port) = (
                     top.branch.map(str::to_owned),
                     top.via.host.to_owned(),
@@ -504,7 +534,11 @@ mod tests {
                 let changed = needs_stamp(&top, source);
                 let seen = if changed { top.stamped(source) } else { top };
                 let dest = destination_from_via(&seen, source, Transport::Udp);
-                assert_eq!(stamp_via(&mut r, source), changed);
+                let (r, sent_to) = through_layer(request(via), source);
+                assert_eq!(top_line(&r) != top_line(&original), changed, "{via}");
+                // Where the layer sent the 200 (from the stamped view) is
+                // where the stamped Via says.
+                assert_eq!(sent_to, dest, "{via} from {source}");
                 let after = TopVia::new(r.top_via().unwrap().unwrap());
                 assert_eq!(
                     destination_from_via(&after, source, Transport::Udp),
@@ -515,6 +549,27 @@ mod tests {
                 assert_eq!((after.via.host, after.via.port), (host.as_str(), port));
                 assert_eq!(r.vias().count(), request(via).vias().count());
             }
+        }
+    }
+
+    /// RFC 3261 section 18.2.1: `received` holds the source address as
+    /// `IpAddr` writes it, for every width of octet.
+    #[test]
+    fn rfc3261_18_2_1_received_is_the_source_address() {
+        for ip in [
+            "0.0.0.0",
+            "1.2.3.4",
+            "10.99.100.255",
+            "127.0.0.1",
+            "192.0.2.19",
+            "255.255.255.255",
+            "2001:db8::1",
+            "::1",
+        ] {
+            let ip: IpAddr = ip.parse().unwrap();
+            let mut value = String::from("x");
+            push_received(&mut value, ip);
+            assert_eq!(value, format!("x;received={ip}"));
         }
     }
 

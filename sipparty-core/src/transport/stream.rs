@@ -22,7 +22,7 @@
 
 use std::fmt;
 
-use crate::message::{self, Limits, ParseError};
+use crate::message::{self, Limits, Message, MessageView, ParseError};
 
 /// The keep-alive ping a client sends on an idle connection (RFC 5626
 /// section 4.4.1: a double CRLF).
@@ -36,6 +36,19 @@ pub const PONG: &[u8] = b"\r\n";
 pub enum Frame {
     /// A whole SIP message, start line to the end of its body.
     Message(Vec<u8>),
+    /// A keep-alive ping: answer with [`PONG`].
+    Ping,
+    /// A keep-alive pong: the peer is alive.
+    Pong,
+}
+
+/// [`Frame`] with the message already parsed
+/// ([`StreamFramer::next_parsed`]).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum ParsedFrame {
+    /// A whole SIP message.
+    Message(Message),
     /// A keep-alive ping: answer with [`PONG`].
     Ping,
     /// A keep-alive pong: the peer is alive.
@@ -108,13 +121,40 @@ impl StreamFramer {
 
     /// The next frame, `None` until more bytes arrive.
     pub fn next_frame(&mut self) -> Result<Option<Frame>, FramingError> {
+        Ok(self
+            .next_with(|_, bytes| bytes.to_vec())?
+            .map(|found| match found {
+                Found::Message(m) => Frame::Message(m),
+                Found::Ping => Frame::Ping,
+                Found::Pong => Frame::Pong,
+            }))
+    }
+
+    /// [`StreamFramer::next_frame`] with a message parsed straight out of
+    /// the buffer: one copy (into the [`Message`]) instead of copying its
+    /// bytes out to parse them again.
+    pub fn next_parsed(&mut self) -> Result<Option<ParsedFrame>, FramingError> {
+        Ok(self
+            .next_with(|view, _| Message::from_view(view))?
+            .map(|found| match found {
+                Found::Message(m) => ParsedFrame::Message(m),
+                Found::Ping => ParsedFrame::Ping,
+                Found::Pong => ParsedFrame::Pong,
+            }))
+    }
+
+    /// The next frame, a message handed to `take` as parsed and as bytes.
+    fn next_with<T>(
+        &mut self,
+        take: impl FnOnce(&MessageView<'_>, &[u8]) -> T,
+    ) -> Result<Option<Found<T>>, FramingError> {
         let rest = &self.buf[self.start..];
         if rest.is_empty() {
             return Ok(None);
         }
         if rest.starts_with(PING) {
             self.start += PING.len();
-            return Ok(Some(Frame::Ping));
+            return Ok(Some(Found::Ping));
         }
         if rest.starts_with(PONG) {
             // "\r\n" then anything but a second "\r\n" is a pong; a lone
@@ -124,7 +164,7 @@ impl StreamFramer {
             if !ping_coming || self.awaiting_pong {
                 self.awaiting_pong = false;
                 self.start += PONG.len();
-                return Ok(Some(Frame::Pong));
+                return Ok(Some(Found::Pong));
             }
             return Ok(None);
         }
@@ -136,17 +176,17 @@ impl StreamFramer {
             .count();
         if skip > 0 && skip < rest.len() && !rest.starts_with(b"\r\n") {
             self.start += skip;
-            return self.next_frame();
+            return self.next_with(take);
         }
         match message::parse_stream(rest, &self.limits) {
-            Ok(message::Status::Complete((_view, used))) => {
-                let msg = rest[..used].to_vec();
+            Ok(message::Status::Complete((view, used))) => {
+                let msg = take(&view, &rest[..used]);
                 self.start += used;
                 if self.start == self.buf.len() {
                     self.buf.clear();
                     self.start = 0;
                 }
-                Ok(Some(Frame::Message(msg)))
+                Ok(Some(Found::Message(msg)))
             }
             Ok(message::Status::Partial) => {
                 if rest.len() > self.limits.max_message {
@@ -162,6 +202,13 @@ impl StreamFramer {
             Err(parse) => Err(FramingError { parse }),
         }
     }
+}
+
+/// What [`StreamFramer::next_with`] found.
+enum Found<T> {
+    Message(T),
+    Ping,
+    Pong,
 }
 
 #[cfg(test)]
