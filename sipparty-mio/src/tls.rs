@@ -98,6 +98,11 @@ pub(crate) struct TlsSession {
 }
 
 impl TlsSession {
+    /// Whether the handshake is still going on.
+    pub(crate) fn is_handshaking(&self) -> bool {
+        self.conn.is_handshaking()
+    }
+
     /// Plaintext to send; rustls holds it until the handshake is done.
     pub(crate) fn write_plain(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.conn.writer().write_all(bytes)
