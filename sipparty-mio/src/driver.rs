@@ -375,17 +375,13 @@ impl Driver {
     /// Feed the DNS answers the helper threads sent back.
     fn run_dns_answers(&mut self) {
         while let Some((id, result)) = self.dns.try_recv() {
-            let answer = match &result {
-                Ok(records) => Answer::Records(records),
-                Err(e) => {
-                    debug!(%id, error = %e, "DNS lookup failed");
-                    Answer::Failed
-                }
-            };
+            if let Err(e) = &result {
+                debug!(%id, error = %e, "DNS lookup failed");
+            }
             self.core.endpoint.handle_input(Input::Resolved {
                 now: Instant::now(),
                 id,
-                answer,
+                answer: Answer::from_lookup(&result),
             });
         }
     }
