@@ -29,7 +29,7 @@ use crate::dialog::DialogShared;
 use crate::dns::SystemDns;
 use crate::party::{PartyShared, PendingIncoming};
 use crate::registration::RegShared;
-use crate::tls::{TlsConfig, TlsSession};
+use crate::tls::{self, TlsConfig, TlsSession};
 use crate::{Direction, Response, SipTrace};
 
 /// A command from an application thread, run on the event loop with the
@@ -536,7 +536,7 @@ impl Driver {
         self.make_room();
         let stream = TcpStream::connect(destination)?;
         let tls = match (transport, &self.tls) {
-            (Transport::Tls, Some(cfg)) => Some(cfg.client(destination)?),
+            (Transport::Tls, Some(cfg)) => Some(tls::client(cfg, destination)?),
             _ => None,
         };
         debug!(%destination, %transport, "connecting");
@@ -763,7 +763,7 @@ impl Driver {
                         continue;
                     }
                     let tls = match (transport, &self.tls) {
-                        (Transport::Tls, Some(cfg)) => match cfg.server() {
+                        (Transport::Tls, Some(cfg)) => match tls::server(cfg) {
                             Ok(s) => Some(s),
                             Err(e) => {
                                 warn!(error = %e, "TLS session setup failed");

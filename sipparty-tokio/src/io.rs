@@ -29,7 +29,7 @@ use tokio_rustls::TlsStream;
 use tracing::{debug, trace, warn};
 
 use crate::driver::now;
-use crate::tls::TlsConfig;
+use crate::tls::{self, TlsConfig};
 
 /// Largest datagram or read we accept in one go.
 const BUF_SIZE: usize = 65_536;
@@ -296,7 +296,7 @@ impl Io {
                 Box::pin(async move {
                     let tcp = TcpStream::connect(destination).await?;
                     let _ = tcp.set_nodelay(true);
-                    let stream = tls.connect(tcp, destination).await?;
+                    let stream = tls::connect(&tls, tcp, destination).await?;
                     Ok(Stream::Tls(Box::new(stream)))
                 })
             }
@@ -528,7 +528,7 @@ impl Io {
                 (Transport::Tls, Some(tls)) => {
                     let tls = tls.clone();
                     ConnState::Opening(Box::pin(async move {
-                        let stream = tls.accept(stream).await?;
+                        let stream = tls::accept(&tls, stream).await?;
                         Ok(Stream::Tls(Box::new(stream)))
                     }))
                 }

@@ -3,11 +3,11 @@
 //! for responses (section 18.2.2), CRLF keep-alive (RFC 5626 section
 //! 4.4.1), idle closing and the cap on open connections.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use sipparty_core::message::Message;
 use sipparty_core::transport::stream::{Frame, StreamFramer, PING, PONG};
+use sipparty_core::transport::tls::server_name;
 use sipparty_tokio::{
     CallPolicy, DialogError, DialogState, InviteOptions, Party, PartyBuilder, PartyConfig,
     TlsConfig, Transport,
@@ -238,19 +238,13 @@ async fn rfc5626_4_4_1_a_ping_is_answered_with_a_pong_over_tls() {
     let cert = certificate();
     let bob = tls_party("bob@biloxi.com", "127.0.0.1", tls_with(&cert)).await;
     let to = bob.local_addr_for(Transport::Tls).unwrap();
-    let mut roots = tokio_rustls::rustls::RootCertStore::empty();
-    roots.add(cert.0.clone().into()).unwrap();
-    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
-    let client = tokio_rustls::rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    // A raw TLS client with the same configuration a party would use.
+    let client = TlsConfig::client_trusting(std::slice::from_ref(&cert.0)).unwrap();
     let tcp = TcpStream::connect(to).await.unwrap();
-    let name = tokio_rustls::rustls::pki_types::ServerName::IpAddress(to.ip().into());
     let mut s = within(
         "handshake",
-        tokio_rustls::TlsConnector::from(Arc::new(client)).connect(name, tcp),
+        tokio_rustls::TlsConnector::from(client.client_config().clone())
+            .connect(server_name(to), tcp),
     )
     .await
     .unwrap();
