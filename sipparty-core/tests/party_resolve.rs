@@ -697,3 +697,66 @@ fn rfc3263_s4_3_a_challenged_request_keeps_its_targets() {
     m.feed(BOB, Message::response_to(&third, 200, Some("y")));
     assert_eq!(m.completed(id).map(|o| o.code), Some(200));
 }
+
+#[test]
+fn rfc3263_s4_3_a_connection_that_does_not_open_fails_over_before_timer_b() {
+    use sipparty_core::transport::connection::{ConnectionAction, ConnectionPolicy, Connections};
+    // Two TCP targets; the first never completes its connect (a host that
+    // drops SYNs). A driver keeps the core's connection table, which says
+    // when to give up; the Party then tries the next target.
+    let mut m = Manual::new(config(), true).with_dns(
+        SimDns::new()
+            .with(
+                "_sip._tcp.example.test",
+                RecordType::Srv,
+                vec![
+                    ttl(Record::srv(1, 0, 5070, "a.example.test"), 60),
+                    ttl(Record::srv(2, 0, 5080, "b.example.test"), 60),
+                ],
+            )
+            .with("a.example.test", RecordType::A, localhost(60))
+            .with("b.example.test", RecordType::A, localhost(60)),
+    );
+    let t0 = m.now;
+    let call = m.invite(
+        "sip:bob@example.test;transport=tcp",
+        InviteOptions::default(),
+    );
+    m.answer();
+    let (transport, dest, first) = m.sent[0].clone();
+    assert_eq!((transport, dest), (Transport::Tcp, addr(CAROL)));
+    let mut conns = Connections::new(ConnectionPolicy::default());
+    conns.opening(m.now, (transport, dest), true);
+
+    // Nothing happens until the open limit, long before Timer B (32 s).
+    let due = conns.poll_timeout().unwrap();
+    assert_eq!(due, t0 + Duration::from_secs(5));
+    assert!(m.party.poll_timeout().map_or(true, |t| t >= due));
+    m.now = due;
+    let mut actions = Vec::new();
+    conns.handle_timeout(m.now, &mut actions);
+    assert_eq!(
+        actions,
+        vec![ConnectionAction::Close {
+            conn: (Transport::Tcp, addr(CAROL)),
+            failed: true
+        }]
+    );
+    // The driver reports the failed connection; the INVITE queued on it
+    // fails and goes to the next target as a new transaction.
+    m.party.handle_input(Input::TransportError {
+        now: m.now,
+        transport: Transport::Tcp,
+        destination: addr(CAROL),
+    });
+    m.drain();
+    assert_eq!(m.sent.len(), 2, "{:?}", m.states());
+    let (transport, dest, second) = m.sent[1].clone();
+    assert_eq!((transport, dest), (Transport::Tcp, addr(BOB)));
+    assert_eq!(first.call_id(), second.call_id());
+    assert_ne!(branch(&first), branch(&second));
+    assert_eq!(
+        m.party.dialog_state(call),
+        Some(DialogState::InitiatingDialog)
+    );
+}
