@@ -964,8 +964,8 @@ impl Driver {
                     self.write_conn(i, PING);
                 }
                 ConnectionAction::Close { conn, failed } => {
-                    if self.connections_opening(conn) {
-                        debug!("connect or TLS handshake took too long");
+                    if let Some(peer) = self.still_opening(conn) {
+                        debug!(%peer, "connect or TLS handshake took too long");
                     }
                     self.close_conn(conn, failed)
                 }
@@ -975,14 +975,17 @@ impl Driver {
         self.conn_due = self.connections.poll_timeout();
     }
 
-    /// Whether the connection at `index` is still connecting or in its
-    /// TLS handshake (the table has forgotten it once it said to close).
-    fn connections_opening(&self, index: usize) -> bool {
-        match &self.slab.get(index) {
-            Some(Some(Source::Conn(c))) => {
-                c.connecting || c.tls.as_ref().is_some_and(TlsSession::is_handshaking)
+    /// The peer of the connection at `index` if it is still connecting or
+    /// in its TLS handshake (asked of the connection: the table forgets a
+    /// connection once it says to close it).
+    fn still_opening(&self, index: usize) -> Option<SocketAddr> {
+        match self.slab.get(index) {
+            Some(Some(Source::Conn(c)))
+                if c.connecting || c.tls.as_ref().is_some_and(TlsSession::is_handshaking) =>
+            {
+                Some(c.peer)
             }
-            _ => false,
+            _ => None,
         }
     }
 
