@@ -223,12 +223,13 @@ fn json_params(p: &sipparty_core::message::Params<'_>) -> String {
 
 fn json_name_addr(a: &sipparty_core::message::NameAddr<'_>) -> String {
     let mut o = JsonObject::new();
-    o.opt_str("display_name", a.display_name);
-    o.str("uri", a.uri.raw);
-    o.opt_str("user", a.uri.user);
-    o.str("host", a.uri.host);
-    o.raw("port", &a.uri.port.map_or("null".into(), |p| p.to_string()));
-    o.raw("params", &json_params(&a.params));
+    let uri = a.uri();
+    o.opt_str("display_name", a.display_name());
+    o.str("uri", uri.raw);
+    o.opt_str("user", uri.user);
+    o.str("host", uri.host);
+    o.raw("port", &uri.port.map_or("null".into(), |p| p.to_string()));
+    o.raw("params", &json_params(&a.params()));
     o.finish()
 }
 
@@ -277,7 +278,7 @@ fn json_message(v: &MessageView<'_>) -> String {
                 x.str("host", via.host);
                 x.raw("port", &via.port.map_or("null".into(), |p| p.to_string()));
                 x.opt_str("branch", via.branch());
-                x.raw("params", &json_params(&via.params));
+                x.raw("params", &json_params(&via.params()));
                 x.finish()
             }
             Err(e) => json_error(&e),

@@ -20,12 +20,12 @@ fn sample_invite_parses_with_typed_headers() {
     assert_eq!(via.branch(), Some("z9hG4bK74bf9"));
     assert_eq!(via.received(), Some("192.0.2.101"));
     let from = m.from_header().unwrap().unwrap();
-    assert_eq!(from.display_name, Some("Alice"));
-    assert_eq!(from.uri.user, Some("alice"));
+    assert_eq!(from.display_name(), Some("Alice"));
+    assert_eq!(from.uri().user, Some("alice"));
     assert_eq!(from.tag(), Some("9fxced76sl"));
     let to = m.to_header().unwrap().unwrap();
     assert_eq!(to.tag(), None);
-    assert_eq!(to.uri.scheme, Scheme::Sip);
+    assert_eq!(to.uri().scheme, Scheme::Sip);
     assert_eq!(m.call_id(), Some("3848276298220188511@atlanta.example.com"));
     let cseq = m.cseq().unwrap().unwrap();
     assert_eq!((cseq.seq, cseq.method), (1, Method::Invite));
@@ -33,7 +33,7 @@ fn sample_invite_parses_with_typed_headers() {
     let contacts: Vec<_> = m.contacts().collect::<Result<_, _>>().unwrap();
     assert_eq!(contacts.len(), 1);
     assert_eq!(
-        contacts[0].address().unwrap().uri.transport_param(),
+        contacts[0].address().unwrap().uri().transport_param(),
         Some("udp")
     );
     assert!(m.content_type().unwrap().unwrap().is_sdp());

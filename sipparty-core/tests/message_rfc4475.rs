@@ -70,10 +70,10 @@ fn rfc4475_3_1_1_1_short_tortuous_invite() {
     let m = verdict(&raw).expect("valid");
     assert_eq!(m.method(), Some(&Method::Invite));
     let to = m.to_header().unwrap().unwrap();
-    assert_eq!(to.uri.user, Some("vivekg"));
+    assert_eq!(to.uri().user, Some("vivekg"));
     assert_eq!(to.tag(), Some("1918181833n"));
     let from = m.from_header().unwrap().unwrap();
-    assert_eq!(from.display_name, Some("J Rosenberg \\\\\\\""));
+    assert_eq!(from.display_name(), Some("J Rosenberg \\\\\\\""));
     assert_eq!(from.tag(), Some("98asjd8"));
     assert_eq!(m.max_forwards(), Some(Ok(68)));
     assert_eq!(m.cseq().unwrap().unwrap().seq, 9);
@@ -91,12 +91,12 @@ fn rfc4475_3_1_1_1_short_tortuous_invite() {
         Some("newfangled value\r\n continued newfangled value")
     );
     let route = m.routes().next().unwrap().unwrap();
-    assert!(route.uri.lr());
-    assert!(route.uri.params.contains("unknown-no-value"));
+    assert!(route.uri().lr());
+    assert!(route.uri().params.contains("unknown-no-value"));
     let contact = m.contacts().next().unwrap().unwrap();
     assert_eq!(contact.q(), Some(0.33));
     assert_eq!(
-        contact.address().unwrap().params.value("newparam"),
+        contact.address().unwrap().params().value("newparam"),
         Some("newvalue")
     );
     assert_eq!(m.body(), body.as_bytes());
@@ -138,13 +138,13 @@ fn rfc4475_3_1_1_2_wide_range_of_valid_characters() {
     );
     assert_eq!(ruri.host, "example.com");
     let from = m.from_header().unwrap().unwrap();
-    assert_eq!(from.display_name, Some("token1~` token2'+_ token3*%!.-"));
+    assert_eq!(from.display_name(), Some("token1~` token2'+_ token3*%!.-"));
     assert_eq!(from.tag(), Some("_token~1'+`*%!-."));
     assert!(m
         .to_header()
         .unwrap()
         .unwrap()
-        .display_name
+        .display_name()
         .unwrap()
         .contains("NUL:\\\u{0}"));
     assert_eq!(
@@ -184,10 +184,10 @@ fn rfc4475_3_1_1_3_valid_percent_escaping() {
     assert_eq!(ruri.host, "example.net");
     let to = m.to_header().unwrap().unwrap();
     assert!(to
-        .uri
+        .uri()
         .equivalent(&sipparty_core::message::Uri::parse("sip:user@example.com").unwrap()));
     let c = m.contacts().next().unwrap().unwrap();
-    let uri = c.address().unwrap().uri;
+    let uri = c.address().unwrap().uri();
     assert!(uri.params.contains("%6C%72"));
     assert_eq!(uri.params.value("n%61me"), Some("v%61lue%25%34%31"));
     assert_eq!(uri.port, Some(5060));
@@ -214,12 +214,12 @@ fn rfc4475_3_1_1_4_escaped_nulls_in_uris() {
     );
     let m = verdict(&raw).expect("valid");
     assert_eq!(
-        m.to_header().unwrap().unwrap().uri.user,
+        m.to_header().unwrap().unwrap().uri().user,
         Some("null-%00-null")
     );
     let users: Vec<_> = m
         .contacts()
-        .map(|c| c.unwrap().address().unwrap().uri.user.unwrap())
+        .map(|c| c.unwrap().address().unwrap().uri().user.unwrap())
         .collect();
     assert_eq!(users, ["%00", "%00%00"]);
 }
@@ -247,7 +247,7 @@ fn rfc4475_3_1_1_5_percent_not_an_escape() {
     );
     let m = verdict(&raw).expect("valid");
     assert_eq!(m.method(), Some(&Method::Extension("RE%47IST%45R".into())));
-    assert_eq!(m.to_header().unwrap().unwrap().display_name, Some("%Z%45"));
+    assert_eq!(m.to_header().unwrap().unwrap().display_name(), Some("%Z%45"));
     assert_eq!(
         m.top_via().unwrap().unwrap().branch(),
         Some("z9hG4bK209%fzsnel234")
@@ -275,8 +275,8 @@ fn rfc4475_3_1_1_6_no_lws_between_display_name_and_laquot() {
     );
     let m = verdict(&raw).expect("valid");
     let from = m.from_header().unwrap().unwrap();
-    assert_eq!(from.display_name, Some("caller"));
-    assert_eq!(from.uri.user, Some("caller"));
+    assert_eq!(from.display_name(), Some("caller"));
+    assert_eq!(from.uri().user, Some("caller"));
 }
 
 /// 3.1.1.7 Long values in header fields: a very long display name, tag,
@@ -315,7 +315,7 @@ fn rfc4475_3_1_1_7_long_values_in_header_fields() {
         .unwrap()
         .ends_with(&format!("{long}29")));
     assert_eq!(
-        m.to_header().unwrap().unwrap().uri.user.map(str::len),
+        m.to_header().unwrap().unwrap().uri().user.map(str::len),
         Some(400)
     );
     assert_eq!(m.call_id().map(str::len), Some(408));
@@ -866,9 +866,9 @@ fn rfc4475_3_3_4_unknown_uri_schemes_in_header_fields() {
         "",
     );
     let m = verdict(&raw).unwrap();
-    assert_eq!(m.to_header().unwrap().unwrap().uri.scheme, Scheme::Other);
+    assert_eq!(m.to_header().unwrap().unwrap().uri().scheme, Scheme::Other);
     assert_eq!(
-        m.from_header().unwrap().unwrap().uri.raw,
+        m.from_header().unwrap().unwrap().uri().raw,
         "http://www.example.com"
     );
     assert_eq!(
@@ -878,7 +878,7 @@ fn rfc4475_3_3_4_unknown_uri_schemes_in_header_fields() {
             .unwrap()
             .address()
             .unwrap()
-            .uri
+            .uri()
             .scheme_str(),
         "name"
     );
@@ -1023,8 +1023,8 @@ fn rfc4475_3_3_12_contact_header_parameter() {
     let m = verdict(&raw).unwrap();
     let c = m.contacts().next().unwrap().unwrap();
     let a = c.address().unwrap();
-    assert!(a.params.contains("unknownparam"));
-    assert!(a.uri.params.is_empty());
+    assert!(a.params().contains("unknownparam"));
+    assert!(a.uri().params.is_empty());
 }
 
 /// 3.3.13 REGISTER with a URI parameter (inside brackets: the parameter
@@ -1038,8 +1038,8 @@ fn rfc4475_3_3_13_contact_uri_parameter() {
     let m = verdict(&raw).unwrap();
     let c = m.contacts().next().unwrap().unwrap();
     let a = c.address().unwrap();
-    assert!(a.params.is_empty());
-    assert!(a.uri.params.contains("unknownparam"));
+    assert!(a.params().is_empty());
+    assert!(a.uri().params.contains("unknownparam"));
 }
 
 /// 3.3.14 REGISTER with an escaped URI header in a bracketed Contact:
@@ -1053,7 +1053,7 @@ fn rfc4475_3_3_14_escaped_uri_header_in_contact() {
     let m = verdict(&raw).unwrap();
     let c = m.contacts().next().unwrap().unwrap();
     assert_eq!(
-        c.address().unwrap().uri.headers,
+        c.address().unwrap().uri().headers,
         Some("Route=%3Csip:sip.example.com%3E")
     );
 }
@@ -1093,7 +1093,7 @@ fn rfc4475_3_4_1_rfc2543_syntax() {
     assert!(!via.is_rfc3261_branch());
     assert_eq!(m.from_header().unwrap().unwrap().tag(), None);
     assert_eq!(
-        m.record_routes().next().unwrap().unwrap().uri.maddr(),
+        m.record_routes().next().unwrap().unwrap().uri().maddr(),
         Some("ss1.example.com")
     );
 }

@@ -85,7 +85,7 @@ Content-Length: 0",
             .unwrap()
             .address()
             .unwrap()
-            .uri
+            .uri()
             .host,
         "192.0.2.4"
     );
@@ -176,7 +176,7 @@ Content-Length: *
     );
     assert_eq!(proxied.vias().count(), 2);
     assert_eq!(proxied.max_forwards(), Some(Ok(69)));
-    assert!(proxied.record_routes().next().unwrap().unwrap().uri.lr());
+    assert!(proxied.record_routes().next().unwrap().unwrap().uri().lr());
     assert_eq!(proxied.body(), f3.body());
 
     let f8 = check(&wire(
@@ -197,7 +197,7 @@ Content-Length: 0",
         .map(|v| v.unwrap().received().unwrap().to_owned())
         .collect();
     assert_eq!(vias, ["192.0.2.3", "192.0.2.2", "192.0.2.1"]);
-    let rr: Vec<_> = f8.record_routes().map(|r| r.unwrap().uri.host).collect();
+    let rr: Vec<_> = f8.record_routes().map(|r| r.unwrap().uri().host).collect();
     assert_eq!(rr, ["server10.biloxi.com", "bigbox3.site3.atlanta.com"]);
     assert_eq!(
         f8.headers(&HeaderName::RecordRoute).count(),
@@ -349,7 +349,7 @@ Content-Length: *
     )));
     let contact = f1.contacts().next().unwrap().unwrap();
     assert_eq!(
-        contact.address().unwrap().uri.transport_param(),
+        contact.address().unwrap().uri().transport_param(),
         Some("tcp")
     );
 

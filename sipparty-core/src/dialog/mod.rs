@@ -228,7 +228,7 @@ impl Dialog {
         let strict_first = self.route_set.first().and_then(|r| {
             NameAddr::parse(r)
                 .ok()
-                .map(|na| (!na.uri.lr(), na.uri.raw.to_string()))
+                .map(|na| (!na.uri().lr(), na.uri().raw.to_string()))
         });
         let mut msg;
         match strict_first {
@@ -339,7 +339,7 @@ impl Dialog {
 pub(crate) fn contact_uri(msg: &Message) -> Option<Box<str>> {
     use crate::message::Contact;
     msg.contacts().find_map(|c| match c {
-        Ok(Contact::Address(na)) => Some(Box::from(na.uri.raw)),
+        Ok(Contact::Address(na)) => Some(Box::from(na.uri().raw)),
         _ => None,
     })
 }

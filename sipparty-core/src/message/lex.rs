@@ -5,6 +5,53 @@
 use super::error::ParseError;
 use super::tables::{LWS, TOKEN};
 
+/// A byte range of a text a decoder has validated: decoded values keep
+/// these instead of `&str` sub-slices, and cut the text only when a part
+/// is asked for. Ranges always start and end at ASCII delimiters or at
+/// the ends of the text, so they are char boundaries.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub(crate) struct Span {
+    pub(crate) start: u32,
+    pub(crate) end: u32,
+}
+
+impl Span {
+    /// `start..end`; decoders refuse texts of 4 GiB and more
+    /// ([`check_len`]), so the offsets fit.
+    #[inline]
+    pub(crate) const fn new(start: usize, end: usize) -> Span {
+        Span {
+            start: start as u32,
+            end: end as u32,
+        }
+    }
+
+    /// The part of `text` this range covers.
+    #[inline]
+    pub(crate) fn of(self, text: &str) -> &str {
+        // In range and on char boundaries by construction; `get` keeps a
+        // mistake from panicking.
+        text.get(self.start as usize..self.end as usize)
+            .unwrap_or_default()
+    }
+
+    /// Whether the range is empty.
+    #[inline]
+    pub(crate) const fn is_empty(self) -> bool {
+        self.start == self.end
+    }
+}
+
+/// Decoders that keep [`Span`]s take texts below 4 GiB.
+#[inline]
+pub(crate) fn check_len(s: &[u8]) -> Result<(), ParseError> {
+    if s.len() > u32::MAX as usize {
+        Err(ParseError::expected(u32::MAX as usize, "text below 4 GiB"))
+    } else {
+        Ok(())
+    }
+}
+
 /// Index of the first byte at or after `i` that is not LWS (SP, HTAB, or
 /// the CR LF of a folded line).
 #[inline]

@@ -10,12 +10,12 @@
 use smallvec::SmallVec;
 
 use super::error::{ParseError, ParseErrorKind};
-use super::lex::{find_byte, run_host};
+use super::lex::find_byte;
 use super::name::{lookup_id, lookup_line, HeaderName, LINE_PREFIX};
 use super::params::DEFAULT_MAX_PARAMS;
 use super::section::{Headers, Slot};
-use super::tables::{LWS, TOKEN, USER_PLAIN};
-use super::uri::{starts_with_sip_scheme, Uri};
+use super::tables::{LWS, TOKEN};
+use super::uri::{expect_end, scan_uri};
 
 /// Size caps applied while parsing. Exceeding one is an error, never a
 /// panic or an unbounded allocation.
@@ -649,9 +649,11 @@ fn start_line_str(
             version,
         } => {
             let uri_str = &head[uri.0..uri.1];
-            if !is_plain_sip_uri(uri_str.as_bytes()) {
-                Uri::parse_with(uri_str, max_params).map_err(|e| e.shifted(base + uri.0))?;
-            }
+            // The Request-URI's syntax (its parts are decoded on demand).
+            let u = uri_str.as_bytes();
+            scan_uri(u, 0, max_params)
+                .and_then(|(parts, stop)| expect_end(&parts, stop, u.len()))
+                .map_err(|e| e.shifted(base + uri.0))?;
             StartLine::Request {
                 method: &head[method.0..method.1],
                 uri: uri_str,
@@ -668,76 +670,4 @@ fn start_line_str(
             reason: &head[reason.0..reason.1],
         },
     })
-}
-
-/// Whether `uri` is `sip:user@host` (scheme in any case, a user part of
-/// plain characters, a host name or IPv4 address, nothing after it): the
-/// usual Request-URI, which [`Uri::parse_with`] accepts whatever the
-/// parameter cap. Anything else gets the full parse, which reports errors.
-#[inline]
-fn is_plain_sip_uri(uri: &[u8]) -> bool {
-    if !starts_with_sip_scheme(uri) {
-        return false;
-    }
-    let rest = &uri[4..];
-    let user = rest
-        .iter()
-        .position(|&b| !USER_PLAIN[b as usize])
-        .unwrap_or(rest.len());
-    if user == 0 || rest.get(user) != Some(&b'@') {
-        return false;
-    }
-    let host = &rest[user + 1..];
-    !host.is_empty() && run_host(host, 0) == host.len()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The Request-URI shortcut only ever accepts what the full URI parser
-    /// accepts (RFC 3261 section 19.1.1 SIP-URI), under any parameter cap.
-    #[test]
-    fn plain_sip_uri_shortcut_agrees_with_the_uri_parser() {
-        let yes = [
-            "sip:bob@biloxi.example.com",
-            "SIP:a@b",
-            "sIp:+1-212_x.y!~*'()&=+$,;?/@192.0.2.4",
-        ];
-        let no = [
-            "sip:biloxi.example.com",
-            "sip:@h",
-            "sip:a@",
-            "sip:a@h:5060",
-            "sip:a@h;lr",
-            "sip:a:pw@h",
-            "sip:%61@h",
-            "sips:a@h",
-            "sip;a@h",
-            "tel:+1",
-            "sip:a@[::1]",
-            "sip:a@h?x=y",
-            "sip:a@h@i",
-            "sip",
-        ];
-        for u in yes {
-            assert!(is_plain_sip_uri(u.as_bytes()), "{u}");
-            assert!(Uri::parse_with(u, 0).is_ok(), "{u}");
-        }
-        for u in no {
-            assert!(!is_plain_sip_uri(u.as_bytes()), "{u}");
-        }
-        // Every byte in every position of a short plain URI.
-        let base = *b"sip:ab@cd";
-        for at in 0..base.len() {
-            for b in 0..=255u8 {
-                let mut u = base;
-                u[at] = b;
-                if is_plain_sip_uri(&u) {
-                    let s = std::str::from_utf8(&u).expect("plain URIs are ASCII");
-                    assert!(Uri::parse_with(s, 0).is_ok(), "{s}");
-                }
-            }
-        }
-    }
 }

@@ -4,7 +4,7 @@
 use std::fmt;
 
 use super::error::ParseError;
-use super::lex::run_host;
+use super::lex::{check_len, run, run_host, Span};
 use super::params::{scan_uri_params, Params, DEFAULT_MAX_PARAMS};
 use super::tables::{ABS_URI, PASSWORD, SCHEME, URI_HEADERS, USER, USER_PLAIN};
 
@@ -88,6 +88,215 @@ const TEL_NUMBER: [bool; 256] = {
     t
 };
 
+/// Where the parts of a URI are, as byte ranges of the text it was
+/// scanned in: what [`scan_uri`] finds, kept by decoders that build the
+/// [`Uri`] only when it is asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct UriParts {
+    pub(crate) scheme: Scheme,
+    pub(crate) user: Option<Span>,
+    pub(crate) password: Option<Span>,
+    /// Empty for `tel:` and other schemes.
+    pub(crate) host: Span,
+    pub(crate) port: Option<u16>,
+    /// Leading `;` included; empty when there are none.
+    pub(crate) params: Span,
+    /// After the `?`.
+    pub(crate) headers: Option<Span>,
+}
+
+impl UriParts {
+    /// The [`Uri`] these parts describe: `raw` is the whole URI, `text` the
+    /// text the ranges index.
+    #[inline]
+    pub(crate) fn to_uri<'a>(&self, text: &'a str, raw: &'a str) -> Uri<'a> {
+        Uri {
+            raw,
+            scheme: self.scheme,
+            user: self.user.map(|u| u.of(text)),
+            password: self.password.map(|p| p.of(text)),
+            host: self.host.of(text),
+            port: self.port,
+            params: Params::new(self.params.of(text)),
+            headers: self.headers.map(|h| h.of(text)),
+        }
+    }
+}
+
+/// The one URI validator (RFC 3261 section 19.1.1 `SIP-URI` / `SIPS-URI`,
+/// RFC 3966 `tel:`, other schemes as opaque absolute URIs): scans the URI
+/// starting at `start` and returns its parts and the index of the first
+/// byte after it. The caller decides whether that is the end: `s.len()`
+/// for a URI on its own ([`expect_end`]), or the `>` of a name-addr,
+/// which no URI character class admits. Errors report offsets in `s`.
+#[inline]
+pub(crate) fn scan_uri(
+    s: &[u8],
+    start: usize,
+    max_params: usize,
+) -> Result<(UriParts, usize), ParseError> {
+    if start >= s.len() || !s[start].is_ascii_alphabetic() {
+        return Err(ParseError::expected(start, "URI scheme"));
+    }
+    // The usual scheme: one word compare.
+    let sip_prefix = starts_with_sip_scheme(&s[start..]);
+    let mut i = start;
+    if sip_prefix {
+        i += 3;
+    } else {
+        while i < s.len() && SCHEME[s[i] as usize] {
+            i += 1;
+        }
+    }
+    if i >= s.len() || s[i] != b':' {
+        return Err(ParseError::expected(i, "\":\" after URI scheme"));
+    }
+    let scheme_str = &s[start..i];
+    let scheme = if sip_prefix || scheme_str.eq_ignore_ascii_case(b"sip") {
+        Scheme::Sip
+    } else if scheme_str.eq_ignore_ascii_case(b"sips") {
+        Scheme::Sips
+    } else if scheme_str.eq_ignore_ascii_case(b"tel") {
+        Scheme::Tel
+    } else {
+        Scheme::Other
+    };
+    let mut uri = UriParts {
+        scheme,
+        user: None,
+        password: None,
+        host: Span::default(),
+        port: None,
+        params: Span::default(),
+        headers: None,
+    };
+    let mut i = i + 1;
+    match scheme {
+        Scheme::Other => {
+            let end = run(s, i, &ABS_URI);
+            if end == i {
+                return Err(ParseError::expected(end, "URI character"));
+            }
+            return Ok((uri, end));
+        }
+        Scheme::Tel => {
+            let end = run(s, i, &TEL_NUMBER);
+            if end == i {
+                return Err(ParseError::expected(i, "telephone number"));
+            }
+            uri.user = Some(Span::new(i, end));
+            i = end;
+        }
+        Scheme::Sip | Scheme::Sips => {
+            // userinfo: at most one unescaped "@" can occur in a SIP URI
+            // (no later part admits it), so the first one ends it.
+            // Usually a user part of plain characters ends at "@" (no
+            // password, no escapes); a host name stops the same run at a
+            // byte other than "@".
+            let plain = run(s, i, &USER_PLAIN);
+            if plain > i && s.get(plain) == Some(&b'@') {
+                uri.user = Some(Span::new(i, plain));
+                i = plain + 1;
+            } else if let Some(at) = memchr::memchr(b'@', &s[i..]).map(|a| i + a) {
+                // One pass over the userinfo finds the first ":" and any
+                // escape.
+                let mut colon = None;
+                let mut escaped = false;
+                for (j, &b) in s[i..at].iter().enumerate() {
+                    match b {
+                        b':' if colon.is_none() => colon = Some(i + j),
+                        b'%' => escaped = true,
+                        _ => {}
+                    }
+                }
+                let user_end = colon.unwrap_or(at);
+                if user_end == i {
+                    return Err(ParseError::expected(i, "user"));
+                }
+                if let Some(bad) = s[i..user_end].iter().position(|&b| !USER[b as usize]) {
+                    return Err(ParseError::expected(i + bad, "user character"));
+                }
+                if escaped {
+                    hex_escapes_ok(&s[i..at], i)?;
+                }
+                uri.user = Some(Span::new(i, user_end));
+                if let Some(c) = colon {
+                    let p = c + 1;
+                    if let Some(bad) = s[p..at].iter().position(|&b| !PASSWORD[b as usize]) {
+                        return Err(ParseError::expected(p + bad, "password character"));
+                    }
+                    uri.password = Some(Span::new(p, at));
+                }
+                i = at + 1;
+            }
+            let host_start = i;
+            if i < s.len() && s[i] == b'[' {
+                // IPv6reference = "[" IPv6address "]"
+                let close = memchr::memchr(b']', &s[i..])
+                    .ok_or(ParseError::expected(s.len(), "\"]\""))?;
+                let inner = &s[i + 1..i + close];
+                if inner.is_empty()
+                    || !inner
+                        .iter()
+                        .all(|b| b.is_ascii_hexdigit() || *b == b':' || *b == b'.')
+                {
+                    return Err(ParseError::expected(i + 1, "IPv6 address"));
+                }
+                i += close + 1;
+            } else {
+                i = run_host(s, i);
+                if i == host_start {
+                    return Err(ParseError::expected(i, "host"));
+                }
+            }
+            uri.host = Span::new(host_start, i);
+            if i < s.len() && s[i] == b':' {
+                let p = i + 1;
+                let mut j = p;
+                let mut port: u32 = 0;
+                while j < s.len() && s[j].is_ascii_digit() && port <= 65535 {
+                    port = port * 10 + u32::from(s[j] - b'0');
+                    j += 1;
+                }
+                if j == p || port > 65535 || (j < s.len() && s[j].is_ascii_digit()) {
+                    return Err(ParseError::expected(p, "port"));
+                }
+                uri.port = Some(port as u16);
+                i = j;
+            }
+        }
+    }
+    if s.get(i) == Some(&b';') {
+        let params_start = i;
+        let pct;
+        (i, pct) = scan_uri_params(s, i, max_params)?;
+        if pct {
+            hex_escapes_ok(&s[params_start..i], params_start)?;
+        }
+        uri.params = Span::new(params_start, i);
+    }
+    if i < s.len() && s[i] == b'?' && uri.scheme != Scheme::Tel {
+        let h = i + 1;
+        let end = run(s, h, &URI_HEADERS);
+        hex_escapes_ok(&s[h..end], h)?;
+        uri.headers = Some(Span::new(h, end));
+        i = end;
+    }
+    Ok((uri, i))
+}
+
+/// The error for a URI that [`scan_uri`] ended at `stop` before `end`.
+#[inline]
+pub(crate) fn expect_end(parts: &UriParts, stop: usize, end: usize) -> Result<(), ParseError> {
+    if stop == end {
+        Ok(())
+    } else if parts.scheme == Scheme::Other {
+        Err(ParseError::expected(stop, "URI character"))
+    } else {
+        Err(ParseError::expected(stop, "end of URI"))
+    }
+}
+
 impl<'a> Uri<'a> {
     /// Parse `raw` as a URI. `sip:`, `sips:` and `tel:` are decoded; other
     /// schemes are accepted as opaque absolute URIs.
@@ -98,169 +307,10 @@ impl<'a> Uri<'a> {
     /// Like [`Uri::parse`], with a cap on URI parameters.
     pub fn parse_with(raw: &'a str, max_params: usize) -> Result<Uri<'a>, ParseError> {
         let s = raw.as_bytes();
-        if s.is_empty() || !s[0].is_ascii_alphabetic() {
-            return Err(ParseError::expected(0, "URI scheme"));
-        }
-        let sip_prefix = starts_with_sip_scheme(s);
-        let mut i = 0;
-        if sip_prefix {
-            i = 3;
-        } else {
-            while i < s.len() && SCHEME[s[i] as usize] {
-                i += 1;
-            }
-        }
-        if i >= s.len() || s[i] != b':' {
-            return Err(ParseError::expected(i, "\":\" after URI scheme"));
-        }
-        let scheme_str = &s[..i];
-        let scheme = if sip_prefix || scheme_str.eq_ignore_ascii_case(b"sip") {
-            Scheme::Sip
-        } else if scheme_str.eq_ignore_ascii_case(b"sips") {
-            Scheme::Sips
-        } else if scheme_str.eq_ignore_ascii_case(b"tel") {
-            Scheme::Tel
-        } else {
-            Scheme::Other
-        };
-        let mut uri = Uri {
-            raw,
-            scheme,
-            user: None,
-            password: None,
-            host: "",
-            port: None,
-            params: Params::empty(),
-            headers: None,
-        };
-        let mut i = i + 1;
-        match scheme {
-            Scheme::Other => {
-                let end = i + s[i..].iter().take_while(|&&b| ABS_URI[b as usize]).count();
-                if end == i || end != s.len() {
-                    return Err(ParseError::expected(end, "URI character"));
-                }
-                return Ok(uri);
-            }
-            Scheme::Tel => {
-                let end = i + s[i..]
-                    .iter()
-                    .take_while(|&&b| TEL_NUMBER[b as usize])
-                    .count();
-                if end == i {
-                    return Err(ParseError::expected(i, "telephone number"));
-                }
-                uri.user = Some(&raw[i..end]);
-                i = end;
-            }
-            Scheme::Sip | Scheme::Sips => {
-                // userinfo: at most one unescaped "@" can occur in a SIP URI
-                // (no later part admits it), so the first one ends it. One
-                // pass finds it, the first ":" before it, and any escape.
-                // Fast path: a user part of plain characters ending at "@"
-                // (no password, no escapes).
-                let plain = i + s[i..]
-                    .iter()
-                    .take_while(|&&b| USER_PLAIN[b as usize])
-                    .count();
-                let mut j = i;
-                let mut colon = None;
-                let mut escaped = false;
-                if plain > i && s.get(plain) == Some(&b'@') {
-                    uri.user = Some(&raw[i..plain]);
-                    i = plain + 1;
-                    j = s.len();
-                }
-                while j < s.len() && s[j] != b'@' {
-                    match s[j] {
-                        b':' if colon.is_none() => colon = Some(j),
-                        b'%' => escaped = true,
-                        _ => {}
-                    }
-                    j += 1;
-                }
-                if j < s.len() {
-                    let at = j;
-                    let user_end = colon.unwrap_or(at);
-                    if user_end == i {
-                        return Err(ParseError::expected(i, "user"));
-                    }
-                    if let Some(bad) = s[i..user_end].iter().position(|&b| !USER[b as usize]) {
-                        return Err(ParseError::expected(i + bad, "user character"));
-                    }
-                    if escaped {
-                        hex_escapes_ok(&s[i..at], i)?;
-                    }
-                    uri.user = Some(&raw[i..user_end]);
-                    if let Some(c) = colon {
-                        let p = c + 1;
-                        if let Some(bad) = s[p..at].iter().position(|&b| !PASSWORD[b as usize]) {
-                            return Err(ParseError::expected(p + bad, "password character"));
-                        }
-                        uri.password = Some(&raw[p..at]);
-                    }
-                    i = at + 1;
-                }
-                let host_start = i;
-                if i < s.len() && s[i] == b'[' {
-                    // IPv6reference = "[" IPv6address "]"
-                    let close = memchr::memchr(b']', &s[i..])
-                        .ok_or(ParseError::expected(s.len(), "\"]\""))?;
-                    let inner = &s[i + 1..i + close];
-                    if inner.is_empty()
-                        || !inner
-                            .iter()
-                            .all(|b| b.is_ascii_hexdigit() || *b == b':' || *b == b'.')
-                    {
-                        return Err(ParseError::expected(i + 1, "IPv6 address"));
-                    }
-                    i += close + 1;
-                } else {
-                    i = run_host(s, i);
-                    if i == host_start {
-                        return Err(ParseError::expected(i, "host"));
-                    }
-                }
-                uri.host = &raw[host_start..i];
-                if i < s.len() && s[i] == b':' {
-                    let p = i + 1;
-                    let mut j = p;
-                    let mut port: u32 = 0;
-                    while j < s.len() && s[j].is_ascii_digit() && port <= 65535 {
-                        port = port * 10 + u32::from(s[j] - b'0');
-                        j += 1;
-                    }
-                    if j == p || port > 65535 || (j < s.len() && s[j].is_ascii_digit()) {
-                        return Err(ParseError::expected(p, "port"));
-                    }
-                    uri.port = Some(port as u16);
-                    i = j;
-                }
-            }
-        }
-        if s.get(i) == Some(&b';') {
-            let params_start = i;
-            let pct;
-            (i, pct) = scan_uri_params(s, i, max_params)?;
-            if pct {
-                hex_escapes_ok(&s[params_start..i], params_start)?;
-            }
-            uri.params = Params::new(&raw[params_start..i]);
-        }
-        if i < s.len() && s[i] == b'?' && uri.scheme != Scheme::Tel {
-            let h = i + 1;
-            let end = h + s[h..]
-                .iter()
-                .take_while(|&&b| URI_HEADERS[b as usize])
-                .count();
-            hex_escapes_ok(&s[h..end], h)?;
-            uri.headers = Some(&raw[h..end]);
-            i = end;
-        }
-        if i != s.len() {
-            return Err(ParseError::expected(i, "end of URI"));
-        }
-        Ok(uri)
+        check_len(s)?;
+        let (parts, stop) = scan_uri(s, 0, max_params)?;
+        expect_end(&parts, stop, s.len())?;
+        Ok(parts.to_uri(raw, raw))
     }
 
     /// The scheme as written (`sip`, `SIPS`, `urn` ...).

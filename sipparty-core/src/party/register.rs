@@ -319,8 +319,8 @@ fn granted_expires(response: &Message, ours: &[String]) -> Option<u32> {
         .collect();
     for c in response.contacts().flatten() {
         if let Contact::Address(na) = c {
-            if mine.iter().any(|m| uri_eq(m, na.uri.raw)) {
-                if let Some(Some(e)) = na.params.get("expires") {
+            if mine.iter().any(|m| uri_eq(m, na.uri().raw)) {
+                if let Some(Some(e)) = na.params().get("expires") {
                     if let Ok(v) = e.trim().parse() {
                         return Some(v);
                     }

@@ -581,7 +581,7 @@ fn next_hop_pins_udp(request: &Message) -> bool {
             .is_some_and(|t| t.eq_ignore_ascii_case("udp"))
     };
     match route {
-        Some(r) => pins(&r.uri),
+        Some(r) => pins(&r.uri()),
         None => request
             .request_uri()
             .and_then(|u| message::Uri::parse(u).ok())

@@ -62,7 +62,7 @@ impl<'a> TopVia<'a> {
         // First occurrence wins, as with `Params::get`.
         let (mut branch, mut rport, mut maddr, mut received) = (None, None, None, None);
         let (mut any_received, mut bare_rports, mut bare_rport) = (false, 0u8, None);
-        for (name, value) in via.params.iter() {
+        for (name, value) in via.params().iter() {
             let slot = if name.eq_ignore_ascii_case("branch") {
                 &mut branch
             } else if name.eq_ignore_ascii_case("rport") {
@@ -196,7 +196,7 @@ fn write_stamped_copy(
     };
     // The parameters end the first value (an empty list may not borrow
     // from the line; the port or host ends it then).
-    let params = top.via.params.as_str();
+    let params = top.via.params().as_str();
     let end = if params.is_empty() {
         None
     } else {
@@ -247,7 +247,7 @@ pub(crate) fn write_stamped_line(
         None => "",
     };
     value.clear();
-    value.reserve(via.params.as_str().len() + via.host.len() + 64 + rest.len());
+    value.reserve(via.params().as_str().len() + via.host.len() + 64 + rest.len());
     let mut digits = Digits::default();
     value.push_str(via.protocol);
     value.push('/');
@@ -258,7 +258,7 @@ pub(crate) fn write_stamped_line(
         value.push(':');
         value.push_str(decimal(port, &mut digits));
     }
-    for (name, v) in via.params.iter() {
+    for (name, v) in via.params().iter() {
         if name.eq_ignore_ascii_case("received") {
             continue;
         }

@@ -11,130 +11,159 @@
 use std::fmt;
 
 use crate::message::error::ParseError;
-use crate::message::lex::{find_byte, quoted_string, skip_lws, trim, unquote};
+use crate::message::lex::{check_len, find_byte, quoted_string, skip_lws, trim, Span};
 use crate::message::params::{scan_header_params_noting, Params, DEFAULT_MAX_PARAMS};
-use crate::message::tables::LWS;
-use crate::message::uri::Uri;
+use crate::message::tables::{LWS, TOKEN};
+use crate::message::uri::{expect_end, scan_uri, Uri, UriParts};
 
-/// An address with optional display name and header parameters.
-#[derive(Clone, Copy)]
+/// An address with optional display name and header parameters, as the
+/// byte ranges of its parts in the element's text: decoding validates the
+/// whole element in one forward pass, and the accessors cut the text when
+/// asked. Two addresses are equal when they were written the same way.
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct NameAddr<'a> {
-    /// The display name: quotes removed, escapes kept as written; a token
-    /// display name trimmed. `None` when absent or empty.
-    pub display_name: Option<&'a str>,
-    /// The URI.
-    pub uri: Uri<'a>,
-    /// Header parameters after the address (`;tag=..`, `;expires=..`).
-    pub params: Params<'a>,
-    /// Whether the address was written in angle brackets.
-    pub bracketed: bool,
-    /// The tag as noted while scanning `parsed_params`, the parameter text
-    /// at parse time ([`NameAddr::tag`] uses it while `params` is still
-    /// that text).
-    tag: Option<&'a str>,
-    parsed_params: &'a str,
+    /// The element as passed to [`NameAddr::parse`].
+    text: &'a str,
+    /// Quotes removed, or a token display name trimmed; `None` when absent
+    /// or empty.
+    display_name: Option<Span>,
+    /// The URI as written (inside the angle brackets, if any).
+    uri_text: Span,
+    uri: UriParts,
+    /// Header parameters, leading `;` included.
+    params: Span,
+    /// The value of the first `tag` parameter, if it has one.
+    tag: Option<Span>,
+    bracketed: bool,
 }
-
-impl PartialEq for NameAddr<'_> {
-    fn eq(&self, other: &Self) -> bool {
-        // The public fields; the noted tag follows from them.
-        self.display_name == other.display_name
-            && self.uri == other.uri
-            && self.params == other.params
-            && self.bracketed == other.bracketed
-    }
-}
-
-impl Eq for NameAddr<'_> {}
 
 impl<'a> NameAddr<'a> {
     /// Parse one element (From, To, one Route/Contact entry).
     pub fn parse(raw: &'a str) -> Result<NameAddr<'a>, ParseError> {
         let s = raw.as_bytes();
+        check_len(s)?;
         let start = skip_lws(s, 0);
-        let (display_name, uri_start, uri_end, after) = if s.get(start) == Some(&b'"') {
+        let (display_name, lt) = if s.get(start) == Some(&b'"') {
             let end = quoted_string(s, start)?;
             let lt = skip_lws(s, end);
             if s.get(lt) != Some(&b'<') {
                 return Err(ParseError::expected(lt, "\"<\""));
             }
-            let gt = find_far(s, lt + 1, b'>').ok_or(ParseError::expected(s.len(), "\">\""))?;
-            (Some(unquote(&raw[start..end])), lt + 1, gt, gt + 1)
-        } else if let Some(lt) = find(s, start, b'<') {
+            (Some(Span::new(start + 1, end - 1)), lt)
+        } else if let Some(lt) = find_byte(s, start, b'<') {
             // Token display name; real traffic also sends unquoted UTF-8.
-            if let Some(bad) = s[start..lt].iter().position(|&b| {
-                !(crate::message::tables::TOKEN[b as usize] || LWS[b as usize] || b >= 0x80)
-            }) {
-                return Err(ParseError::expected(start + bad, "display-name"));
+            let mut end = start;
+            for (k, &b) in s[start..lt].iter().enumerate() {
+                if TOKEN[b as usize] || b >= 0x80 {
+                    end = start + k + 1;
+                } else if !LWS[b as usize] {
+                    return Err(ParseError::expected(start + k, "display-name"));
+                }
             }
-            let gt = find_far(s, lt + 1, b'>').ok_or(ParseError::expected(s.len(), "\">\""))?;
-            let name = trim(&raw[start..lt]);
-            (
-                if name.is_empty() { None } else { Some(name) },
-                lt + 1,
-                gt,
-                gt + 1,
-            )
+            (Some(Span::new(start, end)), lt)
         } else {
-            let end = s[start..]
-                .iter()
-                .position(|&b| b == b';' || b == b',' || LWS[b as usize])
-                .map_or(s.len(), |e| start + e);
-            (None, start, end, end)
+            return Self::parse_addr_spec(raw, start);
         };
-        let bracketed = after != uri_end;
-        let uri_text = &raw[uri_start..uri_end];
-        let uri = Uri::parse(uri_text).map_err(|e| e.shifted(uri_start))?;
-        if !bracketed && uri.headers.is_some() {
+        // One scan of the URI up to the first byte no URI admits; when that
+        // is the ">" (as it always is for a well-formed address), the scan
+        // covered exactly the bracketed text. Anything else (errors
+        // included) is decided on the bracketed text alone, so errors come
+        // out as for a URI on its own.
+        let uri_start = lt + 1;
+        let (uri, gt) = match scan_uri(s, uri_start, DEFAULT_MAX_PARAMS) {
+            Ok((uri, stop)) if s.get(stop) == Some(&b'>') => (uri, stop),
+            _ => {
+                let gt = memchr::memchr(b'>', &s[uri_start..])
+                    .map(|g| uri_start + g)
+                    .ok_or(ParseError::expected(s.len(), "\">\""))?;
+                let (uri, stop) = scan_uri(&s[..gt], uri_start, DEFAULT_MAX_PARAMS)?;
+                expect_end(&uri, stop, gt)?;
+                (uri, gt)
+            }
+        };
+        Self::finish(raw, display_name, Span::new(uri_start, gt), uri, true)
+    }
+
+    /// An addr-spec without angle brackets: it ends at the first semicolon,
+    /// comma or LWS (RFC 3261 section 20.10), and may not carry URI headers.
+    #[cold]
+    fn parse_addr_spec(raw: &'a str, start: usize) -> Result<NameAddr<'a>, ParseError> {
+        let s = raw.as_bytes();
+        let end = s[start..]
+            .iter()
+            .position(|&b| b == b';' || b == b',' || LWS[b as usize])
+            .map_or(s.len(), |e| start + e);
+        let (uri, stop) = scan_uri(&s[..end], start, DEFAULT_MAX_PARAMS)?;
+        expect_end(&uri, stop, end)?;
+        if uri.headers.is_some() {
             return Err(ParseError::expected(
-                uri_start,
+                start,
                 "angle brackets around URI with headers",
             ));
         }
+        Self::finish(raw, None, Span::new(start, end), uri, false)
+    }
+
+    /// The header parameters after the address, and the end of the element.
+    #[inline]
+    fn finish(
+        raw: &'a str,
+        display_name: Option<Span>,
+        uri_text: Span,
+        uri: UriParts,
+        bracketed: bool,
+    ) -> Result<NameAddr<'a>, ParseError> {
+        let s = raw.as_bytes();
+        let after = uri_text.end as usize + usize::from(bracketed);
         let (end, tag) = scan_header_params_noting(s, after, DEFAULT_MAX_PARAMS, b"tag")?;
         let tail = skip_lws(s, end);
         if tail != s.len() {
             return Err(ParseError::expected(tail, "\";\" or end of address"));
         }
-        let params = &raw[after..end];
         Ok(NameAddr {
+            text: raw,
             display_name: display_name.filter(|d| !d.is_empty()),
+            uri_text,
             uri,
-            params: Params::new(params),
+            params: Span::new(after, end),
+            tag: tag.flatten().map(|(a, b)| Span::new(a, b)),
             bracketed,
-            tag: tag.flatten().map(|(a, b)| &raw[a..b]),
-            parsed_params: params,
         })
+    }
+
+    /// The display name: quotes removed, escapes kept as written; a token
+    /// display name trimmed. `None` when absent or empty.
+    pub fn display_name(&self) -> Option<&'a str> {
+        self.display_name.map(|d| d.of(self.text))
+    }
+
+    /// The URI.
+    pub fn uri(&self) -> Uri<'a> {
+        self.uri.to_uri(self.text, self.uri_text.of(self.text))
+    }
+
+    /// Header parameters after the address (`;tag=..`, `;expires=..`).
+    pub fn params(&self) -> Params<'a> {
+        Params::new(self.params.of(self.text))
+    }
+
+    /// Whether the address was written in angle brackets.
+    pub fn bracketed(&self) -> bool {
+        self.bracketed
     }
 
     /// The `tag` parameter (RFC 3261 section 19.3).
     pub fn tag(&self) -> Option<&'a str> {
-        // Noted during parsing, unless `params` was replaced since.
-        if std::ptr::eq(self.params.as_str(), self.parsed_params) {
-            self.tag
-        } else {
-            self.params.value("tag")
-        }
+        self.tag.map(|t| t.of(self.text))
     }
-}
-
-/// A byte that is usually near (`<` after a display name).
-fn find(s: &[u8], from: usize, b: u8) -> Option<usize> {
-    find_byte(s, from, b)
-}
-
-/// A byte that is usually a URI's length away (`>`): a general search
-/// pays for its setup there.
-fn find_far(s: &[u8], from: usize, b: u8) -> Option<usize> {
-    memchr::memchr(b, s.get(from..)?).map(|p| from + p)
 }
 
 impl fmt::Debug for NameAddr<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("NameAddr")
-            .field("display_name", &self.display_name)
-            .field("uri", &self.uri)
-            .field("params", &self.params)
+            .field("display_name", &self.display_name())
+            .field("uri", &self.uri())
+            .field("params", &self.params())
             .finish()
     }
 }
@@ -170,12 +199,12 @@ impl<'a> Contact<'a> {
 
     /// The `expires` contact parameter (section 20.10).
     pub fn expires(&self) -> Option<u32> {
-        self.address()?.params.value("expires")?.parse().ok()
+        self.address()?.params().value("expires")?.parse().ok()
     }
 
     /// The `q` contact parameter, 0.0 to 1.0.
     pub fn q(&self) -> Option<f32> {
-        let q: f32 = self.address()?.params.value("q")?.parse().ok()?;
+        let q: f32 = self.address()?.params().value("q")?.parse().ok()?;
         (0.0..=1.0).contains(&q).then_some(q)
     }
 }
@@ -189,23 +218,29 @@ mod tests {
     #[test]
     fn rfc3261_20_20_and_20_39_examples() {
         let a = NameAddr::parse("\"A. G. Bell\" <sip:agb@bell-telephone.com> ;tag=a48s").unwrap();
-        assert_eq!(a.display_name, Some("A. G. Bell"));
-        assert_eq!(a.uri.user, Some("agb"));
+        assert_eq!(a.display_name(), Some("A. G. Bell"));
+        assert_eq!(a.uri().user, Some("agb"));
         assert_eq!(a.tag(), Some("a48s"));
-        // A replaced parameter list is read, not the one noted at parse.
-        let mut b = a;
-        b.params = Params::new(";TAG=other");
-        assert_eq!(b.tag(), Some("other"));
+        assert_eq!(a.params().as_str(), " ;tag=a48s");
+        assert!(a.bracketed());
+        // The first tag counts, as `Params::get` reads it; its name is
+        // case-insensitive and a tag without a value has none.
+        let b = NameAddr::parse("<sip:a@b>;x=1 ; TAG = t1;tag=t2").unwrap();
+        assert_eq!(b.tag(), Some("t1"));
+        assert_eq!(b.tag(), b.params().value("tag"));
+        assert_eq!(NameAddr::parse("<sip:a@b>;tag;tag=2").unwrap().tag(), None);
         assert_ne!(a, b);
+        assert_eq!(a, NameAddr::parse("\"A. G. Bell\" <sip:agb@bell-telephone.com> ;tag=a48s").unwrap());
         let a = NameAddr::parse("sip:+12125551212@server.phone2net.com;tag=887s").unwrap();
-        assert_eq!(a.display_name, None);
-        assert_eq!(a.uri.raw, "sip:+12125551212@server.phone2net.com");
-        assert!(a.uri.params.is_empty());
+        assert_eq!(a.display_name(), None);
+        assert!(!a.bracketed());
+        assert_eq!(a.uri().raw, "sip:+12125551212@server.phone2net.com");
+        assert!(a.uri().params.is_empty());
         assert_eq!(a.tag(), Some("887s"));
         let a = NameAddr::parse("Anonymous <sip:c8oqz84zk7z@privacy.org>;tag=hyh8").unwrap();
-        assert_eq!(a.display_name, Some("Anonymous"));
+        assert_eq!(a.display_name(), Some("Anonymous"));
         let a = NameAddr::parse("The Operator <sip:operator@cs.columbia.edu>;tag=287447").unwrap();
-        assert_eq!(a.display_name, Some("The Operator"));
+        assert_eq!(a.display_name(), Some("The Operator"));
         let a = NameAddr::parse("sip:+12125551212@phone2net.com").unwrap();
         assert_eq!(a.tag(), None);
     }
@@ -220,20 +255,20 @@ mod tests {
         assert_eq!(c.q(), Some(0.7));
         assert_eq!(c.expires(), Some(3600));
         let c = Contact::parse("\"Mr. Watson\" <mailto:watson@bell-telephone.com> ;q=0.1").unwrap();
-        assert_eq!(c.address().unwrap().uri.scheme, Scheme::Other);
+        assert_eq!(c.address().unwrap().uri().scheme, Scheme::Other);
         assert_eq!(Contact::parse(" * ").unwrap(), Contact::Star);
         let c = Contact::parse("<sip:a@b;transport=tcp>;expires=60").unwrap();
         let a = c.address().unwrap();
-        assert_eq!(a.uri.transport_param(), Some("tcp"));
+        assert_eq!(a.uri().transport_param(), Some("tcp"));
         assert_eq!(c.expires(), Some(60));
     }
 
     #[test]
     fn quoted_names_with_escapes_and_errors() {
         let a = NameAddr::parse(r#""Bob \"B\" <x>" <sip:bob@b>"#).unwrap();
-        assert_eq!(a.display_name, Some(r#"Bob \"B\" <x>"#));
+        assert_eq!(a.display_name(), Some(r#"Bob \"B\" <x>"#));
         let a = NameAddr::parse("\"\" <sip:x@y>").unwrap();
-        assert_eq!(a.display_name, None);
+        assert_eq!(a.display_name(), None);
         for bad in [
             "",
             "<sip:a@b",

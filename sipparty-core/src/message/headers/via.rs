@@ -13,7 +13,8 @@ use crate::message::params::{scan_header_params_noting, Params, DEFAULT_MAX_PARA
 use crate::Transport;
 
 /// One `via-parm` (one element of a possibly comma-separated Via header).
-#[derive(Clone, Copy)]
+/// Two Vias are equal when their parts are.
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Via<'a> {
     /// `protocol-name "/" protocol-version` as written, e.g. `SIP/2.0`.
     pub protocol: &'a str,
@@ -23,27 +24,11 @@ pub struct Via<'a> {
     pub host: &'a str,
     /// The sent-by port, if written.
     pub port: Option<u16>,
-    /// The via-params (`;branch=..;received=..;rport`).
-    pub params: Params<'a>,
-    /// The branch as noted while scanning `parsed_params`, the parameter
-    /// text at parse time ([`Via::branch`] uses it while `params` is still
-    /// that text).
+    /// The via-params as written (`;branch=..;received=..;rport`).
+    params: &'a str,
+    /// The value of the first `branch` parameter, found in the same scan.
     branch: Option<&'a str>,
-    parsed_params: &'a str,
 }
-
-impl PartialEq for Via<'_> {
-    fn eq(&self, other: &Self) -> bool {
-        // The public fields; the noted branch follows from them.
-        self.protocol == other.protocol
-            && self.transport == other.transport
-            && self.host == other.host
-            && self.port == other.port
-            && self.params == other.params
-    }
-}
-
-impl Eq for Via<'_> {}
 
 /// Parse `host [ COLON port ]` at `i`; returns (host end, port, end).
 pub(crate) fn host_port(s: &[u8], i: usize) -> Result<(usize, Option<u16>, usize), ParseError> {
@@ -137,26 +122,24 @@ impl<'a> Via<'a> {
         if tail != s.len() {
             return Err(ParseError::expected(tail, "\";\" or end of Via"));
         }
-        let params = &raw[i..end];
         Ok(Via {
             protocol: &raw[p0..v1],
             transport: &raw[t0..t1],
             host: &raw[h0..host_end],
             port,
-            params: Params::new(params),
+            params: &raw[i..end],
             branch: branch.flatten().map(|(a, b)| &raw[a..b]),
-            parsed_params: params,
         })
+    }
+
+    /// The via-params (`;branch=..;received=..;rport`).
+    pub fn params(&self) -> Params<'a> {
+        Params::new(self.params)
     }
 
     /// The `branch` parameter (RFC 3261 section 8.1.1.7).
     pub fn branch(&self) -> Option<&'a str> {
-        // Noted during parsing, unless `params` was replaced since.
-        if std::ptr::eq(self.params.as_str(), self.parsed_params) {
-            self.branch
-        } else {
-            self.params.value("branch")
-        }
+        self.branch
     }
 
     /// Whether the branch has the RFC 3261 magic cookie `z9hG4bK`.
@@ -166,25 +149,25 @@ impl<'a> Via<'a> {
 
     /// The `received` parameter (section 18.2.1).
     pub fn received(&self) -> Option<&'a str> {
-        self.params.value("received")
+        self.params().value("received")
     }
 
     /// The `rport` parameter (RFC 3581): `Some(None)` when present without
     /// a value (as a client sends it), `Some(Some(port))` when filled in.
     pub fn rport(&self) -> Option<Option<u16>> {
-        self.params
+        self.params()
             .get("rport")
             .map(|v| v.and_then(|p| p.parse().ok()))
     }
 
     /// The `maddr` parameter.
     pub fn maddr(&self) -> Option<&'a str> {
-        self.params.value("maddr")
+        self.params().value("maddr")
     }
 
     /// The `ttl` parameter.
     pub fn ttl(&self) -> Option<u8> {
-        self.params.value("ttl").and_then(|t| t.parse().ok())
+        self.params().value("ttl").and_then(|t| t.parse().ok())
     }
 
     /// The transport as a [`Transport`], if it is one the core knows.
@@ -207,7 +190,7 @@ impl fmt::Debug for Via<'_> {
             .field("transport", &self.transport)
             .field("host", &self.host)
             .field("port", &self.port)
-            .field("params", &self.params)
+            .field("params", &self.params())
             .finish()
     }
 }
@@ -227,13 +210,13 @@ mod tests {
         assert_eq!(v.port, Some(5060));
         assert_eq!(v.branch(), Some("z9hG4bK87asdks7"));
         assert!(v.is_rfc3261_branch());
-        // A replaced parameter list is read, not the one noted at parse.
-        let mut w = v;
-        w.params = Params::new(";branch=z9hG4bKother");
-        assert_eq!(w.branch(), Some("z9hG4bKother"));
+        assert_eq!(v.params().as_str(), ";branch=z9hG4bK87asdks7");
+        // The first branch counts, as `Params::get` reads it.
+        let w = Via::parse("SIP/2.0/UDP h;rport; BRANCH = z9hG4bK1 ;branch=z9hG4bK2").unwrap();
+        assert_eq!(w.branch(), Some("z9hG4bK1"));
+        assert_eq!(w.branch(), w.params().value("branch"));
         assert_ne!(w, v);
-        w.params = Params::new(";rport");
-        assert_eq!(w.branch(), None);
+        assert_eq!(Via::parse("SIP/2.0/UDP h;rport").unwrap().branch(), None);
         let v = Via::parse(
             "SIP/2.0/UDP 192.0.2.1:5060 ;received=192.0.2.207\r\n ;branch=z9hG4bK77asjd",
         )
