@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use sipparty_core::message::{Scheme, Uri};
+use sipparty_core::message::Uri;
 use sipparty_mio::{CallPolicy, Transport};
 
 /// A SIP URI given on the command line, checked with the message layer's
@@ -40,30 +40,15 @@ impl SipUri {
         Some(SocketAddr::new(self.ip()?, port))
     }
 
-    /// Where a request to this URI goes when its host is a name: the first
-    /// address the system resolver gives (IPv4 first), at the URI's port
-    /// or the transport's default. None when the host is an IP literal (the
-    /// Party routes those itself). Only A/AAAA lookups: no RFC 3263
-    /// NAPTR/SRV.
-    pub fn resolve(&self, transport: TransportArg) -> Result<Option<SocketAddr>, String> {
-        use std::net::ToSocketAddrs as _;
-        if self.ip().is_some() {
-            return Ok(None);
-        }
-        let uri = Uri::parse(&self.0).map_err(|e| format!("{}: {e}", self.0))?;
-        let tls = transport == TransportArg::Tls || matches!(uri.scheme, Scheme::Sips);
-        let port = uri.port.unwrap_or(if tls { 5061 } else { 5060 });
-        let found: Vec<SocketAddr> = (uri.host, port)
-            .to_socket_addrs()
-            .map_err(|e| format!("cannot resolve {}: {e}", uri.host))?
-            .collect();
-        found
-            .iter()
-            .find(|a| a.is_ipv4())
-            .or(found.first())
-            .copied()
-            .map(Some)
-            .ok_or_else(|| format!("{} has no address", uri.host))
+    /// Whether the host is `localhost` or a name under it, which RFC 6761
+    /// section 6.3 reserves for the loopback addresses: no lookup is needed
+    /// to know the peer is on this machine.
+    pub fn is_localhost(&self) -> bool {
+        let Ok(uri) = Uri::parse(&self.0) else {
+            return false;
+        };
+        let host = uri.host.trim_end_matches('.').to_ascii_lowercase();
+        host == "localhost" || host.ends_with(".localhost")
     }
 
     /// The user part, if any.
@@ -319,15 +304,20 @@ pub struct LinkArgs {
 }
 
 impl LinkArgs {
-    /// Towards `next_hop`: its address when it is a name (resolved here,
-    /// see [`SipUri::resolve`]), and the local address to bind.
-    pub fn towards(&self, next_hop: &SipUri) -> Result<(Option<SocketAddr>, SocketAddr), String> {
-        let resolved = next_hop.resolve(self.transport)?;
-        let bind = self
-            .bind
-            .unwrap_or_else(|| default_bind_towards(resolved.map(|a| a.ip()).or(next_hop.ip())))
-            .addr(0);
-        Ok((resolved, bind))
+    /// The local address to bind towards `next_hop` (`--bind`, else
+    /// [`default_bind_towards`] its IP, with `localhost` names taken as
+    /// loopback). Where the request goes is not decided here: the Party
+    /// locates a name itself (RFC 3263 NAPTR/SRV/A with failover, the
+    /// lookups answered by the driver).
+    pub fn bind_towards(&self, next_hop: &SipUri) -> SocketAddr {
+        let peer = next_hop.ip().or_else(|| {
+            next_hop
+                .is_localhost()
+                .then_some(IpAddr::V4(Ipv4Addr::LOCALHOST))
+        });
+        self.bind
+            .unwrap_or_else(|| default_bind_towards(peer))
+            .addr(0)
     }
 }
 
@@ -432,6 +422,36 @@ mod tests {
         assert_eq!(parse_tone("440"), Ok(440.0));
         assert!(parse_tone("5000").is_err());
         assert!(parse_tone("abc").is_err());
+    }
+
+    #[test]
+    fn rfc6761_6_3_localhost_names_bind_loopback_without_a_lookup() {
+        let link = |bind: Option<Bind>| LinkArgs {
+            bind,
+            transport: TransportArg::Udp,
+            tls: TlsArgs::default(),
+        };
+        for (uri, loopback) in [
+            ("sip:bob@localhost:5080", true),
+            ("sip:bob@LocalHost.", true),
+            ("sip:bob@pbx.localhost;transport=tcp", true),
+            ("sip:bob@127.0.0.1:5080", true),
+            ("sip:bob@[::1]:5080", true),
+            ("sip:bob@notlocalhost.example", false),
+            ("sip:bob@example.com", false),
+        ] {
+            let u = parse_sip_uri(uri).unwrap();
+            let bind = link(None).bind_towards(&u);
+            assert_eq!(bind.ip().is_loopback(), loopback, "{uri}");
+            assert_eq!(bind.port(), 0, "{uri}");
+        }
+        // --bind wins.
+        let fixed = parse_bind("127.0.0.1:5999").unwrap();
+        let u = parse_sip_uri("sip:bob@example.com").unwrap();
+        assert_eq!(
+            link(Some(fixed)).bind_towards(&u),
+            "127.0.0.1:5999".parse().unwrap()
+        );
     }
 
     #[test]

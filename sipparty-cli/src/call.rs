@@ -75,10 +75,8 @@ pub fn run(args: &CallArgs, verbose: u8) -> ExitCode {
     };
     interrupt::install();
     let next_hop = args.proxy.as_ref().unwrap_or(&args.target);
-    let (resolved, bind) = match args.link.towards(next_hop) {
-        Ok(r) => r,
-        Err(e) => return report::fail(e),
-    };
+    // A name is located by the Party (RFC 3263), not here.
+    let bind = args.link.bind_towards(next_hop);
     let agent = match (AgentSpec {
         bind,
         transport: args.link.transport,
@@ -95,7 +93,9 @@ pub fn run(args: &CallArgs, verbose: u8) -> ExitCode {
     };
     let start = Instant::now();
     let mut ladder = Ladder::new(start).local("sipparty", agent.local);
-    if let Some(addr) = resolved.or_else(|| next_hop.socket_addr()) {
+    // A named peer gets its column when its first message shows its
+    // address.
+    if let Some(addr) = next_hop.socket_addr() {
         let name = match &args.proxy {
             Some(_) => "proxy".to_string(),
             None => args.target.user().unwrap_or_default(),
@@ -111,9 +111,6 @@ pub fn run(args: &CallArgs, verbose: u8) -> ExitCode {
     let mut options = InviteOptions::default();
     if let Some(p) = &args.proxy {
         options = options.proxy(&with_transport(p, args.link.transport));
-    }
-    if let Some(addr) = resolved {
-        options = options.destination(addr);
     }
     report::progress(format!("calling {target} as {}", agent.party.aor()));
     let dialog = match agent.party.invite(&target, options) {

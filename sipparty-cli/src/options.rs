@@ -36,10 +36,8 @@ pub struct OptionsArgs {
 /// Run `sipparty options`.
 pub fn run(args: &OptionsArgs) -> ExitCode {
     let next_hop = args.proxy.as_ref().unwrap_or(&args.target);
-    let (resolved, bind) = match args.link.towards(next_hop) {
-        Ok(r) => r,
-        Err(e) => return report::fail(e),
-    };
+    // A name is located by the Party (RFC 3263), not here.
+    let bind = args.link.bind_towards(next_hop);
     let agent = match (AgentSpec {
         bind,
         transport: args.link.transport,
@@ -63,9 +61,6 @@ pub fn run(args: &OptionsArgs) -> ExitCode {
         }
         None => with_transport(&args.target, args.link.transport),
     };
-    if let Some(addr) = resolved {
-        options = options.destination(addr);
-    }
     let response = agent.party.options_with(&target, options);
     ladder::stop();
     let response = match response {

@@ -85,10 +85,8 @@ pub fn run(args: &RegisterArgs) -> ExitCode {
     if args.stay {
         interrupt::install();
     }
-    let (resolved, bind) = match args.link.towards(&args.registrar) {
-        Ok(r) => r,
-        Err(e) => return report::fail(e),
-    };
+    // A name is located by the Party (RFC 3263), not here.
+    let bind = args.link.bind_towards(&args.registrar);
     let agent = match (AgentSpec {
         bind,
         transport: args.link.transport,
@@ -110,9 +108,6 @@ pub fn run(args: &RegisterArgs) -> ExitCode {
     }
     if let Some(e) = args.expires {
         options = options.expires(e);
-    }
-    if let Some(addr) = resolved {
-        options = options.destination(addr);
     }
     let registrar = with_transport(&args.registrar, args.link.transport);
     let registration = match agent.party.register(&registrar, options) {

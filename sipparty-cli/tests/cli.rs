@@ -304,6 +304,29 @@ fn options_prints_status_and_allow() {
 }
 
 #[test]
+fn rfc3263_a_name_is_located_by_the_party_over_udp_and_tcp() {
+    let dir = scratch("options-name");
+    // `localhost` is no IP literal: the Party asks the driver's resolver
+    // (A/AAAA by getaddrinfo, which reads the hosts file) and sends to what
+    // RFC 3263 selects; the CLI pins no destination.
+    for extra in [&[][..], &["--transport", "tcp"][..]] {
+        let listen = Listener::start(extra, &dir);
+        let port = listen.addr.port();
+        let target = format!("sip:localhost:{port}");
+        let out = sipparty(&[&["options", &target][..], extra].concat(), &dir);
+        let all = text(&out);
+        assert!(out.status.success(), "{extra:?}: {all}");
+        assert!(all.lines().any(|l| l.starts_with("200 ")), "{all}");
+        let sent_over = if extra.is_empty() {
+            " OPTIONS -"
+        } else {
+            " OPTIONS (TCP) "
+        };
+        assert!(all.contains(sent_over), "{extra:?}: {all}");
+    }
+}
+
+#[test]
 fn unparseable_uri_says_where() {
     let out = sipparty(&["call", "sip:bob@host:99999"], &scratch("bad-uri"));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -400,6 +423,23 @@ fn tls_call_to_listen_with_a_certificate_in_pem_files() {
         ],
         &dir,
     );
+    // A name located by the Party over TLS: the certificate is checked
+    // against the address it resolved to.
+    let named = format!("sip:localhost:{}", listen.addr.port());
+    let out = sipparty(
+        &[
+            "options",
+            &named,
+            "--transport",
+            "tls",
+            "--tls-trust",
+            "cert.pem",
+        ],
+        &dir,
+    );
+    let all = text(&out);
+    assert!(out.status.success(), "{all}");
+    assert!(all.contains(" OPTIONS (TLS) "), "{all}");
     let target = format!("sip:bob@{}", listen.addr);
     // Without anything to trust, the call is refused up front.
     let out = sipparty(&["call", &target, "--transport", "tls"], &dir);

@@ -1,6 +1,7 @@
 //! RFC 3263 server location through the Party's resolution requests, and
 //! RFC 3261 section 18.1.1 (large requests over TCP). DNS is a stub
-//! (`SimDns`, or answers written by hand): nothing leaves the process.
+//! (`SimDns`, answering at once inside the simulator, or when the test
+//! says so for a Party driven by hand): nothing leaves the process.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -303,13 +304,15 @@ fn rfc3263_registrar_name_is_located() {
     assert!(registers.iter().all(|d| d.transport == Transport::Udp));
 }
 
-/// A Party driven by hand with a DNS answered in the test.
+/// A Party driven by hand; its DNS questions wait until the test answers
+/// them from `dns`.
 struct Manual {
     party: Party,
     now: Instant,
     sent: Vec<(Transport, SocketAddr, Message)>,
     lookups: Vec<(LookupId, Query)>,
     events: Vec<Event>,
+    dns: SimDns,
 }
 
 impl Manual {
@@ -325,7 +328,14 @@ impl Manual {
             sent: Vec::new(),
             lookups: Vec::new(),
             events: Vec::new(),
+            dns: SimDns::new(),
         }
+    }
+
+    /// Answer lookups from `dns`.
+    fn with_dns(mut self, dns: SimDns) -> Self {
+        self.dns = dns;
+        self
     }
 
     fn drain(&mut self) {
@@ -346,17 +356,18 @@ impl Manual {
         }
     }
 
-    fn answer(&mut self, table: &[(&str, RecordType, Vec<DnsRecord>)]) {
+    /// Answer the waiting lookups (and those they lead to) from `dns`.
+    fn answer(&mut self) {
         while let Some((id, q)) = self.lookups.pop() {
-            let records = table
-                .iter()
-                .find(|(n, t, _)| *n == q.name && *t == q.rtype)
-                .map(|(_, _, r)| r.clone())
-                .unwrap_or_default();
+            let records = self.dns.answer(&q);
+            let answer = match &records {
+                Some(r) => Answer::Records(r),
+                None => Answer::Failed,
+            };
             self.party.handle_input(Input::Resolved {
                 now: self.now,
                 id,
-                answer: Answer::Records(&records),
+                answer,
             });
             self.drain();
         }
@@ -401,26 +412,32 @@ fn config() -> PartyConfig {
 
 #[test]
 fn rfc3263_s4_1_naptr_picks_tcp_and_the_request_says_so() {
-    let mut m = Manual::new(config(), true);
+    let mut m = Manual::new(config(), true).with_dns(
+        SimDns::new()
+            .with(
+                "example.test",
+                RecordType::Naptr,
+                vec![ttl(
+                    Record::naptr(10, 10, "SIP+D2T", "_sip._tcp.example.test"),
+                    60,
+                )],
+            )
+            .with(
+                "_sip._tcp.example.test",
+                RecordType::Srv,
+                vec![ttl(Record::srv(0, 0, 5090, "tcp.example.test"), 60)],
+            )
+            .with("tcp.example.test", RecordType::A, localhost(60)),
+    );
     let call = m.invite("sip:bob@example.test", InviteOptions::default());
     assert!(m.sent.is_empty(), "held until located");
     assert_eq!(m.lookups.len(), 1);
-    m.answer(&[
-        (
-            "example.test",
-            RecordType::Naptr,
-            vec![ttl(
-                Record::naptr(10, 10, "SIP+D2T", "_sip._tcp.example.test"),
-                60,
-            )],
-        ),
-        (
-            "_sip._tcp.example.test",
-            RecordType::Srv,
-            vec![ttl(Record::srv(0, 0, 5090, "tcp.example.test"), 60)],
-        ),
-        ("tcp.example.test", RecordType::A, localhost(60)),
-    ]);
+    m.answer();
+    let asked: Vec<&str> = m.dns.asked.iter().map(|q| q.name.as_str()).collect();
+    assert_eq!(
+        asked,
+        ["example.test", "_sip._tcp.example.test", "tcp.example.test"]
+    );
     assert_eq!(m.sent.len(), 1);
     let (transport, dest, invite) = &m.sent[0];
     assert_eq!(*transport, Transport::Tcp);
@@ -439,11 +456,15 @@ fn rfc3263_s4_1_naptr_picks_tcp_and_the_request_says_so() {
 
 #[test]
 fn rfc3263_cancel_while_resolving_sends_nothing() {
-    let mut m = Manual::new(config(), false);
+    let mut m = Manual::new(config(), false).with_dns(SimDns::new().with(
+        "pbx.example.test",
+        RecordType::A,
+        localhost(60),
+    ));
     let call = m.invite("sip:bob@pbx.example.test:5080", InviteOptions::default());
     m.party.dialog(call).unwrap().terminate(m.now).unwrap();
     m.drain();
-    m.answer(&[("pbx.example.test", RecordType::A, localhost(60))]);
+    m.answer();
     assert!(m.sent.is_empty());
     assert_eq!(
         m.states(),
@@ -484,7 +505,7 @@ fn rfc3263_options_to_an_unknown_name_completes_with_503() {
     let mut m = Manual::new(config(), false);
     let id = m.party.options(m.now, "sip:nowhere.test:5060").unwrap();
     m.drain();
-    m.answer(&[]);
+    m.answer();
     let done = m.completed(id).unwrap();
     assert_eq!(done.code, 503);
     assert!(done.reason.contains("nowhere.test"), "{}", done.reason);
@@ -585,23 +606,23 @@ fn rfc3261_s18_1_1_small_or_pinned_requests_stay_on_udp() {
 
 #[test]
 fn rfc3263_in_dialog_requests_to_a_known_name_use_the_cache() {
-    let mut m = Manual::new(config(), false);
-    let table = [
-        ("pbx.example.test", RecordType::A, localhost(60)),
-        (
-            "proxy.example.test",
-            RecordType::A,
-            vec![ttl(Record::A("127.0.0.2".parse().unwrap()), 60)],
-        ),
-    ];
+    let mut m = Manual::new(config(), false).with_dns(
+        SimDns::new()
+            .with("pbx.example.test", RecordType::A, localhost(60))
+            .with(
+                "proxy.example.test",
+                RecordType::A,
+                vec![ttl(Record::A("127.0.0.2".parse().unwrap()), 60)],
+            ),
+    );
     // The proxy's name gets into the cache through an OPTIONS.
     m.party
         .options(m.now, "sip:proxy.example.test:5090")
         .unwrap();
     m.drain();
-    m.answer(&table);
+    m.answer();
     let call = m.invite("sip:bob@pbx.example.test:5080", InviteOptions::default());
-    m.answer(&table);
+    m.answer();
     let (_, dest, invite) = m
         .sent
         .iter()
@@ -623,27 +644,35 @@ fn rfc3263_in_dialog_requests_to_a_known_name_use_the_cache() {
         "the proxy, located from the cache"
     );
     assert!(m.lookups.is_empty(), "nothing asked mid-dialog");
+    let proxy_lookups = m
+        .dns
+        .asked
+        .iter()
+        .filter(|q| q.name == "proxy.example.test")
+        .count();
+    assert_eq!(proxy_lookups, 1, "asked once: {:?}", m.dns.asked);
 }
 
 #[test]
 fn rfc3263_s4_3_a_challenged_request_keeps_its_targets() {
     let mut cfg = config();
     cfg.credentials = Some(sipparty_core::party::Credentials::new("alice", "secret"));
-    let mut m = Manual::new(cfg, false);
+    let mut m = Manual::new(cfg, false).with_dns(
+        SimDns::new()
+            .with(
+                "_sip._udp.example.test",
+                RecordType::Srv,
+                vec![
+                    ttl(Record::srv(1, 0, 5070, "a.example.test"), 60),
+                    ttl(Record::srv(2, 0, 5080, "b.example.test"), 60),
+                ],
+            )
+            .with("a.example.test", RecordType::A, localhost(60))
+            .with("b.example.test", RecordType::A, localhost(60)),
+    );
     let id = m.party.options(m.now, "sip:example.test").unwrap();
     m.drain();
-    m.answer(&[
-        (
-            "_sip._udp.example.test",
-            RecordType::Srv,
-            vec![
-                ttl(Record::srv(1, 0, 5070, "a.example.test"), 60),
-                ttl(Record::srv(2, 0, 5080, "b.example.test"), 60),
-            ],
-        ),
-        ("a.example.test", RecordType::A, localhost(60)),
-        ("b.example.test", RecordType::A, localhost(60)),
-    ]);
+    m.answer();
     let (_, dest, first) = m.sent.last().cloned().unwrap();
     assert_eq!(dest, addr(CAROL));
     // The first server challenges; the answer goes to it again.
@@ -667,4 +696,67 @@ fn rfc3263_s4_3_a_challenged_request_keeps_its_targets() {
     );
     m.feed(BOB, Message::response_to(&third, 200, Some("y")));
     assert_eq!(m.completed(id).map(|o| o.code), Some(200));
+}
+
+#[test]
+fn rfc3263_s4_3_a_connection_that_does_not_open_fails_over_before_timer_b() {
+    use sipparty_core::transport::connection::{ConnectionAction, ConnectionPolicy, Connections};
+    // Two TCP targets; the first never completes its connect (a host that
+    // drops SYNs). A driver keeps the core's connection table, which says
+    // when to give up; the Party then tries the next target.
+    let mut m = Manual::new(config(), true).with_dns(
+        SimDns::new()
+            .with(
+                "_sip._tcp.example.test",
+                RecordType::Srv,
+                vec![
+                    ttl(Record::srv(1, 0, 5070, "a.example.test"), 60),
+                    ttl(Record::srv(2, 0, 5080, "b.example.test"), 60),
+                ],
+            )
+            .with("a.example.test", RecordType::A, localhost(60))
+            .with("b.example.test", RecordType::A, localhost(60)),
+    );
+    let t0 = m.now;
+    let call = m.invite(
+        "sip:bob@example.test;transport=tcp",
+        InviteOptions::default(),
+    );
+    m.answer();
+    let (transport, dest, first) = m.sent[0].clone();
+    assert_eq!((transport, dest), (Transport::Tcp, addr(CAROL)));
+    let mut conns = Connections::new(ConnectionPolicy::default());
+    conns.opening(m.now, (transport, dest), true);
+
+    // Nothing happens until the open limit, long before Timer B (32 s).
+    let due = conns.poll_timeout().unwrap();
+    assert_eq!(due, t0 + Duration::from_secs(5));
+    assert!(m.party.poll_timeout().map_or(true, |t| t >= due));
+    m.now = due;
+    let mut actions = Vec::new();
+    conns.handle_timeout(m.now, &mut actions);
+    assert_eq!(
+        actions,
+        vec![ConnectionAction::Close {
+            conn: (Transport::Tcp, addr(CAROL)),
+            failed: true
+        }]
+    );
+    // The driver reports the failed connection; the INVITE queued on it
+    // fails and goes to the next target as a new transaction.
+    m.party.handle_input(Input::TransportError {
+        now: m.now,
+        transport: Transport::Tcp,
+        destination: addr(CAROL),
+    });
+    m.drain();
+    assert_eq!(m.sent.len(), 2, "{:?}", m.states());
+    let (transport, dest, second) = m.sent[1].clone();
+    assert_eq!((transport, dest), (Transport::Tcp, addr(BOB)));
+    assert_eq!(first.call_id(), second.call_id());
+    assert_ne!(branch(&first), branch(&second));
+    assert_eq!(
+        m.party.dialog_state(call),
+        Some(DialogState::InitiatingDialog)
+    );
 }

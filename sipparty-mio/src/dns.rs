@@ -5,22 +5,21 @@
 //! answered "no records" at once and the core falls back to A/AAAA (RFC
 //! 3263 section 4.2). An address lookup blocks, so it runs on a short-lived
 //! helper thread that sends the answer back and wakes the event loop.
+//! Turning what `getaddrinfo` found into records is the core's
+//! ([`address_records`]).
 
 use std::io;
-use std::net::{IpAddr, ToSocketAddrs};
+use std::net::ToSocketAddrs;
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::Arc;
 use std::thread;
-use std::time::Duration;
 
 use mio::Waker;
-use sipparty_core::transport::locate::{DnsRecord, LookupId};
-use sipparty_core::transport::resolve::{Query, Record, RecordType};
+use sipparty_core::transport::locate::{
+    address_records, system_can_answer, DnsRecord, LookupId, SYSTEM_TTL,
+};
+use sipparty_core::transport::resolve::{Query, RecordType};
 use tracing::{debug, trace};
-
-/// How long addresses from `getaddrinfo`, which gives no TTL, are cached
-/// by the core.
-pub(crate) const SYSTEM_TTL: Duration = Duration::from_secs(30);
 
 /// A lookup's outcome on its way back to the loop.
 pub(crate) type DnsAnswer = (LookupId, io::Result<Vec<DnsRecord>>);
@@ -43,19 +42,15 @@ impl SystemDns {
     /// once (NAPTR, SRV: none); otherwise it arrives through
     /// [`SystemDns::try_recv`] after a wake-up.
     pub(crate) fn lookup(&self, id: LookupId, query: Query) -> Option<Vec<DnsRecord>> {
-        let want_v4 = match query.rtype {
-            RecordType::A => true,
-            RecordType::Aaaa => false,
-            _ => {
-                trace!(%id, name = %query.name, rtype = %query.rtype, "no NAPTR/SRV with getaddrinfo");
-                return Some(Vec::new());
-            }
-        };
+        if !system_can_answer(query.rtype) {
+            trace!(%id, name = %query.name, rtype = %query.rtype, "no NAPTR/SRV with getaddrinfo");
+            return Some(Vec::new());
+        }
         let (tx, waker) = (self.tx.clone(), self.waker.clone());
         let spawned = thread::Builder::new()
             .name("sipparty-dns".into())
             .spawn(move || {
-                let result = addresses(&query.name, want_v4);
+                let result = addresses(&query.name, query.rtype);
                 // The loop is gone when this fails: nobody to tell.
                 if tx.send((id, result)).is_ok() {
                     let _ = waker.wake();
@@ -77,30 +72,21 @@ impl SystemDns {
     }
 }
 
-/// `name`'s addresses of one family, by `getaddrinfo`.
-fn addresses(name: &str, want_v4: bool) -> io::Result<Vec<DnsRecord>> {
-    let mut out: Vec<DnsRecord> = Vec::new();
-    for a in (name, 0u16).to_socket_addrs()? {
-        let record = match a.ip() {
-            IpAddr::V4(v4) if want_v4 => Record::A(v4),
-            IpAddr::V6(v6) if !want_v4 => Record::Aaaa(v6),
-            _ => continue,
-        };
-        if !out.iter().any(|d| d.record == record) {
-            out.push(DnsRecord::new(record, SYSTEM_TTL));
-        }
-    }
-    Ok(out)
+/// `name`'s addresses of one family (A or AAAA), by `getaddrinfo`.
+fn addresses(name: &str, rtype: RecordType) -> io::Result<Vec<DnsRecord>> {
+    let found = (name, 0u16).to_socket_addrs()?;
+    Ok(address_records(rtype, found.map(|a| a.ip()), SYSTEM_TTL))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sipparty_core::transport::resolve::Record;
 
     #[test]
     fn localhost_resolves_without_dns() {
         // /etc/hosts, not the network.
-        let v4 = addresses("localhost", true).unwrap();
+        let v4 = addresses("localhost", RecordType::A).unwrap();
         assert!(v4
             .iter()
             .any(|r| r.record == Record::A("127.0.0.1".parse().unwrap())));

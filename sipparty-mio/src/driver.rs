@@ -29,7 +29,7 @@ use crate::dialog::DialogShared;
 use crate::dns::SystemDns;
 use crate::party::{PartyShared, PendingIncoming};
 use crate::registration::RegShared;
-use crate::tls::{TlsConfig, TlsSession};
+use crate::tls::{self, TlsConfig, TlsSession};
 use crate::{Direction, Response, SipTrace};
 
 /// A command from an application thread, run on the event loop with the
@@ -151,7 +151,11 @@ pub(crate) struct Driver {
     /// Keep-alive, idle and cap book-keeping, keyed by slab index.
     connections: Connections<usize>,
     tls: Option<Arc<TlsConfig>>,
-    next_sweep: Instant,
+    /// No connection needs attention before this (an opening that takes
+    /// too long, a ping, a late pong, an idle close). Refreshed when a
+    /// connection is added or the table is served; traffic only pushes
+    /// deadlines later, so a stale value at worst wakes the loop early.
+    conn_due: Option<Instant>,
     buf: Vec<u8>,
     /// Answers the core's RFC 3263 questions.
     dns: SystemDns,
@@ -205,7 +209,7 @@ impl Driver {
             conn_by_peer: HashMap::new(),
             connections: Connections::new(streams),
             tls,
-            next_sweep: Instant::now() + Duration::from_secs(1),
+            conn_due: None,
             buf: vec![0; MAX_DATAGRAM],
             dns: SystemDns::new(waker),
         };
@@ -288,13 +292,14 @@ impl Driver {
                     None
                 }
             };
-            // Stream housekeeping (idle close, keep-alive) needs a tick
-            // while any connection is open.
-            let timeout = if self.conn_by_peer.is_empty() {
-                timeout
-            } else {
-                let sweep = self.next_sweep.saturating_duration_since(now);
-                Some(timeout.map_or(sweep, |t| t.min(sweep)))
+            // The connections' open, keep-alive and idle timers share the
+            // wake-up.
+            let timeout = match self.conn_due {
+                Some(due) => {
+                    let due = due.saturating_duration_since(now);
+                    Some(timeout.map_or(due, |t| t.min(due)))
+                }
+                None => timeout,
             };
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() == io::ErrorKind::Interrupted {
@@ -314,8 +319,8 @@ impl Driver {
                 let index = t.0 - 1;
                 self.ready(index, event.is_readable(), event.is_writable());
             }
-            if now >= self.next_sweep {
-                self.sweep(now);
+            if self.conn_due.is_some_and(|due| now >= due) {
+                self.serve_connections(now);
             }
             if next.is_some_and(|t| t <= now) {
                 self.core.endpoint.handle_input(Input::Timeout(now));
@@ -370,17 +375,13 @@ impl Driver {
     /// Feed the DNS answers the helper threads sent back.
     fn run_dns_answers(&mut self) {
         while let Some((id, result)) = self.dns.try_recv() {
-            let answer = match &result {
-                Ok(records) => Answer::Records(records),
-                Err(e) => {
-                    debug!(%id, error = %e, "DNS lookup failed");
-                    Answer::Failed
-                }
-            };
+            if let Err(e) = &result {
+                debug!(%id, error = %e, "DNS lookup failed");
+            }
             self.core.endpoint.handle_input(Input::Resolved {
                 now: Instant::now(),
                 id,
-                answer,
+                answer: Answer::from_lookup(&result),
             });
         }
     }
@@ -535,7 +536,7 @@ impl Driver {
         self.make_room();
         let stream = TcpStream::connect(destination)?;
         let tls = match (transport, &self.tls) {
-            (Transport::Tls, Some(cfg)) => Some(cfg.client(destination)?),
+            (Transport::Tls, Some(cfg)) => Some(tls::client(cfg, destination)?),
             _ => None,
         };
         debug!(%destination, %transport, "connecting");
@@ -554,7 +555,10 @@ impl Driver {
             Interest::READABLE | Interest::WRITABLE,
         )?;
         self.conn_by_peer.insert((transport, destination), i);
-        self.connections.opened(Instant::now(), i, true);
+        // Open once connected and, for TLS, handshaken; the table closes
+        // it as failed if that takes too long.
+        self.connections.opening(Instant::now(), i, true);
+        self.conn_due = self.connections.poll_timeout();
         Ok(i)
     }
 
@@ -759,7 +763,7 @@ impl Driver {
                         continue;
                     }
                     let tls = match (transport, &self.tls) {
-                        (Transport::Tls, Some(cfg)) => match cfg.server() {
+                        (Transport::Tls, Some(cfg)) => match tls::server(cfg) {
                             Ok(s) => Some(s),
                             Err(e) => {
                                 warn!(error = %e, "TLS session setup failed");
@@ -786,7 +790,13 @@ impl Driver {
                             // A newer connection from the same address
                             // replaces the older in the lookup.
                             self.conn_by_peer.insert((transport, peer), i);
-                            self.connections.opened(Instant::now(), i, false);
+                            if transport == Transport::Tls {
+                                // Open once the handshake is done.
+                                self.connections.opening(Instant::now(), i, false);
+                            } else {
+                                self.connections.opened(Instant::now(), i, false);
+                            }
+                            self.conn_due = self.connections.poll_timeout();
                         }
                         Err(e) => warn!(error = %e, "cannot register connection"),
                     }
@@ -820,6 +830,9 @@ impl Driver {
                     c.connecting = false;
                     let _ = c.stream.set_nodelay(true);
                     trace!(peer = %c.peer, "connected");
+                    if c.tls.is_none() {
+                        self.connections.established(Instant::now(), index);
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::NotConnected => return,
                 Err(e) => {
@@ -855,7 +868,13 @@ impl Driver {
                     self.connections.activity(Instant::now(), index);
                     let plain = match &mut c.tls {
                         Some(tls) => match tls.read_tls(&self.buf[..n]) {
-                            Ok(p) => p,
+                            Ok(p) => {
+                                if !tls.is_handshaking() && self.connections.is_opening(index) {
+                                    trace!(peer = %c.peer, "TLS handshake done");
+                                    self.connections.established(Instant::now(), index);
+                                }
+                                p
+                            }
                             Err(e) => {
                                 debug!(peer = %c.peer, error = %e, "TLS error");
                                 failed = true;
@@ -929,10 +948,11 @@ impl Driver {
         }
     }
 
-    /// Once a second while connections are open: close idle ones, send
-    /// keep-alive pings on ours, and give up on flows whose pong is late.
-    fn sweep(&mut self, now: Instant) {
-        self.next_sweep = now + Duration::from_secs(1);
+    /// Carry out what the connection table says is due: close idle
+    /// connections, send keep-alive pings on ours, and give up on flows
+    /// whose pong is late or that did not open in time (reported, so the
+    /// transactions waiting on them fail over).
+    fn serve_connections(&mut self, now: Instant) {
         let mut actions = Vec::new();
         self.connections.handle_timeout(now, &mut actions);
         for action in actions {
@@ -943,9 +963,29 @@ impl Driver {
                     }
                     self.write_conn(i, PING);
                 }
-                ConnectionAction::Close { conn, failed } => self.close_conn(conn, failed),
+                ConnectionAction::Close { conn, failed } => {
+                    if let Some(peer) = self.still_opening(conn) {
+                        debug!(%peer, "connect or TLS handshake took too long");
+                    }
+                    self.close_conn(conn, failed)
+                }
                 _ => {}
             }
+        }
+        self.conn_due = self.connections.poll_timeout();
+    }
+
+    /// The peer of the connection at `index` if it is still connecting or
+    /// in its TLS handshake (asked of the connection: the table forgets a
+    /// connection once it says to close it).
+    fn still_opening(&self, index: usize) -> Option<SocketAddr> {
+        match self.slab.get(index) {
+            Some(Some(Source::Conn(c)))
+                if c.connecting || c.tls.as_ref().is_some_and(TlsSession::is_handshaking) =>
+            {
+                Some(c.peer)
+            }
+            _ => None,
         }
     }
 

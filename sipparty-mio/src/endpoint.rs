@@ -44,6 +44,11 @@ pub struct EndpointConfig {
     /// Send a CRLF keep-alive ping (RFC 5626 section 4.4.1) on connections
     /// we opened after this much silence; None to never ping.
     pub keepalive_interval: Option<Duration>,
+    /// How long opening a stream connection may take, either side: the TCP
+    /// connect and, for TLS, the handshake (see
+    /// [`ConnectionPolicy::open_timeout`]). Past it the connection is
+    /// dropped and the requests queued on it fail with a transport error.
+    pub open_timeout: Duration,
     /// When a socket is bound to an unspecified address (0.0.0.0, ::),
     /// the address advertised in Via and Contact. None: the address of the
     /// interface the system routes through (never 0.0.0.0).
@@ -61,6 +66,7 @@ impl EndpointConfig {
             max_connections: 1024,
             idle_timeout: Duration::from_secs(300),
             keepalive_interval: Some(Duration::from_secs(90)),
+            open_timeout: ConnectionPolicy::default().open_timeout,
             advertise: None,
         }
     }
@@ -190,6 +196,7 @@ impl Endpoint {
         streams.max_connections = config.max_connections.max(1);
         streams.idle_timeout = config.idle_timeout;
         streams.keepalive_interval = config.keepalive_interval;
+        streams.open_timeout = config.open_timeout;
         let driver = Driver::new(
             poll,
             bound,

@@ -104,7 +104,7 @@ pub struct SipTrace {
 pub mod parties {
     //! The ready-made parties of the original library.
     //!
-    //! Each is a [`Party`](crate::Party) with a preset configuration; it
+    //! Each is a [`Party`] with a preset configuration; it
     //! dereferences to `Party` for the whole API.
 
     use std::ops::Deref;

@@ -434,3 +434,62 @@ fn rfc5626_4_4_1_keepalive_ping_on_our_connections_and_idle_close_of_others() {
     assert!(matches!(idle.read(&mut buf), Ok(0)), "closed by bob");
     assert!(started.elapsed() < WAIT);
 }
+
+#[test]
+fn a_tls_peer_that_never_answers_the_handshake_fails_the_call_by_the_open_limit() {
+    init_logs();
+    let alice = SingleRtpSessionSimpleParty::new("alice@atlanta.com")
+        .unwrap()
+        .into_party();
+    let mut cfg = EndpointConfig::udp(any("127.0.0.1")).with_tls_client(test_tls());
+    // The core's connection table (ConnectionPolicy::open_timeout) gives
+    // up on the handshake; 300 ms instead of the default 5 s.
+    cfg.open_timeout = Duration::from_millis(300);
+    alice.listen_with(cfg).unwrap();
+    // A TCP server that says nothing: the kernel completes the connect
+    // into the listener's backlog, and nobody ever reads the ClientHello.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = silent.local_addr().unwrap();
+    let started = Instant::now();
+    let dialog = alice
+        .invite(&format!("sips:bob@{addr}"), InviteOptions::default())
+        .unwrap();
+    // Timer B would end the call after 32 s, the mio loop never does by
+    // itself: the open limit fails it with a transport error.
+    assert!(dialog.wait_for_state_condition_timeout(|s| s.is_final(), WAIT));
+    assert_eq!(dialog.state(), DialogState::Error);
+    assert_eq!(
+        dialog.last_error(),
+        Some(sipparty_mio::DialogError::TransportError)
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "failed by the 300 ms open limit: {:?}",
+        started.elapsed()
+    );
+    drop(silent);
+}
+
+#[test]
+fn a_tls_handshake_that_never_comes_is_closed_by_the_open_limit() {
+    init_logs();
+    let bob = SingleRtpSessionSimpleParty::new("bob@biloxi.com")
+        .unwrap()
+        .into_party();
+    let mut cfg = EndpointConfig::udp(any("127.0.0.1")).with_tls(any("127.0.0.1"), test_tls());
+    cfg.open_timeout = Duration::from_millis(300);
+    bob.listen_with(cfg).unwrap();
+    let started = Instant::now();
+    // Connect to the TLS listener and never send a ClientHello.
+    let mut s = TcpStream::connect(bob.local_addr(Transport::Tls).unwrap()).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut buf = [0u8; 16];
+    let n = std::io::Read::read(&mut s, &mut buf).unwrap_or(0);
+    assert_eq!(n, 0, "nothing but the close: {:?}", &buf[..n]);
+    // The idle timeout is 300 s: a close this soon is the open limit.
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "closed by the 300 ms open limit: {:?}",
+        started.elapsed()
+    );
+}

@@ -14,20 +14,18 @@ use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::io;
-use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use sipparty_core::transport::locate::DnsRecord;
+use sipparty_core::transport::locate::{
+    address_records, merge_address_answers, system_can_answer, DnsRecord, SYSTEM_TTL,
+};
 use sipparty_core::transport::resolve::{
     Query, Record, RecordType, Resolution, ResolveConfig, ResolveError, ResolveStep, Targets,
 };
 use sipparty_core::Random;
 use tracing::trace;
-
-/// How long addresses from `getaddrinfo` (which gives no TTL) are cached.
-pub(crate) const SYSTEM_TTL: Duration = Duration::from_secs(30);
 
 /// How long [`StaticResolver`] records live unless told otherwise.
 pub(crate) const STATIC_TTL: Duration = Duration::from_secs(300);
@@ -171,22 +169,12 @@ impl SystemResolver {
     }
 
     async fn system_lookup(query: &Query) -> io::Result<Vec<DnsRecord>> {
-        let want_v4 = query.rtype == RecordType::A;
         match tokio::net::lookup_host((query.name.as_str(), 0)).await {
-            Ok(addrs) => {
-                let mut out: Vec<DnsRecord> = Vec::new();
-                for a in addrs {
-                    let r = match a.ip() {
-                        IpAddr::V4(v4) if want_v4 => Record::A(v4),
-                        IpAddr::V6(v6) if !want_v4 => Record::Aaaa(v6),
-                        _ => continue,
-                    };
-                    if !out.iter().any(|d| d.record == r) {
-                        out.push(DnsRecord::new(r, SYSTEM_TTL));
-                    }
-                }
-                Ok(out)
-            }
+            Ok(addrs) => Ok(address_records(
+                query.rtype,
+                addrs.map(|a| a.ip()),
+                SYSTEM_TTL,
+            )),
             Err(e) => {
                 trace!(name = %query.name, error = %e, "getaddrinfo failed");
                 Err(e)
@@ -205,28 +193,21 @@ impl DnsResolver for SystemResolver {
     fn lookup<'a>(&'a self, query: &'a Query) -> LookupFuture<'a> {
         Box::pin(async move {
             #[cfg(feature = "hickory")]
-            let hickory = {
-                let answer = self.hickory_lookup(query).await;
-                if answer.as_ref().is_ok_and(|r| !r.is_empty()) {
-                    return answer;
-                }
-                answer
-            };
+            let dns = self.hickory_lookup(query).await;
+            // Without DNS: no NAPTR/SRV records (as from getaddrinfo, RFC
+            // 3263 falls back to A/AAAA), and addresses by getaddrinfo alone.
             #[cfg(not(feature = "hickory"))]
-            let hickory: io::Result<Vec<DnsRecord>> = Ok(Vec::new());
-            match query.rtype {
-                // Names in /etc/hosts (localhost...) are known to
-                // getaddrinfo only.
-                RecordType::A | RecordType::Aaaa => match Self::system_lookup(query).await {
-                    // DNS said the name has no such records (NXDOMAIN,
-                    // NODATA) and the hosts file does not know it either:
-                    // an empty answer, which the core caches for its
-                    // negative TTL, not a failure, which it does not.
-                    Err(_) if cfg!(feature = "hickory") && hickory.is_ok() => hickory,
-                    answer => answer,
-                },
-                _ => hickory,
+            let dns: io::Result<Vec<DnsRecord>> = match system_can_answer(query.rtype) {
+                true => Err(io::Error::other("no DNS (feature hickory)")),
+                false => Ok(Vec::new()),
+            };
+            if !system_can_answer(query.rtype) || dns.as_ref().is_ok_and(|r| !r.is_empty()) {
+                return dns;
             }
+            // Names in /etc/hosts (localhost...) are known to getaddrinfo
+            // only; the core's rule says which answer stands (a name DNS
+            // denies and getaddrinfo cannot find is "no records").
+            merge_address_answers(dns, Self::system_lookup(query).await)
         })
     }
 }

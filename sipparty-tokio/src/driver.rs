@@ -309,17 +309,13 @@ impl Driver {
     }
 
     fn dns_answer(&mut self, id: LookupId, result: std::io::Result<Vec<DnsRecord>>) {
-        let answer = match &result {
-            Ok(records) => Answer::Records(records),
-            Err(e) => {
-                debug!(%id, error = %e, "DNS lookup failed");
-                Answer::Failed
-            }
-        };
+        if let Err(e) = &result {
+            debug!(%id, error = %e, "DNS lookup failed");
+        }
         self.party.handle_input(Input::Resolved {
             now: now(),
             id,
-            answer,
+            answer: Answer::from_lookup(&result),
         });
     }
 

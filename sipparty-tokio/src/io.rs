@@ -6,9 +6,10 @@
 //! Stream connections (TCP, TLS) are framed here with the core's
 //! [`StreamFramer`], which also finds RFC 5626 section 4.4.1 keep-alives:
 //! a ping (CRLFCRLF) is answered with a pong (CRLF) on the spot. When to
-//! ping, when a flow has failed, when an idle connection closes and which
-//! one gives way at the cap is the core's [`Connections`] table; this file
-//! only carries out its [`ConnectionAction`]s.
+//! ping, when a flow has failed, how long opening one may take, when an
+//! idle connection closes and which one gives way at the cap is the core's
+//! [`Connections`] table; this file only carries out its
+//! [`ConnectionAction`]s.
 
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
@@ -28,7 +29,7 @@ use tokio_rustls::TlsStream;
 use tracing::{debug, trace, warn};
 
 use crate::driver::now;
-use crate::tls::TlsConfig;
+use crate::tls::{self, TlsConfig};
 
 /// Largest datagram or read we accept in one go.
 const BUF_SIZE: usize = 65_536;
@@ -125,29 +126,10 @@ impl Stream {
     }
 }
 
-/// Connecting and, for TLS, the handshake (either side).
+/// Connecting and, for TLS, the handshake (either side). How long it may
+/// take is the core's [`ConnectionPolicy::open_timeout`]: the table closes
+/// a connection still opening then, and the future is dropped with it.
 type Opening = Pin<Box<dyn Future<Output = io::Result<Stream>> + Send>>;
-
-/// How long connecting and, for TLS, the handshake may take, either side.
-/// A peer that accepts a connection but never completes the handshake must
-/// not hold one of the capped connection slots until the idle timeout; an
-/// outbound attempt that fails fast lets the core fail over (RFC 3263
-/// section 4.3) well before Timer B or F.
-pub(crate) const OPEN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
-
-/// `fut`, failed with `TimedOut` after [`OPEN_TIMEOUT`].
-fn bounded(fut: impl Future<Output = io::Result<Stream>> + Send + 'static) -> Opening {
-    Box::pin(async move {
-        tokio::time::timeout(OPEN_TIMEOUT, fut)
-            .await
-            .unwrap_or_else(|_| {
-                Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    "connect or TLS handshake took too long",
-                ))
-            })
-    })
-}
 
 enum ConnState {
     Opening(Opening),
@@ -304,17 +286,17 @@ impl Io {
             return;
         }
         let opening: Opening = match (transport, &self.tls) {
-            (Transport::Tcp, _) => bounded(async move {
+            (Transport::Tcp, _) => Box::pin(async move {
                 let tcp = TcpStream::connect(destination).await?;
                 let _ = tcp.set_nodelay(true);
                 Ok(Stream::Tcp(tcp))
             }),
             (_, Some(tls)) => {
                 let tls = tls.clone();
-                bounded(async move {
+                Box::pin(async move {
                     let tcp = TcpStream::connect(destination).await?;
                     let _ = tcp.set_nodelay(true);
-                    let stream = tls.connect(tcp, destination).await?;
+                    let stream = tls::connect(&tls, tcp, destination).await?;
                     Ok(Stream::Tls(Box::new(stream)))
                 })
             }
@@ -335,7 +317,7 @@ impl Io {
         debug!(%destination, %transport, "connecting");
         self.conns
             .insert(key, Conn::new(ConnState::Opening(opening), bytes, None));
-        self.connections.opened(now, key, true);
+        self.connections.opening(now, key, true);
         self.conn_due = self.connections.poll_timeout();
     }
 
@@ -390,17 +372,18 @@ impl Io {
         self.media.len()
     }
 
-    /// When a connection next needs attention (a keep-alive ping, a late
-    /// pong, an idle close), if any is open.
+    /// When a connection next needs attention (an opening that takes too
+    /// long, a keep-alive ping, a late pong, an idle close), if any is open.
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
         self.conn_due
     }
 
     /// Carry out what the connection table says is due: RFC 5626 section
     /// 4.4.1 pings on connections we opened, closing flows whose pong is
-    /// late (reported: the peer is gone) and idle connections (issue 6
-    /// section 3; not reported: nothing failed, the next message opens a
-    /// new one).
+    /// late or that did not open in time (reported: the peer is gone, and
+    /// the transactions waiting on it fail over) and idle connections
+    /// (issue 6 section 3; not reported: nothing failed, the next message
+    /// opens a new one).
     pub(crate) fn handle_timeout(&mut self, now: Instant) {
         let mut actions = Vec::new();
         self.connections.handle_timeout(now, &mut actions);
@@ -417,7 +400,11 @@ impl Io {
                     // The table has forgotten it already.
                     if let Some(c) = self.conns.remove(&conn) {
                         let report = failed || c.busy();
-                        debug!(peer = %conn.1, transport = %conn.0, failed, "closing silent connection");
+                        if matches!(c.state, ConnState::Opening(_)) {
+                            debug!(peer = %conn.1, transport = %conn.0, "connect or TLS handshake took too long");
+                        } else {
+                            debug!(peer = %conn.1, transport = %conn.0, failed, "closing silent connection");
+                        }
                         if report {
                             self.events.push_back(IoEvent::Unreachable {
                                 transport: conn.0,
@@ -540,8 +527,8 @@ impl Io {
             let state = match (transport, &self.tls) {
                 (Transport::Tls, Some(tls)) => {
                     let tls = tls.clone();
-                    ConnState::Opening(bounded(async move {
-                        let stream = tls.accept(stream).await?;
+                    ConnState::Opening(Box::pin(async move {
+                        let stream = tls::accept(&tls, stream).await?;
                         Ok(Stream::Tls(Box::new(stream)))
                     }))
                 }
@@ -550,8 +537,12 @@ impl Io {
             debug!(%peer, %transport, "accepted connection");
             // A new connection from a peer we had one with replaces it.
             let key = (transport, peer);
+            if matches!(state, ConnState::Opening(_)) {
+                self.connections.opening(now, key, false);
+            } else {
+                self.connections.opened(now, key, false);
+            }
             self.conns.insert(key, Conn::new(state, Vec::new(), local));
-            self.connections.opened(now, key, false);
             self.conn_due = self.connections.poll_timeout();
             // Its readiness is not registered until the connections are
             // polled: make sure that happens.
@@ -578,6 +569,7 @@ impl Io {
                         debug!(%peer, %transport, "connection open");
                         conn.local = conn.local.or_else(|| stream.local_addr());
                         conn.state = ConnState::Open(stream);
+                        self.connections.established(now, key);
                     }
                     Poll::Ready(Err(e)) => {
                         debug!(%peer, %transport, error = %e, "connect or handshake failed");

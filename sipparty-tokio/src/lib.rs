@@ -292,6 +292,16 @@ impl PartyBuilder {
         self
     }
 
+    /// How long opening a stream connection may take, either side: the TCP
+    /// connect and, for TLS, the handshake (default 5 s, see
+    /// [`ConnectionPolicy::open_timeout`]). Past it the connection is
+    /// dropped and the requests queued on it fail with a transport error,
+    /// so RFC 3263 failover tries the next target well before Timer B.
+    pub fn open_timeout(mut self, timeout: Duration) -> Self {
+        self.streams.open_timeout = timeout;
+        self
+    }
+
     /// Speak TLS (`sips:` URIs, `transport=tls`, RFC 3261 section 26.2):
     /// open TLS connections trusting the config's roots and, if it has a
     /// server certificate, listen for TLS too (see

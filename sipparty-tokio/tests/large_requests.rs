@@ -1,7 +1,14 @@
 //! RFC 3261 section 18.1.1 over real loopback sockets: an INVITE too
-//! large for UDP goes over TCP, and back to UDP when the peer has no TCP.
+//! large for UDP goes over TCP, and back to UDP when the TCP connection
+//! fails.
 
+use std::time::Duration;
+
+use sipparty_core::message::{HeaderName, Message};
+use sipparty_core::transport::stream::{Frame, StreamFramer};
 use sipparty_tokio::{CallPolicy, IncomingCall, InviteOptions, Party};
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpListener;
 
 mod support;
 use support::{any, config, hang_up, in_dialog, party, target, within};
@@ -29,13 +36,46 @@ async fn rfc3261_s18_1_1_large_invite_goes_over_tcp() {
 }
 
 #[tokio::test]
-async fn rfc3261_s18_1_1_back_to_udp_when_tcp_is_refused() {
-    // Bob has no TCP listener: the connection is refused.
+async fn rfc3261_s18_1_1_back_to_udp_when_the_tcp_connection_fails() {
+    // Bob has no TCP listener of his own; in its place on his port, a
+    // listener that takes the connection, reads the INVITE and resets.
     let bob = Party::builder(config("bob@example.test", CallPolicy::AutoAnswer))
         .tcp(false)
         .bind(any("127.0.0.1"))
         .await
         .unwrap();
+    let breaker = TcpListener::bind(bob.local_addr()).await.unwrap();
+    let tried = tokio::spawn(async move {
+        let (mut conn, from) = breaker.accept().await.unwrap();
+        let mut framer = StreamFramer::new();
+        let mut buf = vec![0u8; 8192];
+        let invite = loop {
+            let n = conn.read(&mut buf).await.unwrap();
+            assert!(n > 0, "closed before the request arrived");
+            framer.push(&buf[..n]);
+            if let Some(Frame::Message(bytes)) = framer.next_frame().unwrap() {
+                break Message::parse(&bytes).unwrap();
+            }
+        };
+        // RST rather than FIN: the sender sees a broken connection.
+        socket2::SockRef::from(&conn)
+            .set_linger(Some(Duration::ZERO))
+            .unwrap();
+        drop(conn);
+        (from, invite)
+    });
     let (alice, incoming) = large_call(&bob).await;
+    let (from, over_tcp) = within("the TCP attempt", tried).await.unwrap();
+    // First over TCP, from Alice, with a Via saying so...
+    assert_eq!(from.ip(), alice.local_addr().ip());
+    assert_eq!(over_tcp.method().map(|m| m.as_str()), Some("INVITE"));
+    let via = over_tcp.top_via().unwrap().unwrap();
+    assert_eq!(via.transport, "TCP");
+    // ...then the same request over UDP, which Bob answered.
     assert_eq!(incoming.source, alice.local_addr(), "over UDP");
+    // The same call: the From header (with its tag) is unchanged.
+    assert_eq!(
+        over_tcp.header(&HeaderName::From),
+        Some(incoming.from.as_str())
+    );
 }

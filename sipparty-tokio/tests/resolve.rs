@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use sipparty_core::transport::resolve::{Record, RecordType};
 use sipparty_tokio::{CallPolicy, DialogError, DialogState, InviteOptions, Party, StaticResolver};
@@ -130,4 +131,62 @@ async fn unresolvable_names_fail_the_invite() {
         .await
         .unwrap();
     in_dialog("literal call", &call).await;
+}
+
+#[tokio::test]
+async fn names_that_do_not_resolve_end_the_request_with_a_dns_error_and_no_hang() {
+    // `nowhere.test` has no records (NXDOMAIN: the answer SystemResolver
+    // gives when DNS denies a name and getaddrinfo cannot find it either);
+    // lookups of `broken.test` fail (SERVFAIL, no resolver).
+    let dns = Arc::new(StaticResolver::new().failing("broken.test"));
+    let alice = alice_with(dns.clone()).await;
+    let started = std::time::Instant::now();
+
+    let reply = within(
+        "OPTIONS to a missing name",
+        alice.options("sip:nowhere.test:5060"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(reply.code, 503);
+    assert!(reply.reason.contains("nowhere.test"), "{}", reply.reason);
+    // "No records" is cached (negative TTL): asked once, not again.
+    let asked = dns.asked().len();
+    assert!(asked >= 1);
+    let again = within("OPTIONS again", alice.options("sip:nowhere.test:5060"))
+        .await
+        .unwrap();
+    assert_eq!(again.code, 503);
+    assert_eq!(dns.asked().len(), asked, "negative answer cached");
+
+    // A failed lookup ends the call with an error naming the host...
+    let call = alice
+        .invite("sip:bob@broken.test:5060", InviteOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        ended("call to a broken name", &call).await,
+        DialogState::Error
+    );
+    match call.last_error() {
+        Some(DialogError::Unresolvable(why)) => assert!(why.contains("broken.test"), "{why}"),
+        other => panic!("expected a resolution error, got {other:?}"),
+    }
+    // ... and is not cached: the next request asks again.
+    let before = dns.asked().len();
+    let reply = within(
+        "OPTIONS to a broken name",
+        alice.options("sip:broken.test:5060"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(reply.code, 503);
+    assert!(dns.asked().len() > before, "failures are asked again");
+
+    // No waiting for the core's 10 s lookup timeout nor Timer F (32 s).
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
 }

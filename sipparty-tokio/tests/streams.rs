@@ -3,11 +3,11 @@
 //! for responses (section 18.2.2), CRLF keep-alive (RFC 5626 section
 //! 4.4.1), idle closing and the cap on open connections.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use sipparty_core::message::Message;
 use sipparty_core::transport::stream::{Frame, StreamFramer, PING, PONG};
+use sipparty_core::transport::tls::server_name;
 use sipparty_tokio::{
     CallPolicy, DialogError, DialogState, InviteOptions, Party, PartyBuilder, PartyConfig,
     TlsConfig, Transport,
@@ -238,19 +238,13 @@ async fn rfc5626_4_4_1_a_ping_is_answered_with_a_pong_over_tls() {
     let cert = certificate();
     let bob = tls_party("bob@biloxi.com", "127.0.0.1", tls_with(&cert)).await;
     let to = bob.local_addr_for(Transport::Tls).unwrap();
-    let mut roots = tokio_rustls::rustls::RootCertStore::empty();
-    roots.add(cert.0.clone().into()).unwrap();
-    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
-    let client = tokio_rustls::rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    // A raw TLS client with the same configuration a party would use.
+    let client = TlsConfig::client_trusting(std::slice::from_ref(&cert.0)).unwrap();
     let tcp = TcpStream::connect(to).await.unwrap();
-    let name = tokio_rustls::rustls::pki_types::ServerName::IpAddress(to.ip().into());
     let mut s = within(
         "handshake",
-        tokio_rustls::TlsConnector::from(Arc::new(client)).connect(name, tcp),
+        tokio_rustls::TlsConnector::from(client.client_config().clone())
+            .connect(server_name(to), tcp),
     )
     .await
     .unwrap();
@@ -393,7 +387,14 @@ async fn idle_tls_connections_are_closed_and_reopened() {
 
 #[tokio::test]
 async fn a_tls_handshake_that_never_comes_does_not_hold_a_slot_inbound() {
-    let bob = tls_party("bob@biloxi.com", "127.0.0.1", tls_with(&certificate())).await;
+    // The core's connection table (ConnectionPolicy::open_timeout) closes
+    // the connection; 300 ms here instead of the default 5 s.
+    let bob = builder("bob@biloxi.com")
+        .tls(tls_with(&certificate()))
+        .open_timeout(Duration::from_millis(300))
+        .bind(any("127.0.0.1"))
+        .await
+        .unwrap();
     let started = std::time::Instant::now();
     // Connect to the TLS listener and never send a ClientHello.
     let mut s = TcpStream::connect(bob.local_addr_for(Transport::Tls).unwrap())
@@ -406,11 +407,11 @@ async fn a_tls_handshake_that_never_comes_does_not_hold_a_slot_inbound() {
         .expect("bob gives up on the handshake")
         .unwrap_or(0);
     assert_eq!(n, 0, "nothing but the close: {:?}", &buf[..n]);
-    // The driver's open limit is 5 s (the idle timeout 300 s); the read
-    // above would wait up to 30 s, so this is what shows the limit works.
+    // The idle timeout is 300 s and the read above would wait up to 30 s:
+    // a close this soon is the open limit.
     assert!(
-        started.elapsed() < Duration::from_secs(8),
-        "closed after the 5 s open limit, not later: {:?}",
+        started.elapsed() < Duration::from_secs(4),
+        "closed after the 300 ms open limit, not later: {:?}",
         started.elapsed()
     );
     stats_until("bob forgot the connection", &bob, |n| n == 0).await;
@@ -418,7 +419,12 @@ async fn a_tls_handshake_that_never_comes_does_not_hold_a_slot_inbound() {
 
 #[tokio::test]
 async fn a_tls_peer_that_never_answers_the_handshake_fails_the_call_before_timer_b() {
-    let alice = tls_party("alice@atlanta.com", "127.0.0.1", tls_with(&certificate())).await;
+    let alice = builder("alice@atlanta.com")
+        .tls(tls_with(&certificate()))
+        .open_timeout(Duration::from_millis(300))
+        .bind(any("127.0.0.1"))
+        .await
+        .unwrap();
     // A TCP server that accepts and then says nothing.
     let silent = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = silent.local_addr().unwrap();
@@ -427,6 +433,7 @@ async fn a_tls_peer_that_never_answers_the_handshake_fails_the_call_before_timer
         tokio::time::sleep(Duration::from_secs(60)).await;
         drop(conn);
     });
+    let started = std::time::Instant::now();
     let call = alice
         .invite(
             &format!("sips:bob@{}", host(addr)),
@@ -434,13 +441,19 @@ async fn a_tls_peer_that_never_answers_the_handshake_fails_the_call_before_timer
         )
         .await
         .unwrap();
-    // Timer B would end the call after 32 s; the handshake limit ends it
-    // with a transport error much sooner.
+    // Timer B would end the call after 32 s; the open limit ends it with a
+    // transport error much sooner.
     let end = tokio::time::timeout(Duration::from_secs(20), call.wait_for(|s| s.is_final()))
         .await
         .expect("the call fails before Timer B")
         .unwrap();
     assert_eq!(end, DialogState::Error);
     assert_eq!(call.last_error(), Some(DialogError::TransportError));
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "failed by the 300 ms open limit: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(alice.stats().await.unwrap().connections, 0);
     held.abort();
 }

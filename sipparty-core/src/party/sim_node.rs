@@ -89,7 +89,10 @@ impl SimDns {
         self
     }
 
-    fn answer(&mut self, query: &Query) -> Option<Vec<DnsRecord>> {
+    /// The answer to `query` (recorded in [`SimDns::asked`]): the table's
+    /// records (none when absent), or None for a failing name. For tests
+    /// that drive a Party by hand.
+    pub fn answer(&mut self, query: &Query) -> Option<Vec<DnsRecord>> {
         self.asked.push(query.clone());
         if self.failing.contains(&query.name) {
             return None;

@@ -1,8 +1,12 @@
-//! Book-keeping of stream connections (TCP, TLS) without sockets: when to
-//! send a keep-alive ping (RFC 5626 section 4.4.1), when a flow has failed
-//! (no pong), when an idle connection is closed, and which connection
-//! gives way at the cap. Both drivers keep one [`Connections`] table keyed
-//! by their own connection handle and act on its [`ConnectionAction`]s.
+//! Book-keeping of stream connections (TCP, TLS) without sockets: how long
+//! opening one may take (the connect and the TLS handshake), when to send
+//! a keep-alive ping (RFC 5626 section 4.4.1), when a flow has failed (no
+//! pong), when an idle connection is closed, and which connection gives
+//! way at the cap. Both drivers keep one [`Connections`] table keyed by
+//! their own connection handle and act on its [`ConnectionAction`]s; a
+//! connection closed as failed is reported to the Party as a transport
+//! error, which fails the transactions waiting on it (and RFC 3263 section
+//! 4.3 moves on to the next target).
 //!
 //! ```
 //! use std::time::{Duration, Instant};
@@ -35,6 +39,9 @@ pub struct ConnectionPolicy {
     /// A ping unanswered for this long means the flow failed (RFC 5626
     /// section 4.4.1 says 10 s).
     pub pong_timeout: Duration,
+    /// Longest an opening may take, either side: the TCP connect and, for
+    /// TLS, the handshake. Past it the connection fails like a refused one.
+    pub open_timeout: Duration,
 }
 
 impl Default for ConnectionPolicy {
@@ -45,6 +52,16 @@ impl Default for ConnectionPolicy {
             // RFC 5626 section 4.4.1 suggests 95 to 120 s for TCP.
             keepalive_interval: Some(Duration::from_secs(90)),
             pong_timeout: Duration::from_secs(10),
+            // RFC 3261 sets no connect timer, and the system's own gives up
+            // on a silent host only after minutes (Linux retries a SYN for
+            // about 127 s), long after Timer B/F (64*T1 = 32 s) ended the
+            // transaction: failover (RFC 3263 section 4.3) would never reach
+            // the next target. 5 s leaves room for several targets within
+            // one transaction and still covers a TCP plus TLS 1.2 handshake
+            // (3 round trips) over a slow satellite path. It also keeps a
+            // peer that accepts but never handshakes from holding a capped
+            // slot until the idle timeout.
+            open_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -57,11 +74,13 @@ pub enum ConnectionAction<K> {
     /// connection's framer ([`super::stream::StreamFramer::ping_sent`]).
     Ping(K),
     /// Close the connection; if `failed`, report it to the core as a
-    /// transport error (the peer is gone), otherwise it was merely idle.
+    /// transport error (the peer is gone or never answered), otherwise it
+    /// was merely idle.
     Close {
         /// Which connection.
         conn: K,
-        /// Whether the flow failed (no pong) rather than went idle.
+        /// Whether the flow failed (no pong, or it did not open within
+        /// [`ConnectionPolicy::open_timeout`]) rather than went idle.
         failed: bool,
     },
 }
@@ -69,6 +88,8 @@ pub enum ConnectionAction<K> {
 #[derive(Debug, Clone, Copy)]
 struct State {
     outbound: bool,
+    /// While connecting or handshaking: since when.
+    opening_since: Option<Instant>,
     last_activity: Instant,
     ping_sent_at: Option<Instant>,
 }
@@ -121,12 +142,43 @@ impl<K: Copy + Eq + Hash> Connections<K> {
             .map(|(k, _)| *k)
     }
 
-    /// A connection was opened (`outbound`: by us, so we send the pings).
+    /// A connection was opened (`outbound`: by us, so we send the pings),
+    /// ready for messages at once (an accepted TCP connection).
     pub fn opened(&mut self, now: Instant, conn: K, outbound: bool) {
+        self.insert(now, conn, outbound, None);
+    }
+
+    /// A connection started opening: we are connecting (`outbound`), or an
+    /// accepted one is in its TLS handshake. It has until
+    /// [`ConnectionPolicy::open_timeout`] to become
+    /// [`established`](Self::established); otherwise it is closed as failed.
+    pub fn opening(&mut self, now: Instant, conn: K, outbound: bool) {
+        self.insert(now, conn, outbound, Some(now));
+    }
+
+    /// The connect (and handshake) of an [`opening`](Self::opening)
+    /// connection finished: from now on it is kept by the idle and
+    /// keep-alive rules.
+    pub fn established(&mut self, now: Instant, conn: K) {
+        if let Some(s) = self.conns.get_mut(&conn) {
+            s.opening_since = None;
+            s.last_activity = now;
+        }
+    }
+
+    /// Whether `conn` is known and still opening.
+    pub fn is_opening(&self, conn: K) -> bool {
+        self.conns
+            .get(&conn)
+            .is_some_and(|s| s.opening_since.is_some())
+    }
+
+    fn insert(&mut self, now: Instant, conn: K, outbound: bool, opening_since: Option<Instant>) {
         self.conns.insert(
             conn,
             State {
                 outbound,
+                opening_since,
                 last_activity: now,
                 ping_sent_at: None,
             },
@@ -159,6 +211,9 @@ impl<K: Copy + Eq + Hash> Connections<K> {
     }
 
     fn due(&self, s: &State) -> Instant {
+        if let Some(since) = s.opening_since {
+            return since + self.policy.open_timeout;
+        }
         let idle = s.last_activity + self.policy.idle_timeout;
         match (s.ping_sent_at, self.policy.keepalive_interval) {
             (Some(at), _) => idle.min(at + self.policy.pong_timeout),
@@ -172,6 +227,19 @@ impl<K: Copy + Eq + Hash> Connections<K> {
     pub fn handle_timeout(&mut self, now: Instant, actions: &mut Vec<ConnectionAction<K>>) {
         let policy = self.policy;
         self.conns.retain(|k, s| {
+            if let Some(since) = s.opening_since {
+                // Bytes queued on it are lost with it: failed, so the
+                // driver reports a transport error.
+                if now >= since + policy.open_timeout {
+                    actions.push(ConnectionAction::Close {
+                        conn: *k,
+                        failed: true,
+                    });
+                    return false;
+                }
+                // Not open yet: no idle close, no ping.
+                return true;
+            }
             if s.ping_sent_at
                 .is_some_and(|t| now >= t + policy.pong_timeout)
             {
@@ -212,6 +280,7 @@ mod tests {
             idle_timeout: Duration::from_secs(300),
             keepalive_interval: Some(Duration::from_secs(90)),
             pong_timeout: Duration::from_secs(10),
+            open_timeout: Duration::from_secs(5),
         }
     }
 
@@ -273,5 +342,73 @@ mod tests {
         assert_eq!(c.evict_for_outbound(), Some(2));
         c.closed(2);
         assert!(c.admit_inbound());
+    }
+
+    #[test]
+    fn a_connection_that_does_not_open_in_time_fails() {
+        let t0 = Instant::now();
+        let mut c = Connections::new(policy());
+        // Connecting (a SYN nobody answers), and an accepted connection
+        // whose TLS handshake stalls.
+        c.opening(t0, 1, true);
+        c.opening(t0 + Duration::from_secs(1), 2, false);
+        assert!(c.is_opening(1));
+        assert_eq!(c.poll_timeout(), Some(t0 + Duration::from_secs(5)));
+        let mut a = Vec::new();
+        c.handle_timeout(t0 + Duration::from_millis(4999), &mut a);
+        assert!(a.is_empty(), "{a:?}");
+        c.handle_timeout(t0 + Duration::from_secs(5), &mut a);
+        assert_eq!(
+            a,
+            vec![ConnectionAction::Close {
+                conn: 1,
+                failed: true
+            }]
+        );
+        assert_eq!(c.poll_timeout(), Some(t0 + Duration::from_secs(6)));
+        a.clear();
+        c.handle_timeout(t0 + Duration::from_secs(6), &mut a);
+        assert_eq!(
+            a,
+            vec![ConnectionAction::Close {
+                conn: 2,
+                failed: true
+            }]
+        );
+        assert!(c.is_empty());
+    }
+
+    #[test]
+    fn an_established_connection_follows_the_idle_and_keepalive_rules() {
+        let t0 = Instant::now();
+        let mut c = Connections::new(policy());
+        c.opening(t0, 1, true);
+        // An opening connection is never pinged nor closed as idle, even
+        // with a long open timeout.
+        let mut long = policy();
+        long.open_timeout = Duration::from_secs(1000);
+        let mut slow = Connections::new(long);
+        slow.opening(t0, 9, true);
+        let mut a = Vec::new();
+        slow.handle_timeout(t0 + Duration::from_secs(400), &mut a);
+        assert!(a.is_empty(), "{a:?}");
+        // Opened after 2 s: the keep-alive counts from then.
+        c.established(t0 + Duration::from_secs(2), 1);
+        assert!(!c.is_opening(1));
+        assert_eq!(c.poll_timeout(), Some(t0 + Duration::from_secs(92)));
+        c.handle_timeout(t0 + Duration::from_secs(10), &mut a);
+        assert!(a.is_empty(), "{a:?}");
+        c.handle_timeout(t0 + Duration::from_secs(92), &mut a);
+        assert_eq!(a, vec![ConnectionAction::Ping(1)]);
+    }
+
+    #[test]
+    fn opening_connections_count_towards_the_cap() {
+        let t0 = Instant::now();
+        let mut c = Connections::new(policy());
+        c.opening(t0, 1, true);
+        c.opening(t0, 2, false);
+        assert!(!c.admit_inbound());
+        assert!(c.evict_for_outbound().is_some());
     }
 }

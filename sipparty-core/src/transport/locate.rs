@@ -41,12 +41,13 @@
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::hash::Hash;
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use tracing::{debug, trace};
 
 use super::resolve::{
-    Query, Record, Resolution, ResolveConfig, ResolveError, ResolveStep, Targets,
+    Query, Record, RecordType, Resolution, ResolveConfig, ResolveError, ResolveStep, Targets,
 };
 use crate::random::Random;
 
@@ -111,6 +112,74 @@ pub enum Answer<'a> {
     /// The lookup failed (server failure, timeout, no resolver): treated
     /// as no records, and not cached.
     Failed,
+}
+
+impl<'a> Answer<'a> {
+    /// The answer for the outcome of a driver's lookup: its records (an
+    /// empty list says the name or type does not exist), or
+    /// [`Answer::Failed`] for an error, which the locator does not cache.
+    pub fn from_lookup<E>(result: &'a Result<Vec<DnsRecord>, E>) -> Answer<'a> {
+        match result {
+            Ok(records) => Answer::Records(records),
+            Err(_) => Answer::Failed,
+        }
+    }
+}
+
+/// How long addresses from the system resolver (`getaddrinfo`), which
+/// gives no TTL, are cached: long enough that a call's requests share one
+/// lookup, short enough that a changed hosts file or DNS entry is seen
+/// within a minute.
+pub const SYSTEM_TTL: Duration = Duration::from_secs(30);
+
+/// Whether the system resolver (`getaddrinfo`) can answer a question of
+/// this type: it knows addresses only, so NAPTR and SRV get "no records"
+/// and RFC 3263 falls back to A/AAAA (section 4.2).
+pub fn system_can_answer(rtype: RecordType) -> bool {
+    matches!(rtype, RecordType::A | RecordType::Aaaa)
+}
+
+/// The answer to an A or AAAA question made of the addresses the system
+/// resolver found for the name (`getaddrinfo` gives both families, often
+/// each address several times, once per socket type): those of the asked
+/// family, each once, in the resolver's order, each valid for `ttl`. Any
+/// other question gets no records.
+pub fn address_records(
+    rtype: RecordType,
+    addresses: impl IntoIterator<Item = IpAddr>,
+    ttl: Duration,
+) -> Vec<DnsRecord> {
+    let mut out: Vec<DnsRecord> = Vec::new();
+    for ip in addresses {
+        let record = match (rtype, ip) {
+            (RecordType::A, IpAddr::V4(v4)) => Record::A(v4),
+            (RecordType::Aaaa, IpAddr::V6(v6)) => Record::Aaaa(v6),
+            _ => continue,
+        };
+        if !out.iter().any(|d| d.record == record) {
+            out.push(DnsRecord::new(record, ttl));
+        }
+    }
+    out
+}
+
+/// One answer to an A or AAAA question asked of both DNS (which has TTLs)
+/// and the system resolver (which also knows the hosts file): DNS's
+/// records when it has some, else the system's. When the system lookup
+/// fails but DNS said the name has no such records (NXDOMAIN, NODATA), the
+/// answer is "no records", which the locator caches for
+/// [`LocatorConfig::negative_ttl`], rather than a failure, which it does
+/// not cache (`getaddrinfo` cannot tell a missing name from a failed
+/// lookup; DNS can). A driver without DNS passes its absence as an error.
+pub fn merge_address_answers<E>(
+    dns: Result<Vec<DnsRecord>, E>,
+    system: Result<Vec<DnsRecord>, E>,
+) -> Result<Vec<DnsRecord>, E> {
+    match (dns, system) {
+        (Ok(records), _) if !records.is_empty() => Ok(records),
+        (Ok(none), Err(_)) => Ok(none),
+        (_, system) => system,
+    }
 }
 
 /// Limits of a [`Locator`].
@@ -460,6 +529,107 @@ mod tests {
             .unwrap();
         assert_eq!(answer_all(&mut l, t2, &table, &mut rng).len(), 1);
         assert!(l.is_idle() || l.poll_done().is_some());
+    }
+
+    #[test]
+    fn system_addresses_become_records_of_the_asked_family_once_each() {
+        let ips: Vec<IpAddr> = ["127.0.0.1", "::1", "127.0.0.1", "127.0.0.2", "::1"]
+            .iter()
+            .map(|s| s.parse().unwrap())
+            .collect();
+        let ttl = Duration::from_secs(30);
+        let v4 = address_records(RecordType::A, ips.clone(), ttl);
+        assert_eq!(v4, vec![a("127.0.0.1", 30), a("127.0.0.2", 30)]);
+        let v6 = address_records(RecordType::Aaaa, ips.clone(), ttl);
+        assert_eq!(v6, vec![a("::1", 30)]);
+        // getaddrinfo has no service records.
+        assert!(address_records(RecordType::Srv, ips.clone(), ttl).is_empty());
+        assert!(address_records(RecordType::Naptr, ips, ttl).is_empty());
+        assert!(system_can_answer(RecordType::A) && system_can_answer(RecordType::Aaaa));
+        assert!(!system_can_answer(RecordType::Srv) && !system_can_answer(RecordType::Naptr));
+    }
+
+    #[test]
+    fn lookup_outcomes_become_answers_and_only_failures_are_not_cached() {
+        let found: Result<Vec<DnsRecord>, &str> = Ok(vec![a("127.0.0.1", 60)]);
+        let none: Result<Vec<DnsRecord>, &str> = Ok(vec![]);
+        let failed: Result<Vec<DnsRecord>, &str> = Err("SERVFAIL");
+        assert_eq!(
+            Answer::from_lookup(&found),
+            Answer::Records(&[a("127.0.0.1", 60)])
+        );
+        assert_eq!(Answer::from_lookup(&none), Answer::Records(&[]));
+        assert_eq!(Answer::from_lookup(&failed), Answer::Failed);
+
+        // Through a locator: the empty answer is remembered, the failure
+        // is asked again.
+        let mut rng = SeededRandom::new(1);
+        let mut l = Locator::new(LocatorConfig::default());
+        let now = Instant::now();
+        for (name, outcome, asked_again) in [
+            ("gone.example.com", &none, false),
+            ("flaky.example.com", &failed, true),
+        ] {
+            let uri = format!("sip:{name}:5060");
+            for key in [1, 2] {
+                l.resolve(now, key, &uri, &config_v4(), &mut rng).unwrap();
+                match l.poll_lookup() {
+                    Some(lk) => {
+                        assert!(key == 1 || asked_again, "{name} asked twice");
+                        l.handle_answer(now, lk.id, Answer::from_lookup(outcome), &mut rng);
+                    }
+                    None => assert!(key == 2 && !asked_again, "{name} not asked"),
+                }
+                assert!(matches!(l.poll_done(), Some((k, Err(_))) if k == key));
+            }
+        }
+    }
+
+    #[test]
+    fn dns_and_system_address_answers_merge() {
+        type R = Result<Vec<DnsRecord>, &'static str>;
+        let dns_has: R = Ok(vec![a("127.0.0.2", 300)]);
+        let sys_has: R = Ok(vec![a("127.0.0.1", 30)]);
+        let empty: R = Ok(vec![]);
+        let failed: R = Err("failed");
+        let cases: [(&str, R, R, R); 6] = [
+            (
+                "DNS records win (they have TTLs)",
+                dns_has.clone(),
+                sys_has.clone(),
+                dns_has.clone(),
+            ),
+            (
+                "the hosts file knows what DNS does not",
+                empty.clone(),
+                sys_has.clone(),
+                sys_has.clone(),
+            ),
+            (
+                "no DNS configured: the system decides",
+                failed.clone(),
+                sys_has.clone(),
+                sys_has.clone(),
+            ),
+            // The negative answer: cached, so the name is not asked again
+            // for every request.
+            (
+                "DNS says no such name, getaddrinfo fails",
+                empty.clone(),
+                failed.clone(),
+                empty.clone(),
+            ),
+            ("both fail", failed.clone(), failed.clone(), failed.clone()),
+            (
+                "both find nothing",
+                empty.clone(),
+                empty.clone(),
+                empty.clone(),
+            ),
+        ];
+        for (case, dns, system, expected) in cases {
+            assert_eq!(merge_address_answers(dns, system), expected, "{case}");
+        }
     }
 
     #[test]

@@ -5,6 +5,8 @@ pub mod connection;
 pub mod locate;
 pub mod resolve;
 pub mod stream;
+#[cfg(feature = "tls")]
+pub mod tls;
 
 use std::fmt;
 use std::net::SocketAddr;
