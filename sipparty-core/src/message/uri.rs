@@ -232,17 +232,7 @@ pub(crate) fn scan_uri(
             let host_start = i;
             if i < s.len() && s[i] == b'[' {
                 // IPv6reference = "[" IPv6address "]"
-                let close =
-                    memchr::memchr(b']', &s[i..]).ok_or(ParseError::expected(s.len(), "\"]\""))?;
-                let inner = &s[i + 1..i + close];
-                if inner.is_empty()
-                    || !inner
-                        .iter()
-                        .all(|b| b.is_ascii_hexdigit() || *b == b':' || *b == b'.')
-                {
-                    return Err(ParseError::expected(i + 1, "IPv6 address"));
-                }
-                i += close + 1;
+                i = ipv6_reference_end(s, i)?;
             } else {
                 i = run_host(s, i);
                 if i == host_start {
@@ -469,6 +459,22 @@ pub(crate) fn starts_with_sip_scheme(s: &[u8]) -> bool {
         }
         _ => false,
     }
+}
+
+/// `IPv6reference = "[" IPv6address "]"` starting at `s[i] == b'['`:
+/// returns the index just past the `]`. Only the characters are checked
+/// (hex digits, `:` and `.`), as the URI and Via grammars' users need.
+pub(crate) fn ipv6_reference_end(s: &[u8], i: usize) -> Result<usize, ParseError> {
+    let close = memchr::memchr(b']', &s[i..]).ok_or(ParseError::expected(s.len(), "\"]\""))?;
+    let inner = &s[i + 1..i + close];
+    if inner.is_empty()
+        || !inner
+            .iter()
+            .all(|b| b.is_ascii_hexdigit() || *b == b':' || *b == b'.')
+    {
+        return Err(ParseError::expected(i + 1, "IPv6 address"));
+    }
+    Ok(i + close + 1)
 }
 
 #[cfg(test)]

@@ -33,19 +33,7 @@ pub struct Via<'a> {
 /// Parse `host [ COLON port ]` at `i`; returns (host end, port, end).
 pub(crate) fn host_port(s: &[u8], i: usize) -> Result<(usize, Option<u16>, usize), ParseError> {
     let host_end = if s.get(i) == Some(&b'[') {
-        let close = s[i..]
-            .iter()
-            .position(|&b| b == b']')
-            .ok_or(ParseError::expected(s.len(), "\"]\""))?;
-        let inner = &s[i + 1..i + close];
-        if inner.is_empty()
-            || !inner
-                .iter()
-                .all(|b| b.is_ascii_hexdigit() || *b == b':' || *b == b'.')
-        {
-            return Err(ParseError::expected(i + 1, "IPv6 address"));
-        }
-        i + close + 1
+        crate::message::uri::ipv6_reference_end(s, i)?
     } else {
         let e = run_host(s, i);
         if e == i {
