@@ -30,4 +30,4 @@ pub mod fuzzing;
 mod random;
 mod text;
 pub use random::{Random, SeededRandom};
-pub use transport::{Transmit, Transport};
+pub use transport::{Payload, Transmit, Transport};

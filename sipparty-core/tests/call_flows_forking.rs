@@ -86,7 +86,7 @@ impl ForkingProxy {
         self.out.push_back(Transmit {
             transport: Transport::Udp,
             destination,
-            bytes,
+            bytes: bytes.into(),
         });
     }
 }

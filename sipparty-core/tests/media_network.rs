@@ -29,7 +29,7 @@ impl Endpoint for Media {
         self.0.poll_transmit().map(|t| Transmit {
             transport: Transport::Udp,
             destination: t.destination,
-            bytes: t.bytes,
+            bytes: t.bytes.into(),
         })
     }
     fn poll_timeout(&mut self) -> Option<Instant> {

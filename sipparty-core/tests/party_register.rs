@@ -49,7 +49,7 @@ impl Registrar {
         self.out.push_back(Transmit {
             transport: Transport::Udp,
             destination: source,
-            bytes: resp.to_bytes(),
+            bytes: resp.to_bytes().into(),
         });
     }
 

@@ -23,7 +23,7 @@ use sipparty_core::party::{
 use sipparty_core::transport::connection::{ConnectionAction, ConnectionPolicy, Connections};
 use sipparty_core::transport::locate::Answer;
 use sipparty_core::transport::stream::{Frame, StreamFramer, PING, PONG};
-use sipparty_core::{Transmit, Transport};
+use sipparty_core::{Payload, Transmit, Transport};
 
 use crate::dialog::DialogShared;
 use crate::dns::SystemDns;
@@ -143,7 +143,7 @@ pub(crate) struct Driver {
     slab: Vec<Option<Source>>,
     free: Vec<usize>,
     sip_udp: Option<usize>,
-    udp_backlog: VecDeque<(SocketAddr, Vec<u8>)>,
+    udp_backlog: VecDeque<(SocketAddr, Payload)>,
     udp_writable_interest: bool,
     locals: Vec<(Transport, SocketAddr)>,
     media_by_addr: HashMap<SocketAddr, usize>,
@@ -425,7 +425,7 @@ impl Driver {
         }
     }
 
-    fn send_udp(&mut self, destination: SocketAddr, bytes: Vec<u8>) {
+    fn send_udp(&mut self, destination: SocketAddr, bytes: Payload) {
         let Some(Some(Source::Sip(socket))) = self.sip_udp.map(|i| &self.slab[i]) else {
             debug!(%destination, "no UDP socket on this endpoint");
             self.transport_error(Transport::Udp, destination);
@@ -447,7 +447,7 @@ impl Driver {
 
     /// The socket buffer is full: keep the datagram and ask to be told when
     /// it drains.
-    fn queue_udp(&mut self, destination: SocketAddr, bytes: Vec<u8>) {
+    fn queue_udp(&mut self, destination: SocketAddr, bytes: Payload) {
         if self.udp_backlog.len() >= MAX_UDP_BACKLOG {
             self.udp_backlog.pop_front();
         }

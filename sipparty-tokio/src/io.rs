@@ -22,7 +22,7 @@ use std::time::Instant;
 
 use sipparty_core::transport::connection::{ConnectionAction, ConnectionPolicy, Connections};
 use sipparty_core::transport::stream::{Frame, StreamFramer, PING, PONG};
-use sipparty_core::Transport;
+use sipparty_core::{Payload, Transport};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio_rustls::TlsStream;
@@ -168,7 +168,7 @@ impl Conn {
 pub(crate) struct Io {
     udp: UdpSocket,
     udp_local: SocketAddr,
-    udp_out: VecDeque<(SocketAddr, Vec<u8>)>,
+    udp_out: VecDeque<(SocketAddr, Payload)>,
     listener: Option<TcpListener>,
     tls_listener: Option<TcpListener>,
     tls: Option<Arc<TlsConfig>>,
@@ -232,7 +232,7 @@ impl Io {
     }
 
     /// Send SIP bytes. Failures come back as [`IoEvent::Unreachable`].
-    pub(crate) fn send(&mut self, transport: Transport, destination: SocketAddr, bytes: Vec<u8>) {
+    pub(crate) fn send(&mut self, transport: Transport, destination: SocketAddr, bytes: Payload) {
         match transport {
             Transport::Udp => self.send_udp(destination, bytes),
             Transport::Tcp | Transport::Tls => self.send_stream(transport, destination, bytes),
@@ -246,7 +246,7 @@ impl Io {
         }
     }
 
-    fn send_udp(&mut self, destination: SocketAddr, bytes: Vec<u8>) {
+    fn send_udp(&mut self, destination: SocketAddr, bytes: Payload) {
         if self.udp_out.is_empty() {
             match self.udp.try_send_to(&bytes, destination) {
                 Ok(_) => return,
@@ -272,7 +272,7 @@ impl Io {
 
     /// Queue `bytes` on the connection with `destination`, opening one if
     /// there is none (closing the longest silent one at the cap).
-    fn send_stream(&mut self, transport: Transport, destination: SocketAddr, bytes: Vec<u8>) {
+    fn send_stream(&mut self, transport: Transport, destination: SocketAddr, bytes: Payload) {
         let key = (transport, destination);
         let now = now();
         if let Some(conn) = self.conns.get_mut(&key) {
@@ -315,8 +315,10 @@ impl Io {
             self.close(old, busy);
         }
         debug!(%destination, %transport, "connecting");
-        self.conns
-            .insert(key, Conn::new(ConnState::Opening(opening), bytes, None));
+        self.conns.insert(
+            key,
+            Conn::new(ConnState::Opening(opening), bytes.into_vec(), None),
+        );
         self.connections.opening(now, key, true);
         self.conn_due = self.connections.poll_timeout();
     }

@@ -122,7 +122,7 @@ pub fn sequence(data: &[u8]) {
             let o = party.poll_output();
             if let Output::Transmit(t) = &o {
                 if sent.len() < 32 {
-                    sent.push(t.bytes.clone());
+                    sent.push(t.bytes.to_vec());
                 }
             }
             o

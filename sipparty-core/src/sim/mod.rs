@@ -28,7 +28,7 @@
 //!     fn handle_datagram(&mut self, _: Instant, source: SocketAddr, _: SocketAddr, bytes: &[u8]) {
 //!         self.got += 1;
 //!         if bytes == b"ping" {
-//!             self.out.push(Transmit { transport: Transport::Udp, destination: source, bytes: b"pong".to_vec() });
+//!             self.out.push(Transmit { transport: Transport::Udp, destination: source, bytes: b"pong".to_vec().into() });
 //!         }
 //!     }
 //!     fn handle_timeout(&mut self, _: Instant) {}
@@ -43,7 +43,7 @@
 //! net.set_link(LinkConfig { latency: Duration::from_millis(20), ..LinkConfig::default() });
 //! net.add(a, Echo::default());
 //! net.add(b, Echo::default());
-//! net.endpoint_mut(a).out.push(Transmit { transport: Transport::Udp, destination: b, bytes: b"ping".to_vec() });
+//! net.endpoint_mut(a).out.push(Transmit { transport: Transport::Udp, destination: b, bytes: b"ping".to_vec().into() });
 //! net.run_until_idle(Duration::from_secs(1));
 //! assert_eq!(net.endpoint(a).got, 1);
 //! assert_eq!(net.now() - start, Duration::from_millis(40));
@@ -457,7 +457,7 @@ impl<E: Endpoint> Network<E> {
             source,
             destination: t.destination,
             transport: t.transport,
-            bytes: t.bytes,
+            bytes: t.bytes.into_vec(),
             fate: Fate::Delivered(self.now),
             duplicate: false,
         };
@@ -592,7 +592,7 @@ mod tests {
         Transmit {
             transport: Transport::Udp,
             destination: to,
-            bytes: payload.to_vec(),
+            bytes: payload.into(),
         }
     }
 
@@ -752,7 +752,7 @@ mod tests {
             net.endpoint_mut(addr(1)).out.push(Transmit {
                 transport: Transport::Tcp,
                 destination: addr(2),
-                bytes: vec![i],
+                bytes: vec![i].into(),
             });
         }
         net.run_until_idle(Duration::from_secs(1));

@@ -19,6 +19,7 @@ use tracing::{debug, trace, warn};
 use super::timer::{Timer, TimerTable};
 use super::{Ctx, Peer, TransactionEvent};
 use crate::message::{HeaderName, Message, Method};
+use crate::transport::Payload;
 
 /// States of figure 5 plus RFC 6026's Accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,22 +41,22 @@ pub(crate) struct InviteClient {
     interval: Duration,
     /// The INVITE as sent: retransmitted by Timer A, and the source of the
     /// ACK (section 17.1.1.3) and of a CANCEL (section 9.1).
-    pub(crate) request: Vec<u8>,
+    pub(crate) request: Payload,
     /// The ACK for the failure response, once built, resent for each
     /// retransmission of that response.
-    ack: Option<Vec<u8>>,
+    ack: Option<Payload>,
 }
 
 impl InviteClient {
     /// Send the INVITE and arm Timers A and B (section 17.1.1.2).
-    pub(crate) fn start(ctx: &mut Ctx<'_>, request: Vec<u8>, peer: Peer) -> Self {
+    pub(crate) fn start(ctx: &mut Ctx<'_>, mut request: Payload, peer: Peer) -> Self {
         let t = *ctx.timers();
         let mut timers = TimerTable::default();
         if !peer.transport.is_reliable() {
             timers.set(Timer::A, ctx.now + t.t1);
         }
         timers.set(Timer::B, ctx.now + t.timeout());
-        ctx.send(peer, request.clone());
+        ctx.send(peer, request.share());
         Self {
             state: State::Calling,
             timers,
@@ -95,7 +96,8 @@ impl InviteClient {
                 self.timers.stop_all();
                 match build_ack(&self.request, &response) {
                     Some(ack) => {
-                        ctx.send(self.peer, ack.clone());
+                        let mut ack = Payload::from(ack);
+                        ctx.send(self.peer, ack.share());
                         self.ack = Some(ack);
                     }
                     // Our own INVITE always re-parses; a response whose To
@@ -116,9 +118,9 @@ impl InviteClient {
             (State::Completed, 300..=699) => {
                 // Section 17.1.1.2: a retransmitted final response is
                 // acknowledged again and not passed up.
-                if let Some(ack) = &self.ack {
+                if let Some(ack) = &mut self.ack {
                     trace!(id = %ctx.id, "failure response retransmitted, resending ACK");
-                    ctx.send(self.peer, ack.clone());
+                    ctx.send(self.peer, ack.share());
                 }
             }
             (State::Accepted, 200..=299) => {
@@ -140,7 +142,7 @@ impl InviteClient {
                 // for INVITE: 0.5, 1, 2, 4, 8, 16 s).
                 self.interval *= 2;
                 self.timers.set(Timer::A, ctx.now + self.interval);
-                ctx.send(self.peer, self.request.clone());
+                ctx.send(self.peer, self.request.share());
             }
             (State::Calling, Timer::B) => {
                 self.terminate();

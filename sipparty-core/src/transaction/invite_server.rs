@@ -19,6 +19,7 @@ use tracing::trace;
 use super::timer::{Timer, TimerTable};
 use super::{Ctx, Peer, TransactionError, TransactionEvent};
 use crate::message::Message;
+use crate::transport::Payload;
 use crate::transport::Transport;
 
 /// States of figure 7 plus RFC 6026's Accepted.
@@ -43,7 +44,7 @@ pub(crate) struct InviteServer {
     /// The last response sent, resent on request retransmission (and by
     /// Timer G for a final one). Before the TU answers it holds the
     /// prepared 100 Trying, and `answered` is false.
-    last_response: Vec<u8>,
+    last_response: Payload,
     /// Whether `last_response` has been sent.
     sent: bool,
     /// Whether the TU has responded at all.
@@ -56,7 +57,7 @@ pub(crate) struct InviteServer {
 impl InviteServer {
     /// A new INVITE: enter Proceeding, with `trying` (a prepared 100
     /// Trying) sent after `trying_delay` unless the TU answers first.
-    pub(crate) fn start(ctx: &mut Ctx<'_>, peer: Peer, trying: Vec<u8>) -> Self {
+    pub(crate) fn start(ctx: &mut Ctx<'_>, peer: Peer, trying: Payload) -> Self {
         let mut s = Self {
             state: State::Proceeding,
             timers: TimerTable::default(),
@@ -78,7 +79,7 @@ impl InviteServer {
 
     fn send_last(&mut self, ctx: &mut Ctx<'_>) {
         self.sent = true;
-        ctx.send(self.peer, self.last_response.clone());
+        ctx.send(self.peer, self.last_response.share());
     }
 
     /// The TU responds (`bytes` is the serialized `status` response).
@@ -86,7 +87,7 @@ impl InviteServer {
         &mut self,
         ctx: &mut Ctx<'_>,
         status: u16,
-        bytes: Vec<u8>,
+        bytes: Payload,
     ) -> Result<(), TransactionError> {
         match (self.state, status) {
             (State::Proceeding, 100..=199) => {
@@ -102,7 +103,7 @@ impl InviteServer {
                 self.answered = true;
                 self.state = State::Accepted;
                 self.timers.set(Timer::L, ctx.now + ctx.timers().timeout());
-                self.last_response = Vec::new();
+                self.last_response = Payload::default();
                 ctx.send(self.peer, bytes);
             }
             (State::Proceeding, 300..=699) => {

@@ -458,7 +458,7 @@ impl TransactionLayer {
         };
         let machine = if method == Method::Invite {
             let trying = trying_bytes(&request);
-            Machine::InviteServer(InviteServer::start(&mut ctx, peer, trying))
+            Machine::InviteServer(InviteServer::start(&mut ctx, peer, trying.into()))
         } else {
             Machine::NonInviteServer(NonInviteServer::start(peer))
         };
@@ -550,7 +550,7 @@ impl TransactionLayer {
             events: &mut self.events,
         };
         // A fresh machine in Trying always accepts a final response.
-        let _ = machine.send_response(&mut ctx, status, response.into_bytes());
+        let _ = machine.send_response(&mut ctx, status, response.into_bytes().into());
         debug!(%id, status, ?invite, "CANCEL answered");
         if let (true, Some(invite)) = (notify, invite) {
             ctx.event(TransactionEvent::Cancelled { id: invite, cancel });
@@ -747,9 +747,9 @@ impl TransactionLayer {
             events: &mut self.events,
         };
         let machine = if invite {
-            Machine::InviteClient(InviteClient::start(&mut ctx, bytes, peer))
+            Machine::InviteClient(InviteClient::start(&mut ctx, bytes.into(), peer))
         } else {
-            Machine::NonInviteClient(NonInviteClient::start(&mut ctx, bytes, peer))
+            Machine::NonInviteClient(NonInviteClient::start(&mut ctx, bytes.into(), peer))
         };
         trace!(%id, invite, destination = %peer.destination, "new client transaction");
         self.insert(id, key, hash, machine);
@@ -902,9 +902,9 @@ impl TransactionLayer {
                 if to_tag.is_some() {
                     m.to_tag = to_tag;
                 }
-                m.send_response(&mut ctx, status, bytes)
+                m.send_response(&mut ctx, status, bytes.into())
             }
-            Machine::NonInviteServer(m) => m.send_response(&mut ctx, status, bytes),
+            Machine::NonInviteServer(m) => m.send_response(&mut ctx, status, bytes.into()),
             Machine::InviteClient(_) | Machine::NonInviteClient(_) => {
                 Err(TransactionError::WrongSide)
             }
@@ -926,7 +926,7 @@ impl TransactionLayer {
         self.transmits.push_back(Transmit {
             transport,
             destination,
-            bytes: response.into_bytes(),
+            bytes: response.into_bytes().into(),
         });
     }
 
@@ -936,7 +936,7 @@ impl TransactionLayer {
         self.transmits.push_back(Transmit {
             transport,
             destination,
-            bytes: crate::transport::stream::PONG.to_vec(),
+            bytes: crate::transport::stream::PONG.to_vec().into(),
         });
     }
 
@@ -951,7 +951,7 @@ impl TransactionLayer {
         self.transmits.push_back(Transmit {
             transport,
             destination,
-            bytes: request.into_bytes(),
+            bytes: request.into_bytes().into(),
         });
     }
 
@@ -967,7 +967,7 @@ impl TransactionLayer {
         self.transmits.push_back(Transmit {
             transport,
             destination,
-            bytes,
+            bytes: bytes.into(),
         });
     }
 

@@ -272,7 +272,7 @@ pub(crate) struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    pub(crate) fn send(&mut self, peer: Peer, bytes: Vec<u8>) {
+    pub(crate) fn send(&mut self, peer: Peer, bytes: crate::transport::Payload) {
         self.transmits.push_back(crate::transport::Transmit {
             transport: peer.transport,
             destination: peer.destination,

@@ -16,6 +16,7 @@ use tracing::trace;
 use super::timer::{Timer, TimerTable};
 use super::{Ctx, Peer, TransactionEvent};
 use crate::message::Message;
+use crate::transport::Payload;
 
 /// States of figure 6.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,19 +37,19 @@ pub(crate) struct NonInviteClient {
     /// Proceeding.
     interval: Duration,
     /// The request as sent, for retransmission.
-    request: Vec<u8>,
+    request: Payload,
 }
 
 impl NonInviteClient {
     /// Send the request and arm Timers E and F (section 17.1.2.2).
-    pub(crate) fn start(ctx: &mut Ctx<'_>, request: Vec<u8>, peer: Peer) -> Self {
+    pub(crate) fn start(ctx: &mut Ctx<'_>, mut request: Payload, peer: Peer) -> Self {
         let t = *ctx.timers();
         let mut timers = TimerTable::default();
         if !peer.transport.is_reliable() {
             timers.set(Timer::E, ctx.now + t.t1);
         }
         timers.set(Timer::F, ctx.now + t.timeout());
-        ctx.send(peer, request.clone());
+        ctx.send(peer, request.share());
         Self {
             state: State::Trying,
             timers,
@@ -99,7 +100,7 @@ impl NonInviteClient {
                     t2
                 };
                 self.timers.set(Timer::E, ctx.now + self.interval);
-                ctx.send(self.peer, self.request.clone());
+                ctx.send(self.peer, self.request.share());
             }
             (State::Trying | State::Proceeding, Timer::F) => {
                 self.terminate();

@@ -12,6 +12,7 @@ use tracing::trace;
 
 use super::timer::{Timer, TimerTable};
 use super::{Ctx, Peer, TransactionError, TransactionEvent};
+use crate::transport::Payload;
 
 /// States of figure 8.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,7 +32,7 @@ pub(crate) struct NonInviteServer {
     pub(crate) peer: Peer,
     /// The last response sent, resent for a retransmitted request (empty
     /// in Trying).
-    last_response: Vec<u8>,
+    last_response: Payload,
 }
 
 impl NonInviteServer {
@@ -41,7 +42,7 @@ impl NonInviteServer {
             state: State::Trying,
             timers: TimerTable::default(),
             peer,
-            last_response: Vec::new(),
+            last_response: Payload::default(),
         }
     }
 
@@ -50,12 +51,12 @@ impl NonInviteServer {
         &mut self,
         ctx: &mut Ctx<'_>,
         status: u16,
-        bytes: Vec<u8>,
+        mut bytes: Payload,
     ) -> Result<(), TransactionError> {
         match (self.state, status) {
             (State::Trying | State::Proceeding, 100..=199) => {
                 self.state = State::Proceeding;
-                ctx.send(self.peer, bytes.clone());
+                ctx.send(self.peer, bytes.share());
                 self.last_response = bytes;
             }
             (State::Trying | State::Proceeding, 200..=699) => {
@@ -68,7 +69,7 @@ impl NonInviteServer {
                 } else {
                     self.state = State::Completed;
                     self.timers.set(Timer::J, ctx.now + wait);
-                    ctx.send(self.peer, bytes.clone());
+                    ctx.send(self.peer, bytes.share());
                     self.last_response = bytes;
                 }
             }
@@ -82,7 +83,7 @@ impl NonInviteServer {
     pub(crate) fn handle_retransmission(&mut self, ctx: &mut Ctx<'_>) {
         match self.state {
             State::Proceeding | State::Completed => {
-                ctx.send(self.peer, self.last_response.clone());
+                ctx.send(self.peer, self.last_response.share());
             }
             State::Trying | State::Terminated => {
                 trace!(id = %ctx.id, "request retransmission absorbed");
@@ -111,6 +112,6 @@ impl NonInviteServer {
     fn terminate(&mut self) {
         self.state = State::Terminated;
         self.timers.stop_all();
-        self.last_response = Vec::new();
+        self.last_response = Payload::default();
     }
 }
