@@ -641,6 +641,14 @@ impl Driver {
             debug!(peer = %c.peer, transport = %c.transport, report, "connection closed");
             if report {
                 self.transport_error(c.transport, c.peer);
+            } else {
+                // A normal close (peer EOF, idle, evicted): the core
+                // forgets the connection's framing state.
+                self.core.endpoint.handle_input(Input::StreamClosed {
+                    now: Instant::now(),
+                    transport: c.transport,
+                    source: c.peer,
+                });
             }
         }
     }

@@ -278,6 +278,14 @@ impl Endpoint {
         })
     }
 
+    /// How many stream connections (TCP, TLS) closed normally so far (the
+    /// peer closed, or idle): each is reported to the core with
+    /// `Input::StreamClosed`, which releases its framing state. For tests
+    /// and monitoring.
+    pub fn streams_closed(&self) -> Result<u64, Error> {
+        self.call(|core, _| core.endpoint.streams_closed())
+    }
+
     /// Receive a copy of every SIP message this endpoint sends or
     /// receives from now on (the CLI's ladder diagram). At most `capacity`
     /// wait unread; more are dropped rather than slowing the event loop.

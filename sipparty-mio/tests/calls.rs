@@ -493,3 +493,67 @@ fn a_tls_handshake_that_never_comes_is_closed_by_the_open_limit() {
         started.elapsed()
     );
 }
+
+/// An OPTIONS to `to` from `port` over TCP (the Via names the sender).
+fn tcp_options(to: std::net::SocketAddr, from: std::net::SocketAddr, branch: &str) -> String {
+    format!(
+        "OPTIONS sip:bob@{to};transport=tcp SIP/2.0\r\n\
+Via: SIP/2.0/TCP {from};branch=z9hG4bK{branch}\r\n\
+Max-Forwards: 70\r\n\
+From: <sip:carol@chicago.com>;tag=c1\r\n\
+To: <sip:bob@biloxi.com>\r\n\
+Call-ID: {branch}@chicago.com\r\n\
+CSeq: 1 OPTIONS\r\n\
+Content-Length: 0\r\n\r\n"
+    )
+}
+
+/// A connection closed normally (the peer's FIN, or idle) is reported to
+/// the core as `Input::StreamClosed`, which releases its framing state; a
+/// half message on a closed connection is not glued to what a new
+/// connection sends.
+#[test]
+fn rfc3261_18_3_normal_closes_are_reported_to_the_core() {
+    use std::io::Read;
+    init_logs();
+    let bob = SingleRtpSessionSimpleParty::new("bob@biloxi.com")
+        .unwrap()
+        .into_party();
+    let mut cfg = EndpointConfig::udp(any("127.0.0.1")).with_tcp(any("127.0.0.1"));
+    cfg.idle_timeout = Duration::from_millis(300);
+    bob.listen_with(cfg).unwrap();
+    let ep = bob.endpoint().unwrap();
+    let to = bob.local_addr(Transport::Tcp).unwrap();
+    assert_eq!(ep.streams_closed().unwrap(), 0);
+
+    // Half a request, then the peer closes.
+    let mut half = TcpStream::connect(to).unwrap();
+    let from = half.local_addr().unwrap();
+    half.write_all(&tcp_options(to, from, "half").as_bytes()[..60])
+        .unwrap();
+    drop(half);
+    eventually("the peer's close reported", || {
+        ep.streams_closed().unwrap() == 1
+    });
+
+    // A new connection starts clean: its request is answered.
+    let mut whole = TcpStream::connect(to).unwrap();
+    let from = whole.local_addr().unwrap();
+    whole
+        .write_all(tcp_options(to, from, "whole").as_bytes())
+        .unwrap();
+    whole.set_read_timeout(Some(WAIT)).unwrap();
+    let mut buf = [0u8; 2048];
+    let n = whole.read(&mut buf).unwrap();
+    assert!(
+        buf[..n].starts_with(b"SIP/2.0 200 "),
+        "{:?}",
+        String::from_utf8_lossy(&buf[..n])
+    );
+
+    // Left silent, bob closes it when idle: reported too.
+    assert!(matches!(whole.read(&mut buf), Ok(0)), "closed by bob");
+    eventually("the idle close reported", || {
+        ep.streams_closed().unwrap() == 2
+    });
+}

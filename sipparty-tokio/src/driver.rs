@@ -82,6 +82,9 @@ pub struct Stats {
     pub media_sockets: usize,
     /// Open or opening stream connections (TCP and TLS).
     pub connections: usize,
+    /// Stream connections that closed normally (the peer closed, or
+    /// idle), each reported to the core as `Input::StreamClosed`.
+    pub streams_closed: u64,
 }
 
 /// A call the application holds a [`Dialog`] for.
@@ -280,6 +283,14 @@ impl Driver {
                     bytes: &bytes,
                 });
             }
+            // The core forgets the connection's framing state.
+            IoEvent::Closed { transport, peer } => {
+                self.party.handle_input(Input::StreamClosed {
+                    now,
+                    transport,
+                    source: peer,
+                });
+            }
             IoEvent::Unreachable {
                 transport,
                 destination,
@@ -404,6 +415,7 @@ impl Driver {
                     transactions: self.party.transaction_count(),
                     media_sockets: self.io.media_count(),
                     connections: self.io.connection_count(),
+                    streams_closed: self.party.streams_closed(),
                 });
             }
         }

@@ -78,6 +78,12 @@ pub(crate) enum IoEvent {
         local: SocketAddr,
         bytes: Vec<u8>,
     },
+    /// The stream connection with `peer` closed normally (the peer
+    /// closed it, or it was idle or evicted): nothing failed.
+    Closed {
+        transport: Transport,
+        peer: SocketAddr,
+    },
     /// Sending to `destination` failed, or its connection broke.
     Unreachable {
         transport: Transport,
@@ -329,12 +335,17 @@ impl Io {
         self.connections.closed(key);
         if self.conns.remove(&key).is_some() {
             debug!(peer = %key.1, transport = %key.0, report, "connection closed");
-            if report {
-                self.events.push_back(IoEvent::Unreachable {
+            self.events.push_back(if report {
+                IoEvent::Unreachable {
                     transport: key.0,
                     destination: key.1,
-                });
-            }
+                }
+            } else {
+                IoEvent::Closed {
+                    transport: key.0,
+                    peer: key.1,
+                }
+            });
         }
     }
 
@@ -407,12 +418,17 @@ impl Io {
                         } else {
                             debug!(peer = %conn.1, transport = %conn.0, failed, "closing silent connection");
                         }
-                        if report {
-                            self.events.push_back(IoEvent::Unreachable {
+                        self.events.push_back(if report {
+                            IoEvent::Unreachable {
                                 transport: conn.0,
                                 destination: conn.1,
-                            });
-                        }
+                            }
+                        } else {
+                            IoEvent::Closed {
+                                transport: conn.0,
+                                peer: conn.1,
+                            }
+                        });
                     }
                 }
                 _ => {}

@@ -457,3 +457,71 @@ async fn a_tls_peer_that_never_answers_the_handshake_fails_the_call_before_timer
     assert_eq!(alice.stats().await.unwrap().connections, 0);
     held.abort();
 }
+
+async fn closed_until(what: &str, party: &Party, n: u64) {
+    within(what, async {
+        while party.stats().await.unwrap().streams_closed != n {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+}
+
+/// A connection closed normally (the peer's FIN, or idle) is reported to
+/// the core as `Input::StreamClosed`, which releases its framing state; a
+/// half message on a closed connection is not glued to what a new
+/// connection sends.
+#[tokio::test]
+async fn rfc3261_18_3_normal_closes_are_reported_to_the_core() {
+    let bob = builder("bob@biloxi.com")
+        .idle_timeout(Duration::from_millis(300))
+        .bind(any("127.0.0.1"))
+        .await
+        .unwrap();
+    let to = bob.local_addr();
+    let options = |from: std::net::SocketAddr, branch: &str| {
+        format!(
+            "OPTIONS sip:bob@{};transport=tcp SIP/2.0\r\n\
+Via: SIP/2.0/TCP {};branch=z9hG4bK{branch}\r\n\
+Max-Forwards: 70\r\n\
+From: <sip:carol@chicago.com>;tag=c1\r\n\
+To: <sip:bob@biloxi.com>\r\n\
+Call-ID: {branch}@chicago.com\r\n\
+CSeq: 1 OPTIONS\r\n\
+Content-Length: 0\r\n\r\n",
+            host(to),
+            host(from)
+        )
+    };
+    assert_eq!(bob.stats().await.unwrap().streams_closed, 0);
+
+    // Half a request, then the peer closes.
+    let mut half = TcpStream::connect(to).await.unwrap();
+    let from = half.local_addr().unwrap();
+    half.write_all(&options(from, "half").as_bytes()[..60])
+        .await
+        .unwrap();
+    drop(half);
+    closed_until("the peer's close reported", &bob, 1).await;
+
+    // A new connection starts clean: its request is answered.
+    let mut whole = TcpStream::connect(to).await.unwrap();
+    let from = whole.local_addr().unwrap();
+    whole
+        .write_all(options(from, "whole").as_bytes())
+        .await
+        .unwrap();
+    let mut framer = StreamFramer::new();
+    let Some(Frame::Message(reply)) = within("reply", next_frame(&mut whole, &mut framer)).await
+    else {
+        panic!("expected a response");
+    };
+    assert_eq!(Message::parse(&reply).unwrap().status(), Some(200));
+
+    // Left silent, bob closes it when idle: reported too.
+    assert_eq!(
+        within("idle close", next_frame(&mut whole, &mut framer)).await,
+        None
+    );
+    closed_until("the idle close reported", &bob, 2).await;
+}

@@ -78,6 +78,8 @@ pub struct Endpoint {
     deadlines: BinaryHeap<Reverse<(Instant, usize)>>,
     ports_per_party: u16,
     framer: super::Framer,
+    /// How many stream connections the driver reported closed.
+    streams_closed: u64,
     /// Our lookup id to the party that asked and its own id.
     lookups: HashMap<LookupId, Lookup>,
     /// (deadline, our lookup id) of each entry of `lookups`, earliest on
@@ -207,6 +209,18 @@ impl Endpoint {
         self.live
     }
 
+    /// How many stream connections (fed with [`Input::StreamData`]) the
+    /// endpoint keeps framing state for, as [`Party::stream_count`].
+    pub fn stream_count(&self) -> usize {
+        self.framer.len()
+    }
+
+    /// How many stream connections the driver reported closed with
+    /// [`Input::StreamClosed`] so far. For tests and monitoring.
+    pub fn streams_closed(&self) -> u64 {
+        self.streams_closed
+    }
+
     /// Whether there are no parties.
     pub fn is_empty(&self) -> bool {
         self.live == 0
@@ -300,7 +314,10 @@ impl Endpoint {
             }
             Input::StreamClosed {
                 transport, source, ..
-            } => self.framer.close(transport, source),
+            } => {
+                self.streams_closed += 1;
+                self.framer.close(transport, source);
+            }
             Input::TransportError {
                 transport,
                 destination,

@@ -420,6 +420,9 @@ pub struct Party {
     /// branch, to find merged requests (RFC 3261 section 8.2.2.2).
     pub(crate) serving: HashMap<MergeKey, TransactionId>,
     pub(crate) framer: Framer,
+    /// How many stream connections the driver reported closed
+    /// ([`Input::StreamClosed`]), for tests and monitoring.
+    pub(crate) streams_closed: u64,
     pub(crate) next_id: u64,
     pub(crate) last_now: Option<Instant>,
     /// Final states of the last calls, so `last_error` still answers
@@ -475,6 +478,7 @@ impl Party {
             server_auth: None,
             serving: HashMap::new(),
             framer: Framer::default(),
+            streams_closed: 0,
             next_id: 1,
             last_now: None,
             finished: VecDeque::new(),
@@ -586,7 +590,10 @@ impl Party {
             } => self.handle_stream(now, transport, source, bytes),
             Input::StreamClosed {
                 transport, source, ..
-            } => self.framer.close(transport, source),
+            } => {
+                self.streams_closed += 1;
+                self.framer.close(transport, source);
+            }
             Input::TransportError {
                 transport,
                 destination,
@@ -775,6 +782,20 @@ impl Party {
     /// Live transactions (client and server).
     pub fn transaction_count(&self) -> usize {
         self.tx.len()
+    }
+
+    /// How many stream connections (fed with [`Input::StreamData`]) the
+    /// Party keeps framing state for: until [`Input::StreamClosed`] or
+    /// [`Input::TransportError`] names them (or, idle, past a bound of
+    /// 1,024). For tests and monitoring.
+    pub fn stream_count(&self) -> usize {
+        self.framer.len()
+    }
+
+    /// How many stream connections the driver reported closed with
+    /// [`Input::StreamClosed`] so far. For tests and monitoring.
+    pub fn streams_closed(&self) -> u64 {
+        self.streams_closed
     }
 
     /// Ids of the live dialogs.
@@ -1591,7 +1612,6 @@ impl Framer {
     }
 
     /// How many connections have framing state.
-    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.streams.len()
     }
@@ -1848,6 +1868,31 @@ Content-Length: 0\r\n\r\n"
         assert!(sent(&mut p).is_empty());
         stream(&mut p, now, b"\r\n");
         assert_eq!(sent(&mut p), ["pong"]);
+    }
+
+    /// RFC 3261 section 18.3: a connection's partial message dies with
+    /// it. After `StreamClosed` the framer is gone, and a new connection
+    /// from the same address starts clean (the stale half would otherwise
+    /// prefix its first message and garble it).
+    #[test]
+    fn rfc3261_18_3_stream_closed_releases_the_framer() {
+        let mut p = tcp_party();
+        let now = Instant::now();
+        let half = options("half");
+        stream(&mut p, now, &half.as_bytes()[..40]);
+        assert_eq!(p.stream_count(), 1);
+        p.handle_input(Input::StreamClosed {
+            now,
+            transport: Transport::Tcp,
+            source: PEER.parse().unwrap(),
+        });
+        assert_eq!(p.stream_count(), 0);
+        assert_eq!(p.streams_closed(), 1);
+        assert!(sent(&mut p).is_empty());
+        stream(&mut p, now, options("whole").as_bytes());
+        assert_eq!(sent(&mut p), ["200 OPTIONS"]);
+        // A whole message leaves the (empty) framer until the close.
+        assert_eq!(p.stream_count(), 1);
     }
 
     /// Connections that close without the driver saying so cannot make the
