@@ -1358,8 +1358,7 @@ impl Party {
         call.peer = source;
         match method {
             Method::Bye => {
-                let resp = Message::response_to(&request, 200, None);
-                let _ = self.tx.send_response(now, tx, resp);
+                let _ = self.tx.send_response_to(now, tx, &request, 200);
                 if self.calls.get(&id).is_some_and(|c| c.in_invite.is_some()) {
                     // BYE on an early dialog: the INVITE gets 487
                     // (RFC 3261 section 15.1.2).

@@ -1152,6 +1152,7 @@ impl Party {
         transport: Transport,
     ) {
         self.touch(now);
+        trace!(%source, "message in");
         if msg.is_request() {
             // RFC 3261 section 8.2: a request we cannot even match to a
             // transaction is answered 400 statelessly when it has a Via.
@@ -1160,9 +1161,11 @@ impl Party {
                 self.tx.send_stateless_response(source, transport, resp);
                 return;
             }
+            // Checked above: the layer need not look again.
+            let _ = self.tx.handle_checked_request(now, msg, source, transport);
+        } else {
+            let _ = self.tx.handle_message(now, msg, source, transport);
         }
-        trace!(%source, "message in");
-        let _ = self.tx.handle_message(now, msg, source, transport);
         self.drain_tx_events(now);
     }
 

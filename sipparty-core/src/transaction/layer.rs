@@ -255,10 +255,25 @@ impl TransactionLayer {
         transport: Transport,
     ) -> Matched {
         if msg.is_request() {
-            self.handle_request(now, msg, source, transport)
+            self.handle_request(now, msg, source, transport, false)
         } else {
             self.handle_response(now, msg, source, transport)
         }
+    }
+
+    /// [`Self::handle_message`] for a request the TU has already checked
+    /// for CSeq (with the request's method), Call-ID, From and To (RFC
+    /// 3261 section 8.2, as the Party does first): those lookups are not
+    /// made twice.
+    pub(crate) fn handle_checked_request(
+        &mut self,
+        now: Instant,
+        request: Message,
+        source: SocketAddr,
+        transport: Transport,
+    ) -> Matched {
+        debug_assert!(request.is_request());
+        self.handle_request(now, request, source, transport, true)
     }
 
     fn handle_response(
@@ -356,6 +371,7 @@ impl TransactionLayer {
         mut request: Message,
         source: SocketAddr,
         transport: Transport,
+        checked: bool,
     ) -> Matched {
         let Some(method) = request.method().cloned() else {
             return Matched::Dropped;
@@ -363,14 +379,16 @@ impl TransactionLayer {
         // The complete request check is on presence only: a malformed
         // From or To is the TU's to reject, and decoding them here would
         // double the cost of every request.
-        let cseq_ok = request
-            .cseq()
-            .and_then(Result::ok)
-            .is_some_and(|c| c.method == method);
-        let complete = cseq_ok
-            && request.call_id().is_some()
-            && request.header(&HeaderName::From).is_some()
-            && request.header(&HeaderName::To).is_some();
+        let complete = checked || {
+            let cseq_ok = request
+                .cseq()
+                .and_then(Result::ok)
+                .is_some_and(|c| c.method == method);
+            cseq_ok
+                && request.call_id().is_some()
+                && request.header(&HeaderName::From).is_some()
+                && request.header(&HeaderName::To).is_some()
+        };
         // The top Via is decoded once on the common path; only a request
         // that needs `received`/`rport` stamped (section 18.2.1, RFC 3581)
         // is decoded again after the stamp.
@@ -391,7 +409,9 @@ impl TransactionLayer {
                 if let Some(branch) = top.branch {
                     request.set_top_branch(branch);
                 }
-                if needs_stamp(&top, source) {
+                // An ACK is never answered (section 17.1.1.3), so nothing
+                // would read its stamp: it is left as it came.
+                if method != Method::Ack && needs_stamp(&top, source) {
                     write_stamped_top(&request, &top, source, &mut self.scratch);
                     (true, facts(&top.stamped(source), &request))
                 } else {
@@ -852,6 +872,32 @@ impl TransactionLayer {
     ) -> Result<(), TransactionError> {
         let (status, to_tag) = self.status_and_tag(id, response)?;
         self.respond(now, id, status, to_tag, response.to_bytes())
+    }
+
+    /// Answer the request of server transaction `id` (which is `request`)
+    /// with a bare `status` response: the bytes
+    /// [`Message::response_to`]`(request, status, None)` serializes to,
+    /// written straight into one buffer, with no owned response made only
+    /// to be serialized. For final answers that carry nothing else (the
+    /// 200 to a BYE); an INVITE's responses need a To tag and go through
+    /// [`Self::send_response`].
+    pub fn send_response_to(
+        &mut self,
+        now: Instant,
+        id: TransactionId,
+        request: &Message,
+        status: u16,
+    ) -> Result<(), TransactionError> {
+        if !(100..700).contains(&status) {
+            return Err(TransactionError::WrongKind);
+        }
+        let to_tag = if self.wants_to_tag(id, status) {
+            request.to_tag().flatten().map(Box::from)
+        } else {
+            None
+        };
+        let bytes = Message::response_bytes(request, status, None);
+        self.respond(now, id, status, to_tag, bytes)
     }
 
     /// The status of `response` (which must be one), and its To tag when
