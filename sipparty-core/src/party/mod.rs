@@ -199,9 +199,9 @@ impl std::error::Error for Error {}
 
 pub(crate) use tag::LocalTag;
 
-/// A map keyed by our own sequential ids (never by anything a peer
-/// chose, so no flooding concern): a multiplicative hash instead of
-/// SipHash, which showed in the call benchmark's profile.
+/// A map keyed by our own sequential ids or addresses (never by anything
+/// a peer chose, so no flooding concern): a multiplicative hash instead
+/// of SipHash, which showed in the call benchmark's profile.
 pub(crate) type IdMap<K, V> = HashMap<K, V, BuildHasherDefault<IdHasher>>;
 
 /// Fibonacci hashing of integer ids (FxHash's step).
@@ -411,7 +411,10 @@ pub struct Party {
     pub(crate) media_out: VecDeque<MediaTransmit>,
     /// How many `Event::MediaSocketOpen` are queued in `events`.
     pub(crate) unannounced_sockets: usize,
-    pub(crate) media_addrs: HashMap<SocketAddr, DialogId>,
+    /// Our media sockets' local addresses (we pick the ports; a lookup is
+    /// by the local address a datagram arrived on), so [`IdMap`]'s cheap
+    /// hash: every SIP datagram is looked up here first.
+    pub(crate) media_addrs: IdMap<SocketAddr, DialogId>,
     pub(crate) ports: PortPool,
     pub(crate) auth: crate::auth::ClientAuth,
     /// Made at the first challenge (it needs `now` for its nonces).
@@ -472,7 +475,7 @@ impl Party {
             events: VecDeque::new(),
             media_out: VecDeque::new(),
             unannounced_sockets: 0,
-            media_addrs: HashMap::new(),
+            media_addrs: IdMap::default(),
             ports,
             auth: crate::auth::ClientAuth::default(),
             server_auth: None,
