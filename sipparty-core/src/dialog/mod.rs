@@ -144,6 +144,30 @@ impl fmt::Debug for Dialog {
     }
 }
 
+/// Append the header line `name: value` to `out`, `value` trimmed and
+/// with any CR or LF made a space (a folded line as received, RFC 3261
+/// section 7.3.1, is written unfolded; nothing can inject a header), as
+/// `Message::add_header` writes it.
+pub(crate) fn write_line(out: &mut Vec<u8>, name: &str, value: &str) {
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b": ");
+    push_clean(out, value.trim());
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Append `value` with CR and LF made spaces.
+fn push_clean(out: &mut Vec<u8>, value: &str) {
+    let start = out.len();
+    out.extend_from_slice(value.as_bytes());
+    if memchr::memchr2(b'\r', b'\n', value.as_bytes()).is_some() {
+        for b in &mut out[start..] {
+            if *b == b'\r' || *b == b'\n' {
+                *b = b' ';
+            }
+        }
+    }
+}
+
 /// `pieces` then `routes` written into one buffer, with their end offsets;
 /// `;tag=` and `add_tag` are appended to the local header when given (a
 /// UAS adds its tag to the request's To).
@@ -427,12 +451,7 @@ impl Dialog {
                 self.local_seq
             }
         };
-        let strict_first = self.route_set().next().and_then(|r| {
-            NameAddr::parse(r).ok().and_then(|na| {
-                let uri = na.uri();
-                (!uri.lr()).then_some(uri.raw)
-            })
-        });
+        let strict_first = self.strict_first_route();
         let mut msg;
         match strict_first {
             Some(first_uri) => {
@@ -458,6 +477,58 @@ impl Dialog {
         let seq = crate::text::decimal(seq, &mut digits);
         msg.add_header_parts(HeaderName::CSeq, &[seq, " ", method.as_str()]);
         msg
+    }
+
+    /// The URI of the first route entry when it is a strict router (no
+    /// `lr`, RFC 2543): it then goes in the Request-URI (section 12.2.1.1).
+    fn strict_first_route(&self) -> Option<&str> {
+        self.route_set().next().and_then(|r| {
+            NameAddr::parse(r).ok().and_then(|na| {
+                let uri = na.uri();
+                (!uri.lr()).then_some(uri.raw)
+            })
+        })
+    }
+
+    /// Write the request [`Dialog::create_request`] builds for `method`
+    /// with CSeq number `seq`, with `via` as its first header, straight
+    /// into `out`: the request line, then the Via, Route, From, To,
+    /// Call-ID and CSeq lines, each ending in CRLF. The caller adds any
+    /// other header line, Content-Length, the empty line and the body.
+    /// For a request sent once as it is (the ACK of a 2xx, section
+    /// 13.2.2.4), which needs no owned message; the local CSeq is not
+    /// changed.
+    pub fn write_request(&self, method: &Method, seq: u32, via: &str, out: &mut Vec<u8>) {
+        let strict_first = self.strict_first_route();
+        out.extend_from_slice(method.as_str().as_bytes());
+        out.push(b' ');
+        push_clean(out, strict_first.unwrap_or(self.remote_target()).trim());
+        out.extend_from_slice(b" SIP/2.0\r\n");
+        write_line(out, "Via", via);
+        match strict_first {
+            Some(_) => {
+                for r in self.route_set().skip(1) {
+                    write_line(out, "Route", r);
+                }
+                out.extend_from_slice(b"Route: <");
+                push_clean(out, self.remote_target());
+                out.extend_from_slice(b">\r\n");
+            }
+            None => {
+                for r in self.route_set() {
+                    write_line(out, "Route", r);
+                }
+            }
+        }
+        write_line(out, "From", self.local_header());
+        write_line(out, "To", self.remote_header());
+        write_line(out, "Call-ID", self.call_id());
+        let mut digits = crate::text::Digits::default();
+        out.extend_from_slice(b"CSeq: ");
+        out.extend_from_slice(crate::text::decimal(seq, &mut digits).as_bytes());
+        out.push(b' ');
+        out.extend_from_slice(method.as_str().as_bytes());
+        out.extend_from_slice(b"\r\n");
     }
 
     /// The URI the next hop is taken from: the first Route entry when the

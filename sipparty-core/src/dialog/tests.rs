@@ -248,3 +248,43 @@ fn rfc3261_12_1_2_confirming_2xx_sets_the_remote_target() {
         assert_eq!(d.remote_target(), target, "{contact}");
     }
 }
+
+/// `write_request` (the ACK written straight to bytes) says what
+/// `create_request` builds, loose and strict routing alike (RFC 3261
+/// sections 12.2.1.1 and 13.2.2.4).
+#[test]
+fn rfc3261_13_2_2_4_written_ack_equals_the_built_one() {
+    let via = "SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKack1;rport";
+    let mut d = Dialog::from_uac_response(&invite(), &ok_200()).unwrap();
+    for strict in [false, true] {
+        if strict {
+            d.set_route_set(["<sip:strict.example.com>", "<sip:p2.example.com;lr>"]);
+        }
+        let mut built = d.create_request(Method::Ack, Some(1));
+        built.push_front_header(HeaderName::Via, via);
+        let mut out = Vec::new();
+        d.write_request(&Method::Ack, 1, via, &mut out);
+        out.extend_from_slice(b"Content-Length: 0\r\n\r\n");
+        let written = Message::parse(&out).unwrap();
+        assert_eq!(
+            written.request_uri(),
+            built.request_uri(),
+            "strict: {strict}"
+        );
+        for name in [
+            HeaderName::Via,
+            HeaderName::Route,
+            HeaderName::From,
+            HeaderName::To,
+            HeaderName::CallId,
+            HeaderName::CSeq,
+        ] {
+            let w: Vec<&str> = written.headers(&name).collect();
+            let b: Vec<&str> = built.headers(&name).collect();
+            assert_eq!(w, b, "{name:?}, strict: {strict}");
+        }
+        assert_eq!(written.header(&HeaderName::CSeq), Some("1 ACK"));
+    }
+    // Writing changes no sequence number.
+    assert_eq!(d.local_seq, 1);
+}

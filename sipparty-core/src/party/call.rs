@@ -619,18 +619,10 @@ impl Party {
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
-        let Some(dialog) = call.dialog.as_mut() else {
+        if call.dialog.is_none() {
             return;
-        };
-        let mut ack = dialog.create_request(Method::Ack, Some(cseq));
-        if let Some(out) = call.out_invite.as_ref() {
-            copy_credentials(&out.request, &mut ack);
         }
-        if let Some(b) = &ack_body {
-            ack.set_body(Some("application/sdp"), b);
-        }
-        let transport = call.transport;
-        if let Err(e) = self.finish_ack(id, ack, transport) {
+        if let Err(e) = self.send_dialog_ack(id, cseq, ack_body.as_deref()) {
             warn!(%id, error = %e, "cannot build ACK");
         }
         if cancelled {

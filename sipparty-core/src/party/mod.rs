@@ -77,6 +77,7 @@
 //! routes requests by Request-URI and responses and in-dialog requests by
 //! tag.
 
+mod ack;
 mod call;
 mod config;
 mod early;
