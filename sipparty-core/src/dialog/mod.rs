@@ -444,12 +444,7 @@ impl Dialog {
     pub fn create_request(&mut self, method: Method, reuse_cseq: Option<u32>) -> Message {
         let seq = match reuse_cseq {
             Some(s) => s,
-            None => {
-                // Section 12.2.1.1: one higher than the last, starting
-                // anywhere below 2^31 when empty; 1 is as good as any.
-                self.local_seq = self.local_seq.wrapping_add(1).max(1);
-                self.local_seq
-            }
+            None => self.next_local_seq(),
         };
         let strict_first = self.strict_first_route();
         let mut msg;
@@ -477,6 +472,14 @@ impl Dialog {
         let seq = crate::text::decimal(seq, &mut digits);
         msg.add_header_parts(HeaderName::CSeq, &[seq, " ", method.as_str()]);
         msg
+    }
+
+    /// Take the CSeq number of the next request we send in the dialog:
+    /// one higher than the last (section 12.2.1.1: starting anywhere below
+    /// 2^31 when empty; 1 is as good as any).
+    pub fn next_local_seq(&mut self) -> u32 {
+        self.local_seq = self.local_seq.wrapping_add(1).max(1);
+        self.local_seq
     }
 
     /// The URI of the first route entry when it is a strict router (no

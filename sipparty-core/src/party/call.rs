@@ -1803,16 +1803,15 @@ impl Party {
         call.pending_2xx = None;
         call.timers.stop(CallTimer::Retransmit2xx);
         call.timers.stop(CallTimer::AckWait);
-        let Some(dialog) = call.dialog.as_mut() else {
+        if call.dialog.is_none() {
             self.finish_call(now, id, DialogState::Terminated, None);
             return;
-        };
-        let bye = dialog.create_request(Method::Bye, None);
+        }
         if call.state != DialogState::TerminatingDialog {
             self.set_state(id, DialogState::TerminatingDialog);
         }
         self.stop_media(id);
-        if let Err(e) = self.send_in_dialog(now, id, bye, TxKind::Bye) {
+        if let Err(e) = self.send_dialog_bye(now, id) {
             warn!(%id, error = %e, "cannot send BYE");
             let err = self.calls.get(&id).and_then(|c| c.last_error.clone());
             let state = if err.is_some() {

@@ -77,7 +77,6 @@
 //! routes requests by Request-URI and responses and in-dialog requests by
 //! tag.
 
-mod ack;
 mod call;
 mod config;
 mod early;
@@ -95,6 +94,7 @@ mod tag;
 mod timer;
 mod update;
 mod validate;
+mod written;
 
 use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};

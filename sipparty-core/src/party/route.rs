@@ -524,11 +524,7 @@ impl Party {
         if transport != Transport::Udp || !self.config.tcp_for_large_requests {
             return transport;
         }
-        let limit = match self.config.path_mtu {
-            Some(mtu) => mtu.saturating_sub(200) as usize,
-            None => 1300,
-        };
-        if wire_size(request) <= limit {
+        if wire_size(request) <= self.udp_size_limit() {
             return transport;
         }
         let Ok(tcp) = self.local_host_port(Transport::Tcp) else {
@@ -549,9 +545,20 @@ impl Party {
         request.make_owned().replace_top_via_same_branch(&via);
         debug!(
             size = wire_size(request),
-            limit, "large request switched to TCP (RFC 3261 section 18.1.1)"
+            limit = self.udp_size_limit(),
+            "large request switched to TCP (RFC 3261 section 18.1.1)"
         );
         Transport::Tcp
+    }
+
+    /// The largest request sent over UDP when it could go over TCP (RFC
+    /// 3261 section 18.1.1: 200 bytes below the path MTU, 1,300 when the
+    /// MTU is unknown).
+    pub(crate) fn udp_size_limit(&self) -> usize {
+        match self.config.path_mtu {
+            Some(mtu) => mtu.saturating_sub(200) as usize,
+            None => 1300,
+        }
     }
 
     /// After `send_request` switched a request to TCP: on a transport

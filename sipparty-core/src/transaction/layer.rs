@@ -714,6 +714,24 @@ impl TransactionLayer {
         self.start_request(now, key, || request.into_bytes(), destination, transport)
     }
 
+    /// [`Self::send_request`] for a request the caller wrote straight into
+    /// `bytes` (no owned message): a `method` request whose top Via has
+    /// `branch`, which the caller just generated. Responses match on that
+    /// branch and `method` (section 17.1.3); if `bytes` says otherwise they
+    /// will not match the transaction.
+    pub fn send_request_bytes(
+        &mut self,
+        now: Instant,
+        method: Method,
+        branch: &str,
+        bytes: Vec<u8>,
+        destination: SocketAddr,
+        transport: Transport,
+    ) -> Result<TransactionId, TransactionError> {
+        let key = Key::new_client(branch, method);
+        self.start_request(now, key, || bytes, destination, transport)
+    }
+
     /// Start a client transaction for the request `serialize` writes, once
     /// the checks passed.
     fn start_request(
