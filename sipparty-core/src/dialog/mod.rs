@@ -151,8 +151,17 @@ impl fmt::Debug for Dialog {
 pub(crate) fn write_line(out: &mut Vec<u8>, name: &str, value: &str) {
     out.extend_from_slice(name.as_bytes());
     out.extend_from_slice(b": ");
-    push_clean(out, value.trim());
+    push_clean(out, trim(value));
     out.extend_from_slice(b"\r\n");
+}
+
+/// `value.trim()`, with a shortcut for the usual value that starts and
+/// ends with a visible ASCII character (`str::trim` decodes chars).
+fn trim(value: &str) -> &str {
+    match (value.as_bytes().first(), value.as_bytes().last()) {
+        (Some(f), Some(l)) if f.is_ascii_graphic() && l.is_ascii_graphic() => value,
+        _ => value.trim(),
+    }
 }
 
 /// Append `value` with CR and LF made spaces.
@@ -166,6 +175,21 @@ fn push_clean(out: &mut Vec<u8>, value: &str) {
             }
         }
     }
+}
+
+/// Append `n` in decimal.
+pub(crate) fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
 }
 
 /// `pieces` then `routes` written into one buffer, with their end offsets;
@@ -494,20 +518,26 @@ impl Dialog {
     }
 
     /// Write the request [`Dialog::create_request`] builds for `method`
-    /// with CSeq number `seq`, with `via` as its first header, straight
+    /// with CSeq number `seq`, with a Via of the concatenated `via` parts
+    /// as its first header (written as given: the caller's own text, not
+    /// cleaned or trimmed), straight
     /// into `out`: the request line, then the Via, Route, From, To,
     /// Call-ID and CSeq lines, each ending in CRLF. The caller adds any
     /// other header line, Content-Length, the empty line and the body.
     /// For a request sent once as it is (the ACK of a 2xx, section
     /// 13.2.2.4), which needs no owned message; the local CSeq is not
     /// changed.
-    pub fn write_request(&self, method: &Method, seq: u32, via: &str, out: &mut Vec<u8>) {
+    pub fn write_request(&self, method: &Method, seq: u32, via: &[&str], out: &mut Vec<u8>) {
         let strict_first = self.strict_first_route();
         out.extend_from_slice(method.as_str().as_bytes());
         out.push(b' ');
-        push_clean(out, strict_first.unwrap_or(self.remote_target()).trim());
+        push_clean(out, trim(strict_first.unwrap_or(self.remote_target())));
         out.extend_from_slice(b" SIP/2.0\r\n");
-        write_line(out, "Via", via);
+        out.extend_from_slice(b"Via: ");
+        for part in via {
+            out.extend_from_slice(part.as_bytes());
+        }
+        out.extend_from_slice(b"\r\n");
         match strict_first {
             Some(_) => {
                 for r in self.route_set().skip(1) {
@@ -526,9 +556,8 @@ impl Dialog {
         write_line(out, "From", self.local_header());
         write_line(out, "To", self.remote_header());
         write_line(out, "Call-ID", self.call_id());
-        let mut digits = crate::text::Digits::default();
         out.extend_from_slice(b"CSeq: ");
-        out.extend_from_slice(crate::text::decimal(seq, &mut digits).as_bytes());
+        push_decimal(out, u64::from(seq));
         out.push(b' ');
         out.extend_from_slice(method.as_str().as_bytes());
         out.extend_from_slice(b"\r\n");

@@ -263,7 +263,7 @@ fn rfc3261_13_2_2_4_written_ack_equals_the_built_one() {
         let mut built = d.create_request(Method::Ack, Some(1));
         built.push_front_header(HeaderName::Via, via);
         let mut out = Vec::new();
-        d.write_request(&Method::Ack, 1, via, &mut out);
+        d.write_request(&Method::Ack, 1, &[via], &mut out);
         out.extend_from_slice(b"Content-Length: 0\r\n\r\n");
         let written = Message::parse(&out).unwrap();
         assert_eq!(

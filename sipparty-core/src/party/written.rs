@@ -9,9 +9,8 @@ use std::time::Instant;
 use super::call::SentAck;
 use super::event::DialogId;
 use super::{host_port_in, Error, Owner, Party, TxKind, TxUse};
-use crate::dialog::write_line;
+use crate::dialog::{push_decimal, write_line};
 use crate::message::{self, HeaderName, Method};
-use crate::text::{decimal, Digits};
 use crate::transaction::TransactionId;
 use crate::transport::Transport;
 
@@ -123,8 +122,7 @@ impl Party {
         let branch = message::branch_into(&mut *self.rng, &mut buf);
         // RFC 3261 section 8.1.1.7, with `rport` (RFC 3581) as every
         // request of ours.
-        let mut via = String::with_capacity(hp.len() + branch.len() + 30);
-        for part in [
+        let via = [
             "SIP/2.0/",
             transport.via_token(),
             " ",
@@ -132,9 +130,7 @@ impl Party {
             ";branch=",
             branch,
             ";rport",
-        ] {
-            via.push_str(part);
-        }
+        ];
         let Some(call) = self.calls.get_mut(&id) else {
             return Ok(None);
         };
@@ -151,12 +147,9 @@ impl Party {
                 }
             }
         }
-        let mut digits = Digits::default();
-        write_line(
-            &mut out,
-            "Max-Forwards",
-            decimal(self.config.max_forwards, &mut digits),
-        );
+        out.extend_from_slice(b"Max-Forwards: ");
+        push_decimal(&mut out, u64::from(self.config.max_forwards));
+        out.extend_from_slice(b"\r\n");
         if let Some(ua) = &self.config.user_agent {
             write_line(&mut out, "User-Agent", ua);
         }
@@ -164,12 +157,9 @@ impl Party {
         if !body.is_empty() {
             write_line(&mut out, "Content-Type", "application/sdp");
         }
-        write_line(
-            &mut out,
-            "Content-Length",
-            decimal(body.len() as u64, &mut digits),
-        );
-        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(b"Content-Length: ");
+        push_decimal(&mut out, body.len() as u64);
+        out.extend_from_slice(b"\r\n\r\n");
         out.extend_from_slice(body);
         Ok(Some((out, buf, transport)))
     }
