@@ -417,9 +417,10 @@ impl Party {
             return;
         };
         // Early media: a 1xx may carry the answer (RFC 3264, RFC 3261
-        // section 13.2.1).
-        let early_answer =
-            !response.body().is_empty() && call.media.as_ref().is_some_and(|m| m.offer_pending);
+        // section 13.2.1), each early dialog its own (`early.rs`).
+        let early_answer = !response.body().is_empty()
+            && call.media.is_some()
+            && call.out_invite.as_ref().is_some_and(|o| o.offered);
         // Our INVITE had no offer: a reliable provisional's is answered in
         // the PRACK (RFC 3262 section 5).
         let mut prack_answer = None;
@@ -429,9 +430,8 @@ impl Party {
             && call.out_invite.as_ref().is_some_and(|o| !o.offered)
             && call.media.as_ref().is_some_and(|m| m.info.is_none());
         if early_answer {
-            if let Err(e) = self.apply_answer(now, id, response.body()) {
-                // The 2xx may still carry a usable answer.
-                debug!(%id, error = %e, "early media answer refused");
+            if let (Some(dialog), Some(tag)) = (target, response.to_tag().flatten()) {
+                self.on_early_answer(now, id, dialog, tag, response.body());
             }
         }
         if early_offer {
@@ -609,18 +609,30 @@ impl Party {
         // The answer (or, when we sent no offer, the offer) is in the 2xx.
         let mut ack_body = None;
         let mut media_error = None;
-        if call.media.is_some() && !response.body().is_empty() {
-            if offered {
-                if call.media.as_ref().is_some_and(|m| m.offer_pending) {
-                    media_error = self.apply_answer(now, id, response.body()).err();
+        if offered && call.media.is_some() {
+            // RFC 3261 section 13.2.2.4: the session is the answering
+            // callee's, whichever early dialog the media followed.
+            match self.settle_early_answers(now, id, remote_tag, response.body()) {
+                Some(r) => media_error = r.err(),
+                None => {
+                    let pending = self
+                        .calls
+                        .get(&id)
+                        .and_then(|c| c.media.as_ref())
+                        .is_some_and(|m| m.offer_pending);
+                    if pending && !response.body().is_empty() {
+                        media_error = self.apply_answer(now, id, response.body()).err();
+                    }
                 }
-            } else if call.media.as_ref().is_some_and(|m| m.info.is_none()) {
-                // Not answered in a PRACK already: the offer of the 2xx is
-                // answered in the ACK.
-                match self.apply_offer(now, id, response.body()) {
-                    Ok(answer) => ack_body = Some(answer),
-                    Err(e) => media_error = Some(e),
-                }
+            }
+        } else if call.media.as_ref().is_some_and(|m| m.info.is_none())
+            && !response.body().is_empty()
+        {
+            // Not answered in a PRACK already: the offer of the 2xx is
+            // answered in the ACK.
+            match self.apply_offer(now, id, response.body()) {
+                Ok(answer) => ack_body = Some(answer),
+                Err(e) => media_error = Some(e),
             }
         }
         // The other early dialogs are over (RFC 3261 section 13.2.2.4).
@@ -748,6 +760,8 @@ impl Party {
             c.peer = addr;
             c.dialog = None;
         }
+        // A new callee answers the same offer afresh.
+        self.restart_early_answers(id);
         self.sync_call_route(id, tx);
         debug!(%id, %target, "following redirect");
         Ok(())
@@ -786,6 +800,8 @@ impl Party {
             out.request = req;
             out.provisional = false;
         }
+        // The same offer again: answers to the old INVITE do not count.
+        self.restart_early_answers(id);
         Ok(())
     }
 
@@ -2087,6 +2103,11 @@ impl Party {
             Some(p) => {
                 if let Some(e) = self.calls.get_mut(&p).and_then(|c| c.ext.as_mut()) {
                     e.forks.retain(|f| *f != id);
+                }
+                // Its early media, if the call followed it, gives way to
+                // another early dialog's.
+                if let Some(d) = &call.dialog {
+                    self.early_dialog_gone(_now, p, d.remote_tag());
                 }
             }
             None => {
