@@ -586,7 +586,12 @@ impl Party {
             } => self.handle_stream(now, transport, source, bytes),
             Input::StreamClosed {
                 transport, source, ..
-            } => self.framer.close(transport, source),
+            } => {
+                self.framer.close(transport, source);
+                // RFC 3261 section 18.2.2: responses still due on it go
+                // to the requests' Via.
+                self.tx.connection_closed(now, source, transport);
+            }
             Input::TransportError {
                 transport,
                 destination,

@@ -102,7 +102,14 @@ impl InviteServer {
                 self.answered = true;
                 self.state = State::Accepted;
                 self.timers.set(Timer::L, ctx.now + ctx.timers().timeout());
-                self.last_response = Vec::new();
+                if self.peer.transport.is_reliable() {
+                    // Kept in case the connection is gone and the 2xx must
+                    // go on a new one (section 18.2.2, `retarget`): over
+                    // TCP/TLS the TU does not retransmit it.
+                    self.last_response = bytes.clone();
+                } else {
+                    self.last_response = Vec::new();
+                }
                 ctx.send(self.peer, bytes);
             }
             (State::Proceeding, 300..=699) => {
@@ -124,6 +131,15 @@ impl InviteServer {
             _ => return Err(TransactionError::InvalidState),
         }
         Ok(())
+    }
+
+    /// The request's connection is gone: responses go to `destination`
+    /// (section 18.2.2), the last one again now with `resend`.
+    pub(crate) fn retarget(&mut self, ctx: &mut Ctx<'_>, destination: SocketAddr, resend: bool) {
+        self.peer.destination = destination;
+        if resend && (self.sent || self.answered) && !self.last_response.is_empty() {
+            ctx.send(self.peer, self.last_response.clone());
+        }
     }
 
     /// The INVITE arrived again.

@@ -77,6 +77,20 @@ impl NonInviteServer {
         Ok(())
     }
 
+    /// The request's connection is gone: responses go to `destination`
+    /// (section 18.2.2), the last one again now with `resend`.
+    pub(crate) fn retarget(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        destination: std::net::SocketAddr,
+        resend: bool,
+    ) {
+        self.peer.destination = destination;
+        if resend && !self.last_response.is_empty() {
+            ctx.send(self.peer, self.last_response.clone());
+        }
+    }
+
     /// The request arrived again (section 17.2.2): silence in Trying, the
     /// last response otherwise.
     pub(crate) fn handle_retransmission(&mut self, ctx: &mut Ctx<'_>) {
