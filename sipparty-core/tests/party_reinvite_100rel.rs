@@ -165,7 +165,7 @@ impl Relay {
             && self
                 .reinvite
                 .as_ref()
-                .is_none_or(|r| r.cseq().unwrap().unwrap().seq != seq);
+                .map_or(true, |r| r.cseq().unwrap().unwrap().seq != seq);
         if new_reinvite {
             self.reinvite = Some(m.clone());
             if !self.script.answer_in_1xx {

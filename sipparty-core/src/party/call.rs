@@ -2074,7 +2074,7 @@ impl Party {
     /// forget it (its transactions finish on their own).
     pub(crate) fn finish_call(
         &mut self,
-        _now: Instant,
+        now: Instant,
         id: DialogId,
         state: DialogState,
         error: Option<DialogError>,
@@ -2107,7 +2107,7 @@ impl Party {
                 // Its early media, if the call followed it, gives way to
                 // another early dialog's.
                 if let Some(d) = &call.dialog {
-                    self.early_dialog_gone(_now, p, d.remote_tag());
+                    self.early_dialog_gone(now, p, d.remote_tag());
                 }
             }
             None => {
@@ -2123,7 +2123,7 @@ impl Party {
         }
         // A call that fails takes its forks with it.
         for f in forks {
-            self.finish_call(_now, f, state, call.last_error.clone());
+            self.finish_call(now, f, state, call.last_error.clone());
         }
         self.finished.push_back((id, state, call.last_error.take()));
         while self.finished.len() > super::FINISHED_KEPT {
