@@ -51,6 +51,9 @@ pub(crate) struct InviteServer {
     /// The To tag of the TU's responses, so the 200 to a CANCEL carries the
     /// same tag (RFC 3261 section 9.2).
     pub(crate) to_tag: Option<Box<str>>,
+    /// Over TCP/TLS, the port at the source's IP where responses go once
+    /// the request's connection is gone (section 18.2.2; set by the layer).
+    pub(crate) fallback: Option<std::num::NonZeroU16>,
 }
 
 impl InviteServer {
@@ -66,6 +69,7 @@ impl InviteServer {
             sent: false,
             answered: false,
             to_tag: None,
+            fallback: None,
         };
         if ctx.config.trying_delay.is_zero() {
             s.send_last(ctx);

@@ -6,6 +6,7 @@ use std::collections::hash_map::RandomState;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::net::SocketAddr;
+use std::num::NonZeroU16;
 use std::time::Instant;
 
 use smallvec::SmallVec;
@@ -90,6 +91,17 @@ impl Machine {
         }
     }
 
+    /// A server transaction over TCP/TLS: the port its responses go to, at
+    /// the source's IP, once the request's connection is gone (RFC 3261
+    /// section 18.2.2); given out once.
+    fn take_fallback(&mut self) -> Option<NonZeroU16> {
+        match self {
+            Machine::InviteServer(m) => m.fallback.take(),
+            Machine::NonInviteServer(m) => m.fallback.take(),
+            Machine::InviteClient(_) | Machine::NonInviteClient(_) => None,
+        }
+    }
+
     /// A server transaction's connection is gone: later responses go to
     /// `destination`, and with `resend` the last one goes there now (RFC
     /// 3261 section 18.2.2).
@@ -142,9 +154,6 @@ struct Entry {
     /// A CANCEL asked for before any provisional response: RFC 3261 section
     /// 9.1 holds it until one arrives. Holds the id promised to the TU.
     pending_cancel: Option<TransactionId>,
-    /// A server transaction over TCP/TLS: where its responses go once the
-    /// request's connection is gone (RFC 3261 section 18.2.2), used once.
-    fallback: Option<SocketAddr>,
 }
 
 /// The transaction table of one endpoint (RFC 3261 section 17): every live
@@ -473,15 +482,16 @@ impl TransactionLayer {
         };
         let machine = if method == Method::Invite {
             let trying = trying_bytes(&request);
-            Machine::InviteServer(InviteServer::start(&mut ctx, peer, trying))
+            let mut m = InviteServer::start(&mut ctx, peer, trying);
+            m.fallback = fallback;
+            Machine::InviteServer(m)
         } else {
-            Machine::NonInviteServer(NonInviteServer::start(peer))
+            let mut m = NonInviteServer::start(peer);
+            m.fallback = fallback;
+            Machine::NonInviteServer(m)
         };
         trace!(%id, %method, %source, "new server transaction");
         self.insert(id, key, hash, machine);
-        if let Some(entry) = self.entries.get_mut(&id) {
-            entry.fallback = fallback;
-        }
         self.events.push_back(TransactionEvent::Request {
             id,
             request,
@@ -588,7 +598,6 @@ impl TransactionLayer {
                 machine,
                 scheduled: None,
                 pending_cancel: None,
-                fallback: None,
             },
         );
     }
@@ -1011,9 +1020,10 @@ impl TransactionLayer {
             if entry.machine.peer() != peer {
                 continue;
             }
-            let Some(fallback) = entry.fallback.take() else {
+            let Some(port) = entry.machine.take_fallback() else {
                 continue;
             };
+            let fallback = SocketAddr::new(destination.ip(), port.get());
             debug!(%id, %destination, %fallback, "connection gone, responses go to the Via");
             let mut ctx = Ctx {
                 now,
@@ -1056,8 +1066,9 @@ impl TransactionLayer {
                     transmits: &mut self.transmits,
                     events: &mut self.events,
                 };
-                match entry.fallback.take() {
-                    Some(fallback) => {
+                match entry.machine.take_fallback() {
+                    Some(port) => {
+                        let fallback = SocketAddr::new(destination.ip(), port.get());
                         debug!(%id, %destination, %fallback, "connection gone, response resent to the Via");
                         entry.machine.retarget(&mut ctx, fallback, true);
                     }

@@ -32,6 +32,9 @@ pub(crate) struct NonInviteServer {
     /// The last response sent, resent for a retransmitted request (empty
     /// in Trying).
     last_response: Vec<u8>,
+    /// Over TCP/TLS, the port at the source's IP where responses go once
+    /// the request's connection is gone (section 18.2.2; set by the layer).
+    pub(crate) fallback: Option<std::num::NonZeroU16>,
 }
 
 impl NonInviteServer {
@@ -42,6 +45,7 @@ impl NonInviteServer {
             timers: TimerTable::default(),
             peer,
             last_response: Vec::new(),
+            fallback: None,
         }
     }
 
