@@ -4,7 +4,8 @@
 //! retransmission is not PRACKed again, one out of order is ignored, and
 //! an answer carried in one takes effect at once. As UAS the Party answers
 //! a re-INVITE finally at once, so a `Require: 100rel` asks nothing of it,
-//! unless it is configured never to do 100rel (420).
+//! unless it is configured never to do 100rel (420). The RSeq order is
+//! kept per request: a redirected INVITE starts it afresh.
 //!
 //! Peers that send reliable provisionals to re-INVITEs are B2BUAs and
 //! session border controllers; here a scripted record-routing relay
@@ -524,6 +525,103 @@ fn rfc3261_8_2_2_3_reinvite_requiring_100rel_turned_off_gets_420() {
     );
     // The session goes on as it was (RFC 3261 section 14.1).
     assert!(media_updates(net.node(alice())).is_empty());
+    assert_eq!(net.state(alice(), call), Some(DialogState::InDialog));
+    net.hang_up(alice(), call);
+    net.settle();
+}
+
+#[test]
+fn rfc3262_4_rseq_order_starts_afresh_for_a_redirected_invite() {
+    use sipparty_core::sim::Verdict;
+    use std::cell::Cell;
+    use std::rc::Rc;
+    // Carol rings reliably with a high RSeq, then redirects Alice to Bob,
+    // whose reliable 180 has a lower RSeq: a new request, a new order.
+    let carol: SocketAddr = "127.0.0.1:5090".parse().unwrap();
+    let always = |p: &mut Party| {
+        p.config_mut().reliable_provisionals = ReliableProvisionals::Always;
+    };
+    let mut net: Network<SimParty> = Network::new(6, Instant::now());
+    net.add(
+        alice(),
+        SimParty::new(
+            party_with("alice@atlanta.com", CallPolicy::AutoAnswer, false, |_| {}),
+            alice(),
+        ),
+    );
+    net.add(
+        carol,
+        SimParty::new(
+            party_with(
+                "carol@chicago.com",
+                CallPolicy::AskApplication,
+                false,
+                always,
+            ),
+            carol,
+        ),
+    );
+    net.add(
+        bob(),
+        SimParty::new(
+            party_with(
+                "bob@biloxi.com",
+                support::ring_then_answer(500),
+                false,
+                always,
+            ),
+            bob(),
+        ),
+    );
+    // Carol's RSeq reads as nearly the highest there is; her PRACKs get
+    // the real one back. Her 302 names Bob.
+    const HIGH: u32 = 0x7fff_fff0;
+    let real = Rc::new(Cell::new(0u32));
+    let seen = real.clone();
+    net.set_hook(move |d| {
+        let Ok(mut m) = Message::parse(&d.bytes) else {
+            return Verdict::Deliver;
+        };
+        if d.source == carol && m.header(&HeaderName::RSeq).is_some() {
+            seen.set(m.header(&HeaderName::RSeq).unwrap().parse().unwrap());
+            m.set_header(HeaderName::RSeq, &HIGH.to_string());
+        } else if d.destination == carol && m.method() == Some(&Method::Prack) {
+            let rack = m.header(&HeaderName::RAck).unwrap().replacen(
+                &HIGH.to_string(),
+                &seen.get().to_string(),
+                1,
+            );
+            m.set_header(HeaderName::RAck, &rack);
+        } else if d.source == carol && m.status() == Some(302) {
+            m.add_header(HeaderName::Contact, &format!("<sip:bob@{}>", bob()));
+        } else {
+            return Verdict::Deliver;
+        }
+        Verdict::Replace(m.to_bytes())
+    });
+    let call = net.call(alice(), &format!("carol@{carol}"));
+    net.run_for(Duration::from_millis(500));
+    let carol_call = net.first_incoming(carol);
+    net.with_incoming(carol, carol_call, |i, now| i.reject(now, 302))
+        .unwrap();
+    net.run_for(Duration::from_secs(2));
+    assert_ne!(real.get(), 0, "Carol rang reliably");
+    let pracks: Vec<(SocketAddr, String)> = net
+        .sent()
+        .into_iter()
+        .filter(|s| s.message.method() == Some(&Method::Prack))
+        .map(|s| {
+            let rack = s.message.header(&HeaderName::RAck).unwrap();
+            (s.destination, rack.split(' ').next().unwrap().to_string())
+        })
+        .collect();
+    let bob_pracks: Vec<&String> = pracks
+        .iter()
+        .filter(|(d, _)| *d == bob())
+        .map(|(_, r)| r)
+        .collect();
+    assert_eq!(bob_pracks.len(), 1, "{pracks:?}");
+    assert!(bob_pracks[0].parse::<u32>().unwrap() < HIGH);
     assert_eq!(net.state(alice(), call), Some(DialogState::InDialog));
     net.hang_up(alice(), call);
     net.settle();

@@ -761,7 +761,7 @@ impl Party {
             c.dialog = None;
         }
         // A new callee answers the same offer afresh.
-        self.restart_early_answers(id);
+        self.invite_sent_again(id);
         self.sync_call_route(id, tx);
         debug!(%id, %target, "following redirect");
         Ok(())
@@ -801,7 +801,7 @@ impl Party {
             out.provisional = false;
         }
         // The same offer again: answers to the old INVITE do not count.
-        self.restart_early_answers(id);
+        self.invite_sent_again(id);
         Ok(())
     }
 

@@ -675,11 +675,15 @@ impl Party {
     }
 
     /// Our INVITE goes again (redirect, 422 retry) with the same offer: the
-    /// early answers to it are void, the offer pending again.
-    pub(crate) fn restart_early_answers(&mut self, id: DialogId) {
+    /// early answers to it are void, the offer pending again, and the RSeq
+    /// order starts afresh with the new request (RFC 3262 section 4).
+    pub(crate) fn invite_sent_again(&mut self, id: DialogId) {
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
+        if let Some(e) = call.ext.as_mut() {
+            e.rseq_in = None;
+        }
         let Some(ea) = call.ext.as_mut().and_then(|e| e.early_sdp.take()) else {
             return;
         };
