@@ -51,6 +51,23 @@ fn two_servers() -> SimDns {
         .with("backup.example.test", RecordType::A, localhost(300))
 }
 
+/// SRV for `_sip._{transport}.example.test`: `a.example.test` at Carol's
+/// port (priority 1) before `b.example.test` at Bob's (2), both on
+/// loopback, valid for a minute.
+fn a_then_b(transport: &str) -> SimDns {
+    SimDns::new()
+        .with(
+            &format!("_sip._{transport}.example.test"),
+            RecordType::Srv,
+            vec![
+                ttl(Record::srv(1, 0, 5070, "a.example.test"), 60),
+                ttl(Record::srv(2, 0, 5080, "b.example.test"), 60),
+            ],
+        )
+        .with("a.example.test", RecordType::A, localhost(60))
+        .with("b.example.test", RecordType::A, localhost(60))
+}
+
 fn party(aor: &str, policy: CallPolicy) -> Party {
     let mut p = Party::no_media_simple_calls(aor).unwrap();
     p.set_policy(policy);
@@ -657,19 +674,7 @@ fn rfc3263_in_dialog_requests_to_a_known_name_use_the_cache() {
 fn rfc3263_s4_3_a_challenged_request_keeps_its_targets() {
     let mut cfg = config();
     cfg.credentials = Some(sipparty_core::party::Credentials::new("alice", "secret"));
-    let mut m = Manual::new(cfg, false).with_dns(
-        SimDns::new()
-            .with(
-                "_sip._udp.example.test",
-                RecordType::Srv,
-                vec![
-                    ttl(Record::srv(1, 0, 5070, "a.example.test"), 60),
-                    ttl(Record::srv(2, 0, 5080, "b.example.test"), 60),
-                ],
-            )
-            .with("a.example.test", RecordType::A, localhost(60))
-            .with("b.example.test", RecordType::A, localhost(60)),
-    );
+    let mut m = Manual::new(cfg, false).with_dns(a_then_b("udp"));
     let id = m.party.options(m.now, "sip:example.test").unwrap();
     m.drain();
     m.answer();
@@ -704,19 +709,7 @@ fn rfc3263_s4_3_a_connection_that_does_not_open_fails_over_before_timer_b() {
     // Two TCP targets; the first never completes its connect (a host that
     // drops SYNs). A driver keeps the core's connection table, which says
     // when to give up; the Party then tries the next target.
-    let mut m = Manual::new(config(), true).with_dns(
-        SimDns::new()
-            .with(
-                "_sip._tcp.example.test",
-                RecordType::Srv,
-                vec![
-                    ttl(Record::srv(1, 0, 5070, "a.example.test"), 60),
-                    ttl(Record::srv(2, 0, 5080, "b.example.test"), 60),
-                ],
-            )
-            .with("a.example.test", RecordType::A, localhost(60))
-            .with("b.example.test", RecordType::A, localhost(60)),
-    );
+    let mut m = Manual::new(config(), true).with_dns(a_then_b("tcp"));
     let t0 = m.now;
     let call = m.invite(
         "sip:bob@example.test;transport=tcp",

@@ -10,7 +10,6 @@
 //! table, for tests and for fixed deployments: it never touches the
 //! network.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::io;
@@ -19,7 +18,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use sipparty_core::transport::locate::{
-    address_records, merge_address_answers, system_can_answer, DnsRecord, SYSTEM_TTL,
+    address_records, merge_address_answers, system_can_answer, DnsRecord, DnsTable, SYSTEM_TTL,
 };
 use sipparty_core::transport::resolve::{
     Query, Record, RecordType, Resolution, ResolveConfig, ResolveError, ResolveStep, Targets,
@@ -212,12 +211,13 @@ impl DnsResolver for SystemResolver {
     }
 }
 
-/// A resolver answering from a fixed table, asked questions recorded. For
-/// tests (never outside DNS) and for deployments with fixed addresses.
+/// A resolver answering from a fixed table (the core's
+/// [`DnsTable`], which the simulator's `SimDns` uses too), asked questions
+/// recorded. For tests (never outside DNS) and for deployments with fixed
+/// addresses.
 #[derive(Debug, Default)]
 pub struct StaticResolver {
-    table: HashMap<(String, RecordType), Vec<DnsRecord>>,
-    failing: Vec<String>,
+    table: DnsTable,
     asked: Mutex<Vec<Query>>,
 }
 
@@ -242,17 +242,17 @@ impl StaticResolver {
         records: Vec<Record>,
         ttl: Duration,
     ) -> Self {
-        self.table
-            .entry((name.trim_end_matches('.').to_ascii_lowercase(), rtype))
-            .or_default()
-            .extend(records.into_iter().map(|r| DnsRecord::new(r, ttl)));
+        self.table.insert(
+            name,
+            rtype,
+            records.into_iter().map(|r| DnsRecord::new(r, ttl)),
+        );
         self
     }
 
     /// Lookups of `name` fail (as on a server failure).
     pub fn failing(mut self, name: &str) -> Self {
-        self.failing
-            .push(name.trim_end_matches('.').to_ascii_lowercase());
+        self.table.fail(name);
         self
     }
 
@@ -267,16 +267,10 @@ impl DnsResolver for StaticResolver {
         if let Ok(mut asked) = self.asked.lock() {
             asked.push(query.clone());
         }
-        let key = (
-            query.name.trim_end_matches('.').to_ascii_lowercase(),
-            query.rtype,
-        );
-        if self.failing.contains(&key.0) {
-            return Box::pin(std::future::ready(Err(io::Error::other(
-                "lookup failed (stub)",
-            ))));
-        }
-        let records = self.table.get(&key).cloned().unwrap_or_default();
-        Box::pin(std::future::ready(Ok(records)))
+        let answer = self
+            .table
+            .answer(query)
+            .ok_or_else(|| io::Error::other("lookup failed (stub)"));
+        Box::pin(std::future::ready(answer))
     }
 }

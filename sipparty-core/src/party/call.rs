@@ -15,7 +15,7 @@ use super::timer::{CallTimer, TimerTable};
 use super::LocalTag;
 use super::{
     config, resolve_uri, validate, CallPolicy, Error, InviteOptions, Owner, Party, TxKind, ACCEPT,
-    ALLOW, SUPPORTED, UAC_SUPPORTED,
+    ALLOW, UAC_SUPPORTED,
 };
 use crate::dialog::{Dialog, Phase};
 use crate::message::{self, HeaderName, Message, Method};
@@ -417,9 +417,10 @@ impl Party {
             return;
         };
         // Early media: a 1xx may carry the answer (RFC 3264, RFC 3261
-        // section 13.2.1).
-        let early_answer =
-            !response.body().is_empty() && call.media.as_ref().is_some_and(|m| m.offer_pending);
+        // section 13.2.1), each early dialog its own (`early.rs`).
+        let early_answer = !response.body().is_empty()
+            && call.media.is_some()
+            && call.out_invite.as_ref().is_some_and(|o| o.offered);
         // Our INVITE had no offer: a reliable provisional's is answered in
         // the PRACK (RFC 3262 section 5).
         let mut prack_answer = None;
@@ -429,9 +430,8 @@ impl Party {
             && call.out_invite.as_ref().is_some_and(|o| !o.offered)
             && call.media.as_ref().is_some_and(|m| m.info.is_none());
         if early_answer {
-            if let Err(e) = self.apply_answer(now, id, response.body()) {
-                // The 2xx may still carry a usable answer.
-                debug!(%id, error = %e, "early media answer refused");
+            if let (Some(dialog), Some(tag)) = (target, response.to_tag().flatten()) {
+                self.on_early_answer(now, id, dialog, tag, response.body());
             }
         }
         if early_offer {
@@ -465,13 +465,16 @@ impl Party {
 
     /// RFC 3262: a reliable provisional (Require: 100rel with RSeq) is
     /// acknowledged with PRACK in the early dialog.
+    /// Returns whether a PRACK went (a new reliable provisional, in
+    /// order); a retransmitted or out-of-order one is not processed further
+    /// (section 4).
     fn maybe_prack(
         &mut self,
         now: Instant,
         id: DialogId,
         response: &Message,
         answer: Option<Vec<u8>>,
-    ) {
+    ) -> bool {
         let reliable = response
             .tokens(&HeaderName::Require)
             .any(|t| t.eq_ignore_ascii_case("100rel"));
@@ -479,34 +482,40 @@ impl Party {
             .header(&HeaderName::RSeq)
             .and_then(|v| v.trim().parse::<u32>().ok())
         else {
-            return;
+            return false;
         };
         if !reliable {
-            return;
+            return false;
         }
         let Some(cseq) = response.cseq().and_then(Result::ok) else {
-            return;
+            return false;
         };
         let Some(call) = self.calls.get_mut(&id) else {
-            return;
+            return false;
         };
         if call.dialog.is_none() {
-            return;
+            return false;
         }
-        // Section 4: a retransmission (RSeq not above the last one we
-        // acknowledged in this dialog) is not PRACKed again; the PRACK's
-        // own transaction retransmits it.
-        if call
-            .ext()
-            .and_then(|e| e.rseq_in)
-            .is_some_and(|last| rseq <= last)
-        {
-            trace!(%id, rseq, "reliable provisional retransmitted");
-            return;
+        match call.ext().and_then(|e| e.rseq_in) {
+            // Section 4: a retransmission (RSeq not above the last one we
+            // acknowledged for this request) is not PRACKed again; the
+            // PRACK's own transaction retransmits it.
+            Some(last) if rseq <= last => {
+                trace!(%id, rseq, "reliable provisional retransmitted");
+                return false;
+            }
+            // Section 4: reliable provisionals arrive in order; one that
+            // skips a number is neither PRACKed nor processed (the UAS
+            // retransmits the missing one first).
+            Some(last) if rseq != last.wrapping_add(1) => {
+                debug!(%id, rseq, last, "reliable provisional out of order, ignored");
+                return false;
+            }
+            _ => {}
         }
         call.ext_mut().rseq_in = Some(rseq);
         let Some(dialog) = call.dialog.as_mut() else {
-            return;
+            return false;
         };
         let mut prack = dialog.create_request(Method::Prack, None);
         prack.add_header(
@@ -516,7 +525,7 @@ impl Party {
         if let Some(a) = &answer {
             prack.set_body(Some("application/sdp"), a);
         }
-        let _ = self.send_in_dialog(now, id, prack, TxKind::Prack);
+        self.send_in_dialog(now, id, prack, TxKind::Prack).is_ok()
     }
 
     fn on_invite_2xx(&mut self, now: Instant, id: DialogId, response: Message) {
@@ -600,18 +609,30 @@ impl Party {
         // The answer (or, when we sent no offer, the offer) is in the 2xx.
         let mut ack_body = None;
         let mut media_error = None;
-        if call.media.is_some() && !response.body().is_empty() {
-            if offered {
-                if call.media.as_ref().is_some_and(|m| m.offer_pending) {
-                    media_error = self.apply_answer(now, id, response.body()).err();
+        if offered && call.media.is_some() {
+            // RFC 3261 section 13.2.2.4: the session is the answering
+            // callee's, whichever early dialog the media followed.
+            match self.settle_early_answers(now, id, remote_tag, response.body()) {
+                Some(r) => media_error = r.err(),
+                None => {
+                    let pending = self
+                        .calls
+                        .get(&id)
+                        .and_then(|c| c.media.as_ref())
+                        .is_some_and(|m| m.offer_pending);
+                    if pending && !response.body().is_empty() {
+                        media_error = self.apply_answer(now, id, response.body()).err();
+                    }
                 }
-            } else if call.media.as_ref().is_some_and(|m| m.info.is_none()) {
-                // Not answered in a PRACK already: the offer of the 2xx is
-                // answered in the ACK.
-                match self.apply_offer(now, id, response.body()) {
-                    Ok(answer) => ack_body = Some(answer),
-                    Err(e) => media_error = Some(e),
-                }
+            }
+        } else if call.media.as_ref().is_some_and(|m| m.info.is_none())
+            && !response.body().is_empty()
+        {
+            // Not answered in a PRACK already: the offer of the 2xx is
+            // answered in the ACK.
+            match self.apply_offer(now, id, response.body()) {
+                Ok(answer) => ack_body = Some(answer),
+                Err(e) => media_error = Some(e),
             }
         }
         // The other early dialogs are over (RFC 3261 section 13.2.2.4).
@@ -731,6 +752,8 @@ impl Party {
             c.peer = addr;
             c.dialog = None;
         }
+        // A new callee answers the same offer afresh.
+        self.invite_sent_again(id);
         self.sync_call_route(id, tx);
         debug!(%id, %target, "following redirect");
         Ok(())
@@ -769,6 +792,8 @@ impl Party {
             out.request = req;
             out.provisional = false;
         }
+        // The same offer again: answers to the old INVITE do not count.
+        self.invite_sent_again(id);
         Ok(())
     }
 
@@ -1408,7 +1433,23 @@ impl Party {
     }
 
     /// A re-INVITE from the peer (RFC 3261 section 14.2).
+    ///
+    /// It is answered finally at once (the transaction layer's 100 Trying
+    /// aside, no provisional response goes), so even when it requires
+    /// 100rel there is nothing to send reliably: RFC 3262 section 3 governs
+    /// the provisionals a UAS sends, and a UAS may always go straight to
+    /// the final response. Only a party configured never to do 100rel
+    /// refuses `Require: 100rel` (420, RFC 3261 section 8.2.2.3), as for an
+    /// initial INVITE.
     fn on_reinvite(&mut self, now: Instant, id: DialogId, tx: TransactionId, request: Message) {
+        if self.config.reliable_provisionals == config::ReliableProvisionals::Never
+            && super::early::has_tag(&request, &HeaderName::Require, super::early::TAG_100REL)
+        {
+            let mut resp = Message::response_to(&request, 420, None);
+            resp.add_header(HeaderName::Unsupported, super::early::TAG_100REL);
+            let _ = self.tx.send_response(now, tx, resp);
+            return;
+        }
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
@@ -1594,13 +1635,20 @@ impl Party {
         }
         let offer = media.negotiator.create_offer().to_bytes();
         media.offer_pending = true;
+        // RFC 3262 section 4: the RSeq order is kept per request; this one
+        // starts afresh.
+        if let Some(e) = call.ext.as_mut() {
+            e.rseq_in = None;
+        }
         let dialog = call.dialog.as_mut().ok_or(Error::Unknown)?;
         let mut req = dialog.create_request(Method::Invite, None);
         req.set_body(Some("application/sdp"), &offer);
         let transport = call.transport;
         req.add_header(HeaderName::Contact, &self.contact(transport)?);
         req.add_header(HeaderName::Allow, ALLOW);
-        req.add_header(HeaderName::Supported, SUPPORTED);
+        // We PRACK reliable provisionals to a re-INVITE as to the initial
+        // INVITE (RFC 3262 section 4), so we say so.
+        req.add_header(HeaderName::Supported, UAC_SUPPORTED);
         let tx = self.send_in_dialog(now, id, req, TxKind::ReInvite)?;
         if let Some(c) = self.calls.get_mut(&id) {
             c.reinvite = Some((what, Some(tx)));
@@ -1610,6 +1658,9 @@ impl Party {
 
     fn on_reinvite_response(&mut self, now: Instant, id: DialogId, status: u16, response: Message) {
         if status < 200 {
+            if status > 100 {
+                self.on_reinvite_provisional(now, id, &response);
+            }
             return;
         }
         let Some(call) = self.calls.get_mut(&id) else {
@@ -1646,8 +1697,11 @@ impl Party {
                 .unwrap_or(dialog.local_seq);
             let ack = dialog.create_request(Method::Ack, Some(cseq));
             let transport = call.transport;
+            // An answer delivered in a reliable provisional already
+            // (RFC 3262 section 5): the 2xx's copy of it changes nothing.
+            let answer_due = call.media.as_ref().is_some_and(|m| m.offer_pending);
             let _ = self.finish_ack(id, ack, transport);
-            if !response.body().is_empty() {
+            if answer_due && !response.body().is_empty() {
                 if let Err(e) = self.apply_answer(now, id, response.body()) {
                     if let Some(c) = self.calls.get_mut(&id) {
                         c.last_error = Some(e);
@@ -1685,6 +1739,38 @@ impl Party {
                 self.send_bye(now, id);
             }
             _ => call.reinvite = None,
+        }
+    }
+
+    /// A provisional response to our re-INVITE. A reliable one (RFC 3262)
+    /// is PRACKed in the dialog exactly as for the initial INVITE, RSeq
+    /// order included (section 4), and may carry the answer to the
+    /// re-INVITE's offer (section 5), which then takes effect at once.
+    fn on_reinvite_provisional(&mut self, now: Instant, id: DialogId, response: &Message) {
+        let reliable =
+            super::early::has_tag(response, &HeaderName::Require, super::early::TAG_100REL);
+        if !reliable {
+            trace!(%id, status = response.status(), "provisional to re-INVITE");
+            return;
+        }
+        let pracked = self.maybe_prack(now, id, response, None);
+        let answer_in_1xx = pracked
+            && !response.body().is_empty()
+            && self
+                .calls
+                .get(&id)
+                .and_then(|c| c.media.as_ref())
+                .is_some_and(|m| m.offer_pending);
+        if answer_in_1xx {
+            if let Err(e) = self.apply_answer(now, id, response.body()) {
+                // As for an unusable answer in the 2xx: the re-INVITE
+                // cannot be refused any more, the session cannot go on.
+                debug!(%id, error = %e, "unusable answer in a reliable provisional");
+                if let Some(c) = self.calls.get_mut(&id) {
+                    c.last_error = Some(e);
+                }
+                self.send_bye(now, id);
+            }
         }
     }
 
@@ -1978,7 +2064,7 @@ impl Party {
     /// forget it (its transactions finish on their own).
     pub(crate) fn finish_call(
         &mut self,
-        _now: Instant,
+        now: Instant,
         id: DialogId,
         state: DialogState,
         error: Option<DialogError>,
@@ -2008,6 +2094,11 @@ impl Party {
                 if let Some(e) = self.calls.get_mut(&p).and_then(|c| c.ext.as_mut()) {
                     e.forks.retain(|f| *f != id);
                 }
+                // Its early media, if the call followed it, gives way to
+                // another early dialog's.
+                if let Some(d) = &call.dialog {
+                    self.early_dialog_gone(now, p, d.remote_tag());
+                }
             }
             None => {
                 self.by_tag.remove(&call.local_tag);
@@ -2022,7 +2113,7 @@ impl Party {
         }
         // A call that fails takes its forks with it.
         for f in forks {
-            self.finish_call(_now, f, state, call.last_error.clone());
+            self.finish_call(now, f, state, call.last_error.clone());
         }
         self.finished.push_back((id, state, call.last_error.take()));
         while self.finished.len() > super::FINISHED_KEPT {

@@ -14,11 +14,12 @@ use std::time::{Duration, Instant};
 use tracing::{debug, trace, warn};
 
 use super::config::ReliableProvisionals;
-use super::event::{DialogError, DialogId, DialogState};
+use super::event::{DialogError, DialogId, DialogState, Event};
 use super::handle::Incoming;
 use super::timer::CallTimer;
 use super::{Error, Party};
 use crate::message::{HeaderName, Message, Method};
+use crate::sdp::Negotiator;
 use crate::transaction::TransactionId;
 
 /// The option tag of RFC 3262.
@@ -47,6 +48,25 @@ pub(crate) struct CallExt {
     /// Our UPDATE with an offer (RFC 3311) in flight, or waiting to be
     /// retried after 491.
     pub(crate) update: Option<super::update::PendingUpdate>,
+    /// UAC, the call: the answers early dialogs gave to our INVITE's offer
+    /// in their 18x, until a 2xx decides.
+    pub(crate) early_sdp: Option<Box<EarlyAnswers>>,
+}
+
+/// The answers the early dialogs of our INVITE gave to its offer. Forked,
+/// the one offer is answered by each callee in its own early dialog, each
+/// its own offer/answer exchange (RFC 3261 section 13.2.2.4, RFC 3264
+/// section 4); the media follows the latest, and the 2xx that wins puts
+/// the winner's in place.
+#[derive(Debug)]
+pub(crate) struct EarlyAnswers {
+    /// The negotiator as it was with our offer pending, before the first
+    /// answer: another early dialog's answer is applied to a copy of it.
+    offer: Negotiator,
+    /// (remote tag, answer) of each early dialog that answered.
+    answers: Vec<(Box<str>, Vec<u8>)>,
+    /// The remote tag whose answer the media follows.
+    current: Box<str>,
 }
 
 /// Reliable provisional responses of one incoming INVITE.
@@ -84,6 +104,7 @@ impl CallExt {
             && self.forks.is_empty()
             && self.fork_seqs.is_empty()
             && self.update.is_none()
+            && self.early_sdp.is_none()
     }
 }
 
@@ -501,6 +522,188 @@ impl Party {
         if !early || self.send_early_media(now, id).is_err() {
             self.send_provisional_with(now, id, 180, None);
         }
+    }
+}
+
+/// Early answers to a forked INVITE's offer, as caller.
+impl Party {
+    /// An 18x to our INVITE carried SDP: early dialog `dialog` (the call
+    /// `id` or a fork of it, remote tag `tag`) answered our offer. The
+    /// first answer of each early dialog counts; a repeat (an unreliable
+    /// 18x again) changes nothing (RFC 3264 section 4: one answer per
+    /// exchange). The media follows the latest answer.
+    pub(crate) fn on_early_answer(
+        &mut self,
+        now: Instant,
+        id: DialogId,
+        dialog: DialogId,
+        tag: &str,
+        sdp: &[u8],
+    ) {
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let earlier = call.ext.as_ref().and_then(|e| e.early_sdp.as_ref());
+        if earlier.is_some_and(|ea| ea.answers.iter().any(|(t, _)| **t == *tag)) {
+            trace!(%id, %dialog, "early dialog answered already: SDP ignored");
+            return;
+        }
+        let fresh = earlier.map(|ea| ea.offer.clone());
+        let Some(m) = call.media.as_mut() else {
+            return;
+        };
+        match fresh {
+            Some(offer) => {
+                // Another early dialog answered first: this answer goes on
+                // a copy of the offer, and the media switches to it.
+                let previous = std::mem::replace(&mut m.negotiator, offer);
+                m.offer_pending = true;
+                if let Err(e) = self.apply_answer(now, id, sdp) {
+                    debug!(%id, %dialog, error = %e, "early answer refused, media unchanged");
+                    if let Some(m) = self.calls.get_mut(&id).and_then(|c| c.media.as_mut()) {
+                        m.negotiator = previous;
+                        m.offer_pending = false;
+                    }
+                    return;
+                }
+            }
+            None if m.offer_pending => {
+                let offer = m.negotiator.clone();
+                if let Err(e) = self.apply_answer(now, id, sdp) {
+                    // The negotiator keeps the offer pending: a later 18x
+                    // or the 2xx may still answer it.
+                    debug!(%id, error = %e, "early media answer refused");
+                    if let Some(m) = self.calls.get_mut(&id).and_then(|c| c.media.as_mut()) {
+                        m.offer_pending = true;
+                    }
+                    return;
+                }
+                if let Some(c) = self.calls.get_mut(&id) {
+                    c.ext_mut().early_sdp = Some(Box::new(EarlyAnswers {
+                        offer,
+                        answers: Vec::new(),
+                        current: tag.into(),
+                    }));
+                }
+            }
+            // No offer of ours to answer (it was answered otherwise).
+            None => return,
+        }
+        let Some(ea) = self
+            .calls
+            .get_mut(&id)
+            .and_then(|c| c.ext.as_mut())
+            .and_then(|e| e.early_sdp.as_mut())
+        else {
+            return;
+        };
+        ea.answers.push((tag.into(), sdp.to_vec()));
+        ea.current = tag.into();
+        debug!(%id, %dialog, "media follows this early dialog");
+        self.events
+            .push_back(Event::EarlyMedia { call: id, dialog });
+    }
+
+    /// The 2xx from the callee with `tag` answered the call: the session
+    /// is that callee's. `None` when no early dialog answered (the 2xx's
+    /// answer is applied as usual); else whether the winner's answer (its
+    /// early one, else the 2xx's `body`) is in place. A winner that never
+    /// answered our offer breaks RFC 3261 section 13.2.1.
+    pub(crate) fn settle_early_answers(
+        &mut self,
+        now: Instant,
+        id: DialogId,
+        tag: &str,
+        body: &[u8],
+    ) -> Option<Result<(), DialogError>> {
+        let call = self.calls.get_mut(&id)?;
+        let ea = *call.ext.as_mut().and_then(|e| e.early_sdp.take())?;
+        if *ea.current == *tag {
+            // The media follows the winner already; its 2xx may only
+            // repeat the answer.
+            return Some(Ok(()));
+        }
+        let early = ea.answers.iter().find(|(t, _)| **t == *tag);
+        let answer = match early {
+            Some((_, a)) => a.as_slice(),
+            None if !body.is_empty() => body,
+            None => {
+                return Some(Err(DialogError::NotAcceptable(
+                    "the callee that answered sent no SDP answer".into(),
+                )))
+            }
+        };
+        let m = call.media.as_mut()?;
+        m.negotiator = ea.offer;
+        m.offer_pending = true;
+        debug!(%id, "the winning callee's answer replaces the early media");
+        Some(self.apply_answer(now, id, answer))
+    }
+
+    /// Early dialog `tag` of call `id` ended before the call was answered:
+    /// its answer goes, and if the media followed it, it follows the
+    /// latest remaining one.
+    pub(crate) fn early_dialog_gone(&mut self, now: Instant, id: DialogId, tag: &str) {
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let Some(ea) = call.ext.as_mut().and_then(|e| e.early_sdp.as_mut()) else {
+            return;
+        };
+        ea.answers.retain(|(t, _)| **t != *tag);
+        if *ea.current != *tag {
+            return;
+        }
+        let Some((next, answer)) = ea.answers.last().cloned() else {
+            // Nothing else answered: the media stays as it is until the
+            // 2xx decides.
+            return;
+        };
+        let offer = ea.offer.clone();
+        ea.current = next.clone();
+        let Some(m) = call.media.as_mut() else {
+            return;
+        };
+        m.negotiator = offer;
+        m.offer_pending = true;
+        if self.apply_answer(now, id, &answer).is_ok() {
+            if let Some(dialog) = self.early_dialog_with_tag(id, &next) {
+                self.events
+                    .push_back(Event::EarlyMedia { call: id, dialog });
+            }
+        }
+    }
+
+    /// Our INVITE goes again (redirect, 422 retry) with the same offer: the
+    /// early answers to it are void, the offer pending again, and the RSeq
+    /// order starts afresh with the new request (RFC 3262 section 4).
+    pub(crate) fn invite_sent_again(&mut self, id: DialogId) {
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        if let Some(e) = call.ext.as_mut() {
+            e.rseq_in = None;
+        }
+        let Some(ea) = call.ext.as_mut().and_then(|e| e.early_sdp.take()) else {
+            return;
+        };
+        if let Some(m) = call.media.as_mut() {
+            m.negotiator = ea.offer;
+            m.offer_pending = true;
+        }
+    }
+
+    /// The call or fork of call `id` whose early dialog has `tag`.
+    fn early_dialog_with_tag(&self, id: DialogId, tag: &str) -> Option<DialogId> {
+        let call = self.calls.get(&id)?;
+        let has = |c: &super::call::Call| c.dialog.as_ref().is_some_and(|d| d.remote_tag() == tag);
+        if has(call) {
+            return Some(id);
+        }
+        let forks = call.ext()?.forks.iter();
+        forks
+            .copied()
+            .find(|f| self.calls.get(f).is_some_and(|c| has(c)))
     }
 }
 

@@ -317,6 +317,9 @@ impl Endpoint {
             } => {
                 self.streams_closed += 1;
                 self.framer.close(transport, source);
+                // Each Party's transactions may owe responses on it
+                // (RFC 3261 section 18.2.2).
+                self.for_each_live(input);
             }
             Input::TransportError {
                 transport,
@@ -324,14 +327,7 @@ impl Endpoint {
                 ..
             } => {
                 self.framer.close(transport, destination);
-                let mut touched = Vec::with_capacity(self.live);
-                for (i, p) in self.live_parties() {
-                    p.handle_input(input);
-                    touched.push(i);
-                }
-                for i in touched {
-                    self.mark(i);
-                }
+                self.for_each_live(input);
             }
             Input::Resolved { id, answer, .. } => {
                 let Some(Lookup {
@@ -398,6 +394,18 @@ impl Endpoint {
     }
 
     /// The connection is shared by every Party: the first one answers.
+    /// Give `input` to every live Party (a connection event concerns all).
+    fn for_each_live(&mut self, input: Input<'_>) {
+        let mut touched = Vec::with_capacity(self.live);
+        for (i, p) in self.live_parties() {
+            p.handle_input(input);
+            touched.push(i);
+        }
+        for i in touched {
+            self.mark(i);
+        }
+    }
+
     fn answer_ping(&mut self, transport: Transport, source: SocketAddr) {
         if let Some(i) = self.first_live() {
             if let Some(p) = self.parties[i].as_mut() {

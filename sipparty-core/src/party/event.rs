@@ -360,6 +360,20 @@ pub enum Event {
         /// The status of the provisional response that created it.
         code: u16,
     },
+    /// The call's media now follows early dialog `dialog` (the call itself
+    /// or a fork of it, see [`Event::EarlyDialog`]). A forked INVITE's
+    /// offer may be answered in the 18x of several early dialogs, each its
+    /// own offer/answer exchange (RFC 3261 section 13.2.2.4, RFC 3264);
+    /// the media session plays the one that answered last (RFC 3960
+    /// leaves the choice to the caller), reported here after its
+    /// `MediaStarted`/`MediaUpdated`. The 2xx that wins fixes the session
+    /// with the winner's answer.
+    EarlyMedia {
+        /// The call (the id `Party::invite` returned).
+        call: DialogId,
+        /// The early dialog whose answer the media follows.
+        dialog: DialogId,
+    },
     /// The driver must open a UDP socket bound to `rtp` (and `rtcp`, the
     /// next port) before the peer sends to it, and feed what arrives there
     /// through `Input::Datagram`.

@@ -597,6 +597,9 @@ impl Party {
             } => {
                 self.streams_closed += 1;
                 self.framer.close(transport, source);
+                // RFC 3261 section 18.2.2: responses still due on it go
+                // to the requests' Via.
+                self.tx.connection_closed(now, source, transport);
             }
             Input::TransportError {
                 transport,

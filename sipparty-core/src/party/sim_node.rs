@@ -22,7 +22,7 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use crate::transport::locate::{Answer, DnsRecord, LookupId};
+use crate::transport::locate::{Answer, DnsRecord, DnsTable, LookupId};
 use crate::transport::resolve::{Query, RecordType};
 
 use super::endpoint::{Endpoint, EndpointOutput, PartyKey};
@@ -54,13 +54,12 @@ pub struct SimParty {
     now: Option<Instant>,
 }
 
-/// A DNS stub for simulated nodes: answers from a table, records every
-/// question. Never touches the network.
+/// A DNS stub for simulated nodes: answers from a table (the core's
+/// [`DnsTable`], shared with the tokio driver's `StaticResolver`), records
+/// every question. Never touches the network.
 #[derive(Debug, Clone, Default)]
 pub struct SimDns {
-    table: Vec<(Query, Vec<DnsRecord>)>,
-    /// Names whose lookups fail (SERVFAIL) rather than find nothing.
-    failing: Vec<String>,
+    table: DnsTable,
     /// Every question asked, in order.
     pub asked: Vec<Query>,
 }
@@ -73,19 +72,13 @@ impl SimDns {
 
     /// Answer `rtype` questions about `name` with `records`.
     pub fn with(mut self, name: &str, rtype: RecordType, records: Vec<DnsRecord>) -> Self {
-        self.table.push((
-            Query {
-                name: name.to_string(),
-                rtype,
-            },
-            records,
-        ));
+        self.table.insert(name, rtype, records);
         self
     }
 
     /// Lookups of `name` fail (as on a server failure).
     pub fn failing(mut self, name: &str) -> Self {
-        self.failing.push(name.to_string());
+        self.table.fail(name);
         self
     }
 
@@ -94,16 +87,7 @@ impl SimDns {
     /// that drive a Party by hand.
     pub fn answer(&mut self, query: &Query) -> Option<Vec<DnsRecord>> {
         self.asked.push(query.clone());
-        if self.failing.contains(&query.name) {
-            return None;
-        }
-        Some(
-            self.table
-                .iter()
-                .find(|(q, _)| q == query)
-                .map(|(_, r)| r.clone())
-                .unwrap_or_default(),
-        )
+        self.table.answer(query)
     }
 }
 

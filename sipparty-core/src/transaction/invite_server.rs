@@ -52,6 +52,9 @@ pub(crate) struct InviteServer {
     /// The To tag of the TU's responses, so the 200 to a CANCEL carries the
     /// same tag (RFC 3261 section 9.2).
     pub(crate) to_tag: Option<Box<str>>,
+    /// Over TCP/TLS, the port at the source's IP where responses go once
+    /// the request's connection is gone (section 18.2.2; set by the layer).
+    pub(crate) fallback: Option<std::num::NonZeroU16>,
 }
 
 impl InviteServer {
@@ -67,6 +70,7 @@ impl InviteServer {
             sent: false,
             answered: false,
             to_tag: None,
+            fallback: None,
         };
         if ctx.config.trying_delay.is_zero() {
             s.send_last(ctx);
@@ -103,8 +107,17 @@ impl InviteServer {
                 self.answered = true;
                 self.state = State::Accepted;
                 self.timers.set(Timer::L, ctx.now + ctx.timers().timeout());
-                self.last_response = Payload::default();
-                ctx.send(self.peer, bytes);
+                if self.peer.transport.is_reliable() {
+                    // Kept in case the connection is gone and the 2xx must
+                    // go on a new one (section 18.2.2, `retarget`): over
+                    // TCP/TLS the TU does not retransmit it.
+                    let mut bytes = bytes;
+                    self.last_response = bytes.share();
+                    ctx.send(self.peer, bytes);
+                } else {
+                    self.last_response = Payload::default();
+                    ctx.send(self.peer, bytes);
+                }
             }
             (State::Proceeding, 300..=699) => {
                 self.timers.stop_all();
@@ -125,6 +138,15 @@ impl InviteServer {
             _ => return Err(TransactionError::InvalidState),
         }
         Ok(())
+    }
+
+    /// The request's connection is gone: responses go to `destination`
+    /// (section 18.2.2), the last one again now with `resend`.
+    pub(crate) fn retarget(&mut self, ctx: &mut Ctx<'_>, destination: SocketAddr, resend: bool) {
+        self.peer.destination = destination;
+        if resend && (self.sent || self.answered) && !self.last_response.is_empty() {
+            ctx.send(self.peer, self.last_response.share());
+        }
     }
 
     /// The INVITE arrived again.

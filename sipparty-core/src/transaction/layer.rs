@@ -6,6 +6,7 @@ use std::collections::hash_map::RandomState;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::net::SocketAddr;
+use std::num::NonZeroU16;
 use std::time::Instant;
 
 use smallvec::SmallVec;
@@ -17,8 +18,8 @@ use super::key::{Key, KeyRef, Kind};
 use super::non_invite_client::NonInviteClient;
 use super::non_invite_server::NonInviteServer;
 use super::stateless::{
-    destination_from_via, make_response, needs_stamp, replace_top_via, response_destination,
-    trying_bytes, write_stamped_top, TopVia,
+    destination_from_via, make_response, needs_stamp, reliable_fallback, replace_top_via,
+    response_destination, trying_bytes, write_stamped_top, TopVia,
 };
 use super::timer::Timer;
 use super::{
@@ -87,6 +88,28 @@ impl Machine {
             Machine::NonInviteClient(m) => m.handle_timer(ctx, timer),
             Machine::InviteServer(m) => m.handle_timer(ctx, timer),
             Machine::NonInviteServer(m) => m.handle_timer(ctx, timer),
+        }
+    }
+
+    /// A server transaction over TCP/TLS: the port its responses go to, at
+    /// the source's IP, once the request's connection is gone (RFC 3261
+    /// section 18.2.2); given out once.
+    fn take_fallback(&mut self) -> Option<NonZeroU16> {
+        match self {
+            Machine::InviteServer(m) => m.fallback.take(),
+            Machine::NonInviteServer(m) => m.fallback.take(),
+            Machine::InviteClient(_) | Machine::NonInviteClient(_) => None,
+        }
+    }
+
+    /// A server transaction's connection is gone: later responses go to
+    /// `destination`, and with `resend` the last one goes there now (RFC
+    /// 3261 section 18.2.2).
+    fn retarget(&mut self, ctx: &mut Ctx<'_>, destination: SocketAddr, resend: bool) {
+        match self {
+            Machine::InviteServer(m) => m.retarget(ctx, destination, resend),
+            Machine::NonInviteServer(m) => m.retarget(ctx, destination, resend),
+            Machine::InviteClient(_) | Machine::NonInviteClient(_) => {}
         }
     }
 
@@ -396,12 +419,13 @@ impl TransactionLayer {
             let key = complete
                 .then(|| Key::server_from_via(via, request, &method))
                 .flatten();
-            (key, destination_from_via(via, source, transport))
+            let fallback = reliable_fallback(via, source, transport);
+            (key, destination_from_via(via, source, transport), fallback)
         };
         // A request that needs `received`/`rport` stamped (section 18.2.1,
         // RFC 3581) gets its new Via line built here and the facts read
         // from the Via as the stamp leaves it, without decoding it again.
-        let (stamp, (key, destination)) = match request.top_via() {
+        let (stamp, (key, destination, fallback)) = match request.top_via() {
             Some(Ok(via)) => {
                 let top = TopVia::new(via);
                 // Kept for the TU (it reads the branch too), through the
@@ -478,9 +502,13 @@ impl TransactionLayer {
         };
         let machine = if method == Method::Invite {
             let trying = trying_bytes(&request);
-            Machine::InviteServer(InviteServer::start(&mut ctx, peer, trying.into()))
+            let mut m = InviteServer::start(&mut ctx, peer, trying.into());
+            m.fallback = fallback;
+            Machine::InviteServer(m)
         } else {
-            Machine::NonInviteServer(NonInviteServer::start(peer))
+            let mut m = NonInviteServer::start(peer);
+            m.fallback = fallback;
+            Machine::NonInviteServer(m)
         };
         trace!(%id, %method, %source, "new server transaction");
         self.insert(id, key, hash, machine);
@@ -1035,9 +1063,50 @@ impl TransactionLayer {
         });
     }
 
+    /// The stream connection (TCP, TLS) from `destination` closed. Server
+    /// transactions whose requests came on it send their responses to
+    /// their section 18.2.2 fallback from now on (a Transmit there makes
+    /// the driver open a new connection).
+    pub fn connection_closed(
+        &mut self,
+        now: Instant,
+        destination: SocketAddr,
+        transport: Transport,
+    ) {
+        if !transport.is_reliable() {
+            return;
+        }
+        let peer = Peer {
+            destination,
+            transport,
+        };
+        for (&id, entry) in self.entries.iter_mut() {
+            if entry.machine.peer() != peer {
+                continue;
+            }
+            let Some(port) = entry.machine.take_fallback() else {
+                continue;
+            };
+            let fallback = SocketAddr::new(destination.ip(), port.get());
+            debug!(%id, %destination, %fallback, "connection gone, responses go to the Via");
+            let mut ctx = Ctx {
+                now,
+                config: &self.config,
+                id,
+                transmits: &mut self.transmits,
+                events: &mut self.events,
+            };
+            entry.machine.retarget(&mut ctx, fallback, false);
+        }
+    }
+
     /// The driver could not send to `destination` over `transport` (ICMP
     /// unreachable, connection refused or reset). Every transaction using
-    /// that next hop fails (section 17.1.4, 17.2.4) and the TU is told.
+    /// that next hop fails (section 17.1.4, 17.2.4) and the TU is told,
+    /// except a server transaction whose request came on a connection that
+    /// is gone: section 18.2.2 sends its last response again on a new
+    /// connection to the top Via's `received` address and sent-by port;
+    /// only if that fails too does the transaction fail.
     pub fn transport_error(&mut self, now: Instant, destination: SocketAddr, transport: Transport) {
         let mut ids: Vec<TransactionId> = self
             .entries
@@ -1061,7 +1130,14 @@ impl TransactionLayer {
                     transmits: &mut self.transmits,
                     events: &mut self.events,
                 };
-                entry.machine.transport_error(&mut ctx);
+                match entry.machine.take_fallback() {
+                    Some(port) => {
+                        let fallback = SocketAddr::new(destination.ip(), port.get());
+                        debug!(%id, %destination, %fallback, "connection gone, response resent to the Via");
+                        entry.machine.retarget(&mut ctx, fallback, true);
+                    }
+                    None => entry.machine.transport_error(&mut ctx),
+                }
             }
             self.settle(id);
         }

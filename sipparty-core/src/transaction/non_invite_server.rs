@@ -33,6 +33,9 @@ pub(crate) struct NonInviteServer {
     /// The last response sent, resent for a retransmitted request (empty
     /// in Trying).
     last_response: Payload,
+    /// Over TCP/TLS, the port at the source's IP where responses go once
+    /// the request's connection is gone (section 18.2.2; set by the layer).
+    pub(crate) fallback: Option<std::num::NonZeroU16>,
 }
 
 impl NonInviteServer {
@@ -43,6 +46,7 @@ impl NonInviteServer {
             timers: TimerTable::default(),
             peer,
             last_response: Payload::default(),
+            fallback: None,
         }
     }
 
@@ -76,6 +80,20 @@ impl NonInviteServer {
             _ => return Err(TransactionError::InvalidState),
         }
         Ok(())
+    }
+
+    /// The request's connection is gone: responses go to `destination`
+    /// (section 18.2.2), the last one again now with `resend`.
+    pub(crate) fn retarget(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        destination: std::net::SocketAddr,
+        resend: bool,
+    ) {
+        self.peer.destination = destination;
+        if resend && !self.last_response.is_empty() {
+            ctx.send(self.peer, self.last_response.share());
+        }
     }
 
     /// The request arrived again (section 17.2.2): silence in Trying, the

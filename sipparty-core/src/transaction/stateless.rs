@@ -4,6 +4,7 @@
 //! RFC 3581 section 4).
 
 use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU16;
 
 use tracing::warn;
 
@@ -131,6 +132,27 @@ pub(crate) fn destination_from_via(
         _ => port,
     };
     SocketAddr::new(ip, port)
+}
+
+/// The port a response goes to when the connection its request came on
+/// is gone (RFC 3261 section 18.2.2): a new connection to the `received`
+/// IP, which is the source's (the stamp of section 18.2.1 makes it so), at
+/// the sent-by port, else the transport's default port. `None` over UDP,
+/// or when that is `source` itself (nothing else to try). Kept as a port
+/// alone, so a transaction pays two bytes for it.
+pub(crate) fn reliable_fallback(
+    via: &TopVia<'_>,
+    source: SocketAddr,
+    transport: Transport,
+) -> Option<NonZeroU16> {
+    if !transport.is_reliable() {
+        return None;
+    }
+    let port = via.via.port.unwrap_or(transport.default_port());
+    if port == source.port() {
+        return None;
+    }
+    NonZeroU16::new(port)
 }
 
 fn parse_ip(host: &str) -> Option<IpAddr> {

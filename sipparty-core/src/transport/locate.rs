@@ -182,6 +182,80 @@ pub fn merge_address_answers<E>(
     }
 }
 
+/// A fixed DNS table: the answers of a stub resolver for tests, the
+/// simulator (`party::SimDns`) and deployments with fixed addresses (the
+/// tokio driver's `StaticResolver`), kept in one place. Names compare
+/// without regard to case (RFC 4343) or a trailing dot (an absolute name,
+/// RFC 1034 section 3.1).
+///
+/// ```
+/// use std::time::Duration;
+/// use sipparty_core::transport::locate::{DnsRecord, DnsTable};
+/// use sipparty_core::transport::resolve::{Query, Record, RecordType};
+///
+/// let mut table = DnsTable::new();
+/// let a = DnsRecord::new(Record::A("127.0.0.1".parse().unwrap()), Duration::from_secs(60));
+/// table.insert("PBX.example.com.", RecordType::A, [a.clone()]);
+/// table.fail("broken.example.com");
+/// let ask = |name: &str| Query { name: name.into(), rtype: RecordType::A };
+/// assert_eq!(table.answer(&ask("pbx.example.com")), Some(vec![a]));
+/// assert_eq!(table.answer(&ask("other.example.com")), Some(vec![]));
+/// assert_eq!(table.answer(&ask("broken.example.com")), None);
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct DnsTable {
+    records: HashMap<(String, RecordType), Vec<DnsRecord>>,
+    failing: Vec<String>,
+}
+
+impl DnsTable {
+    /// An empty table: every question finds no records.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Answer `rtype` questions about `name` with `records` too (after
+    /// any given before).
+    pub fn insert(
+        &mut self,
+        name: &str,
+        rtype: RecordType,
+        records: impl IntoIterator<Item = DnsRecord>,
+    ) {
+        self.records
+            .entry((table_name(name), rtype))
+            .or_default()
+            .extend(records);
+    }
+
+    /// Lookups of `name` fail (as on a server failure), whatever the
+    /// table holds for it.
+    pub fn fail(&mut self, name: &str) {
+        self.failing.push(table_name(name));
+    }
+
+    /// The answer to `query`: the table's records (an empty list when it
+    /// has none: the name or type does not exist), or `None` when lookups
+    /// of the name fail. As a lookup result, see [`Answer::from_lookup`].
+    pub fn answer(&self, query: &Query) -> Option<Vec<DnsRecord>> {
+        let name = table_name(&query.name);
+        if self.failing.contains(&name) {
+            return None;
+        }
+        Some(
+            self.records
+                .get(&(name, query.rtype))
+                .cloned()
+                .unwrap_or_default(),
+        )
+    }
+}
+
+/// A name as the table keys it: lower case, without a trailing dot.
+fn table_name(name: &str) -> String {
+    name.trim_end_matches('.').to_ascii_lowercase()
+}
+
 /// Limits of a [`Locator`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]

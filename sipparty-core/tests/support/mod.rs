@@ -7,13 +7,15 @@
 //! ([`PartyNode`]): plain [`SimParty`] networks, and networks that mix
 //! Parties with a scripted proxy or registrar.
 //!
-//! [`digest`] holds what the digest client and server tests share.
+//! [`digest`] holds what the digest client and server tests share;
+//! [`forking`] the forking proxy of the forked-call flows.
 //!
 //! Each test binary includes this with `mod support;` and uses what it
 //! needs, so some items are unused in some binaries.
 #![allow(dead_code)]
 
 pub mod digest;
+pub mod forking;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
