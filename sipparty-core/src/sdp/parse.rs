@@ -8,7 +8,10 @@
 
 use super::attributes::{Attribute, Direction, Fmtp, Rtcp, RtpMap, TypedAttribute};
 use super::error::{SdpError, SdpErrorKind, SdpLimits};
-use super::fields::{check_repeat_or_zone, swar, Bandwidth, Connection, MediaLine, Origin, Timing};
+use super::fields::{
+    check_repeat_or_zone, swar, Bandwidth, Connection, ConnectionAt, MediaLine, MediaLineAt,
+    Origin, OriginAt, Timing,
+};
 
 /// How a line ended in the input, kept so an unmodified description is
 /// written back byte for byte.
@@ -207,13 +210,13 @@ impl<T, const N: usize> std::ops::Deref for Table<T, N> {
 }
 
 #[derive(Clone, Copy, Debug)]
-struct MediaSlot<'a> {
+struct MediaSlot {
     /// Index of the m= line in `lines`.
     start: u32,
     /// Index in `lines` of the section's first c= line, 0 if it has none
     /// (line 0 is always v=).
     connection_line: u32,
-    line: MediaLine<'a>,
+    line: MediaLineAt,
 }
 
 /// A parsed session description borrowing the input.
@@ -221,11 +224,11 @@ struct MediaSlot<'a> {
 pub struct SessionDescription<'a> {
     raw: &'a str,
     lines: Table<Span, INLINE_LINES>,
-    media: Table<MediaSlot<'a>, INLINE_MEDIA>,
-    origin: Origin<'a>,
+    media: Table<MediaSlot, INLINE_MEDIA>,
+    origin: OriginAt,
     /// The first session-level c= and t= lines, decoded while parsing
     /// (every c= and t= line of a parsed description is well formed).
-    connection: Option<Connection<'a>>,
+    connection: Option<ConnectionAt>,
     timing: Option<Timing>,
 }
 
@@ -269,22 +272,9 @@ pub fn parse<'a>(input: &'a [u8], limits: &SdpLimits) -> Result<SessionDescripti
         media: Table::new(MediaSlot {
             start: 0,
             connection_line: 0,
-            line: MediaLine {
-                media: "",
-                port: 0,
-                port_count: None,
-                proto: "",
-                formats: "",
-            },
+            line: MediaLineAt::default(),
         }),
-        origin: Origin {
-            username: "",
-            session_id: 0,
-            session_version: 0,
-            nettype: "",
-            addrtype: "",
-            address: "",
-        },
+        origin: OriginAt::default(),
         connection: None,
         timing: None,
     };
@@ -621,9 +611,10 @@ impl<'l> Parser<'l> {
             if at - line_start < 2 || !kind.is_ascii_lowercase() || bytes[line_start + 1] != b'=' {
                 return Err(err(n, SdpErrorKind::MalformedLine));
             }
-            // The type letter and '=' are ASCII, so this is a char boundary.
-            let value = raw.get(line_start + 2..at).unwrap_or_default();
-            self.line(d, kind, value).map_err(|e| e.at(n as u32 + 1))?;
+            // A line ending or the end of the input follows: a char boundary.
+            let text = raw.get(..at).unwrap_or_default();
+            self.line(d, kind, text, line_start)
+                .map_err(|e| e.at(n as u32 + 1))?;
             d.lines.push(span);
             n += 1;
         }
@@ -712,9 +703,14 @@ impl<'l> Parser<'l> {
         &mut self,
         d: &mut SessionDescription<'a>,
         kind: u8,
-        value: &'a str,
+        text: &'a str,
+        line_start: usize,
     ) -> Result<(), SdpError> {
         let e = |k| SdpError::new(0, k);
+        let raw = d.raw;
+        let line = text.as_bytes();
+        // The type letter and '=' are ASCII, so this is a char boundary.
+        let value = text.get(line_start + 2..).unwrap_or_default();
         if d.lines.is_empty() {
             // v=0 must come first, in both modes: it is how SDP is recognised.
             let v = if self.strict { value } else { value.trim() };
@@ -727,7 +723,7 @@ impl<'l> Parser<'l> {
         let in_media = !d.media.is_empty();
         match kind {
             b'o' => {
-                let origin = Origin::parse_canonical(value);
+                let origin = OriginAt::canonical(line, line_start + 2);
                 if origin.is_none() {
                     self.blanks(kind, value)?;
                 }
@@ -738,11 +734,11 @@ impl<'l> Parser<'l> {
                 self.seen_o = true;
                 d.origin = match origin {
                     Some(o) => o,
-                    None => Origin::parse_general(value)?,
+                    None => OriginAt::of(raw, &Origin::parse_general(value)?),
                 };
             }
             b'm' => {
-                let media_line = MediaLine::parse_canonical(value);
+                let media_line = MediaLineAt::canonical(line, line_start + 2);
                 if media_line.is_none() {
                     self.blanks(kind, value)?;
                 }
@@ -753,21 +749,21 @@ impl<'l> Parser<'l> {
                 if !self.seen_o {
                     return Err(e(SdpErrorKind::MissingLine(b'o')));
                 }
-                let line = match media_line {
+                let m = match media_line {
                     Some(l) => l,
-                    None => MediaLine::parse_general(value)?,
+                    None => MediaLineAt::of(raw, &MediaLine::parse_general(value)?),
                 };
                 // Each format takes at least two bytes with its separator, so
                 // short lines need no count.
-                if line.formats.len() >= self.limits.max_formats.saturating_mul(2)
-                    && line.formats().nth(self.limits.max_formats).is_some()
+                if m.formats_len() >= self.limits.max_formats.saturating_mul(2)
+                    && m.get(raw).formats().nth(self.limits.max_formats).is_some()
                 {
                     return Err(e(SdpErrorKind::TooManyFormats));
                 }
                 d.media.push(MediaSlot {
                     start: d.lines.len() as u32,
                     connection_line: 0,
-                    line,
+                    line: m,
                 });
                 self.rank = 0;
                 self.a_rank = MEDIA_A_RANK;
@@ -775,14 +771,14 @@ impl<'l> Parser<'l> {
                 self.media_c = false;
             }
             b'c' => {
-                let connection = Connection::parse_canonical(value);
+                let connection = ConnectionAt::canonical(text, line_start + 2);
                 if connection.is_none() {
                     self.blanks(kind, value)?;
                 }
                 self.order(kind, in_media)?;
                 let c = match connection {
                     Some(c) => c,
-                    None => Connection::parse_general(value)?,
+                    None => ConnectionAt::of(raw, &Connection::parse_general(value)?),
                 };
                 if in_media {
                     self.media_c = true;
@@ -875,7 +871,7 @@ impl<'a> SessionDescription<'a> {
 
     /// The o= line.
     pub fn origin(&self) -> Origin<'a> {
-        self.origin
+        self.origin.get(self.raw)
     }
 
     fn session_value(&self, kind: u8) -> Option<&'a str> {
@@ -892,7 +888,7 @@ impl<'a> SessionDescription<'a> {
 
     /// The session-level c= line.
     pub fn connection(&self) -> Option<Connection<'a>> {
-        self.connection
+        self.connection.map(|c| c.get(self.raw))
     }
 
     /// The first t= line.
@@ -943,7 +939,7 @@ impl<'a> SessionDescription<'a> {
             spans: self.lines.get(slot.start as usize..end).unwrap_or_default(),
             first_line: slot.start + 1,
             connection_line: slot.connection_line,
-            media_line: slot.line,
+            media_line: slot.line.get(self.raw),
             session: self,
         }
     }
