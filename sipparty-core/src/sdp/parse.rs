@@ -187,6 +187,20 @@ impl<T: Copy, const N: usize> Table<T, N> {
         self.heap.push(value);
     }
 
+    /// Up to `max` free inline slots (none once the table has spilled),
+    /// to be filled in order and taken with [`Table::grow`].
+    #[inline(always)]
+    fn free_inline(&mut self, max: usize) -> &mut [T] {
+        let end = self.len.saturating_add(max).min(N);
+        self.inline.get_mut(self.len..end).unwrap_or_default()
+    }
+
+    /// Takes the first `k` slots of [`Table::free_inline`].
+    #[inline(always)]
+    fn grow(&mut self, k: usize) {
+        self.len += k;
+    }
+
     #[inline]
     fn last_mut(&mut self) -> Option<&mut T> {
         let len = self.len;
@@ -375,16 +389,14 @@ fn line_end(b: &[u8], mut i: usize) -> usize {
 #[inline(always)]
 fn attribute_line(b: &[u8], start: usize) -> (usize, bool) {
     // Nearly every att-field ends at a ':' (or at the line end, for a
-    // flag): the first mark among ':', SP and the control bytes decides
-    // it. The lowest mark of each `swar` test is exact, so the lowest mark
-    // of their union is a true one of each test that has it.
+    // flag): the first byte that can end a name (':', SP or a control
+    // byte, all below 0x21 but ':') decides it. The lowest mark of each
+    // `swar` test is exact, so the lowest mark of their union is a true
+    // one.
     let mut i = start;
     while let Some(c) = b.get(i..).and_then(|r| r.first_chunk::<8>()) {
         let w = u64::from_le_bytes(*c);
-        // TAB is a control byte here (below 0x0E).
-        let ctl = swar::below(w, 0x0E);
-        let colon = swar::eq(w, b':');
-        let first = ctl | colon | swar::eq(w, b' ');
+        let first = swar::below(w, 0x21) | swar::eq(w, b':');
         if first == 0 {
             i += 8;
             continue;
@@ -392,20 +404,21 @@ fn attribute_line(b: &[u8], start: usize) -> (usize, bool) {
         let bit = first & first.wrapping_neg();
         let k = (bit.trailing_zeros() / 8) as usize;
         let name_ok = i + k > start;
-        if colon & bit != 0 {
-            // The line end, from the same word on: the control bytes
-            // above the colon (`below` never misses one), then the next
-            // words.
-            if let Some(end) = line_end_in(c, ctl & !(bit | (bit - 1))) {
-                return (i + end, name_ok);
+        return match c[k] {
+            b':' => {
+                // The line end, from the same word on: the control bytes
+                // above the colon (`below` never misses one), then the
+                // next words.
+                let ctl = swar::below(w, 0x0E) & !(bit | (bit - 1));
+                match line_end_in(c, ctl) {
+                    Some(end) => (i + end, name_ok),
+                    None => (line_end(b, i + 8), name_ok),
+                }
             }
-            return (line_end(b, i + 8), name_ok);
-        }
-        if ctl & bit != 0 && matches!(c[k], 0 | b'\n' | b'\r') {
-            return (i + k, name_ok);
-        }
-        // A blank before any ':', or another control byte.
-        return attribute_line_words(b, start);
+            0 | b'\n' | b'\r' => (i + k, name_ok),
+            // A blank before any ':', or another control byte.
+            _ => attribute_line_words(b, start),
+        };
     }
     attribute_line_tail(b, start, i)
 }
@@ -500,6 +513,35 @@ fn line_next(b: &[u8], at: usize, strict: bool) -> Result<usize, SdpErrorKind> {
     }
 }
 
+/// A run of well-formed a= lines from `pos` (which starts one), each
+/// ending in CRLF, stored in `slots` while there are free ones: how many
+/// were stored and where the line after them starts. It stops before the
+/// first line that needs a closer look (another ending, a bad att-field),
+/// which the caller's general loop then judges.
+#[inline(never)]
+fn attribute_run(bytes: &[u8], mut pos: usize, slots: &mut [Span]) -> (usize, usize) {
+    let mut k = 0;
+    for slot in slots {
+        let (at, name_ok) = attribute_line(bytes, pos + 2);
+        // CRLF and another a= line, nearly always: one compare.
+        let more = bytes.get(at..at + 4) == Some(b"\r\na=");
+        if !name_ok || (!more && bytes.get(at..at + 2) != Some(b"\r\n")) {
+            break;
+        }
+        // `parse` refused inputs longer than u32::MAX.
+        *slot = Span {
+            start: pos as u32,
+            end: at as u32,
+        };
+        k += 1;
+        pos = at + 2;
+        if !more {
+            break;
+        }
+    }
+    (k, pos)
+}
+
 struct Parser<'l> {
     limits: &'l SdpLimits,
     strict: bool,
@@ -552,9 +594,23 @@ impl<'l> Parser<'l> {
                 return Err(err(n, SdpErrorKind::TooManyLines));
             }
             if n > 0 && bytes.get(pos..pos + 2) == Some(b"a=") {
-                // Most lines are attributes, in runs: one scan per line
-                // finds its end and checks the att-field, without the
-                // general dispatch.
+                // Most lines are attributes, in runs. The well-formed ones
+                // that fit in the limits and the inline table go straight
+                // into free slots of the table, without any check that
+                // cannot fail for them.
+                let cap = (max_lines - n).min(max_attributes.saturating_sub(self.attributes));
+                let (k, next) = attribute_run(bytes, pos, d.lines.free_inline(cap));
+                if k > 0 {
+                    d.lines.grow(k);
+                    n += k;
+                    self.attributes += k;
+                    pos = next;
+                    // a= may repeat and is last in its section.
+                    self.rank = self.a_rank;
+                    continue;
+                }
+                // The general loop: one scan per line finds its end and
+                // checks the att-field, and the limits are checked.
                 let mut attributes = self.attributes;
                 loop {
                     let (at, name_ok) = attribute_line(bytes, pos + 2);
