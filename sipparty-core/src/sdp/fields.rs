@@ -708,7 +708,7 @@ impl<'a> Connection<'a> {
         if u32::try_from(value.len()).is_err() {
             return None;
         }
-        Some(ConnectionAt::canonical(value, 0)?.get(value))
+        Some(ConnectionAt::canonical(value, 0, value.len())?.get(value))
     }
 
     pub(crate) fn parse_general(value: &'a str) -> Result<Self, SdpError> {
@@ -796,11 +796,11 @@ pub(crate) struct ConnectionAt {
 }
 
 impl ConnectionAt {
-    /// The canonical value from `i` to the end of `text` (see [`canon`]);
-    /// `None` for anything else, well formed or not.
+    /// The canonical value `text[i..end]` (see [`canon`]); `None` for
+    /// anything else, well formed or not.
     #[inline(always)]
-    pub(crate) fn canonical(text: &str, i: usize) -> Option<Self> {
-        let b = text.as_bytes();
+    pub(crate) fn canonical(text: &str, i: usize, end: usize) -> Option<Self> {
+        let b = text.as_bytes().get(..end)?;
         if let Some(a) = canon::internet(b, i) {
             return Some(ConnectionAt {
                 nettype: Cut::new(i, i + 2),
@@ -818,7 +818,7 @@ impl ConnectionAt {
         if b.get(a..)?.contains(&b'/') {
             // Multicast suffixes are rare: the shared decoding.
             let c =
-                Connection::from_parts(text.get(i..n)?, text.get(n + 1..a - 1)?, text.get(a..)?)
+                Connection::from_parts(text.get(i..n)?, text.get(n + 1..a - 1)?, text.get(a..end)?)
                     .ok()?;
             return Some(Self::of(text, &c));
         }
@@ -1089,11 +1089,16 @@ impl Timing {
     /// The fast path for a canonical value (see [`canon`]); `None` for
     /// anything else, well formed or not.
     pub(crate) fn parse_canonical(value: &str) -> Option<Self> {
+        Self::canonical(value.as_bytes())
+    }
+
+    /// [`Timing::parse_canonical`] on the bytes of the value.
+    #[inline(always)]
+    pub(crate) fn canonical(b: &[u8]) -> Option<Self> {
         // What SIP peers send (RFC 3264 s.5: an unbounded session).
-        if value == "0 0" {
+        if b == b"0 0" {
             return Some(Timing { start: 0, stop: 0 });
         }
-        let b = value.as_bytes();
         let (start, i) = canon::number_sp(b, 0)?;
         let (stop, j) = canon::digits(b, i)?;
         (j == b.len()).then_some(Timing { start, stop })

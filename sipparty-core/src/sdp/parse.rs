@@ -667,9 +667,7 @@ impl<'l> Parser<'l> {
             if at - line_start < 2 || !kind.is_ascii_lowercase() || bytes[line_start + 1] != b'=' {
                 return Err(err(n, SdpErrorKind::MalformedLine));
             }
-            // A line ending or the end of the input follows: a char boundary.
-            let text = raw.get(..at).unwrap_or_default();
-            self.line(d, kind, text, line_start)
+            self.line(d, kind, line_start, at)
                 .map_err(|e| e.at(n as u32 + 1))?;
             d.lines.push(span);
             n += 1;
@@ -759,17 +757,20 @@ impl<'l> Parser<'l> {
         &mut self,
         d: &mut SessionDescription<'a>,
         kind: u8,
-        text: &'a str,
         line_start: usize,
+        at: usize,
     ) -> Result<(), SdpError> {
         let e = |k| SdpError::new(0, k);
         let raw = d.raw;
-        let line = text.as_bytes();
-        // The type letter and '=' are ASCII, so this is a char boundary.
-        let value = text.get(line_start + 2..).unwrap_or_default();
+        // The line up to the end of its value (the canonical decoders
+        // take positions in it, so nothing is cut on their path).
+        let line = raw.as_bytes().get(..at).unwrap_or_default();
+        // The type letter and '=' are ASCII, and a line ending or the end
+        // of the input follows: char boundaries. Only cut when needed.
+        let value = || raw.get(line_start + 2..at).unwrap_or_default();
         if d.lines.is_empty() {
             // v=0 must come first, in both modes: it is how SDP is recognised.
-            let v = if self.strict { value } else { value.trim() };
+            let v = if self.strict { value() } else { value().trim() };
             return if kind == b'v' && v == "0" {
                 Ok(())
             } else {
@@ -781,7 +782,7 @@ impl<'l> Parser<'l> {
             b'o' => {
                 let origin = OriginAt::canonical(line, line_start + 2);
                 if origin.is_none() {
-                    self.blanks(kind, value)?;
+                    self.blanks(kind, value())?;
                 }
                 self.order(kind, in_media)?;
                 if self.seen_o {
@@ -790,13 +791,13 @@ impl<'l> Parser<'l> {
                 self.seen_o = true;
                 d.origin = match origin {
                     Some(o) => o,
-                    None => OriginAt::of(raw, &Origin::parse_general(value)?),
+                    None => OriginAt::of(raw, &Origin::parse_general(value())?),
                 };
             }
             b'm' => {
                 let media_line = MediaLineAt::canonical(line, line_start + 2);
                 if media_line.is_none() {
-                    self.blanks(kind, value)?;
+                    self.blanks(kind, value())?;
                 }
                 self.finish_media(d)?;
                 if d.media.len() >= self.limits.max_media {
@@ -807,7 +808,7 @@ impl<'l> Parser<'l> {
                 }
                 let m = match media_line {
                     Some(l) => l,
-                    None => MediaLineAt::of(raw, &MediaLine::parse_general(value)?),
+                    None => MediaLineAt::of(raw, &MediaLine::parse_general(value())?),
                 };
                 // Each format takes at least two bytes with its separator, so
                 // short lines need no count.
@@ -827,14 +828,14 @@ impl<'l> Parser<'l> {
                 self.media_c = false;
             }
             b'c' => {
-                let connection = ConnectionAt::canonical(text, line_start + 2);
+                let connection = ConnectionAt::canonical(raw, line_start + 2, at);
                 if connection.is_none() {
-                    self.blanks(kind, value)?;
+                    self.blanks(kind, value())?;
                 }
                 self.order(kind, in_media)?;
                 let c = match connection {
                     Some(c) => c,
-                    None => ConnectionAt::of(raw, &Connection::parse_general(value)?),
+                    None => ConnectionAt::of(raw, &Connection::parse_general(value())?),
                 };
                 if in_media {
                     self.media_c = true;
@@ -851,14 +852,14 @@ impl<'l> Parser<'l> {
                 }
             }
             b't' => {
-                let timing = Timing::parse_canonical(value);
+                let timing = Timing::canonical(line.get(line_start + 2..).unwrap_or_default());
                 if timing.is_none() {
-                    self.blanks(kind, value)?;
+                    self.blanks(kind, value())?;
                 }
                 self.order(kind, in_media)?;
                 let t = match timing {
                     Some(t) => t,
-                    None => Timing::parse_general(value)?,
+                    None => Timing::parse_general(value())?,
                 };
                 if !in_media && d.timing.is_none() {
                     d.timing = Some(t);
@@ -866,22 +867,22 @@ impl<'l> Parser<'l> {
                 self.seen_t = true;
             }
             b'b' => {
-                self.blanks(kind, value)?;
+                self.blanks(kind, value())?;
                 self.order(kind, in_media)?;
-                Bandwidth::parse(value)?;
+                Bandwidth::parse(value())?;
             }
             b'r' | b'z' => {
-                self.blanks(kind, value)?;
+                self.blanks(kind, value())?;
                 self.order(kind, in_media)?;
                 if kind == b'r' && !self.seen_t {
                     return Err(e(SdpErrorKind::UnexpectedLine(b'r')));
                 }
-                check_repeat_or_zone(value, kind)?;
+                check_repeat_or_zone(value(), kind)?;
             }
             _ => {
                 self.order(kind, in_media)?;
                 if kind == b's' {
-                    if self.strict && value.is_empty() {
+                    if self.strict && at == line_start + 2 {
                         // RFC 8866 s.5.3: s= must not be empty (use "s= " or "s=-").
                         return Err(e(SdpErrorKind::InvalidField(b's')));
                     }
