@@ -585,8 +585,8 @@ impl<'l> Parser<'l> {
         // check of the general path below.
         if max_lines > 0 && bytes.starts_with(b"v=0\r\n") {
             d.lines.push(Span { start: 0, end: 3 });
-            n = 1;
-            pos = 5;
+            pos = self.header(d, 5);
+            n = d.lines.len();
         }
         while pos < bytes.len() {
             let err = |n: usize, kind| SdpError::new(n as u32 + 1, kind);
@@ -685,6 +685,81 @@ impl<'l> Parser<'l> {
             }
         }
         Ok(())
+    }
+
+    /// The session header as nearly every peer writes it, after `v=0`:
+    /// `o=`, `s=`, an optional `c=` and `t=`, in this order, canonical and
+    /// ending in CRLF. Each is checked and recorded exactly as the general
+    /// loop would (in this order and shape, every check it makes passes),
+    /// without its dispatch. Stops at the first line that is anything
+    /// else, for the general loop to judge; returns where.
+    #[inline(never)]
+    fn header(&mut self, d: &mut SessionDescription<'_>, mut pos: usize) -> usize {
+        let raw = d.raw;
+        let bytes = raw.as_bytes();
+        let max_lines = self.limits.max_lines;
+        // The line at `pos` if it has type `kind`, no NUL or stray CR and
+        // a CRLF ending, and the table has room: where its value ends.
+        let plain = |d: &SessionDescription<'_>, pos: usize, kind: u8| {
+            if d.lines.len() >= max_lines || bytes.get(pos..pos + 2) != Some(&[kind, b'=']) {
+                return None;
+            }
+            let at = line_end(bytes, pos);
+            (bytes.get(at..at + 2) == Some(b"\r\n")).then_some(at)
+        };
+        let span = |pos: usize, at: usize| Span {
+            start: pos as u32,
+            end: at as u32,
+        };
+        // o= (RFC 8866 s.5.2).
+        let Some(at) = plain(d, pos, b'o') else {
+            return pos;
+        };
+        let Some(origin) = bytes
+            .get(..at)
+            .and_then(|l| OriginAt::canonical(l, pos + 2))
+        else {
+            return pos;
+        };
+        d.origin = origin;
+        self.seen_o = true;
+        self.rank = 1;
+        d.lines.push(span(pos, at));
+        pos = at + 2;
+        // s=: anything but empty in strict mode (RFC 8866 s.5.3).
+        let Some(at) = plain(d, pos, b's') else {
+            return pos;
+        };
+        if self.strict && at == pos + 2 {
+            return pos;
+        }
+        self.seen_s = true;
+        self.rank = 2;
+        d.lines.push(span(pos, at));
+        pos = at + 2;
+        // c=, if at session level.
+        if let Some(at) = plain(d, pos, b'c') {
+            let Some(c) = ConnectionAt::canonical(raw, pos + 2, at) else {
+                return pos;
+            };
+            d.connection = Some(c);
+            self.session_c = true;
+            self.rank = 7;
+            d.lines.push(span(pos, at));
+            pos = at + 2;
+        }
+        // t=
+        let Some(at) = plain(d, pos, b't') else {
+            return pos;
+        };
+        let Some(t) = bytes.get(pos + 2..at).and_then(Timing::canonical) else {
+            return pos;
+        };
+        d.timing = Some(t);
+        self.seen_t = true;
+        self.rank = 9;
+        d.lines.push(span(pos, at));
+        at + 2
     }
 
     /// Checks the c= rule for the media section that just ended.
