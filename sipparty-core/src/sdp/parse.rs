@@ -688,11 +688,12 @@ impl<'l> Parser<'l> {
     }
 
     /// The session header as nearly every peer writes it, after `v=0`:
-    /// `o=`, `s=`, an optional `c=` and `t=`, in this order, canonical and
-    /// ending in CRLF. Each is checked and recorded exactly as the general
-    /// loop would (in this order and shape, every check it makes passes),
-    /// without its dispatch. Stops at the first line that is anything
-    /// else, for the general loop to judge; returns where.
+    /// `o=`, `s=`, an optional `c=`, `t=` and the first `m=`, in this
+    /// order, canonical and ending in CRLF. Each is checked and recorded
+    /// exactly as the general loop would (in this order and shape, every
+    /// check it makes passes), without its dispatch. Stops at the first
+    /// line that is anything else, for the general loop to judge; returns
+    /// where.
     #[inline(never)]
     fn header(&mut self, d: &mut SessionDescription<'_>, mut pos: usize) -> usize {
         let raw = d.raw;
@@ -758,6 +759,34 @@ impl<'l> Parser<'l> {
         d.timing = Some(t);
         self.seen_t = true;
         self.rank = 9;
+        d.lines.push(span(pos, at));
+        pos = at + 2;
+        // The first m= line, if it comes next (RFC 8866 s.5.14).
+        let Some(at) = plain(d, pos, b'm') else {
+            return pos;
+        };
+        let Some(m) = bytes
+            .get(..at)
+            .and_then(|l| MediaLineAt::canonical(l, pos + 2))
+        else {
+            return pos;
+        };
+        let max_formats = self.limits.max_formats;
+        if self.limits.max_media == 0
+            || (m.formats_len() >= max_formats.saturating_mul(2)
+                && m.get(raw).formats().nth(max_formats).is_some())
+        {
+            return pos;
+        }
+        d.media.push(MediaSlot {
+            start: d.lines.len() as u32,
+            connection_line: 0,
+            line: m,
+        });
+        self.rank = 0;
+        self.a_rank = MEDIA_A_RANK;
+        self.attributes = 0;
+        self.media_c = false;
         d.lines.push(span(pos, at));
         at + 2
     }
