@@ -420,6 +420,11 @@ fn attribute_line(b: &[u8], start: usize) -> (usize, bool) {
             _ => attribute_line_words(b, start),
         };
     }
+    // A flag whose name fills the last whole words of the input, such as
+    // the 8-byte direction attributes on the last line.
+    if b.get(i..) == Some(b"\r\n") {
+        return (i, i > start);
+    }
     attribute_line_tail(b, start, i)
 }
 
