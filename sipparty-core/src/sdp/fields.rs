@@ -419,17 +419,15 @@ pub(crate) mod canon {
         let mut j = 0;
         while let Some(c) = a.get(j..).and_then(|r| r.first_chunk::<8>()) {
             let w = u64::from_le_bytes(*c);
-            // `eq` never misses an equal byte and marks none where there
-            // is none, so "any mark" is exact.
-            if swar::eq(w, b' ') | swar::eq(w, b'\t') | swar::eq(w, b'/') != 0 {
+            // Any blank, '/' or other byte below 0x21 sends the value to
+            // the general path (`below` and `eq` never miss a byte, and
+            // mark none where there is none, so "any mark" is exact).
+            if swar::below(w, 0x21) | swar::eq(w, b'/') != 0 {
                 return None;
             }
             j += 8;
         }
-        if a.get(j..)?
-            .iter()
-            .any(|&c| matches!(c, b' ' | b'\t' | b'/'))
-        {
+        if a.get(j..)?.iter().any(|&c| c < 0x21 || c == b'/') {
             return None;
         }
         Some(i + 7)
