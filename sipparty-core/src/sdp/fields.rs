@@ -219,6 +219,39 @@ pub(crate) mod canon {
         Some((v, j))
     }
 
+    /// Where the next field starts if 1 to 19 decimal digits from `i` are
+    /// followed by a single SP (the next field must not start with one):
+    /// what [`number_sp`] accepts, without computing the value.
+    #[inline(always)]
+    pub(crate) fn digits_sp(b: &[u8], i: usize) -> Option<usize> {
+        let mut j = i;
+        // Whole words: the first non-digit ends the number.
+        while let Some(c) = b.get(j..).and_then(|r| r.first_chunk::<8>()) {
+            let bad = non_digits(u64::from_le_bytes(*c).wrapping_sub(0x3030_3030_3030_3030));
+            if bad != 0 {
+                return sp_after(b, i, j + (bad.trailing_zeros() / 8) as usize);
+            }
+            j += 8;
+            if j - i > 19 {
+                return None;
+            }
+        }
+        // The last few bytes of the value.
+        while b.get(j).is_some_and(u8::is_ascii_digit) {
+            j += 1;
+        }
+        sp_after(b, i, j)
+    }
+
+    /// [`digits_sp`] once the digits `b[i..j]` are found.
+    #[inline(always)]
+    fn sp_after(b: &[u8], i: usize, j: usize) -> Option<usize> {
+        if j == i || j - i > 19 || b.get(j) != Some(&b' ') || b.get(j + 1) == Some(&b' ') {
+            return None;
+        }
+        Some(j + 1)
+    }
+
     /// Like [`digits`], followed by a single SP; returns the value and the
     /// start of the next field.
     #[inline(always)]
@@ -592,11 +625,20 @@ impl<'a> Origin<'a> {
     }
 
     pub(crate) fn parse_general(value: &'a str) -> Result<Self, SdpError> {
+        Self::general(value).map(|(o, _)| o)
+    }
+
+    /// The general decoding, with the two number fields as written.
+    fn general(value: &'a str) -> Result<(Self, [&'a str; 2]), SdpError> {
         let mut it = Fields::new(value);
+        let username = field(&mut it, b'o')?;
+        let id = field(&mut it, b'o')?;
+        let session_id = number(id, parse_u64)?;
+        let version = field(&mut it, b'o')?;
         let o = Origin {
-            username: field(&mut it, b'o')?,
-            session_id: number(field(&mut it, b'o')?, parse_u64)?,
-            session_version: number(field(&mut it, b'o')?, parse_u64)?,
+            username,
+            session_id,
+            session_version: number(version, parse_u64)?,
             nettype: field(&mut it, b'o')?,
             addrtype: field(&mut it, b'o')?,
             address: field(&mut it, b'o')?,
@@ -604,19 +646,21 @@ impl<'a> Origin<'a> {
         if it.next().is_some() {
             return Err(SdpError::new(0, SdpErrorKind::InvalidField(b'o')));
         }
-        Ok(o)
+        Ok((o, [id, version]))
     }
 }
 
-/// An [`Origin`] as positions in the text (see [`Cut`]).
+/// An [`Origin`] as positions in the text (see [`Cut`]). The two numbers
+/// are checked (1 to 19 digits, or a valid `u64`) and only read when
+/// asked for.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct OriginAt {
     username: Cut,
+    session_id: Cut,
+    session_version: Cut,
     nettype: Cut,
     addrtype: Cut,
     address: Cut,
-    session_id: u64,
-    session_version: u64,
 }
 
 impl OriginAt {
@@ -625,8 +669,8 @@ impl OriginAt {
     #[inline(always)]
     pub(crate) fn canonical(b: &[u8], i: usize) -> Option<Self> {
         let u = canon::token_sp(b, i)?;
-        let (session_id, j) = canon::number_sp(b, u + 1)?;
-        let (session_version, j) = canon::number_sp(b, j)?;
+        let v = canon::digits_sp(b, u + 1)?;
+        let j = canon::digits_sp(b, v)?;
         let (nettype, addrtype, address) = match canon::internet(b, j) {
             Some(a) => (Cut::new(j, j + 2), Cut::new(j + 3, j + 6), a),
             None => {
@@ -642,24 +686,26 @@ impl OriginAt {
         };
         Some(OriginAt {
             username: Cut::new(i, u),
+            session_id: Cut::new(u + 1, v - 1),
+            session_version: Cut::new(v, j - 1),
             nettype,
             addrtype,
             address: Cut::new(address, b.len()),
-            session_id,
-            session_version,
         })
     }
 
-    /// Where the fields of `o`, decoded from a part of `base`, are in it.
-    pub(crate) fn of(base: &str, o: &Origin<'_>) -> Self {
-        OriginAt {
+    /// The general decoding of `value`, a part of `base`, as positions in
+    /// `base`.
+    pub(crate) fn general(base: &str, value: &str) -> Result<Self, SdpError> {
+        let (o, [id, version]) = Origin::general(value)?;
+        Ok(OriginAt {
             username: Cut::of(base, o.username),
+            session_id: Cut::of(base, id),
+            session_version: Cut::of(base, version),
             nettype: Cut::of(base, o.nettype),
             addrtype: Cut::of(base, o.addrtype),
             address: Cut::of(base, o.address),
-            session_id: o.session_id,
-            session_version: o.session_version,
-        }
+        })
     }
 
     /// The origin, cut from the text it was found in.
@@ -667,8 +713,9 @@ impl OriginAt {
     pub(crate) fn get(self, text: &str) -> Origin<'_> {
         Origin {
             username: self.username.get(text),
-            session_id: self.session_id,
-            session_version: self.session_version,
+            // Checked while parsing: these parse.
+            session_id: parse_u64(self.session_id.get(text)).unwrap_or_default(),
+            session_version: parse_u64(self.session_version.get(text)).unwrap_or_default(),
             nettype: self.nettype.get(text),
             addrtype: self.addrtype.get(text),
             address: self.address.get(text),

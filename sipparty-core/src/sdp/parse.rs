@@ -900,7 +900,7 @@ impl<'l> Parser<'l> {
                 self.seen_o = true;
                 d.origin = match origin {
                     Some(o) => o,
-                    None => OriginAt::of(raw, &Origin::parse_general(value())?),
+                    None => OriginAt::general(raw, value())?,
                 };
             }
             b'm' => {
