@@ -1224,26 +1224,40 @@ mod tests {
         }
     }
 
+    /// Asserts that a canonical scan refuses every one of `values`.
+    fn refuses<T: std::fmt::Debug + PartialEq>(
+        scan: impl Fn(&[u8]) -> Option<T>,
+        values: &[&[u8]],
+    ) {
+        for v in values {
+            assert_eq!(scan(v), None, "{:?}", String::from_utf8_lossy(v));
+        }
+    }
+
     #[test]
     fn canonical_scans_refuse_every_blank_irregularity() {
         assert_eq!(canon::token_sp(b"IN IP4 h", 0), Some(2));
-        for v in [&b" IN"[..], b"IN", b"IN  IP4", b"I\tN IP4", b""] {
-            assert_eq!(canon::token_sp(v, 0), None, "{v:?}");
-        }
         // The same with eight bytes or more (the word-at-a-time path).
         assert_eq!(canon::token_sp(b"IN IP4 192.0.2.1", 0), Some(2));
         assert_eq!(canon::token_sp(b"RTP/AVP 0 8 111", 0), Some(7));
         assert_eq!(canon::token_sp(b"x RTP/AVPF 0 8 111", 2), Some(10));
         assert_eq!(canon::token_sp(b"a-long-token-name x", 0), Some(17));
-        for v in [
-            &b"audio  49170 x"[..],
-            b"aud\tio 4917",
-            b" audio 49170",
-            b"audio\t49170 RTP",
-            b"no-blank-in-here",
-        ] {
-            assert_eq!(canon::token_sp(v, 0), None, "{v:?}");
-        }
+        refuses(
+            |v| canon::token_sp(v, 0),
+            &[
+                b" IN",
+                b"IN",
+                b"IN  IP4",
+                b"I\tN IP4",
+                b"",
+                // Eight bytes or more.
+                b"audio  49170 x",
+                b"aud\tio 4917",
+                b" audio 49170",
+                b"audio\t49170 RTP",
+                b"no-blank-in-here",
+            ],
+        );
         assert_eq!(canon::number_sp(b"12 x", 0), Some((12, 3)));
         for (text, value) in [
             (&b"2890844526 2890844526 IN"[..], Some((2_890_844_526, 11))),
@@ -1258,8 +1272,18 @@ mod tests {
             (b"1234567890  IN IP4", None),
             (b"12345678/2 RTP/AVP", None),
             (b"x2345678 RTP/AVP", None),
+            (
+                b"1234567890123456789 x",
+                Some((1_234_567_890_123_456_789, 20)),
+            ),
+            (b"12345678901234567890 x", None),
+            (b"12345678", None),
+            (b"1 ", Some((1, 2))),
+            (b" 1 x", None),
         ] {
             assert_eq!(canon::number_sp(text, 0), value, "{text:?}");
+            // The check without the value (o= numbers) agrees.
+            assert_eq!(canon::digits_sp(text, 0), value.map(|(_, j)| j), "{text:?}");
         }
         assert_eq!(
             canon::number_sp_words(b"12345 RTP/AVP 0", 0),
@@ -1317,18 +1341,19 @@ mod tests {
                 "{text:?}"
             );
         }
-        for v in [
-            &b""[..],
-            b" 0",
-            b"0 ",
-            b"0  8",
-            b"0\t8",
-            b"0 8 111 101 96 97 98  99",
-            // The double SP straddles two words.
-            b"0 8 111  101",
-        ] {
-            assert_eq!(canon::split::<4>(v), None, "{v:?}");
-        }
+        refuses(
+            canon::split::<4>,
+            &[
+                b"",
+                b" 0",
+                b"0 ",
+                b"0  8",
+                b"0\t8",
+                b"0 8 111 101 96 97 98  99",
+                // The double SP straddles two words.
+                b"0 8 111  101",
+            ],
+        );
     }
 
     #[test]

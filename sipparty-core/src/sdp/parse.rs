@@ -1499,6 +1499,38 @@ mod tests {
     }
 
     #[test]
+    fn header_fast_path_records_what_the_general_loop_does() {
+        // `v= 0` (lenient) sends every line through the general loop; `v=0`
+        // takes the header path for o=, s=, c=, t= and m=.
+        let text = format!("{S}a=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n");
+        let fast = lenient(&text).unwrap();
+        let slow_text = text.replacen("v=0", "v= 0", 1);
+        let slow = lenient(&slow_text).unwrap();
+        assert_eq!(fast.origin(), slow.origin());
+        assert_eq!(fast.origin().session_id, 1);
+        assert_eq!(fast.connection(), slow.connection());
+        assert_eq!(fast.timing(), slow.timing());
+        assert_eq!(fast.session_name(), slow.session_name());
+        let (f, s) = (fast.media_at(0).unwrap(), slow.media_at(0).unwrap());
+        assert_eq!(f.media_line(), s.media_line());
+        assert_eq!(f.line_number(), s.line_number());
+        assert_eq!(f.rtpmap(0), s.rtpmap(0));
+        assert_eq!(f.direction(), Some(Direction::SendRecv));
+        assert!(fast.lines().skip(1).eq(slow.lines().skip(1)));
+        // A header line the fast path does not take (i= between s= and
+        // c=) leaves the rest to the general loop, with the same result.
+        let with_i = text.replacen("s=-\r\n", "s=-\r\ni=x\r\n", 1);
+        let d = strict(&with_i).unwrap();
+        assert_eq!(d.connection(), fast.connection());
+        assert_eq!(d.media_at(0).unwrap().line_number(), f.line_number() + 1);
+        // Strict order checks still apply after the header: a second t=
+        // after m= is a session line in a media section.
+        let late_t = format!("{S}t=0 0\r\n");
+        let e = strict(&late_t).unwrap_err();
+        assert_eq!((e.line, e.kind), (7, SdpErrorKind::UnexpectedLine(b't')));
+    }
+
+    #[test]
     fn connection_forms_rfc8866_s5_7() {
         let c = Connection::parse("IN IP4 233.252.0.1/127/3").unwrap();
         assert_eq!((c.ttl, c.count), (Some(127), Some(3)));
