@@ -219,6 +219,39 @@ pub(crate) mod canon {
         Some((v, j))
     }
 
+    /// Where the next field starts if 1 to 19 decimal digits from `i` are
+    /// followed by a single SP (the next field must not start with one):
+    /// what [`number_sp`] accepts, without computing the value.
+    #[inline(always)]
+    pub(crate) fn digits_sp(b: &[u8], i: usize) -> Option<usize> {
+        let mut j = i;
+        // Whole words: the first non-digit ends the number.
+        while let Some(c) = b.get(j..).and_then(|r| r.first_chunk::<8>()) {
+            let bad = non_digits(u64::from_le_bytes(*c).wrapping_sub(0x3030_3030_3030_3030));
+            if bad != 0 {
+                return sp_after(b, i, j + (bad.trailing_zeros() / 8) as usize);
+            }
+            j += 8;
+            if j - i > 19 {
+                return None;
+            }
+        }
+        // The last few bytes of the value.
+        while b.get(j).is_some_and(u8::is_ascii_digit) {
+            j += 1;
+        }
+        sp_after(b, i, j)
+    }
+
+    /// [`digits_sp`] once the digits `b[i..j]` are found.
+    #[inline(always)]
+    fn sp_after(b: &[u8], i: usize, j: usize) -> Option<usize> {
+        if j == i || j - i > 19 || b.get(j) != Some(&b' ') || b.get(j + 1) == Some(&b' ') {
+            return None;
+        }
+        Some(j + 1)
+    }
+
     /// Like [`digits`], followed by a single SP; returns the value and the
     /// start of the next field.
     #[inline(always)]
@@ -402,44 +435,35 @@ pub(crate) mod canon {
     }
 
     /// `IN IP4 <address>` or `IN IP6 <address>` from `i` to the end of
-    /// `value`, the address being a plain last field (non-empty, no blank,
-    /// no `/`): nearly every c= value and the end of nearly every o=
-    /// value. Returns the three fields; `None` for anything else.
+    /// `b`, the address being a plain last field (non-empty, no blank, no
+    /// `/`): nearly every c= value and the end of nearly every o= value.
+    /// Returns where the address starts (`i + 7`); `None` for anything else.
     #[inline(always)]
-    pub(crate) fn internet(value: &str, i: usize) -> Option<(&str, &str, &str)> {
-        let b = value.as_bytes();
-        // The seven bytes and the first of the address, in one compare; the
-        // tokens come back as literals, equal to the input's.
+    pub(crate) fn internet(b: &[u8], i: usize) -> Option<usize> {
+        // The seven bytes and the first of the address, in one compare.
         let head = u64::from_le_bytes(*b.get(i..)?.first_chunk::<8>()?) & 0x00FF_FFFF_FFFF_FFFF;
-        let addrtype = if head == u64::from_le_bytes(*b"IN IP4 \0") {
-            "IP4"
-        } else if head == u64::from_le_bytes(*b"IN IP6 \0") {
-            "IP6"
-        } else {
+        if head != u64::from_le_bytes(*b"IN IP4 \0") && head != u64::from_le_bytes(*b"IN IP6 \0") {
             return None;
-        };
-        let address = value.split_at_checked(i + 7)?.1;
-        let a = address.as_bytes();
+        }
+        let a = b.get(i + 7..)?;
         if a.is_empty() {
             return None;
         }
         let mut j = 0;
         while let Some(c) = a.get(j..).and_then(|r| r.first_chunk::<8>()) {
             let w = u64::from_le_bytes(*c);
-            // `eq` never misses an equal byte and marks none where there
-            // is none, so "any mark" is exact.
-            if swar::eq(w, b' ') | swar::eq(w, b'\t') | swar::eq(w, b'/') != 0 {
+            // Any blank, '/' or other byte below 0x21 sends the value to
+            // the general path (`below` and `eq` never miss a byte, and
+            // mark none where there is none, so "any mark" is exact).
+            if swar::below(w, 0x21) | swar::eq(w, b'/') != 0 {
                 return None;
             }
             j += 8;
         }
-        if a.get(j..)?
-            .iter()
-            .any(|&c| matches!(c, b' ' | b'\t' | b'/'))
-        {
+        if a.get(j..)?.iter().any(|&c| c < 0x21 || c == b'/') {
             return None;
         }
-        Some(("IN", addrtype, address))
+        Some(i + 7)
     }
 
     /// Whether `b` (a last field) is non-empty and free of blanks, and
@@ -464,6 +488,44 @@ pub(crate) mod canon {
             i += 8;
         }
         Some(slash)
+    }
+}
+
+/// Where a field sits in a text: byte positions. The parsed view keeps
+/// these instead of `&str`s (8 bytes instead of 16, so a smaller value to
+/// build and move, and no char-boundary checks while parsing); the
+/// accessors cut the text again.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Cut {
+    start: u32,
+    end: u32,
+}
+
+impl Cut {
+    /// `start..end`; both fit in a `u32` (the parser refuses longer
+    /// inputs, the `parse_canonical` wrappers longer values).
+    #[inline(always)]
+    pub(crate) fn new(start: usize, end: usize) -> Self {
+        Cut {
+            start: start as u32,
+            end: end as u32,
+        }
+    }
+
+    /// Where `part`, a slice of `base`, sits in it (for the general
+    /// decoders, which return slices).
+    pub(crate) fn of(base: &str, part: &str) -> Self {
+        let start = (part.as_ptr() as usize).wrapping_sub(base.as_ptr() as usize);
+        Cut::new(start, start + part.len())
+    }
+
+    /// The field in `text` (empty if the positions are not char
+    /// boundaries of it, which cannot happen for the text it was cut from:
+    /// every cut is next to ASCII or at an end).
+    #[inline(always)]
+    pub(crate) fn get(self, text: &str) -> &str {
+        text.get(self.start as usize..self.end as usize)
+            .unwrap_or_default()
     }
 }
 
@@ -556,44 +618,27 @@ impl<'a> Origin<'a> {
     /// The fast path for a canonical value (see [`canon`]); `None` for
     /// anything else, well formed or not.
     pub(crate) fn parse_canonical(value: &'a str) -> Option<Self> {
-        let b = value.as_bytes();
-        let u = canon::token_sp(b, 0)?;
-        let (session_id, i) = canon::number_sp(b, u + 1)?;
-        let (session_version, i) = canon::number_sp(b, i)?;
-        if let Some((nettype, addrtype, address)) = canon::internet(value, i) {
-            return Some(Origin {
-                // Next to a SP (ASCII): a char boundary.
-                username: value.split_at_checked(u)?.0,
-                session_id,
-                session_version,
-                nettype,
-                addrtype,
-                address,
-            });
-        }
-        let n = canon::token_sp(b, i)?;
-        let a = canon::token_sp(b, n + 1)?;
-        let address = value.get(a + 1..)?;
-        if canon::last_field(address.as_bytes())?.is_some() {
-            // A '/' has no place in an o= address; let the general path decide.
+        if u32::try_from(value.len()).is_err() {
             return None;
         }
-        Some(Origin {
-            username: value.get(..u)?,
-            session_id,
-            session_version,
-            nettype: value.get(i..n)?,
-            addrtype: value.get(n + 1..a)?,
-            address,
-        })
+        Some(OriginAt::canonical(value.as_bytes(), 0)?.get(value))
     }
 
     pub(crate) fn parse_general(value: &'a str) -> Result<Self, SdpError> {
+        Self::general(value).map(|(o, _)| o)
+    }
+
+    /// The general decoding, with the two number fields as written.
+    fn general(value: &'a str) -> Result<(Self, [&'a str; 2]), SdpError> {
         let mut it = Fields::new(value);
+        let username = field(&mut it, b'o')?;
+        let id = field(&mut it, b'o')?;
+        let session_id = number(id, parse_u64)?;
+        let version = field(&mut it, b'o')?;
         let o = Origin {
-            username: field(&mut it, b'o')?,
-            session_id: number(field(&mut it, b'o')?, parse_u64)?,
-            session_version: number(field(&mut it, b'o')?, parse_u64)?,
+            username,
+            session_id,
+            session_version: number(version, parse_u64)?,
             nettype: field(&mut it, b'o')?,
             addrtype: field(&mut it, b'o')?,
             address: field(&mut it, b'o')?,
@@ -601,7 +646,80 @@ impl<'a> Origin<'a> {
         if it.next().is_some() {
             return Err(SdpError::new(0, SdpErrorKind::InvalidField(b'o')));
         }
-        Ok(o)
+        Ok((o, [id, version]))
+    }
+}
+
+/// An [`Origin`] as positions in the text (see [`Cut`]). The two numbers
+/// are checked (1 to 19 digits, or a valid `u64`) and only read when
+/// asked for.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct OriginAt {
+    username: Cut,
+    session_id: Cut,
+    session_version: Cut,
+    nettype: Cut,
+    addrtype: Cut,
+    address: Cut,
+}
+
+impl OriginAt {
+    /// The canonical value from `i` to the end of `b` (see [`canon`]);
+    /// `None` for anything else, well formed or not.
+    #[inline(always)]
+    pub(crate) fn canonical(b: &[u8], i: usize) -> Option<Self> {
+        let u = canon::token_sp(b, i)?;
+        let v = canon::digits_sp(b, u + 1)?;
+        let j = canon::digits_sp(b, v)?;
+        let (nettype, addrtype, address) = match canon::internet(b, j) {
+            Some(a) => (Cut::new(j, j + 2), Cut::new(j + 3, j + 6), a),
+            None => {
+                let n = canon::token_sp(b, j)?;
+                let a = canon::token_sp(b, n + 1)? + 1;
+                if canon::last_field(b.get(a..)?)?.is_some() {
+                    // A '/' has no place in an o= address; let the general
+                    // path decide.
+                    return None;
+                }
+                (Cut::new(j, n), Cut::new(n + 1, a - 1), a)
+            }
+        };
+        Some(OriginAt {
+            username: Cut::new(i, u),
+            session_id: Cut::new(u + 1, v - 1),
+            session_version: Cut::new(v, j - 1),
+            nettype,
+            addrtype,
+            address: Cut::new(address, b.len()),
+        })
+    }
+
+    /// The general decoding of `value`, a part of `base`, as positions in
+    /// `base`.
+    pub(crate) fn general(base: &str, value: &str) -> Result<Self, SdpError> {
+        let (o, [id, version]) = Origin::general(value)?;
+        Ok(OriginAt {
+            username: Cut::of(base, o.username),
+            session_id: Cut::of(base, id),
+            session_version: Cut::of(base, version),
+            nettype: Cut::of(base, o.nettype),
+            addrtype: Cut::of(base, o.addrtype),
+            address: Cut::of(base, o.address),
+        })
+    }
+
+    /// The origin, cut from the text it was found in.
+    #[inline]
+    pub(crate) fn get(self, text: &str) -> Origin<'_> {
+        Origin {
+            username: self.username.get(text),
+            // Checked while parsing: these parse.
+            session_id: parse_u64(self.session_id.get(text)).unwrap_or_default(),
+            session_version: parse_u64(self.session_version.get(text)).unwrap_or_default(),
+            nettype: self.nettype.get(text),
+            addrtype: self.addrtype.get(text),
+            address: self.address.get(text),
+        }
     }
 }
 
@@ -632,34 +750,10 @@ impl<'a> Connection<'a> {
     /// The fast path for a canonical value (see [`canon`]); `None` for
     /// anything else, well formed or not.
     pub(crate) fn parse_canonical(value: &'a str) -> Option<Self> {
-        if let Some((nettype, addrtype, address)) = canon::internet(value, 0) {
-            return Some(Connection {
-                nettype,
-                addrtype,
-                address,
-                ttl: None,
-                count: None,
-            });
-        }
-        let b = value.as_bytes();
-        let (sp, count) = canon::split::<2>(b)?;
-        if count != 2 {
+        if u32::try_from(value.len()).is_err() {
             return None;
         }
-        let nettype = value.get(..sp[0])?;
-        let addrtype = value.get(sp[0] + 1..sp[1])?;
-        let full = value.get(sp[1] + 1..)?;
-        if full.as_bytes().contains(&b'/') {
-            // Multicast suffixes are rare: the shared decoding.
-            return Self::from_parts(nettype, addrtype, full).ok();
-        }
-        Some(Connection {
-            nettype,
-            addrtype,
-            address: full,
-            ttl: None,
-            count: None,
-        })
+        Some(ConnectionAt::canonical(value, 0, value.len())?.get(value))
     }
 
     pub(crate) fn parse_general(value: &'a str) -> Result<Self, SdpError> {
@@ -736,6 +830,76 @@ impl<'a> Connection<'a> {
     }
 }
 
+/// A [`Connection`] as positions in the text (see [`Cut`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct ConnectionAt {
+    nettype: Cut,
+    addrtype: Cut,
+    address: Cut,
+    ttl: Option<u8>,
+    count: Option<u32>,
+}
+
+impl ConnectionAt {
+    /// The canonical value `text[i..end]` (see [`canon`]); `None` for
+    /// anything else, well formed or not.
+    #[inline(always)]
+    pub(crate) fn canonical(text: &str, i: usize, end: usize) -> Option<Self> {
+        let b = text.as_bytes().get(..end)?;
+        if let Some(a) = canon::internet(b, i) {
+            return Some(ConnectionAt {
+                nettype: Cut::new(i, i + 2),
+                addrtype: Cut::new(i + 3, i + 6),
+                address: Cut::new(a, b.len()),
+                ttl: None,
+                count: None,
+            });
+        }
+        let (sp, count) = canon::split::<2>(b.get(i..)?)?;
+        if count != 2 {
+            return None;
+        }
+        let (n, a) = (i + sp[0], i + sp[1] + 1);
+        if b.get(a..)?.contains(&b'/') {
+            // Multicast suffixes are rare: the shared decoding.
+            let c =
+                Connection::from_parts(text.get(i..n)?, text.get(n + 1..a - 1)?, text.get(a..end)?)
+                    .ok()?;
+            return Some(Self::of(text, &c));
+        }
+        Some(ConnectionAt {
+            nettype: Cut::new(i, n),
+            addrtype: Cut::new(n + 1, a - 1),
+            address: Cut::new(a, b.len()),
+            ttl: None,
+            count: None,
+        })
+    }
+
+    /// Where the fields of `c`, decoded from a part of `base`, are in it.
+    pub(crate) fn of(base: &str, c: &Connection<'_>) -> Self {
+        ConnectionAt {
+            nettype: Cut::of(base, c.nettype),
+            addrtype: Cut::of(base, c.addrtype),
+            address: Cut::of(base, c.address),
+            ttl: c.ttl,
+            count: c.count,
+        }
+    }
+
+    /// The connection, cut from the text it was found in.
+    #[inline]
+    pub(crate) fn get(self, text: &str) -> Connection<'_> {
+        Connection {
+            nettype: self.nettype.get(text),
+            addrtype: self.addrtype.get(text),
+            address: self.address.get(text),
+            ttl: self.ttl,
+            count: self.count,
+        }
+    }
+}
+
 /// A plain dotted-quad IPv4 address (`192.0.2.1`), read in one pass; `None`
 /// for anything else, including leading zeros, which the standard parser
 /// then judges.
@@ -795,51 +959,10 @@ impl<'a> MediaLine<'a> {
     /// The fast path for a canonical value (see [`canon`]); `None` for
     /// anything else, well formed or not.
     pub(crate) fn parse_canonical(value: &'a str) -> Option<Self> {
-        let b = value.as_bytes();
-        // The usual shape (a plain port), field by field.
-        let m = canon::token_sp(b, 0)?;
-        if let Some((port, p)) = canon::number_sp_words(b, m + 1) {
-            let t = canon::token_sp(b, p)?;
-            // Each cut is next to a SP (ASCII): char boundaries.
-            let (head, formats) = value.split_at_checked(t)?;
-            let formats = formats.get(1..)?;
-            if !canon::fields_ok(formats.as_bytes()) {
-                return None;
-            }
-            let (media, _) = head.split_at_checked(m)?;
-            let (_, proto) = head.split_at_checked(p)?;
-            return Some(MediaLine {
-                media,
-                port: u16::try_from(port).ok()?,
-                port_count: None,
-                proto,
-                formats,
-            });
-        }
-        let (sp, count) = canon::split::<3>(b)?;
-        if count < 3 {
+        if u32::try_from(value.len()).is_err() {
             return None;
         }
-        // port or port/count
-        let (port, port_count) = match canon::number_field(b, sp[0] + 1, sp[1]) {
-            Some(p) => (p, None),
-            None => {
-                let (p, j) = canon::digits(b, sp[0] + 1)?;
-                if b.get(j) != Some(&b'/') {
-                    return None;
-                }
-                let c = canon::number_field(b, j + 1, sp[1])?;
-                (p, Some(u32::try_from(c).ok()?))
-            }
-        };
-        let port = u16::try_from(port).ok()?;
-        Some(MediaLine {
-            media: value.get(..sp[0])?,
-            port,
-            port_count,
-            proto: value.get(sp[1] + 1..sp[2])?,
-            formats: value.get(sp[2] + 1..)?,
-        })
+        Some(MediaLineAt::canonical(value.as_bytes(), 0)?.get(value))
     }
 
     pub(crate) fn parse_general(value: &'a str) -> Result<Self, SdpError> {
@@ -875,6 +998,92 @@ impl<'a> MediaLine<'a> {
     /// formats are payload types.
     pub fn is_rtp(&self) -> bool {
         self.proto.split('/').any(|p| p.eq_ignore_ascii_case("RTP"))
+    }
+}
+
+/// A [`MediaLine`] as positions in the text (see [`Cut`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct MediaLineAt {
+    media: Cut,
+    proto: Cut,
+    formats: Cut,
+    port_count: Option<u32>,
+    port: u16,
+}
+
+impl MediaLineAt {
+    /// The canonical value from `i` to the end of `b` (see [`canon`]);
+    /// `None` for anything else, well formed or not.
+    #[inline(always)]
+    pub(crate) fn canonical(b: &[u8], i: usize) -> Option<Self> {
+        // The usual shape (a plain port), field by field.
+        let m = canon::token_sp(b, i)?;
+        if let Some((port, p)) = canon::number_sp_words(b, m + 1) {
+            let t = canon::token_sp(b, p)?;
+            if !canon::fields_ok(b.get(t + 1..)?) {
+                return None;
+            }
+            return Some(MediaLineAt {
+                media: Cut::new(i, m),
+                proto: Cut::new(p, t),
+                formats: Cut::new(t + 1, b.len()),
+                port_count: None,
+                port: u16::try_from(port).ok()?,
+            });
+        }
+        let (sp, count) = canon::split::<3>(b.get(i..)?)?;
+        if count < 3 {
+            return None;
+        }
+        let sp = sp.map(|s| s + i);
+        // port or port/count
+        let (port, port_count) = match canon::number_field(b, sp[0] + 1, sp[1]) {
+            Some(p) => (p, None),
+            None => {
+                let (p, j) = canon::digits(b, sp[0] + 1)?;
+                if b.get(j) != Some(&b'/') {
+                    return None;
+                }
+                let c = canon::number_field(b, j + 1, sp[1])?;
+                (p, Some(u32::try_from(c).ok()?))
+            }
+        };
+        Some(MediaLineAt {
+            media: Cut::new(i, sp[0]),
+            proto: Cut::new(sp[1] + 1, sp[2]),
+            formats: Cut::new(sp[2] + 1, b.len()),
+            port_count,
+            port: u16::try_from(port).ok()?,
+        })
+    }
+
+    /// Where the fields of `m`, decoded from a part of `base`, are in it.
+    pub(crate) fn of(base: &str, m: &MediaLine<'_>) -> Self {
+        MediaLineAt {
+            media: Cut::of(base, m.media),
+            proto: Cut::of(base, m.proto),
+            formats: Cut::of(base, m.formats),
+            port_count: m.port_count,
+            port: m.port,
+        }
+    }
+
+    /// The length of the formats field.
+    #[inline(always)]
+    pub(crate) fn formats_len(self) -> usize {
+        (self.formats.end - self.formats.start) as usize
+    }
+
+    /// The m= line, cut from the text it was found in.
+    #[inline]
+    pub(crate) fn get(self, text: &str) -> MediaLine<'_> {
+        MediaLine {
+            media: self.media.get(text),
+            port: self.port,
+            port_count: self.port_count,
+            proto: self.proto.get(text),
+            formats: self.formats.get(text),
+        }
     }
 }
 
@@ -925,11 +1134,16 @@ impl Timing {
     /// The fast path for a canonical value (see [`canon`]); `None` for
     /// anything else, well formed or not.
     pub(crate) fn parse_canonical(value: &str) -> Option<Self> {
+        Self::canonical(value.as_bytes())
+    }
+
+    /// [`Timing::parse_canonical`] on the bytes of the value.
+    #[inline(always)]
+    pub(crate) fn canonical(b: &[u8]) -> Option<Self> {
         // What SIP peers send (RFC 3264 s.5: an unbounded session).
-        if value == "0 0" {
+        if b == b"0 0" {
             return Some(Timing { start: 0, stop: 0 });
         }
-        let b = value.as_bytes();
         let (start, i) = canon::number_sp(b, 0)?;
         let (stop, j) = canon::digits(b, i)?;
         (j == b.len()).then_some(Timing { start, stop })
@@ -1010,26 +1224,40 @@ mod tests {
         }
     }
 
+    /// Asserts that a canonical scan refuses every one of `values`.
+    fn refuses<T: std::fmt::Debug + PartialEq>(
+        scan: impl Fn(&[u8]) -> Option<T>,
+        values: &[&[u8]],
+    ) {
+        for v in values {
+            assert_eq!(scan(v), None, "{:?}", String::from_utf8_lossy(v));
+        }
+    }
+
     #[test]
     fn canonical_scans_refuse_every_blank_irregularity() {
         assert_eq!(canon::token_sp(b"IN IP4 h", 0), Some(2));
-        for v in [&b" IN"[..], b"IN", b"IN  IP4", b"I\tN IP4", b""] {
-            assert_eq!(canon::token_sp(v, 0), None, "{v:?}");
-        }
         // The same with eight bytes or more (the word-at-a-time path).
         assert_eq!(canon::token_sp(b"IN IP4 192.0.2.1", 0), Some(2));
         assert_eq!(canon::token_sp(b"RTP/AVP 0 8 111", 0), Some(7));
         assert_eq!(canon::token_sp(b"x RTP/AVPF 0 8 111", 2), Some(10));
         assert_eq!(canon::token_sp(b"a-long-token-name x", 0), Some(17));
-        for v in [
-            &b"audio  49170 x"[..],
-            b"aud\tio 4917",
-            b" audio 49170",
-            b"audio\t49170 RTP",
-            b"no-blank-in-here",
-        ] {
-            assert_eq!(canon::token_sp(v, 0), None, "{v:?}");
-        }
+        refuses(
+            |v| canon::token_sp(v, 0),
+            &[
+                b" IN",
+                b"IN",
+                b"IN  IP4",
+                b"I\tN IP4",
+                b"",
+                // Eight bytes or more.
+                b"audio  49170 x",
+                b"aud\tio 4917",
+                b" audio 49170",
+                b"audio\t49170 RTP",
+                b"no-blank-in-here",
+            ],
+        );
         assert_eq!(canon::number_sp(b"12 x", 0), Some((12, 3)));
         for (text, value) in [
             (&b"2890844526 2890844526 IN"[..], Some((2_890_844_526, 11))),
@@ -1044,8 +1272,18 @@ mod tests {
             (b"1234567890  IN IP4", None),
             (b"12345678/2 RTP/AVP", None),
             (b"x2345678 RTP/AVP", None),
+            (
+                b"1234567890123456789 x",
+                Some((1_234_567_890_123_456_789, 20)),
+            ),
+            (b"12345678901234567890 x", None),
+            (b"12345678", None),
+            (b"1 ", Some((1, 2))),
+            (b" 1 x", None),
         ] {
             assert_eq!(canon::number_sp(text, 0), value, "{text:?}");
+            // The check without the value (o= numbers) agrees.
+            assert_eq!(canon::digits_sp(text, 0), value.map(|(_, j)| j), "{text:?}");
         }
         assert_eq!(
             canon::number_sp_words(b"12345 RTP/AVP 0", 0),
@@ -1103,18 +1341,19 @@ mod tests {
                 "{text:?}"
             );
         }
-        for v in [
-            &b""[..],
-            b" 0",
-            b"0 ",
-            b"0  8",
-            b"0\t8",
-            b"0 8 111 101 96 97 98  99",
-            // The double SP straddles two words.
-            b"0 8 111  101",
-        ] {
-            assert_eq!(canon::split::<4>(v), None, "{v:?}");
-        }
+        refuses(
+            canon::split::<4>,
+            &[
+                b"",
+                b" 0",
+                b"0 ",
+                b"0  8",
+                b"0\t8",
+                b"0 8 111 101 96 97 98  99",
+                // The double SP straddles two words.
+                b"0 8 111  101",
+            ],
+        );
     }
 
     #[test]

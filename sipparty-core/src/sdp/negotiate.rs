@@ -217,17 +217,28 @@ struct MediaInfo<'a> {
 }
 
 impl<'a> MediaInfo<'a> {
-    // Inlined so the (large) value is built where it is used, not copied.
-    #[inline(always)]
     fn new(m: &MediaView<'_, 'a>) -> Self {
-        let mut info = MediaInfo {
+        let mut info = Self::empty();
+        info.read(m);
+        info
+    }
+
+    fn empty() -> Self {
+        MediaInfo {
             rtpmaps: SmallVec::new(),
             fmtps: SmallVec::new(),
             ptime: None,
             direction: Direction::SendRecv,
             rtcp: None,
             rtcp_mux: false,
-        };
+        }
+    }
+
+    /// Fills an [`MediaInfo::empty`] value in place: the value is large
+    /// (its inline tables), and returning it costs a copy of ~450 bytes.
+    #[inline(always)]
+    fn read(&mut self, m: &MediaView<'_, 'a>) {
+        let info = self;
         let mut direction = None;
         for a in m.attributes() {
             let n = a.name.as_bytes();
@@ -261,7 +272,6 @@ impl<'a> MediaInfo<'a> {
         }
         // RFC 8866 s.6.7: a media-level direction overrides the session's.
         info.direction = direction.unwrap_or_else(|| m.effective_direction());
-        info
     }
 
     /// Name, clock rate and channels of payload type `pt`: its rtpmap, else
@@ -476,7 +486,8 @@ fn answer_media(
         return None;
     }
     let is_audio = m.media().eq_ignore_ascii_case("audio");
-    let info = MediaInfo::new(m);
+    let mut info = MediaInfo::empty();
+    info.read(m);
     // (offered pt, index of our codec), in the offerer's order.
     let mut matched: SmallVec<[(u8, usize); 8]> = SmallVec::new();
     let mut te: SmallVec<[(u8, u32); 2]> = SmallVec::new();

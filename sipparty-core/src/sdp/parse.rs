@@ -8,7 +8,10 @@
 
 use super::attributes::{Attribute, Direction, Fmtp, Rtcp, RtpMap, TypedAttribute};
 use super::error::{SdpError, SdpErrorKind, SdpLimits};
-use super::fields::{check_repeat_or_zone, swar, Bandwidth, Connection, MediaLine, Origin, Timing};
+use super::fields::{
+    check_repeat_or_zone, swar, Bandwidth, Connection, ConnectionAt, MediaLine, MediaLineAt,
+    Origin, OriginAt, Timing,
+};
 
 /// How a line ended in the input, kept so an unmodified description is
 /// written back byte for byte.
@@ -184,6 +187,20 @@ impl<T: Copy, const N: usize> Table<T, N> {
         self.heap.push(value);
     }
 
+    /// Up to `max` free inline slots (none once the table has spilled),
+    /// to be filled in order and taken with [`Table::grow`].
+    #[inline(always)]
+    fn free_inline(&mut self, max: usize) -> &mut [T] {
+        let end = self.len.saturating_add(max).min(N);
+        self.inline.get_mut(self.len..end).unwrap_or_default()
+    }
+
+    /// Takes the first `k` slots of [`Table::free_inline`].
+    #[inline(always)]
+    fn grow(&mut self, k: usize) {
+        self.len += k;
+    }
+
     #[inline]
     fn last_mut(&mut self) -> Option<&mut T> {
         let len = self.len;
@@ -207,13 +224,13 @@ impl<T, const N: usize> std::ops::Deref for Table<T, N> {
 }
 
 #[derive(Clone, Copy, Debug)]
-struct MediaSlot<'a> {
+struct MediaSlot {
     /// Index of the m= line in `lines`.
     start: u32,
     /// Index in `lines` of the section's first c= line, 0 if it has none
     /// (line 0 is always v=).
     connection_line: u32,
-    line: MediaLine<'a>,
+    line: MediaLineAt,
 }
 
 /// A parsed session description borrowing the input.
@@ -221,11 +238,11 @@ struct MediaSlot<'a> {
 pub struct SessionDescription<'a> {
     raw: &'a str,
     lines: Table<Span, INLINE_LINES>,
-    media: Table<MediaSlot<'a>, INLINE_MEDIA>,
-    origin: Origin<'a>,
+    media: Table<MediaSlot, INLINE_MEDIA>,
+    origin: OriginAt,
     /// The first session-level c= and t= lines, decoded while parsing
     /// (every c= and t= line of a parsed description is well formed).
-    connection: Option<Connection<'a>>,
+    connection: Option<ConnectionAt>,
     timing: Option<Timing>,
 }
 
@@ -269,22 +286,9 @@ pub fn parse<'a>(input: &'a [u8], limits: &SdpLimits) -> Result<SessionDescripti
         media: Table::new(MediaSlot {
             start: 0,
             connection_line: 0,
-            line: MediaLine {
-                media: "",
-                port: 0,
-                port_count: None,
-                proto: "",
-                formats: "",
-            },
+            line: MediaLineAt::default(),
         }),
-        origin: Origin {
-            username: "",
-            session_id: 0,
-            session_version: 0,
-            nettype: "",
-            addrtype: "",
-            address: "",
-        },
+        origin: OriginAt::default(),
         connection: None,
         timing: None,
     };
@@ -363,6 +367,25 @@ fn line_end_in(c: &[u8; 8], mut m: u64) -> Option<usize> {
 /// one word-at-a-time scan finds both the line end and any NUL or stray CR.
 #[inline(always)]
 fn line_end(b: &[u8], mut i: usize) -> usize {
+    // Two words a step while there are sixteen bytes left (structural
+    // lines are 20 to 60 bytes long): half the loop overhead.
+    while let Some(c) = b.get(i..).and_then(|r| r.first_chunk::<16>()) {
+        let (lo, hi) = c.split_at(8);
+        let (Ok(lo), Ok(hi)) = (<&[u8; 8]>::try_from(lo), <&[u8; 8]>::try_from(hi)) else {
+            break;
+        };
+        let m_lo = swar::below(u64::from_le_bytes(*lo), 0x0E);
+        let m_hi = swar::below(u64::from_le_bytes(*hi), 0x0E);
+        if m_lo | m_hi != 0 {
+            if let Some(k) = line_end_in(lo, m_lo) {
+                return i + k;
+            }
+            if let Some(k) = line_end_in(hi, m_hi) {
+                return i + 8 + k;
+            }
+        }
+        i += 16;
+    }
     // Whole words while there are eight bytes left: no masking needed.
     while let Some(c) = b.get(i..).and_then(|r| r.first_chunk::<8>()) {
         // Bytes below 0x0E: the three we look for, and TAB, VT, FF and a few
@@ -385,16 +408,14 @@ fn line_end(b: &[u8], mut i: usize) -> usize {
 #[inline(always)]
 fn attribute_line(b: &[u8], start: usize) -> (usize, bool) {
     // Nearly every att-field ends at a ':' (or at the line end, for a
-    // flag): the first mark among ':', SP and the control bytes decides
-    // it. The lowest mark of each `swar` test is exact, so the lowest mark
-    // of their union is a true one of each test that has it.
+    // flag): the first byte that can end a name (':', SP or a control
+    // byte, all below 0x21 but ':') decides it. The lowest mark of each
+    // `swar` test is exact, so the lowest mark of their union is a true
+    // one.
     let mut i = start;
     while let Some(c) = b.get(i..).and_then(|r| r.first_chunk::<8>()) {
         let w = u64::from_le_bytes(*c);
-        // TAB is a control byte here (below 0x0E).
-        let ctl = swar::below(w, 0x0E);
-        let colon = swar::eq(w, b':');
-        let first = ctl | colon | swar::eq(w, b' ');
+        let first = swar::below(w, 0x21) | swar::eq(w, b':');
         if first == 0 {
             i += 8;
             continue;
@@ -402,20 +423,26 @@ fn attribute_line(b: &[u8], start: usize) -> (usize, bool) {
         let bit = first & first.wrapping_neg();
         let k = (bit.trailing_zeros() / 8) as usize;
         let name_ok = i + k > start;
-        if colon & bit != 0 {
-            // The line end, from the same word on: the control bytes
-            // above the colon (`below` never misses one), then the next
-            // words.
-            if let Some(end) = line_end_in(c, ctl & !(bit | (bit - 1))) {
-                return (i + end, name_ok);
+        return match c[k] {
+            b':' => {
+                // The line end, from the same word on: the control bytes
+                // above the colon (`below` never misses one), then the
+                // next words.
+                let ctl = swar::below(w, 0x0E) & !(bit | (bit - 1));
+                match line_end_in(c, ctl) {
+                    Some(end) => (i + end, name_ok),
+                    None => (line_end(b, i + 8), name_ok),
+                }
             }
-            return (line_end(b, i + 8), name_ok);
-        }
-        if ctl & bit != 0 && matches!(c[k], 0 | b'\n' | b'\r') {
-            return (i + k, name_ok);
-        }
-        // A blank before any ':', or another control byte.
-        return attribute_line_words(b, start);
+            0 | b'\n' | b'\r' => (i + k, name_ok),
+            // A blank before any ':', or another control byte.
+            _ => attribute_line_words(b, start),
+        };
+    }
+    // A flag whose name fills the last whole words of the input, such as
+    // the 8-byte direction attributes on the last line.
+    if b.get(i..) == Some(b"\r\n") {
+        return (i, i > start);
     }
     attribute_line_tail(b, start, i)
 }
@@ -510,6 +537,35 @@ fn line_next(b: &[u8], at: usize, strict: bool) -> Result<usize, SdpErrorKind> {
     }
 }
 
+/// A run of well-formed a= lines from `pos` (which starts one), each
+/// ending in CRLF, stored in `slots` while there are free ones: how many
+/// were stored and where the line after them starts. It stops before the
+/// first line that needs a closer look (another ending, a bad att-field),
+/// which the caller's general loop then judges.
+#[inline(never)]
+fn attribute_run(bytes: &[u8], mut pos: usize, slots: &mut [Span]) -> (usize, usize) {
+    let mut k = 0;
+    for slot in slots {
+        let (at, name_ok) = attribute_line(bytes, pos + 2);
+        // CRLF and another a= line, nearly always: one compare.
+        let more = bytes.get(at..at + 4) == Some(b"\r\na=");
+        if !name_ok || (!more && bytes.get(at..at + 2) != Some(b"\r\n")) {
+            break;
+        }
+        // `parse` refused inputs longer than u32::MAX.
+        *slot = Span {
+            start: pos as u32,
+            end: at as u32,
+        };
+        k += 1;
+        pos = at + 2;
+        if !more {
+            break;
+        }
+    }
+    (k, pos)
+}
+
 struct Parser<'l> {
     limits: &'l SdpLimits,
     strict: bool,
@@ -553,8 +609,8 @@ impl<'l> Parser<'l> {
         // check of the general path below.
         if max_lines > 0 && bytes.starts_with(b"v=0\r\n") {
             d.lines.push(Span { start: 0, end: 3 });
-            n = 1;
-            pos = 5;
+            pos = self.header(d, 5);
+            n = d.lines.len();
         }
         while pos < bytes.len() {
             let err = |n: usize, kind| SdpError::new(n as u32 + 1, kind);
@@ -562,9 +618,23 @@ impl<'l> Parser<'l> {
                 return Err(err(n, SdpErrorKind::TooManyLines));
             }
             if n > 0 && bytes.get(pos..pos + 2) == Some(b"a=") {
-                // Most lines are attributes, in runs: one scan per line
-                // finds its end and checks the att-field, without the
-                // general dispatch.
+                // Most lines are attributes, in runs. The well-formed ones
+                // that fit in the limits and the inline table go straight
+                // into free slots of the table, without any check that
+                // cannot fail for them.
+                let cap = (max_lines - n).min(max_attributes.saturating_sub(self.attributes));
+                let (k, next) = attribute_run(bytes, pos, d.lines.free_inline(cap));
+                if k > 0 {
+                    d.lines.grow(k);
+                    n += k;
+                    self.attributes += k;
+                    pos = next;
+                    // a= may repeat and is last in its section.
+                    self.rank = self.a_rank;
+                    continue;
+                }
+                // The general loop: one scan per line finds its end and
+                // checks the att-field, and the limits are checked.
                 let mut attributes = self.attributes;
                 loop {
                     let (at, name_ok) = attribute_line(bytes, pos + 2);
@@ -621,9 +691,8 @@ impl<'l> Parser<'l> {
             if at - line_start < 2 || !kind.is_ascii_lowercase() || bytes[line_start + 1] != b'=' {
                 return Err(err(n, SdpErrorKind::MalformedLine));
             }
-            // The type letter and '=' are ASCII, so this is a char boundary.
-            let value = raw.get(line_start + 2..at).unwrap_or_default();
-            self.line(d, kind, value).map_err(|e| e.at(n as u32 + 1))?;
+            self.line(d, kind, line_start, at)
+                .map_err(|e| e.at(n as u32 + 1))?;
             d.lines.push(span);
             n += 1;
         }
@@ -640,6 +709,110 @@ impl<'l> Parser<'l> {
             }
         }
         Ok(())
+    }
+
+    /// The session header as nearly every peer writes it, after `v=0`:
+    /// `o=`, `s=`, an optional `c=`, `t=` and the first `m=`, in this
+    /// order, canonical and ending in CRLF. Each is checked and recorded
+    /// exactly as the general loop would (in this order and shape, every
+    /// check it makes passes), without its dispatch. Stops at the first
+    /// line that is anything else, for the general loop to judge; returns
+    /// where.
+    #[inline(never)]
+    fn header(&mut self, d: &mut SessionDescription<'_>, mut pos: usize) -> usize {
+        let raw = d.raw;
+        let bytes = raw.as_bytes();
+        let max_lines = self.limits.max_lines;
+        // The line at `pos` if it has type `kind`, no NUL or stray CR and
+        // a CRLF ending, and the table has room: where its value ends.
+        let plain = |d: &SessionDescription<'_>, pos: usize, kind: u8| {
+            if d.lines.len() >= max_lines || bytes.get(pos..pos + 2) != Some(&[kind, b'=']) {
+                return None;
+            }
+            let at = line_end(bytes, pos);
+            (bytes.get(at..at + 2) == Some(b"\r\n")).then_some(at)
+        };
+        let span = |pos: usize, at: usize| Span {
+            start: pos as u32,
+            end: at as u32,
+        };
+        // o= (RFC 8866 s.5.2).
+        let Some(at) = plain(d, pos, b'o') else {
+            return pos;
+        };
+        let Some(origin) = bytes
+            .get(..at)
+            .and_then(|l| OriginAt::canonical(l, pos + 2))
+        else {
+            return pos;
+        };
+        d.origin = origin;
+        self.seen_o = true;
+        self.rank = 1;
+        d.lines.push(span(pos, at));
+        pos = at + 2;
+        // s=: anything but empty in strict mode (RFC 8866 s.5.3).
+        let Some(at) = plain(d, pos, b's') else {
+            return pos;
+        };
+        if self.strict && at == pos + 2 {
+            return pos;
+        }
+        self.seen_s = true;
+        self.rank = 2;
+        d.lines.push(span(pos, at));
+        pos = at + 2;
+        // c=, if at session level.
+        if let Some(at) = plain(d, pos, b'c') {
+            let Some(c) = ConnectionAt::canonical(raw, pos + 2, at) else {
+                return pos;
+            };
+            d.connection = Some(c);
+            self.session_c = true;
+            self.rank = 7;
+            d.lines.push(span(pos, at));
+            pos = at + 2;
+        }
+        // t=
+        let Some(at) = plain(d, pos, b't') else {
+            return pos;
+        };
+        let Some(t) = bytes.get(pos + 2..at).and_then(Timing::canonical) else {
+            return pos;
+        };
+        d.timing = Some(t);
+        self.seen_t = true;
+        self.rank = 9;
+        d.lines.push(span(pos, at));
+        pos = at + 2;
+        // The first m= line, if it comes next (RFC 8866 s.5.14).
+        let Some(at) = plain(d, pos, b'm') else {
+            return pos;
+        };
+        let Some(m) = bytes
+            .get(..at)
+            .and_then(|l| MediaLineAt::canonical(l, pos + 2))
+        else {
+            return pos;
+        };
+        let max_formats = self.limits.max_formats;
+        if self.limits.max_media == 0
+            || (m.formats_len() >= max_formats.saturating_mul(2)
+                && m.get(raw).formats().nth(max_formats).is_some())
+        {
+            return pos;
+        }
+        d.media.push(MediaSlot {
+            start: d.lines.len() as u32,
+            connection_line: 0,
+            line: m,
+        });
+        self.rank = 0;
+        self.a_rank = MEDIA_A_RANK;
+        self.attributes = 0;
+        self.media_c = false;
+        d.lines.push(span(pos, at));
+        at + 2
     }
 
     /// Checks the c= rule for the media section that just ended.
@@ -712,12 +885,20 @@ impl<'l> Parser<'l> {
         &mut self,
         d: &mut SessionDescription<'a>,
         kind: u8,
-        value: &'a str,
+        line_start: usize,
+        at: usize,
     ) -> Result<(), SdpError> {
         let e = |k| SdpError::new(0, k);
+        let raw = d.raw;
+        // The line up to the end of its value (the canonical decoders
+        // take positions in it, so nothing is cut on their path).
+        let line = raw.as_bytes().get(..at).unwrap_or_default();
+        // The type letter and '=' are ASCII, and a line ending or the end
+        // of the input follows: char boundaries. Only cut when needed.
+        let value = || raw.get(line_start + 2..at).unwrap_or_default();
         if d.lines.is_empty() {
             // v=0 must come first, in both modes: it is how SDP is recognised.
-            let v = if self.strict { value } else { value.trim() };
+            let v = if self.strict { value() } else { value().trim() };
             return if kind == b'v' && v == "0" {
                 Ok(())
             } else {
@@ -727,9 +908,9 @@ impl<'l> Parser<'l> {
         let in_media = !d.media.is_empty();
         match kind {
             b'o' => {
-                let origin = Origin::parse_canonical(value);
+                let origin = OriginAt::canonical(line, line_start + 2);
                 if origin.is_none() {
-                    self.blanks(kind, value)?;
+                    self.blanks(kind, value())?;
                 }
                 self.order(kind, in_media)?;
                 if self.seen_o {
@@ -738,13 +919,13 @@ impl<'l> Parser<'l> {
                 self.seen_o = true;
                 d.origin = match origin {
                     Some(o) => o,
-                    None => Origin::parse_general(value)?,
+                    None => OriginAt::general(raw, value())?,
                 };
             }
             b'm' => {
-                let media_line = MediaLine::parse_canonical(value);
+                let media_line = MediaLineAt::canonical(line, line_start + 2);
                 if media_line.is_none() {
-                    self.blanks(kind, value)?;
+                    self.blanks(kind, value())?;
                 }
                 self.finish_media(d)?;
                 if d.media.len() >= self.limits.max_media {
@@ -753,21 +934,21 @@ impl<'l> Parser<'l> {
                 if !self.seen_o {
                     return Err(e(SdpErrorKind::MissingLine(b'o')));
                 }
-                let line = match media_line {
+                let m = match media_line {
                     Some(l) => l,
-                    None => MediaLine::parse_general(value)?,
+                    None => MediaLineAt::of(raw, &MediaLine::parse_general(value())?),
                 };
                 // Each format takes at least two bytes with its separator, so
                 // short lines need no count.
-                if line.formats.len() >= self.limits.max_formats.saturating_mul(2)
-                    && line.formats().nth(self.limits.max_formats).is_some()
+                if m.formats_len() >= self.limits.max_formats.saturating_mul(2)
+                    && m.get(raw).formats().nth(self.limits.max_formats).is_some()
                 {
                     return Err(e(SdpErrorKind::TooManyFormats));
                 }
                 d.media.push(MediaSlot {
                     start: d.lines.len() as u32,
                     connection_line: 0,
-                    line,
+                    line: m,
                 });
                 self.rank = 0;
                 self.a_rank = MEDIA_A_RANK;
@@ -775,14 +956,14 @@ impl<'l> Parser<'l> {
                 self.media_c = false;
             }
             b'c' => {
-                let connection = Connection::parse_canonical(value);
+                let connection = ConnectionAt::canonical(raw, line_start + 2, at);
                 if connection.is_none() {
-                    self.blanks(kind, value)?;
+                    self.blanks(kind, value())?;
                 }
                 self.order(kind, in_media)?;
                 let c = match connection {
                     Some(c) => c,
-                    None => Connection::parse_general(value)?,
+                    None => ConnectionAt::of(raw, &Connection::parse_general(value())?),
                 };
                 if in_media {
                     self.media_c = true;
@@ -799,14 +980,14 @@ impl<'l> Parser<'l> {
                 }
             }
             b't' => {
-                let timing = Timing::parse_canonical(value);
+                let timing = Timing::canonical(line.get(line_start + 2..).unwrap_or_default());
                 if timing.is_none() {
-                    self.blanks(kind, value)?;
+                    self.blanks(kind, value())?;
                 }
                 self.order(kind, in_media)?;
                 let t = match timing {
                     Some(t) => t,
-                    None => Timing::parse_general(value)?,
+                    None => Timing::parse_general(value())?,
                 };
                 if !in_media && d.timing.is_none() {
                     d.timing = Some(t);
@@ -814,22 +995,22 @@ impl<'l> Parser<'l> {
                 self.seen_t = true;
             }
             b'b' => {
-                self.blanks(kind, value)?;
+                self.blanks(kind, value())?;
                 self.order(kind, in_media)?;
-                Bandwidth::parse(value)?;
+                Bandwidth::parse(value())?;
             }
             b'r' | b'z' => {
-                self.blanks(kind, value)?;
+                self.blanks(kind, value())?;
                 self.order(kind, in_media)?;
                 if kind == b'r' && !self.seen_t {
                     return Err(e(SdpErrorKind::UnexpectedLine(b'r')));
                 }
-                check_repeat_or_zone(value, kind)?;
+                check_repeat_or_zone(value(), kind)?;
             }
             _ => {
                 self.order(kind, in_media)?;
                 if kind == b's' {
-                    if self.strict && value.is_empty() {
+                    if self.strict && at == line_start + 2 {
                         // RFC 8866 s.5.3: s= must not be empty (use "s= " or "s=-").
                         return Err(e(SdpErrorKind::InvalidField(b's')));
                     }
@@ -875,7 +1056,7 @@ impl<'a> SessionDescription<'a> {
 
     /// The o= line.
     pub fn origin(&self) -> Origin<'a> {
-        self.origin
+        self.origin.get(self.raw)
     }
 
     fn session_value(&self, kind: u8) -> Option<&'a str> {
@@ -892,7 +1073,7 @@ impl<'a> SessionDescription<'a> {
 
     /// The session-level c= line.
     pub fn connection(&self) -> Option<Connection<'a>> {
-        self.connection
+        self.connection.map(|c| c.get(self.raw))
     }
 
     /// The first t= line.
@@ -943,7 +1124,7 @@ impl<'a> SessionDescription<'a> {
             spans: self.lines.get(slot.start as usize..end).unwrap_or_default(),
             first_line: slot.start + 1,
             connection_line: slot.connection_line,
-            media_line: slot.line,
+            media_line: slot.line.get(self.raw),
             session: self,
         }
     }
@@ -1334,6 +1515,38 @@ mod tests {
             parse(attrs.as_bytes(), &l).unwrap_err().kind,
             SdpErrorKind::TooManyAttributes
         );
+    }
+
+    #[test]
+    fn header_fast_path_records_what_the_general_loop_does() {
+        // `v= 0` (lenient) sends every line through the general loop; `v=0`
+        // takes the header path for o=, s=, c=, t= and m=.
+        let text = format!("{S}a=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n");
+        let fast = lenient(&text).unwrap();
+        let slow_text = text.replacen("v=0", "v= 0", 1);
+        let slow = lenient(&slow_text).unwrap();
+        assert_eq!(fast.origin(), slow.origin());
+        assert_eq!(fast.origin().session_id, 1);
+        assert_eq!(fast.connection(), slow.connection());
+        assert_eq!(fast.timing(), slow.timing());
+        assert_eq!(fast.session_name(), slow.session_name());
+        let (f, s) = (fast.media_at(0).unwrap(), slow.media_at(0).unwrap());
+        assert_eq!(f.media_line(), s.media_line());
+        assert_eq!(f.line_number(), s.line_number());
+        assert_eq!(f.rtpmap(0), s.rtpmap(0));
+        assert_eq!(f.direction(), Some(Direction::SendRecv));
+        assert!(fast.lines().skip(1).eq(slow.lines().skip(1)));
+        // A header line the fast path does not take (i= between s= and
+        // c=) leaves the rest to the general loop, with the same result.
+        let with_i = text.replacen("s=-\r\n", "s=-\r\ni=x\r\n", 1);
+        let d = strict(&with_i).unwrap();
+        assert_eq!(d.connection(), fast.connection());
+        assert_eq!(d.media_at(0).unwrap().line_number(), f.line_number() + 1);
+        // Strict order checks still apply after the header: a second t=
+        // after m= is a session line in a media section.
+        let late_t = format!("{S}t=0 0\r\n");
+        let e = strict(&late_t).unwrap_err();
+        assert_eq!((e.line, e.kind), (7, SdpErrorKind::UnexpectedLine(b't')));
     }
 
     #[test]
