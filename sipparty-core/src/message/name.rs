@@ -566,7 +566,7 @@ mod tests {
                         direct += 1;
                     }
                     None => assert!(
-                        LINE_LOOKUP.iter().any(|&t| t == id),
+                        LINE_LOOKUP.contains(&id),
                         "{written} not in the table"
                     ),
                 }
