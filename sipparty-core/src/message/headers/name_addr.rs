@@ -187,6 +187,10 @@ pub enum Contact<'a> {
 impl<'a> Contact<'a> {
     /// Parse one contact element.
     pub fn parse(raw: &'a str) -> Result<Contact<'a>, ParseError> {
+        // Most contacts start with their `<` or display name: not `*`.
+        if matches!(raw.as_bytes().first(), Some(b'<' | b'"')) {
+            return NameAddr::parse(raw).map(Contact::Address);
+        }
         if trim(raw) == "*" {
             Ok(Contact::Star)
         } else {
