@@ -565,10 +565,7 @@ mod tests {
                         assert_eq!(found, (written.len(), id), "{written}");
                         direct += 1;
                     }
-                    None => assert!(
-                        LINE_LOOKUP.contains(&id),
-                        "{written} not in the table"
-                    ),
+                    None => assert!(LINE_LOOKUP.contains(&id), "{written} not in the table"),
                 }
                 // Followed by anything but the colon, it is not a name.
                 line[written.len()] = b' ';
