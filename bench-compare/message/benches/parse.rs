@@ -54,7 +54,7 @@ fn sipparty_decode6(raw: &[u8]) -> usize {
     let contact = h.contacts().next().unwrap().unwrap();
     via.branch().map_or(0, str::len)
         + from.tag().map_or(0, str::len)
-        + to.uri.host.len()
+        + to.uri().host.len()
         + cseq.seq as usize
         + call_id.len()
         + usize::from(contact.address().is_some())

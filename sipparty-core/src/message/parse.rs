@@ -153,6 +153,7 @@ impl<'a> MessageView<'a> {
     }
 
     /// The header section, with raw and typed access.
+    #[inline]
     pub fn headers(&self) -> Headers<'_> {
         Headers::new(self.head, &self.slots)
     }

@@ -188,13 +188,13 @@ impl<'s> Iterator for SplitValues<'s> {
 /// admit commas only inside quoted strings and angle brackets, where the
 /// split does not cut either. So the result is the split's, without the
 /// search for commas on the usual one-element line.
-struct Elements<'s, T> {
+struct Elements<'s, F> {
     lines: Values<'s>,
     current: Option<CommaSplit<'s>>,
-    decode: fn(&'s str) -> Result<T, ParseError>,
+    decode: F,
 }
 
-impl<'s, T> Iterator for Elements<'s, T> {
+impl<'s, T, F: Fn(&'s str) -> Result<T, ParseError>> Iterator for Elements<'s, F> {
     type Item = Result<T, ParseError>;
 
     fn next(&mut self) -> Option<Self::Item> {
@@ -291,11 +291,11 @@ impl<'s> Headers<'s> {
         }
     }
 
-    fn elements_by_id<T>(
+    fn elements_by_id<T, F: Fn(&'s str) -> Result<T, ParseError>>(
         &self,
         id: u8,
-        decode: fn(&'s str) -> Result<T, ParseError>,
-    ) -> Elements<'s, T> {
+        decode: F,
+    ) -> Elements<'s, F> {
         Elements {
             lines: self.lines_by_id(id),
             current: None,
@@ -322,8 +322,17 @@ impl<'s> Headers<'s> {
 
     /// The topmost Via element.
     pub fn top_via(&self) -> Option<Result<Via<'s>, ParseError>> {
-        self.elements_by_id(HeaderName::Via.known_id(), Via::parse)
-            .next()
+        // The usual case first: the first Via line is one element. This is
+        // the iterator's first answer whenever that line decodes whole (see
+        // `Elements`); anything else takes the iterator.
+        let id = HeaderName::Via.known_id();
+        let first = trim(self.first_by_id(id)?);
+        if !first.is_empty() {
+            if let ok @ Ok(_) = Via::parse(first) {
+                return Some(ok);
+            }
+        }
+        self.elements_by_id(id, Via::parse).next()
     }
 
     /// All Via elements, top first.

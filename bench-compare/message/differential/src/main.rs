@@ -230,7 +230,7 @@ macro_rules! observers {
 }
 
 observers!(obs_new, new, methods);
-observers!(obs_old, old, fields);
+observers!(obs_old, old, methods);
 
 /// xorshift64*: deterministic, no dependency.
 struct Rng(u64);

@@ -138,26 +138,31 @@ impl<'a> NameAddr<'a> {
 
     /// The display name: quotes removed, escapes kept as written; a token
     /// display name trimmed. `None` when absent or empty.
+    #[inline]
     pub fn display_name(&self) -> Option<&'a str> {
         self.display_name.map(|d| d.of(self.text))
     }
 
     /// The URI.
+    #[inline]
     pub fn uri(&self) -> Uri<'a> {
         self.uri.to_uri(self.text, self.uri_text.of(self.text))
     }
 
     /// Header parameters after the address (`;tag=..`, `;expires=..`).
+    #[inline]
     pub fn params(&self) -> Params<'a> {
         Params::new(self.params.of(self.text))
     }
 
     /// Whether the address was written in angle brackets.
+    #[inline]
     pub fn bracketed(&self) -> bool {
         self.bracketed
     }
 
     /// The `tag` parameter (RFC 3261 section 19.3).
+    #[inline]
     pub fn tag(&self) -> Option<&'a str> {
         self.tag.map(|t| t.of(self.text))
     }
@@ -187,6 +192,10 @@ pub enum Contact<'a> {
 impl<'a> Contact<'a> {
     /// Parse one contact element.
     pub fn parse(raw: &'a str) -> Result<Contact<'a>, ParseError> {
+        // Most contacts start with their `<` or display name: not `*`.
+        if matches!(raw.as_bytes().first(), Some(b'<' | b'"')) {
+            return NameAddr::parse(raw).map(Contact::Address);
+        }
         if trim(raw) == "*" {
             Ok(Contact::Star)
         } else {
@@ -195,6 +204,7 @@ impl<'a> Contact<'a> {
     }
 
     /// The address, unless this is `*`.
+    #[inline]
     pub fn address(&self) -> Option<&NameAddr<'a>> {
         match self {
             Contact::Star => None,

@@ -121,11 +121,13 @@ impl<'a> Via<'a> {
     }
 
     /// The via-params (`;branch=..;received=..;rport`).
+    #[inline]
     pub fn params(&self) -> Params<'a> {
         Params::new(self.params)
     }
 
     /// The `branch` parameter (RFC 3261 section 8.1.1.7).
+    #[inline]
     pub fn branch(&self) -> Option<&'a str> {
         self.branch
     }
