@@ -240,6 +240,40 @@ fn reliable_provisional_is_pracked_rfc3262() {
     assert_eq!(out[0].0, "127.0.0.1:5071".parse::<SocketAddr>().unwrap());
 }
 
+/// RFC 3262 section 4: after a reliable 180 (RSeq 4711), its
+/// retransmission and a 183 that skips 4712 are neither PRACKed nor
+/// processed (no Progress event); 4712 then is.
+#[test]
+fn repeated_or_out_of_order_reliable_provisionals_are_ignored_rfc3262_4() {
+    let mut uac = Uac::new();
+    let invite = start(&mut uac);
+    let reliable = |code: u16, rseq: &str| {
+        let mut r = answer(&invite, code, "b1", "<sip:bob@127.0.0.1:5071>");
+        r.add_header(HeaderName::Require, "100rel");
+        r.add_header(HeaderName::RSeq, rseq);
+        r
+    };
+    let progress = |uac: &Uac| {
+        uac.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Progress { code, .. } => Some(*code),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(methods(&uac.feed(&reliable(180, "4711"))), ["PRACK"]);
+    assert_eq!(progress(&uac), [180]);
+    // The retransmission and the gap: nothing sent, nothing reported.
+    assert!(uac.feed(&reliable(180, "4711")).is_empty());
+    assert!(uac.feed(&reliable(183, "4713")).is_empty());
+    assert_eq!(progress(&uac), [180]);
+    let out = uac.feed(&reliable(183, "4712"));
+    assert_eq!(methods(&out), ["PRACK"]);
+    assert_eq!(out[0].1.header(&HeaderName::RAck), Some("4712 1 INVITE"));
+    assert_eq!(progress(&uac), [180, 183]);
+}
+
 #[test]
 fn early_dialog_from_183_then_200_confirms_it() {
     let mut uac = Uac::new();

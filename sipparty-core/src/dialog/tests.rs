@@ -285,6 +285,7 @@ fn rfc3261_13_2_2_4_written_ack_equals_the_built_one() {
         }
         assert_eq!(written.header(&HeaderName::CSeq), Some("1 ACK"));
     }
-    // Writing changes no sequence number.
+    // Building the ACK with the INVITE's number (section 13.2.2.4) takes
+    // no new one: `create_request` would have advanced it with `None`.
     assert_eq!(d.local_seq, 1);
 }

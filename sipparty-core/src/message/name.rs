@@ -565,7 +565,9 @@ mod tests {
                         assert_eq!(found, (written.len(), id), "{written}");
                         direct += 1;
                     }
-                    None => assert!(LINE_LOOKUP.contains(&id), "{written} not in the table"),
+                    // The one known name whose hash collides with an
+                    // earlier one's: the general scan finds it.
+                    None => assert_eq!(*name, "Content-Language", "{written} missed"),
                 }
                 // Followed by anything but the colon, it is not a name.
                 line[written.len()] = b' ';

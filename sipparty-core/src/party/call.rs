@@ -390,6 +390,11 @@ impl Party {
     fn on_provisional(&mut self, now: Instant, id: DialogId, status: u16, response: &Message) {
         // Which early dialog: the call's, or a fork of it (`fork.rs`).
         let target = self.early_dialog_for(id, status, response);
+        // RFC 3262 section 4: a reliable provisional that repeats or skips
+        // an RSeq is not processed at all (no event, no early answer).
+        if target.is_some_and(|t| !self.reliable_in_order(t, response)) {
+            return;
+        }
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
@@ -475,43 +480,20 @@ impl Party {
         response: &Message,
         answer: Option<Vec<u8>>,
     ) -> bool {
-        let reliable = response
-            .tokens(&HeaderName::Require)
-            .any(|t| t.eq_ignore_ascii_case("100rel"));
-        let Some(rseq) = response
-            .header(&HeaderName::RSeq)
-            .and_then(|v| v.trim().parse::<u32>().ok())
-        else {
+        let Some(rseq) = reliable_rseq(response) else {
             return false;
         };
-        if !reliable {
-            return false;
-        }
         let Some(cseq) = response.cseq().and_then(Result::ok) else {
             return false;
         };
+        if !self.reliable_in_order(id, response) {
+            return false;
+        }
         let Some(call) = self.calls.get_mut(&id) else {
             return false;
         };
         if call.dialog.is_none() {
             return false;
-        }
-        match call.ext().and_then(|e| e.rseq_in) {
-            // Section 4: a retransmission (RSeq not above the last one we
-            // acknowledged for this request) is not PRACKed again; the
-            // PRACK's own transaction retransmits it.
-            Some(last) if rseq <= last => {
-                trace!(%id, rseq, "reliable provisional retransmitted");
-                return false;
-            }
-            // Section 4: reliable provisionals arrive in order; one that
-            // skips a number is neither PRACKed nor processed (the UAS
-            // retransmits the missing one first).
-            Some(last) if rseq != last.wrapping_add(1) => {
-                debug!(%id, rseq, last, "reliable provisional out of order, ignored");
-                return false;
-            }
-            _ => {}
         }
         call.ext_mut().rseq_in = Some(rseq);
         let Some(dialog) = call.dialog.as_mut() else {
@@ -526,6 +508,35 @@ impl Party {
             prack.set_body(Some("application/sdp"), a);
         }
         self.send_in_dialog(now, id, prack, TxKind::Prack).is_ok()
+    }
+
+    /// RFC 3262 section 4: whether `response` may be processed as far as
+    /// its RSeq goes in early dialog `id`: a retransmission (RSeq not above
+    /// the last one we acknowledged for this request) is not, and neither
+    /// is one that skips a number (the UAS retransmits the missing one
+    /// first). Unreliable responses and the first reliable one pass.
+    fn reliable_in_order(&self, id: DialogId, response: &Message) -> bool {
+        let Some(last) = self
+            .calls
+            .get(&id)
+            .and_then(|c| c.ext())
+            .and_then(|e| e.rseq_in)
+        else {
+            return true;
+        };
+        let Some(rseq) = reliable_rseq(response) else {
+            return true;
+        };
+        if rseq <= last {
+            // The PRACK's own transaction retransmits the acknowledgement.
+            trace!(%id, rseq, "reliable provisional retransmitted");
+            false
+        } else if rseq != last.wrapping_add(1) {
+            debug!(%id, rseq, last, "reliable provisional out of order, ignored");
+            false
+        } else {
+            true
+        }
     }
 
     fn on_invite_2xx(&mut self, now: Instant, id: DialogId, response: Message) {
@@ -2224,6 +2235,17 @@ fn dtmf_relay(content_type: Option<&str>, body: &[u8]) -> Option<(char, Duration
     }
     let d = digit.filter(|c| c.is_ascii_digit() || matches!(c, '*' | '#' | 'A'..='D'))?;
     Some((d, Duration::from_millis(ms)))
+}
+
+/// The RSeq of a reliable provisional response (Require: 100rel, RFC 3262
+/// section 7.1); `None` for any other response.
+fn reliable_rseq(response: &Message) -> Option<u32> {
+    response
+        .tokens(&HeaderName::Require)
+        .any(|t| t.eq_ignore_ascii_case("100rel"))
+        .then(|| response.header(&HeaderName::RSeq))
+        .flatten()
+        .and_then(|v| v.trim().parse::<u32>().ok())
 }
 
 #[cfg(test)]

@@ -97,8 +97,9 @@ struct Lookup {
     /// The party's own id for it.
     theirs: LookupId,
     /// When the party gives up on it (its resolver's lookup timeout);
-    /// an answer after that would be ignored anyway.
-    deadline: Instant,
+    /// an answer after that would be ignored anyway. `None` when the party
+    /// had not seen the time yet: kept until answered.
+    deadline: Option<Instant>,
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -256,7 +257,11 @@ impl Endpoint {
             }
             self.lookup_deadlines.pop();
             let id = LookupId::from_u64(n);
-            if self.lookups.get(&id).is_some_and(|l| l.deadline == at) {
+            if self
+                .lookups
+                .get(&id)
+                .is_some_and(|l| l.deadline == Some(at))
+            {
                 trace!(%id, "lookup never answered, forgotten");
                 self.lookups.remove(&id);
             }
@@ -476,18 +481,21 @@ impl Endpoint {
                         Event::ResolveRequest { id, .. } => {
                             self.next_lookup += 1;
                             let ours = LookupId::from_u64(self.next_lookup);
-                            // The party asked while handling an input, so
-                            // it has seen the time.
-                            if let Some(now) = party.last_now {
-                                let deadline = now + party.config.dns.lookup_timeout;
-                                self.lookups.insert(
-                                    ours,
-                                    Lookup {
-                                        party: i,
-                                        theirs: *id,
-                                        deadline,
-                                    },
-                                );
+                            // The party asked while handling an input or a
+                            // command, so it has normally seen the time; a
+                            // lookup without one is kept until answered.
+                            let deadline = party
+                                .last_now
+                                .map(|now| now + party.config.dns.lookup_timeout);
+                            self.lookups.insert(
+                                ours,
+                                Lookup {
+                                    party: i,
+                                    theirs: *id,
+                                    deadline,
+                                },
+                            );
+                            if let Some(deadline) = deadline {
                                 self.lookup_deadlines
                                     .push(Reverse((deadline, self.next_lookup)));
                             }

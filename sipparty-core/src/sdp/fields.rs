@@ -516,7 +516,11 @@ impl Cut {
     /// decoders, which return slices).
     pub(crate) fn of(base: &str, part: &str) -> Self {
         let start = (part.as_ptr() as usize).wrapping_sub(base.as_ptr() as usize);
-        Cut::new(start, start + part.len())
+        debug_assert!(
+            start <= base.len() && part.len() <= base.len() - start,
+            "Cut::of: the part is not inside the base"
+        );
+        Cut::new(start, start.wrapping_add(part.len()))
     }
 
     /// The field in `text` (empty if the positions are not char

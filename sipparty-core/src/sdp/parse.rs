@@ -198,6 +198,10 @@ impl<T: Copy, const N: usize> Table<T, N> {
     /// Takes the first `k` slots of [`Table::free_inline`].
     #[inline(always)]
     fn grow(&mut self, k: usize) {
+        debug_assert!(
+            k == 0 || (self.heap.is_empty() && self.len + k <= N),
+            "Table::grow: more than free_inline gave"
+        );
         self.len += k;
     }
 

@@ -107,10 +107,11 @@ impl InviteServer {
                 self.answered = true;
                 self.state = State::Accepted;
                 self.timers.set(Timer::L, ctx.now + ctx.timers().timeout());
-                if self.peer.transport.is_reliable() {
+                if self.fallback.is_some() {
                     // Kept in case the connection is gone and the 2xx must
                     // go on a new one (section 18.2.2, `retarget`): over
-                    // TCP/TLS the TU does not retransmit it.
+                    // TCP/TLS the TU does not retransmit it. Without a
+                    // fallback nothing could resend it.
                     let mut bytes = bytes;
                     self.last_response = bytes.share();
                     ctx.send(self.peer, bytes);
