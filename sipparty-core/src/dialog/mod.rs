@@ -21,6 +21,7 @@ use std::net::SocketAddr;
 use smallvec::SmallVec;
 
 use crate::message::{HeaderName, Message, Method, NameAddr};
+use crate::text::{has_line_break, push_decimal, trim_value};
 
 /// Whether a dialog is early (created by a provisional response) or
 /// confirmed (by a 2xx), RFC 3261 section 12.
@@ -151,45 +152,21 @@ impl fmt::Debug for Dialog {
 pub(crate) fn write_line(out: &mut Vec<u8>, name: &str, value: &str) {
     out.extend_from_slice(name.as_bytes());
     out.extend_from_slice(b": ");
-    push_clean(out, trim(value));
+    push_clean(out, trim_value(value));
     out.extend_from_slice(b"\r\n");
-}
-
-/// `value.trim()`, with a shortcut for the usual value that starts and
-/// ends with a visible ASCII character (`str::trim` decodes chars).
-fn trim(value: &str) -> &str {
-    match (value.as_bytes().first(), value.as_bytes().last()) {
-        (Some(f), Some(l)) if f.is_ascii_graphic() && l.is_ascii_graphic() => value,
-        _ => value.trim(),
-    }
 }
 
 /// Append `value` with CR and LF made spaces.
 fn push_clean(out: &mut Vec<u8>, value: &str) {
     let start = out.len();
     out.extend_from_slice(value.as_bytes());
-    if memchr::memchr2(b'\r', b'\n', value.as_bytes()).is_some() {
+    if has_line_break(value.as_bytes()) {
         for b in &mut out[start..] {
             if *b == b'\r' || *b == b'\n' {
                 *b = b' ';
             }
         }
     }
-}
-
-/// Append `n` in decimal.
-pub(crate) fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[at..]);
 }
 
 /// `pieces` then `routes` written into one buffer, with their end offsets;
@@ -531,7 +508,10 @@ impl Dialog {
         let strict_first = self.strict_first_route();
         out.extend_from_slice(method.as_str().as_bytes());
         out.push(b' ');
-        push_clean(out, trim(strict_first.unwrap_or(self.remote_target())));
+        push_clean(
+            out,
+            trim_value(strict_first.unwrap_or(self.remote_target())),
+        );
         out.extend_from_slice(b" SIP/2.0\r\n");
         out.extend_from_slice(b"Via: ");
         for part in via {

@@ -16,7 +16,7 @@ use super::name::HeaderName;
 use super::parse::{parse_datagram, Limits, MessageView, StartLine};
 use super::reason::reason_phrase;
 use super::section::{Headers, Slot, SplitValues, Values};
-use crate::text::{decimal, Digits};
+use crate::text::{decimal, has_line_break, push_decimal, trim_value, Digits};
 
 /// Forward typed accessors to [`Headers`].
 macro_rules! delegate {
@@ -123,40 +123,6 @@ fn push_clean(text: &mut String, value: &str) {
     }
 }
 
-/// Whether `b` holds a CR or LF. Header values are short (a call builds
-/// dozens of them), where `memchr2`'s set-up costs more than the search:
-/// CR and LF are the only bytes below 0x0E a value normally has none of,
-/// so eight bytes at a time are tested for "any byte below 0x0E" (exact
-/// for thresholds up to 0x80) and only a hit is looked at closely.
-fn has_line_break(b: &[u8]) -> bool {
-    if b.len() > 64 {
-        return memchr::memchr2(b'\r', b'\n', b).is_some();
-    }
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let is_break = |c: &u8| *c == b'\r' || *c == b'\n';
-    let mut words = b.chunks_exact(8);
-    for w in &mut words {
-        let mut bytes = [0u8; 8];
-        bytes.copy_from_slice(w);
-        let x = u64::from_le_bytes(bytes);
-        if x.wrapping_sub(ONES * 0x0E) & !x & HIGH != 0 && w.iter().any(is_break) {
-            return true;
-        }
-    }
-    words.remainder().iter().any(is_break)
-}
-
-/// `value.trim()`, with a shortcut for the usual value that starts and
-/// ends with a visible ASCII character (`str::trim` decodes chars).
-fn trim_value(value: &str) -> &str {
-    let b = value.as_bytes();
-    match (b.first(), b.last()) {
-        (Some(f), Some(l)) if f.is_ascii_graphic() && l.is_ascii_graphic() => value,
-        _ => value.trim(),
-    }
-}
-
 /// What `cache` (of the line `slot` of another message) says about that
 /// line copied to offset `base`.
 fn shift_cache(cache: TagCache, slot: &Slot, base: u32) -> TagCache {
@@ -205,12 +171,6 @@ fn contains_tag_word(value: &str) -> bool {
         .as_bytes()
         .windows(3)
         .any(|w| w.eq_ignore_ascii_case(b"tag"))
-}
-
-/// Write `n` in decimal without allocating.
-fn push_decimal(out: &mut Vec<u8>, n: usize) {
-    let mut digits = Digits::default();
-    out.extend_from_slice(decimal(n as u64, &mut digits).as_bytes());
 }
 
 impl Message {
@@ -881,7 +841,7 @@ impl Message {
                 if v.parse::<usize>().ok() != Some(self.body.len()) {
                     out.extend_from_slice(slot.name(&self.text).as_bytes());
                     out.extend_from_slice(b": ");
-                    push_decimal(out, self.body.len());
+                    push_decimal(out, self.body.len() as u64);
                     out.extend_from_slice(b"\r\n");
                     continue;
                 }
@@ -890,7 +850,7 @@ impl Message {
         }
         if !length_written && self.auto_length {
             out.extend_from_slice(b"Content-Length: ");
-            push_decimal(out, self.body.len());
+            push_decimal(out, self.body.len() as u64);
             out.extend_from_slice(b"\r\n");
         }
         out.extend_from_slice(if self.blank_lf { b"\n" } else { b"\r\n" });
@@ -916,7 +876,7 @@ impl Message {
         out.reserve(self.body.len() + 24);
         if self.auto_length {
             out.extend_from_slice(b"Content-Length: ");
-            push_decimal(&mut out, self.body.len());
+            push_decimal(&mut out, self.body.len() as u64);
             out.extend_from_slice(b"\r\n");
         }
         out.extend_from_slice(if self.blank_lf { b"\n" } else { b"\r\n" });

@@ -9,8 +9,9 @@ use std::time::Instant;
 use super::call::SentAck;
 use super::event::DialogId;
 use super::{host_port_in, Error, Owner, Party, TxKind, TxUse};
-use crate::dialog::{push_decimal, write_line};
+use crate::dialog::write_line;
 use crate::message::{self, HeaderName, Method};
+use crate::text::push_decimal;
 use crate::transaction::TransactionId;
 use crate::transport::Transport;
 
