@@ -642,8 +642,9 @@ impl Driver {
             if report {
                 self.transport_error(c.transport, c.peer);
             } else {
-                // A normal close (peer EOF, idle, evicted): the core
-                // forgets the connection's framing state.
+                // A normal close (peer EOF, idle, evicted): responses the
+                // core still owes on it go to the requests' Via (RFC 3261
+                // section 18.2.2); its framer, if any, is dropped.
                 self.core.endpoint.handle_input(Input::StreamClosed {
                     now: Instant::now(),
                     transport: c.transport,

@@ -283,7 +283,9 @@ impl Driver {
                     bytes: &bytes,
                 });
             }
-            // The core forgets the connection's framing state.
+            // A normal close: responses the core still owes on it go to
+            // the requests' Via (RFC 3261 section 18.2.2); its framer, if
+            // any, is dropped.
             IoEvent::Closed { transport, peer } => {
                 self.party.handle_input(Input::StreamClosed {
                     now,

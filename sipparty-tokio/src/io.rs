@@ -410,26 +410,18 @@ impl Io {
                     }
                 }
                 ConnectionAction::Close { conn, failed } => {
-                    // The table has forgotten it already.
-                    if let Some(c) = self.conns.remove(&conn) {
-                        let report = failed || c.busy();
-                        if matches!(c.state, ConnState::Opening(_)) {
-                            debug!(peer = %conn.1, transport = %conn.0, "connect or TLS handshake took too long");
-                        } else {
-                            debug!(peer = %conn.1, transport = %conn.0, failed, "closing silent connection");
-                        }
-                        self.events.push_back(if report {
-                            IoEvent::Unreachable {
-                                transport: conn.0,
-                                destination: conn.1,
-                            }
-                        } else {
-                            IoEvent::Closed {
-                                transport: conn.0,
-                                peer: conn.1,
-                            }
-                        });
+                    let Some(c) = self.conns.get(&conn) else {
+                        continue;
+                    };
+                    if matches!(c.state, ConnState::Opening(_)) {
+                        debug!(peer = %conn.1, transport = %conn.0, "connect or TLS handshake took too long");
+                    } else {
+                        debug!(peer = %conn.1, transport = %conn.0, failed, "closing silent connection");
                     }
+                    let report = failed || c.busy();
+                    // The table has forgotten it already: `closed` is a
+                    // no-op there.
+                    self.close(conn, report);
                 }
                 _ => {}
             }

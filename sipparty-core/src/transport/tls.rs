@@ -237,6 +237,7 @@ mod tests {
             .unwrap()
             .server_session()
             .is_err());
-        assert!(config().server_config().is_some());
+        // ...while one with a certificate and key can.
+        assert!(config().server_session().is_ok());
     }
 }
