@@ -889,7 +889,8 @@ impl Party {
         source: SocketAddr,
         transport: Transport,
     ) {
-        if let Some(resp) = validate::check_request(&request) {
+        let with_100rel = self.config.reliable_provisionals != config::ReliableProvisionals::Never;
+        if let Some(resp) = validate::check_request(&request, with_100rel) {
             debug!(
                 status = resp.status(),
                 "request refused by section 8.2 checks"
@@ -1003,14 +1004,7 @@ impl Party {
             let _ = self.tx.send_response(now, tx, resp);
             return;
         }
-        let reliable = match self.reliable_for(&request) {
-            Ok(r) => r,
-            Err(resp) => {
-                // RFC 3261 section 8.2.2.3: we are configured not to do it.
-                let _ = self.tx.send_response(now, tx, *resp);
-                return;
-            }
-        };
+        let reliable = self.reliable_for(&request);
         let id = DialogId(self.new_id());
         let tag = self.new_tag();
         let dialog = match Dialog::from_uas_request(&request, &tag) {
@@ -1450,17 +1444,10 @@ impl Party {
     /// 100rel there is nothing to send reliably: RFC 3262 section 3 governs
     /// the provisionals a UAS sends, and a UAS may always go straight to
     /// the final response. Only a party configured never to do 100rel
-    /// refuses `Require: 100rel` (420, RFC 3261 section 8.2.2.3), as for an
+    /// refuses `Require: 100rel`: 420 from the request checks
+    /// (`validate::check_request`, RFC 3261 section 8.2.2.3), as for an
     /// initial INVITE.
     fn on_reinvite(&mut self, now: Instant, id: DialogId, tx: TransactionId, request: Message) {
-        if self.config.reliable_provisionals == config::ReliableProvisionals::Never
-            && super::early::has_tag(&request, &HeaderName::Require, super::early::TAG_100REL)
-        {
-            let mut resp = Message::response_to(&request, 420, None);
-            resp.add_header(HeaderName::Unsupported, super::early::TAG_100REL);
-            let _ = self.tx.send_response(now, tx, resp);
-            return;
-        }
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };

@@ -165,23 +165,15 @@ fn parse_rack(value: &str) -> Option<(u32, u32, Method)> {
 }
 
 impl Party {
-    /// RFC 3262 for a new incoming INVITE: the 420 to send when it
-    /// requires 100rel and we do not do it, else the reliability state the
-    /// call keeps (None: provisionals go unreliably).
-    pub(crate) fn reliable_for(
-        &mut self,
-        request: &Message,
-    ) -> Result<Option<UasReliable>, Box<Message>> {
+    /// RFC 3262 for a new incoming INVITE: the reliability state the call
+    /// keeps (None: provisionals go unreliably). One that requires 100rel
+    /// when we never do it was answered 420 by the request checks.
+    pub(crate) fn reliable_for(&mut self, request: &Message) -> Option<UasReliable> {
         let required = has_tag(request, &HeaderName::Require, TAG_100REL);
         let supported = required || has_tag(request, &HeaderName::Supported, TAG_100REL);
         let mode = self.config.reliable_provisionals;
         if mode == ReliableProvisionals::Never {
-            if required {
-                let mut resp = Message::response_to(request, 420, None);
-                resp.add_header(HeaderName::Unsupported, TAG_100REL);
-                return Err(Box::new(resp));
-            }
-            return Ok(None);
+            return None;
         }
         let all = required || mode == ReliableProvisionals::Always;
         // No state where no provisional can go reliably: policies that
@@ -197,18 +189,18 @@ impl Party {
                 && !self.config.early_media
                 && matches!(policy, super::CallPolicy::RingThenAnswer { .. }))
         {
-            return Ok(None);
+            return None;
         }
         // Section 3: the first RSeq is random, between 1 and 2^31 - 1, so
         // a restarted UAS does not reuse numbers.
         let first = (self.rng.next_u64() % 0x7fff_ffff) as u32 + 1;
-        Ok(Some(UasReliable {
+        Some(UasReliable {
             all,
             next_rseq: first,
             outstanding: None,
             queue: VecDeque::new(),
             final_deferred: false,
-        }))
+        })
     }
 
     /// Send a provisional response to the incoming INVITE: reliably when

@@ -64,7 +64,11 @@ fn headers_of(resp: &Message) -> Vec<(HeaderName, String)> {
 /// Checks made once the server transaction exists (section 8.2.1 to
 /// 8.2.3), in the RFC's order. Returns the response to send, if the
 /// request is refused.
-pub(crate) fn check_request(request: &Message) -> Option<Message> {
+///
+/// `with_100rel`: whether the party does reliable provisionals (RFC 3262);
+/// when it does not, `Require: 100rel` is an extension it does not
+/// support, for an initial INVITE and a re-INVITE alike.
+pub(crate) fn check_request(request: &Message, with_100rel: bool) -> Option<Message> {
     let method = request.method()?;
     // Section 8.2 / 21.5.7: another major or minor version.
     if !request.version().eq_ignore_ascii_case("SIP/2.0") {
@@ -101,7 +105,11 @@ pub(crate) fn check_request(request: &Message) -> Option<Message> {
     if !matches!(method, Method::Ack | Method::Cancel) {
         let unsupported: Vec<&str> = request
             .tokens(&HeaderName::Require)
-            .filter(|t| !UNDERSTOOD.iter().any(|u| u.eq_ignore_ascii_case(t)))
+            .filter(|t| {
+                !UNDERSTOOD
+                    .iter()
+                    .any(|u| u.eq_ignore_ascii_case(t) && (with_100rel || *u != "100rel"))
+            })
             .collect();
         if !unsupported.is_empty() {
             let mut resp = Message::response_to(request, 420, None);
