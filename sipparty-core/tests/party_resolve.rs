@@ -753,3 +753,114 @@ fn rfc3263_s4_3_a_connection_that_does_not_open_fails_over_before_timer_b() {
         Some(DialogState::InitiatingDialog)
     );
 }
+
+/// Bob answers `invite` through proxies whose Record-Route lines make
+/// every request in the dialog about 1,500 bytes long.
+fn answered_through_long_route(m: &mut Manual, invite: &Message) {
+    let mut ok = Message::response_to(invite, 200, Some("b1"));
+    for i in 0..5 {
+        let pad = "p".repeat(250);
+        ok.add_header(
+            HeaderName::RecordRoute,
+            &format!("<sip:127.0.0.1:5080;lr;hop={i};pad={pad}>"),
+        );
+    }
+    ok.add_header(HeaderName::Contact, "<sip:bob@127.0.0.1:5080>");
+    m.feed(BOB, ok);
+}
+
+#[test]
+fn rfc3261_s18_1_1_large_bye_goes_over_tcp_with_the_next_cseq() {
+    let mut m = Manual::new(config(), true);
+    let call = m.invite("sip:bob@127.0.0.1:5080", InviteOptions::default());
+    let (t, _, invite) = m.sent[0].clone();
+    assert_eq!(t, Transport::Udp, "the INVITE is small");
+    answered_through_long_route(&mut m, &invite);
+    assert_eq!(m.party.dialog_state(call), Some(DialogState::InDialog));
+    m.party.dialog(call).unwrap().terminate(m.now).unwrap();
+    m.drain();
+    let (t, dest, bye) = m.sent.last().cloned().unwrap();
+    assert_eq!(bye.method().unwrap().as_str(), "BYE");
+    assert!(bye.to_bytes().len() > 1300);
+    assert_eq!((t, dest), (Transport::Tcp, addr(BOB)));
+    assert_eq!(bye.top_via().unwrap().unwrap().transport, "TCP");
+    // Section 12.2.1.1: one higher than the INVITE's. Switching to TCP
+    // takes no CSeq number of its own.
+    let invite_seq = invite.cseq().unwrap().unwrap().seq;
+    assert_eq!(bye.cseq().unwrap().unwrap().seq, invite_seq + 1);
+}
+
+#[test]
+fn rfc3261_s22_2_a_challenged_bye_is_sent_again_with_credentials() {
+    let mut cfg = config();
+    cfg.credentials = Some(sipparty_core::party::Credentials::new("alice", "secret"));
+    let mut m = Manual::new(cfg, false);
+    let call = m.invite("sip:bob@127.0.0.1:5080", InviteOptions::default());
+    let (_, _, invite) = m.sent[0].clone();
+    let mut ok = Message::response_to(&invite, 200, Some("b1"));
+    ok.add_header(HeaderName::Contact, "<sip:bob@127.0.0.1:5080>");
+    m.feed(BOB, ok);
+    m.party.dialog(call).unwrap().terminate(m.now).unwrap();
+    m.drain();
+    let (_, _, bye) = m.sent.last().cloned().unwrap();
+    assert_eq!(bye.method().unwrap().as_str(), "BYE");
+    assert!(bye.header(&HeaderName::Authorization).is_none());
+    let mut challenge = Message::response_to(&bye, 401, Some("b1"));
+    challenge.add_header(
+        HeaderName::WwwAuthenticate,
+        "Digest realm=\"example.test\", nonce=\"n1\", algorithm=MD5",
+    );
+    m.feed(BOB, challenge);
+    let (_, dest, again) = m.sent.last().cloned().unwrap();
+    assert_eq!(again.method().unwrap().as_str(), "BYE");
+    assert_eq!(dest, addr(BOB));
+    let auth = again.header(&HeaderName::Authorization).unwrap();
+    assert!(auth.contains("realm=\"example.test\""), "{auth}");
+    assert_ne!(branch(&bye), branch(&again));
+    m.feed(BOB, Message::response_to(&again, 200, Some("b1")));
+    assert_eq!(m.party.dialog_state(call), Some(DialogState::Terminated));
+}
+
+#[test]
+fn rfc3261_s22_1_the_ack_repeats_the_credentials_of_a_challenged_invite() {
+    let mut cfg = config();
+    cfg.credentials = Some(sipparty_core::party::Credentials::new("alice", "secret"));
+    let mut m = Manual::new(cfg, false);
+    let call = m.invite("sip:bob@127.0.0.1:5080", InviteOptions::default());
+    let (_, _, first) = m.sent[0].clone();
+    assert!(first.header(&HeaderName::ProxyAuthorization).is_none());
+    let mut challenge = Message::response_to(&first, 407, Some("p1"));
+    challenge.add_header(
+        HeaderName::ProxyAuthenticate,
+        "Digest realm=\"proxy.test\", nonce=\"n1\", algorithm=MD5",
+    );
+    m.feed(BOB, challenge);
+    let (_, _, second) = m.sent.last().cloned().unwrap();
+    let credentials = second
+        .header(&HeaderName::ProxyAuthorization)
+        .unwrap()
+        .to_string();
+    let mut ok = Message::response_to(&second, 200, Some("b1"));
+    ok.add_header(HeaderName::Contact, "<sip:bob@127.0.0.1:5080>");
+    m.feed(BOB, ok);
+    assert_eq!(m.party.dialog_state(call), Some(DialogState::InDialog));
+    let (_, _, ack) = m.sent.last().cloned().unwrap();
+    assert_eq!(ack.method().unwrap().as_str(), "ACK");
+    assert_eq!(
+        ack.header(&HeaderName::ProxyAuthorization),
+        Some(credentials.as_str())
+    );
+    assert_eq!(
+        ack.cseq().unwrap().unwrap().seq,
+        second.cseq().unwrap().unwrap().seq
+    );
+    // The dialog's other requests carry them too: no second challenge.
+    m.party.dialog(call).unwrap().terminate(m.now).unwrap();
+    m.drain();
+    let (_, _, bye) = m.sent.last().cloned().unwrap();
+    assert_eq!(bye.method().unwrap().as_str(), "BYE");
+    assert_eq!(
+        bye.header(&HeaderName::ProxyAuthorization),
+        Some(credentials.as_str())
+    );
+}

@@ -45,6 +45,10 @@ pub(crate) struct UacInvite {
     pub(crate) redirected: bool,
     pub(crate) offered: bool,
     pub(crate) retried_422: bool,
+    /// The INVITE carries Authorization or Proxy-Authorization lines (a
+    /// digest answer, or the application's own), which its ACK and the
+    /// dialog's requests repeat (section 22.1): known without looking.
+    pub(crate) credentials: bool,
 }
 
 /// An incoming INVITE not answered finally yet.
@@ -230,6 +234,10 @@ impl Party {
                 redirected: false,
                 offered,
                 retried_422: false,
+                credentials: options
+                    .headers
+                    .iter()
+                    .any(|(name, _)| is_credentials(&HeaderName::from_bytes(name.as_bytes()))),
             })),
             in_invite: None,
             pending_2xx: None,
@@ -679,30 +687,8 @@ impl Party {
         }
     }
 
-    /// Add Via and Max-Forwards to an ACK built from the dialog, send it
-    /// outside any transaction, and keep it for retransmitted 2xx.
-    fn finish_ack(
-        &mut self,
-        id: DialogId,
-        mut ack: Message,
-        transport: Transport,
-    ) -> Result<(), Error> {
-        self.push_via(&mut ack, transport)?;
-        self.common_request_headers(&mut ack);
-        let dest = self.next_hop_of(id);
-        let cseq = ack.cseq().and_then(Result::ok).map_or(0, |c| c.seq);
-        // Kept as bytes: it is only ever sent again as it is.
-        let bytes = ack.into_bytes();
-        // The kept copy is sized exactly; the sent one is the buffer the
-        // message was written into (shrinking it would copy it again).
-        let kept = Box::from(&bytes[..]);
-        self.tx.send_stateless_bytes(bytes, dest, transport);
-        if let Some(c) = self.calls.get_mut(&id) {
-            c.ack = Some(SentAck { bytes: kept, cseq });
-        }
-        Ok(())
-    }
-
+    /// A 2xx from another callee than the call's: ACK it, then end that
+    /// dialog with BYE (section 13.2.2.4).
     fn ack_and_bye_fork(&mut self, now: Instant, id: DialogId, response: &Message) {
         let Some(call) = self.calls.get(&id) else {
             return;
@@ -710,7 +696,6 @@ impl Party {
         let Some(out) = call.out_invite.as_ref() else {
             return;
         };
-        let transport = call.transport;
         let Ok(mut fork) = Dialog::from_uac_response_as(&out.request, &call.local_tag, response)
         else {
             return;
@@ -719,19 +704,7 @@ impl Party {
         if let Some(seq) = self.fork_seq(id, fork.remote_tag()) {
             fork.local_seq = fork.local_seq.max(seq);
         }
-        let cseq = fork.local_seq;
-        let mut ack = fork.create_request(Method::Ack, Some(cseq));
-        let mut bye = fork.create_request(Method::Bye, None);
-        let dest = self.dialog_hop(&fork).unwrap_or(out.destination);
-        if self.push_via(&mut ack, transport).is_ok() {
-            self.common_request_headers(&mut ack);
-            self.tx.send_stateless_request(ack, dest, transport);
-        }
-        if self.push_via(&mut bye, transport).is_ok() {
-            self.common_request_headers(&mut bye);
-            debug!(%id, "second 2xx from a fork: ACK and BYE");
-            let _ = self.send_request(now, bye, dest, transport, Owner::Nobody, TxKind::Bye, 0);
-        }
+        self.ack_and_bye_other(now, id, &mut fork);
     }
 
     /// Follow a 3xx once: the same request to the first Contact, CSeq one
@@ -823,6 +796,7 @@ impl Party {
                 out.tx = new;
                 if let Some(t) = self.txs.get(&new).and_then(|t| t.request.as_deref()) {
                     out.request = t.clone();
+                    out.credentials = carries_credentials(t);
                 }
             }
         }
@@ -1685,7 +1659,7 @@ impl Party {
             if let Some(d) = call.dialog.as_mut() {
                 d.refresh_remote_target(&response);
             }
-            let Some(dialog) = call.dialog.as_mut() else {
+            let Some(dialog) = call.dialog.as_ref() else {
                 return;
             };
             let cseq = response
@@ -1693,12 +1667,12 @@ impl Party {
                 .and_then(Result::ok)
                 .map(|c| c.seq)
                 .unwrap_or(dialog.local_seq);
-            let ack = dialog.create_request(Method::Ack, Some(cseq));
-            let transport = call.transport;
             // An answer delivered in a reliable provisional already
             // (RFC 3262 section 5): the 2xx's copy of it changes nothing.
             let answer_due = call.media.as_ref().is_some_and(|m| m.offer_pending);
-            let _ = self.finish_ack(id, ack, transport);
+            if let Err(e) = self.send_dialog_ack(id, cseq, None) {
+                warn!(%id, error = %e, "cannot build ACK");
+            }
             if answer_due && !response.body().is_empty() {
                 if let Err(e) = self.apply_answer(now, id, response.body()) {
                     if let Some(c) = self.calls.get_mut(&id) {
@@ -1783,7 +1757,8 @@ impl Party {
         let transport = self.calls.get(&id).ok_or(Error::Unknown)?.transport;
         self.push_via(&mut req, transport)?;
         self.common_request_headers(&mut req);
-        if let Some(inv) = self.calls.get(&id).and_then(|c| c.out_invite.as_ref()) {
+        let invite = self.calls.get(&id).and_then(|c| c.out_invite.as_ref());
+        if let Some(inv) = invite.filter(|i| i.credentials) {
             copy_credentials(&inv.request, &mut req);
         }
         if matches!(kind, TxKind::ReInvite | TxKind::Update) {
@@ -2141,7 +2116,7 @@ impl Party {
             .unwrap_or(call.peer)
     }
 
-    fn dialog_hop(&self, dialog: &Dialog) -> Option<SocketAddr> {
+    pub(crate) fn dialog_hop(&self, dialog: &Dialog) -> Option<SocketAddr> {
         // An IP literal is worked out once per dialog; a name goes to the
         // resolver's cache each time (its answer expires).
         dialog
@@ -2167,6 +2142,21 @@ fn copy_credentials(from: &Message, to: &mut Message) {
             }
         }
     }
+}
+
+/// Whether a header line named `name` holds credentials (RFC 3261
+/// section 22).
+fn is_credentials(name: &HeaderName) -> bool {
+    matches!(
+        name,
+        HeaderName::Authorization | HeaderName::ProxyAuthorization
+    )
+}
+
+/// Whether `request` carries credentials.
+pub(crate) fn carries_credentials(request: &Message) -> bool {
+    request.header(&HeaderName::Authorization).is_some()
+        || request.header(&HeaderName::ProxyAuthorization).is_some()
 }
 
 /// The realm of the first challenge of a 401/407.

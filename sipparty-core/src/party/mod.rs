@@ -177,6 +177,9 @@ pub enum Error {
     Transaction(String),
     /// The Party has no media (signalling only) and the command needs it.
     NoMedia,
+    /// A request written from a dialog does not read back as SIP: the
+    /// peer's Contact or route set is beyond what the parser takes.
+    Unwritable(String),
 }
 
 impl fmt::Display for Error {
@@ -192,6 +195,7 @@ impl fmt::Display for Error {
             }
             Error::Transaction(why) => write!(f, "transaction layer: {why}"),
             Error::NoMedia => f.write_str("this party has no media"),
+            Error::Unwritable(why) => write!(f, "request written from the dialog: {why}"),
         }
     }
 }
@@ -286,45 +290,58 @@ impl std::hash::Hash for MergeKey {
     }
 }
 
-/// A request to send: one the caller gives up, or one it keeps (the
-/// INVITE stays with its call for CANCEL, ACK and retries), which is then
-/// serialized from the borrow instead of cloned.
+/// A request to send: one the caller gives up, one it keeps (the INVITE
+/// stays with its call for CANCEL, ACK and retries), which is then
+/// serialized from the borrow instead of cloned, or one written straight
+/// into bytes from its dialog ([`written::Written`]), which needs no
+/// message at all unless it must be kept or changed.
 #[derive(Debug)]
 pub(crate) enum Outgoing<'a> {
     Owned(Message),
     Kept(&'a Message),
+    Written(written::Written),
 }
 
 impl Outgoing<'_> {
-    /// The request, to change: a kept one is copied first (rare: a large
-    /// request switched to TCP).
-    pub(crate) fn make_owned(&mut self) -> &mut Message {
-        if let Outgoing::Kept(m) = *self {
-            *self = Outgoing::Owned(m.clone());
+    /// The request, to change: a kept one is copied first and a written
+    /// one parsed (both rare: a large request switched to TCP).
+    pub(crate) fn make_owned(&mut self) -> Result<&mut Message, Error> {
+        match self {
+            Outgoing::Owned(_) => {}
+            Outgoing::Kept(m) => *self = Outgoing::Owned(Message::clone(m)),
+            Outgoing::Written(w) => *self = Outgoing::Owned(w.to_message()?),
         }
         match self {
-            Outgoing::Owned(m) => m,
+            Outgoing::Owned(m) => Ok(m),
             // Made owned just above.
-            Outgoing::Kept(_) => unreachable!("made owned above"),
+            Outgoing::Kept(_) | Outgoing::Written(_) => unreachable!("made owned above"),
         }
     }
 
     /// The request, owned.
-    pub(crate) fn into_owned(self) -> Message {
+    pub(crate) fn into_owned(self) -> Result<Message, Error> {
         match self {
-            Outgoing::Owned(m) => m,
-            Outgoing::Kept(m) => m.clone(),
+            Outgoing::Owned(m) => Ok(m),
+            Outgoing::Kept(m) => Ok(m.clone()),
+            Outgoing::Written(w) => w.to_message(),
         }
     }
-}
 
-impl std::ops::Deref for Outgoing<'_> {
-    type Target = Message;
-
-    fn deref(&self) -> &Message {
+    /// A copy of the request as a message, to keep.
+    pub(crate) fn to_message(&self) -> Result<Message, Error> {
         match self {
-            Outgoing::Owned(m) => m,
-            Outgoing::Kept(m) => m,
+            Outgoing::Owned(m) => Ok(m.clone()),
+            Outgoing::Kept(m) => Ok(Message::clone(m)),
+            Outgoing::Written(w) => w.to_message(),
+        }
+    }
+
+    /// The request as a message, unless it is only bytes.
+    pub(crate) fn as_message(&self) -> Option<&Message> {
+        match self {
+            Outgoing::Owned(m) => Some(m),
+            Outgoing::Kept(m) => Some(m),
+            Outgoing::Written(_) => None,
         }
     }
 }
@@ -1043,11 +1060,19 @@ impl Party {
         // Kept to answer a digest challenge or to send again elsewhere
         // (failover, UDP after TCP failed); otherwise there is nothing to
         // resend (the INVITE keeps its own copy for CANCEL and forks).
-        let keep = (keep || switched || self.config.credentials.is_some())
-            .then(|| Box::new(Message::clone(&request)));
+        let keep = match keep || switched || self.config.credentials.is_some() {
+            true => Some(Box::new(request.to_message()?)),
+            false => None,
+        };
         let sent = match request {
             Outgoing::Owned(r) => self.tx.send_request(now, r, destination, transport),
             Outgoing::Kept(r) => self.tx.send_request_ref(now, r, destination, transport),
+            Outgoing::Written(w) => {
+                let (method, branch, bytes) = w.into_parts();
+                let branch = written::branch_str(&branch);
+                self.tx
+                    .send_request_bytes(now, method, branch, bytes, destination, transport)
+            }
         };
         let id = sent.map_err(|e| Error::Transaction(e.to_string()))?;
         if switched {

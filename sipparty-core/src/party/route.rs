@@ -174,7 +174,7 @@ impl Party {
             TxUse {
                 owner,
                 kind,
-                request: Some(Box::new(request.into_owned())),
+                request: Some(Box::new(request.into_owned()?)),
                 destination: hop.addr(),
                 transport: hop.transport(),
                 auth_rounds: 0,
@@ -405,6 +405,7 @@ impl Party {
         out.destination = addr;
         out.provisional = false;
         if let Some(r) = sent {
+            out.credentials = super::call::carries_credentials(&r);
             out.request = r;
         }
         c.peer = addr;
@@ -524,16 +525,31 @@ impl Party {
         if transport != Transport::Udp || !self.config.tcp_for_large_requests {
             return transport;
         }
-        if wire_size(request) <= self.udp_size_limit() {
+        let size = match &*request {
+            Outgoing::Written(w) => w.bytes().len(),
+            other => other.as_message().map_or(0, wire_size),
+        };
+        if size <= self.udp_size_limit() {
             return transport;
         }
         let Ok(tcp) = self.local_host_port(Transport::Tcp) else {
             return transport;
         };
-        if next_hop_pins_udp(request) {
+        if request.as_message().is_none() {
+            // Written straight into bytes: read back as a message to look
+            // at its Route and change its Via (this rare case only).
+            if let Err(e) = request.make_owned() {
+                debug!(error = %e, "large request cannot be switched to TCP");
+                return transport;
+            }
+        }
+        let Some(msg) = request.as_message() else {
+            return transport;
+        };
+        if next_hop_pins_udp(msg) {
             return transport;
         }
-        let Some(top) = request.header(&HeaderName::Via) else {
+        let Some(top) = msg.header(&HeaderName::Via) else {
             return transport;
         };
         // Keep the parameters (branch, rport): only transport and sent-by
@@ -542,9 +558,15 @@ impl Party {
         let via = format!("SIP/2.0/TCP {tcp}{params}");
         // The branch is unchanged: the transaction layer keeps reading it
         // from the message's cache instead of decoding the Via again.
-        request.make_owned().replace_top_via_same_branch(&via);
+        match request.make_owned() {
+            Ok(m) => {
+                m.replace_top_via_same_branch(&via);
+            }
+            // Already a message (checked above): making it owned is a copy.
+            Err(_) => return transport,
+        }
         debug!(
-            size = wire_size(request),
+            size,
             limit = self.udp_size_limit(),
             "large request switched to TCP (RFC 3261 section 18.1.1)"
         );
