@@ -57,16 +57,23 @@ pub(crate) struct CallExt {
 /// the one offer is answered by each callee in its own early dialog, each
 /// its own offer/answer exchange (RFC 3261 section 13.2.2.4, RFC 3264
 /// section 4); the media follows the latest, and the 2xx that wins puts
-/// the winner's in place.
-#[derive(Debug)]
+/// the winner's in place. Another answer than the one in place is applied
+/// to the offer made pending again ([`Party::offer_again`]): nothing is
+/// copied for the common unforked call.
+#[derive(Debug, Default)]
 pub(crate) struct EarlyAnswers {
-    /// The negotiator as it was with our offer pending, before the first
-    /// answer: another early dialog's answer is applied to a copy of it.
-    offer: Negotiator,
-    /// (remote tag, answer) of each early dialog that answered.
+    /// (remote tag, answer) of each early dialog that answered, the one
+    /// the media follows last. That one stays when its early dialog ends
+    /// and no other answered (the media stays with it until the 2xx
+    /// decides); the next answer then replaces it.
     answers: Vec<(Box<str>, Vec<u8>)>,
+}
+
+impl EarlyAnswers {
     /// The remote tag whose answer the media follows.
-    current: Box<str>,
+    fn current(&self) -> Option<&str> {
+        self.answers.last().map(|(t, _)| &**t)
+    }
 }
 
 /// Reliable provisional responses of one incoming INVITE.
@@ -532,68 +539,107 @@ impl Party {
         tag: &str,
         sdp: &[u8],
     ) {
-        let Some(call) = self.calls.get_mut(&id) else {
+        let Some(call) = self.calls.get(&id) else {
             return;
         };
-        let earlier = call.ext.as_ref().and_then(|e| e.early_sdp.as_ref());
+        let earlier = call.ext().and_then(|e| e.early_sdp.as_ref());
         if earlier.is_some_and(|ea| ea.answers.iter().any(|(t, _)| **t == *tag)) {
             trace!(%id, %dialog, "early dialog answered already: SDP ignored");
             return;
         }
-        let fresh = earlier.map(|ea| ea.offer.clone());
-        let Some(m) = call.media.as_mut() else {
+        let first = earlier.is_none();
+        let Some(pending) = call.media.as_ref().map(|m| m.offer_pending) else {
             return;
         };
-        match fresh {
-            Some(offer) => {
-                // Another early dialog answered first: this answer goes on
-                // a copy of the offer, and the media switches to it.
-                let previous = std::mem::replace(&mut m.negotiator, offer);
-                m.offer_pending = true;
-                if let Err(e) = self.apply_answer(now, id, sdp) {
-                    debug!(%id, %dialog, error = %e, "early answer refused, media unchanged");
-                    if let Some(m) = self.calls.get_mut(&id).and_then(|c| c.media.as_mut()) {
-                        m.negotiator = previous;
-                        m.offer_pending = false;
-                    }
-                    return;
-                }
+        if first {
+            if !pending {
+                // No offer of ours to answer (it was answered otherwise).
+                return;
             }
-            None if m.offer_pending => {
-                let offer = m.negotiator.clone();
-                if let Err(e) = self.apply_answer(now, id, sdp) {
-                    // The negotiator keeps the offer pending: a later 18x
-                    // or the 2xx may still answer it.
-                    debug!(%id, error = %e, "early media answer refused");
-                    if let Some(m) = self.calls.get_mut(&id).and_then(|c| c.media.as_mut()) {
-                        m.offer_pending = true;
-                    }
-                    return;
+            if let Err(e) = self.apply_answer(now, id, sdp) {
+                // The negotiator keeps the offer pending: a later 18x or
+                // the 2xx may still answer it.
+                debug!(%id, error = %e, "early media answer refused");
+                if let Some(m) = self.calls.get_mut(&id).and_then(|c| c.media.as_mut()) {
+                    m.offer_pending = true;
                 }
-                if let Some(c) = self.calls.get_mut(&id) {
-                    c.ext_mut().early_sdp = Some(Box::new(EarlyAnswers {
-                        offer,
-                        answers: Vec::new(),
-                        current: tag.into(),
-                    }));
-                }
+                return;
             }
-            // No offer of ours to answer (it was answered otherwise).
-            None => return,
+        } else {
+            // Another early dialog answered first: this answer goes on our
+            // offer made pending again, and the media switches to it.
+            let Some(offer) = self.offer_again(id) else {
+                debug!(%id, %dialog, "offer cannot be made again, media unchanged");
+                return;
+            };
+            let Some(m) = self.calls.get_mut(&id).and_then(|c| c.media.as_mut()) else {
+                return;
+            };
+            let previous = std::mem::replace(&mut m.negotiator, offer);
+            m.offer_pending = true;
+            if let Err(e) = self.apply_answer(now, id, sdp) {
+                debug!(%id, %dialog, error = %e, "early answer refused, media unchanged");
+                if let Some(m) = self.calls.get_mut(&id).and_then(|c| c.media.as_mut()) {
+                    m.negotiator = previous;
+                    m.offer_pending = false;
+                }
+                return;
+            }
         }
-        let Some(ea) = self
-            .calls
-            .get_mut(&id)
-            .and_then(|c| c.ext.as_mut())
-            .and_then(|e| e.early_sdp.as_mut())
-        else {
+        let followed = self
+            .early_sdp(id)
+            .and_then(|ea| ea.current())
+            .map(Box::<str>::from);
+        if followed.is_some_and(|t| self.early_dialog_with_tag(id, &t).is_none()) {
+            // The answer in place was of an early dialog that ended: it
+            // gives way.
+            if let Some(ea) = self.early_sdp_mut(id) {
+                ea.answers.clear();
+            }
+        }
+        let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
+        let ea = call.ext_mut().early_sdp.get_or_insert_with(Box::default);
         ea.answers.push((tag.into(), sdp.to_vec()));
-        ea.current = tag.into();
         debug!(%id, %dialog, "media follows this early dialog");
         self.events
             .push_back(Event::EarlyMedia { call: id, dialog });
+    }
+
+    fn early_sdp(&self, id: DialogId) -> Option<&EarlyAnswers> {
+        self.calls.get(&id)?.ext()?.early_sdp.as_deref()
+    }
+
+    fn early_sdp_mut(&mut self, id: DialogId) -> Option<&mut EarlyAnswers> {
+        self.calls
+            .get_mut(&id)?
+            .ext
+            .as_mut()?
+            .early_sdp
+            .as_deref_mut()
+    }
+
+    /// Call `id`'s media negotiator as it was with our INVITE's offer
+    /// pending, before any early dialog answered it: made afresh from
+    /// the same capabilities, address, port and session id, which give
+    /// the same offer (checked against the INVITE's body). Needed only
+    /// when a second callee answers, so the common call keeps no copy.
+    pub(crate) fn offer_again(&self, id: DialogId) -> Option<Negotiator> {
+        let call = self.calls.get(&id)?;
+        let sent = call.out_invite.as_ref()?.request.body();
+        let m = call.media.as_ref()?;
+        let n = &m.negotiator;
+        // A negotiator's first o= version is its session id, and taking
+        // an answer leaves the version alone.
+        let mut fresh = Negotiator::new(
+            n.capabilities().clone(),
+            m.rtp.ip(),
+            m.rtp.port(),
+            n.session_version(),
+        );
+        let offer = fresh.create_offer_with_direction(n.direction()).to_bytes();
+        (offer == sent).then_some(fresh)
     }
 
     /// The 2xx from the callee with `tag` answered the call: the session
@@ -610,7 +656,7 @@ impl Party {
     ) -> Option<Result<(), DialogError>> {
         let call = self.calls.get_mut(&id)?;
         let ea = *call.ext.as_mut().and_then(|e| e.early_sdp.take())?;
-        if *ea.current == *tag {
+        if ea.current() == Some(tag) {
             // The media follows the winner already; its 2xx may only
             // repeat the answer.
             return Some(Ok(()));
@@ -625,8 +671,13 @@ impl Party {
                 )))
             }
         };
-        let m = call.media.as_mut()?;
-        m.negotiator = ea.offer;
+        let Some(offer) = self.offer_again(id) else {
+            return Some(Err(DialogError::NotAcceptable(
+                "our offer cannot be made again for the winning callee's answer".into(),
+            )));
+        };
+        let m = self.calls.get_mut(&id)?.media.as_mut()?;
+        m.negotiator = offer;
         m.offer_pending = true;
         debug!(%id, "the winning callee's answer replaces the early media");
         Some(self.apply_answer(now, id, answer))
@@ -636,24 +687,31 @@ impl Party {
     /// its answer goes, and if the media followed it, it follows the
     /// latest remaining one.
     pub(crate) fn early_dialog_gone(&mut self, now: Instant, id: DialogId, tag: &str) {
-        let Some(call) = self.calls.get_mut(&id) else {
+        let Some(ea) = self.early_sdp_mut(id) else {
             return;
         };
-        let Some(ea) = call.ext.as_mut().and_then(|e| e.early_sdp.as_mut()) else {
+        let Some(at) = ea.answers.iter().position(|(t, _)| **t == *tag) else {
             return;
         };
-        ea.answers.retain(|(t, _)| **t != *tag);
-        if *ea.current != *tag {
+        if at + 1 < ea.answers.len() {
+            // The media follows another one.
+            ea.answers.remove(at);
             return;
         }
-        let Some((next, answer)) = ea.answers.last().cloned() else {
+        if ea.answers.len() == 1 {
             // Nothing else answered: the media stays as it is until the
             // 2xx decides.
             return;
+        }
+        ea.answers.pop();
+        let Some((next, answer)) = ea.answers.last().cloned() else {
+            return;
         };
-        let offer = ea.offer.clone();
-        ea.current = next.clone();
-        let Some(m) = call.media.as_mut() else {
+        let Some(offer) = self.offer_again(id) else {
+            debug!(%id, "offer cannot be made again, media unchanged");
+            return;
+        };
+        let Some(m) = self.calls.get_mut(&id).and_then(|c| c.media.as_mut()) else {
             return;
         };
         m.negotiator = offer;
@@ -676,11 +734,15 @@ impl Party {
         if let Some(e) = call.ext.as_mut() {
             e.rseq_in = None;
         }
-        let Some(ea) = call.ext.as_mut().and_then(|e| e.early_sdp.take()) else {
+        if call.ext.as_mut().and_then(|e| e.early_sdp.take()).is_none() {
+            return;
+        }
+        let Some(offer) = self.offer_again(id) else {
+            debug!(%id, "offer cannot be made again for the new INVITE");
             return;
         };
-        if let Some(m) = call.media.as_mut() {
-            m.negotiator = ea.offer;
+        if let Some(m) = self.calls.get_mut(&id).and_then(|c| c.media.as_mut()) {
+            m.negotiator = offer;
             m.offer_pending = true;
         }
     }
