@@ -19,7 +19,8 @@
 //! the binary runs one warm-up call, then N calls, prints the allocations
 //! per call and exits; run it under
 //! `valgrind --tool=callgrind` with N = 0 and N = 1000 and divide the
-//! difference by 1000.
+//! difference by 1000. `SIPPARTY_BENCH_EARLY_MEDIA=1` with the SDP case
+//! makes the callee answer in a 183 first (early media).
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::Ordering;
@@ -224,9 +225,14 @@ fn memory_report() {
 }
 
 /// `SIPPARTY_BENCH_CALLS=N`: N calls and nothing else, for callgrind.
+/// `SIPPARTY_BENCH_EARLY_MEDIA=1` (with `SIPPARTY_BENCH_SDP=1`): the callee
+/// answers in a 183 (early media) before its 200.
 fn calls_only(n: u32) {
     let media = std::env::var_os("SIPPARTY_BENCH_SDP").is_some();
     let (mut a, mut b) = pair(media);
+    if std::env::var_os("SIPPARTY_BENCH_EARLY_MEDIA").is_some() {
+        b.config_mut().early_media = true;
+    }
     let mut now = Instant::now();
     now = call(&mut a, &mut b, now);
     let allocs = ALLOCS.load(Ordering::Relaxed);
