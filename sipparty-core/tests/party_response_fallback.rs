@@ -200,6 +200,69 @@ fn rfc3261_18_2_2_no_fallback_when_the_connection_was_the_via_address() {
         .any(|e| matches!(e, TransactionEvent::TransportError { id: e } if *e == id)));
 }
 
+/// A BYE from Alice over `transport`, with `sent_by` in its Via.
+fn bye(transport: &str, sent_by: &str, branch: &str) -> Vec<u8> {
+    format!(
+        "BYE sip:bob@127.0.0.1:5070;transport=tcp SIP/2.0\r\n\
+Via: SIP/2.0/{transport} {sent_by};branch=z9hG4bK{branch}\r\n\
+Max-Forwards: 70\r\n\
+From: <sip:alice@atlanta.com>;tag=a1\r\n\
+To: <sip:bob@127.0.0.1:5070>;tag=b1\r\n\
+Call-ID: {branch}@atlanta.com\r\n\
+CSeq: 2 BYE\r\n\
+Content-Length: 0\r\n\r\n"
+    )
+    .into_bytes()
+}
+
+#[test]
+fn rfc3261_18_2_2_failed_non_invite_final_response_is_resent_to_the_via() {
+    // Over TCP Timer J is zero (section 17.2.2), yet the final response
+    // is kept a while: a failed send goes again on a new connection.
+    let source = ephemeral(40007);
+    let (mut layer, id, request, now) =
+        serving(&bye("TCP", "127.0.0.1:5062", "f7"), source, Transport::Tcp);
+    layer
+        .send_response(now, id, Message::response_to(&request, 200, None))
+        .unwrap();
+    assert_eq!(transmits(&mut layer), [(source, 200)]);
+    layer.transport_error(now, source, Transport::Tcp);
+    let fallback = ephemeral(5062);
+    assert_eq!(transmits(&mut layer), [(fallback, 200)]);
+    assert!(events(&mut layer).is_empty(), "nothing for the TU");
+    // A second failure ends it, the TU hearing nothing (it answered).
+    layer.transport_error(now, fallback, Transport::Tcp);
+    assert!(transmits(&mut layer).is_empty());
+    assert!(!layer.contains(id));
+    assert!(!events(&mut layer)
+        .iter()
+        .any(|e| matches!(e, TransactionEvent::TransportError { .. })));
+}
+
+#[test]
+fn rfc3261_17_2_2_a_non_invite_response_over_tcp_is_kept_for_t4_only() {
+    let source = ephemeral(40008);
+    let (mut layer, id, request, now) =
+        serving(&bye("TCP", "127.0.0.1:5062", "f8"), source, Transport::Tcp);
+    layer
+        .send_response(now, id, Message::response_to(&request, 200, None))
+        .unwrap();
+    let _ = transmits(&mut layer);
+    let t4 = layer.config().timers.t4;
+    assert_eq!(layer.poll_timeout(), Some(now + t4));
+    layer.handle_timeout(now + t4);
+    assert!(!layer.contains(id));
+    // Without a fallback (the connection was from the Via's own port)
+    // nothing could resend it: it goes at once, as Timer J says.
+    let source = ephemeral(5062);
+    let (mut layer, id, request, now) =
+        serving(&bye("TCP", "127.0.0.1:5062", "f9"), source, Transport::Tcp);
+    layer
+        .send_response(now, id, Message::response_to(&request, 200, None))
+        .unwrap();
+    assert!(!layer.contains(id));
+}
+
 #[test]
 fn udp_responses_have_no_connection_to_lose() {
     let source = ephemeral(40006);

@@ -6,6 +6,10 @@
 //!         200-699 from TU          200-699 from TU
 //!              +--> Completed (Timer J) --J--> Terminated
 //!   transport error --> Terminated (TU told)
+//!
+//! Over TCP/TLS Timer J is zero, but a final response that has a section
+//! 18.2.2 fallback stays in Completed for T4, so that a failed send can be
+//! tried again on a new connection.
 //! ```
 
 use tracing::trace;
@@ -64,10 +68,18 @@ impl NonInviteServer {
                 self.last_response = bytes;
             }
             (State::Trying | State::Proceeding, 200..=699) => {
-                let wait = ctx.timers().timer_j(self.peer.transport.is_reliable());
+                let reliable = self.peer.transport.is_reliable();
+                let wait = match ctx.timers().timer_j(reliable) {
+                    // Over TCP/TLS nothing will be retransmitted to us, but
+                    // the send may fail: with a section 18.2.2 fallback
+                    // the response is kept a short while (T4, as long as
+                    // a message may take to leave) so that a transport
+                    // error can still send it there (`retarget`).
+                    j if j.is_zero() && self.fallback.is_some() => ctx.timers().t4,
+                    j => j,
+                };
                 if wait.is_zero() {
-                    // Over TCP/TLS nothing will be retransmitted to us, so
-                    // the response need not be kept.
+                    // Nothing could resend it: it need not be kept.
                     self.state = State::Terminated;
                     ctx.send(self.peer, bytes);
                 } else {
