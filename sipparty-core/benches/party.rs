@@ -251,7 +251,51 @@ fn calls_only(n: u32) {
     }
 }
 
+/// `SIPPARTY_BENCH_CLOSES=N`: a transaction layer holding 1,000 live
+/// INVITE server transactions, each from its own TCP connection, told N
+/// times that another connection closed: the cost of finding a closed
+/// connection's transactions (a scan of them all), for callgrind.
+fn closes_only(n: u32) {
+    use sipparty_core::message::Message;
+    use sipparty_core::transaction::{TransactionConfig, TransactionLayer};
+    const LIVE_TXS: u16 = 1_000;
+    let mut layer = TransactionLayer::new(TransactionConfig::default());
+    let now = Instant::now();
+    for i in 0..LIVE_TXS {
+        let port = 20_000 + i;
+        let text = format!(
+            "INVITE sip:bob@127.0.0.1:5060 SIP/2.0\r\n\
+             Via: SIP/2.0/TCP 127.0.0.1:{port};branch=z9hG4bK{i:08}\r\n\
+             Max-Forwards: 70\r\n\
+             From: <sip:alice@127.0.0.1>;tag=a{i}\r\n\
+             To: <sip:bob@127.0.0.1>\r\n\
+             Call-ID: {i}@127.0.0.1\r\n\
+             CSeq: 1 INVITE\r\n\
+             Contact: <sip:alice@127.0.0.1:{port};transport=tcp>\r\n\
+             Content-Length: 0\r\n\r\n"
+        );
+        let msg = Message::parse(text.as_bytes()).unwrap();
+        let source = SocketAddr::new(Ipv4Addr::LOCALHOST.into(), port);
+        layer.handle_message(now, msg, source, Transport::Tcp);
+    }
+    while layer.poll_event().is_some() {}
+    while layer.poll_transmit().is_some() {}
+    assert_eq!(layer.len(), usize::from(LIVE_TXS));
+    let gone = SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 19_999);
+    for _ in 0..n {
+        layer.connection_closed(now, black_box(gone), Transport::Tcp);
+    }
+    assert_eq!(layer.len(), usize::from(LIVE_TXS));
+}
+
 fn main() {
+    if let Some(n) = std::env::var("SIPPARTY_BENCH_CLOSES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        closes_only(n);
+        return;
+    }
     if let Some(n) = std::env::var("SIPPARTY_BENCH_CALLS")
         .ok()
         .and_then(|v| v.parse().ok())

@@ -441,8 +441,8 @@ pub struct Party {
     /// branch, to find merged requests (RFC 3261 section 8.2.2.2).
     pub(crate) serving: HashMap<MergeKey, TransactionId>,
     pub(crate) framer: Framer,
-    /// How many stream connections the driver reported closed
-    /// ([`Input::StreamClosed`]), for tests and monitoring.
+    /// How many [`Input::StreamClosed`] this Party was given (see
+    /// [`Party::streams_closed`]).
     pub(crate) streams_closed: u64,
     pub(crate) next_id: u64,
     pub(crate) last_now: Option<Instant>,
@@ -816,8 +816,13 @@ impl Party {
         self.framer.len()
     }
 
-    /// How many stream connections the driver reported closed with
-    /// [`Input::StreamClosed`] so far. For tests and monitoring.
+    /// How many times this Party was given [`Input::StreamClosed`], for
+    /// tests and monitoring: every close it was told of, whether or not
+    /// the connection carried any of its own messages. A Party driven on
+    /// its own hears of its driver's connections only; inside an
+    /// [`Endpoint`] every Party is told of every close (any of them may
+    /// owe a response on it, RFC 3261 section 18.2.2), so each counts
+    /// the Endpoint's closes ([`Endpoint::streams_closed`]), not its own.
     pub fn streams_closed(&self) -> u64 {
         self.streams_closed
     }
