@@ -400,3 +400,99 @@ fn rfc3261_18_2_2_endpoint_passes_a_closed_connection_to_its_parties() {
     bob.incoming(calls[0]).unwrap().accept(now).unwrap();
     assert_eq!(drain(&mut endpoint).0, [(ephemeral(5060), 200)]);
 }
+
+#[test]
+fn rfc3263_5_a_via_sent_by_name_is_located_when_the_received_address_fails_too() {
+    use sipparty_core::transport::locate::{Answer, DnsRecord};
+    use sipparty_core::transport::resolve::{Record, RecordType};
+    // Alice's Via names her host; she sent from an ephemeral port, so the
+    // layer stamped received=127.0.0.1.
+    let source = ephemeral(40013);
+    let mut bob = Party::no_media_simple_calls("bob@127.0.0.1:5070").unwrap();
+    bob.set_policy(CallPolicy::AskApplication);
+    bob.set_local_address(Transport::Tcp, local());
+    let now = Instant::now();
+    bob.handle_input(Input::StreamData {
+        now,
+        transport: Transport::Tcp,
+        source,
+        destination: local(),
+        bytes: &invite("TCP", "alice.example.test:5062", "p3"),
+    });
+    let (_, calls) = drain(&mut bob);
+    bob.incoming(calls[0]).unwrap().accept(now).unwrap();
+    assert_eq!(drain(&mut bob).0, [(source, 200)]);
+    // Section 18.2.2: the connection is gone; the 200 goes to the
+    // received address at the sent-by port...
+    bob.handle_input(Input::TransportError {
+        now,
+        transport: Transport::Tcp,
+        destination: source,
+    });
+    assert_eq!(drain(&mut bob).0, [(ephemeral(5062), 200)]);
+    // ...which refuses too: the sent-by is located (RFC 3263 section 5:
+    // a port is given, so its addresses only).
+    bob.handle_input(Input::TransportError {
+        now,
+        transport: Transport::Tcp,
+        destination: ephemeral(5062),
+    });
+    let mut asked = Vec::new();
+    loop {
+        match bob.poll_output() {
+            Output::Event(Event::ResolveRequest { id, query }) => asked.push((id, query)),
+            Output::Transmit(t) => panic!("sent {:?} before locating", t.destination),
+            Output::Event(_) | Output::MediaTransmit(_) => {}
+            _ => break,
+        }
+    }
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    let (id, query) = asked.pop().unwrap();
+    assert_eq!(query.name, "alice.example.test");
+    assert!(matches!(query.rtype, RecordType::A | RecordType::Aaaa));
+    let records = [DnsRecord::new(
+        Record::A("127.0.0.3".parse().unwrap()),
+        Duration::from_secs(60),
+    )];
+    bob.handle_input(Input::Resolved {
+        now,
+        id,
+        answer: Answer::Records(&records),
+    });
+    // Any further question (AAAA) has no records; then the 200 goes to
+    // the address found, at the sent-by port.
+    let sent = loop {
+        let (mut sent, mut more) = (Vec::new(), Vec::new());
+        loop {
+            match bob.poll_output() {
+                Output::Event(Event::ResolveRequest { id, .. }) => more.push(id),
+                Output::Transmit(t) => {
+                    let m = Message::parse(&t.bytes).unwrap();
+                    sent.push((t.destination, m.status().unwrap_or(0)));
+                }
+                Output::Event(_) | Output::MediaTransmit(_) => {}
+                _ => break,
+            }
+        }
+        if more.is_empty() {
+            break sent;
+        }
+        assert!(sent.is_empty(), "sent before the lookups ended: {sent:?}");
+        for id in more {
+            bob.handle_input(Input::Resolved {
+                now,
+                id,
+                answer: Answer::Records(&[]),
+            });
+        }
+    };
+    assert_eq!(sent, [("127.0.0.3:5062".parse().unwrap(), 200)]);
+    assert_eq!(bob.dialog(calls[0]).unwrap().state(), DialogState::InDialog);
+    // A failure there ends the transaction: nothing more is tried.
+    bob.handle_input(Input::TransportError {
+        now,
+        transport: Transport::Tcp,
+        destination: "127.0.0.3:5062".parse().unwrap(),
+    });
+    assert!(drain(&mut bob).0.is_empty());
+}

@@ -76,6 +76,9 @@ struct Failover {
 pub(crate) struct Routing {
     locator: Locator<TransactionId>,
     failover: IdMap<TransactionId, Failover>,
+    /// Lookups of a server transaction's Via sent-by (RFC 3263 section
+    /// 5): placeholder id to the server transaction.
+    responses: IdMap<TransactionId, TransactionId>,
     next_placeholder: u64,
 }
 
@@ -83,6 +86,7 @@ fn new_routing(dns: crate::transport::locate::LocatorConfig) -> Box<Routing> {
     Box::new(Routing {
         locator: Locator::new(dns),
         failover: IdMap::default(),
+        responses: IdMap::default(),
         next_placeholder: 1,
     })
 }
@@ -222,13 +226,63 @@ impl Party {
         }
     }
 
-    /// The held request `placeholder` has its targets (or none).
+    /// RFC 3261 section 18.2.2: server transaction `id`'s response could
+    /// not go to the Via's received address either, so its sent-by `host`
+    /// is located as RFC 3263 section 5 says: SRV for the transport when
+    /// there is no `port`, else the host's addresses (what locating
+    /// `sip:host[:port];transport=tcp`, or `sips:` for TLS, does).
+    pub(crate) fn locate_sent_by(
+        &mut self,
+        now: Instant,
+        id: TransactionId,
+        host: &str,
+        port: Option<u16>,
+        transport: Transport,
+    ) {
+        let uri = match (transport, port) {
+            (Transport::Tls, Some(p)) => format!("sips:{host}:{p}"),
+            (Transport::Tls, None) => format!("sips:{host}"),
+            (_, Some(p)) => format!("sip:{host}:{p};transport=tcp"),
+            (_, None) => format!("sip:{host};transport=tcp"),
+        };
+        let config = self.resolve_config();
+        let dns = self.config.dns;
+        let routing = self.routing.get_or_insert_with(|| new_routing(dns));
+        let placeholder = TransactionId(PLACEHOLDER | routing.next_placeholder);
+        routing.next_placeholder += 1;
+        let started = routing
+            .locator
+            .resolve(now, placeholder, &uri, &config, &mut *self.rng);
+        match started {
+            Ok(()) => {
+                debug!(%id, %uri, "locating the Via sent-by of a response");
+                self.routing().responses.insert(placeholder, id);
+            }
+            // The transaction ends by its own timers.
+            Err(e) => debug!(%id, %uri, error = %e, "Via sent-by cannot be located"),
+        }
+    }
+
+    /// The held request `placeholder` has its targets (or none), or the
+    /// Via sent-by of a response was located.
     fn on_located(
         &mut self,
         now: Instant,
         placeholder: TransactionId,
         result: Result<Targets, ResolveError>,
     ) {
+        let server = self
+            .routing
+            .as_mut()
+            .and_then(|r| r.responses.remove(&placeholder));
+        if let Some(server) = server {
+            match result.ok().and_then(|t| t.current().cloned()) {
+                Some(target) => self.tx.send_responses_to(now, server, target.addr),
+                // The transaction ends by its own timers.
+                None => debug!(id = %server, "Via sent-by not found"),
+            }
+            return;
+        }
         let Some(tx) = self.txs.get(&placeholder) else {
             return;
         };

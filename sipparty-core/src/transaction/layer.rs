@@ -113,6 +113,27 @@ impl Machine {
         }
     }
 
+    /// A server transaction over TCP/TLS with a response to deliver: the
+    /// request's top Via sent-by, read from that response's, when it is a
+    /// host name (RFC 3263 section 5 locates it).
+    fn sent_by_name(&self) -> Option<(String, Option<u16>, Transport)> {
+        let (peer, response) = match self {
+            Machine::InviteServer(m) => (m.peer, m.last_response()),
+            Machine::NonInviteServer(m) => (m.peer, m.last_response()),
+            Machine::InviteClient(_) | Machine::NonInviteClient(_) => return None,
+        };
+        if !peer.transport.is_reliable() || response.is_empty() {
+            return None;
+        }
+        let response = Message::parse(response).ok()?;
+        let via = response.top_via()?.ok()?;
+        let bare = via.host.trim_start_matches('[').trim_end_matches(']');
+        if bare.parse::<std::net::IpAddr>().is_ok() || bare.is_empty() {
+            return None;
+        }
+        Some((via.host.to_string(), via.port, peer.transport))
+    }
+
     fn transport_error(&mut self, ctx: &mut Ctx<'_>) {
         match self {
             Machine::InviteClient(m) => m.transport_error(ctx),
@@ -154,6 +175,9 @@ struct Entry {
     /// A CANCEL asked for before any provisional response: RFC 3261 section
     /// 9.1 holds it until one arrives. Holds the id promised to the TU.
     pending_cancel: Option<TransactionId>,
+    /// A server transaction whose Via sent-by the TU was asked to locate
+    /// (RFC 3263 section 5): asked once.
+    located: bool,
 }
 
 /// The transaction table of one endpoint (RFC 3261 section 17): every live
@@ -618,6 +642,7 @@ impl TransactionLayer {
                 machine,
                 scheduled: None,
                 pending_cancel: None,
+                located: false,
             },
         );
     }
@@ -1139,17 +1164,53 @@ impl TransactionLayer {
                     transmits: &mut self.transmits,
                     events: &mut self.events,
                 };
+                let located = std::mem::replace(&mut entry.located, true);
                 match entry.machine.take_fallback() {
                     Some(port) => {
                         let fallback = SocketAddr::new(destination.ip(), port.get());
                         debug!(%id, %destination, %fallback, "connection gone, response resent to the Via");
                         entry.machine.retarget(&mut ctx, fallback, true);
+                        entry.located = located;
                     }
-                    None => entry.machine.transport_error(&mut ctx),
+                    None => match (!located).then(|| entry.machine.sent_by_name()).flatten() {
+                        // Section 18.2.2: the connection to the received
+                        // address failed too; RFC 3263 section 5 next.
+                        Some((host, port, transport)) => {
+                            debug!(%id, %host, "response undeliverable, locating the Via sent-by");
+                            ctx.event(TransactionEvent::LocateSentBy {
+                                id,
+                                host,
+                                port,
+                                transport,
+                            });
+                        }
+                        None => entry.machine.transport_error(&mut ctx),
+                    },
                 }
             }
             self.settle(id);
         }
+    }
+
+    /// Server transaction `id`'s Via sent-by was located at `destination`
+    /// (after [`TransactionEvent::LocateSentBy`]): its last response goes
+    /// there now, and later ones too (RFC 3261 section 18.2.2 with RFC
+    /// 3263 section 5). Nothing happens for a transaction that is gone or
+    /// is a client one.
+    pub fn send_responses_to(&mut self, now: Instant, id: TransactionId, destination: SocketAddr) {
+        let Some(entry) = self.entries.get_mut(&id) else {
+            return;
+        };
+        let mut ctx = Ctx {
+            now,
+            config: &self.config,
+            id,
+            transmits: &mut self.transmits,
+            events: &mut self.events,
+        };
+        debug!(%id, %destination, "responses go to the located Via sent-by");
+        entry.machine.retarget(&mut ctx, destination, true);
+        self.settle(id);
     }
 
     /// Fire every timer due at `now`.

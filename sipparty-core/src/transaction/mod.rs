@@ -182,6 +182,24 @@ pub enum TransactionEvent {
         /// Over which transport.
         transport: Transport,
     },
+    /// Server transaction `id`'s response could not go over its
+    /// connection nor, on a new one, to the top Via's `received` address
+    /// at the sent-by port, and the sent-by is a host name: RFC 3261
+    /// section 18.2.2 then locates it as RFC 3263 section 5 says (SRV for
+    /// `host` when `port` is absent, else its addresses). The transaction
+    /// waits (until its own timers end it): give the address found to
+    /// [`TransactionLayer::send_responses_to`]. If that fails as well, the
+    /// transaction fails.
+    LocateSentBy {
+        /// The server transaction.
+        id: TransactionId,
+        /// The Via's sent-by host.
+        host: String,
+        /// The Via's sent-by port, if written.
+        port: Option<u16>,
+        /// The transport (TCP or TLS) of the request.
+        transport: Transport,
+    },
     /// The INVITE server transaction `id` was cancelled while still
     /// unanswered. The CANCEL itself has been answered with 200; the TU
     /// should now answer the INVITE with 487 (RFC 3261 section 9.2).

@@ -94,6 +94,11 @@ impl NonInviteServer {
         Ok(())
     }
 
+    /// The response that would be sent again (empty if none).
+    pub(crate) fn last_response(&self) -> &[u8] {
+        &self.last_response
+    }
+
     /// The request's connection is gone: responses go to `destination`
     /// (section 18.2.2), the last one again now with `resend`.
     pub(crate) fn retarget(
