@@ -1245,12 +1245,7 @@ impl Party {
                     self.on_tx_failure(now, id, DialogError::TransportError)
                 }
                 TransactionEvent::Terminated { id } => self.on_tx_terminated(id),
-                TransactionEvent::LocateSentBy {
-                    id,
-                    host,
-                    port,
-                    transport,
-                } => self.locate_sent_by(now, id, &host, port, transport),
+                ev @ TransactionEvent::LocateSentBy { .. } => self.locate_sent_by(now, ev),
             }
         }
     }

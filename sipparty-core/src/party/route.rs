@@ -24,7 +24,7 @@ use super::call::Cancel;
 use super::event::{DialogError, DialogId, DialogState, Event};
 use super::{Error, IdMap, Outgoing, Owner, Party, TxKind, TxUse};
 use crate::message::{self, HeaderName, Message};
-use crate::transaction::TransactionId;
+use crate::transaction::{TransactionEvent, TransactionId};
 use crate::transport::locate::{Answer, Locator, LookupId};
 use crate::transport::resolve::{Failure, ResolveConfig, ResolveError, Target, Targets};
 use crate::transport::Transport;
@@ -226,19 +226,24 @@ impl Party {
         }
     }
 
-    /// RFC 3261 section 18.2.2: server transaction `id`'s response could
-    /// not go to the Via's received address either, so its sent-by `host`
-    /// is located as RFC 3263 section 5 says: SRV for the transport when
+    /// RFC 3261 section 18.2.2 ([`TransactionEvent::LocateSentBy`]):
+    /// server transaction `id`'s response could not go to the Via's
+    /// received address either, so its sent-by `host` is located as RFC 3263 section 5 says: SRV for the transport when
     /// there is no `port`, else the host's addresses (what locating
     /// `sip:host[:port];transport=tcp`, or `sips:` for TLS, does).
-    pub(crate) fn locate_sent_by(
-        &mut self,
-        now: Instant,
-        id: TransactionId,
-        host: &str,
-        port: Option<u16>,
-        transport: Transport,
-    ) {
+    // Rare: kept out of the event loop that calls it.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn locate_sent_by(&mut self, now: Instant, event: TransactionEvent) {
+        let TransactionEvent::LocateSentBy {
+            id,
+            host,
+            port,
+            transport,
+        } = event
+        else {
+            return;
+        };
         let uri = match (transport, port) {
             (Transport::Tls, Some(p)) => format!("sips:{host}:{p}"),
             (Transport::Tls, None) => format!("sips:{host}"),

@@ -55,6 +55,8 @@ pub(crate) struct InviteServer {
     /// Over TCP/TLS, the port at the source's IP where responses go once
     /// the request's connection is gone (section 18.2.2; set by the layer).
     pub(crate) fallback: Option<std::num::NonZeroU16>,
+    /// The TU was asked to locate the Via sent-by (`locate_once`).
+    located: bool,
 }
 
 impl InviteServer {
@@ -71,6 +73,7 @@ impl InviteServer {
             answered: false,
             to_tag: None,
             fallback: None,
+            located: false,
         };
         if ctx.config.trying_delay.is_zero() {
             s.send_last(ctx);
@@ -141,9 +144,14 @@ impl InviteServer {
         Ok(())
     }
 
-    /// The response that would be sent again (empty if none).
-    pub(crate) fn last_response(&self) -> &[u8] {
-        &self.last_response
+    /// Where responses go and the one that would be sent again (empty if
+    /// none), the first time only: the TU is asked to locate the Via
+    /// sent-by once (RFC 3263 section 5).
+    pub(crate) fn locate_once(&mut self) -> Option<(Peer, &[u8])> {
+        if std::mem::replace(&mut self.located, true) {
+            return None;
+        }
+        Some((self.peer, &self.last_response))
     }
 
     /// The request's connection is gone: responses go to `destination`

@@ -115,11 +115,11 @@ impl Machine {
 
     /// A server transaction over TCP/TLS with a response to deliver: the
     /// request's top Via sent-by, read from that response's, when it is a
-    /// host name (RFC 3263 section 5 locates it).
-    fn sent_by_name(&self) -> Option<(String, Option<u16>, Transport)> {
+    /// host name (RFC 3263 section 5 locates it). Given out once.
+    fn sent_by_name(&mut self) -> Option<(String, Option<u16>, Transport)> {
         let (peer, response) = match self {
-            Machine::InviteServer(m) => (m.peer, m.last_response()),
-            Machine::NonInviteServer(m) => (m.peer, m.last_response()),
+            Machine::InviteServer(m) => m.locate_once()?,
+            Machine::NonInviteServer(m) => m.locate_once()?,
             Machine::InviteClient(_) | Machine::NonInviteClient(_) => return None,
         };
         if !peer.transport.is_reliable() || response.is_empty() {
@@ -175,9 +175,6 @@ struct Entry {
     /// A CANCEL asked for before any provisional response: RFC 3261 section
     /// 9.1 holds it until one arrives. Holds the id promised to the TU.
     pending_cancel: Option<TransactionId>,
-    /// A server transaction whose Via sent-by the TU was asked to locate
-    /// (RFC 3263 section 5): asked once.
-    located: bool,
 }
 
 /// The transaction table of one endpoint (RFC 3261 section 17): every live
@@ -642,7 +639,6 @@ impl TransactionLayer {
                 machine,
                 scheduled: None,
                 pending_cancel: None,
-                located: false,
             },
         );
     }
@@ -1164,15 +1160,13 @@ impl TransactionLayer {
                     transmits: &mut self.transmits,
                     events: &mut self.events,
                 };
-                let located = std::mem::replace(&mut entry.located, true);
                 match entry.machine.take_fallback() {
                     Some(port) => {
                         let fallback = SocketAddr::new(destination.ip(), port.get());
                         debug!(%id, %destination, %fallback, "connection gone, response resent to the Via");
                         entry.machine.retarget(&mut ctx, fallback, true);
-                        entry.located = located;
                     }
-                    None => match (!located).then(|| entry.machine.sent_by_name()).flatten() {
+                    None => match entry.machine.sent_by_name() {
                         // Section 18.2.2: the connection to the received
                         // address failed too; RFC 3263 section 5 next.
                         Some((host, port, transport)) => {

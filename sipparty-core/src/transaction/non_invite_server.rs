@@ -40,6 +40,8 @@ pub(crate) struct NonInviteServer {
     /// Over TCP/TLS, the port at the source's IP where responses go once
     /// the request's connection is gone (section 18.2.2; set by the layer).
     pub(crate) fallback: Option<std::num::NonZeroU16>,
+    /// The TU was asked to locate the Via sent-by (`locate_once`).
+    located: bool,
 }
 
 impl NonInviteServer {
@@ -51,6 +53,7 @@ impl NonInviteServer {
             peer,
             last_response: Payload::default(),
             fallback: None,
+            located: false,
         }
     }
 
@@ -94,9 +97,14 @@ impl NonInviteServer {
         Ok(())
     }
 
-    /// The response that would be sent again (empty if none).
-    pub(crate) fn last_response(&self) -> &[u8] {
-        &self.last_response
+    /// Where responses go and the one that would be sent again (empty if
+    /// none), the first time only: the TU is asked to locate the Via
+    /// sent-by once (RFC 3263 section 5).
+    pub(crate) fn locate_once(&mut self) -> Option<(Peer, &[u8])> {
+        if std::mem::replace(&mut self.located, true) {
+            return None;
+        }
+        Some((self.peer, &self.last_response))
     }
 
     /// The request's connection is gone: responses go to `destination`
