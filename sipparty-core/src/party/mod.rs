@@ -1187,6 +1187,9 @@ impl Party {
         framer.push(transport, source, bytes, |delivered| match delivered {
             Delivered::Message(msg) => self.handle_message(now, msg, source, transport),
             Delivered::Ping => self.tx.send_pong(transport, source),
+            Delivered::Malformed { bytes, error } => {
+                self.reject_unparseable(source, transport, &bytes, &error)
+            }
         });
         self.framer = framer;
     }
@@ -1578,12 +1581,19 @@ pub(crate) enum Delivered {
     /// A keep-alive ping (RFC 5626 section 4.4.1), to be answered with a
     /// pong on the same connection.
     Ping,
+    /// A message delimited by its Content-Length that does not parse: answered
+    /// as a bad datagram (400 where it can be), the stream goes on.
+    Malformed {
+        bytes: Vec<u8>,
+        error: message::ParseError,
+    },
 }
 
 impl Framer {
     /// Append `bytes` from the connection and hand every complete message
-    /// and ping to `deliver`; a partial message waits for more. A framing
-    /// error (unparseable data, a message over the size limit) drops the
+    /// and ping to `deliver`; a partial message waits for more. Messages
+    /// are framed without parsing and parsed once here. A framing error (no
+    /// Content-Length, a message over the size limit) drops the
     /// connection's buffer.
     pub(crate) fn push(
         &mut self,
@@ -1605,10 +1615,15 @@ impl Framer {
             match framer.next_parsed() {
                 Ok(Some(ParsedFrame::Message(msg))) => deliver(Delivered::Message(msg)),
                 Ok(Some(ParsedFrame::Ping)) => deliver(Delivered::Ping),
+                Ok(Some(ParsedFrame::Malformed { bytes, error })) => {
+                    deliver(Delivered::Malformed { bytes, error })
+                }
                 Ok(Some(_)) => {}
                 Ok(None) => break,
                 Err(e) => {
-                    warn!(%source, error = %e, "unparseable stream data, dropping buffer");
+                    // The next message cannot be found (RFC 3261 section
+                    // 18.3); the driver's framer closes the connection.
+                    warn!(%source, error = %e, "unframeable stream data, dropping buffer");
                     self.streams.remove(&key);
                     return;
                 }
