@@ -1920,6 +1920,20 @@ Content-Length: 0\r\n\r\n"
         assert_eq!(p.stream_count(), 1);
     }
 
+    /// RFC 3261 sections 18.3 and 21.4.1: a message whose end is known
+    /// (Content-Length) but that does not parse is answered 400 like a bad
+    /// datagram, and the connection goes on with the next message.
+    #[test]
+    fn rfc3261_21_4_1_malformed_stream_message_is_answered_and_the_stream_goes_on() {
+        let mut p = tcp_party();
+        let now = Instant::now();
+        let bad = options("bad").replace("Max-Forwards: 70\r\n", "Max-Forwards 70\r\n");
+        let bytes = bad + &options("good");
+        stream(&mut p, now, bytes.as_bytes());
+        assert_eq!(sent(&mut p), ["400 OPTIONS", "200 OPTIONS"]);
+        assert_eq!(p.stream_count(), 1);
+    }
+
     /// Connections that close without the driver saying so cannot make the
     /// framer table grow without end: idle framers are dropped past a
     /// bound, and one holding a partial message is kept.
