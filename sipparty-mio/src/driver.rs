@@ -22,7 +22,7 @@ use sipparty_core::party::{
 };
 use sipparty_core::transport::connection::{ConnectionAction, ConnectionPolicy, Connections};
 use sipparty_core::transport::locate::Answer;
-use sipparty_core::transport::stream::{Frame, StreamFramer, PING, PONG};
+use sipparty_core::transport::stream::{FrameRef, StreamFramer, PING, PONG};
 use sipparty_core::{Payload, Transmit, Transport};
 
 use crate::dialog::DialogShared;
@@ -875,14 +875,14 @@ impl Driver {
                 }
                 Ok(n) => {
                     self.connections.activity(Instant::now(), index);
-                    let plain = match &mut c.tls {
+                    match &mut c.tls {
                         Some(tls) => match tls.read_tls(&self.buf[..n]) {
-                            Ok(p) => {
+                            Ok(plain) => {
                                 if !tls.is_handshaking() && self.connections.is_opening(index) {
                                     trace!(peer = %c.peer, "TLS handshake done");
                                     self.connections.established(Instant::now(), index);
                                 }
-                                p
+                                c.framer.push(&plain);
                             }
                             Err(e) => {
                                 debug!(peer = %c.peer, error = %e, "TLS error");
@@ -890,9 +890,8 @@ impl Driver {
                                 break;
                             }
                         },
-                        None => self.buf[..n].to_vec(),
-                    };
-                    c.framer.push(&plain);
+                        None => c.framer.push(&self.buf[..n]),
+                    }
                     if !self.frames(index, local) {
                         return;
                     }
@@ -924,25 +923,26 @@ impl Driver {
                 return false;
             };
             let (transport, peer) = (c.transport, c.peer);
-            match c.framer.next_frame() {
-                Ok(Some(Frame::Message(bytes))) => {
+            match c.framer.next_frame_ref() {
+                Ok(Some(FrameRef::Message(bytes))) => {
                     self.core
-                        .trace(Direction::Received, transport, local, peer, &bytes);
-                    // The core's Endpoint wants whole messages: a framed
-                    // stream message is fed like a datagram.
+                        .trace(Direction::Received, transport, local, peer, bytes);
+                    // Framed without parsing (header end and
+                    // Content-Length), borrowed from the framer: the
+                    // Endpoint parses it once, as a datagram.
                     self.core.endpoint.handle_input(Input::Datagram {
                         now: Instant::now(),
                         transport,
                         source: peer,
                         destination: local.unwrap_or(peer),
-                        bytes: &bytes,
+                        bytes,
                     });
                 }
-                Ok(Some(Frame::Ping)) => {
+                Ok(Some(FrameRef::Ping)) => {
                     trace!(%peer, "keep-alive ping, answering");
                     self.write_conn(index, PONG);
                 }
-                Ok(Some(Frame::Pong)) => {
+                Ok(Some(FrameRef::Pong)) => {
                     self.connections.pong(Instant::now(), index);
                     trace!(%peer, "keep-alive pong");
                 }

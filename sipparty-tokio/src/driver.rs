@@ -267,8 +267,9 @@ impl Driver {
                     bytes: &self.io.buf[..len],
                 });
             }
-            // Framed by the driver (which answers keep-alives), so the
-            // core gets a whole message, as from a datagram.
+            // Framed by the driver without parsing (which answers
+            // keep-alives), so the core gets a whole message, as from a
+            // datagram, and parses it once.
             IoEvent::Message {
                 transport,
                 peer,

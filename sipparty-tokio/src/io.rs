@@ -4,8 +4,11 @@
 //! framed messages out, and "this peer is unreachable".
 //!
 //! Stream connections (TCP, TLS) are framed here with the core's
-//! [`StreamFramer`], which also finds RFC 5626 section 4.4.1 keep-alives:
-//! a ping (CRLFCRLF) is answered with a pong (CRLF) on the spot. When to
+//! [`StreamFramer`], which finds where each message ends without parsing
+//! it (the header section's end and Content-Length), so the Party, fed the
+//! framed message as a datagram, parses it once. The framer also finds
+//! RFC 5626 section 4.4.1 keep-alives: a ping (CRLFCRLF) is answered with
+//! a pong (CRLF) on the spot. When to
 //! ping, when a flow has failed, how long opening one may take, when an
 //! idle connection closes and which one gives way at the cap is the core's
 //! [`Connections`] table; this file only carries out its
@@ -21,7 +24,7 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use sipparty_core::transport::connection::{ConnectionAction, ConnectionPolicy, Connections};
-use sipparty_core::transport::stream::{Frame, StreamFramer, PING, PONG};
+use sipparty_core::transport::stream::{FrameRef, StreamFramer, PING, PONG};
 use sipparty_core::{Payload, Transport};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
@@ -615,21 +618,23 @@ impl Io {
                     more = true;
                     let local = local.unwrap_or(self.udp_local);
                     loop {
-                        match framer.next_frame() {
-                            Ok(Some(Frame::Message(bytes))) => {
+                        match framer.next_frame_ref() {
+                            // Framed without parsing (header end and
+                            // Content-Length); the Party parses it once.
+                            Ok(Some(FrameRef::Message(bytes))) => {
                                 self.events.push_back(IoEvent::Message {
                                     transport,
                                     peer,
                                     local,
-                                    bytes,
+                                    bytes: bytes.to_vec(),
                                 })
                             }
                             // RFC 5626 section 4.4.1: answer at once.
-                            Ok(Some(Frame::Ping)) => {
+                            Ok(Some(FrameRef::Ping)) => {
                                 trace!(%peer, "keep-alive ping, answering");
                                 out.extend_from_slice(PONG);
                             }
-                            Ok(Some(Frame::Pong)) => {
+                            Ok(Some(FrameRef::Pong)) => {
                                 trace!(%peer, "keep-alive pong");
                                 self.connections.pong(now, key);
                             }

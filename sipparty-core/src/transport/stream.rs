@@ -449,7 +449,9 @@ CSeq: 314159 INVITE\r\nContent-Length: 4\r\n\r\nv=0\n";
         });
         f.push(b"OPTIONS sip:a@127.0.0.1 SIP/2.0\r\nX-Long: ");
         f.push(&[b'a'; 100]);
-        let e = f.next_frame().expect_err("a message that cannot fit is refused");
+        let e = f
+            .next_frame()
+            .expect_err("a message that cannot fit is refused");
         assert_eq!(e.parse.kind, ParseErrorKind::MessageTooLarge);
         assert_eq!(e.parse.status(), 413);
     }
@@ -488,7 +490,10 @@ CSeq: 314159 INVITE\r\nContent-Length: 4\r\n\r\nv=0\n";
             ("OPTIONS sip:a SIP/2.0|L :  7 ||", 7),
             ("OPTIONS sip:a SIP/2.0|content-LENGTH\t:|  2||", 2),
             ("OPTIONS sip:a SIP/2.0\nContent-Length: 4\n\n", 4),
-            ("OPTIONS sip:a SIP/2.0|Content-Length: 1|Content-Length: 1||", 1),
+            (
+                "OPTIONS sip:a SIP/2.0|Content-Length: 1|Content-Length: 1||",
+                1,
+            ),
             ("SIP/2.0 200 OK|Location: x|Content-Lengthy: 9|l: 6||", 6),
         ] {
             assert_eq!(len(head), Ok(Some(body)), "{head}");
