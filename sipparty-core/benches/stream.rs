@@ -19,7 +19,8 @@
 //!
 //! Instruction counts: `SIPPARTY_BENCH_STREAM=<case>:<n>` runs one case
 //! n times and exits (cases: `two_parses`, `scan_then_parse`,
-//! `next_parsed`, `parse_only`); run it under `valgrind --tool=callgrind`
+//! `next_parsed`, `parse_only`, and framing alone: `frame_by_parse`,
+//! `frame_by_scan`); run it under `valgrind --tool=callgrind`
 //! with n = 0 and n = 10000 and divide the difference by 10,000.
 
 use std::hint::black_box;
@@ -103,6 +104,19 @@ fn run_case(case: &str, n: usize) {
         "scan_then_parse" => Box::new(|| scan_then_parse(&mut framer)),
         "next_parsed" => Box::new(|| next_parsed(&mut framer)),
         "parse_only" => Box::new(parse_only),
+        // Framing alone (the message is dropped unparsed).
+        "frame_by_parse" => {
+            for _ in 0..=n {
+                black_box(frame_by_parse(&mut buf, &limits));
+            }
+            return;
+        }
+        "frame_by_scan" => {
+            for _ in 0..=n {
+                black_box(frame_by_scan(&mut framer));
+            }
+            return;
+        }
         other => panic!("unknown case {other}"),
     };
     // One warm-up: buffers grown, lazies initialised.

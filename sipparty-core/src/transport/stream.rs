@@ -333,12 +333,11 @@ pub(crate) fn message_len(buf: &[u8], limits: &Limits) -> Result<Option<usize>, 
 }
 
 /// If `line` is a Content-Length header, where its value starts.
+#[inline]
 fn content_length_header(line: &[u8]) -> Option<usize> {
     const FULL: &[u8] = b"content-length";
     let name_len = match line.first()? | 0x20 {
-        b'c' if line.len() > FULL.len() && line[..FULL.len()].eq_ignore_ascii_case(FULL) => {
-            FULL.len()
-        }
+        b'c' if is_content_length(line) => FULL.len(),
         b'l' => 1,
         _ => return None,
     };
@@ -349,6 +348,24 @@ fn content_length_header(line: &[u8]) -> Option<usize> {
             .take_while(|b| matches!(b, b' ' | b'\t'))
             .count();
     (line.get(colon) == Some(&b':')).then_some(colon + 1)
+}
+
+/// Whether `line` starts with "Content-Length" in any case. Most lines
+/// starting with `c` (Call-ID, CSeq, Contact, Content-Type) are turned
+/// away by two 8-byte compares: setting bit 0x20 lowercases letters and
+/// leaves `-` alone; a non-letter it would turn into a match is caught by
+/// the exact compare after.
+#[inline]
+fn is_content_length(line: &[u8]) -> bool {
+    const FULL: &[u8] = b"content-length";
+    const LOWER: u64 = 0x2020_2020_2020_2020;
+    let Some(name) = line.get(..FULL.len()) else {
+        return false;
+    };
+    let word = |at: usize| u64::from_le_bytes(name[at..at + 8].try_into().expect("8 bytes of 14"));
+    word(0) | LOWER == u64::from_le_bytes(*b"content-")
+        && word(6) | LOWER == u64::from_le_bytes(*b"t-length")
+        && name.eq_ignore_ascii_case(FULL)
 }
 
 /// The decimal value of a Content-Length (`v` may hold the CRLFs and white
