@@ -1581,8 +1581,9 @@ pub(crate) enum Delivered {
     /// A keep-alive ping (RFC 5626 section 4.4.1), to be answered with a
     /// pong on the same connection.
     Ping,
-    /// A message delimited by its Content-Length that does not parse: answered
-    /// as a bad datagram (400 where it can be), the stream goes on.
+    /// A message delimited by its Content-Length that does not parse, or
+    /// what was buffered when framing failed: answered as a bad datagram
+    /// (400, 413 where it can be).
     Malformed {
         bytes: Vec<u8>,
         error: message::ParseError,
@@ -1622,9 +1623,17 @@ impl Framer {
                 Ok(None) => break,
                 Err(e) => {
                     // The next message cannot be found (RFC 3261 section
-                    // 18.3); the driver's framer closes the connection.
+                    // 18.3): the buffer goes, and the driver closes the
+                    // connection. A request whose headers can be read is
+                    // answered first (400, or 413 when too large: sections
+                    // 21.4.1 and 21.4.13).
                     warn!(%source, error = %e, "unframeable stream data, dropping buffer");
+                    let bytes = framer.unframed().to_vec();
                     self.streams.remove(&key);
+                    deliver(Delivered::Malformed {
+                        bytes,
+                        error: e.parse,
+                    });
                     return;
                 }
             }
@@ -1932,6 +1941,24 @@ Content-Length: 0\r\n\r\n"
         stream(&mut p, now, bytes.as_bytes());
         assert_eq!(sent(&mut p), ["400 OPTIONS", "200 OPTIONS"]);
         assert_eq!(p.stream_count(), 1);
+    }
+
+    /// RFC 3261 sections 18.3, 21.4.1 and 21.4.13: a request that cannot
+    /// be framed (no Content-Length on a stream, or a body announced over
+    /// the size limit) is answered 400 or 413 when its headers can be
+    /// read, and the connection's buffer is dropped (the driver closes it).
+    #[test]
+    fn rfc3261_18_3_unframeable_stream_requests_are_answered_400_or_413() {
+        let now = Instant::now();
+        let whole = options("unframed");
+        let without_length = whole.replace("Content-Length: 0\r\n", "");
+        let too_large = whole.replace("Content-Length: 0", "Content-Length: 100000");
+        for (bytes, answer) in [(without_length, "400 OPTIONS"), (too_large, "413 OPTIONS")] {
+            let mut p = tcp_party();
+            stream(&mut p, now, bytes.as_bytes());
+            assert_eq!(sent(&mut p), [answer], "{bytes}");
+            assert_eq!(p.framer.len(), 0);
+        }
     }
 
     /// Connections that close without the driver saying so cannot make the

@@ -154,6 +154,15 @@ impl StreamFramer {
         self.buf.len() - self.start
     }
 
+    /// The bytes held and not framed: after a [`FramingError`], the message
+    /// that could not be delimited (and whatever followed it), from which
+    /// the core may still answer the request (400 or 413, fed as
+    /// [`Input::StreamData`](crate::party::Input) before the connection is
+    /// closed).
+    pub fn unframed(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+
     /// The next frame, `None` until more bytes arrive. The message is
     /// copied out of the buffer; [`StreamFramer::next_frame_ref`] lends it.
     pub fn next_frame(&mut self) -> Result<Option<Frame>, FramingError> {
