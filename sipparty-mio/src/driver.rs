@@ -950,6 +950,19 @@ impl Driver {
                 Ok(None) => return true,
                 Err(e) => {
                     warn!(%peer, error = %e, "closing connection");
+                    // The core answers a request whose headers it can
+                    // read (400, or 413 when too large: RFC 3261 sections
+                    // 21.4.1 and 21.4.13) from what the framer held; the
+                    // answer is written on this connection before the
+                    // close.
+                    self.core.endpoint.handle_input(Input::StreamData {
+                        now: Instant::now(),
+                        transport,
+                        source: peer,
+                        destination: local.unwrap_or(peer),
+                        bytes: c.framer.unframed(),
+                    });
+                    self.drain();
                     self.close_conn(index, true);
                     return false;
                 }

@@ -648,3 +648,28 @@ fn rfc3261_18_3_split_and_batched_stream_messages_are_delivered_once() {
         ]
     );
 }
+
+/// RFC 3261 section 18.3: a request without Content-Length cannot be
+/// framed on a stream. It is answered 400 (section 21.4.1) from its
+/// headers, and then the connection is closed.
+#[test]
+fn rfc3261_18_3_a_stream_request_without_content_length_gets_400_then_close() {
+    use std::io::Read;
+    init_logs();
+    let bob = stream_party("bob@biloxi.com", "127.0.0.1", None);
+    let to = bob.local_addr(Transport::Tcp).unwrap();
+    let mut conn = TcpStream::connect(to).unwrap();
+    let from = conn.local_addr().unwrap();
+    let request = tcp_options(to, from, "nolength").replace("Content-Length: 0\r\n", "");
+    conn.write_all(request.as_bytes()).unwrap();
+    conn.set_read_timeout(Some(WAIT)).unwrap();
+    let mut got = Vec::new();
+    // Until bob closes (or resets) the connection.
+    let mut buf = [0u8; 2048];
+    while let Ok(n @ 1..) = conn.read(&mut buf) {
+        got.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.starts_with("SIP/2.0 400 "), "{text}");
+    assert!(text.contains("z9hG4bKnolength"), "{text}");
+}

@@ -284,6 +284,23 @@ impl Driver {
                     bytes: &bytes,
                 });
             }
+            // What could not be framed: the core answers a request it can
+            // read (RFC 3261 sections 21.4.1 and 21.4.13) on the connection,
+            // which then closes.
+            IoEvent::Unframeable {
+                transport,
+                peer,
+                local,
+                bytes,
+            } => {
+                self.party.handle_input(Input::StreamData {
+                    now,
+                    transport,
+                    source: peer,
+                    destination: local,
+                    bytes: &bytes,
+                });
+            }
             // A normal close: responses the core still owes on it go to
             // the requests' Via (RFC 3261 section 18.2.2); its framer, if
             // any, is dropped.

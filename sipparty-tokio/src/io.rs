@@ -81,6 +81,16 @@ pub(crate) enum IoEvent {
         local: SocketAddr,
         bytes: Vec<u8>,
     },
+    /// The stream with `peer` cannot be framed any more (RFC 3261 section
+    /// 18.3: no Content-Length, or a message over the size limit): these
+    /// are the bytes held, for the core to answer a request it can read
+    /// (400, 413). The connection closes once that answer is written.
+    Unframeable {
+        transport: Transport,
+        peer: SocketAddr,
+        local: SocketAddr,
+        bytes: Vec<u8>,
+    },
     /// The stream connection with `peer` closed normally (the peer
     /// closed it, or it was idle or evicted): nothing failed.
     Closed {
@@ -153,6 +163,9 @@ struct Conn {
     unflushed: bool,
     framer: StreamFramer,
     local: Option<SocketAddr>,
+    /// Framing failed: nothing more is read, and the connection closes
+    /// (reported as failed) once what is queued is written.
+    closing: bool,
 }
 
 impl Conn {
@@ -163,6 +176,7 @@ impl Conn {
             unflushed: false,
             framer: StreamFramer::new(),
             local,
+            closing: false,
         }
     }
 
@@ -598,10 +612,22 @@ impl Io {
                 unflushed,
                 framer,
                 local,
+                closing,
             } = conn
             else {
                 continue;
             };
+            if *closing {
+                match write_out(stream, out, unflushed, cx) {
+                    Ok(()) if !out.is_empty() || *unflushed => {}
+                    Ok(()) => dead.push((key, true)),
+                    Err(e) => {
+                        debug!(%peer, %transport, error = %e, "write failed");
+                        dead.push((key, true));
+                    }
+                }
+                continue;
+            }
             let mut rb = ReadBuf::new(&mut self.buf);
             match stream.poll_read(cx, &mut rb) {
                 Poll::Ready(Ok(())) if rb.filled().is_empty() => {
@@ -642,12 +668,22 @@ impl Io {
                             Ok(None) => break,
                             Err(e) => {
                                 warn!(%peer, %transport, error = %e, "closing connection");
-                                dead.push((key, true));
+                                // The core may answer it (400, 413); the
+                                // close waits for that to be written.
+                                self.events.push_back(IoEvent::Unframeable {
+                                    transport,
+                                    peer,
+                                    local,
+                                    bytes: framer.unframed().to_vec(),
+                                });
+                                *closing = true;
                                 break;
                             }
                         }
                     }
-                    if dead.last().is_some_and(|d| d.0 == key) {
+                    if *closing {
+                        // Polled again at once, with the answer queued.
+                        cx.waker().wake_by_ref();
                         continue;
                     }
                 }

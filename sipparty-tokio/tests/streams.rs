@@ -252,6 +252,28 @@ async fn rfc3261_18_3_split_and_batched_stream_messages_are_delivered_once() {
     assert_eq!(got, ["pong", "z9hG4bKone", "z9hG4bKtwo"]);
 }
 
+/// RFC 3261 section 18.3: a request without Content-Length cannot be
+/// framed on a stream. It is answered 400 (section 21.4.1) from its
+/// headers, and then the connection is closed.
+#[tokio::test]
+async fn rfc3261_18_3_a_stream_request_without_content_length_gets_400_then_close() {
+    let bob = builder("bob@biloxi.com")
+        .bind(any("127.0.0.1"))
+        .await
+        .unwrap();
+    let to = bob.local_addr();
+    let mut s = TcpStream::connect(to).await.unwrap();
+    let local = s.local_addr().unwrap();
+    let request = tcp_options(to, local, "nolength").replace("Content-Length: 0\r\n", "");
+    s.write_all(request.as_bytes()).await.unwrap();
+    let mut got = Vec::new();
+    // Until bob closes the connection.
+    let _ = within("close", s.read_to_end(&mut got)).await;
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.starts_with("SIP/2.0 400 "), "{text}");
+    assert!(text.contains("z9hG4bKnolength"), "{text}");
+}
+
 /// A ping gets its pong, and the connection stays usable.
 async fn ping_pong(s: &mut (impl AsyncRead + AsyncWrite + Unpin)) {
     s.write_all(PING).await.unwrap();
