@@ -127,7 +127,7 @@ fn run_case(case: &str, n: usize) {
 }
 
 fn main() {
-    if let Some(spec) = std::env::var("SIPPARTY_BENCH_STREAM").ok() {
+    if let Ok(spec) = std::env::var("SIPPARTY_BENCH_STREAM") {
         let (case, n) = spec.split_once(':').expect("<case>:<n>");
         run_case(case, n.parse().expect("a count"));
         return;

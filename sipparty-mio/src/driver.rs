@@ -4,6 +4,13 @@
 //! application threads. It reads, feeds the core `Endpoint`, drains its
 //! outputs, and sleeps until the core's next timeout. No protocol logic
 //! lives here.
+//!
+//! Stream connections are framed here with the core's [`StreamFramer`],
+//! which finds each message's end without parsing it, so the core parses
+//! it once (fed, borrowed from the framer, as a datagram), and the capture
+//! sees whole messages. RFC 5626 section 4.4.1 keep-alives are answered as
+//! they are read; when and whom to ping is the core's [`Connections`]
+//! table.
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, Read, Write};
