@@ -116,6 +116,9 @@ pub struct StreamFramer {
     start: usize,
     limits: Limits,
     awaiting_pong: bool,
+    /// How far the message at `start` has been scanned, so bytes that
+    /// arrive a few at a time are looked at once each, not once per read.
+    scan: Scan,
 }
 
 impl StreamFramer {
@@ -237,10 +240,11 @@ impl StreamFramer {
                 self.start += skip;
                 continue;
             }
-            return match message_len(rest, &self.limits) {
+            return match message_len(rest, &self.limits, &mut self.scan) {
                 Ok(Some(len)) => {
                     let range = self.start..self.start + len;
                     self.start += len;
+                    self.scan = Scan::default();
                     Ok(Some(Found::Message(range)))
                 }
                 Ok(None) => Ok(None),
@@ -265,79 +269,101 @@ fn starts_start_line(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b)
 }
 
+/// How far [`message_len`] got through a message, kept between reads.
+/// Offsets are from the message's first byte.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Scan {
+    /// The next line to look at; 0 while the start line is not complete.
+    line_start: usize,
+    /// The Content-Length read so far.
+    content_length: Option<usize>,
+    /// The value of a Content-Length header not yet closed (a folded line
+    /// may continue it).
+    open: Option<Range<usize>>,
+    /// The message's length, once the header section is complete.
+    end: Option<usize>,
+}
+
 /// The length of the message at the start of `buf` (which does not start
 /// with CR or LF), found without parsing it: the header section ends at the
 /// first empty line, and the body is Content-Length bytes long (RFC 3261
 /// section 18.3: it MUST be present on a stream; section 7.3.3: `l` is its
 /// compact form; section 7.3.1: a header may be folded onto lines starting
-/// with white space). `Ok(None)`: not all of it is there yet.
+/// with white space). `Ok(None)`: not all of it is there yet; `scan` keeps
+/// how far it got, so the next call (with more bytes after the same ones)
+/// goes on from there.
 ///
 /// Only what framing needs is looked at; everything else (the start line,
 /// the other headers) is checked by the one parse after framing.
-pub(crate) fn message_len(buf: &[u8], limits: &Limits) -> Result<Option<usize>, ParseError> {
-    let too_large = |at| ParseError::new(at, ParseErrorKind::MessageTooLarge);
-    if !buf.first().is_some_and(|b| starts_start_line(*b)) {
-        return Err(ParseError::expected(0, "start line"));
+pub(crate) fn message_len(
+    buf: &[u8],
+    limits: &Limits,
+    scan: &mut Scan,
+) -> Result<Option<usize>, ParseError> {
+    if let Some(end) = scan.end {
+        return Ok((end <= buf.len()).then_some(end));
     }
     let max = limits.max_message;
-    let mut content_length: Option<usize> = None;
-    // The value of a Content-Length header not yet closed (a folded line
-    // may continue it).
-    let mut open: Option<Range<usize>> = None;
-    // The start line is skipped: its first byte was checked above.
-    let Some(nl) = memchr::memchr(b'\n', &buf[..buf.len().min(max)]) else {
-        return if buf.len() >= max {
-            Err(too_large(max))
+    let need_more = || {
+        if buf.len() >= max {
+            // The header section does not end within the limit.
+            Err(ParseError::new(max, ParseErrorKind::MessageTooLarge))
         } else {
             Ok(None)
-        };
+        }
     };
-    let mut line_start = nl + 1;
-    let head_end = loop {
-        let window = &buf[line_start..buf.len().min(max)];
+    let window = &buf[..buf.len().min(max)];
+    if scan.line_start == 0 {
+        if !buf.first().is_some_and(|b| starts_start_line(*b)) {
+            return Err(ParseError::expected(0, "start line"));
+        }
+        // The start line is skipped: its first byte was checked above.
         let Some(nl) = memchr::memchr(b'\n', window) else {
-            return if buf.len() >= max {
-                Err(too_large(max))
-            } else {
-                Ok(None)
-            };
+            return need_more();
+        };
+        scan.line_start = nl + 1;
+    }
+    let head_end = loop {
+        let line_start = scan.line_start;
+        let Some(nl) = memchr::memchr(b'\n', &window[line_start..]) else {
+            return need_more();
         };
         let lf = line_start + nl;
+        scan.line_start = lf + 1;
         let line = &buf[line_start..lf];
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if matches!(line.first(), Some(b' ' | b'\t')) {
-            if let Some(value) = &mut open {
+            if let Some(value) = &mut scan.open {
                 value.end = lf;
             }
-            line_start = lf + 1;
             continue;
         }
-        if let Some(value) = open.take() {
+        if let Some(value) = scan.open.take() {
             let n = content_length_value(&buf[value.clone()], value.start)?;
-            if content_length.is_some_and(|prev| prev != n) {
+            if scan.content_length.is_some_and(|prev| prev != n) {
                 return Err(ParseError::new(
                     value.start,
                     ParseErrorKind::ConflictingContentLength,
                 ));
             }
-            content_length = Some(n);
+            scan.content_length = Some(n);
         }
         if line.is_empty() {
             break lf + 1;
         }
         if let Some(at) = content_length_header(line) {
-            open = Some(line_start + at..lf);
+            scan.open = Some(line_start + at..lf);
         }
-        line_start = lf + 1;
     };
-    let Some(body) = content_length else {
+    let Some(body) = scan.content_length else {
         return Err(ParseError::new(0, ParseErrorKind::MissingContentLength));
     };
     // Refused on the announcement, before the body is buffered.
     let end = head_end.saturating_add(body);
     if end > max {
-        return Err(too_large(head_end));
+        return Err(ParseError::new(head_end, ParseErrorKind::MessageTooLarge));
     }
+    scan.end = Some(end);
     Ok((end <= buf.len()).then_some(end))
 }
 
@@ -437,6 +463,33 @@ CSeq: 314159 INVITE\r\nContent-Length: 4\r\n\r\nv=0\n";
         }
     }
 
+    /// A peer writing a byte at a time: each message is framed once, when
+    /// its last byte arrives (the scan resumes where it stopped, so each
+    /// byte is looked at once, not once per read).
+    #[test]
+    fn rfc3261_18_3_a_byte_at_a_time() {
+        let mut stream = INVITE.to_vec();
+        stream.extend_from_slice(PING);
+        stream.extend_from_slice(INVITE);
+        let mut f = StreamFramer::new();
+        let mut frames = Vec::new();
+        for (i, b) in stream.iter().enumerate() {
+            f.push(std::slice::from_ref(b));
+            for x in all(&mut f) {
+                frames.push((i, x));
+            }
+        }
+        let first = INVITE.len() - 1;
+        assert_eq!(
+            frames,
+            vec![
+                (first, Frame::Message(INVITE.to_vec())),
+                (first + PING.len(), Frame::Ping),
+                (stream.len() - 1, Frame::Message(INVITE.to_vec())),
+            ]
+        );
+    }
+
     #[test]
     fn rfc5626_4_4_1_ping_and_pong_between_messages() {
         let mut f = StreamFramer::new();
@@ -508,7 +561,8 @@ CSeq: 314159 INVITE\r\nContent-Length: 4\r\n\r\nv=0\n";
         let len = |head: &str| {
             let mut m = head.replace('|', "\r\n").into_bytes();
             m.extend_from_slice(b"0123456789");
-            message_len(&m, &Limits::default()).map(|n| n.map(|n| n - (m.len() - 10)))
+            message_len(&m, &Limits::default(), &mut Scan::default())
+                .map(|n| n.map(|n| n - (m.len() - 10)))
         };
         for (head, body) in [
             ("OPTIONS sip:a SIP/2.0|Content-Length: 3||", 3),
@@ -604,12 +658,24 @@ s :\r\nContent-Type: application/sdp\r\n\r\n{body}",
             else {
                 panic!("the parser takes it");
             };
-            assert_eq!(message_len(&stream, &Limits::default()), Ok(Some(parsed)));
+            let whole = |bytes: &[u8]| message_len(bytes, &Limits::default(), &mut Scan::default());
+            assert_eq!(whole(&stream), Ok(Some(parsed)));
             assert_eq!(parsed, msg.len());
             // Short of its last byte, it is not complete.
+            assert_eq!(whole(&msg[..msg.len() - 1]), Ok(None));
+            // A byte at a time, resuming: complete at the last one, and no
+            // sooner.
+            let mut scan = Scan::default();
+            for n in 1..msg.len() {
+                assert_eq!(
+                    message_len(&msg[..n], &Limits::default(), &mut scan),
+                    Ok(None),
+                    "{n} bytes"
+                );
+            }
             assert_eq!(
-                message_len(&msg[..msg.len() - 1], &Limits::default()),
-                Ok(None)
+                message_len(msg, &Limits::default(), &mut scan),
+                Ok(Some(msg.len()))
             );
         }
     }
