@@ -6,6 +6,9 @@
 //!   parser, as the drivers' framer did before (its view was thrown away).
 //! - `frame/scan`: [`StreamFramer`] as now: push the bytes, find the end of
 //!   the header section and the Content-Length, lend the message.
+//! - `frame/*_16_byte_reads`: the same message arriving 16 bytes per read
+//!   (a slow or hostile peer): the parser started over after each read,
+//!   the scan resumes where it stopped.
 //! - `to_message/two_parses`: the old path whole: framing by parse, a copy
 //!   out, then the Party's `Message::parse` of that copy.
 //! - `to_message/scan_then_parse`: the drivers' path now: framing by scan,
@@ -20,7 +23,7 @@
 //! Instruction counts: `SIPPARTY_BENCH_STREAM=<case>:<n>` runs one case
 //! n times and exits (cases: `two_parses`, `scan_then_parse`,
 //! `next_parsed`, `parse_only`, and framing alone: `frame_by_parse`,
-//! `frame_by_scan`); run it under `valgrind --tool=callgrind`
+//! `frame_by_scan`, `trickle_by_parse`, `trickle_by_scan`); run it under `valgrind --tool=callgrind`
 //! with n = 0 and n = 10000 and divide the difference by 10,000.
 
 use std::hint::black_box;
@@ -80,6 +83,33 @@ fn next_parsed(framer: &mut StreamFramer) -> Message {
     }
 }
 
+/// Reads of this many bytes in the trickle cases.
+const TRICKLE: usize = 16;
+
+/// The old framing, the message arriving in small reads: parsed from its
+/// start after each read until whole.
+fn trickle_by_parse(buf: &mut Vec<u8>, limits: &Limits) -> usize {
+    buf.clear();
+    for chunk in black_box(INVITE).chunks(TRICKLE) {
+        buf.extend_from_slice(chunk);
+        if let Ok(Status::Complete((_, used))) = parse_stream(buf, limits) {
+            return used;
+        }
+    }
+    panic!("the sample frames")
+}
+
+/// Framing now, the message arriving in small reads: the scan resumes.
+fn trickle_by_scan(framer: &mut StreamFramer) -> usize {
+    for chunk in black_box(INVITE).chunks(TRICKLE) {
+        framer.push(chunk);
+        if let Ok(Some(FrameRef::Message(m))) = framer.next_frame_ref() {
+            return m.len();
+        }
+    }
+    panic!("the sample frames")
+}
+
 fn parse_only() -> Message {
     Message::parse(black_box(INVITE)).expect("the sample parses")
 }
@@ -117,6 +147,18 @@ fn run_case(case: &str, n: usize) {
             }
             return;
         }
+        "trickle_by_parse" => {
+            for _ in 0..=n {
+                black_box(trickle_by_parse(&mut buf, &limits));
+            }
+            return;
+        }
+        "trickle_by_scan" => {
+            for _ in 0..=n {
+                black_box(trickle_by_scan(&mut framer));
+            }
+            return;
+        }
         other => panic!("unknown case {other}"),
     };
     // One warm-up: buffers grown, lazies initialised.
@@ -151,6 +193,12 @@ fn main() {
         b.iter(|| frame_by_parse(&mut buf, &limits))
     });
     g.bench_function("scan", |b| b.iter(|| frame_by_scan(&mut framer)));
+    g.bench_function("parse_stream_16_byte_reads", |b| {
+        b.iter(|| trickle_by_parse(&mut buf, &limits))
+    });
+    g.bench_function("scan_16_byte_reads", |b| {
+        b.iter(|| trickle_by_scan(&mut framer))
+    });
     g.finish();
     let mut g = c.benchmark_group("to_message");
     g.bench_function("two_parses", |b| b.iter(|| two_parses(&mut buf, &limits)));
