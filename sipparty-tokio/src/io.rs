@@ -8,10 +8,11 @@
 //! it (the header section's end and Content-Length), so the Party, fed the
 //! framed message as a datagram, parses it once. The framer also finds
 //! RFC 5626 section 4.4.1 keep-alives: a ping (CRLFCRLF) is answered with
-//! a pong (CRLF) on the spot. When to
-//! ping, when a flow has failed, how long opening one may take, when an
-//! idle connection closes and which one gives way at the cap is the core's
-//! [`Connections`] table; this file only carries out its
+//! a pong (CRLF) on the spot. A stream that cannot be framed goes to the
+//! core, which answers what it can (400, 413), and closes once that is
+//! written. When to ping, when a flow has failed, how long opening one may
+//! take, when an idle connection closes and which one gives way at the cap
+//! is the core's [`Connections`] table; this file only carries out its
 //! [`ConnectionAction`]s.
 
 use std::collections::{HashMap, VecDeque};
