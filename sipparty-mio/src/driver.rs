@@ -970,7 +970,12 @@ impl Driver {
                         bytes: c.framer.unframed(),
                     });
                     self.drain();
-                    self.close_conn(index, true);
+                    // Unless writing the answer already closed it (and
+                    // the slot went to another connection).
+                    if matches!(&self.slab[index], Some(Source::Conn(c)) if (c.transport, c.peer) == (transport, peer))
+                    {
+                        self.close_conn(index, true);
+                    }
                     return false;
                 }
             }
