@@ -4,6 +4,13 @@
 //! application threads. It reads, feeds the core `Endpoint`, drains its
 //! outputs, and sleeps until the core's next timeout. No protocol logic
 //! lives here.
+//!
+//! Stream connections are framed here with the core's [`StreamFramer`],
+//! which finds each message's end without parsing it, so the core parses
+//! it once (fed, borrowed from the framer, as a datagram), and the capture
+//! sees whole messages. RFC 5626 section 4.4.1 keep-alives are answered as
+//! they are read; when and whom to ping is the core's [`Connections`]
+//! table.
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, Read, Write};
@@ -22,7 +29,7 @@ use sipparty_core::party::{
 };
 use sipparty_core::transport::connection::{ConnectionAction, ConnectionPolicy, Connections};
 use sipparty_core::transport::locate::Answer;
-use sipparty_core::transport::stream::{Frame, StreamFramer, PING, PONG};
+use sipparty_core::transport::stream::{FrameRef, StreamFramer, PING, PONG};
 use sipparty_core::{Payload, Transmit, Transport};
 
 use crate::dialog::DialogShared;
@@ -875,14 +882,14 @@ impl Driver {
                 }
                 Ok(n) => {
                     self.connections.activity(Instant::now(), index);
-                    let plain = match &mut c.tls {
+                    match &mut c.tls {
                         Some(tls) => match tls.read_tls(&self.buf[..n]) {
-                            Ok(p) => {
+                            Ok(plain) => {
                                 if !tls.is_handshaking() && self.connections.is_opening(index) {
                                     trace!(peer = %c.peer, "TLS handshake done");
                                     self.connections.established(Instant::now(), index);
                                 }
-                                p
+                                c.framer.push(&plain);
                             }
                             Err(e) => {
                                 debug!(peer = %c.peer, error = %e, "TLS error");
@@ -890,9 +897,8 @@ impl Driver {
                                 break;
                             }
                         },
-                        None => self.buf[..n].to_vec(),
-                    };
-                    c.framer.push(&plain);
+                        None => c.framer.push(&self.buf[..n]),
+                    }
                     if !self.frames(index, local) {
                         return;
                     }
@@ -924,25 +930,26 @@ impl Driver {
                 return false;
             };
             let (transport, peer) = (c.transport, c.peer);
-            match c.framer.next_frame() {
-                Ok(Some(Frame::Message(bytes))) => {
+            match c.framer.next_frame_ref() {
+                Ok(Some(FrameRef::Message(bytes))) => {
                     self.core
-                        .trace(Direction::Received, transport, local, peer, &bytes);
-                    // The core's Endpoint wants whole messages: a framed
-                    // stream message is fed like a datagram.
+                        .trace(Direction::Received, transport, local, peer, bytes);
+                    // Framed without parsing (header end and
+                    // Content-Length), borrowed from the framer: the
+                    // Endpoint parses it once, as a datagram.
                     self.core.endpoint.handle_input(Input::Datagram {
                         now: Instant::now(),
                         transport,
                         source: peer,
                         destination: local.unwrap_or(peer),
-                        bytes: &bytes,
+                        bytes,
                     });
                 }
-                Ok(Some(Frame::Ping)) => {
+                Ok(Some(FrameRef::Ping)) => {
                     trace!(%peer, "keep-alive ping, answering");
                     self.write_conn(index, PONG);
                 }
-                Ok(Some(Frame::Pong)) => {
+                Ok(Some(FrameRef::Pong)) => {
                     self.connections.pong(Instant::now(), index);
                     trace!(%peer, "keep-alive pong");
                 }
@@ -950,7 +957,25 @@ impl Driver {
                 Ok(None) => return true,
                 Err(e) => {
                     warn!(%peer, error = %e, "closing connection");
-                    self.close_conn(index, true);
+                    // The core answers a request whose headers it can
+                    // read (400, or 413 when too large: RFC 3261 sections
+                    // 21.4.1 and 21.4.13) from what the framer held; the
+                    // answer is written on this connection before the
+                    // close.
+                    self.core.endpoint.handle_input(Input::StreamData {
+                        now: Instant::now(),
+                        transport,
+                        source: peer,
+                        destination: local.unwrap_or(peer),
+                        bytes: c.framer.unframed(),
+                    });
+                    self.drain();
+                    // Unless writing the answer already closed it (and
+                    // the slot went to another connection).
+                    if matches!(&self.slab[index], Some(Source::Conn(c)) if (c.transport, c.peer) == (transport, peer))
+                    {
+                        self.close_conn(index, true);
+                    }
                     return false;
                 }
             }

@@ -562,3 +562,114 @@ fn rfc3261_18_3_normal_closes_are_reported_to_the_core() {
         ep.streams_closed().unwrap() == 2
     });
 }
+
+/// Read frames off a raw connection until `want` of them came, then for a
+/// short while more (to catch any duplicate); what came, as strings: `pong`
+/// for a keep-alive answer, else the response's branch.
+fn frames_from(conn: &mut TcpStream, want: usize) -> Vec<String> {
+    use sipparty_core::message::Message;
+    use sipparty_core::transport::stream::{Frame, StreamFramer};
+    use std::io::Read;
+    let mut framer = StreamFramer::new();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let mut deadline = Instant::now() + WAIT;
+    while Instant::now() < deadline {
+        conn.set_read_timeout(Some(Duration::from_millis(50)))
+            .unwrap();
+        match conn.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => framer.push(&buf[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(e) => panic!("read: {e}"),
+        }
+        while let Some(f) = framer.next_frame().unwrap() {
+            got.push(match f {
+                Frame::Message(m) => {
+                    let m = Message::parse(&m).unwrap();
+                    assert_eq!(m.status(), Some(200));
+                    m.top_via().unwrap().unwrap().branch().unwrap().to_string()
+                }
+                Frame::Pong => "pong".to_string(),
+                other => panic!("unexpected {other:?}"),
+            });
+            if got.len() == want {
+                // Anything more would be a second delivery.
+                deadline = Instant::now() + Duration::from_millis(300);
+            }
+        }
+    }
+    got
+}
+
+/// RFC 3261 section 18.3 with RFC 5626 section 4.4.1: over one connection,
+/// a request split across two reads, then two requests and a ping in one
+/// read. Each request reaches the core once (one 200 each: a second
+/// delivery would make the server transaction send its 200 again, and the
+/// capture shows each received message once), and the ping is answered.
+#[test]
+fn rfc3261_18_3_split_and_batched_stream_messages_are_delivered_once() {
+    init_logs();
+    let bob = stream_party("bob@biloxi.com", "127.0.0.1", None);
+    let ep = bob.endpoint().unwrap();
+    let ladder = ep.capture_messages(100).unwrap();
+    let to = bob.local_addr(Transport::Tcp).unwrap();
+    let mut conn = TcpStream::connect(to).unwrap();
+    conn.set_nodelay(true).unwrap();
+    let from = conn.local_addr().unwrap();
+    let split = tcp_options(to, from, "split");
+    conn.write_all(&split.as_bytes()[..70]).unwrap();
+    // Long enough for the first half to be read on its own.
+    std::thread::sleep(Duration::from_millis(100));
+    conn.write_all(&split.as_bytes()[70..]).unwrap();
+    assert_eq!(frames_from(&mut conn, 1), ["z9hG4bKsplit"]);
+    let batch = tcp_options(to, from, "one") + "\r\n\r\n" + &tcp_options(to, from, "two");
+    conn.write_all(batch.as_bytes()).unwrap();
+    // The pong is written as the ping is read, the 200s once the core's
+    // output is drained: it may come first.
+    let mut got = frames_from(&mut conn, 3);
+    got.sort();
+    assert_eq!(got, ["pong", "z9hG4bKone", "z9hG4bKtwo"]);
+    let received: Vec<String> = ladder
+        .try_iter()
+        .filter(|t| t.direction == sipparty_mio::Direction::Received)
+        .map(|t| String::from_utf8(t.bytes).unwrap())
+        .collect();
+    assert_eq!(
+        received,
+        [
+            split,
+            tcp_options(to, from, "one"),
+            tcp_options(to, from, "two")
+        ]
+    );
+}
+
+/// RFC 3261 section 18.3: a request without Content-Length cannot be
+/// framed on a stream. It is answered 400 (section 21.4.1) from its
+/// headers, and then the connection is closed.
+#[test]
+fn rfc3261_18_3_a_stream_request_without_content_length_gets_400_then_close() {
+    use std::io::Read;
+    init_logs();
+    let bob = stream_party("bob@biloxi.com", "127.0.0.1", None);
+    let to = bob.local_addr(Transport::Tcp).unwrap();
+    let mut conn = TcpStream::connect(to).unwrap();
+    let from = conn.local_addr().unwrap();
+    let request = tcp_options(to, from, "nolength").replace("Content-Length: 0\r\n", "");
+    conn.write_all(request.as_bytes()).unwrap();
+    conn.set_read_timeout(Some(WAIT)).unwrap();
+    let mut got = Vec::new();
+    // Until bob closes (or resets) the connection.
+    let mut buf = [0u8; 2048];
+    while let Ok(n @ 1..) = conn.read(&mut buf) {
+        got.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.starts_with("SIP/2.0 400 "), "{text}");
+    assert!(text.contains("z9hG4bKnolength"), "{text}");
+}

@@ -267,8 +267,9 @@ impl Driver {
                     bytes: &self.io.buf[..len],
                 });
             }
-            // Framed by the driver (which answers keep-alives), so the
-            // core gets a whole message, as from a datagram.
+            // Framed by the driver without parsing (which answers
+            // keep-alives), so the core gets a whole message, as from a
+            // datagram, and parses it once.
             IoEvent::Message {
                 transport,
                 peer,
@@ -276,6 +277,23 @@ impl Driver {
                 bytes,
             } => {
                 self.party.handle_input(Input::Datagram {
+                    now,
+                    transport,
+                    source: peer,
+                    destination: local,
+                    bytes: &bytes,
+                });
+            }
+            // What could not be framed: the core answers a request it can
+            // read (RFC 3261 sections 21.4.1 and 21.4.13) on the connection,
+            // which then closes.
+            IoEvent::Unframeable {
+                transport,
+                peer,
+                local,
+                bytes,
+            } => {
+                self.party.handle_input(Input::StreamData {
                     now,
                     transport,
                     source: peer,

@@ -4,11 +4,15 @@
 //! framed messages out, and "this peer is unreachable".
 //!
 //! Stream connections (TCP, TLS) are framed here with the core's
-//! [`StreamFramer`], which also finds RFC 5626 section 4.4.1 keep-alives:
-//! a ping (CRLFCRLF) is answered with a pong (CRLF) on the spot. When to
-//! ping, when a flow has failed, how long opening one may take, when an
-//! idle connection closes and which one gives way at the cap is the core's
-//! [`Connections`] table; this file only carries out its
+//! [`StreamFramer`], which finds where each message ends without parsing
+//! it (the header section's end and Content-Length), so the Party, fed the
+//! framed message as a datagram, parses it once. The framer also finds
+//! RFC 5626 section 4.4.1 keep-alives: a ping (CRLFCRLF) is answered with
+//! a pong (CRLF) on the spot. A stream that cannot be framed goes to the
+//! core, which answers what it can (400, 413), and closes once that is
+//! written. When to ping, when a flow has failed, how long opening one may
+//! take, when an idle connection closes and which one gives way at the cap
+//! is the core's [`Connections`] table; this file only carries out its
 //! [`ConnectionAction`]s.
 
 use std::collections::{HashMap, VecDeque};
@@ -21,7 +25,7 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use sipparty_core::transport::connection::{ConnectionAction, ConnectionPolicy, Connections};
-use sipparty_core::transport::stream::{Frame, StreamFramer, PING, PONG};
+use sipparty_core::transport::stream::{FrameRef, StreamFramer, PING, PONG};
 use sipparty_core::{Payload, Transport};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
@@ -73,6 +77,16 @@ pub(crate) enum IoEvent {
     /// A whole SIP message arrived on the stream connection with `peer`
     /// (framed by Content-Length, RFC 3261 section 18.3).
     Message {
+        transport: Transport,
+        peer: SocketAddr,
+        local: SocketAddr,
+        bytes: Vec<u8>,
+    },
+    /// The stream with `peer` cannot be framed any more (RFC 3261 section
+    /// 18.3: no Content-Length, or a message over the size limit): these
+    /// are the bytes held, for the core to answer a request it can read
+    /// (400, 413). The connection closes once that answer is written.
+    Unframeable {
         transport: Transport,
         peer: SocketAddr,
         local: SocketAddr,
@@ -150,6 +164,9 @@ struct Conn {
     unflushed: bool,
     framer: StreamFramer,
     local: Option<SocketAddr>,
+    /// Framing failed: nothing more is read, and the connection closes
+    /// (reported as failed) once what is queued is written.
+    closing: bool,
 }
 
 impl Conn {
@@ -160,6 +177,7 @@ impl Conn {
             unflushed: false,
             framer: StreamFramer::new(),
             local,
+            closing: false,
         }
     }
 
@@ -595,10 +613,22 @@ impl Io {
                 unflushed,
                 framer,
                 local,
+                closing,
             } = conn
             else {
                 continue;
             };
+            if *closing {
+                match write_out(stream, out, unflushed, cx) {
+                    Ok(()) if !out.is_empty() || *unflushed => {}
+                    Ok(()) => dead.push((key, true)),
+                    Err(e) => {
+                        debug!(%peer, %transport, error = %e, "write failed");
+                        dead.push((key, true));
+                    }
+                }
+                continue;
+            }
             let mut rb = ReadBuf::new(&mut self.buf);
             match stream.poll_read(cx, &mut rb) {
                 Poll::Ready(Ok(())) if rb.filled().is_empty() => {
@@ -615,21 +645,23 @@ impl Io {
                     more = true;
                     let local = local.unwrap_or(self.udp_local);
                     loop {
-                        match framer.next_frame() {
-                            Ok(Some(Frame::Message(bytes))) => {
+                        match framer.next_frame_ref() {
+                            // Framed without parsing (header end and
+                            // Content-Length); the Party parses it once.
+                            Ok(Some(FrameRef::Message(bytes))) => {
                                 self.events.push_back(IoEvent::Message {
                                     transport,
                                     peer,
                                     local,
-                                    bytes,
+                                    bytes: bytes.to_vec(),
                                 })
                             }
                             // RFC 5626 section 4.4.1: answer at once.
-                            Ok(Some(Frame::Ping)) => {
+                            Ok(Some(FrameRef::Ping)) => {
                                 trace!(%peer, "keep-alive ping, answering");
                                 out.extend_from_slice(PONG);
                             }
-                            Ok(Some(Frame::Pong)) => {
+                            Ok(Some(FrameRef::Pong)) => {
                                 trace!(%peer, "keep-alive pong");
                                 self.connections.pong(now, key);
                             }
@@ -637,12 +669,22 @@ impl Io {
                             Ok(None) => break,
                             Err(e) => {
                                 warn!(%peer, %transport, error = %e, "closing connection");
-                                dead.push((key, true));
+                                // The core may answer it (400, 413); the
+                                // close waits for that to be written.
+                                self.events.push_back(IoEvent::Unframeable {
+                                    transport,
+                                    peer,
+                                    local,
+                                    bytes: framer.unframed().to_vec(),
+                                });
+                                *closing = true;
                                 break;
                             }
                         }
                     }
-                    if dead.last().is_some_and(|d| d.0 == key) {
+                    if *closing {
+                        // Polled again at once, with the answer queued.
+                        cx.waker().wake_by_ref();
                         continue;
                     }
                 }

@@ -187,6 +187,93 @@ async fn next_frame(s: &mut (impl AsyncRead + Unpin), framer: &mut StreamFramer)
     }
 }
 
+/// An OPTIONS over TCP from `local` to `to` with this branch.
+fn tcp_options(to: std::net::SocketAddr, local: std::net::SocketAddr, branch: &str) -> String {
+    format!(
+        "OPTIONS sip:bob@{to} SIP/2.0\r\n\
+         Via: SIP/2.0/TCP {local};branch=z9hG4bK{branch}\r\n\
+         Max-Forwards: 70\r\nTo: <sip:bob@{to}>\r\n\
+         From: <sip:raw@{local}>;tag=raw1\r\nCall-ID: {branch}-test\r\n\
+         CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+    )
+}
+
+/// Frames from a raw connection until `want` came, then for a short while
+/// more (to catch a duplicate): `pong`, or the branch of a 200.
+async fn frames_from(s: &mut TcpStream, framer: &mut StreamFramer, want: usize) -> Vec<String> {
+    let mut got = Vec::new();
+    let mut linger = Duration::from_secs(10);
+    while let Ok(Some(f)) = tokio::time::timeout(linger, next_frame(s, framer)).await {
+        got.push(match f {
+            Frame::Message(m) => {
+                let m = Message::parse(&m).unwrap();
+                assert_eq!(m.status(), Some(200));
+                m.top_via().unwrap().unwrap().branch().unwrap().to_string()
+            }
+            Frame::Pong => "pong".to_string(),
+            other => panic!("unexpected {other:?}"),
+        });
+        if got.len() >= want {
+            // Anything more would be a second delivery.
+            linger = Duration::from_millis(300);
+        }
+    }
+    got
+}
+
+/// RFC 3261 section 18.3 with RFC 5626 section 4.4.1: over one connection,
+/// a request split across two reads, then two requests and a ping in one
+/// read. Each request reaches the core once (one 200 each: a second
+/// delivery would make the server transaction send its 200 again), and the
+/// ping is answered.
+#[tokio::test]
+async fn rfc3261_18_3_split_and_batched_stream_messages_are_delivered_once() {
+    let bob = builder("bob@biloxi.com")
+        .bind(any("127.0.0.1"))
+        .await
+        .unwrap();
+    let to = bob.local_addr();
+    let mut s = TcpStream::connect(to).await.unwrap();
+    s.set_nodelay(true).unwrap();
+    let local = s.local_addr().unwrap();
+    let mut framer = StreamFramer::new();
+    let split = tcp_options(to, local, "split");
+    s.write_all(&split.as_bytes()[..70]).await.unwrap();
+    // Long enough for the first half to be read on its own.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    s.write_all(&split.as_bytes()[70..]).await.unwrap();
+    assert_eq!(frames_from(&mut s, &mut framer, 1).await, ["z9hG4bKsplit"]);
+    let batch = tcp_options(to, local, "one") + "\r\n\r\n" + &tcp_options(to, local, "two");
+    s.write_all(batch.as_bytes()).await.unwrap();
+    // The pong is queued as the ping is read, the 200s once the core has
+    // answered: either may come first.
+    let mut got = frames_from(&mut s, &mut framer, 3).await;
+    got.sort();
+    assert_eq!(got, ["pong", "z9hG4bKone", "z9hG4bKtwo"]);
+}
+
+/// RFC 3261 section 18.3: a request without Content-Length cannot be
+/// framed on a stream. It is answered 400 (section 21.4.1) from its
+/// headers, and then the connection is closed.
+#[tokio::test]
+async fn rfc3261_18_3_a_stream_request_without_content_length_gets_400_then_close() {
+    let bob = builder("bob@biloxi.com")
+        .bind(any("127.0.0.1"))
+        .await
+        .unwrap();
+    let to = bob.local_addr();
+    let mut s = TcpStream::connect(to).await.unwrap();
+    let local = s.local_addr().unwrap();
+    let request = tcp_options(to, local, "nolength").replace("Content-Length: 0\r\n", "");
+    s.write_all(request.as_bytes()).await.unwrap();
+    let mut got = Vec::new();
+    // Until bob closes the connection.
+    let _ = within("close", s.read_to_end(&mut got)).await;
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.starts_with("SIP/2.0 400 "), "{text}");
+    assert!(text.contains("z9hG4bKnolength"), "{text}");
+}
+
 /// A ping gets its pong, and the connection stays usable.
 async fn ping_pong(s: &mut (impl AsyncRead + AsyncWrite + Unpin)) {
     s.write_all(PING).await.unwrap();

@@ -314,6 +314,9 @@ impl Endpoint {
                 framer.push(transport, source, bytes, |delivered| match delivered {
                     super::Delivered::Message(msg) => self.route(now, msg, source, transport),
                     super::Delivered::Ping => self.answer_ping(transport, source),
+                    super::Delivered::Malformed { bytes, error } => {
+                        self.reject(source, transport, &bytes, &error)
+                    }
                 });
                 self.framer = framer;
             }

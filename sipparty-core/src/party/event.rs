@@ -15,7 +15,11 @@ use crate::transport::{Transmit, Transport};
 pub enum Input<'a> {
     /// A datagram arrived. `destination` is the local address it arrived on:
     /// the SIP socket, or one of the media addresses the Party asked the
-    /// driver to open ([`Event::MediaSocketOpen`]).
+    /// driver to open ([`Event::MediaSocketOpen`]). A driver that frames
+    /// its stream connections itself (with
+    /// [`StreamFramer`](crate::transport::stream::StreamFramer), which does
+    /// not parse) feeds each whole message this way too, with the stream's
+    /// transport: it is parsed once, here.
     Datagram {
         /// When it arrived.
         now: Instant,

@@ -1217,6 +1217,9 @@ impl Party {
         framer.push(transport, source, bytes, |delivered| match delivered {
             Delivered::Message(msg) => self.handle_message(now, msg, source, transport),
             Delivered::Ping => self.tx.send_pong(transport, source),
+            Delivered::Malformed { bytes, error } => {
+                self.reject_unparseable(source, transport, &bytes, &error)
+            }
         });
         self.framer = framer;
     }
@@ -1609,12 +1612,20 @@ pub(crate) enum Delivered {
     /// A keep-alive ping (RFC 5626 section 4.4.1), to be answered with a
     /// pong on the same connection.
     Ping,
+    /// A message delimited by its Content-Length that does not parse, or
+    /// what was buffered when framing failed: answered as a bad datagram
+    /// (400, 413 where it can be).
+    Malformed {
+        bytes: Vec<u8>,
+        error: message::ParseError,
+    },
 }
 
 impl Framer {
     /// Append `bytes` from the connection and hand every complete message
-    /// and ping to `deliver`; a partial message waits for more. A framing
-    /// error (unparseable data, a message over the size limit) drops the
+    /// and ping to `deliver`; a partial message waits for more. Messages
+    /// are framed without parsing and parsed once here. A framing error (no
+    /// Content-Length, a message over the size limit) drops the
     /// connection's buffer.
     pub(crate) fn push(
         &mut self,
@@ -1636,11 +1647,24 @@ impl Framer {
             match framer.next_parsed() {
                 Ok(Some(ParsedFrame::Message(msg))) => deliver(Delivered::Message(msg)),
                 Ok(Some(ParsedFrame::Ping)) => deliver(Delivered::Ping),
+                Ok(Some(ParsedFrame::Malformed { bytes, error })) => {
+                    deliver(Delivered::Malformed { bytes, error })
+                }
                 Ok(Some(_)) => {}
                 Ok(None) => break,
                 Err(e) => {
-                    warn!(%source, error = %e, "unparseable stream data, dropping buffer");
+                    // The next message cannot be found (RFC 3261 section
+                    // 18.3): the buffer goes, and the driver closes the
+                    // connection. A request whose headers can be read is
+                    // answered first (400, or 413 when too large: sections
+                    // 21.4.1 and 21.4.13).
+                    warn!(%source, error = %e, "unframeable stream data, dropping buffer");
+                    let bytes = framer.unframed().to_vec();
                     self.streams.remove(&key);
+                    deliver(Delivered::Malformed {
+                        bytes,
+                        error: e.parse,
+                    });
                     return;
                 }
             }
@@ -1934,6 +1958,38 @@ Content-Length: 0\r\n\r\n"
         assert_eq!(sent(&mut p), ["200 OPTIONS"]);
         // A whole message leaves the (empty) framer until the close.
         assert_eq!(p.stream_count(), 1);
+    }
+
+    /// RFC 3261 sections 18.3 and 21.4.1: a message whose end is known
+    /// (Content-Length) but that does not parse is answered 400 like a bad
+    /// datagram, and the connection goes on with the next message.
+    #[test]
+    fn rfc3261_21_4_1_malformed_stream_message_is_answered_and_the_stream_goes_on() {
+        let mut p = tcp_party();
+        let now = Instant::now();
+        let bad = options("bad").replace("Max-Forwards: 70\r\n", "Max-Forwards 70\r\n");
+        let bytes = bad + &options("good");
+        stream(&mut p, now, bytes.as_bytes());
+        assert_eq!(sent(&mut p), ["400 OPTIONS", "200 OPTIONS"]);
+        assert_eq!(p.stream_count(), 1);
+    }
+
+    /// RFC 3261 sections 18.3, 21.4.1 and 21.4.13: a request that cannot
+    /// be framed (no Content-Length on a stream, or a body announced over
+    /// the size limit) is answered 400 or 413 when its headers can be
+    /// read, and the connection's buffer is dropped (the driver closes it).
+    #[test]
+    fn rfc3261_18_3_unframeable_stream_requests_are_answered_400_or_413() {
+        let now = Instant::now();
+        let whole = options("unframed");
+        let without_length = whole.replace("Content-Length: 0\r\n", "");
+        let too_large = whole.replace("Content-Length: 0", "Content-Length: 100000");
+        for (bytes, answer) in [(without_length, "400 OPTIONS"), (too_large, "413 OPTIONS")] {
+            let mut p = tcp_party();
+            stream(&mut p, now, bytes.as_bytes());
+            assert_eq!(sent(&mut p), [answer], "{bytes}");
+            assert_eq!(p.framer.len(), 0);
+        }
     }
 
     /// Connections that close without the driver saying so cannot make the
