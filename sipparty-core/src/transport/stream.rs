@@ -119,6 +119,9 @@ pub struct StreamFramer {
     /// How far the message at `start` has been scanned, so bytes that
     /// arrive a few at a time are looked at once each, not once per read.
     scan: Scan,
+    /// The framing error, once there was one: the scan stopped in the
+    /// middle of the message, so nothing after it can be framed.
+    failed: Option<ParseError>,
 }
 
 impl StreamFramer {
@@ -206,6 +209,9 @@ impl StreamFramer {
 
     /// The next frame, a message as its range in `buf`.
     fn next_found(&mut self) -> Result<Option<Found>, FramingError> {
+        if let Some(parse) = self.failed {
+            return Err(FramingError { parse });
+        }
         loop {
             let rest = &self.buf[self.start..];
             if rest.is_empty() {
@@ -234,6 +240,14 @@ impl StreamFramer {
                 .take_while(|b| **b == b'\r' || **b == b'\n')
                 .count();
             if skip == rest.len() {
+                // Only line ends so far: drop them but for what may be the
+                // start of a ping split across reads, so a peer sending
+                // nothing else cannot make the buffer grow.
+                let keep = [&PING[..3], &PING[..2], &PING[..1]]
+                    .iter()
+                    .find(|p| rest.ends_with(p))
+                    .map_or(0, |p| p.len());
+                self.start += skip - keep;
                 return Ok(None);
             }
             if skip > 0 {
@@ -248,7 +262,10 @@ impl StreamFramer {
                     Ok(Some(Found::Message(range)))
                 }
                 Ok(None) => Ok(None),
-                Err(parse) => Err(FramingError { parse }),
+                Err(parse) => {
+                    self.failed = Some(parse);
+                    Err(FramingError { parse })
+                }
             };
         }
     }
@@ -678,5 +695,38 @@ s :\r\nContent-Type: application/sdp\r\n\r\n{body}",
                 Ok(Some(msg.len()))
             );
         }
+    }
+
+    #[test]
+    fn stray_line_ends_are_not_buffered_without_end() {
+        // RFC 3261 section 7.5 lets a receiver skip CRLFs before a start
+        // line; a peer sending nothing else must not grow the buffer.
+        let mut f = StreamFramer::new();
+        for _ in 0..100_000 {
+            f.push(b"\n");
+            assert_eq!(f.next_frame(), Ok(None));
+        }
+        assert_eq!(f.buffered(), 0);
+        // What may be the start of a split ping is kept, and completes.
+        f.push(b"\n\r\n\r");
+        assert_eq!(f.next_frame(), Ok(None));
+        assert_eq!(f.buffered(), 3);
+        f.push(b"\n");
+        assert_eq!(f.next_frame(), Ok(Some(Frame::Ping)));
+        f.push(INVITE);
+        assert_eq!(f.next_frame(), Ok(Some(Frame::Message(INVITE.to_vec()))));
+    }
+
+    #[test]
+    fn a_framing_error_stays() {
+        // After two Content-Lengths that disagree the scan stopped inside
+        // the message: asking again must not frame the body's lines.
+        let mut f = StreamFramer::new();
+        f.push(b"OPTIONS sip:x SIP/2.0\r\nl: 1\r\nl: 2\r\n\r\nab");
+        f.push(INVITE);
+        let first = f.next_frame().unwrap_err();
+        assert_eq!(first.parse.kind, ParseErrorKind::ConflictingContentLength);
+        assert_eq!(f.next_frame(), Err(first));
+        assert_eq!(f.next_frame(), Err(first));
     }
 }
