@@ -163,6 +163,9 @@ impl Party {
         let config = self.resolve_config();
         let dns = self.config.dns;
         let routing = self.routing.get_or_insert_with(|| new_routing(dns));
+        // Owned before the lookup starts, so a request that cannot be
+        // leaves no lookup behind.
+        let request = Box::new(request.into_owned()?);
         let id = TransactionId(PLACEHOLDER | routing.next_placeholder);
         routing.next_placeholder += 1;
         let started = routing
@@ -178,7 +181,7 @@ impl Party {
             TxUse {
                 owner,
                 kind,
-                request: Some(Box::new(request.into_owned()?)),
+                request: Some(request),
                 destination: hop.addr(),
                 transport: hop.transport(),
                 auth_rounds: 0,
@@ -263,8 +266,10 @@ impl Party {
                 debug!(%id, %uri, "locating the Via sent-by of a response");
                 self.routing().responses.insert(placeholder, id);
             }
-            // The transaction ends by its own timers.
-            Err(e) => debug!(%id, %uri, error = %e, "Via sent-by cannot be located"),
+            Err(e) => {
+                debug!(%id, %uri, error = %e, "Via sent-by cannot be located");
+                self.tx.locate_failed(now, id);
+            }
         }
     }
 
@@ -283,8 +288,7 @@ impl Party {
         if let Some(server) = server {
             match result.ok().and_then(|t| t.current().cloned()) {
                 Some(target) => self.tx.send_responses_to(now, server, target.addr),
-                // The transaction ends by its own timers.
-                None => debug!(id = %server, "Via sent-by not found"),
+                None => self.tx.locate_failed(now, server),
             }
             return;
         }

@@ -129,7 +129,7 @@ impl Party {
     }
 
     /// Write a BYE in dialog `dialog` of call `id` and send it in a client
-    /// transaction as any request ([`Party::send_request_with`]: kept when
+    /// transaction as any request ([`Party::send_request`]: kept when
     /// credentials may be asked for, over TCP when large, section 18.1.1).
     fn send_bye_in(
         &mut self,
@@ -141,7 +141,7 @@ impl Party {
         let (w, dest, transport) = self
             .write_in_dialog(id, dialog, Method::Bye, None, None)?
             .ok_or(Error::Unknown)?;
-        self.send_request_with(
+        self.send_request(
             now,
             Outgoing::Written(w),
             dest,
@@ -149,8 +149,6 @@ impl Party {
             owner,
             TxKind::Bye,
             0,
-            false,
-            true,
         )
     }
 

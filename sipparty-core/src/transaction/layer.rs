@@ -1207,6 +1207,25 @@ impl TransactionLayer {
         self.settle(id);
     }
 
+    /// The Via sent-by asked for with [`TransactionEvent::LocateSentBy`]
+    /// could not be located: server transaction `id` fails as on any
+    /// transport error (RFC 3261 section 17.2.4), and its user is told.
+    pub fn locate_failed(&mut self, now: Instant, id: TransactionId) {
+        let Some(entry) = self.entries.get_mut(&id) else {
+            return;
+        };
+        let mut ctx = Ctx {
+            now,
+            config: &self.config,
+            id,
+            transmits: &mut self.transmits,
+            events: &mut self.events,
+        };
+        debug!(%id, "Via sent-by not located: the transaction fails");
+        entry.machine.transport_error(&mut ctx);
+        self.settle(id);
+    }
+
     /// Fire every timer due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
         while let Some(&Reverse((at, id))) = self.timers.peek() {

@@ -188,8 +188,9 @@ pub enum TransactionEvent {
     /// section 18.2.2 then locates it as RFC 3263 section 5 says (SRV for
     /// `host` when `port` is absent, else its addresses). The transaction
     /// waits (until its own timers end it): give the address found to
-    /// [`TransactionLayer::send_responses_to`]. If that fails as well, the
-    /// transaction fails.
+    /// [`TransactionLayer::send_responses_to`], or report that it was not
+    /// found with [`TransactionLayer::locate_failed`]. If sending there
+    /// fails as well, the transaction fails.
     LocateSentBy {
         /// The server transaction.
         id: TransactionId,
