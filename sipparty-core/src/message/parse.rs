@@ -413,8 +413,7 @@ fn parse<'a>(
         p = next;
     };
 
-    let head = std::str::from_utf8(&buf[base..head_end])
-        .map_err(|e| ParseError::new(base + e.valid_up_to(), ParseErrorKind::InvalidUtf8))?;
+    let head = head_str(&buf[base..head_end], base)?;
     let start = start_line_str(head, start, base, limits.max_params)?;
 
     let (body, end) = match content_length {
@@ -448,6 +447,19 @@ fn parse<'a>(
         },
         end,
     )))
+}
+
+/// The head as `&str`. `simdutf8` checks the usual all-ASCII head in
+/// vector blocks, several times faster than `str::from_utf8` on a 500-byte
+/// head; only when it refuses does std's validator run, for the offset of
+/// the first bad byte.
+#[inline]
+fn head_str(head: &[u8], base: usize) -> Result<&str, ParseError> {
+    match simdutf8::basic::from_utf8(head) {
+        Ok(s) => Ok(s),
+        Err(_) => std::str::from_utf8(head)
+            .map_err(|e| ParseError::new(base + e.valid_up_to(), ParseErrorKind::InvalidUtf8)),
+    }
 }
 
 const CONTENT_LENGTH: u8 = HeaderName::ContentLength.known_id();
