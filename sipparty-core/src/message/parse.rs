@@ -10,11 +10,11 @@
 use smallvec::SmallVec;
 
 use super::error::{ParseError, ParseErrorKind};
-use super::lex::{cut, find_byte};
+use super::lex::{cut, find_byte, run, run_host};
 use super::name::{lookup_id, lookup_line, HeaderName, LINE_PREFIX};
 use super::params::DEFAULT_MAX_PARAMS;
 use super::section::{Headers, Slot};
-use super::tables::{LWS, TOKEN};
+use super::tables::{LWS, TOKEN, USER_PLAIN};
 use super::uri::{expect_end, scan_uri};
 
 /// Size caps applied while parsing. Exceeding one is an error, never a
@@ -671,9 +671,7 @@ fn start_line_str(
         } => {
             let uri_str = cut(head, uri.0, uri.1);
             // The Request-URI's syntax (its parts are decoded on demand).
-            let u = uri_str.as_bytes();
-            scan_uri(u, 0, max_params)
-                .and_then(|(parts, stop)| expect_end(&parts, stop, u.len()))
+            check_request_uri(uri_str.as_bytes(), max_params)
                 .map_err(|e| e.shifted(base + uri.0))?;
             StartLine::Request {
                 method: cut(head, method.0, method.1),
@@ -691,4 +689,155 @@ fn start_line_str(
             reason: cut(head, reason.0, reason.1),
         },
     })
+}
+
+/// The Request-URI's syntax check: [`scan_uri`] to the end of the URI,
+/// after a shortcut for the usual shape.
+#[inline(always)]
+fn check_request_uri(u: &[u8], max_params: usize) -> Result<(), ParseError> {
+    if plain_sip_uri(u) {
+        return Ok(());
+    }
+    scan_uri(u, 0, max_params).and_then(|(parts, stop)| expect_end(&parts, stop, u.len()))
+}
+
+/// Whether `u` is `sip:` (any case) `user@host[:port]` with a user of
+/// plain characters (no escapes, no password), a host name or IPv4
+/// address, and a port of one to five digits up to 65535: the usual
+/// Request-URI, in one pass. [`scan_uri`] accepts every URI of this shape
+/// (the test `plain_sip_uri_agrees_with_scan_uri` checks it); `false`
+/// only means "ask `scan_uri`", which decides every other URI.
+#[inline(always)]
+fn plain_sip_uri(u: &[u8]) -> bool {
+    let Some((scheme, rest)) = u.split_first_chunk::<4>() else {
+        return false;
+    };
+    if u32::from_le_bytes(*scheme) | 0x0020_2020 != u32::from_le_bytes(*b"sip:") {
+        return false;
+    }
+    let at = run(rest, 0, &USER_PLAIN);
+    if at == 0 || rest.get(at) != Some(&b'@') {
+        return false;
+    }
+    let host = at + 1;
+    let end = run_host(rest, host);
+    if end == host {
+        return false;
+    }
+    match rest.get(end..) {
+        Some([]) => true,
+        Some([b':', port @ ..]) if !port.is_empty() && port.len() <= 5 => {
+            let mut n = 0u32;
+            for &d in port {
+                let d = d.wrapping_sub(b'0');
+                if d > 9 {
+                    return false;
+                }
+                n = n * 10 + u32::from(d);
+            }
+            n <= 65_535
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn scan(u: &[u8]) -> Result<(), ParseError> {
+        scan_uri(u, 0, DEFAULT_MAX_PARAMS)
+            .and_then(|(parts, stop)| expect_end(&parts, stop, u.len()))
+    }
+
+    /// URIs near the shortcut's shape: its characters, its delimiters and
+    /// a few that end it (escapes, brackets, params, spaces, UTF-8).
+    fn near_plain_uri() -> impl Strategy<Value = Vec<u8>> {
+        let byte = prop::sample::select(
+            b"sSiIpP:@.-_0123456789abzAZ%;?=&[]<> \t\x7f\xc3+!~*'(),$/".to_vec(),
+        );
+        (
+            prop::sample::select(vec![
+                "sip:", "SIP:", "sIp:", "sips:", "tel:", "sip", "", "xip:",
+            ]),
+            prop::collection::vec(byte.clone(), 0..6),
+            prop::sample::select(vec!["@", "", "@@", ":pw@"]),
+            prop::collection::vec(byte, 0..24),
+        )
+            .prop_map(|(scheme, user, at, rest)| {
+                let mut u = scheme.as_bytes().to_vec();
+                u.extend(user);
+                u.extend(at.as_bytes());
+                u.extend(rest);
+                u
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(20_000))]
+
+        /// The shortcut accepts only what `scan_uri` accepts, so
+        /// `check_request_uri` answers exactly as `scan_uri` does.
+        #[test]
+        fn plain_sip_uri_agrees_with_scan_uri(u in near_plain_uri()) {
+            if plain_sip_uri(&u) {
+                prop_assert_eq!(scan(&u), Ok(()), "{}", String::from_utf8_lossy(&u));
+            }
+            prop_assert_eq!(check_request_uri(&u, DEFAULT_MAX_PARAMS), scan(&u));
+        }
+    }
+
+    /// RFC 3261 section 19.1.1 examples of the usual shape take the
+    /// shortcut; other forms are left to the full scan, which still
+    /// accepts or rejects them.
+    #[test]
+    fn rfc3261_19_1_1_plain_uris_take_the_shortcut() {
+        for u in [
+            "sip:alice@atlanta.com",
+            "SIP:bob@biloxi.example.com",
+            "sip:+1-212-555-1212@gateway.com",
+            "sip:alice@192.0.2.4",
+            "sip:alice@192.0.2.4:5060",
+            "sip:a@b:65535",
+            "sip:alice;day=tuesday@atlanta.com",
+            "sip:a!~*'()&=+$,;?/_.-@h_1",
+        ] {
+            assert!(plain_sip_uri(u.as_bytes()), "{u}");
+            assert_eq!(scan(u.as_bytes()), Ok(()), "{u}");
+        }
+        for (u, ok) in [
+            ("sip:alice:secretword@atlanta.com;transport=tcp", true),
+            (
+                "sips:alice@atlanta.com?subject=project%20x&priority=urgent",
+                true,
+            ),
+            (
+                "sip:atlanta.com;method=REGISTER?to=alice%40atlanta.com",
+                true,
+            ),
+            ("sip:biloxi.com", true),
+            ("sip:%61lice@atlanta.com", true),
+            ("sip:a@[2001:db8::1]:5060", true),
+            ("sip:a@b:65536", false),
+            ("sip:a@b:", false),
+            ("sip:a@b:5060x", false),
+            ("sip:a@b c", false),
+            ("sip:@b", false),
+            ("sip:a@", false),
+            ("sip:a@b@c", false),
+        ] {
+            assert!(!plain_sip_uri(u.as_bytes()), "{u}");
+            assert_eq!(
+                check_request_uri(u.as_bytes(), DEFAULT_MAX_PARAMS).is_ok(),
+                ok,
+                "{u}"
+            );
+            assert_eq!(
+                check_request_uri(u.as_bytes(), DEFAULT_MAX_PARAMS),
+                scan(u.as_bytes()),
+                "{u}"
+            );
+        }
+    }
 }
