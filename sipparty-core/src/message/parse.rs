@@ -7,14 +7,12 @@
 //! octets past Content-Length are ignored; on a stream Content-Length is
 //! mandatory and a message is [`Status::Partial`] until all of it arrived.
 
-use smallvec::SmallVec;
-
 use super::error::{ParseError, ParseErrorKind};
-use super::lex::{cut, find_byte, run, run_host};
+use super::lex::{cut, find_byte, run};
 use super::name::{lookup_id, lookup_line, HeaderName, LINE_PREFIX};
 use super::params::DEFAULT_MAX_PARAMS;
 use super::section::{Headers, Slot};
-use super::tables::{LWS, TOKEN, USER_PLAIN};
+use super::tables::{HOST, LWS, TOKEN, USER_PLAIN};
 use super::uri::{expect_end, scan_uri};
 
 /// Size caps applied while parsing. Exceeding one is an error, never a
@@ -83,7 +81,61 @@ pub enum StartLine<'a> {
 
 /// Most messages have fewer header lines than this; they parse without
 /// touching the heap.
-pub(crate) const INLINE_HEADERS: usize = 32;
+pub(crate) const INLINE_HEADERS: usize = 24;
+
+/// The slots of a view's header lines: the first [`INLINE_HEADERS`] in
+/// place (written without a call per line), all of them on the heap when
+/// there are more.
+#[derive(Clone, Debug)]
+struct SlotBuf {
+    /// Slots used in `inline`.
+    len: usize,
+    inline: [Slot; INLINE_HEADERS],
+    /// Every slot, once there were more than `inline` holds.
+    heap: Vec<Slot>,
+}
+
+impl SlotBuf {
+    #[inline(always)]
+    fn new() -> Self {
+        SlotBuf {
+            len: 0,
+            inline: [Slot::EMPTY; INLINE_HEADERS],
+            heap: Vec::new(),
+        }
+    }
+
+    #[inline(always)]
+    fn push(&mut self, slot: Slot) {
+        match self.inline.get_mut(self.len) {
+            Some(free) => {
+                *free = slot;
+                self.len += 1;
+            }
+            None => self.spill(slot),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn spill(&mut self, slot: Slot) {
+        if self.heap.is_empty() {
+            self.heap.reserve(2 * INLINE_HEADERS);
+            self.heap.extend_from_slice(&self.inline);
+        }
+        self.heap.push(slot);
+    }
+
+    #[inline]
+    fn as_slice(&self) -> &[Slot] {
+        if self.heap.is_empty() {
+            // `len` never exceeds the inline capacity (see `push`).
+            self.inline.get(..self.len).unwrap_or_default()
+        } else {
+            &self.heap
+        }
+    }
+}
 
 /// A parsed message borrowing its input. Build an owned
 /// [`Message`](super::Message) from it with
@@ -97,23 +149,26 @@ pub struct MessageView<'a> {
     start: StartLine<'a>,
     /// Length of the start line including its line end.
     start_len: u32,
-    slots: SmallVec<[Slot; INLINE_HEADERS]>,
+    slots: SlotBuf,
     body: &'a [u8],
     content_length: Option<usize>,
 }
 
 impl<'a> MessageView<'a> {
     /// The start line.
+    #[inline]
     pub fn start_line(&self) -> StartLine<'a> {
         self.start
     }
 
     /// Whether this is a request.
+    #[inline]
     pub fn is_request(&self) -> bool {
         matches!(self.start, StartLine::Request { .. })
     }
 
     /// The request method token.
+    #[inline]
     pub fn method(&self) -> Option<&'a str> {
         match self.start {
             StartLine::Request { method, .. } => Some(method),
@@ -122,6 +177,7 @@ impl<'a> MessageView<'a> {
     }
 
     /// The Request-URI as written.
+    #[inline]
     pub fn request_uri(&self) -> Option<&'a str> {
         match self.start {
             StartLine::Request { uri, .. } => Some(uri),
@@ -130,6 +186,7 @@ impl<'a> MessageView<'a> {
     }
 
     /// The status code of a response.
+    #[inline]
     pub fn status(&self) -> Option<u16> {
         match self.start {
             StartLine::Response { code, .. } => Some(code),
@@ -138,6 +195,7 @@ impl<'a> MessageView<'a> {
     }
 
     /// The reason phrase of a response.
+    #[inline]
     pub fn reason(&self) -> Option<&'a str> {
         match self.start {
             StartLine::Response { reason, .. } => Some(reason),
@@ -146,6 +204,7 @@ impl<'a> MessageView<'a> {
     }
 
     /// The SIP version as written.
+    #[inline]
     pub fn version(&self) -> &'a str {
         match self.start {
             StartLine::Request { version, .. } | StartLine::Response { version, .. } => version,
@@ -155,37 +214,43 @@ impl<'a> MessageView<'a> {
     /// The header section, with raw and typed access.
     #[inline]
     pub fn headers(&self) -> Headers<'_> {
-        Headers::new(self.head, &self.slots)
+        Headers::new(self.head, self.slots.as_slice())
     }
 
     /// Number of header lines.
+    #[inline]
     pub fn header_count(&self) -> usize {
-        self.slots.len()
+        self.slots.as_slice().len()
     }
 
     /// The body.
+    #[inline]
     pub fn body(&self) -> &'a [u8] {
         self.body
     }
 
     /// The start line and header section as written, through the empty
     /// line.
+    #[inline]
     pub fn head(&self) -> &'a str {
         self.head
     }
 
     /// Offset of the message in the parsed input (after skipped CRLFs).
+    #[inline]
     pub fn offset(&self) -> usize {
         self.offset
     }
 
     /// The Content-Length header's value, if present.
+    #[inline]
     pub fn content_length(&self) -> Option<usize> {
         self.content_length
     }
 
     /// The semantic checks of [`Message::validate`](super::Message::validate);
     /// error offsets point into the parsed input.
+    #[inline]
     pub fn validate(&self) -> Result<(), ParseError> {
         let info = super::validate::StartInfo {
             method: self.method(),
@@ -200,7 +265,7 @@ impl<'a> MessageView<'a> {
     }
 
     pub(crate) fn slots(&self) -> &[Slot] {
-        &self.slots
+        self.slots.as_slice()
     }
 }
 
@@ -293,7 +358,8 @@ fn parse<'a>(
     };
     let start_len = (nl + 1 - base) as u32;
 
-    let mut slots: SmallVec<[Slot; INLINE_HEADERS]> = SmallVec::new();
+    let mut slots = SlotBuf::new();
+    let mut count = 0;
     let mut content_length: Option<usize> = None;
     let mut p = nl + 1;
     let head_end = loop {
@@ -364,7 +430,7 @@ fn parse<'a>(
                 ParseErrorKind::HeaderLineTooLong,
             ));
         }
-        if slots.len() >= limits.max_headers {
+        if count >= limits.max_headers {
             return Err(ParseError::new(name_start, ParseErrorKind::TooManyHeaders));
         }
         // Trim LWS (folds included) on both sides of the value: the line
@@ -402,6 +468,7 @@ fn parse<'a>(
             }
             content_length = Some(cl);
         }
+        count += 1;
         slots.push(Slot {
             name_start: (name_start - base) as u32,
             name_end: (name_end - base) as u32,
@@ -720,7 +787,9 @@ fn plain_sip_uri(u: &[u8]) -> bool {
         return false;
     }
     let host = at + 1;
-    let end = run_host(rest, host);
+    // (Not `lex::run_host`: a second caller makes it a call in the
+    // decoders too.)
+    let end = run(rest, host, &HOST);
     if end == host {
         return false;
     }
