@@ -358,127 +358,134 @@ fn parse<'a>(
     };
     let start_len = (nl + 1 - base) as u32;
 
+    // The header lines, with offsets relative to `base` (the slots keep
+    // those), so `base` is added back only for an error.
+    let h = buf.get(base..).unwrap_or_default();
     let mut slots = SlotBuf::new();
     let mut count = 0;
     let mut content_length: Option<usize> = None;
-    let mut p = nl + 1;
-    let head_end = loop {
-        // (A datagram is no larger than max_message: checked up front.)
-        if stream && p - base > limits.max_message {
-            return Err(ParseError::new(p, ParseErrorKind::MessageTooLarge));
-        }
-        // header-name = token, then HCOLON = *( SP / HTAB ) ":" SWS. Fast
-        // path: a known name directly followed by the colon.
-        let name_start = p;
-        let fast = buf
-            .get(p..p + LINE_PREFIX)
-            .and_then(|line| lookup_line(line.try_into().expect("LINE_PREFIX bytes")));
-        let (name_end, colon, id) = match fast {
-            Some((len, id)) => (p + len, p + len, id),
-            None => {
-                // A line that does not start with a token character is the
-                // empty line ending the header section, or an error.
-                let name_end = token_end(buf, p);
-                if name_end == name_start {
-                    match buf.get(p) {
-                        None => need_more!(stream, p, "empty line after headers"),
-                        Some(b'\n') => break p + 1,
-                        Some(b'\r') => match buf.get(p + 1) {
-                            Some(b'\n') => break p + 2,
-                            None => need_more!(stream, p + 1, "LF"),
-                            Some(_) => return Err(ParseError::expected(p + 1, "LF")),
-                        },
-                        Some(_) => return Err(ParseError::expected(p, "header name")),
+    let mut p = nl + 1 - base;
+    let head_end = base
+        + loop {
+            // (A datagram is no larger than max_message: checked up front.)
+            if stream && p > limits.max_message {
+                return Err(ParseError::new(base + p, ParseErrorKind::MessageTooLarge));
+            }
+            // header-name = token, then HCOLON = *( SP / HTAB ) ":" SWS. Fast
+            // path: a known name directly followed by the colon.
+            let name_start = p;
+            let fast = h
+                .get(p..p + LINE_PREFIX)
+                .and_then(|line| lookup_line(line.try_into().expect("LINE_PREFIX bytes")));
+            let (name_end, colon, id) = match fast {
+                Some((len, id)) => (p + len, p + len, id),
+                None => {
+                    // A line that does not start with a token character is the
+                    // empty line ending the header section, or an error.
+                    let name_end = token_end(h, p);
+                    if name_end == name_start {
+                        match h.get(p) {
+                            None => need_more!(stream, base + p, "empty line after headers"),
+                            Some(b'\n') => break p + 1,
+                            Some(b'\r') => match h.get(p + 1) {
+                                Some(b'\n') => break p + 2,
+                                None => need_more!(stream, base + p + 1, "LF"),
+                                Some(_) => return Err(ParseError::expected(base + p + 1, "LF")),
+                            },
+                            Some(_) => return Err(ParseError::expected(base + p, "header name")),
+                        }
                     }
+                    let mut i = name_end;
+                    while i < h.len() && (h[i] == b' ' || h[i] == b'\t') {
+                        i += 1;
+                    }
+                    match h.get(i) {
+                        Some(b':') => {}
+                        None => need_more!(stream, base + i, "\":\""),
+                        Some(_) => return Err(ParseError::expected(base + i, "\":\"")),
+                    }
+                    (name_end, i, lookup_id(&h[name_start..name_end]))
                 }
-                let mut i = name_end;
-                while i < buf.len() && (buf[i] == b' ' || buf[i] == b'\t') {
-                    i += 1;
-                }
-                match buf.get(i) {
-                    Some(b':') => {}
-                    None => need_more!(stream, i, "\":\""),
-                    Some(_) => return Err(ParseError::expected(i, "\":\"")),
-                }
-                (name_end, i, lookup_id(&buf[name_start..name_end]))
-            }
-        };
-        // The value runs to a line end not followed by SP/HTAB (folding,
-        // RFC 3261 section 7.3.1).
-        let value_start = colon + 1;
-        let mut q = value_start;
-        let next = loop {
-            let Some(lf) = find_byte(buf, q, b'\n') else {
-                if buf.len() - name_start > limits.max_header_line {
-                    return Err(ParseError::new(
-                        name_start,
-                        ParseErrorKind::HeaderLineTooLong,
-                    ));
-                }
-                need_more!(stream, buf.len(), "end of header line");
             };
-            let after = lf + 1;
-            match buf.get(after) {
-                Some(b' ') | Some(b'\t') => q = after,
-                Some(_) => break after,
-                None => need_more!(stream, after, "empty line after headers"),
-            }
-        };
-        if next - name_start > limits.max_header_line {
-            return Err(ParseError::new(
-                name_start,
-                ParseErrorKind::HeaderLineTooLong,
-            ));
-        }
-        if count >= limits.max_headers {
-            return Err(ParseError::new(name_start, ParseErrorKind::TooManyHeaders));
-        }
-        // Trim LWS (folds included) on both sides of the value: the line
-        // terminator first, then any white space.
-        let mut ve = next - 1;
-        if ve > value_start && buf[ve - 1] == b'\r' {
-            ve -= 1;
-        }
-        // Usually one SP before the value and nothing after it.
-        let value = &buf[value_start..ve];
-        let (vs, ve) = match value {
-            [b' ', first, .., last] if !LWS[*first as usize] && !LWS[*last as usize] => {
-                (value_start + 1, ve)
-            }
-            _ => {
-                let lead = value
-                    .iter()
-                    .position(|&b| !LWS[b as usize])
-                    .unwrap_or(value.len());
-                let trail = value[lead..]
-                    .iter()
-                    .rev()
-                    .position(|&b| !LWS[b as usize])
-                    .unwrap_or(0);
-                (value_start + lead, ve - trail)
-            }
-        };
-        if id == CONTENT_LENGTH {
-            let cl = content_length_value(&buf[vs..ve], vs)?;
-            if content_length.is_some_and(|prev| prev != cl) {
+            // The value runs to a line end not followed by SP/HTAB (folding,
+            // RFC 3261 section 7.3.1).
+            let value_start = colon + 1;
+            let mut q = value_start;
+            let lf = loop {
+                let Some(lf) = find_byte(h, q, b'\n') else {
+                    if h.len() - name_start > limits.max_header_line {
+                        return Err(ParseError::new(
+                            base + name_start,
+                            ParseErrorKind::HeaderLineTooLong,
+                        ));
+                    }
+                    need_more!(stream, buf.len(), "end of header line");
+                };
+                match h.get(lf + 1) {
+                    Some(b' ') | Some(b'\t') => q = lf + 1,
+                    Some(_) => break lf,
+                    None => need_more!(stream, base + lf + 1, "empty line after headers"),
+                }
+            };
+            let next = lf + 1;
+            if next - name_start > limits.max_header_line {
                 return Err(ParseError::new(
-                    name_start,
-                    ParseErrorKind::ConflictingContentLength,
+                    base + name_start,
+                    ParseErrorKind::HeaderLineTooLong,
                 ));
             }
-            content_length = Some(cl);
-        }
-        count += 1;
-        slots.push(Slot {
-            name_start: (name_start - base) as u32,
-            name_end: (name_end - base) as u32,
-            value_start: (vs - base) as u32,
-            value_end: (ve - base) as u32,
-            line_end: (next - base) as u32,
-            id,
-        });
-        p = next;
-    };
+            if count >= limits.max_headers {
+                return Err(ParseError::new(
+                    base + name_start,
+                    ParseErrorKind::TooManyHeaders,
+                ));
+            }
+            // Trim LWS (folds included) on both sides of the value: the line
+            // terminator first, then any white space.
+            let mut ve = lf;
+            if ve > value_start && h[ve - 1] == b'\r' {
+                ve -= 1;
+            }
+            // Usually one SP before the value and nothing after it.
+            let value = &h[value_start..ve];
+            let (vs, ve) = match value {
+                [b' ', first, .., last] if !LWS[*first as usize] && !LWS[*last as usize] => {
+                    (value_start + 1, ve)
+                }
+                _ => {
+                    let lead = value
+                        .iter()
+                        .position(|&b| !LWS[b as usize])
+                        .unwrap_or(value.len());
+                    let trail = value[lead..]
+                        .iter()
+                        .rev()
+                        .position(|&b| !LWS[b as usize])
+                        .unwrap_or(0);
+                    (value_start + lead, ve - trail)
+                }
+            };
+            if id == CONTENT_LENGTH {
+                let cl = content_length_value(&h[vs..ve], base + vs)?;
+                if content_length.is_some_and(|prev| prev != cl) {
+                    return Err(ParseError::new(
+                        base + name_start,
+                        ParseErrorKind::ConflictingContentLength,
+                    ));
+                }
+                content_length = Some(cl);
+            }
+            count += 1;
+            slots.push(Slot {
+                name_start: name_start as u32,
+                name_end: name_end as u32,
+                value_start: vs as u32,
+                value_end: ve as u32,
+                line_end: next as u32,
+                id,
+            });
+            p = next;
+        };
 
     let head = head_str(&buf[base..head_end], base)?;
     let start = start_line_str(head, start, base, limits.max_params)?;
