@@ -8,7 +8,7 @@
 //! mandatory and a message is [`Status::Partial`] until all of it arrived.
 
 use super::error::{ParseError, ParseErrorKind};
-use super::lex::{cut, find_byte, run};
+use super::lex::{cut, run};
 use super::name::{lookup_id, lookup_line, HeaderName, LINE_PREFIX};
 use super::params::DEFAULT_MAX_PARAMS;
 use super::section::{Headers, Slot};
@@ -79,8 +79,9 @@ pub enum StartLine<'a> {
     },
 }
 
-/// Most messages have fewer header lines than this; they parse without
-/// touching the heap.
+/// Most messages have no more header lines than this; they parse without
+/// touching the heap. (24 rather than 32: the view is returned by value,
+/// and each slot is 24 bytes to copy.)
 pub(crate) const INLINE_HEADERS: usize = 24;
 
 /// The slots of a view's header lines: the first [`INLINE_HEADERS`] in
@@ -523,7 +524,7 @@ fn parse<'a>(
     )))
 }
 
-/// Index of the first LF at or after `from` (see [`find_byte`]): the same
+/// Index of the first LF at or after `from` (as `lex::find_byte`): the same
 /// sixteen-byte steps, with the bound of the vector loop computed once so
 /// a step is one compare against it.
 #[inline(always)]
