@@ -240,6 +240,12 @@ const fn word_hash(w0: u64, len: usize) -> usize {
         u64::MAX >> (64 - 8 * len)
     };
     let key = ((w0 | 0x2020_2020_2020_2020) & keep).wrapping_add((len as u64) << 56);
+    word_hash_key(key)
+}
+
+/// The mixing step of [`word_hash`], for a key built by the caller.
+#[inline(always)]
+const fn word_hash_key(key: u64) -> usize {
     (key.wrapping_mul(0xBD1C_19CF_481C_2109) >> 56) as usize
 }
 
@@ -430,16 +436,29 @@ pub(crate) fn lookup_line(line: &[u8; LINE_PREFIX]) -> Option<(usize, u8)> {
     ];
     // The first colon: zero bytes of `x` are colons, and the lowest set
     // high bit marks the first one exactly.
-    let mut len = None;
-    for (k, &word) in w.iter().enumerate() {
+    let colons = |word: u64| {
         let x = word ^ COLONS;
-        let z = x.wrapping_sub(ONES) & !x & HIGH;
-        if z != 0 {
-            len = Some(8 * k + (z.trailing_zeros() / 8) as usize);
-            break;
+        x.wrapping_sub(ONES) & !x & HIGH
+    };
+    let z0 = colons(w[0]);
+    // The bytes of the first word that belong to the name: below the
+    // first colon's bit, or all eight when it holds no colon (`z0 == 0`
+    // gives 0 - 1). This is `word_hash`'s mask without its branch.
+    let keep = ((z0 & z0.wrapping_neg()) >> 7).wrapping_sub(1);
+    let len = if z0 != 0 {
+        (z0.trailing_zeros() / 8) as usize
+    } else {
+        let z1 = colons(w[1]);
+        if z1 != 0 {
+            8 + (z1.trailing_zeros() / 8) as usize
+        } else {
+            let z2 = colons(w[2]);
+            if z2 == 0 {
+                return None;
+            }
+            16 + (z2.trailing_zeros() / 8) as usize
         }
-    }
-    let len = len?;
+    };
     match len {
         0 => None,
         1 => match COMPACT_ID[usize::from(line[0] | 0x20)] {
@@ -448,7 +467,8 @@ pub(crate) fn lookup_line(line: &[u8; LINE_PREFIX]) -> Option<(usize, u8)> {
             id => Some((1, id)),
         },
         _ => {
-            let id = LINE_LOOKUP[word_hash(w[0], len)];
+            let key = ((w[0] | 0x2020_2020_2020_2020) & keep).wrapping_add((len as u64) << 56);
+            let id = LINE_LOOKUP[word_hash_key(key)];
             let f = FOLDED.get(usize::from(id).wrapping_sub(1))?;
             // The length check keeps NUL bytes from matching the padding.
             let ok = f.len == len
