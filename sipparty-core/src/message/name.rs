@@ -416,6 +416,24 @@ const FOLDED: [Folded; KNOWN] = {
     t
 };
 
+/// [`FOLDED`] indexed by known id (1-based), padded to a power of two
+/// with entries of length 0.
+const FOLDED_BY_ID: [Folded; 128] = {
+    assert!(KNOWN < 128);
+    let mut t = [Folded {
+        len: 0,
+        lower: [0; 3],
+        fold: [0; 3],
+        keep: [0; 3],
+    }; 128];
+    let mut i = 0;
+    while i < KNOWN {
+        t[i + 1] = FOLDED[i];
+        i += 1;
+    }
+    t
+};
+
 /// The header line parser's fast path: if `line` (the first
 /// [`LINE_PREFIX`] bytes of a header line) starts with a known name or
 /// compact form written exactly (any case) and directly followed by `:`,
@@ -469,7 +487,10 @@ pub(crate) fn lookup_line(line: &[u8; LINE_PREFIX]) -> Option<(usize, u8)> {
         _ => {
             let key = ((w[0] | 0x2020_2020_2020_2020) & keep).wrapping_add((len as u64) << 56);
             let id = LINE_LOOKUP[word_hash_key(key)];
-            let f = FOLDED.get(usize::from(id).wrapping_sub(1))?;
+            // Masked to the table's size, the index needs no bounds check;
+            // id 0 (no name) finds an entry of length 0, which never
+            // matches a name of two or more bytes.
+            let f = &FOLDED_BY_ID[usize::from(id) & (FOLDED_BY_ID.len() - 1)];
             // The length check keeps NUL bytes from matching the padding.
             let ok = f.len == len
                 && (w[0] | f.fold[0]) & f.keep[0] == f.lower[0]
