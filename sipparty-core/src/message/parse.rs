@@ -89,7 +89,8 @@ pub(crate) const INLINE_HEADERS: usize = 24;
 /// there are more.
 #[derive(Clone, Debug)]
 struct SlotBuf {
-    /// Slots used in `inline`.
+    /// Number of slots: those in `inline` while it holds them all, else
+    /// those in `heap`.
     len: usize,
     inline: [Slot; INLINE_HEADERS],
     /// Every slot, once there were more than `inline` holds.
@@ -109,12 +110,10 @@ impl SlotBuf {
     #[inline(always)]
     fn push(&mut self, slot: Slot) {
         match self.inline.get_mut(self.len) {
-            Some(free) => {
-                *free = slot;
-                self.len += 1;
-            }
+            Some(free) => *free = slot,
             None => self.spill(slot),
         }
+        self.len += 1;
     }
 
     #[cold]
@@ -127,14 +126,10 @@ impl SlotBuf {
         self.heap.push(slot);
     }
 
+    /// One compare: the inline slots while `len` fits there, else the heap.
     #[inline]
     fn as_slice(&self) -> &[Slot] {
-        if self.heap.is_empty() {
-            // `len` never exceeds the inline capacity (see `push`).
-            self.inline.get(..self.len).unwrap_or_default()
-        } else {
-            &self.heap
-        }
+        self.inline.get(..self.len).unwrap_or(&self.heap)
     }
 }
 
@@ -221,7 +216,7 @@ impl<'a> MessageView<'a> {
     /// Number of header lines.
     #[inline]
     pub fn header_count(&self) -> usize {
-        self.slots.as_slice().len()
+        self.slots.len
     }
 
     /// The body.
