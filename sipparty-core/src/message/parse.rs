@@ -358,7 +358,6 @@ fn parse<'a>(
     // those), so `base` is added back only for an error.
     let h = buf.get(base..).unwrap_or_default();
     let mut slots = SlotBuf::new();
-    let mut count = 0;
     let mut content_length: Option<usize> = None;
     let mut p = nl + 1 - base;
     let head_end = base
@@ -430,7 +429,7 @@ fn parse<'a>(
                     ParseErrorKind::HeaderLineTooLong,
                 ));
             }
-            if count >= limits.max_headers {
+            if slots.len >= limits.max_headers {
                 return Err(ParseError::new(
                     base + name_start,
                     ParseErrorKind::TooManyHeaders,
@@ -471,7 +470,6 @@ fn parse<'a>(
                 }
                 content_length = Some(cl);
             }
-            count += 1;
             slots.push(Slot {
                 name_start: name_start as u32,
                 name_end: name_end as u32,
