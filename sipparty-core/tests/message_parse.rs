@@ -160,6 +160,54 @@ fn limits_are_errors_with_the_right_status() {
     );
 }
 
+/// RFC 3261 section 7.3: any number of header lines. The view keeps the
+/// first 24 in place and moves to the heap past that; every count around
+/// the switch gives the same lines in order, and `max_headers` still
+/// counts every line.
+#[test]
+fn rfc3261_7_3_many_header_lines_keep_their_order() {
+    for extra in [0, 17, 18, 19, 20, 40, 250] {
+        let mut raw = String::from(
+            "OPTIONS sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n\
+             CSeq: 1 OPTIONS\r\nCall-ID: x@h\r\nFrom: <sip:a@h>;tag=1\r\nTo: <sip:bob@example.com>\r\n",
+        );
+        for k in 0..extra {
+            raw.push_str(&format!("X-Line-{k}:  value {k} \r\n"));
+        }
+        raw.push_str("Content-Length: 0\r\n\r\n");
+        let view = parse_datagram(raw.as_bytes(), &Limits::default()).unwrap();
+        assert_eq!(view.header_count(), extra + 6, "{extra} extra lines");
+        let fields: Vec<_> = view.headers().iter().collect();
+        assert_eq!(fields.len(), extra + 6);
+        assert_eq!(fields[0].name, "Via");
+        for k in 0..extra {
+            assert_eq!(fields[5 + k].name, format!("X-Line-{k}"));
+            assert_eq!(fields[5 + k].value, format!("value {k}"));
+        }
+        assert_eq!(fields[extra + 5].value, "0");
+        assert_eq!(view.content_length(), Some(0));
+        assert_eq!(view.headers().call_id(), Some("x@h"));
+        let (streamed, used) = match parse_stream(raw.as_bytes(), &Limits::default()).unwrap() {
+            Status::Complete(done) => done,
+            Status::Partial => panic!("{extra} extra lines: partial"),
+        };
+        assert_eq!(used, raw.len());
+        assert_eq!(streamed.header_count(), extra + 6);
+
+        let cap = Limits {
+            max_headers: extra + 5,
+            ..Limits::default()
+        };
+        let err = parse_datagram(raw.as_bytes(), &cap).unwrap_err();
+        assert_eq!(err.kind, ParseErrorKind::TooManyHeaders, "{extra}");
+        assert_eq!(
+            err.offset,
+            raw.find("Content-Length").unwrap(),
+            "the first line past the cap"
+        );
+    }
+}
+
 #[test]
 fn errors_say_where_and_what() {
     let raw = b"INVITE sip:a@b SIP/2.0\r\nVia SIP/2.0/UDP h\r\n\r\n";

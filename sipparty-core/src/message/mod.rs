@@ -3,7 +3,7 @@
 //!
 //! - [`parse_datagram`] / [`parse_stream`] give a [`MessageView`] borrowing
 //!   the input: start line, one slot per header line, body slice. No heap
-//!   allocation for messages of up to 32 header lines.
+//!   allocation for messages of up to 24 header lines.
 //! - [`Headers`] decodes typed headers ([`Via`], [`NameAddr`], [`CSeq`],
 //!   [`Contact`], [`MediaType`] ...) from raw values when asked.
 //! - [`Message`] owns a message, keeps header text as written (lossless),

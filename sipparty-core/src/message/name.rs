@@ -240,6 +240,12 @@ const fn word_hash(w0: u64, len: usize) -> usize {
         u64::MAX >> (64 - 8 * len)
     };
     let key = ((w0 | 0x2020_2020_2020_2020) & keep).wrapping_add((len as u64) << 56);
+    word_hash_key(key)
+}
+
+/// The mixing step of [`word_hash`], for a key built by the caller.
+#[inline(always)]
+const fn word_hash_key(key: u64) -> usize {
     (key.wrapping_mul(0xBD1C_19CF_481C_2109) >> 56) as usize
 }
 
@@ -410,6 +416,24 @@ const FOLDED: [Folded; KNOWN] = {
     t
 };
 
+/// [`FOLDED`] indexed by known id (1-based), padded to a power of two
+/// with entries of length 0.
+const FOLDED_BY_ID: [Folded; 128] = {
+    assert!(KNOWN < 128);
+    let mut t = [Folded {
+        len: 0,
+        lower: [0; 3],
+        fold: [0; 3],
+        keep: [0; 3],
+    }; 128];
+    let mut i = 0;
+    while i < KNOWN {
+        t[i + 1] = FOLDED[i];
+        i += 1;
+    }
+    t
+};
+
 /// The header line parser's fast path: if `line` (the first
 /// [`LINE_PREFIX`] bytes of a header line) starts with a known name or
 /// compact form written exactly (any case) and directly followed by `:`,
@@ -430,16 +454,29 @@ pub(crate) fn lookup_line(line: &[u8; LINE_PREFIX]) -> Option<(usize, u8)> {
     ];
     // The first colon: zero bytes of `x` are colons, and the lowest set
     // high bit marks the first one exactly.
-    let mut len = None;
-    for (k, &word) in w.iter().enumerate() {
+    let colons = |word: u64| {
         let x = word ^ COLONS;
-        let z = x.wrapping_sub(ONES) & !x & HIGH;
-        if z != 0 {
-            len = Some(8 * k + (z.trailing_zeros() / 8) as usize);
-            break;
+        x.wrapping_sub(ONES) & !x & HIGH
+    };
+    let z0 = colons(w[0]);
+    // The bytes of the first word that belong to the name: below the
+    // first colon's bit, or all eight when it holds no colon (`z0 == 0`
+    // gives 0 - 1). This is `word_hash`'s mask without its branch.
+    let keep = ((z0 & z0.wrapping_neg()) >> 7).wrapping_sub(1);
+    let len = if z0 != 0 {
+        (z0.trailing_zeros() / 8) as usize
+    } else {
+        let z1 = colons(w[1]);
+        if z1 != 0 {
+            8 + (z1.trailing_zeros() / 8) as usize
+        } else {
+            let z2 = colons(w[2]);
+            if z2 == 0 {
+                return None;
+            }
+            16 + (z2.trailing_zeros() / 8) as usize
         }
-    }
-    let len = len?;
+    };
     match len {
         0 => None,
         1 => match COMPACT_ID[usize::from(line[0] | 0x20)] {
@@ -448,8 +485,12 @@ pub(crate) fn lookup_line(line: &[u8; LINE_PREFIX]) -> Option<(usize, u8)> {
             id => Some((1, id)),
         },
         _ => {
-            let id = LINE_LOOKUP[word_hash(w[0], len)];
-            let f = FOLDED.get(usize::from(id).wrapping_sub(1))?;
+            let key = ((w[0] | 0x2020_2020_2020_2020) & keep).wrapping_add((len as u64) << 56);
+            let id = LINE_LOOKUP[word_hash_key(key)];
+            // Masked to the table's size, the index needs no bounds check;
+            // id 0 (no name) finds an entry of length 0, which never
+            // matches a name of two or more bytes.
+            let f = &FOLDED_BY_ID[usize::from(id) & (FOLDED_BY_ID.len() - 1)];
             // The length check keeps NUL bytes from matching the padding.
             let ok = f.len == len
                 && (w[0] | f.fold[0]) & f.keep[0] == f.lower[0]

@@ -7,14 +7,12 @@
 //! octets past Content-Length are ignored; on a stream Content-Length is
 //! mandatory and a message is [`Status::Partial`] until all of it arrived.
 
-use smallvec::SmallVec;
-
 use super::error::{ParseError, ParseErrorKind};
-use super::lex::{cut, find_byte};
+use super::lex::{cut, run};
 use super::name::{lookup_id, lookup_line, HeaderName, LINE_PREFIX};
 use super::params::DEFAULT_MAX_PARAMS;
 use super::section::{Headers, Slot};
-use super::tables::{LWS, TOKEN};
+use super::tables::{HOST, LWS, TOKEN, USER_PLAIN};
 use super::uri::{expect_end, scan_uri};
 
 /// Size caps applied while parsing. Exceeding one is an error, never a
@@ -81,9 +79,59 @@ pub enum StartLine<'a> {
     },
 }
 
-/// Most messages have fewer header lines than this; they parse without
-/// touching the heap.
-pub(crate) const INLINE_HEADERS: usize = 32;
+/// Most messages have no more header lines than this; they parse without
+/// touching the heap. (24 rather than 32: the view is returned by value,
+/// and each slot is 24 bytes to copy.)
+pub(crate) const INLINE_HEADERS: usize = 24;
+
+/// The slots of a view's header lines: the first [`INLINE_HEADERS`] in
+/// place (written without a call per line), all of them on the heap when
+/// there are more.
+#[derive(Clone, Debug)]
+struct SlotBuf {
+    /// Number of slots: those in `inline` while it holds them all, else
+    /// those in `heap`.
+    len: usize,
+    inline: [Slot; INLINE_HEADERS],
+    /// Every slot, once there were more than `inline` holds.
+    heap: Vec<Slot>,
+}
+
+impl SlotBuf {
+    #[inline(always)]
+    fn new() -> Self {
+        SlotBuf {
+            len: 0,
+            inline: [Slot::EMPTY; INLINE_HEADERS],
+            heap: Vec::new(),
+        }
+    }
+
+    #[inline(always)]
+    fn push(&mut self, slot: Slot) {
+        match self.inline.get_mut(self.len) {
+            Some(free) => *free = slot,
+            None => self.spill(slot),
+        }
+        self.len += 1;
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn spill(&mut self, slot: Slot) {
+        if self.heap.is_empty() {
+            self.heap.reserve(2 * INLINE_HEADERS);
+            self.heap.extend_from_slice(&self.inline);
+        }
+        self.heap.push(slot);
+    }
+
+    /// One compare: the inline slots while `len` fits there, else the heap.
+    #[inline]
+    fn as_slice(&self) -> &[Slot] {
+        self.inline.get(..self.len).unwrap_or(&self.heap)
+    }
+}
 
 /// A parsed message borrowing its input. Build an owned
 /// [`Message`](super::Message) from it with
@@ -97,23 +145,26 @@ pub struct MessageView<'a> {
     start: StartLine<'a>,
     /// Length of the start line including its line end.
     start_len: u32,
-    slots: SmallVec<[Slot; INLINE_HEADERS]>,
+    slots: SlotBuf,
     body: &'a [u8],
     content_length: Option<usize>,
 }
 
 impl<'a> MessageView<'a> {
     /// The start line.
+    #[inline]
     pub fn start_line(&self) -> StartLine<'a> {
         self.start
     }
 
     /// Whether this is a request.
+    #[inline]
     pub fn is_request(&self) -> bool {
         matches!(self.start, StartLine::Request { .. })
     }
 
     /// The request method token.
+    #[inline]
     pub fn method(&self) -> Option<&'a str> {
         match self.start {
             StartLine::Request { method, .. } => Some(method),
@@ -122,6 +173,7 @@ impl<'a> MessageView<'a> {
     }
 
     /// The Request-URI as written.
+    #[inline]
     pub fn request_uri(&self) -> Option<&'a str> {
         match self.start {
             StartLine::Request { uri, .. } => Some(uri),
@@ -130,6 +182,7 @@ impl<'a> MessageView<'a> {
     }
 
     /// The status code of a response.
+    #[inline]
     pub fn status(&self) -> Option<u16> {
         match self.start {
             StartLine::Response { code, .. } => Some(code),
@@ -138,6 +191,7 @@ impl<'a> MessageView<'a> {
     }
 
     /// The reason phrase of a response.
+    #[inline]
     pub fn reason(&self) -> Option<&'a str> {
         match self.start {
             StartLine::Response { reason, .. } => Some(reason),
@@ -146,6 +200,7 @@ impl<'a> MessageView<'a> {
     }
 
     /// The SIP version as written.
+    #[inline]
     pub fn version(&self) -> &'a str {
         match self.start {
             StartLine::Request { version, .. } | StartLine::Response { version, .. } => version,
@@ -155,37 +210,43 @@ impl<'a> MessageView<'a> {
     /// The header section, with raw and typed access.
     #[inline]
     pub fn headers(&self) -> Headers<'_> {
-        Headers::new(self.head, &self.slots)
+        Headers::new(self.head, self.slots.as_slice())
     }
 
     /// Number of header lines.
+    #[inline]
     pub fn header_count(&self) -> usize {
-        self.slots.len()
+        self.slots.len
     }
 
     /// The body.
+    #[inline]
     pub fn body(&self) -> &'a [u8] {
         self.body
     }
 
     /// The start line and header section as written, through the empty
     /// line.
+    #[inline]
     pub fn head(&self) -> &'a str {
         self.head
     }
 
     /// Offset of the message in the parsed input (after skipped CRLFs).
+    #[inline]
     pub fn offset(&self) -> usize {
         self.offset
     }
 
     /// The Content-Length header's value, if present.
+    #[inline]
     pub fn content_length(&self) -> Option<usize> {
         self.content_length
     }
 
     /// The semantic checks of [`Message::validate`](super::Message::validate);
     /// error offsets point into the parsed input.
+    #[inline]
     pub fn validate(&self) -> Result<(), ParseError> {
         let info = super::validate::StartInfo {
             method: self.method(),
@@ -200,7 +261,7 @@ impl<'a> MessageView<'a> {
     }
 
     pub(crate) fn slots(&self) -> &[Slot] {
-        &self.slots
+        self.slots.as_slice()
     }
 }
 
@@ -293,128 +354,134 @@ fn parse<'a>(
     };
     let start_len = (nl + 1 - base) as u32;
 
-    let mut slots: SmallVec<[Slot; INLINE_HEADERS]> = SmallVec::new();
+    // The header lines, with offsets relative to `base` (the slots keep
+    // those), so `base` is added back only for an error.
+    let h = buf.get(base..).unwrap_or_default();
+    let mut slots = SlotBuf::new();
     let mut content_length: Option<usize> = None;
-    let mut p = nl + 1;
-    let head_end = loop {
-        // (A datagram is no larger than max_message: checked up front.)
-        if stream && p - base > limits.max_message {
-            return Err(ParseError::new(p, ParseErrorKind::MessageTooLarge));
-        }
-        // header-name = token, then HCOLON = *( SP / HTAB ) ":" SWS. Fast
-        // path: a known name directly followed by the colon.
-        let name_start = p;
-        let fast = buf
-            .get(p..p + LINE_PREFIX)
-            .and_then(|line| lookup_line(line.try_into().expect("LINE_PREFIX bytes")));
-        let (name_end, colon, id) = match fast {
-            Some((len, id)) => (p + len, p + len, id),
-            None => {
-                // A line that does not start with a token character is the
-                // empty line ending the header section, or an error.
-                let name_end = token_end(buf, p);
-                if name_end == name_start {
-                    match buf.get(p) {
-                        None => need_more!(stream, p, "empty line after headers"),
-                        Some(b'\n') => break p + 1,
-                        Some(b'\r') => match buf.get(p + 1) {
-                            Some(b'\n') => break p + 2,
-                            None => need_more!(stream, p + 1, "LF"),
-                            Some(_) => return Err(ParseError::expected(p + 1, "LF")),
-                        },
-                        Some(_) => return Err(ParseError::expected(p, "header name")),
+    let mut p = nl + 1 - base;
+    let head_end = base
+        + loop {
+            // (A datagram is no larger than max_message: checked up front.)
+            if stream && p > limits.max_message {
+                return Err(ParseError::new(base + p, ParseErrorKind::MessageTooLarge));
+            }
+            // header-name = token, then HCOLON = *( SP / HTAB ) ":" SWS. Fast
+            // path: a known name directly followed by the colon.
+            let name_start = p;
+            let fast = h
+                .get(p..p + LINE_PREFIX)
+                .and_then(|line| lookup_line(line.try_into().expect("LINE_PREFIX bytes")));
+            let (name_end, colon, id) = match fast {
+                Some((len, id)) => (p + len, p + len, id),
+                None => {
+                    // A line that does not start with a token character is the
+                    // empty line ending the header section, or an error.
+                    let name_end = token_end(h, p);
+                    if name_end == name_start {
+                        match h.get(p) {
+                            None => need_more!(stream, base + p, "empty line after headers"),
+                            Some(b'\n') => break p + 1,
+                            Some(b'\r') => match h.get(p + 1) {
+                                Some(b'\n') => break p + 2,
+                                None => need_more!(stream, base + p + 1, "LF"),
+                                Some(_) => return Err(ParseError::expected(base + p + 1, "LF")),
+                            },
+                            Some(_) => return Err(ParseError::expected(base + p, "header name")),
+                        }
                     }
+                    let mut i = name_end;
+                    while i < h.len() && (h[i] == b' ' || h[i] == b'\t') {
+                        i += 1;
+                    }
+                    match h.get(i) {
+                        Some(b':') => {}
+                        None => need_more!(stream, base + i, "\":\""),
+                        Some(_) => return Err(ParseError::expected(base + i, "\":\"")),
+                    }
+                    (name_end, i, lookup_id(&h[name_start..name_end]))
                 }
-                let mut i = name_end;
-                while i < buf.len() && (buf[i] == b' ' || buf[i] == b'\t') {
-                    i += 1;
-                }
-                match buf.get(i) {
-                    Some(b':') => {}
-                    None => need_more!(stream, i, "\":\""),
-                    Some(_) => return Err(ParseError::expected(i, "\":\"")),
-                }
-                (name_end, i, lookup_id(&buf[name_start..name_end]))
-            }
-        };
-        // The value runs to a line end not followed by SP/HTAB (folding,
-        // RFC 3261 section 7.3.1).
-        let value_start = colon + 1;
-        let mut q = value_start;
-        let next = loop {
-            let Some(lf) = find_byte(buf, q, b'\n') else {
-                if buf.len() - name_start > limits.max_header_line {
-                    return Err(ParseError::new(
-                        name_start,
-                        ParseErrorKind::HeaderLineTooLong,
-                    ));
-                }
-                need_more!(stream, buf.len(), "end of header line");
             };
-            let after = lf + 1;
-            match buf.get(after) {
-                Some(b' ') | Some(b'\t') => q = after,
-                Some(_) => break after,
-                None => need_more!(stream, after, "empty line after headers"),
-            }
-        };
-        if next - name_start > limits.max_header_line {
-            return Err(ParseError::new(
-                name_start,
-                ParseErrorKind::HeaderLineTooLong,
-            ));
-        }
-        if slots.len() >= limits.max_headers {
-            return Err(ParseError::new(name_start, ParseErrorKind::TooManyHeaders));
-        }
-        // Trim LWS (folds included) on both sides of the value: the line
-        // terminator first, then any white space.
-        let mut ve = next - 1;
-        if ve > value_start && buf[ve - 1] == b'\r' {
-            ve -= 1;
-        }
-        // Usually one SP before the value and nothing after it.
-        let value = &buf[value_start..ve];
-        let (vs, ve) = match value {
-            [b' ', first, .., last] if !LWS[*first as usize] && !LWS[*last as usize] => {
-                (value_start + 1, ve)
-            }
-            _ => {
-                let lead = value
-                    .iter()
-                    .position(|&b| !LWS[b as usize])
-                    .unwrap_or(value.len());
-                let trail = value[lead..]
-                    .iter()
-                    .rev()
-                    .position(|&b| !LWS[b as usize])
-                    .unwrap_or(0);
-                (value_start + lead, ve - trail)
-            }
-        };
-        if id == CONTENT_LENGTH {
-            let cl = content_length_value(&buf[vs..ve], vs)?;
-            if content_length.is_some_and(|prev| prev != cl) {
+            // The value runs to a line end not followed by SP/HTAB (folding,
+            // RFC 3261 section 7.3.1).
+            let value_start = colon + 1;
+            let mut q = value_start;
+            let lf = loop {
+                let Some(lf) = line_feed(h, q) else {
+                    if h.len() - name_start > limits.max_header_line {
+                        return Err(ParseError::new(
+                            base + name_start,
+                            ParseErrorKind::HeaderLineTooLong,
+                        ));
+                    }
+                    need_more!(stream, buf.len(), "end of header line");
+                };
+                match h.get(lf + 1) {
+                    Some(b' ') | Some(b'\t') => q = lf + 1,
+                    Some(_) => break lf,
+                    None => need_more!(stream, base + lf + 1, "empty line after headers"),
+                }
+            };
+            let next = lf + 1;
+            if next - name_start > limits.max_header_line {
                 return Err(ParseError::new(
-                    name_start,
-                    ParseErrorKind::ConflictingContentLength,
+                    base + name_start,
+                    ParseErrorKind::HeaderLineTooLong,
                 ));
             }
-            content_length = Some(cl);
-        }
-        slots.push(Slot {
-            name_start: (name_start - base) as u32,
-            name_end: (name_end - base) as u32,
-            value_start: (vs - base) as u32,
-            value_end: (ve - base) as u32,
-            line_end: (next - base) as u32,
-            id,
-        });
-        p = next;
-    };
+            if slots.len >= limits.max_headers {
+                return Err(ParseError::new(
+                    base + name_start,
+                    ParseErrorKind::TooManyHeaders,
+                ));
+            }
+            // Trim LWS (folds included) on both sides of the value: the line
+            // terminator first, then any white space.
+            let mut ve = lf;
+            if ve > value_start && h[ve - 1] == b'\r' {
+                ve -= 1;
+            }
+            // Usually one SP before the value and nothing after it.
+            let value = &h[value_start..ve];
+            let (vs, ve) = match value {
+                [b' ', first, .., last] if !LWS[*first as usize] && !LWS[*last as usize] => {
+                    (value_start + 1, ve)
+                }
+                _ => {
+                    let lead = value
+                        .iter()
+                        .position(|&b| !LWS[b as usize])
+                        .unwrap_or(value.len());
+                    let trail = value[lead..]
+                        .iter()
+                        .rev()
+                        .position(|&b| !LWS[b as usize])
+                        .unwrap_or(0);
+                    (value_start + lead, ve - trail)
+                }
+            };
+            if id == CONTENT_LENGTH {
+                let cl = content_length_value(&h[vs..ve], base + vs)?;
+                if content_length.is_some_and(|prev| prev != cl) {
+                    return Err(ParseError::new(
+                        base + name_start,
+                        ParseErrorKind::ConflictingContentLength,
+                    ));
+                }
+                content_length = Some(cl);
+            }
+            slots.push(Slot {
+                name_start: name_start as u32,
+                name_end: name_end as u32,
+                value_start: vs as u32,
+                value_end: ve as u32,
+                line_end: next as u32,
+                id,
+            });
+            p = next;
+        };
 
-    let head = std::str::from_utf8(&buf[base..head_end])
-        .map_err(|e| ParseError::new(base + e.valid_up_to(), ParseErrorKind::InvalidUtf8))?;
+    let head = head_str(&buf[base..head_end], base)?;
     let start = start_line_str(head, start, base, limits.max_params)?;
 
     let (body, end) = match content_length {
@@ -448,6 +515,44 @@ fn parse<'a>(
         },
         end,
     )))
+}
+
+/// Index of the first LF at or after `from` (as `lex::find_byte`): the same
+/// sixteen-byte steps, with the bound of the vector loop computed once so
+/// a step is one compare against it.
+#[inline(always)]
+fn line_feed(s: &[u8], from: usize) -> Option<usize> {
+    let mut i = from;
+    if let Some(last) = s.len().checked_sub(16) {
+        while i <= last {
+            let chunk: &[u8; 16] = s[i..i + 16].try_into().expect("16 bytes");
+            if chunk.iter().fold(false, |hit, &b| hit | (b == b'\n')) {
+                let mut eq = [0u8; 16];
+                for (e, &b) in eq.iter_mut().zip(chunk) {
+                    *e = if b == b'\n' { 0xff } else { 0 };
+                }
+                // Non-zero: the chunk holds a LF.
+                let m = u128::from_le_bytes(eq);
+                return Some(i + (m.trailing_zeros() / 8) as usize);
+            }
+            i += 16;
+        }
+    }
+    let rest = s.get(i..)?;
+    rest.iter().position(|&b| b == b'\n').map(|k| i + k)
+}
+
+/// The head as `&str`. `simdutf8` checks the usual all-ASCII head in
+/// vector blocks, several times faster than `str::from_utf8` on a 500-byte
+/// head; only when it refuses does std's validator run, for the offset of
+/// the first bad byte.
+#[inline]
+fn head_str(head: &[u8], base: usize) -> Result<&str, ParseError> {
+    match simdutf8::basic::from_utf8(head) {
+        Ok(s) => Ok(s),
+        Err(_) => std::str::from_utf8(head)
+            .map_err(|e| ParseError::new(base + e.valid_up_to(), ParseErrorKind::InvalidUtf8)),
+    }
 }
 
 const CONTENT_LENGTH: u8 = HeaderName::ContentLength.known_id();
@@ -659,9 +764,7 @@ fn start_line_str(
         } => {
             let uri_str = cut(head, uri.0, uri.1);
             // The Request-URI's syntax (its parts are decoded on demand).
-            let u = uri_str.as_bytes();
-            scan_uri(u, 0, max_params)
-                .and_then(|(parts, stop)| expect_end(&parts, stop, u.len()))
+            check_request_uri(uri_str.as_bytes(), max_params)
                 .map_err(|e| e.shifted(base + uri.0))?;
             StartLine::Request {
                 method: cut(head, method.0, method.1),
@@ -679,4 +782,157 @@ fn start_line_str(
             reason: cut(head, reason.0, reason.1),
         },
     })
+}
+
+/// The Request-URI's syntax check: [`scan_uri`] to the end of the URI,
+/// after a shortcut for the usual shape.
+#[inline(always)]
+fn check_request_uri(u: &[u8], max_params: usize) -> Result<(), ParseError> {
+    if plain_sip_uri(u) {
+        return Ok(());
+    }
+    scan_uri(u, 0, max_params).and_then(|(parts, stop)| expect_end(&parts, stop, u.len()))
+}
+
+/// Whether `u` is `sip:` (any case) `user@host[:port]` with a user of
+/// plain characters (no escapes, no password), a host name or IPv4
+/// address, and a port of one to five digits up to 65535: the usual
+/// Request-URI, in one pass. [`scan_uri`] accepts every URI of this shape
+/// (the test `plain_sip_uri_agrees_with_scan_uri` checks it); `false`
+/// only means "ask `scan_uri`", which decides every other URI.
+#[inline(always)]
+fn plain_sip_uri(u: &[u8]) -> bool {
+    let Some((scheme, rest)) = u.split_first_chunk::<4>() else {
+        return false;
+    };
+    if u32::from_le_bytes(*scheme) | 0x0020_2020 != u32::from_le_bytes(*b"sip:") {
+        return false;
+    }
+    let at = run(rest, 0, &USER_PLAIN);
+    if at == 0 || rest.get(at) != Some(&b'@') {
+        return false;
+    }
+    let host = at + 1;
+    // (Not `lex::run_host`: a second caller makes it a call in the
+    // decoders too.)
+    let end = run(rest, host, &HOST);
+    if end == host {
+        return false;
+    }
+    match rest.get(end..) {
+        Some([]) => true,
+        Some([b':', port @ ..]) if !port.is_empty() && port.len() <= 5 => {
+            let mut n = 0u32;
+            for &d in port {
+                let d = d.wrapping_sub(b'0');
+                if d > 9 {
+                    return false;
+                }
+                n = n * 10 + u32::from(d);
+            }
+            n <= 65_535
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn scan(u: &[u8]) -> Result<(), ParseError> {
+        scan_uri(u, 0, DEFAULT_MAX_PARAMS)
+            .and_then(|(parts, stop)| expect_end(&parts, stop, u.len()))
+    }
+
+    /// URIs near the shortcut's shape: its characters, its delimiters and
+    /// a few that end it (escapes, brackets, params, spaces, UTF-8).
+    fn near_plain_uri() -> impl Strategy<Value = Vec<u8>> {
+        let byte = prop::sample::select(
+            b"sSiIpP:@.-_0123456789abzAZ%;?=&[]<> \t\x7f\xc3+!~*'(),$/".to_vec(),
+        );
+        (
+            prop::sample::select(vec![
+                "sip:", "SIP:", "sIp:", "sips:", "tel:", "sip", "", "xip:",
+            ]),
+            prop::collection::vec(byte.clone(), 0..6),
+            prop::sample::select(vec!["@", "", "@@", ":pw@"]),
+            prop::collection::vec(byte, 0..24),
+        )
+            .prop_map(|(scheme, user, at, rest)| {
+                let mut u = scheme.as_bytes().to_vec();
+                u.extend(user);
+                u.extend(at.as_bytes());
+                u.extend(rest);
+                u
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(20_000))]
+
+        /// The shortcut accepts only what `scan_uri` accepts, so
+        /// `check_request_uri` answers exactly as `scan_uri` does.
+        #[test]
+        fn plain_sip_uri_agrees_with_scan_uri(u in near_plain_uri()) {
+            if plain_sip_uri(&u) {
+                prop_assert_eq!(scan(&u), Ok(()), "{}", String::from_utf8_lossy(&u));
+            }
+            prop_assert_eq!(check_request_uri(&u, DEFAULT_MAX_PARAMS), scan(&u));
+        }
+    }
+
+    /// RFC 3261 section 19.1.1 examples of the usual shape take the
+    /// shortcut; other forms are left to the full scan, which still
+    /// accepts or rejects them.
+    #[test]
+    fn rfc3261_19_1_1_plain_uris_take_the_shortcut() {
+        for u in [
+            "sip:alice@atlanta.com",
+            "SIP:bob@biloxi.example.com",
+            "sip:+1-212-555-1212@gateway.com",
+            "sip:alice@192.0.2.4",
+            "sip:alice@192.0.2.4:5060",
+            "sip:a@b:65535",
+            "sip:alice;day=tuesday@atlanta.com",
+            "sip:a!~*'()&=+$,;?/_.-@h_1",
+        ] {
+            assert!(plain_sip_uri(u.as_bytes()), "{u}");
+            assert_eq!(scan(u.as_bytes()), Ok(()), "{u}");
+        }
+        for (u, ok) in [
+            ("sip:alice:secretword@atlanta.com;transport=tcp", true),
+            (
+                "sips:alice@atlanta.com?subject=project%20x&priority=urgent",
+                true,
+            ),
+            (
+                "sip:atlanta.com;method=REGISTER?to=alice%40atlanta.com",
+                true,
+            ),
+            ("sip:biloxi.com", true),
+            ("sip:%61lice@atlanta.com", true),
+            ("sip:a@[2001:db8::1]:5060", true),
+            ("sip:a@b:65536", false),
+            ("sip:a@b:", false),
+            ("sip:a@b:5060x", false),
+            ("sip:a@b c", false),
+            ("sip:@b", false),
+            ("sip:a@", false),
+            ("sip:a@b@c", false),
+        ] {
+            assert!(!plain_sip_uri(u.as_bytes()), "{u}");
+            assert_eq!(
+                check_request_uri(u.as_bytes(), DEFAULT_MAX_PARAMS).is_ok(),
+                ok,
+                "{u}"
+            );
+            assert_eq!(
+                check_request_uri(u.as_bytes(), DEFAULT_MAX_PARAMS),
+                scan(u.as_bytes()),
+                "{u}"
+            );
+        }
+    }
 }

@@ -29,6 +29,16 @@ pub(crate) struct Slot {
 }
 
 impl Slot {
+    /// A placeholder for storage not yet written.
+    pub(crate) const EMPTY: Slot = Slot {
+        name_start: 0,
+        name_end: 0,
+        value_start: 0,
+        value_end: 0,
+        line_end: 0,
+        id: 0,
+    };
+
     #[inline]
     pub(crate) fn name<'t>(&self, text: &'t str) -> &'t str {
         cut(text, self.name_start as usize, self.name_end as usize)
