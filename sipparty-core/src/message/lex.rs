@@ -71,20 +71,20 @@ pub(crate) fn skip_lws(s: &[u8], mut i: usize) -> usize {
     i
 }
 
-/// End of the run of bytes at `i` that are in `class`. Four bytes a step
-/// while four remain and all are in the class (four table loads AND-ed,
-/// one branch), then byte by byte.
+/// End of the run of bytes at `i` that are in `class`. Eight bytes a
+/// step while eight remain, each tested on its own with an early exit
+/// (one load, one table compare, one branch a byte, no bounds checks
+/// inside the step): the runs in header values are mostly shorter than
+/// a step, so what counts is the cost of the byte that ends them.
 #[inline]
 pub(crate) fn run(s: &[u8], mut i: usize, class: &[bool; 256]) -> usize {
-    while let Some(&[a, b, c, d]) = s.get(i..i + 4) {
-        let all = u8::from(class[a as usize])
-            & u8::from(class[b as usize])
-            & u8::from(class[c as usize])
-            & u8::from(class[d as usize]);
-        if all == 0 {
-            break;
+    while let Some(c) = s.get(i..).and_then(<[u8]>::first_chunk::<8>) {
+        for (k, &b) in c.iter().enumerate() {
+            if !class[b as usize] {
+                return i + k;
+            }
         }
-        i += 4;
+        i += 8;
     }
     while i < s.len() && class[s[i] as usize] {
         i += 1;
