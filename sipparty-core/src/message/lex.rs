@@ -78,13 +78,16 @@ pub(crate) fn skip_lws(s: &[u8], mut i: usize) -> usize {
 /// a step, so what counts is the cost of the byte that ends them.
 #[inline]
 pub(crate) fn run(s: &[u8], mut i: usize, class: &[bool; 256]) -> usize {
-    while let Some(c) = s.get(i..).and_then(<[u8]>::first_chunk::<8>) {
-        for (k, &b) in c.iter().enumerate() {
-            if !class[b as usize] {
-                return i + k;
+    if let Some(last) = s.len().checked_sub(8) {
+        while i <= last {
+            let Some(c) = s.get(i..i + 8) else { break };
+            for (k, &b) in c.iter().enumerate() {
+                if !class[b as usize] {
+                    return i + k;
+                }
             }
+            i += 8;
         }
-        i += 8;
     }
     while i < s.len() && class[s[i] as usize] {
         i += 1;
@@ -172,25 +175,30 @@ pub(crate) fn quoted_string(s: &[u8], i: usize) -> Result<usize, ParseError> {
     debug_assert_eq!(s.get(i), Some(&b'"'));
     let mut j = i + 1;
     // Only `"` and `\` matter inside.
-    while let Some(k) = s
-        .get(j..)
-        .and_then(|rest| rest.iter().position(|&b| b == b'"' || b == b'\\'))
-    {
-        let k = j + k;
-        if s[k] == b'"' {
-            return Ok(k + 1);
+    loop {
+        let k = run(s, j, &QUOTED_PLAIN);
+        match s.get(k) {
+            Some(b'"') => return Ok(k + 1),
+            // quoted-pair = "\" (%x00-09 / %x0B-0C / %x0E-7F)
+            Some(_) => match s.get(k + 1) {
+                Some(b'\r') | Some(b'\n') | None => {
+                    return Err(ParseError::expected(k + 1, "escaped character"))
+                }
+                Some(_) => j = k + 2,
+            },
+            None => return Err(ParseError::expected(s.len(), "closing quote")),
         }
-        // quoted-pair = "\" (%x00-09 / %x0B-0C / %x0E-7F)
-        match s.get(k + 1) {
-            Some(b'\r') | Some(b'\n') | None => {
-                return Err(ParseError::expected(k + 1, "escaped character"))
-            }
-            Some(_) => {}
-        }
-        j = k + 2;
     }
-    Err(ParseError::expected(s.len(), "closing quote"))
 }
+
+/// Every byte but `"` and `\`: the run of a quoted string that needs no
+/// attention.
+const QUOTED_PLAIN: [bool; 256] = {
+    let mut t = [true; 256];
+    t[b'"' as usize] = false;
+    t[b'\\' as usize] = false;
+    t
+};
 
 /// `comment = LPAREN *(ctext / quoted-pair / comment) RPAREN`, with
 /// `s[i] == b'('`. Returns the index after the closing parenthesis.

@@ -248,6 +248,55 @@ pub(crate) fn scan_header_params_noting(
     }
 }
 
+/// The usual header parameters, written without LWS and running to the
+/// end of `s`: `*( ";" token [ "=" ( 1*GEN_VALUE / quoted-string ) ] )`
+/// from `i`, at most `max` of them. Returns what
+/// [`scan_header_params_noting`] notes for `want` on the same text (which
+/// it then scans to `s.len()`), or `None` for anything else (LWS, an empty
+/// name or value, a byte that ends the list early, too many parameters,
+/// an unterminated quote), where the general scan decides, errors
+/// included. One branch a byte on the usual text and no LWS skips.
+#[inline(always)]
+pub(crate) fn scan_plain_header_params(
+    s: &[u8],
+    mut i: usize,
+    max: usize,
+    want: &[u8],
+) -> Option<Noted> {
+    let mut count = 0;
+    let mut found = None;
+    while i < s.len() {
+        if s[i] != b';' || count == max {
+            return None;
+        }
+        count += 1;
+        let n = i + 1;
+        let name_end = run(s, n, &TOKEN);
+        if name_end == n {
+            return None;
+        }
+        let wanted = found.is_none() && eq_lower(&s[n..name_end], want);
+        i = name_end;
+        if s.get(name_end) == Some(&b'=') {
+            let v = name_end + 1;
+            i = if s.get(v) == Some(&b'"') {
+                quoted_string(s, v).ok()?
+            } else {
+                run(s, v, &GEN_VALUE)
+            };
+            if i == v {
+                return None;
+            }
+            if wanted {
+                found = Some(Some((v, i)));
+            }
+        } else if wanted {
+            found = Some(None);
+        }
+    }
+    Some(found)
+}
+
 /// Whether the token `name` is `want` (lower-case letters) in any case:
 /// OR-ing 0x20 folds only letters onto letters among token characters.
 #[inline]

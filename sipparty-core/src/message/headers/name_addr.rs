@@ -50,6 +50,9 @@ impl<'a> NameAddr<'a> {
                 return Err(ParseError::expected(lt, "\"<\""));
             }
             (Some(Span::new(start + 1, end - 1)), lt)
+        } else if s.get(start) == Some(&b'<') {
+            // No display name (as the search below would find).
+            (None, start)
         } else if let Some(lt) = find_byte(s, start, b'<') {
             // Token display name; real traffic also sends unquoted UTF-8.
             let mut end = start;

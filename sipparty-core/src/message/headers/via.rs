@@ -9,7 +9,10 @@ use std::fmt;
 
 use crate::message::error::ParseError;
 use crate::message::lex::{cut, run, run_host, skip_lws, token};
-use crate::message::params::{scan_header_params_noting, Params, DEFAULT_MAX_PARAMS};
+use crate::message::params::{
+    scan_header_params_noting, scan_plain_header_params, Params, DEFAULT_MAX_PARAMS,
+};
+use crate::message::tables::{HOST, TOKEN};
 use crate::Transport;
 
 /// One `via-parm` (one element of a possibly comma-separated Via header).
@@ -79,6 +82,62 @@ impl<'a> Via<'a> {
     /// elements must be split first (see
     /// [`Headers::vias`](crate::message::Headers::vias)).
     pub fn parse(raw: &'a str) -> Result<Via<'a>, ParseError> {
+        if let Some(via) = Self::parse_plain(raw) {
+            return Ok(via);
+        }
+        Self::parse_general(raw)
+    }
+
+    /// The usual via-parm, `SIP/2.0/transport SP host[:port]` and header
+    /// parameters, with no other LWS and no IPv6 reference: the value
+    /// [`Via::parse_general`] gives for it, else `None` (and the general
+    /// path decides, errors included). Only delimiters are looked at
+    /// beyond the class runs each part needs, and each part is scanned
+    /// once.
+    #[inline(always)]
+    fn parse_plain(raw: &'a str) -> Option<Via<'a>> {
+        let s = raw.as_bytes();
+        if !s.starts_with(b"SIP/2.0/") {
+            return None;
+        }
+        let t1 = run(s, 8, &TOKEN);
+        let h0 = t1 + 1;
+        if t1 == 8 || s.get(t1) != Some(&b' ') {
+            return None;
+        }
+        let host_end = run(s, h0, &HOST);
+        if host_end == h0 {
+            return None;
+        }
+        let mut i = host_end;
+        let mut port = None;
+        if s.get(i) == Some(&b':') {
+            // 1 to 5 digits below 65536, as `host_port` takes them.
+            let p = i + 1;
+            i = run(s, p, &DIGITS);
+            if i == p || i - p > 5 {
+                return None;
+            }
+            let mut n: u32 = 0;
+            for &d in &s[p..i] {
+                n = n * 10 + u32::from(d - b'0');
+            }
+            port = Some(u16::try_from(n).ok()?);
+        }
+        let branch = scan_plain_header_params(s, i, DEFAULT_MAX_PARAMS, b"branch")?;
+        Some(Via {
+            protocol: cut(raw, 0, 7),
+            transport: cut(raw, 8, t1),
+            host: cut(raw, h0, host_end),
+            port,
+            params: cut(raw, i, s.len()),
+            branch: branch.flatten().map(|(a, b)| cut(raw, a, b)),
+        })
+    }
+
+    /// [`Via::parse`] for any via-parm.
+    #[cold]
+    fn parse_general(raw: &'a str) -> Result<Via<'a>, ParseError> {
         let s = raw.as_bytes();
         // Nearly every Via starts with exactly this; the general scan below
         // finds the same bounds for it.
