@@ -193,7 +193,7 @@ pub(crate) fn quoted_string(s: &[u8], i: usize) -> Result<usize, ParseError> {
 
 /// Every byte but `"` and `\`: the run of a quoted string that needs no
 /// attention.
-const QUOTED_PLAIN: [bool; 256] = {
+pub(crate) const QUOTED_PLAIN: [bool; 256] = {
     let mut t = [true; 256];
     t[b'"' as usize] = false;
     t[b'\\' as usize] = false;

@@ -11,10 +11,15 @@
 use std::fmt;
 
 use crate::message::error::ParseError;
-use crate::message::lex::{check_len, find_byte, quoted_string, skip_lws, trim, Span};
-use crate::message::params::{scan_header_params_noting, Params, DEFAULT_MAX_PARAMS};
-use crate::message::tables::{LWS, TOKEN};
-use crate::message::uri::{expect_end, scan_uri, Uri, UriParts};
+use crate::message::lex::{
+    check_len, find_byte, quoted_string, run, skip_lws, trim, Span, QUOTED_PLAIN,
+};
+use crate::message::params::{
+    scan_header_params_noting, scan_plain_header_params, scan_uri_params, Params,
+    DEFAULT_MAX_PARAMS,
+};
+use crate::message::tables::{DIGIT, HOST, LWS, TOKEN, USER_PLAIN};
+use crate::message::uri::{expect_end, scan_uri, starts_with_sip_scheme, Scheme, Uri, UriParts};
 
 /// An address with optional display name and header parameters, as the
 /// byte ranges of its parts in the element's text: decoding validates the
@@ -40,6 +45,102 @@ pub struct NameAddr<'a> {
 impl<'a> NameAddr<'a> {
     /// Parse one element (From, To, one Route/Contact entry).
     pub fn parse(raw: &'a str) -> Result<NameAddr<'a>, ParseError> {
+        if let Some(a) = Self::parse_plain(raw) {
+            return Ok(a);
+        }
+        Self::parse_general(raw)
+    }
+
+    /// The usual element, `["display name" [SP]] <sip:user@host[:port][;uri-params]>`
+    /// and header parameters, with no other LWS, escapes, password or
+    /// URI headers: the value [`NameAddr::parse_general`] gives for it,
+    /// else `None` (and the general path decides, errors included). Each
+    /// part is scanned once, by the class run it needs.
+    #[inline(always)]
+    fn parse_plain(raw: &'a str) -> Option<NameAddr<'a>> {
+        let s = raw.as_bytes();
+        if check_len(s).is_err() {
+            return None;
+        }
+        let (display_name, lt) = match s.first() {
+            Some(b'<') => (None, 0),
+            Some(b'"') => {
+                let q = run(s, 1, &QUOTED_PLAIN);
+                if s.get(q) != Some(&b'"') {
+                    return None;
+                }
+                let lt = if s.get(q + 1) == Some(&b' ') { q + 2 } else { q + 1 };
+                if s.get(lt) != Some(&b'<') {
+                    return None;
+                }
+                (Some(Span::new(1, q)).filter(|d| !d.is_empty()), lt)
+            }
+            _ => return None,
+        };
+        let u0 = lt + 1;
+        if !starts_with_sip_scheme(s.get(u0..)?) {
+            return None;
+        }
+        let i = u0 + 4;
+        let user_end = run(s, i, &USER_PLAIN);
+        if user_end == i || s.get(user_end) != Some(&b'@') {
+            return None;
+        }
+        let h0 = user_end + 1;
+        let mut j = run(s, h0, &HOST);
+        if j == h0 {
+            return None;
+        }
+        let host = Span::new(h0, j);
+        let mut port = None;
+        if s.get(j) == Some(&b':') {
+            // 1 to 5 digits below 65536, as `scan_uri` takes them.
+            let p = j + 1;
+            j = run(s, p, &DIGIT);
+            if j == p || j - p > 5 {
+                return None;
+            }
+            let mut n: u32 = 0;
+            for &d in &s[p..j] {
+                n = n * 10 + u32::from(d - b'0');
+            }
+            port = Some(u16::try_from(n).ok()?);
+        }
+        let mut params = Span::default();
+        if s.get(j) == Some(&b';') {
+            let (e, pct) = scan_uri_params(s, j, DEFAULT_MAX_PARAMS).ok()?;
+            if pct {
+                return None;
+            }
+            params = Span::new(j, e);
+            j = e;
+        }
+        if s.get(j) != Some(&b'>') {
+            return None;
+        }
+        let after = j + 1;
+        let tag = scan_plain_header_params(s, after, DEFAULT_MAX_PARAMS, b"tag")?;
+        Some(NameAddr {
+            text: raw,
+            display_name,
+            uri_text: Span::new(u0, j),
+            uri: UriParts {
+                scheme: Scheme::Sip,
+                user: Some(Span::new(i, user_end)),
+                password: None,
+                host,
+                port,
+                params,
+                headers: None,
+            },
+            params: Span::new(after, s.len()),
+            tag: tag.flatten().map(|(a, b)| Span::new(a, b)),
+            bracketed: true,
+        })
+    }
+
+    /// [`NameAddr::parse`] for any element.
+    fn parse_general(raw: &'a str) -> Result<NameAddr<'a>, ParseError> {
         let s = raw.as_bytes();
         check_len(s)?;
         let start = skip_lws(s, 0);

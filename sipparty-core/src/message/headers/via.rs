@@ -12,7 +12,7 @@ use crate::message::lex::{cut, run, run_host, skip_lws, token};
 use crate::message::params::{
     scan_header_params_noting, scan_plain_header_params, Params, DEFAULT_MAX_PARAMS,
 };
-use crate::message::tables::{HOST, TOKEN};
+use crate::message::tables::{DIGIT, HOST, TOKEN};
 use crate::Transport;
 
 /// One `via-parm` (one element of a possibly comma-separated Via header).
@@ -114,7 +114,7 @@ impl<'a> Via<'a> {
         if s.get(i) == Some(&b':') {
             // 1 to 5 digits below 65536, as `host_port` takes them.
             let p = i + 1;
-            i = run(s, p, &DIGITS);
+            i = run(s, p, &DIGIT);
             if i == p || i - p > 5 {
                 return None;
             }
