@@ -15,10 +15,9 @@ use crate::message::lex::{
     check_len, find_byte, quoted_string, run, skip_lws, trim, Span, QUOTED_PLAIN,
 };
 use crate::message::params::{
-    scan_header_params_noting, scan_plain_header_params, scan_uri_params, Params,
-    DEFAULT_MAX_PARAMS,
+    scan_header_params_noting, scan_plain_header_params, Params, DEFAULT_MAX_PARAMS,
 };
-use crate::message::tables::{DIGIT, HOST, LWS, TOKEN, USER_PLAIN};
+use crate::message::tables::{DIGIT, HOST, LWS, TOKEN, URI_PARAM_PLAIN, USER_PLAIN};
 use crate::message::uri::{expect_end, scan_uri, starts_with_sip_scheme, Scheme, Uri, UriParts};
 
 /// An address with optional display name and header parameters, as the
@@ -106,15 +105,32 @@ impl<'a> NameAddr<'a> {
             }
             port = Some(u16::try_from(n).ok()?);
         }
-        let mut params = Span::default();
-        if s.get(j) == Some(&b';') {
-            let (e, pct) = scan_uri_params(s, j, DEFAULT_MAX_PARAMS).ok()?;
-            if pct {
+        // URI parameters without escapes (`scan_uri_params` on the same
+        // text): a `%` or an empty name or value ends the list at a byte
+        // other than the `>`.
+        let params_start = j;
+        let mut count = 0;
+        while s.get(j) == Some(&b';') && count < DEFAULT_MAX_PARAMS {
+            count += 1;
+            let n = j + 1;
+            j = run(s, n, &URI_PARAM_PLAIN);
+            if j == n {
                 return None;
             }
-            params = Span::new(j, e);
-            j = e;
+            if s.get(j) == Some(&b'=') {
+                let v = j + 1;
+                j = run(s, v, &URI_PARAM_PLAIN);
+                if j == v {
+                    return None;
+                }
+            }
         }
+        // No parameters: the empty range `scan_uri` gives.
+        let params = if j == params_start {
+            Span::default()
+        } else {
+            Span::new(params_start, j)
+        };
         if s.get(j) != Some(&b'>') {
             return None;
         }
