@@ -76,7 +76,7 @@ pub(crate) fn skip_lws(s: &[u8], mut i: usize) -> usize {
 /// (one load, one table compare, one branch a byte, no bounds checks
 /// inside the step): the runs in header values are mostly shorter than
 /// a step, so what counts is the cost of the byte that ends them.
-#[inline]
+#[inline(always)]
 pub(crate) fn run(s: &[u8], mut i: usize, class: &[bool; 256]) -> usize {
     if let Some(last) = s.len().checked_sub(8) {
         while i <= last {
