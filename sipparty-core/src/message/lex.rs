@@ -227,6 +227,12 @@ pub(crate) fn comment(s: &[u8], i: usize) -> Result<usize, ParseError> {
 pub(crate) fn trim(s: &str) -> &str {
     // Byte-wise: LWS is ASCII, so the cut points are char boundaries.
     let b = s.as_bytes();
+    // Usually there is nothing to trim (a parsed value is trimmed already).
+    if let (Some(&f), Some(&l)) = (b.first(), b.last()) {
+        if !LWS[f as usize] && !LWS[l as usize] {
+            return s;
+        }
+    }
     let mut start = 0;
     let mut end = b.len();
     while start < end && LWS[b[start] as usize] {
