@@ -68,7 +68,11 @@ impl<'a> NameAddr<'a> {
                 if s.get(q) != Some(&b'"') {
                     return None;
                 }
-                let lt = if s.get(q + 1) == Some(&b' ') { q + 2 } else { q + 1 };
+                let lt = if s.get(q + 1) == Some(&b' ') {
+                    q + 2
+                } else {
+                    q + 1
+                };
                 if s.get(lt) != Some(&b'<') {
                     return None;
                 }
@@ -399,6 +403,104 @@ mod tests {
         let a = c.address().unwrap();
         assert_eq!(a.uri().transport_param(), Some("tcp"));
         assert_eq!(c.expires(), Some(60));
+    }
+
+    /// The usual shapes take the one-pass path (the figures of the
+    /// benchmarks depend on it).
+    #[test]
+    fn usual_addresses_take_the_plain_path() {
+        for a in [
+            "\"Alice\" <sip:alice@atlanta.example.com>;tag=9fxced76sl",
+            "\"Bob\" <sip:bob@biloxi.example.com>",
+            "<sip:alice@pc33.atlanta.example.com;transport=udp>",
+            "<sip:bob@192.0.2.4:5060;lr>;expires=3600;q=0.5",
+            "\"\"<SIP:a@b>;tag=\"x;y\"",
+        ] {
+            assert_eq!(
+                NameAddr::parse_plain(a),
+                Some(NameAddr::parse_general(a).unwrap()),
+                "{a}"
+            );
+        }
+    }
+
+    /// Pieces of name-addrs, usual and not, for the property below.
+    const PIECES: &[&str] = &[
+        "\"",
+        "\\",
+        " ",
+        "\t",
+        "\r\n ",
+        "<",
+        ">",
+        "sips:",
+        "tel:",
+        "x:",
+        "@",
+        "[::1]",
+        ":",
+        "65536",
+        "000005060",
+        ";",
+        "=",
+        "%41",
+        "%4",
+        "?",
+        "h=v",
+        "\"q;x\"",
+        ",",
+        "*",
+        "_",
+        "é",
+        "",
+    ];
+
+    /// A usual name-addr with up to three pieces inserted at random
+    /// places.
+    fn edited_name_addr() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let uri_params = prop::sample::select(vec![";transport=udp", ";lr", ";maddr=x", ";a=b"]);
+        let params = prop::sample::select(vec![";tag=9fx", ";TAG=\"a;b\"", ";expires=60", ";tag"]);
+        (
+            prop::sample::select(vec!["", "\"Alice\" ", "\"\"", "\"A\"", "Bob "]),
+            prop::sample::select(vec!["sip:", "SIP:"]),
+            prop::sample::select(vec!["alice", "a;b", "+1-212", ""]),
+            prop::sample::select(vec!["atlanta.example.com", "192.0.2.1", "h"]),
+            prop::sample::select(vec!["", ":5060", ":0", ":65536", ":123456"]),
+            prop::collection::vec(uri_params, 0..3),
+            prop::collection::vec(params, 0..3),
+            prop::collection::vec((any::<prop::sample::Index>(), 0..PIECES.len()), 0..3),
+        )
+            .prop_map(
+                |(name, scheme, user, host, port, uri_params, params, edits)| {
+                    let at = if user.is_empty() { "" } else { "@" };
+                    let mut a = format!(
+                        "{name}<{scheme}{user}{at}{host}{port}{}>{}",
+                        uri_params.concat(),
+                        params.concat()
+                    );
+                    for (at, k) in edits {
+                        let mut i = at.index(a.len() + 1);
+                        while !a.is_char_boundary(i) {
+                            i -= 1;
+                        }
+                        a.insert_str(i, PIECES[k]);
+                    }
+                    a
+                },
+            )
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1024))]
+        /// Whenever the one-pass path answers, the general decoder gives
+        /// the same address.
+        #[test]
+        fn plain_path_agrees_with_the_general_decoder(a in edited_name_addr()) {
+            if let Some(plain) = NameAddr::parse_plain(&a) {
+                proptest::prop_assert_eq!(Ok(plain), NameAddr::parse_general(&a), "{:?}", a);
+            }
+        }
     }
 
     #[test]

@@ -280,6 +280,99 @@ mod tests {
         assert_eq!(v.maddr(), Some("224.2.0.1"));
     }
 
+    /// The usual shapes take the one-pass path (the figures of the
+    /// benchmarks depend on it).
+    #[test]
+    fn usual_vias_take_the_plain_path() {
+        for v in [
+            "SIP/2.0/UDP pc33.atlanta.example.com:5060;branch=z9hG4bK74bf9;received=192.0.2.101",
+            "SIP/2.0/TCP client.biloxi.example.com:5060;branch=z9hG4bKnashds7",
+            "SIP/2.0/UDP 192.0.2.1;rport;branch=z9hG4bK1",
+            "SIP/2.0/TLS h;x=\"a b\"",
+        ] {
+            assert_eq!(
+                Via::parse_plain(v),
+                Some(Via::parse_general(v).unwrap()),
+                "{v}"
+            );
+        }
+    }
+
+    /// Pieces of via-parms, usual and not, for the property below.
+    const PIECES: &[&str] = &[
+        "SIP",
+        "/",
+        "2.0",
+        "tcp",
+        " ",
+        "\t",
+        "\r\n ",
+        "[2001:db8::1]",
+        "[",
+        "]",
+        ":",
+        "5060",
+        "65536",
+        "000005060",
+        ";",
+        "branch",
+        "=",
+        "\"q;x\"",
+        "\"",
+        "\\",
+        ",",
+        "%",
+        "@",
+        "_",
+        "é",
+        "",
+    ];
+
+    /// A usual via-parm with up to three pieces inserted at random
+    /// places.
+    fn edited_via() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let params = prop::sample::select(vec![
+            ";branch=z9hG4bK1",
+            ";BRANCH=x",
+            ";branch",
+            ";rport",
+            ";received=192.0.2.1",
+            ";x=\"a;b\"",
+            ";maddr=[::1]",
+        ]);
+        (
+            prop::sample::select(vec!["UDP", "TCP", "tls", "X-1"]),
+            prop::sample::select(vec!["pc33.atlanta.example.com", "192.0.2.1", "h", "a_b-c"]),
+            prop::sample::select(vec!["", ":5060", ":0", ":65535", ":65536", ":123456"]),
+            prop::collection::vec(params, 0..4),
+            prop::collection::vec((any::<prop::sample::Index>(), 0..PIECES.len()), 0..3),
+        )
+            .prop_map(|(t, host, port, params, edits)| {
+                let mut v = format!("SIP/2.0/{t} {host}{port}{}", params.concat());
+                for (at, k) in edits {
+                    let mut i = at.index(v.len() + 1);
+                    while !v.is_char_boundary(i) {
+                        i -= 1;
+                    }
+                    v.insert_str(i, PIECES[k]);
+                }
+                v
+            })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1024))]
+        /// Whenever the one-pass path answers, the general decoder gives
+        /// the same Via.
+        #[test]
+        fn plain_path_agrees_with_the_general_decoder(v in edited_via()) {
+            if let Some(plain) = Via::parse_plain(&v) {
+                proptest::prop_assert_eq!(Ok(plain), Via::parse_general(&v), "{:?}", v);
+            }
+        }
+    }
+
     #[test]
     fn rport_ipv6_and_errors() {
         let v = Via::parse("SIP/2.0/TCP [2001:db8::1]:5062;rport;branch=z9hG4bKx").unwrap();
