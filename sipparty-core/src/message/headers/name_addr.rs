@@ -160,6 +160,7 @@ impl<'a> NameAddr<'a> {
     }
 
     /// [`NameAddr::parse`] for any element.
+    #[inline(never)]
     fn parse_general(raw: &'a str) -> Result<NameAddr<'a>, ParseError> {
         let s = raw.as_bytes();
         check_len(s)?;
