@@ -361,6 +361,40 @@ mod tests {
         }
     }
 
+    /// `run` steps eight bytes at a time while eight remain: it must stop
+    /// at the first byte outside the class wherever that falls (inside a
+    /// step, at its edges, in the tail) and from any start.
+    #[test]
+    fn run_stops_at_the_first_byte_outside_the_class() {
+        for len in 0..26 {
+            for stop in 0..=len {
+                let mut s = vec![b'a'; len];
+                if stop < len {
+                    s[stop] = b';';
+                }
+                for start in 0..=len {
+                    let want = (start..len).find(|&k| s[k] == b';').unwrap_or(len);
+                    assert_eq!(
+                        run(&s, start, &TOKEN),
+                        want,
+                        "len {len} stop {stop} start {start}"
+                    );
+                }
+            }
+        }
+        assert_eq!(run(b"abc", 7, &TOKEN), 7);
+    }
+
+    #[test]
+    fn trim_removes_lws_at_either_end_only() {
+        assert_eq!(trim("a b"), "a b");
+        assert_eq!(trim(" a b\t"), "a b");
+        assert_eq!(trim("a \r\n "), "a");
+        assert_eq!(trim("\r\n\tx"), "x");
+        assert_eq!(trim("  "), "");
+        assert_eq!(trim(""), "");
+    }
+
     #[test]
     fn comma_split_respects_quotes_angles_and_comments() {
         let v: Vec<_> =
@@ -382,6 +416,15 @@ mod tests {
     fn quoted_strings_and_numbers() {
         assert_eq!(quoted_string(br#""ab\"c" x"#, 0), Ok(7));
         assert!(quoted_string(br#""abc"#, 0).is_err());
+        // Escapes at any place, in and after an eight-byte step.
+        assert_eq!(quoted_string(br#""0123456789\"\\" x"#, 0), Ok(16));
+        assert_eq!(quoted_string(b"\"\xc3\xa9t\xc3\xa9\"", 0), Ok(7));
+        assert_eq!(
+            quoted_string(b"\"abc\\", 0).unwrap_err().offset,
+            5,
+            "a backslash at the end escapes nothing"
+        );
+        assert_eq!(quoted_string(b"\"ab\\\r\n\"", 0).unwrap_err().offset, 4);
         assert_eq!(parse_u32(b"4294967295", 0, "n"), Ok(u32::MAX));
         assert!(parse_u32(b"4294967296", 0, "n").is_err());
         assert!(parse_u32(b"", 0, "n").is_err());
