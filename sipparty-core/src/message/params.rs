@@ -275,7 +275,7 @@ pub(crate) fn scan_plain_header_params(
         if name_end == n {
             return None;
         }
-        let wanted = found.is_none() && eq_lower(&s[n..name_end], want);
+        let wanted = found.is_none() && eq_lower_word(s, n, name_end, want);
         i = name_end;
         if s.get(name_end) == Some(&b'=') {
             let v = name_end + 1;
@@ -295,6 +295,24 @@ pub(crate) fn scan_plain_header_params(
         }
     }
     Some(found)
+}
+
+/// [`eq_lower`] of `s[n..end]` and `want` (at most eight lower-case
+/// letters), as one masked word compare when eight bytes follow `n`.
+#[inline(always)]
+fn eq_lower_word(s: &[u8], n: usize, end: usize, want: &[u8]) -> bool {
+    if end - n != want.len() || want.is_empty() || want.len() > 8 {
+        return eq_lower(&s[n..end], want);
+    }
+    match s.get(n..).and_then(<[u8]>::first_chunk::<8>) {
+        Some(w) => {
+            let mut lower = [0u8; 8];
+            lower[..want.len()].copy_from_slice(want);
+            let keep = u64::MAX >> (64 - 8 * want.len());
+            (u64::from_le_bytes(*w) | 0x2020_2020_2020_2020) & keep == u64::from_le_bytes(lower)
+        }
+        None => eq_lower(&s[n..end], want),
+    }
 }
 
 /// Whether the token `name` is `want` (lower-case letters) in any case:
@@ -364,6 +382,33 @@ mod tests {
         assert_eq!(p.get("maddr"), None);
         assert_eq!(p.iter().count(), 4);
         assert!(Params::empty().is_empty());
+    }
+
+    /// The word compare agrees with the byte compare, with eight bytes
+    /// after the name and without.
+    #[test]
+    fn eq_lower_word_agrees_with_eq_lower() {
+        for text in [
+            &b";branch=1;x=2"[..],
+            b";BRANCH",
+            b";Branch=z9hG4bK",
+            b";branches=1;xx",
+            b";bran=1;xxxxxxx",
+            b";tag=1;xxxxxxxx",
+            b";TaG",
+            b";t@g=1xxxxxxxxx",
+        ] {
+            let end = run(text, 1, &TOKEN);
+            for want in [&b"branch"[..], b"tag"] {
+                assert_eq!(
+                    eq_lower_word(text, 1, end, want),
+                    eq_lower(&text[1..end], want),
+                    "{:?} {:?}",
+                    std::str::from_utf8(text),
+                    std::str::from_utf8(want)
+                );
+            }
+        }
     }
 
     #[test]
