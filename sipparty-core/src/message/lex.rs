@@ -95,6 +95,30 @@ pub(crate) fn run(s: &[u8], mut i: usize, class: &[bool; 256]) -> usize {
     i
 }
 
+/// The usual port, `1*5DIGIT` at `p` below 65536 and not followed by
+/// another digit: its value and end, in one loop over the digits.
+/// `None` for anything else (none, six or more digits, 65536 and up).
+#[inline(always)]
+pub(crate) fn plain_port(s: &[u8], p: usize) -> Option<(u16, usize)> {
+    let mut n: u32 = 0;
+    let mut j = p;
+    while let Some(&b) = s.get(j) {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        if j - p == 5 {
+            return None;
+        }
+        n = n * 10 + u32::from(d);
+        j += 1;
+    }
+    if j == p {
+        return None;
+    }
+    Some((u16::try_from(n).ok()?, j))
+}
+
 /// Index of the first `needle` at or after `from`. Sixteen bytes at a time:
 /// an OR-reduction of byte compares over a fixed array compiles to one
 /// vector compare and a mask test, and only the chunk that holds a match
@@ -383,6 +407,17 @@ mod tests {
             }
         }
         assert_eq!(run(b"abc", 7, &TOKEN), 7);
+    }
+
+    #[test]
+    fn plain_port_takes_one_to_five_digits_below_65536() {
+        assert_eq!(plain_port(b":5060;x", 1), Some((5060, 5)));
+        assert_eq!(plain_port(b"0", 0), Some((0, 1)));
+        assert_eq!(plain_port(b"65535>", 0), Some((65535, 5)));
+        assert_eq!(plain_port(b"00080", 0), Some((80, 5)));
+        for bad in [&b"65536"[..], b"000080", b"123456", b"", b";", b"x1"] {
+            assert_eq!(plain_port(bad, 0), None, "{:?}", std::str::from_utf8(bad));
+        }
     }
 
     #[test]

@@ -94,9 +94,6 @@ pub(crate) const ABS_URI: [bool; 256] = class(true, b"-_.!~*'()%;/?:@&=+$,[]#");
 /// `scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )`
 pub(crate) const SCHEME: [bool; 256] = class(true, b"+-.");
 
-/// `DIGIT`
-pub(crate) const DIGIT: [bool; 256] = class(false, b"0123456789");
-
 /// Linear white space inside a header value: SP, HTAB, and the CR LF of a
 /// folded line (`LWS = [*WSP CRLF] 1*WSP`).
 pub(crate) const LWS: [bool; 256] = class(false, b" \t\r\n");

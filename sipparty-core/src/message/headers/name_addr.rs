@@ -12,12 +12,12 @@ use std::fmt;
 
 use crate::message::error::ParseError;
 use crate::message::lex::{
-    check_len, find_byte, quoted_string, run, skip_lws, trim, Span, QUOTED_PLAIN,
+    check_len, find_byte, plain_port, quoted_string, run, skip_lws, trim, Span, QUOTED_PLAIN,
 };
 use crate::message::params::{
     scan_header_params_noting, scan_plain_header_params, Params, DEFAULT_MAX_PARAMS,
 };
-use crate::message::tables::{DIGIT, HOST, LWS, TOKEN, URI_PARAM_PLAIN, USER_PLAIN};
+use crate::message::tables::{HOST, LWS, TOKEN, URI_PARAM_PLAIN, USER_PLAIN};
 use crate::message::uri::{expect_end, scan_uri, starts_with_sip_scheme, Scheme, Uri, UriParts};
 
 /// An address with optional display name and header parameters, as the
@@ -98,16 +98,9 @@ impl<'a> NameAddr<'a> {
         let mut port = None;
         if s.get(j) == Some(&b':') {
             // 1 to 5 digits below 65536, as `scan_uri` takes them.
-            let p = j + 1;
-            j = run(s, p, &DIGIT);
-            if j == p || j - p > 5 {
-                return None;
-            }
-            let mut n: u32 = 0;
-            for &d in &s[p..j] {
-                n = n * 10 + u32::from(d - b'0');
-            }
-            port = Some(u16::try_from(n).ok()?);
+            let (n, e) = plain_port(s, j + 1)?;
+            port = Some(n);
+            j = e;
         }
         // URI parameters without escapes (`scan_uri_params` on the same
         // text): a `%` or an empty name or value ends the list at a byte

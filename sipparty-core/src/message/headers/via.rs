@@ -8,11 +8,11 @@
 use std::fmt;
 
 use crate::message::error::ParseError;
-use crate::message::lex::{cut, run, run_host, skip_lws, token};
+use crate::message::lex::{cut, plain_port, run, run_host, skip_lws, token};
 use crate::message::params::{
     scan_header_params_noting, scan_plain_header_params, Params, DEFAULT_MAX_PARAMS,
 };
-use crate::message::tables::{DIGIT, HOST, TOKEN};
+use crate::message::tables::{HOST, TOKEN};
 use crate::Transport;
 
 /// One `via-parm` (one element of a possibly comma-separated Via header).
@@ -113,16 +113,9 @@ impl<'a> Via<'a> {
         let mut port = None;
         if s.get(i) == Some(&b':') {
             // 1 to 5 digits below 65536, as `host_port` takes them.
-            let p = i + 1;
-            i = run(s, p, &DIGIT);
-            if i == p || i - p > 5 {
-                return None;
-            }
-            let mut n: u32 = 0;
-            for &d in &s[p..i] {
-                n = n * 10 + u32::from(d - b'0');
-            }
-            port = Some(u16::try_from(n).ok()?);
+            let (n, e) = plain_port(s, i + 1)?;
+            port = Some(n);
+            i = e;
         }
         let branch = scan_plain_header_params(s, i, DEFAULT_MAX_PARAMS, b"branch")?;
         Some(Via {
