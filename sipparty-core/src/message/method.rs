@@ -66,23 +66,30 @@ impl Method {
     /// The method named by `token` (case-sensitive); unknown tokens become
     /// [`Method::Extension`]. The caller checks that `token` is a token.
     pub fn from_token(token: &str) -> Method {
-        match token {
-            "INVITE" => Method::Invite,
-            "ACK" => Method::Ack,
-            "BYE" => Method::Bye,
-            "CANCEL" => Method::Cancel,
-            "REGISTER" => Method::Register,
-            "OPTIONS" => Method::Options,
-            "INFO" => Method::Info,
-            "MESSAGE" => Method::Message,
-            "UPDATE" => Method::Update,
-            "PRACK" => Method::Prack,
-            "SUBSCRIBE" => Method::Subscribe,
-            "NOTIFY" => Method::Notify,
-            "REFER" => Method::Refer,
-            "PUBLISH" => Method::Publish,
-            other => Method::Extension(other.into()),
-        }
+        Self::known(token.as_bytes()).unwrap_or_else(|| Method::Extension(token.into()))
+    }
+
+    /// The method `token` names if it is one of the known ones (which are
+    /// all tokens, so a decoder that finds one needs no class check).
+    #[inline]
+    pub(crate) fn known(token: &[u8]) -> Option<Method> {
+        Some(match token {
+            b"INVITE" => Method::Invite,
+            b"ACK" => Method::Ack,
+            b"BYE" => Method::Bye,
+            b"CANCEL" => Method::Cancel,
+            b"REGISTER" => Method::Register,
+            b"OPTIONS" => Method::Options,
+            b"INFO" => Method::Info,
+            b"MESSAGE" => Method::Message,
+            b"UPDATE" => Method::Update,
+            b"PRACK" => Method::Prack,
+            b"SUBSCRIBE" => Method::Subscribe,
+            b"NOTIFY" => Method::Notify,
+            b"REFER" => Method::Refer,
+            b"PUBLISH" => Method::Publish,
+            _ => return None,
+        })
     }
 
     /// Whether the method is `s` (case-sensitive), without allocating.

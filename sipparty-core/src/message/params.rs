@@ -248,6 +248,73 @@ pub(crate) fn scan_header_params_noting(
     }
 }
 
+/// The usual header parameters, written without LWS and running to the
+/// end of `s`: `*( ";" token [ "=" ( 1*GEN_VALUE / quoted-string ) ] )`
+/// from `i`, at most `max` of them. Returns what
+/// [`scan_header_params_noting`] notes for `want` on the same text (which
+/// it then scans to `s.len()`), or `None` for anything else (LWS, an empty
+/// name or value, a byte that ends the list early, too many parameters,
+/// an unterminated quote), where the general scan decides, errors
+/// included. One branch a byte on the usual text and no LWS skips.
+#[inline(always)]
+pub(crate) fn scan_plain_header_params(
+    s: &[u8],
+    mut i: usize,
+    max: usize,
+    want: &[u8],
+) -> Option<Noted> {
+    let mut count = 0;
+    let mut found = None;
+    while i < s.len() {
+        if s[i] != b';' || count == max {
+            return None;
+        }
+        count += 1;
+        let n = i + 1;
+        let name_end = run(s, n, &TOKEN);
+        if name_end == n {
+            return None;
+        }
+        let wanted = found.is_none() && eq_lower_word(s, n, name_end, want);
+        i = name_end;
+        if s.get(name_end) == Some(&b'=') {
+            let v = name_end + 1;
+            i = if s.get(v) == Some(&b'"') {
+                quoted_string(s, v).ok()?
+            } else {
+                run(s, v, &GEN_VALUE)
+            };
+            if i == v {
+                return None;
+            }
+            if wanted {
+                found = Some(Some((v, i)));
+            }
+        } else if wanted {
+            found = Some(None);
+        }
+    }
+    Some(found)
+}
+
+/// [`eq_lower`] of `s[n..end]` and `want` (at most eight lower-case
+/// letters), as one masked word compare when eight bytes follow `n`.
+#[inline(always)]
+fn eq_lower_word(s: &[u8], n: usize, end: usize, want: &[u8]) -> bool {
+    if end - n != want.len() || want.is_empty() || want.len() > 8 {
+        return eq_lower(&s[n..end], want);
+    }
+    match s.get(n..).and_then(<[u8]>::first_chunk::<8>) {
+        Some(w) => {
+            let mut lower = [0u8; 8];
+            lower[..want.len()].copy_from_slice(want);
+            let keep = u64::MAX >> (64 - 8 * want.len());
+            (u64::from_le_bytes(*w) | 0x2020_2020_2020_2020) & keep == u64::from_le_bytes(lower)
+        }
+        None => eq_lower(&s[n..end], want),
+    }
+}
+
 /// Whether the token `name` is `want` (lower-case letters) in any case:
 /// OR-ing 0x20 folds only letters onto letters among token characters.
 #[inline]
@@ -315,6 +382,33 @@ mod tests {
         assert_eq!(p.get("maddr"), None);
         assert_eq!(p.iter().count(), 4);
         assert!(Params::empty().is_empty());
+    }
+
+    /// The word compare agrees with the byte compare, with eight bytes
+    /// after the name and without.
+    #[test]
+    fn eq_lower_word_agrees_with_eq_lower() {
+        for text in [
+            &b";branch=1;x=2"[..],
+            b";BRANCH",
+            b";Branch=z9hG4bK",
+            b";branches=1;xx",
+            b";bran=1;xxxxxxx",
+            b";tag=1;xxxxxxxx",
+            b";TaG",
+            b";t@g=1xxxxxxxxx",
+        ] {
+            let end = run(text, 1, &TOKEN);
+            for want in [&b"branch"[..], b"tag"] {
+                assert_eq!(
+                    eq_lower_word(text, 1, end, want),
+                    eq_lower(&text[1..end], want),
+                    "{:?} {:?}",
+                    std::str::from_utf8(text),
+                    std::str::from_utf8(want)
+                );
+            }
+        }
     }
 
     #[test]

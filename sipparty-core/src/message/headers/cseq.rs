@@ -74,6 +74,10 @@ impl CSeq {
         }
         let seq = u32::try_from(seq).ok()?;
         let m = i + 1;
+        // A known method is a token: no class check for it.
+        if let Some(method) = Method::known(&s[m..]) {
+            return Some(CSeq { seq, method });
+        }
         if run(s, m, &TOKEN) != s.len() || m == s.len() {
             return None;
         }

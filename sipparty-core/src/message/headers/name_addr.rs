@@ -11,10 +11,14 @@
 use std::fmt;
 
 use crate::message::error::ParseError;
-use crate::message::lex::{check_len, find_byte, quoted_string, skip_lws, trim, Span};
-use crate::message::params::{scan_header_params_noting, Params, DEFAULT_MAX_PARAMS};
-use crate::message::tables::{LWS, TOKEN};
-use crate::message::uri::{expect_end, scan_uri, Uri, UriParts};
+use crate::message::lex::{
+    check_len, find_byte, plain_port, quoted_string, run, skip_lws, trim, Span, QUOTED_PLAIN,
+};
+use crate::message::params::{
+    scan_header_params_noting, scan_plain_header_params, Params, DEFAULT_MAX_PARAMS,
+};
+use crate::message::tables::{HOST, LWS, TOKEN, URI_PARAM_PLAIN, USER_PLAIN};
+use crate::message::uri::{expect_end, scan_uri, starts_with_sip_scheme, Scheme, Uri, UriParts};
 
 /// An address with optional display name and header parameters, as the
 /// byte ranges of its parts in the element's text: decoding validates the
@@ -40,6 +44,117 @@ pub struct NameAddr<'a> {
 impl<'a> NameAddr<'a> {
     /// Parse one element (From, To, one Route/Contact entry).
     pub fn parse(raw: &'a str) -> Result<NameAddr<'a>, ParseError> {
+        if let Some(a) = Self::parse_plain(raw) {
+            return Ok(a);
+        }
+        Self::parse_general(raw)
+    }
+
+    /// The usual element, `["display name" [SP]] <sip:user@host[:port][;uri-params]>`
+    /// and header parameters, with no other LWS, escapes, password or
+    /// URI headers: the value [`NameAddr::parse_general`] gives for it,
+    /// else `None` (and the general path decides, errors included). Each
+    /// part is scanned once, by the class run it needs.
+    #[inline(always)]
+    fn parse_plain(raw: &'a str) -> Option<NameAddr<'a>> {
+        let s = raw.as_bytes();
+        if check_len(s).is_err() {
+            return None;
+        }
+        let (display_name, lt) = match s.first() {
+            Some(b'<') => (None, 0),
+            Some(b'"') => {
+                let q = run(s, 1, &QUOTED_PLAIN);
+                if s.get(q) != Some(&b'"') {
+                    return None;
+                }
+                let lt = if s.get(q + 1) == Some(&b' ') {
+                    q + 2
+                } else {
+                    q + 1
+                };
+                if s.get(lt) != Some(&b'<') {
+                    return None;
+                }
+                (Some(Span::new(1, q)).filter(|d| !d.is_empty()), lt)
+            }
+            _ => return None,
+        };
+        let u0 = lt + 1;
+        if !starts_with_sip_scheme(s.get(u0..)?) {
+            return None;
+        }
+        let i = u0 + 4;
+        let user_end = run(s, i, &USER_PLAIN);
+        if user_end == i || s.get(user_end) != Some(&b'@') {
+            return None;
+        }
+        let h0 = user_end + 1;
+        let mut j = run(s, h0, &HOST);
+        if j == h0 {
+            return None;
+        }
+        let host = Span::new(h0, j);
+        let mut port = None;
+        if s.get(j) == Some(&b':') {
+            // 1 to 5 digits below 65536, as `scan_uri` takes them.
+            let (n, e) = plain_port(s, j + 1)?;
+            port = Some(n);
+            j = e;
+        }
+        // URI parameters without escapes (`scan_uri_params` on the same
+        // text): a `%` or an empty name or value ends the list at a byte
+        // other than the `>`.
+        let params_start = j;
+        let mut count = 0;
+        while s.get(j) == Some(&b';') && count < DEFAULT_MAX_PARAMS {
+            count += 1;
+            let n = j + 1;
+            j = run(s, n, &URI_PARAM_PLAIN);
+            if j == n {
+                return None;
+            }
+            if s.get(j) == Some(&b'=') {
+                let v = j + 1;
+                j = run(s, v, &URI_PARAM_PLAIN);
+                if j == v {
+                    return None;
+                }
+            }
+        }
+        // No parameters: the empty range `scan_uri` gives.
+        let params = if j == params_start {
+            Span::default()
+        } else {
+            Span::new(params_start, j)
+        };
+        if s.get(j) != Some(&b'>') {
+            return None;
+        }
+        let after = j + 1;
+        let tag = scan_plain_header_params(s, after, DEFAULT_MAX_PARAMS, b"tag")?;
+        Some(NameAddr {
+            text: raw,
+            display_name,
+            uri_text: Span::new(u0, j),
+            uri: UriParts {
+                scheme: Scheme::Sip,
+                user: Some(Span::new(i, user_end)),
+                password: None,
+                host,
+                port,
+                params,
+                headers: None,
+            },
+            params: Span::new(after, s.len()),
+            tag: tag.flatten().map(|(a, b)| Span::new(a, b)),
+            bracketed: true,
+        })
+    }
+
+    /// [`NameAddr::parse`] for any element.
+    #[inline(never)]
+    fn parse_general(raw: &'a str) -> Result<NameAddr<'a>, ParseError> {
         let s = raw.as_bytes();
         check_len(s)?;
         let start = skip_lws(s, 0);
@@ -50,6 +165,9 @@ impl<'a> NameAddr<'a> {
                 return Err(ParseError::expected(lt, "\"<\""));
             }
             (Some(Span::new(start + 1, end - 1)), lt)
+        } else if s.get(start) == Some(&b'<') {
+            // No display name (as the search below would find).
+            (None, start)
         } else if let Some(lt) = find_byte(s, start, b'<') {
             // Token display name; real traffic also sends unquoted UTF-8.
             let mut end = start;
@@ -279,6 +397,104 @@ mod tests {
         let a = c.address().unwrap();
         assert_eq!(a.uri().transport_param(), Some("tcp"));
         assert_eq!(c.expires(), Some(60));
+    }
+
+    /// The usual shapes take the one-pass path (the figures of the
+    /// benchmarks depend on it).
+    #[test]
+    fn usual_addresses_take_the_plain_path() {
+        for a in [
+            "\"Alice\" <sip:alice@atlanta.example.com>;tag=9fxced76sl",
+            "\"Bob\" <sip:bob@biloxi.example.com>",
+            "<sip:alice@pc33.atlanta.example.com;transport=udp>",
+            "<sip:bob@192.0.2.4:5060;lr>;expires=3600;q=0.5",
+            "\"\"<SIP:a@b>;tag=\"x;y\"",
+        ] {
+            assert_eq!(
+                NameAddr::parse_plain(a),
+                Some(NameAddr::parse_general(a).unwrap()),
+                "{a}"
+            );
+        }
+    }
+
+    /// Pieces of name-addrs, usual and not, for the property below.
+    const PIECES: &[&str] = &[
+        "\"",
+        "\\",
+        " ",
+        "\t",
+        "\r\n ",
+        "<",
+        ">",
+        "sips:",
+        "tel:",
+        "x:",
+        "@",
+        "[::1]",
+        ":",
+        "65536",
+        "000005060",
+        ";",
+        "=",
+        "%41",
+        "%4",
+        "?",
+        "h=v",
+        "\"q;x\"",
+        ",",
+        "*",
+        "_",
+        "é",
+        "",
+    ];
+
+    /// A usual name-addr with up to three pieces inserted at random
+    /// places.
+    fn edited_name_addr() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let uri_params = prop::sample::select(vec![";transport=udp", ";lr", ";maddr=x", ";a=b"]);
+        let params = prop::sample::select(vec![";tag=9fx", ";TAG=\"a;b\"", ";expires=60", ";tag"]);
+        (
+            prop::sample::select(vec!["", "\"Alice\" ", "\"\"", "\"A\"", "Bob "]),
+            prop::sample::select(vec!["sip:", "SIP:"]),
+            prop::sample::select(vec!["alice", "a;b", "+1-212", ""]),
+            prop::sample::select(vec!["atlanta.example.com", "192.0.2.1", "h"]),
+            prop::sample::select(vec!["", ":5060", ":0", ":65536", ":123456"]),
+            prop::collection::vec(uri_params, 0..3),
+            prop::collection::vec(params, 0..3),
+            prop::collection::vec((any::<prop::sample::Index>(), 0..PIECES.len()), 0..3),
+        )
+            .prop_map(
+                |(name, scheme, user, host, port, uri_params, params, edits)| {
+                    let at = if user.is_empty() { "" } else { "@" };
+                    let mut a = format!(
+                        "{name}<{scheme}{user}{at}{host}{port}{}>{}",
+                        uri_params.concat(),
+                        params.concat()
+                    );
+                    for (at, k) in edits {
+                        let mut i = at.index(a.len() + 1);
+                        while !a.is_char_boundary(i) {
+                            i -= 1;
+                        }
+                        a.insert_str(i, PIECES[k]);
+                    }
+                    a
+                },
+            )
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1024))]
+        /// Whenever the one-pass path answers, the general decoder gives
+        /// the same address.
+        #[test]
+        fn plain_path_agrees_with_the_general_decoder(a in edited_name_addr()) {
+            if let Some(plain) = NameAddr::parse_plain(&a) {
+                proptest::prop_assert_eq!(Ok(plain), NameAddr::parse_general(&a), "{:?}", a);
+            }
+        }
     }
 
     #[test]

@@ -8,8 +8,11 @@
 use std::fmt;
 
 use crate::message::error::ParseError;
-use crate::message::lex::{cut, run, run_host, skip_lws, token};
-use crate::message::params::{scan_header_params_noting, Params, DEFAULT_MAX_PARAMS};
+use crate::message::lex::{cut, plain_port, run, run_host, skip_lws, token};
+use crate::message::params::{
+    scan_header_params_noting, scan_plain_header_params, Params, DEFAULT_MAX_PARAMS,
+};
+use crate::message::tables::{HOST, TOKEN};
 use crate::Transport;
 
 /// One `via-parm` (one element of a possibly comma-separated Via header).
@@ -79,6 +82,55 @@ impl<'a> Via<'a> {
     /// elements must be split first (see
     /// [`Headers::vias`](crate::message::Headers::vias)).
     pub fn parse(raw: &'a str) -> Result<Via<'a>, ParseError> {
+        if let Some(via) = Self::parse_plain(raw) {
+            return Ok(via);
+        }
+        Self::parse_general(raw)
+    }
+
+    /// The usual via-parm, `SIP/2.0/transport SP host[:port]` and header
+    /// parameters, with no other LWS and no IPv6 reference: the value
+    /// [`Via::parse_general`] gives for it, else `None` (and the general
+    /// path decides, errors included). Only delimiters are looked at
+    /// beyond the class runs each part needs, and each part is scanned
+    /// once.
+    #[inline(always)]
+    fn parse_plain(raw: &'a str) -> Option<Via<'a>> {
+        let s = raw.as_bytes();
+        if !s.starts_with(b"SIP/2.0/") {
+            return None;
+        }
+        let t1 = run(s, 8, &TOKEN);
+        let h0 = t1 + 1;
+        if t1 == 8 || s.get(t1) != Some(&b' ') {
+            return None;
+        }
+        let host_end = run(s, h0, &HOST);
+        if host_end == h0 {
+            return None;
+        }
+        let mut i = host_end;
+        let mut port = None;
+        if s.get(i) == Some(&b':') {
+            // 1 to 5 digits below 65536, as `host_port` takes them.
+            let (n, e) = plain_port(s, i + 1)?;
+            port = Some(n);
+            i = e;
+        }
+        let branch = scan_plain_header_params(s, i, DEFAULT_MAX_PARAMS, b"branch")?;
+        Some(Via {
+            protocol: cut(raw, 0, 7),
+            transport: cut(raw, 8, t1),
+            host: cut(raw, h0, host_end),
+            port,
+            params: cut(raw, i, s.len()),
+            branch: branch.flatten().map(|(a, b)| cut(raw, a, b)),
+        })
+    }
+
+    /// [`Via::parse`] for any via-parm.
+    #[cold]
+    fn parse_general(raw: &'a str) -> Result<Via<'a>, ParseError> {
         let s = raw.as_bytes();
         // Nearly every Via starts with exactly this; the general scan below
         // finds the same bounds for it.
@@ -219,6 +271,99 @@ mod tests {
         assert_eq!(v.port, Some(4000));
         assert_eq!(v.ttl(), Some(16));
         assert_eq!(v.maddr(), Some("224.2.0.1"));
+    }
+
+    /// The usual shapes take the one-pass path (the figures of the
+    /// benchmarks depend on it).
+    #[test]
+    fn usual_vias_take_the_plain_path() {
+        for v in [
+            "SIP/2.0/UDP pc33.atlanta.example.com:5060;branch=z9hG4bK74bf9;received=192.0.2.101",
+            "SIP/2.0/TCP client.biloxi.example.com:5060;branch=z9hG4bKnashds7",
+            "SIP/2.0/UDP 192.0.2.1;rport;branch=z9hG4bK1",
+            "SIP/2.0/TLS h;x=\"a b\"",
+        ] {
+            assert_eq!(
+                Via::parse_plain(v),
+                Some(Via::parse_general(v).unwrap()),
+                "{v}"
+            );
+        }
+    }
+
+    /// Pieces of via-parms, usual and not, for the property below.
+    const PIECES: &[&str] = &[
+        "SIP",
+        "/",
+        "2.0",
+        "tcp",
+        " ",
+        "\t",
+        "\r\n ",
+        "[2001:db8::1]",
+        "[",
+        "]",
+        ":",
+        "5060",
+        "65536",
+        "000005060",
+        ";",
+        "branch",
+        "=",
+        "\"q;x\"",
+        "\"",
+        "\\",
+        ",",
+        "%",
+        "@",
+        "_",
+        "é",
+        "",
+    ];
+
+    /// A usual via-parm with up to three pieces inserted at random
+    /// places.
+    fn edited_via() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let params = prop::sample::select(vec![
+            ";branch=z9hG4bK1",
+            ";BRANCH=x",
+            ";branch",
+            ";rport",
+            ";received=192.0.2.1",
+            ";x=\"a;b\"",
+            ";maddr=[::1]",
+        ]);
+        (
+            prop::sample::select(vec!["UDP", "TCP", "tls", "X-1"]),
+            prop::sample::select(vec!["pc33.atlanta.example.com", "192.0.2.1", "h", "a_b-c"]),
+            prop::sample::select(vec!["", ":5060", ":0", ":65535", ":65536", ":123456"]),
+            prop::collection::vec(params, 0..4),
+            prop::collection::vec((any::<prop::sample::Index>(), 0..PIECES.len()), 0..3),
+        )
+            .prop_map(|(t, host, port, params, edits)| {
+                let mut v = format!("SIP/2.0/{t} {host}{port}{}", params.concat());
+                for (at, k) in edits {
+                    let mut i = at.index(v.len() + 1);
+                    while !v.is_char_boundary(i) {
+                        i -= 1;
+                    }
+                    v.insert_str(i, PIECES[k]);
+                }
+                v
+            })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1024))]
+        /// Whenever the one-pass path answers, the general decoder gives
+        /// the same Via.
+        #[test]
+        fn plain_path_agrees_with_the_general_decoder(v in edited_via()) {
+            if let Some(plain) = Via::parse_plain(&v) {
+                proptest::prop_assert_eq!(Ok(plain), Via::parse_general(&v), "{:?}", v);
+            }
+        }
     }
 
     #[test]
