@@ -41,6 +41,10 @@ mod parse;
 mod reason;
 mod section;
 mod tables;
+
+// For stream framing (`transport::stream`), which reads the same grammar.
+pub(crate) use parse::content_length_value;
+pub(crate) use tables::{LWS, TOKEN};
 mod uri;
 mod validate;
 

@@ -570,7 +570,7 @@ fn token_end(buf: &[u8], i: usize) -> usize {
 /// `Content-Length = 1*DIGIT`; values beyond `u32` are malformed (RFC
 /// 4475 section 3.1.2.4 expects 400 for them).
 #[inline]
-fn content_length_value(v: &[u8], at: usize) -> Result<usize, ParseError> {
+pub(crate) fn content_length_value(v: &[u8], at: usize) -> Result<usize, ParseError> {
     if v.is_empty() || v.len() > 10 {
         return Err(ParseError::expected(at, "Content-Length digits"));
     }

@@ -34,7 +34,7 @@
 use std::fmt;
 use std::ops::Range;
 
-use crate::message::{Limits, Message, ParseError, ParseErrorKind};
+use crate::message::{self, Limits, Message, ParseError, ParseErrorKind, LWS, TOKEN};
 
 /// The keep-alive ping a client sends on an idle connection (RFC 5626
 /// section 4.4.1: a double CRLF).
@@ -283,7 +283,7 @@ enum Found {
 /// with "SIP/". Anything else (a NUL, a TLS record on a TCP port, a UTF-8
 /// lead byte) cannot be SIP, and is refused before any of it is buffered.
 fn starts_start_line(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b)
+    TOKEN[usize::from(b)]
 }
 
 /// How far [`message_len`] got through a message, kept between reads.
@@ -421,22 +421,16 @@ fn is_content_length(line: &[u8]) -> bool {
 }
 
 /// The decimal value of a Content-Length (`v` may hold the CRLFs and white
-/// space of folding); `at` is its offset, for the error.
+/// space of folding); `at` is its offset, for the error. The digits are
+/// read as the parser reads them.
 fn content_length_value(v: &[u8], at: usize) -> Result<usize, ParseError> {
-    let lws = |b: &u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
-    let lead = v.iter().take_while(|b| lws(b)).count();
-    let trail = v[lead..].iter().rev().take_while(|b| lws(b)).count();
-    let digits = &v[lead..v.len() - trail];
-    // At most 10 digits, below 2^32: as the parser reads it.
-    if digits.is_empty() || digits.len() > 10 || !digits.iter().all(u8::is_ascii_digit) {
-        return Err(ParseError::expected(at + lead, "Content-Length digits"));
-    }
-    let n = digits
+    let lead = v.iter().take_while(|b| LWS[usize::from(**b)]).count();
+    let trail = v[lead..]
         .iter()
-        .fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
-    u32::try_from(n)
-        .map(|n| n as usize)
-        .map_err(|_| ParseError::expected(at + lead, "Content-Length below 2^32"))
+        .rev()
+        .take_while(|b| LWS[usize::from(**b)])
+        .count();
+    message::content_length_value(&v[lead..v.len() - trail], at + lead)
 }
 
 #[cfg(test)]
