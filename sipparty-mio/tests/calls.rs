@@ -666,10 +666,24 @@ fn rfc3261_18_3_a_stream_request_without_content_length_gets_400_then_close() {
     let mut got = Vec::new();
     // Until bob closes (or resets) the connection.
     let mut buf = [0u8; 2048];
-    while let Ok(n @ 1..) = conn.read(&mut buf) {
-        got.extend_from_slice(&buf[..n]);
-    }
+    let end = loop {
+        match conn.read(&mut buf) {
+            Ok(0) => break Ok(()),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) => break Err(e),
+        }
+    };
     let text = String::from_utf8_lossy(&got);
     assert!(text.starts_with("SIP/2.0 400 "), "{text}");
     assert!(text.contains("z9hG4bKnolength"), "{text}");
+    // Closed by bob, not given up on by our read timeout.
+    if let Err(e) = end {
+        assert!(
+            matches!(
+                e.kind(),
+                std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted
+            ),
+            "the connection was not closed: {e}"
+        );
+    }
 }
