@@ -227,6 +227,21 @@ fn client_key(request: &Message) -> Result<Key, TransactionError> {
     Ok(Key::new_client(branch, method.clone()))
 }
 
+/// The context a machine handles one input in: the layer's config and
+/// output queues, borrowed field by field so the machine's entry can be
+/// borrowed beside them.
+macro_rules! ctx {
+    ($layer:ident, $now:expr, $id:expr) => {
+        Ctx {
+            now: $now,
+            config: &$layer.config,
+            id: $id,
+            transmits: &mut $layer.transmits,
+            events: &mut $layer.events,
+        }
+    };
+}
+
 impl TransactionLayer {
     /// An empty table.
     ///
@@ -373,13 +388,7 @@ impl TransactionLayer {
             let Some(entry) = self.entries.get_mut(&id) else {
                 return Matched::Dropped;
             };
-            let mut ctx = Ctx {
-                now,
-                config: &self.config,
-                id,
-                transmits: &mut self.transmits,
-                events: &mut self.events,
-            };
+            let mut ctx = ctx!(self, now, id);
             match &mut entry.machine {
                 Machine::InviteClient(m) => {
                     m.handle_response(&mut ctx, response, status);
@@ -514,13 +523,7 @@ impl TransactionLayer {
         if method == Method::Cancel {
             return self.handle_cancel(now, id, key, hash, request, peer);
         }
-        let mut ctx = Ctx {
-            now,
-            config: &self.config,
-            id,
-            transmits: &mut self.transmits,
-            events: &mut self.events,
-        };
+        let mut ctx = ctx!(self, now, id);
         let machine = if method == Method::Invite {
             let trying = trying_bytes(&request);
             let mut m = InviteServer::start(&mut ctx, peer, trying.into());
@@ -557,13 +560,7 @@ impl TransactionLayer {
         let Some(entry) = self.entries.get_mut(&id) else {
             return;
         };
-        let mut ctx = Ctx {
-            now,
-            config: &self.config,
-            id,
-            transmits: &mut self.transmits,
-            events: &mut self.events,
-        };
+        let mut ctx = ctx!(self, now, id);
         match (&mut entry.machine, method) {
             (Machine::InviteServer(m), Method::Ack) => {
                 m.handle_ack(&mut ctx, request, source, transport)
@@ -611,13 +608,7 @@ impl TransactionLayer {
         };
         let response = make_response(&cancel, status, tag.as_deref());
         let mut machine = NonInviteServer::start(peer);
-        let mut ctx = Ctx {
-            now,
-            config: &self.config,
-            id,
-            transmits: &mut self.transmits,
-            events: &mut self.events,
-        };
+        let mut ctx = ctx!(self, now, id);
         // A fresh machine in Trying always accepts a final response.
         let _ = machine.send_response(&mut ctx, status, response.into_bytes().into());
         debug!(%id, status, ?invite, "CANCEL answered");
@@ -826,13 +817,7 @@ impl TransactionLayer {
         peer: Peer,
     ) {
         let invite = key.kind == Kind::Client && key.method == Method::Invite;
-        let mut ctx = Ctx {
-            now,
-            config: &self.config,
-            id,
-            transmits: &mut self.transmits,
-            events: &mut self.events,
-        };
+        let mut ctx = ctx!(self, now, id);
         let machine = if invite {
             Machine::InviteClient(InviteClient::start(&mut ctx, bytes.into(), peer))
         } else {
@@ -1003,13 +988,7 @@ impl TransactionLayer {
         let Some(entry) = self.entries.get_mut(&id) else {
             return Err(TransactionError::UnknownTransaction);
         };
-        let mut ctx = Ctx {
-            now,
-            config: &self.config,
-            id,
-            transmits: &mut self.transmits,
-            events: &mut self.events,
-        };
+        let mut ctx = ctx!(self, now, id);
         let result = match &mut entry.machine {
             Machine::InviteServer(m) => {
                 if to_tag.is_some() {
@@ -1119,13 +1098,7 @@ impl TransactionLayer {
             };
             let fallback = SocketAddr::new(destination.ip(), port.get());
             debug!(%id, %destination, %fallback, "connection gone, responses go to the Via");
-            let mut ctx = Ctx {
-                now,
-                config: &self.config,
-                id,
-                transmits: &mut self.transmits,
-                events: &mut self.events,
-            };
+            let mut ctx = ctx!(self, now, id);
             entry.machine.retarget(&mut ctx, fallback, false);
         }
     }
@@ -1153,13 +1126,7 @@ impl TransactionLayer {
         ids.sort_unstable();
         for id in ids {
             if let Some(entry) = self.entries.get_mut(&id) {
-                let mut ctx = Ctx {
-                    now,
-                    config: &self.config,
-                    id,
-                    transmits: &mut self.transmits,
-                    events: &mut self.events,
-                };
+                let mut ctx = ctx!(self, now, id);
                 match entry.machine.take_fallback() {
                     Some(port) => {
                         let fallback = SocketAddr::new(destination.ip(), port.get());
@@ -1195,13 +1162,7 @@ impl TransactionLayer {
         let Some(entry) = self.entries.get_mut(&id) else {
             return;
         };
-        let mut ctx = Ctx {
-            now,
-            config: &self.config,
-            id,
-            transmits: &mut self.transmits,
-            events: &mut self.events,
-        };
+        let mut ctx = ctx!(self, now, id);
         debug!(%id, %destination, "responses go to the located Via sent-by");
         entry.machine.retarget(&mut ctx, destination, true);
         self.settle(id);
@@ -1214,13 +1175,7 @@ impl TransactionLayer {
         let Some(entry) = self.entries.get_mut(&id) else {
             return;
         };
-        let mut ctx = Ctx {
-            now,
-            config: &self.config,
-            id,
-            transmits: &mut self.transmits,
-            events: &mut self.events,
-        };
+        let mut ctx = ctx!(self, now, id);
         debug!(%id, "Via sent-by not located: the transaction fails");
         entry.machine.transport_error(&mut ctx);
         self.settle(id);
@@ -1241,13 +1196,7 @@ impl TransactionLayer {
                 continue;
             }
             entry.scheduled = None;
-            let mut ctx = Ctx {
-                now,
-                config: &self.config,
-                id,
-                transmits: &mut self.transmits,
-                events: &mut self.events,
-            };
+            let mut ctx = ctx!(self, now, id);
             while let Some(timer) = entry.machine.pop_expired(now) {
                 trace!(%id, ?timer, "timer fired");
                 entry.machine.handle_timer(&mut ctx, timer);
