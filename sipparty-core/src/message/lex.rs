@@ -127,17 +127,22 @@ pub(crate) fn plain_port(s: &[u8], p: usize) -> Option<(u16, usize)> {
 #[inline(always)]
 pub(crate) fn find_byte(s: &[u8], from: usize, needle: u8) -> Option<usize> {
     let mut i = from;
-    while let Some(chunk) = s.get(i..i + 16) {
-        if chunk.iter().fold(false, |hit, &b| hit | (b == needle)) {
-            let mut eq = [0u8; 16];
-            for (e, &b) in eq.iter_mut().zip(chunk) {
-                *e = if b == needle { 0xff } else { 0 };
+    // The bound of the vector loop computed once, so a step is one
+    // compare against it.
+    if let Some(last) = s.len().checked_sub(16) {
+        while i <= last {
+            let chunk: &[u8; 16] = s[i..i + 16].try_into().expect("16 bytes");
+            if chunk.iter().fold(false, |hit, &b| hit | (b == needle)) {
+                let mut eq = [0u8; 16];
+                for (e, &b) in eq.iter_mut().zip(chunk) {
+                    *e = if b == needle { 0xff } else { 0 };
+                }
+                // Non-zero: the chunk holds `needle`.
+                let m = u128::from_le_bytes(eq);
+                return Some(i + (m.trailing_zeros() / 8) as usize);
             }
-            // Non-zero: the chunk holds `needle`.
-            let m = u128::from_le_bytes(eq);
-            return Some(i + (m.trailing_zeros() / 8) as usize);
+            i += 16;
         }
-        i += 16;
     }
     let rest = s.get(i..)?;
     rest.iter().position(|&b| b == needle).map(|k| i + k)

@@ -8,7 +8,7 @@
 //! mandatory and a message is [`Status::Partial`] until all of it arrived.
 
 use super::error::{ParseError, ParseErrorKind};
-use super::lex::{cut, run};
+use super::lex::{cut, find_byte, run};
 use super::name::{lookup_id, lookup_line, HeaderName, LINE_PREFIX};
 use super::params::DEFAULT_MAX_PARAMS;
 use super::section::{Headers, Slot};
@@ -407,7 +407,7 @@ fn parse<'a>(
             let value_start = colon + 1;
             let mut q = value_start;
             let lf = loop {
-                let Some(lf) = line_feed(h, q) else {
+                let Some(lf) = find_byte(h, q, b'\n') else {
                     if h.len() - name_start > limits.max_header_line {
                         return Err(ParseError::new(
                             base + name_start,
@@ -515,31 +515,6 @@ fn parse<'a>(
         },
         end,
     )))
-}
-
-/// Index of the first LF at or after `from` (as `lex::find_byte`): the same
-/// sixteen-byte steps, with the bound of the vector loop computed once so
-/// a step is one compare against it.
-#[inline(always)]
-fn line_feed(s: &[u8], from: usize) -> Option<usize> {
-    let mut i = from;
-    if let Some(last) = s.len().checked_sub(16) {
-        while i <= last {
-            let chunk: &[u8; 16] = s[i..i + 16].try_into().expect("16 bytes");
-            if chunk.iter().fold(false, |hit, &b| hit | (b == b'\n')) {
-                let mut eq = [0u8; 16];
-                for (e, &b) in eq.iter_mut().zip(chunk) {
-                    *e = if b == b'\n' { 0xff } else { 0 };
-                }
-                // Non-zero: the chunk holds a LF.
-                let m = u128::from_le_bytes(eq);
-                return Some(i + (m.trailing_zeros() / 8) as usize);
-            }
-            i += 16;
-        }
-    }
-    let rest = s.get(i..)?;
-    rest.iter().position(|&b| b == b'\n').map(|k| i + k)
 }
 
 /// The head as `&str`. `simdutf8` checks the usual all-ASCII head in
