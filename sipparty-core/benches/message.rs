@@ -9,14 +9,13 @@
 //! Run: `cargo bench -p sipparty-core --bench message -- --measurement-time 2`
 
 use std::hint::black_box;
-use std::sync::atomic::Ordering;
 
 use criterion::{criterion_group, Criterion};
 use sipparty_core::message::{parse_datagram, Limits, Message, MessageView};
 
 #[path = "support/counting_alloc.rs"]
 mod counting_alloc;
-use counting_alloc::ALLOCS;
+use counting_alloc::allocs_per_op;
 
 const INVITE: &[u8] = include_bytes!("../../samples/invite.sip");
 
@@ -35,16 +34,6 @@ fn decode_six(view: &MessageView<'_>) -> usize {
         + cseq.seq as usize
         + call_id.len()
         + usize::from(contact.address().is_some())
-}
-
-fn allocs_per_op(mut op: impl FnMut()) -> f64 {
-    const N: usize = 1000;
-    op();
-    let before = ALLOCS.load(Ordering::Relaxed);
-    for _ in 0..N {
-        op();
-    }
-    (ALLOCS.load(Ordering::Relaxed) - before) as f64 / N as f64
 }
 
 fn benches(c: &mut Criterion) {

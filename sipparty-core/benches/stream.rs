@@ -27,7 +27,6 @@
 //! with n = 0 and n = 10000 and divide the difference by 10,000.
 
 use std::hint::black_box;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use criterion::Criterion;
@@ -36,7 +35,7 @@ use sipparty_core::transport::stream::{FrameRef, ParsedFrame, StreamFramer};
 
 #[path = "support/counting_alloc.rs"]
 mod counting_alloc;
-use counting_alloc::ALLOCS;
+use counting_alloc::allocs_per_op;
 
 const INVITE: &[u8] = include_bytes!("../../samples/invite.sip");
 
@@ -112,16 +111,6 @@ fn trickle_by_scan(framer: &mut StreamFramer) -> usize {
 
 fn parse_only() -> Message {
     Message::parse(black_box(INVITE)).expect("the sample parses")
-}
-
-fn allocs_per_op(mut op: impl FnMut()) -> f64 {
-    const N: usize = 1000;
-    op();
-    let before = ALLOCS.load(Ordering::Relaxed);
-    for _ in 0..N {
-        op();
-    }
-    (ALLOCS.load(Ordering::Relaxed) - before) as f64 / N as f64
 }
 
 /// One case `n` times, for callgrind.

@@ -45,3 +45,16 @@ unsafe impl GlobalAlloc for Counting {
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
+
+/// Heap allocations per call of `op`, over 1,000 calls after one warm-up
+/// call.
+#[allow(dead_code)] // not every bench counts per operation
+pub fn allocs_per_op(mut op: impl FnMut()) -> f64 {
+    const N: usize = 1000;
+    op();
+    let before = ALLOCS.load(Ordering::Relaxed);
+    for _ in 0..N {
+        op();
+    }
+    (ALLOCS.load(Ordering::Relaxed) - before) as f64 / N as f64
+}
